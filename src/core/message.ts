@@ -1,0 +1,81 @@
+/**
+ * Platform-neutral chat messages. Commands and the monitor build these; the
+ * Slack transport renders them as Block Kit, the console as plain text.
+ */
+
+/** A button on a message (Slack block action; a prompt in the console). */
+export interface Button {
+  /** Routed to the action handler registered for this id (e.g. `incident.ack`). */
+  actionId: string;
+  label: string;
+  /** Opaque value handed back to the action handler (keep it short: ids, not data). */
+  value: string;
+  style?: 'primary' | 'danger';
+  /** When set, Slack asks this question before the click counts. */
+  confirm?: { title: string; text: string; yes: string; no: string };
+}
+
+/** One piece of a message. */
+export type Block =
+  | { type: 'header'; text: string }
+  | { type: 'text'; text: string }
+  | { type: 'code'; text: string }
+  | { type: 'fields'; fields: Array<{ label: string; value: string }> }
+  | { type: 'table'; columns: string[]; rows: string[][] }
+  | { type: 'context'; text: string }
+  | { type: 'divider' }
+  | { type: 'buttons'; buttons: Button[] };
+
+/** A message: `text` is the notification / fallback line, `blocks` the body. */
+export interface ChatMessage {
+  text: string;
+  blocks?: Block[];
+}
+
+/** A file to attach to a message's thread (long output). */
+export interface ChatFile {
+  filename: string;
+  content: string | Buffer;
+  title?: string;
+  comment?: string;
+}
+
+/** Builds a message of one text line. */
+export function textMessage(text: string): ChatMessage {
+  return { text, blocks: [{ type: 'text', text }] };
+}
+
+/** Removes ANSI escape sequences and other terminal control characters (keeps \n and \t). */
+export function stripAnsi(s: string): string {
+  return s
+    .replace(/\u001b\[[0-?]*[ -/]*[@-~]/g, '')
+    .replace(/\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)/g, '')
+    .replace(/\u001b[@-Z\\-_]/g, '')
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '');
+}
+
+/** Renders a message as plain text (console, logs, file previews). */
+export function renderText(msg: ChatMessage): string {
+  if (!msg.blocks || msg.blocks.length === 0) return msg.text;
+  const out: string[] = [];
+  for (const b of msg.blocks) {
+    switch (b.type) {
+      case 'header': out.push(`== ${b.text} ==`); break;
+      case 'text': out.push(b.text); break;
+      case 'context': out.push(b.text); break;
+      case 'code': out.push(b.text.replace(/\n$/, '')); break;
+      case 'divider': out.push('--'); break;
+      case 'fields': out.push(b.fields.map((f) => `${f.label}: ${f.value}`).join('\n')); break;
+      case 'table': out.push(renderTable(b.columns, b.rows)); break;
+      case 'buttons': out.push(b.buttons.map((x) => `[${x.label}]`).join(' ')); break;
+    }
+  }
+  return out.join('\n');
+}
+
+/** Lays out rows as a fixed-width text table. */
+export function renderTable(columns: string[], rows: string[][]): string {
+  const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,246 @@
+/**
+ * The signed job codec: every Gearman payload between bot and workers.
+ *
+ * Gearman has no authentication, so jobs, streamed events and results are all
+ * versioned JSON envelopes signed with HMAC-SHA256 over a canonical encoding
+ * (sorted keys). Jobs carry a timestamp and a nonce so a worker can refuse
+ * stale and replayed jobs; events and results name the job they answer so a
+ * rogue worker cannot pass off output of its own or of another job.
+ */
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { ErrorCode, GearopsError } from '../errors.js';
+
+/** The only envelope version this build reads and writes. */
+export const PAYLOAD_VERSION = 1;
+/** A job older than this (or this far in the future) is refused. */
+export const DEFAULT_MAX_AGE_MS = 60_000;
+/** No envelope may be larger than this; larger input is refused before parsing. */
+export const MAX_ENVELOPE_BYTES = 256 * 1024;
+
+/** Who asked for a job: carried inside the signature so the worker can re-check the policy. */
+export interface Requester {
+  userId: string;
+  channelId: string;
+  roles: string[];
+}
+
+/** A job as the worker sees it after verification. */
+export interface JobEnvelope<A = unknown> {
+  v: 1;
+  kind: 'job';
+  id: string;
+  ts: number;
+  host: string;
+  capability: string;
+  requester: Requester;
+  args: A;
+}
+
+/** Something a running job reports before it ends (output, steps, progress). */
+export type JobEvent =
+  | { type: 'output'; stream: 'stdout' | 'stderr'; text: string }
+  | { type: 'step'; step: string; state: 'start' | 'ok' | 'fail' | 'info'; detail?: string; node?: string }
+  | { type: 'status'; numerator: number; denominator: number };
+
+/** A streamed event envelope (sent as WORK_DATA). */
+export interface EventEnvelope {
+  v: 1;
+  kind: 'event';
+  job: string;
+  seq: number;
+  event: JobEvent;
+}
+
+/** Serialisable error carried in a result. */
+export interface ResultError {
+  code: string;
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+/** The final answer of a job (sent as WORK_COMPLETE). */
+export interface ResultEnvelope<V = unknown> {
+  v: 1;
+  kind: 'result';
+  job: string;
+  host: string;
+  capability: string;
+  ok: boolean;
+  value: V | null;
+  error: ResultError | null;
+  durationMs: number;
+}
+
+/** Canonical JSON: object keys sorted at every depth, no whitespace. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError('non-finite number in payload');
+    return JSON.stringify(value) ?? 'null';
+  }
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+function mac(secret: string, body: unknown): Buffer {
+  return createHmac('sha256', secret).update(canonicalJson(body)).digest();
+}
+
+function seal(secret: string, body: object): string {
+  return canonicalJson({ ...body, sig: mac(secret, body).toString('hex') });
+}
+
+function assertSecret(secret: string): void {
+  if (typeof secret !== 'string' || secret.length < 16) {
+    throw new GearopsError(ErrorCode.Config, 'job secret must be at least 16 characters', { data: { variable: 'GEAROPS_JOB_SECRET' } });
+  }
+}
+
+/** Parses and checks the signature of any envelope; returns the body without `sig`. */
+function openEnvelope(secret: string, raw: Buffer | string, what: string): Record<string, unknown> {
+  assertSecret(secret);
+  const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+  if (size > MAX_ENVELOPE_BYTES) throw new GearopsError(ErrorCode.BadSignature, `${what} refused: ${size} bytes is over the ${MAX_ENVELOPE_BYTES}-byte limit`);
+  let parsed: unknown;
+  try {
+    const text = typeof raw === 'string' ? raw : new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    parsed = JSON.parse(text);
+  } catch {
+    throw new GearopsError(ErrorCode.BadSignature, `${what} refused: not a gearops envelope (not UTF-8 JSON)`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new GearopsError(ErrorCode.BadSignature, `${what} refused: not a gearops envelope`);
+  }
+  const { sig, ...body } = parsed as Record<string, unknown>;
+  if (typeof sig !== 'string' || !/^[0-9a-f]{64}$/.test(sig)) {
+    throw new GearopsError(ErrorCode.BadSignature, `${what} refused: unsigned`);
+  }
+  if (body.v !== PAYLOAD_VERSION) {
+    throw new GearopsError(ErrorCode.BadSignature, `${what} refused: unsupported payload version ${String(body.v)}`);
+  }
+  let expected: Buffer;
+  try {
+    expected = mac(secret, body);
+  } catch {
+    throw new GearopsError(ErrorCode.BadSignature, `${what} refused: malformed envelope`);
+  }
+  if (!timingSafeEqual(expected, Buffer.from(sig, 'hex'))) {
+    throw new GearopsError(ErrorCode.BadSignature, `${what} refused: bad signature (wrong GEAROPS_JOB_SECRET, or forged)`);
+  }
+  return body;
+}
+
+const isStr = (v: unknown, max = 1024): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
+
+/** Builds and signs a job for `capability@host`. */
+export function signJob<A>(secret: string, job: { host: string; capability: string; requester: Requester; args: A; now?: number; id?: string }): { envelope: JobEnvelope<A>; payload: string } {
+  assertSecret(secret);
+  const envelope: JobEnvelope<A> = {
+    v: PAYLOAD_VERSION,
+    kind: 'job',
+    id: job.id ?? randomUUID(),
+    ts: job.now ?? Date.now(),
+    host: job.host,
+    capability: job.capability,
+    requester: job.requester,
+    args: job.args,
+  };
+  return { envelope, payload: seal(secret, envelope) };
+}
+
+/** Remembers job nonces long enough to refuse a replay inside the freshness window. */
+export class NonceCache {
+  private readonly seen = new Map<string, number>();
+  constructor(private readonly ttlMs: number = 2 * DEFAULT_MAX_AGE_MS, private readonly max = 100_000) {}
+
+  /** Records `id`; returns false when it was already seen. */
+  remember(id: string, now = Date.now()): boolean {
+    this.prune(now);
+    if (this.seen.has(id)) return false;
+    if (this.seen.size >= this.max) {
+      const oldest = this.seen.keys().next().value;
+      if (oldest !== undefined) this.seen.delete(oldest);
+    }
+    this.seen.set(id, now + this.ttlMs);
+    return true;
+  }
+
+  private prune(now: number): void {
+    for (const [id, expires] of this.seen) {
+      if (expires > now) break;
+      this.seen.delete(id);
+    }
+  }
+}
+
+/** What the worker expects of a job: the host it serves and the capability the function names. */
+export interface VerifyJobOptions {
+  host: string;
+  capability: string;
+  nonces: NonceCache;
+  maxAgeMs?: number;
+  now?: number;
+}
+
+/** Verifies a job received by a worker. Throws a GearopsError naming the reason; runs nothing. */
+export function verifyJob(secret: string, raw: Buffer | string, opts: VerifyJobOptions): JobEnvelope {
+  const body = openEnvelope(secret, raw, 'job');
+  if (body.kind !== 'job' || !isStr(body.id, 128) || typeof body.ts !== 'number' || !isStr(body.host, 255) || !isStr(body.capability, 255)) {
+    throw new GearopsError(ErrorCode.BadSignature, 'job refused: malformed job envelope');
+  }
+  const r = body.requester as Record<string, unknown> | undefined;
+  if (!r || typeof r !== 'object' || !isStr(r.userId, 255) || typeof r.channelId !== 'string' || !Array.isArray(r.roles) || !r.roles.every((x) => typeof x === 'string')) {
+    throw new GearopsError(ErrorCode.BadSignature, 'job refused: malformed requester');
+  }
+  const now = opts.now ?? Date.now();
+  const maxAge = opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
+  if (Math.abs(now - body.ts) > maxAge) {
+    throw new GearopsError(ErrorCode.StaleJob, `job refused: stale (${Math.round((now - body.ts) / 1000)} s old, limit ${maxAge / 1000} s)`, { data: { ageMs: now - body.ts } });
+  }
+  if (body.host !== opts.host) {
+    throw new GearopsError(ErrorCode.WrongHost, `job refused: addressed to ${body.host}, this worker serves ${opts.host}`, { data: { host: opts.host } });
+  }
+  if (body.capability !== opts.capability) {
+    throw new GearopsError(ErrorCode.BadSignature, `job refused: signed for ${body.capability}, received as ${opts.capability}`);
+  }
+  if (!opts.nonces.remember(body.id, now)) {
+    throw new GearopsError(ErrorCode.ReplayedJob, 'job refused: replayed (this job id was already received)');
+  }
+  return body as unknown as JobEnvelope;
+}
+
+/** Signs one streamed event of job `jobId`. */
+export function signEvent(secret: string, jobId: string, seq: number, event: JobEvent): string {
+  const env: EventEnvelope = { v: PAYLOAD_VERSION, kind: 'event', job: jobId, seq, event };
+  return seal(secret, env);
+}
+
+/** Verifies a streamed event; it must belong to `jobId`. */
+export function verifyEvent(secret: string, raw: Buffer | string, jobId: string): EventEnvelope {
+  const body = openEnvelope(secret, raw, 'event');
+  if (body.kind !== 'event' || body.job !== jobId || typeof body.seq !== 'number' || !body.event || typeof body.event !== 'object') {
+    throw new GearopsError(ErrorCode.BadResult, 'event refused: not an event of this job');
+  }
+  return body as unknown as EventEnvelope;
+}
+
+/** Signs the final result of job `job`. */
+export function signResult<V>(secret: string, result: Omit<ResultEnvelope<V>, 'v' | 'kind'>): string {
+  return seal(secret, { v: PAYLOAD_VERSION, kind: 'result', ...result });
+}
+
+/** Verifies a result received by the bot: signature, job id, host and capability must all match. */
+export function verifyResult<V = unknown>(secret: string, raw: Buffer | string, job: { id: string; host: string; capability: string }): ResultEnvelope<V> {
+  let body: Record<string, unknown>;
+  try {
+    body = openEnvelope(secret, raw, 'result');
+  } catch (err) {
+    throw new GearopsError(ErrorCode.BadResult, `result from ${job.capability}@${job.host} rejected: ${(err as Error).message.replace(/^result refused: /, '')} — a worker without the shared secret may be registered under this name`, { cause: err, data: { host: job.host } });
+  }
+  if (body.kind !== 'result' || body.job !== job.id || body.host !== job.host || body.capability !== job.capability || typeof body.ok !== 'boolean') {
+    throw new GearopsError(ErrorCode.BadResult, `result from ${job.capability}@${job.host} rejected: it answers a different job`, { data: { host: job.host } });
+  }
+  return body as unknown as ResultEnvelope<V>;
+}

@@ -1,0 +1,54 @@
+/** The port through which commands run jobs on hosts; src/gearman implements it. */
+import type { JobEvent, Requester, ResultError } from '../payload.js';
+
+export type { JobEvent, Requester, ResultError };
+
+/** One job for `capability@host`. */
+export interface JobRequest {
+  capability: string;
+  host: string;
+  /** Capability-specific, JSON-serialisable arguments (signed with the job). */
+  args: unknown;
+  requester: Requester;
+  /** Client-side limit for the whole job; the default comes from the dispatcher's preset. */
+  timeoutMs?: number;
+  /** Verified events streamed by the worker while the job runs. */
+  onEvent?: (event: JobEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** The verified final answer of a job. `ok: false` is a worker-side refusal or failure with its reason. */
+export interface JobResult<V = unknown> {
+  host: string;
+  capability: string;
+  handle: string;
+  ok: boolean;
+  value: V | null;
+  error: ResultError | null;
+  durationMs: number;
+}
+
+/** A live host, discovered from the job servers' admin protocol. */
+export interface HostInfo {
+  host: string;
+  /** Capabilities with at least one worker registered, e.g. ['run', 'sandbox.install']. */
+  capabilities: string[];
+  /** Job servers on which the host has a worker. */
+  servers: string[];
+}
+
+/** Runs jobs on named hosts. */
+export interface Dispatcher {
+  /**
+   * Submits a signed job and resolves with its verified result. Rejects with
+   * GearopsError: gearops_no_worker (fast, before queueing), gearops_job_timeout,
+   * gearops_bad_result (unverifiable answer), gearops_gearman_unavailable,
+   * gearops_job_failed (the worker died or failed the job without a result).
+   */
+  submit<V = unknown>(req: JobRequest): Promise<JobResult<V>>;
+  /** Live hosts and their capabilities. */
+  hosts(): Promise<HostInfo[]>;
+  /** True when at least one job server answers. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,71 @@
+/** The policy port: what may run where, for whom. src/core/policy implements it. */
+
+/** Who is asking, as the policy sees it. */
+export interface PolicyPrincipal {
+  userId: string;
+  channelId: string;
+  /** Slack user-group ids the user belongs to (if user groups are configured). */
+  groups?: string[];
+  /** Roles already resolved (the worker receives these in the signed job). */
+  roles: string[];
+}
+
+/** Every decision has a reason; an allow or a rule-specific deny names the rule. */
+export interface Decision {
+  allow: boolean;
+  /** The rule that allowed or denied, when one did. */
+  rule?: string;
+  /** Human-readable: "allowed by rule diagnostics", "no rule allows `rm` on server1", … */
+  reason: string;
+}
+
+/** One process of a pipeline, argv as it will be spawned (argv[0] is the program). */
+export type Argv = string[];
+
+/** A decision about a `/run` command line. On allow, `pipeline` is what the worker spawns. */
+export interface RunDecision extends Decision {
+  /** 1 or 2 stages: the command, and optionally its `grep` stage. */
+  pipeline?: Argv[];
+  timeoutMs: number;
+  maxOutputBytes: number;
+}
+
+/** Named state-changing or sensitive actions the policy governs besides `/run`. */
+export type PolicyAction =
+  | 'replica.install'
+  | 'replica.remove'
+  | 'replica.status'
+  | 'replica.list'
+  | 'replica.diagnose'
+  | 'replica.sql'
+  | 'replica.restart'
+  | 'replica.skip'
+  | 'incident.ack'
+  | 'pool.list'
+  | 'pool.add'
+  | 'pool.set'
+  | 'pool.offline'
+  | 'pool.del';
+
+/** Policy-wide settings. */
+export interface PolicySettings {
+  /** The monitor takes broken/lagging replicas out of the pool and back by itself. */
+  autoOffline: boolean;
+}
+
+/** A loaded, validated policy. */
+export interface Policy {
+  /** File the policy came from (for messages). */
+  readonly source: string;
+  readonly settings: PolicySettings;
+  /** Roles of a user (by user id and user-group ids); "everyone" rules need no role. */
+  rolesFor(userId: string, groups?: string[]): string[];
+  /** Decides a `/run` command line on a host. Never throws on bad input: it denies with a reason. */
+  checkRun(req: { host: string; principal: PolicyPrincipal; line: string }): RunDecision;
+  /** Decides a named action (optionally on a host). */
+  checkAction(req: { action: PolicyAction; host?: string; principal: PolicyPrincipal }): Decision;
+  /** Decides a SQL statement for `/replica sql` (read-only statements the policy lists). */
+  checkSql(req: { statement: string; principal: PolicyPrincipal }): Decision;
+  /** Lines describing what this principal may do (for `help`), optionally for one host. */
+  describe(principal: PolicyPrincipal, opts?: { host?: string }): string[];
+}

@@ -1,0 +1,158 @@
+/** The store port: the "common" MySQL database. src/mysql implements it. */
+import type { CommandStatus } from './commands.js';
+
+/** One audit row: every command and button, whatever the outcome. */
+export interface AuditEntry {
+  source: 'slack' | 'console' | 'monitor';
+  userId: string;
+  channelId: string;
+  /** 'run', 'replica', 'pool', or an action id for buttons. */
+  command: string;
+  text: string;
+  decision: 'allow' | 'deny';
+  rule?: string | null;
+  status: CommandStatus;
+  host?: string | null;
+  jobHandle?: string | null;
+  exitCode?: number | null;
+  durationMs?: number | null;
+  outputBytes?: number | null;
+  requestId?: string | null;
+  summary?: string | null;
+}
+
+/** Audit rows with their time, as read back. */
+export interface AuditRow extends AuditEntry {
+  id: number;
+  at: Date;
+}
+
+/** Writes the audit trail. */
+export interface AuditStore {
+  record(entry: AuditEntry): Promise<void>;
+  recent(limit: number): Promise<AuditRow[]>;
+}
+
+/** A node of a replication cluster the bot installed. */
+export interface ClusterNode {
+  host: string;
+  /** Address other hosts use to reach this node (the worker's --advertise). */
+  address: string;
+  port: number;
+  role: 'master' | 'replica';
+  serverId: number;
+  sandbox: string;
+}
+
+/** A replication cluster as recorded in the store. */
+export interface ClusterRecord {
+  name: string;
+  version: string;
+  /** Where the sandbox credentials live (a name, never the password itself). */
+  credentials: string;
+  createdBy: string;
+  createdAt?: Date;
+  nodes: ClusterNode[];
+}
+
+/** Clusters the bot knows. */
+export interface ClusterStore {
+  /** Throws gearops_conflict when a cluster of that name exists. */
+  create(cluster: ClusterRecord): Promise<void>;
+  get(name: string): Promise<ClusterRecord | null>;
+  list(): Promise<ClusterRecord[]>;
+  /** True when a record was removed. */
+  remove(name: string): Promise<boolean>;
+}
+
+/** What went wrong with a node. */
+export type IncidentKind = 'io_stopped' | 'sql_stopped' | 'lag' | 'unreachable' | 'master_lost';
+
+/** A broken-replica incident and its alert thread. */
+export interface Incident {
+  id: number;
+  cluster: string;
+  host: string;
+  port: number;
+  kind: IncidentKind;
+  state: 'open' | 'resolved';
+  errno: number | null;
+  error: string | null;
+  /** Seconds behind, for lag incidents. */
+  lag: number | null;
+  openedAt: Date;
+  resolvedAt: Date | null;
+  alertChannel: string | null;
+  /** ts of the parent message: the thread. */
+  alertTs: string | null;
+  acknowledgedBy: string | null;
+  /** Whether the monitor took the node out of the pool for this incident. */
+  pooledOut: boolean;
+}
+
+/** Incident state, one open incident per node and kind at most. */
+export interface IncidentStore {
+  findOpen(cluster: string, host: string, port: number, kind: IncidentKind): Promise<Incident | null>;
+  listOpen(): Promise<Incident[]>;
+  get(id: number): Promise<Incident | null>;
+  /** Opens an incident; returns the existing open one instead if there is one (never two). */
+  open(i: Pick<Incident, 'cluster' | 'host' | 'port' | 'kind' | 'errno' | 'error' | 'lag'>): Promise<{ incident: Incident; created: boolean }>;
+  update(id: number, patch: Partial<Pick<Incident, 'errno' | 'error' | 'lag' | 'alertChannel' | 'alertTs' | 'acknowledgedBy' | 'pooledOut'>>): Promise<void>;
+  resolve(id: number, at?: Date): Promise<Incident | null>;
+}
+
+/** A server's role in the load-balancer pool: READ, WRITE, both, or none (offline). */
+export type PoolRole = 'READ' | 'WRITE';
+
+/** A row of common.nodes. */
+export interface PoolNode {
+  host: string;
+  port: number;
+  sock: string;
+  /** Empty: offline. */
+  type: PoolRole[];
+}
+
+/** One change of the pool, for history and announcements. */
+export interface PoolChange {
+  host: string;
+  port: number;
+  before: PoolRole[] | null;
+  after: PoolRole[] | null;
+  actor: string;
+  reason: string;
+  at?: Date;
+}
+
+/** The load-balancer pool (common.nodes) and its history. */
+export interface PoolStore {
+  list(): Promise<PoolNode[]>;
+  get(host: string, port: number): Promise<PoolNode | null>;
+  /** Throws gearops_conflict (data.current) when the server is already in the pool. */
+  add(node: PoolNode, actor: string, reason: string): Promise<PoolChange>;
+  /** Throws gearops_not_found for an unknown server. */
+  set(host: string, port: number, type: PoolRole[], actor: string, reason: string): Promise<PoolChange>;
+  del(host: string, port: number, actor: string, reason: string): Promise<PoolChange>;
+  history(limit: number): Promise<PoolChange[]>;
+}
+
+/** A cluster-wide lock (MySQL GET_LOCK), held on its own connection. */
+export interface StoreLock {
+  /** Tries to take the lock; true when this process holds it. */
+  tryAcquire(): Promise<boolean>;
+  release(): Promise<void>;
+  /** True while the lock's connection is alive and held. */
+  readonly held: boolean;
+}
+
+/** The whole store. */
+export interface Store {
+  audit: AuditStore;
+  clusters: ClusterStore;
+  incidents: IncidentStore;
+  pool: PoolStore;
+  /** A named advisory lock (e.g. 'gearops.monitor'). */
+  lock(name: string): StoreLock;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
