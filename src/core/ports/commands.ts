@@ -74,3 +74,11 @@ export interface CommandModule {
 
 /** Re-exported for command modules. */
 export type { ChatMessage };
+
+/** What transports call: routes commands and buttons to modules, with policy, rate limits and audit around them. */
+export interface CommandRouter {
+  dispatch(inv: CommandInvocation): Promise<CommandOutcome>;
+  dispatchAction(inv: ActionInvocation): Promise<CommandOutcome>;
+  /** The registered commands (for help and the manifest). */
+  commands(): CommandModule[];
+}
