@@ -1,0 +1,32 @@
+/** Small helpers shared by the command modules. */
+import type { Principal } from '../src/core/ports/commands.js';
+import type { PolicyPrincipal } from '../src/core/ports/policy.js';
+import type { Requester } from '../src/core/payload.js';
+
+/** The policy's view of the person who typed a command. */
+export function policyPrincipal(p: Principal): PolicyPrincipal {
+  return { userId: p.userId, channelId: p.channelId, groups: p.groups, roles: p.roles };
+}
+
+/** The requester signed into every job (the worker re-checks the policy with it). */
+export function requesterOf(p: Principal): Requester {
+  return { userId: p.userId, channelId: p.channelId, roles: p.roles };
+}
+
+/** Slack-style mention; the console renders it as the raw id. */
+export function mention(userId: string): string {
+  return `<@${userId}>`;
+}
+
+/** Formats a duration for people: 850 ms, 12.3 s, 4 min 5 s. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const m = Math.floor(ms / 60_000);
+  return `${m} min ${Math.round((ms - m * 60_000) / 1000)} s`;
+}
+
+/** Splits command text into words on whitespace (argument syntax is each command's own). */
+export function words(text: string): string[] {
+  return text.trim().split(/\s+/).filter(Boolean);
+}

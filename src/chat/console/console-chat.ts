@@ -1,0 +1,93 @@
+/**
+ * The console transport: the same command handlers as Slack, with messages
+ * printed as text. Updates of a command's own messages are held back and the
+ * latest version printed when the command ends, so streamed output does not
+ * repeat; messages from the monitor and pool announcements print at once.
+ */
+import { renderText, type ChatFile, type ChatMessage } from '../../core/message.js';
+import type { ChatSink, MessageRef, Reply } from '../../core/ports/chat.js';
+
+/** Where console output goes and how confirmations are answered. */
+export interface ConsoleIo {
+  out(text: string): void;
+  /** Asks a yes/no question; undefined when nobody can answer (non-interactive). */
+  ask?(question: string): Promise<boolean>;
+}
+
+/** A console Reply plus `flush()`, which prints the final state of updated messages. */
+export interface ConsoleReply extends Reply {
+  flush(): void;
+}
+
+/** Creates console output helpers sharing one message counter. */
+export function createConsoleChat(io: ConsoleIo, opts: { assumeYes?: boolean } = {}) {
+  let seq = 0;
+  const nextTs = () => `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
+  const indent = (s: string, prefix: string) => s.split('\n').map((l) => prefix + l).join('\n');
+  const printFile = (ref: MessageRef, file: ChatFile) => {
+    const body = typeof file.content === 'string' ? file.content : file.content.toString('utf8');
+    io.out(`--- file ${file.filename} (${Buffer.byteLength(body)} bytes) in thread ${ref.ts} ---\n${body.replace(/\n$/, '')}\n--- end of ${file.filename} ---`);
+  };
+
+  /** Posting to channels outside a command (monitor alerts, pool announcements). */
+  const sink: ChatSink = {
+    async post(channel, msg, o) {
+      const ts = nextTs();
+      io.out(indent(renderText(msg), `[#${channel}${o?.threadTs ? ` thread ${o.threadTs}` : ''}] `));
+      return { channel, ts };
+    },
+    async update(ref, msg) {
+      io.out(indent(renderText(msg), `[#${ref.channel} updated ${ref.ts}] `));
+    },
+    async upload(ref, file) {
+      printFile(ref, file);
+    },
+  };
+
+  /** A Reply for one command typed in `channel`. */
+  function reply(channel: string): ConsoleReply {
+    const latest = new Map<string, { msg: ChatMessage; printed: string }>();
+    return {
+      channel,
+      async ephemeral(msg) {
+        io.out(renderText(msg));
+      },
+      async post(msg, o) {
+        const ts = nextTs();
+        const text = renderText(msg);
+        io.out(o?.threadTs ? indent(text, '  ↳ ') : text);
+        latest.set(ts, { msg, printed: text });
+        return { channel, ts };
+      },
+      async update(ref, msg) {
+        const entry = latest.get(ref.ts);
+        latest.set(ref.ts, { msg, printed: entry?.printed ?? '' });
+      },
+      async upload(ref, file) {
+        this.flush();
+        printFile(ref, file);
+      },
+      async confirm(question, o) {
+        const text = renderText(question);
+        if (opts.assumeYes) {
+          io.out(`${text}\n(confirmed by --yes)`);
+          return true;
+        }
+        if (io.ask) return io.ask(`${text}\n${o?.yesLabel ?? 'Proceed'}? [y/N] `);
+        io.out(`${text}\nNot confirmed: run again with --yes to confirm.`);
+        return false;
+      },
+      flush() {
+        for (const [ts, entry] of latest) {
+          const text = renderText(entry.msg);
+          if (text !== entry.printed) {
+            io.out(text);
+            latest.set(ts, { msg: entry.msg, printed: text });
+          }
+        }
+      },
+    };
+  }
+
+  return { sink, reply };
+}

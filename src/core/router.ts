@@ -1,0 +1,160 @@
+/**
+ * The command router: the one place every command and button passes through,
+ * whatever the transport. It resolves roles from the policy, applies the
+ * per-user rate limit, turns thrown errors into answers with reasons, and
+ * writes the audit row.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log.js';
+import { isGearopsError } from '../errors.js';
+import { textMessage } from './message.js';
+import type { ActionInvocation, CommandInvocation, CommandModule, CommandOutcome, CommandRouter } from './ports/commands.js';
+import type { Policy } from './ports/policy.js';
+import type { AuditEntry, AuditStore } from './ports/store.js';
+
+/** Per-user command budget: `limit` commands per `windowMs`. */
+export interface UserRateLimit {
+  limit: number;
+  windowMs: number;
+}
+
+/** Dependencies of the router. */
+export interface RouterDeps {
+  commands: CommandModule[];
+  policy: Policy;
+  logger: Logger;
+  /** Where audit rows go; without a store they go to the log only. */
+  audit?: AuditStore;
+  userRate?: UserRateLimit;
+  now?: () => number;
+}
+
+/** Sliding-window counter per user: cheap and exact enough for humans typing. */
+function createUserLimiter(rate: UserRateLimit, now: () => number) {
+  const hits = new Map<string, number[]>();
+  return {
+    /** Returns 0 when the user may go on, else the ms to wait. */
+    take(userId: string): number {
+      const t = now();
+      const recent = (hits.get(userId) ?? []).filter((x) => t - x < rate.windowMs);
+      if (recent.length >= rate.limit) {
+        hits.set(userId, recent);
+        return rate.windowMs - (t - (recent[0] ?? t));
+      }
+      recent.push(t);
+      hits.set(userId, recent);
+      return 0;
+    },
+  };
+}
+
+/** Creates the router over the given command modules. */
+export function createCommandRouter(deps: RouterDeps): CommandRouter {
+  const now = deps.now ?? Date.now;
+  const byName = new Map(deps.commands.map((c) => [c.name, c]));
+  const limiter = deps.userRate ? createUserLimiter(deps.userRate, now) : null;
+
+  async function audit(entry: AuditEntry): Promise<void> {
+    deps.logger.info({ event: 'audit', ...entry }, 'audit');
+    if (!deps.audit) return;
+    try {
+      await deps.audit.record(entry);
+    } catch (err) {
+      // The command already happened; losing its audit row must be loud, not fatal.
+      deps.logger.error({ event: 'audit_failed', err, entry }, 'audit row could not be written');
+    }
+  }
+
+  async function guarded(
+    run: () => Promise<CommandOutcome>,
+    answer: (text: string) => Promise<void>,
+    requestId: string,
+  ): Promise<CommandOutcome> {
+    try {
+      return await run();
+    } catch (err) {
+      if (isGearopsError(err)) {
+        const status = err.code === 'gearops_policy_denied' ? 'denied' : err.code === 'gearops_usage' ? 'refused' : 'failed';
+        await answer(`${status === 'denied' ? 'Denied' : status === 'refused' ? 'Refused' : 'Failed'}: ${err.message}`).catch(() => undefined);
+        return { status, summary: err.message, rule: typeof err.data.rule === 'string' ? err.data.rule : undefined, host: typeof err.data.host === 'string' ? err.data.host : undefined };
+      }
+      deps.logger.error({ event: 'command_crashed', err, requestId }, 'command failed unexpectedly');
+      await answer(`Failed: internal error (request ${requestId}); the details are in the bot's log.`).catch(() => undefined);
+      return { status: 'failed', summary: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  function withRoles<T extends CommandInvocation | ActionInvocation>(inv: T): T {
+    const roles = deps.policy.rolesFor(inv.principal.userId, inv.principal.groups);
+    return { ...inv, principal: { ...inv.principal, roles: [...new Set([...inv.principal.roles, ...roles])] } };
+  }
+
+  return {
+    commands: () => [...byName.values()],
+
+    async dispatch(raw) {
+      const inv = withRoles({ ...raw, requestId: raw.requestId || randomUUID() });
+      const started = now();
+      const mod = byName.get(inv.command);
+      let outcome: CommandOutcome;
+      const wait = limiter?.take(inv.principal.userId) ?? 0;
+      if (!mod) {
+        await inv.reply.ephemeral(textMessage(`Unknown command /${inv.command}. Commands: ${[...byName.keys()].map((n) => `/${n}`).join(', ')}`));
+        outcome = { status: 'refused', summary: 'unknown command' };
+      } else if (wait > 0) {
+        const s = Math.ceil(wait / 1000);
+        await inv.reply.ephemeral(textMessage(`Slow down: you can run ${deps.userRate?.limit} commands per ${Math.round((deps.userRate?.windowMs ?? 60_000) / 1000)} s. Try again in ${s} s; nothing was run.`));
+        outcome = { status: 'refused', summary: `rate limited (${s} s)` };
+      } else {
+        outcome = await guarded(() => mod.handle(inv), (t) => inv.reply.ephemeral(textMessage(t)), inv.requestId);
+      }
+      await audit({
+        source: inv.source,
+        userId: inv.principal.userId,
+        channelId: inv.principal.channelId,
+        command: inv.command,
+        text: inv.text,
+        decision: outcome.status === 'denied' ? 'deny' : 'allow',
+        rule: outcome.rule ?? null,
+        status: outcome.status,
+        host: outcome.host ?? null,
+        jobHandle: outcome.jobHandle ?? null,
+        exitCode: outcome.exitCode ?? null,
+        durationMs: outcome.durationMs ?? now() - started,
+        outputBytes: outcome.outputBytes ?? null,
+        requestId: inv.requestId,
+        summary: outcome.summary ?? null,
+      });
+      return outcome;
+    },
+
+    async dispatchAction(raw) {
+      const inv = withRoles({ ...raw, requestId: raw.requestId || randomUUID() });
+      const started = now();
+      let handler: ((i: ActionInvocation) => Promise<CommandOutcome>) | undefined;
+      for (const mod of byName.values()) {
+        for (const [prefix, h] of Object.entries(mod.actions ?? {})) {
+          if (inv.actionId.startsWith(prefix)) handler = h;
+        }
+      }
+      const outcome = handler
+        ? await guarded(() => handler(inv), (t) => inv.reply.ephemeral(textMessage(t)), inv.requestId)
+        : { status: 'refused' as const, summary: `no handler for button ${inv.actionId}` };
+      await audit({
+        source: inv.source,
+        userId: inv.principal.userId,
+        channelId: inv.principal.channelId,
+        command: inv.actionId,
+        text: inv.value,
+        decision: outcome.status === 'denied' ? 'deny' : 'allow',
+        rule: outcome.rule ?? null,
+        status: outcome.status,
+        host: outcome.host ?? null,
+        durationMs: now() - started,
+        requestId: inv.requestId,
+        summary: outcome.summary ?? null,
+      });
+      return outcome;
+    },
+  };
+}
