@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { createRunCommand, type RunValue } from '../../../commands/run.js';
+import { createHostLimiter } from '../../../src/core/host-limiter.js';
+import { ErrorCode, GearopsError } from '../../../src/errors.js';
+import { createSilentLogger } from '../../../src/log.js';
+import type { Dispatcher, JobRequest, JobResult } from '../../../src/core/ports/dispatcher.js';
+import { createFakePolicy, createRecordingReply } from '../fakes/ports.js';
+
+function value(output: string, over: Partial<RunValue> = {}): RunValue {
+  return { exitCode: 0, signal: null, timedOut: false, truncated: false, outputBytes: Buffer.byteLength(output), output, durationMs: 12, rule: 'fake', ...over };
+}
+
+/** A dispatcher fake that answers with `answer(req)` after streaming `chunks`. */
+function fakeDispatcher(answer: (req: JobRequest) => Promise<JobResult<RunValue>> | JobResult<RunValue>, chunks: string[] = []): Dispatcher & { requests: JobRequest[] } {
+  const requests: JobRequest[] = [];
+  return {
+    requests,
+    async submit<V>(req: JobRequest) {
+      requests.push(req);
+      for (const c of chunks) req.onEvent?.({ type: 'output', stream: 'stdout', text: c });
+      return (await answer(req)) as unknown as JobResult<V>;
+    },
+    hosts: async () => [{ host: 'server1', capabilities: ['run'], servers: ['127.0.0.1:4730'] }],
+    ping: async () => true,
+    close: async () => undefined,
+  };
+}
+
+const ok = (v: RunValue): JobResult<RunValue> => ({ host: 'server1', capability: 'run', handle: 'H:1', ok: true, value: v, error: null, durationMs: 12 });
+const policy = createFakePolicy({ allowRun: { uptime: [['uptime']], 'netstat -nat | grep 80': [['netstat', '-nat'], ['grep', '80']] } });
+
+function setup(dispatcher: Dispatcher, previewChars = 2500) {
+  const cmd = createRunCommand({ dispatcher, policy, limiter: createHostLimiter({ maxConcurrent: 2 }), logger: createSilentLogger(), previewChars, updateEveryMs: 0 });
+  return cmd;
+}
+
+function inv(text: string) {
+  const rec = createRecordingReply();
+  return { rec, inv: { command: 'run', text, principal: { userId: 'U1', channelId: 'C1', roles: ['dba'] }, reply: rec.reply, source: 'console' as const, requestId: 'r' } };
+}
+
+describe('/run', () => {
+  it('runs an allowed command and reports output, exit code and rule', async () => {
+    const d = fakeDispatcher(() => ok(value(' 10:00 up 1 day, load average: 0.1\n')));
+    const { rec, inv: i } = inv('server1 uptime');
+    const out = await setup(d).handle(i);
+    expect(out).toMatchObject({ status: 'ok', host: 'server1', exitCode: 0, rule: 'fake', jobHandle: 'H:1' });
+    expect(d.requests[0]).toMatchObject({ capability: 'run', host: 'server1', args: { line: 'uptime' }, requester: { userId: 'U1', channelId: 'C1', roles: ['dba'] } });
+    expect(rec.posts[0]?.text).toContain('ran `uptime` on *server1*');
+    const last = rec.updates.at(-1)?.text ?? '';
+    expect(last).toContain('load average');
+    expect(last).toMatch(/exit 0 · 12 ms/);
+  });
+
+  it('denies what the policy does not allow, without submitting anything', async () => {
+    const d = fakeDispatcher(() => ok(value('')));
+    const { rec, inv: i } = inv('server1 rm -rf /');
+    expect((await setup(d).handle(i)).status).toBe('denied');
+    expect(d.requests).toHaveLength(0);
+    expect(rec.posts).toHaveLength(0);
+    expect(rec.ephemerals[0]).toContain('Denied: no rule allows `rm -rf /` on server1');
+  });
+
+  it('refuses a bad host name and a missing command', async () => {
+    const d = fakeDispatcher(() => ok(value('')));
+    const a = inv('serv;er1 uptime');
+    expect((await setup(d).handle(a.inv)).status).toBe('refused');
+    const b = inv('server1');
+    expect((await setup(d).handle(b.inv)).status).toBe('refused');
+    expect(d.requests).toHaveLength(0);
+  });
+
+  it('streams output into updates of the same message', async () => {
+    const d = fakeDispatcher(async () => {
+      await new Promise((r) => setTimeout(r, 30));
+      return ok(value('line1\nline2\n'));
+    }, ['line1\n', 'line2\n']);
+    const { rec, inv: i } = inv('server1 uptime');
+    await setup(d).handle(i);
+    expect(rec.posts).toHaveLength(1);
+    expect(rec.updates.some((u) => u.text.includes('running for'))).toBe(true);
+    expect(new Set(rec.updates.map((u) => u.ref.ts))).toEqual(new Set([rec.posts[0]?.ref.ts]));
+  });
+
+  it('uploads long output as a file and keeps a preview', async () => {
+    const long = Array.from({ length: 400 }, (_, n) => `row ${n} ${'x'.repeat(20)}`).join('\n');
+    const d = fakeDispatcher(() => ok(value(long)));
+    const { rec, inv: i } = inv('server1 uptime');
+    await setup(d, 500).handle(i);
+    expect(rec.uploads).toHaveLength(1);
+    expect(rec.uploads[0]?.file.content).toBe(long);
+    const last = rec.updates.at(-1)?.text ?? '';
+    expect(last).toContain('row 399');
+    expect(last).not.toContain('row 0 ');
+    expect(last).toMatch(/earlier characters in the attached file/);
+  });
+
+  it('strips ANSI escapes from output', async () => {
+    const d = fakeDispatcher(() => ok(value('\u001b[31mred\u001b[0m text')));
+    const { rec, inv: i } = inv('server1 uptime');
+    await setup(d).handle(i);
+    expect(rec.updates.at(-1)?.text).toContain('red text');
+    expect(rec.updates.at(-1)?.text).not.toContain('\u001b');
+  });
+
+  it('reports a worker-side denial and a dispatcher failure with their reasons', async () => {
+    const denied = fakeDispatcher(() => ({ host: 'server1', capability: 'run', handle: 'H:2', ok: false, value: null, error: { code: ErrorCode.PolicyDenied, message: 'worker policy: no rule allows uptime', data: { rule: 'w' } }, durationMs: 1 }));
+    const a = inv('server1 uptime');
+    expect(await setup(denied).handle(a.inv)).toMatchObject({ status: 'denied', rule: 'w' });
+    expect(a.rec.updates.at(-1)?.text).toContain('denied by the worker: worker policy: no rule allows uptime');
+
+    const noWorker = fakeDispatcher(() => {
+      throw new GearopsError(ErrorCode.NoWorker, 'no worker for `run@server1`');
+    });
+    const b = inv('server1 uptime');
+    expect((await setup(noWorker).handle(b.inv)).status).toBe('failed');
+    expect(b.rec.updates.at(-1)?.text).toContain('failed: no worker for `run@server1`');
+  });
+
+  it('counts grep exit 1 (no match) as success and a timeout as failure', async () => {
+    const grep = fakeDispatcher(() => ok(value('', { exitCode: 1 })));
+    expect((await setup(grep).handle(inv('server1 netstat -nat | grep 80').inv)).status).toBe('ok');
+    const slow = fakeDispatcher(() => ok(value('partial', { exitCode: null, signal: 'SIGKILL', timedOut: true })));
+    const s = inv('server1 uptime');
+    expect((await setup(slow).handle(s.inv)).status).toBe('failed');
+    expect(s.rec.updates.at(-1)?.text).toContain('killed after its time limit');
+  });
+
+  it('lists live hosts and shows help', async () => {
+    const d = fakeDispatcher(() => ok(value('')));
+    const h = inv('hosts');
+    await setup(d).handle(h.inv);
+    expect(h.rec.ephemerals[0]).toContain('server1');
+    const help = inv('help');
+    await setup(d).handle(help.inv);
+    expect(help.rec.ephemerals[0]).toContain('Usage');
+    expect(help.rec.ephemerals[0]).toContain('uptime');
+  });
+});

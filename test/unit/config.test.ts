@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config.js';
+
+describe('config', () => {
+  it('applies defaults', () => {
+    const c = parseConfig({});
+    expect(c.gearman).toEqual(['127.0.0.1:4730']);
+    expect(c.policyFile).toBe('policies/default.yml');
+    expect(c.slack.apiUrl).toBe('https://slack.com/api/');
+    expect(c.monitorIntervalMs).toBe(2000);
+    expect(c.lagThresholdS).toBe(30);
+  });
+
+  it('parses several job servers', () => {
+    expect(parseConfig({ GEAROPS_GEARMAN: 'a:4730, b:4731' }).gearman).toEqual(['a:4730', 'b:4731']);
+  });
+
+  it('names the bad variable and the fix', () => {
+    expect(() => parseConfig({ GEAROPS_GEARMAN: 'nohostport' })).toThrow(/GEAROPS_GEARMAN: .*host:port/);
+    expect(() => parseConfig({ PORT: 'abc' })).toThrow(/PORT/);
+    expect(() => parseConfig({ GEAROPS_JOB_SECRET: 'short' })).toThrow(/GEAROPS_JOB_SECRET: must be at least 16/);
+    expect(() => parseConfig({ GEAROPS_ALERT_CHANNEL: '#alerts' })).toThrow(/GEAROPS_ALERT_CHANNEL/);
+  });
+
+  it('lists every missing requirement at once', () => {
+    let message = '';
+    try {
+      parseConfig({}, ['slack', 'jobSecret', 'mysql']);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/SLACK_BOT_TOKEN is not set/);
+    expect(message).toMatch(/SLACK_APP_TOKEN or SLACK_SIGNING_SECRET/);
+    expect(message).toMatch(/GEAROPS_JOB_SECRET is not set.*openssl rand/);
+    expect(message).toMatch(/GEAROPS_MYSQL_URL is not set/);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(parseConfig({ SLACK_APP_TOKEN: '', GEAROPS_MYSQL_URL: '' }).mysqlUrl).toBeUndefined();
+  });
+});

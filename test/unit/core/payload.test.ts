@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, isGearopsError } from '../../../src/errors.js';
+import { NonceCache, canonicalJson, signEvent, signJob, signResult, verifyEvent, verifyJob, verifyResult } from '../../../src/core/payload.js';
+
+const SECRET = 'unit-test-secret-0123456789';
+const requester = { userId: 'U1', channelId: 'C1', roles: ['dba'] };
+
+function expectCode(fn: () => unknown, code: string): void {
+  try {
+    fn();
+  } catch (err) {
+    expect(isGearopsError(err)).toBe(true);
+    expect((err as { code: string }).code).toBe(code);
+    return;
+  }
+  throw new Error(`expected ${code}, nothing was thrown`);
+}
+
+describe('canonicalJson', () => {
+  it('sorts keys at every depth and drops undefined', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } })).toBe('{"a":{"d":[1,{"y":2,"z":1}]},"b":1}');
+  });
+  it('refuses non-finite numbers', () => {
+    expect(() => canonicalJson({ a: Number.NaN })).toThrow();
+  });
+});
+
+describe('jobs', () => {
+  const opts = () => ({ host: 'server1', capability: 'run', nonces: new NonceCache() });
+
+  it('round-trips a signed job', () => {
+    const { payload, envelope } = signJob(SECRET, { host: 'server1', capability: 'run', requester, args: { line: 'uptime' } });
+    const job = verifyJob(SECRET, Buffer.from(payload), opts());
+    expect(job).toEqual(envelope);
+  });
+
+  it('refuses unsigned, non-JSON and non-UTF-8 input', () => {
+    expectCode(() => verifyJob(SECRET, '{"v":1,"kind":"job"}', opts()), ErrorCode.BadSignature);
+    expectCode(() => verifyJob(SECRET, 'uptime', opts()), ErrorCode.BadSignature);
+    expectCode(() => verifyJob(SECRET, Buffer.from([0xff, 0xfe, 0x7b]), opts()), ErrorCode.BadSignature);
+  });
+
+  it('refuses a job signed with another secret', () => {
+    const { payload } = signJob('another-secret-0123456789', { host: 'server1', capability: 'run', requester, args: {} });
+    expectCode(() => verifyJob(SECRET, payload, opts()), ErrorCode.BadSignature);
+  });
+
+  it('refuses a tampered job (args changed after signing)', () => {
+    const { payload } = signJob(SECRET, { host: 'server1', capability: 'run', requester, args: { line: 'uptime' } });
+    const tampered = payload.replace('uptime', 'reboot');
+    expect(tampered).not.toBe(payload);
+    expectCode(() => verifyJob(SECRET, tampered, opts()), ErrorCode.BadSignature);
+  });
+
+  it('refuses stale and far-future jobs', () => {
+    const old = signJob(SECRET, { host: 'server1', capability: 'run', requester, args: {}, now: Date.now() - 61_000 });
+    expectCode(() => verifyJob(SECRET, old.payload, opts()), ErrorCode.StaleJob);
+    const future = signJob(SECRET, { host: 'server1', capability: 'run', requester, args: {}, now: Date.now() + 61_000 });
+    expectCode(() => verifyJob(SECRET, future.payload, opts()), ErrorCode.StaleJob);
+  });
+
+  it('refuses a replay of the same job', () => {
+    const o = opts();
+    const { payload } = signJob(SECRET, { host: 'server1', capability: 'run', requester, args: {} });
+    verifyJob(SECRET, payload, o);
+    expectCode(() => verifyJob(SECRET, payload, o), ErrorCode.ReplayedJob);
+  });
+
+  it('refuses a job for another host or capability', () => {
+    const { payload } = signJob(SECRET, { host: 'server2', capability: 'run', requester, args: {} });
+    expectCode(() => verifyJob(SECRET, payload, opts()), ErrorCode.WrongHost);
+    const other = signJob(SECRET, { host: 'server1', capability: 'sandbox.remove', requester, args: {} });
+    expectCode(() => verifyJob(SECRET, other.payload, opts()), ErrorCode.BadSignature);
+  });
+
+  it('refuses a too-short secret at signing time', () => {
+    expectCode(() => signJob('short', { host: 'h', capability: 'run', requester, args: {} }), ErrorCode.Config);
+  });
+
+  it('refuses oversized envelopes before parsing', () => {
+    expectCode(() => verifyJob(SECRET, 'x'.repeat(300 * 1024), opts()), ErrorCode.BadSignature);
+  });
+});
+
+describe('events and results', () => {
+  const job = { id: 'job-1', host: 'server1', capability: 'run' };
+
+  it('verifies an event of the right job only', () => {
+    const raw = signEvent(SECRET, 'job-1', 0, { type: 'output', stream: 'stdout', text: 'hi' });
+    expect(verifyEvent(SECRET, raw, 'job-1').event).toEqual({ type: 'output', stream: 'stdout', text: 'hi' });
+    expectCode(() => verifyEvent(SECRET, raw, 'job-2'), ErrorCode.BadResult);
+    expectCode(() => verifyEvent('wrong-secret-0123456789', raw, 'job-1'), ErrorCode.BadSignature);
+  });
+
+  it('verifies a result and rejects one from a rogue worker or for another job', () => {
+    const raw = signResult(SECRET, { job: 'job-1', host: 'server1', capability: 'run', ok: true, value: { exitCode: 0 }, error: null, durationMs: 5 });
+    expect(verifyResult(SECRET, raw, job).value).toEqual({ exitCode: 0 });
+    const rogue = signResult('rogue-secret-0123456789', { job: 'job-1', host: 'server1', capability: 'run', ok: true, value: 'pwned', error: null, durationMs: 1 });
+    expectCode(() => verifyResult(SECRET, rogue, job), ErrorCode.BadResult);
+    expectCode(() => verifyResult(SECRET, raw, { ...job, id: 'job-2' }), ErrorCode.BadResult);
+    expectCode(() => verifyResult(SECRET, raw, { ...job, host: 'server2' }), ErrorCode.BadResult);
+    expectCode(() => verifyResult(SECRET, 'plain text result', job), ErrorCode.BadResult);
+  });
+});
+
+describe('NonceCache', () => {
+  it('forgets ids after the ttl and caps its size', () => {
+    const c = new NonceCache(1000, 2);
+    expect(c.remember('a', 0)).toBe(true);
+    expect(c.remember('a', 500)).toBe(false);
+    expect(c.remember('a', 1500)).toBe(true);
+    c.remember('b', 1500);
+    c.remember('c', 1500);
+    expect(c.remember('a', 1600)).toBe(true);
+  });
+});
