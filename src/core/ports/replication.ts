@@ -1,0 +1,41 @@
+/** The port to replication state on the nodes themselves; src/mysql/replication.ts implements it. */
+
+/** How to reach one node. */
+export interface NodeAddress {
+  address: string;
+  port: number;
+}
+
+/** What one node says about itself and its replication threads. */
+export interface NodeStatus {
+  reachable: boolean;
+  error?: string;
+  version?: string;
+  flavour?: 'mariadb' | 'mysql';
+  readOnly?: boolean;
+  isReplica: boolean;
+  ioRunning?: 'Yes' | 'No' | 'Connecting' | null;
+  sqlRunning?: 'Yes' | 'No' | null;
+  secondsBehind: number | null;
+  lastIoErrno: number | null;
+  lastIoError: string | null;
+  lastSqlErrno: number | null;
+  lastSqlError: string | null;
+  masterHost?: string;
+  masterPort?: number;
+  gtid?: string | null;
+  binlogFile?: string | null;
+  binlogPos?: number | null;
+}
+
+/** Reads and repairs replication on nodes. */
+export interface ReplicationProbe {
+  status(node: NodeAddress): Promise<NodeStatus>;
+  exec(node: NodeAddress, sql: string): Promise<{ columns: string[]; rows: string[][] }>;
+  /** Writes a unique marker on the master and reads it back on every replica. */
+  verifyReplication(master: NodeAddress, replicas: NodeAddress[], opts?: { timeoutMs?: number }): Promise<Array<{ node: NodeAddress; ok: boolean; detail: string }>>;
+  startReplication(node: NodeAddress): Promise<void>;
+  stopReplication(node: NodeAddress, thread?: 'io' | 'sql'): Promise<void>;
+  skipOneEvent(node: NodeAddress): Promise<void>;
+  close(): Promise<void>;
+}
