@@ -1,0 +1,495 @@
+/**
+ * `/replica`: install, check, diagnose and remove MySQL replication sandboxes
+ * across hosts (the MySQL Sandbox idea, driven from chat). Installs check
+ * every host, version and port first and list every problem before anything
+ * is built; the master goes first, then all replicas in parallel; replication
+ * is proven by a write on the master read back on every replica; a failure
+ * half-way removes every node that was made.
+ */
+import type { Logger } from '../src/log.js';
+import { ErrorCode, GearopsError, isGearopsError } from '../src/errors.js';
+import type { Block, ChatMessage } from '../src/core/message.js';
+import { textMessage } from '../src/core/message.js';
+import type { ChatSink, MessageRef } from '../src/core/ports/chat.js';
+import type { CommandInvocation, CommandModule, CommandOutcome } from '../src/core/ports/commands.js';
+import type { Dispatcher, JobResult } from '../src/core/ports/dispatcher.js';
+import type { Policy, PolicyAction } from '../src/core/ports/policy.js';
+import type { NodeAddress, NodeStatus, ReplicationProbe } from '../src/core/ports/replication.js';
+import type { ClusterNode, ClusterRecord, ClusterStore, PoolRole, PoolStore } from '../src/core/ports/store.js';
+import { formatDuration, mention, policyPrincipal, requesterOf, words } from './shared.js';
+
+/** What `sandbox.check@host` answers. */
+export interface SandboxCheckValue {
+  host: string;
+  versions: Array<{ version: string; flavour: string }>;
+  ports: Array<{ port: number; free: boolean; reason?: string }>;
+  freeDiskBytes: number;
+  sandboxes: Array<{ name: string; version: string; port: number; running: boolean; role?: string; cluster?: string }>;
+  problems?: string[];
+}
+
+/** What `sandbox.install@host` answers (never a password). */
+export interface SandboxInstallValue {
+  name: string;
+  version: string;
+  flavour: string;
+  address: string;
+  port: number;
+  serverId: number;
+}
+
+/** Dependencies of `/replica`. */
+export interface ReplicaCommandDeps {
+  dispatcher: Dispatcher;
+  policy: Policy;
+  clusters: ClusterStore;
+  probe: ReplicationProbe;
+  logger: Logger;
+  /** For `pool=yes` and removing a cluster's nodes from the pool. */
+  pool?: PoolStore;
+  chat?: ChatSink;
+  poolChannel?: string;
+  /** Name recorded as where the sandbox credentials live (never the password). */
+  credentialsName?: string;
+  /** Ports tried when `port=` is not given. */
+  portRange?: { from: number; to: number };
+  installTimeoutMs?: number;
+}
+
+const USAGE = [
+  '/replica install <cluster> master=<host> slaves=<host>[,<host>…] [version=<v>] [port=<base>] [pool=yes]',
+  '/replica status [<cluster>]',
+  '/replica list',
+  '/replica diagnose <host>',
+  '/replica remove <cluster>',
+  '/replica sql <cluster> <statement>',
+].join('\n');
+
+const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
+const HOST_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const VERSION_RE = /^[0-9]+(\.[0-9]+){0,2}$/;
+
+/** A parsed `/replica install`. */
+export interface InstallPlan {
+  cluster: string;
+  master: string;
+  replicas: string[];
+  version?: string;
+  port?: number;
+  pool: boolean;
+}
+
+/** Parses the arguments of `/replica install`; throws a usage error naming what is wrong. */
+export function parseInstall(args: string[]): InstallPlan {
+  const usage = (why: string) => new GearopsError(ErrorCode.Usage, `${why}\nUsage: ${USAGE.split('\n')[0]}`);
+  const [cluster, ...rest] = args;
+  if (!cluster || cluster.includes('=')) throw usage('name the cluster first.');
+  if (!NAME_RE.test(cluster)) throw usage(`\`${cluster.slice(0, 40)}\` is not a cluster name (lower-case letters, digits and _, up to 31 characters, starting with a letter).`);
+  const kv = new Map<string, string>();
+  for (const a of rest) {
+    const m = /^([a-z]+)=(.*)$/.exec(a);
+    if (!m?.[1]) throw usage(`\`${a.slice(0, 40)}\` is not key=value.`);
+    if (kv.has(m[1])) throw usage(`${m[1]}= given twice.`);
+    kv.set(m[1], m[2] ?? '');
+  }
+  for (const k of kv.keys()) if (!['master', 'slaves', 'replicas', 'version', 'port', 'pool'].includes(k)) throw usage(`unknown option ${k}=.`);
+  const master = kv.get('master');
+  const slaves = kv.get('slaves') ?? kv.get('replicas');
+  if (!master) throw usage('master=<host> is missing.');
+  if (!slaves) throw usage('slaves=<host>[,<host>…] is missing.');
+  const replicas = slaves.split(',').map((s) => s.trim());
+  for (const h of [master, ...replicas]) if (!HOST_RE.test(h)) throw usage(`\`${h.slice(0, 40)}\` is not a host name.`);
+  const all = [master, ...replicas];
+  const dup = all.find((h, i) => all.indexOf(h) !== i);
+  if (dup) throw usage(`${dup} is named twice: each node needs its own host.`);
+  const version = kv.get('version');
+  if (version !== undefined && !VERSION_RE.test(version)) throw usage(`\`${version.slice(0, 20)}\` is not a version (e.g. 10.11).`);
+  const portText = kv.get('port');
+  let port: number | undefined;
+  if (portText !== undefined) {
+    port = Number(portText);
+    if (!/^\d+$/.test(portText) || port < 1024 || port + all.length - 1 > 65535) throw usage(`port=${portText.slice(0, 10)} must be a base port from 1024 to ${65535 - all.length + 1}.`);
+  }
+  const pool = kv.get('pool');
+  if (pool !== undefined && !['yes', 'no'].includes(pool)) throw usage('pool= takes yes or no.');
+  return { cluster, master, replicas, version, port, pool: pool === 'yes' };
+}
+
+type NodeState = { host: string; role: 'master' | 'replica'; port: number; state: string; ok?: boolean };
+
+/** Creates the `/replica` command. */
+export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
+  const range = deps.portRange ?? { from: 21000, to: 29000 };
+  const installTimeoutMs = deps.installTimeoutMs ?? 180_000;
+
+  async function allowed(inv: CommandInvocation, action: PolicyAction, hosts: string[] = []): Promise<{ ok: true } | { ok: false; outcome: CommandOutcome }> {
+    for (const host of hosts.length ? hosts : [undefined]) {
+      const d = deps.policy.checkAction({ action, host, principal: policyPrincipal(inv.principal) });
+      if (!d.allow) {
+        await inv.reply.ephemeral(textMessage(`Denied: ${d.reason}`));
+        return { ok: false, outcome: { status: 'denied', rule: d.rule, host, summary: d.reason } };
+      }
+    }
+    return { ok: true };
+  }
+
+  async function job<V>(inv: CommandInvocation, capability: string, host: string, args: unknown, onEvent?: (text: string) => void, timeoutMs?: number): Promise<V> {
+    const r: JobResult<V> = await deps.dispatcher.submit<V>({
+      capability,
+      host,
+      args,
+      requester: requesterOf(inv.principal),
+      timeoutMs: timeoutMs ?? 30_000,
+      onEvent: (ev) => {
+        if (ev.type === 'step' && onEvent) onEvent(`${ev.step}${ev.state === 'ok' ? ' ✓' : ev.state === 'fail' ? ' ✗' : '…'}${ev.detail ? ` ${ev.detail}` : ''}`);
+      },
+    });
+    if (!r.ok || r.value === null) {
+      throw new GearopsError((r.error?.code as typeof ErrorCode.Sandbox) ?? ErrorCode.Sandbox, `${host}: ${r.error?.message ?? 'no result'}`, { data: { host, capability } });
+    }
+    return r.value;
+  }
+
+  function progress(plan: InstallPlan, nodes: NodeState[], status: string): ChatMessage {
+    return {
+      text: `/replica install ${plan.cluster}: ${status}`,
+      blocks: [
+        { type: 'text', text: `Installing replication cluster *${plan.cluster}*${plan.version ? ` (version ${plan.version})` : ''}` },
+        { type: 'table', columns: ['node', 'role', 'host:port', 'state'], rows: nodes.map((n, i) => [String(i + 1), n.role, `${n.host}:${n.port || '?'}`, `${n.ok === false ? '✗ ' : n.ok ? '✓ ' : ''}${n.state}`]) },
+        { type: 'context', text: status },
+      ],
+    };
+  }
+
+  async function install(inv: CommandInvocation, args: string[]): Promise<CommandOutcome> {
+    const plan = parseInstall(args);
+    const hosts = [plan.master, ...plan.replicas];
+    const gate = await allowed(inv, 'replica.install', hosts);
+    if (!gate.ok) return gate.outcome;
+    if (plan.pool) {
+      if (!deps.pool) throw new GearopsError(ErrorCode.Usage, 'pool=yes needs the pool (the store is not configured).');
+      const p = await allowed(inv, 'pool.add', hosts);
+      if (!p.ok) return p.outcome;
+    }
+    if (await deps.clusters.get(plan.cluster)) throw new GearopsError(ErrorCode.Usage, `cluster ${plan.cluster} already exists: choose another name or /replica remove ${plan.cluster} first.`);
+
+    // Check every host, version and port before anything is built, and list every problem at once.
+    const live = await deps.dispatcher.hosts();
+    const problems: string[] = [];
+    for (const h of hosts) {
+      const info = live.find((x) => x.host === h);
+      if (!info) problems.push(`${h}: no worker is registered for this host`);
+      else if (!info.capabilities.includes('sandbox.install')) problems.push(`${h}: its worker cannot install sandboxes (no usable server build; see /replica diagnose ${h})`);
+    }
+    if (problems.length) throw new GearopsError(ErrorCode.Usage, `nothing was built:\n• ${problems.join('\n• ')}`);
+
+    let base = plan.port;
+    let checks: SandboxCheckValue[] = [];
+    const candidates = base !== undefined ? [base] : Array.from({ length: 5 }, (_, i) => range.from + ((hashName(plan.cluster) + i * 97) % Math.floor((range.to - range.from) / 10)) * 10);
+    for (const candidate of candidates) {
+      checks = await Promise.all(hosts.map((h, i) => job<SandboxCheckValue>(inv, 'sandbox.check', h, { ports: [candidate + i], version: plan.version })));
+      const portProblems = checks.flatMap((c, i) => c.ports.filter((p) => !p.free).map((p) => `${hosts[i]}: port ${p.port} is taken${p.reason ? ` (${p.reason})` : ''}`));
+      if (portProblems.length === 0) {
+        base = candidate;
+        break;
+      }
+      if (plan.port !== undefined) problems.push(...portProblems);
+    }
+    if (base === undefined) problems.push('no free port range was found on every host; give one with port=<base>');
+    checks.forEach((c, i) => {
+      const h = hosts[i] ?? '?';
+      if (plan.version && !c.versions.some((v) => v.version === plan.version || v.version.startsWith(`${plan.version}.`))) {
+        problems.push(`${h}: version ${plan.version} is not available (has: ${c.versions.map((v) => v.version).join(', ') || 'none'})`);
+      }
+      const clash = c.sandboxes.find((s) => s.name === plan.cluster);
+      if (clash) problems.push(`${h}: a sandbox named ${plan.cluster} already exists (port ${clash.port}, ${clash.running ? 'running' : 'stopped'})`);
+      for (const p of c.problems ?? []) problems.push(`${h}: ${p}`);
+    });
+    if (problems.length) throw new GearopsError(ErrorCode.Usage, `nothing was built:\n• ${[...new Set(problems)].join('\n• ')}`);
+    const basePort = base as number;
+    const version = plan.version ?? pickVersion(checks);
+
+    const nodes: NodeState[] = hosts.map((h, i) => ({ host: h, role: i === 0 ? 'master' : 'replica', port: basePort + i, state: 'waiting' }));
+    const started = Date.now();
+    let ref: MessageRef = await inv.reply.post(progress(plan, nodes, 'checked every host; installing the master…'));
+    let lastPush = 0;
+    const push = (status: string, force = false) => {
+      if (!force && Date.now() - lastPush < 500) return;
+      lastPush = Date.now();
+      void inv.reply.update(ref, progress(plan, nodes, status)).catch(() => undefined);
+    };
+    const made: Array<{ host: string; name: string }> = [];
+    const installNode = async (i: number, master?: SandboxInstallValue): Promise<SandboxInstallValue> => {
+      const n = nodes[i]!;
+      n.state = 'installing';
+      push(`installing ${n.role} on ${n.host}…`, true);
+      try {
+        const v = await job<SandboxInstallValue>(
+          inv,
+          'sandbox.install',
+          n.host,
+          { name: plan.cluster, cluster: plan.cluster, version, port: n.port, serverId: i + 1, role: n.role, master: master ? { address: master.address, port: master.port } : undefined },
+          (step) => {
+            n.state = step;
+            push(`installing ${n.role} on ${n.host}…`);
+          },
+          installTimeoutMs,
+        );
+        made.push({ host: n.host, name: plan.cluster });
+        n.state = `running ${v.flavour} ${v.version}${n.role === 'replica' ? ', replicating' : ''}`;
+        n.ok = true;
+        return v;
+      } catch (err) {
+        n.state = `failed: ${(err as Error).message}`;
+        n.ok = false;
+        // The worker removes a half-made node itself; a node that did finish is removed below.
+        throw err;
+      }
+    };
+
+    try {
+      const master = await installNode(0);
+      push('master running; installing replicas in parallel…', true);
+      const settled = await Promise.allSettled(plan.replicas.map((_, k) => installNode(k + 1, master)));
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed) throw failed.reason;
+      const replicaValues = settled.map((s) => (s as PromiseFulfilledResult<SandboxInstallValue>).value);
+      push('verifying replication: writing on the master, reading on every replica…', true);
+      const verified = await deps.probe.verifyReplication(
+        { address: master.address, port: master.port },
+        replicaValues.map((r) => ({ address: r.address, port: r.port })),
+      );
+      const bad = verified.filter((v) => !v.ok);
+      if (bad.length) throw new GearopsError(ErrorCode.Sandbox, `replication check failed: ${bad.map((b) => `${b.node.address}:${b.node.port} ${b.detail}`).join('; ')}`);
+      const record: ClusterRecord = {
+        name: plan.cluster,
+        version: master.version,
+        credentials: deps.credentialsName ?? 'sandbox credentials of the workers (GEAROPS_SANDBOX_USER)',
+        createdBy: inv.principal.userId,
+        nodes: [master, ...replicaValues].map((v, i): ClusterNode => ({ host: hosts[i]!, address: v.address, port: v.port, role: i === 0 ? 'master' : 'replica', serverId: v.serverId, sandbox: v.name })),
+      };
+      await deps.clusters.create(record);
+      let poolNote = '';
+      if (plan.pool && deps.pool) poolNote = await addToPool(inv, record);
+      const summary = `cluster ${plan.cluster} ready in ${formatDuration(Date.now() - started)}: master ${hosts[0]}:${basePort}, ${plan.replicas.length} replica(s) replicating (verified by a write on the master)${poolNote}`;
+      ref = ref ?? (await inv.reply.post(textMessage(summary)));
+      await inv.reply.update(ref, progress(plan, nodes, `✓ ${summary}`));
+      return { status: 'ok', summary, host: plan.master, durationMs: Date.now() - started };
+    } catch (err) {
+      const reason = isGearopsError(err) ? err.message : (err as Error).message;
+      push(`✗ failed: ${reason} — removing what was made…`, true);
+      const cleanup = await Promise.allSettled(made.map((m) => job(inv, 'sandbox.remove', m.host, { name: m.name })));
+      const leftovers = cleanup.map((c, i) => (c.status === 'rejected' ? `${made[i]?.host}: ${(c.reason as Error).message}` : null)).filter(Boolean);
+      const status = leftovers.length ? `✗ failed: ${reason}. Could not remove: ${leftovers.join('; ')}` : `✗ failed: ${reason}. Removed every node that was made; nothing is left behind.`;
+      await inv.reply.update(ref, progress(plan, nodes, status));
+      return { status: 'failed', summary: status, host: plan.master };
+    }
+  }
+
+  async function addToPool(inv: CommandInvocation, c: ClusterRecord): Promise<string> {
+    const reason = `/replica install ${c.name} pool=yes`;
+    const notes: string[] = [];
+    for (const n of c.nodes) {
+      const type: PoolRole[] = n.role === 'master' ? ['READ', 'WRITE'] : ['READ'];
+      try {
+        const change = await deps.pool!.add({ host: n.address, port: n.port, sock: '', type }, inv.principal.userId, reason);
+        if (deps.chat && deps.poolChannel) {
+          await deps.chat.post(deps.poolChannel, textMessage(`Pool: ${n.address}:${n.port} offline → ${type.join(',')} by ${mention(inv.principal.userId)} — ${reason}`)).catch(() => undefined);
+        }
+        void change;
+      } catch (err) {
+        notes.push(`${n.address}:${n.port}: ${(err as Error).message}`);
+      }
+    }
+    return notes.length ? `; pool: ${notes.join('; ')}` : '; added to the pool (master READ,WRITE, replicas READ)';
+  }
+
+  async function status(inv: CommandInvocation, name?: string): Promise<CommandOutcome> {
+    const gate = await allowed(inv, 'replica.status');
+    if (!gate.ok) return gate.outcome;
+    const clusters = name ? [await deps.clusters.get(name)] : await deps.clusters.list();
+    if (name && !clusters[0]) throw new GearopsError(ErrorCode.Usage, `no cluster named ${name}; see /replica list.`);
+    if (clusters.length === 0) {
+      await inv.reply.ephemeral(textMessage('No clusters yet. Install one with /replica install <cluster> master=<host> slaves=<host>,<host>.'));
+      return { status: 'ok', summary: 'no clusters' };
+    }
+    const blocks: Block[] = [];
+    let broken = 0;
+    for (const c of clusters) {
+      if (!c) continue;
+      const statuses = await Promise.all(c.nodes.map((n) => deps.probe.status({ address: n.address, port: n.port })));
+      const rows = c.nodes.map((n, i) => {
+        const s = statuses[i]!;
+        const bad = isBroken(n, s);
+        if (bad) broken++;
+        return [bad ? '✗ BROKEN' : '✓', n.role, `${n.host} ${n.address}:${n.port}`, s.version ?? '?', ...replicationCells(n, s)];
+      });
+      blocks.push({ type: 'text', text: `*${c.name}* — ${c.nodes.length} nodes, version ${c.version}` });
+      blocks.push({ type: 'table', columns: ['', 'role', 'node', 'version', 'IO', 'SQL', 'behind', 'last error', 'position'], rows });
+    }
+    blocks.push({ type: 'context', text: broken ? `${broken} broken node(s)` : 'every node healthy' });
+    await inv.reply.post({ text: broken ? `/replica status: ${broken} broken node(s)` : '/replica status: all healthy', blocks });
+    return { status: 'ok', summary: `${broken} broken` };
+  }
+
+  async function list(inv: CommandInvocation): Promise<CommandOutcome> {
+    const gate = await allowed(inv, 'replica.list');
+    if (!gate.ok) return gate.outcome;
+    const all = await deps.clusters.list();
+    await inv.reply.ephemeral(
+      all.length
+        ? { text: `${all.length} cluster(s)`, blocks: [{ type: 'table', columns: ['cluster', 'version', 'master', 'replicas', 'created by'], rows: all.map((c) => [c.name, c.version, nodeName(c.nodes.find((n) => n.role === 'master')), c.nodes.filter((n) => n.role === 'replica').map(nodeName).join(', '), c.createdBy]) }] }
+        : textMessage('No clusters yet.'),
+    );
+    return { status: 'ok', summary: `${all.length} clusters` };
+  }
+
+  async function diagnose(inv: CommandInvocation, host?: string): Promise<CommandOutcome> {
+    if (!host || !HOST_RE.test(host)) throw new GearopsError(ErrorCode.Usage, `name a host.\nUsage: /replica diagnose <host>`);
+    const gate = await allowed(inv, 'replica.diagnose', [host]);
+    if (!gate.ok) return gate.outcome;
+    const c = await job<SandboxCheckValue>(inv, 'sandbox.check', host, {});
+    await inv.reply.ephemeral({
+      text: `diagnose ${host}`,
+      blocks: [
+        { type: 'text', text: `*${host}*: ${c.versions.length} server build(s), ${(c.freeDiskBytes / 2 ** 30).toFixed(1)} GiB free for sandboxes` },
+        { type: 'table', columns: ['version', 'flavour'], rows: c.versions.map((v) => [v.version, v.flavour]) },
+        c.sandboxes.length
+          ? { type: 'table', columns: ['sandbox', 'version', 'port', 'state'], rows: c.sandboxes.map((s) => [s.name, s.version, String(s.port), s.running ? 'running' : 'stopped']) }
+          : { type: 'context', text: 'no sandboxes installed' },
+        ...(c.problems?.length ? [{ type: 'text' as const, text: `Problems:\n• ${c.problems.join('\n• ')}` }] : []),
+      ],
+    });
+    return { status: 'ok', host, summary: `${c.versions.length} versions, ${c.sandboxes.length} sandboxes` };
+  }
+
+  async function remove(inv: CommandInvocation, name?: string): Promise<CommandOutcome> {
+    if (!name) throw new GearopsError(ErrorCode.Usage, 'name the cluster.\nUsage: /replica remove <cluster>');
+    const c = await deps.clusters.get(name);
+    if (!c) throw new GearopsError(ErrorCode.Usage, `no cluster named ${name}; see /replica list.`);
+    const gate = await allowed(inv, 'replica.remove', c.nodes.map((n) => n.host));
+    if (!gate.ok) return gate.outcome;
+    const yes = await inv.reply.confirm(textMessage(`Remove cluster *${name}*? This stops and deletes ${c.nodes.length} servers: ${c.nodes.map(nodeName).join(', ')}.`), { yesLabel: `Remove ${name}` });
+    if (!yes) {
+      await inv.reply.ephemeral(textMessage(`Not removed: ${name} is untouched.`));
+      return { status: 'refused', summary: 'not confirmed' };
+    }
+    const ref = await inv.reply.post(textMessage(`${mention(inv.principal.userId)} is removing cluster *${name}*…`));
+    const results = await Promise.allSettled(c.nodes.map((n) => job(inv, 'sandbox.remove', n.host, { name: n.sandbox }, undefined, 60_000)));
+    const failures = results.map((r, i) => (r.status === 'rejected' && !isGearopsError(r.reason, ErrorCode.NotFound) && !/not found|no sandbox/i.test((r.reason as Error).message) ? `${nodeName(c.nodes[i])}: ${(r.reason as Error).message}` : null)).filter(Boolean);
+    if (failures.length) {
+      await inv.reply.update(ref, textMessage(`✗ cluster ${name} only partly removed; the record is kept so you can try again: ${failures.join('; ')}`));
+      return { status: 'failed', summary: failures.join('; ') };
+    }
+    await deps.clusters.remove(name);
+    if (deps.pool) {
+      for (const n of c.nodes) {
+        const row = await deps.pool.get(n.address, n.port).catch(() => null);
+        if (row) await deps.pool.del(n.address, n.port, inv.principal.userId, `/replica remove ${name}`).catch(() => undefined);
+      }
+    }
+    await inv.reply.update(ref, textMessage(`✓ cluster ${name} removed: ${c.nodes.length} servers stopped and deleted, record removed.`));
+    return { status: 'ok', summary: `removed ${name}` };
+  }
+
+  async function sql(inv: CommandInvocation, name: string | undefined, statement: string): Promise<CommandOutcome> {
+    if (!name || !statement) throw new GearopsError(ErrorCode.Usage, 'Usage: /replica sql <cluster> <statement>');
+    const c = await deps.clusters.get(name);
+    if (!c) throw new GearopsError(ErrorCode.Usage, `no cluster named ${name}; see /replica list.`);
+    const gate = await allowed(inv, 'replica.sql', c.nodes.map((n) => n.host));
+    if (!gate.ok) return gate.outcome;
+    const d = deps.policy.checkSql({ statement, principal: policyPrincipal(inv.principal) });
+    if (!d.allow) {
+      await inv.reply.ephemeral(textMessage(`Denied: ${d.reason}`));
+      return { status: 'denied', rule: d.rule, summary: d.reason };
+    }
+    const results = await Promise.allSettled(c.nodes.map((n) => deps.probe.exec({ address: n.address, port: n.port }, statement)));
+    const blocks: Block[] = [{ type: 'text', text: `${mention(inv.principal.userId)} ran \`${statement}\` on every node of *${name}*` }];
+    results.forEach((r, i) => {
+      const n = c.nodes[i]!;
+      blocks.push({ type: 'text', text: `*${n.role} ${nodeName(n)}*` });
+      if (r.status === 'fulfilled') blocks.push(r.value.rows.length ? { type: 'table', columns: r.value.columns, rows: r.value.rows.slice(0, 50) } : { type: 'context', text: '(no rows)' });
+      else blocks.push({ type: 'context', text: `error: ${(r.reason as Error).message}` });
+    });
+    await inv.reply.post({ text: `/replica sql ${name}`, blocks });
+    return { status: results.every((r) => r.status === 'fulfilled') ? 'ok' : 'failed', rule: d.rule, summary: statement };
+  }
+
+  async function help(inv: CommandInvocation): Promise<CommandOutcome> {
+    const lines = deps.policy.describe(policyPrincipal(inv.principal));
+    await inv.reply.ephemeral({ text: 'Usage: /replica', blocks: [{ type: 'code', text: USAGE }, { type: 'text', text: '*What the policy lets you do:*' }, { type: 'code', text: lines.join('\n') || '(nothing)' }] });
+    return { status: 'ok', summary: 'help' };
+  }
+
+  return {
+    name: 'replica',
+    description: 'Install, check and remove MySQL replication sandboxes',
+    usage: 'install <cluster> master=<host> slaves=<h1,h2> | status [cluster] | list | diagnose <host> | remove <cluster> | sql <cluster> <statement>',
+    async handle(inv) {
+      const [sub, ...args] = words(inv.text);
+      switch (sub) {
+        case 'install':
+          return install(inv, args);
+        case 'status':
+          return status(inv, args[0]);
+        case 'list':
+          return list(inv);
+        case 'diagnose':
+          return diagnose(inv, args[0]);
+        case 'remove':
+          return remove(inv, args[0]);
+        case 'sql':
+          return sql(inv, args[0], inv.text.trim().replace(/^sql\s+\S+\s*/, ''));
+        case undefined:
+        case 'help':
+          return help(inv);
+        default:
+          await inv.reply.ephemeral(textMessage(`Unknown subcommand \`${sub.slice(0, 20)}\`.\nUsage:\n${USAGE}`));
+          return { status: 'refused', summary: 'unknown subcommand' };
+      }
+    },
+  };
+}
+
+function nodeName(n: ClusterNode | undefined): string {
+  return n ? `${n.host}:${n.port}` : '?';
+}
+
+function hashName(s: string): number {
+  let h = 0;
+  for (const ch of s) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return h;
+}
+
+/** The newest version every host has. */
+function pickVersion(checks: SandboxCheckValue[]): string {
+  const sets = checks.map((c) => new Set(c.versions.map((v) => v.version)));
+  const common = [...(sets[0] ?? [])].filter((v) => sets.every((s) => s.has(v)));
+  const cmp = (a: string, b: string) => {
+    const pa = a.split('.').map(Number);
+    const pb = b.split('.').map(Number);
+    for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+    return 0;
+  };
+  const best = common.sort(cmp).at(-1);
+  if (!best) throw new GearopsError(ErrorCode.Usage, `nothing was built: no server version is available on every host (${checks.map((c) => `${c.host}: ${c.versions.map((v) => v.version).join(', ') || 'none'}`).join('; ')})`);
+  return best;
+}
+
+/** True when a node needs attention. */
+export function isBroken(n: ClusterNode, s: NodeStatus): boolean {
+  if (!s.reachable) return true;
+  if (n.role === 'replica') return s.ioRunning !== 'Yes' || s.sqlRunning !== 'Yes';
+  return false;
+}
+
+function replicationCells(n: ClusterNode, s: NodeStatus): string[] {
+  if (!s.reachable) return ['-', '-', '-', `unreachable: ${s.error ?? 'no answer'}`, '-'];
+  const pos = s.gtid ? `gtid ${s.gtid}` : s.binlogFile ? `${s.binlogFile}:${s.binlogPos ?? '?'}` : '-';
+  if (n.role === 'master' && !s.isReplica) return ['-', '-', '-', '-', pos];
+  const err = s.lastSqlErrno ? `SQL ${s.lastSqlErrno}: ${s.lastSqlError ?? ''}` : s.lastIoErrno ? `IO ${s.lastIoErrno}: ${s.lastIoError ?? ''}` : '-';
+  return [s.ioRunning ?? '-', s.sqlRunning ?? '-', s.secondsBehind === null ? 'NULL' : `${s.secondsBehind} s`, err.slice(0, 200), pos];
+}
+
+/** Re-exported so tests can address nodes the same way. */
+export type { NodeAddress };
