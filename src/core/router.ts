@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { isGearopsError } from '../errors.js';
 import { textMessage } from './message.js';
-import type { ActionInvocation, CommandInvocation, CommandModule, CommandOutcome, CommandRouter } from './ports/commands.js';
+import type { ActionHandler, ActionInvocation, CommandInvocation, CommandModule, CommandOutcome, CommandRouter } from './ports/commands.js';
 import type { Policy } from './ports/policy.js';
 import type { AuditEntry, AuditStore } from './ports/store.js';
 
@@ -26,6 +26,8 @@ export interface RouterDeps {
   /** Where audit rows go; without a store they go to the log only. */
   audit?: AuditStore;
   userRate?: UserRateLimit;
+  /** Buttons that belong to no slash command (e.g. the monitor's incident buttons), by action id prefix. */
+  actions?: Record<string, ActionHandler>;
   now?: () => number;
 }
 
@@ -131,9 +133,9 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
     async dispatchAction(raw) {
       const inv = withRoles({ ...raw, requestId: raw.requestId || randomUUID() });
       const started = now();
-      let handler: ((i: ActionInvocation) => Promise<CommandOutcome>) | undefined;
-      for (const mod of byName.values()) {
-        for (const [prefix, h] of Object.entries(mod.actions ?? {})) {
+      let handler: ActionHandler | undefined;
+      for (const table of [...[...byName.values()].map((m) => m.actions ?? {}), deps.actions ?? {}]) {
+        for (const [prefix, h] of Object.entries(table)) {
           if (inv.actionId.startsWith(prefix)) handler = h;
         }
       }
