@@ -1,0 +1,53 @@
+/** The alert thread's parent message and replies, as neutral chat messages. */
+import type { Button, ChatMessage } from '../core/message.js';
+import type { Incident } from '../core/ports/store.js';
+import { FAULT_TITLES } from './detect.js';
+
+/** Formats a duration for a thread reply. */
+export function humanDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${s % 60} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** One line naming the error, or the lag. */
+export function describeError(i: Pick<Incident, 'kind' | 'errno' | 'error' | 'lag'>): string {
+  if (i.kind === 'lag') return `${i.lag ?? '?'} s behind the master`;
+  if (i.errno || i.error) return `Error ${i.errno ?? '?'}: ${i.error ?? '(no text)'}`;
+  return 'no error reported';
+}
+
+/** The parent message of an incident's thread, with its buttons while it is open. */
+export function alertMessage(i: Incident, opts: { role?: string; pool: boolean; pooledOut?: boolean }): ChatMessage {
+  const title = `${i.cluster}: ${opts.role ?? 'node'} ${i.host}:${i.port} — ${FAULT_TITLES[i.kind]}`;
+  if (i.state === 'resolved') {
+    const took = i.resolvedAt ? humanDuration(i.resolvedAt.getTime() - i.openedAt.getTime()) : '?';
+    return {
+      text: `✅ RESOLVED after ${took}: ${title}`,
+      blocks: [
+        { type: 'text', text: `✅ *RESOLVED* after ${took} — ~${title}~` },
+        { type: 'context', text: `was: ${describeError(i)} · opened ${i.openedAt.toISOString()} · resolved ${i.resolvedAt?.toISOString() ?? '?'}` },
+      ],
+    };
+  }
+  const buttons: Button[] = [];
+  if (!i.acknowledgedBy) buttons.push({ actionId: 'incident.ack', label: 'Acknowledge', value: String(i.id) });
+  if (i.kind === 'io_stopped' || i.kind === 'sql_stopped' || i.kind === 'master_lost') buttons.push({ actionId: 'incident.restart', label: 'Restart replication', value: String(i.id), style: 'primary' });
+  if (i.kind === 'sql_stopped') {
+    buttons.push({ actionId: 'incident.skip', label: 'Skip one event', value: String(i.id), style: 'danger', confirm: { title: 'Skip one event?', text: `Skips the event that stopped the SQL thread on ${i.host}:${i.port}. The replica will then differ from the master by that event.`, yes: 'Skip it', no: 'Cancel' } });
+  }
+  if (opts.pool && i.kind !== 'master_lost') {
+    buttons.push(opts.pooledOut ? { actionId: 'incident.poolin', label: 'Put back in pool', value: String(i.id) } : { actionId: 'incident.poolout', label: 'Take out of pool', value: String(i.id), style: 'danger' });
+  }
+  return {
+    text: `🔴 ${title} — ${describeError(i)}`,
+    blocks: [
+      { type: 'text', text: `🔴 *${title}*` },
+      { type: 'code', text: describeError(i) },
+      { type: 'context', text: `opened ${i.openedAt.toISOString()}${i.acknowledgedBy ? ` · acknowledged by <@${i.acknowledgedBy}>` : ''}${opts.pooledOut ? ' · out of the pool' : ''} · updates in this thread` },
+      ...(buttons.length ? [{ type: 'buttons' as const, buttons }] : []),
+    ],
+  };
+}

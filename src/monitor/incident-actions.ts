@@ -1,0 +1,122 @@
+/**
+ * The buttons on an alert: Acknowledge, Restart replication, Skip one event,
+ * Take out of pool / Put back. Each is checked against the policy and
+ * recorded in the incident's thread (the router writes the audit row).
+ */
+import type { Logger } from '../log.js';
+import { ErrorCode, GearopsError } from '../errors.js';
+import { textMessage } from '../core/message.js';
+import type { ChatSink } from '../core/ports/chat.js';
+import type { ActionHandler, ActionInvocation, CommandOutcome } from '../core/ports/commands.js';
+import type { Policy, PolicyAction } from '../core/ports/policy.js';
+import type { ReplicationProbe } from '../core/ports/replication.js';
+import type { Incident, PoolRole, Store } from '../core/ports/store.js';
+import { alertMessage } from './alert-message.js';
+
+/** Dependencies of the incident buttons. */
+export interface IncidentActionDeps {
+  store: Pick<Store, 'clusters' | 'incidents' | 'pool'>;
+  probe: ReplicationProbe;
+  policy: Policy;
+  chat: ChatSink;
+  poolChannel?: string;
+  logger: Logger;
+}
+
+const ACTIONS: Record<string, PolicyAction> = {
+  'incident.ack': 'incident.ack',
+  'incident.restart': 'replica.restart',
+  'incident.skip': 'replica.skip',
+  'incident.poolout': 'pool.offline',
+  'incident.poolin': 'pool.set',
+};
+
+/** Creates the handler for every `incident.*` button. */
+export function createIncidentActions(deps: IncidentActionDeps): Record<string, ActionHandler> {
+  async function say(i: Incident, text: string): Promise<void> {
+    if (i.alertChannel && i.alertTs) await deps.chat.post(i.alertChannel, textMessage(text), { threadTs: i.alertTs });
+  }
+
+  async function handle(inv: ActionInvocation): Promise<CommandOutcome> {
+    const action = ACTIONS[inv.actionId];
+    if (!action) throw new GearopsError(ErrorCode.Usage, `unknown button ${inv.actionId}`);
+    const id = Number(inv.value);
+    const incident = Number.isInteger(id) ? await deps.store.incidents.get(id) : null;
+    if (!incident) throw new GearopsError(ErrorCode.NotFound, `incident ${inv.value.slice(0, 20)} does not exist`);
+    const decision = deps.policy.checkAction({ action, host: incident.host, principal: { userId: inv.principal.userId, channelId: inv.principal.channelId, groups: inv.principal.groups, roles: inv.principal.roles } });
+    const who = `<@${inv.principal.userId}>`;
+    if (!decision.allow) {
+      await inv.reply.ephemeral(textMessage(`Denied: ${decision.reason}`));
+      return { status: 'denied', rule: decision.rule, host: incident.host, summary: decision.reason };
+    }
+    if (incident.state !== 'open') {
+      await inv.reply.ephemeral(textMessage('This incident is already resolved; nothing was done.'));
+      return { status: 'refused', host: incident.host, summary: 'already resolved' };
+    }
+    const cluster = await deps.store.clusters.get(incident.cluster);
+    const node = cluster?.nodes.find((n) => n.host === incident.host && n.port === incident.port);
+    const addr = node ? { address: node.address, port: node.port } : { address: incident.host, port: incident.port };
+    const role = node?.role;
+    const done = (summary: string): CommandOutcome => ({ status: 'ok', rule: decision.rule, host: incident.host, summary });
+
+    switch (inv.actionId) {
+      case 'incident.ack': {
+        await deps.store.incidents.update(incident.id, { acknowledgedBy: inv.principal.userId });
+        await say(incident, `👀 Acknowledged by ${who}.`);
+        if (incident.alertChannel && incident.alertTs) {
+          await deps.chat.update({ channel: incident.alertChannel, ts: incident.alertTs }, alertMessage({ ...incident, acknowledgedBy: inv.principal.userId }, { role, pool: !!deps.store.pool, pooledOut: incident.pooledOut }));
+        }
+        return done('acknowledged');
+      }
+      case 'incident.restart': {
+        await say(incident, `${who} pressed *Restart replication* on ${incident.host}:${incident.port}…`);
+        try {
+          await deps.probe.startReplication(addr);
+        } catch (err) {
+          await say(incident, `✗ Restart replication failed: ${(err as Error).message}`);
+          return { status: 'failed', host: incident.host, summary: (err as Error).message };
+        }
+        const s = await deps.probe.status(addr).catch(() => null);
+        await say(incident, `Replication restarted: IO ${s?.ioRunning ?? '?'}, SQL ${s?.sqlRunning ?? '?'}${s?.lastSqlErrno ? `, SQL error ${s.lastSqlErrno}: ${s.lastSqlError}` : ''}${s?.lastIoErrno ? `, IO error ${s.lastIoErrno}: ${s.lastIoError}` : ''}. The monitor resolves this thread once both threads run.`);
+        return done('replication restarted');
+      }
+      case 'incident.skip': {
+        if (incident.kind !== 'sql_stopped') throw new GearopsError(ErrorCode.Usage, 'Skip one event is only for a stopped SQL thread.');
+        await say(incident, `${who} pressed *Skip one event* on ${incident.host}:${incident.port} (error ${incident.errno ?? '?'})…`);
+        try {
+          await deps.probe.skipOneEvent(addr);
+        } catch (err) {
+          await say(incident, `✗ Skip one event failed: ${(err as Error).message}`);
+          return { status: 'failed', host: incident.host, summary: (err as Error).message };
+        }
+        await say(incident, 'One event skipped and the SQL thread started again.');
+        return done('skipped one event');
+      }
+      case 'incident.poolout':
+      case 'incident.poolin': {
+        if (!deps.store.pool) throw new GearopsError(ErrorCode.Usage, 'the pool is not configured');
+        const out = inv.actionId === 'incident.poolout';
+        const row = (await deps.store.pool.get(addr.address, addr.port)) ?? (await deps.store.pool.get(incident.host, incident.port));
+        if (!row) {
+          await inv.reply.ephemeral(textMessage(`${addr.address}:${addr.port} is not in the pool; nothing was changed.`));
+          return { status: 'refused', host: incident.host, summary: 'not in pool' };
+        }
+        const after: PoolRole[] = out ? row.type.filter((t) => t !== 'READ') : [...new Set<PoolRole>([...row.type, 'READ'])];
+        const reason = `${out ? 'Take out of pool' : 'Put back'} from the alert on ${incident.cluster} ${incident.host}:${incident.port}`;
+        const change = await deps.store.pool.set(row.host, row.port, after, inv.principal.userId, reason);
+        const fmt = (t: PoolRole[] | null) => (t && t.length ? t.join(',') : 'offline');
+        const line = `Pool: ${row.host}:${row.port} ${fmt(change.before)} → ${fmt(change.after)} by ${who} — ${reason}`;
+        if (deps.poolChannel) await deps.chat.post(deps.poolChannel, textMessage(line)).catch((err) => deps.logger.warn({ err }, 'pool announcement failed'));
+        await say(incident, line);
+        await deps.store.incidents.update(incident.id, { pooledOut: out });
+        if (incident.alertChannel && incident.alertTs) {
+          await deps.chat.update({ channel: incident.alertChannel, ts: incident.alertTs }, alertMessage({ ...incident, pooledOut: out }, { role, pool: true, pooledOut: out }));
+        }
+        return done(out ? 'taken out of pool' : 'put back in pool');
+      }
+    }
+    throw new GearopsError(ErrorCode.Usage, `unknown button ${inv.actionId}`);
+  }
+
+  return { 'incident.': handle };
+}
