@@ -1,0 +1,170 @@
+/**
+ * A Gearman client for foreground jobs over one connection per job server,
+ * with per-job time-outs, fail-over between servers, and no hanging job:
+ * a connection lost mid-job rejects that job at once.
+ */
+import type { Logger } from '../log.js';
+import { ErrorCode, GearopsError } from '../errors.js';
+import { GearmanConnection, RECONNECT_PRESETS, type ReconnectPreset } from './connection.js';
+import { toGearmanError } from './errors.js';
+import { Packet, type ResponsePacket } from './protocol.js';
+
+/** Options of one submission. */
+export interface SubmitOptions {
+  timeoutMs: number;
+  onData?(b: Buffer): void;
+  onStatus?(n: number, d: number): void;
+  onWarning?(b: Buffer): void;
+  signal?: AbortSignal;
+  unique?: string;
+  /** Try these servers first (e.g. those where a worker is known to be registered). */
+  prefer?: string[];
+}
+
+/** The answer of a completed job. */
+export interface SubmitResult {
+  handle: string;
+  server: string;
+  data: Buffer;
+}
+
+/** A Gearman client. */
+export interface GearmanClient {
+  submit(fn: string, payload: Buffer | string, opts: SubmitOptions): Promise<SubmitResult>;
+  close(): Promise<void>;
+}
+
+interface Job {
+  fn: string;
+  handle?: string;
+  opts: SubmitOptions;
+  resolve(r: SubmitResult): void;
+  reject(e: Error): void;
+  done: boolean;
+  warnings: string[];
+}
+
+/** Creates a client for the given job servers ("host:port"). */
+export function createGearmanClient(opts: { servers: string[]; logger: Logger; preset?: ReconnectPreset }): GearmanClient {
+  const preset = opts.preset ?? RECONNECT_PRESETS.default;
+  const log = opts.logger.child({ component: 'gearman-client' });
+  const conns = opts.servers.map((server) => {
+    const conn = new GearmanConnection(server, preset, true);
+    const awaitingHandle: Job[] = [];
+    const byHandle = new Map<string, Job>();
+    const failAll = (why: string) => {
+      for (const j of [...awaitingHandle, ...byHandle.values()]) finish(j, new GearopsError(ErrorCode.JobFailed, `${j.fn}: ${why}`, { data: { server } }));
+      awaitingHandle.length = 0;
+      byHandle.clear();
+    };
+    conn.on('close', (err?: Error) => {
+      if (awaitingHandle.length || byHandle.size) log.warn({ server, err: err?.message }, 'connection lost with jobs in flight');
+      failAll(`the connection to job server ${server} was lost mid-job${err ? ` (${err.message})` : ''}`);
+    });
+    conn.on('packet', (p: ResponsePacket) => {
+      const handle = p.args[0]?.toString('utf8') ?? '';
+      switch (p.type) {
+        case Packet.JOB_CREATED: {
+          const j = awaitingHandle.shift();
+          if (!j) return;
+          j.handle = handle;
+          if (!j.done) byHandle.set(handle, j);
+          return;
+        }
+        case Packet.ERROR: {
+          const j = awaitingHandle.shift();
+          if (j) finish(j, new GearopsError(ErrorCode.GearmanUnavailable, `job server ${server} refused ${j.fn}: ${handle} ${p.args[1]?.toString('utf8') ?? ''}`));
+          return;
+        }
+      }
+      const j = byHandle.get(handle);
+      if (!j) return; // late packet of a job that timed out: nothing waits for it any more.
+      switch (p.type) {
+        case Packet.WORK_DATA:
+          j.opts.onData?.(p.args[1] ?? Buffer.alloc(0));
+          break;
+        case Packet.WORK_WARNING:
+          j.warnings.push((p.args[1] ?? Buffer.alloc(0)).toString('utf8'));
+          j.opts.onWarning?.(p.args[1] ?? Buffer.alloc(0));
+          break;
+        case Packet.WORK_STATUS:
+          j.opts.onStatus?.(Number(p.args[1]?.toString() ?? 0), Number(p.args[2]?.toString() ?? 0));
+          break;
+        case Packet.WORK_COMPLETE:
+          byHandle.delete(handle);
+          finishOk(j, { handle, server, data: p.args[1] ?? Buffer.alloc(0) });
+          break;
+        case Packet.WORK_FAIL:
+          byHandle.delete(handle);
+          finish(j, new GearopsError(ErrorCode.JobFailed, `${j.fn} failed on the worker${j.warnings.length ? `: ${j.warnings.join('; ')}` : ''}`, { data: { server, handle } }));
+          break;
+        case Packet.WORK_EXCEPTION:
+          byHandle.delete(handle);
+          finish(j, new GearopsError(ErrorCode.JobFailed, `${j.fn} failed on the worker: ${(p.args[1] ?? Buffer.alloc(0)).toString('utf8')}`, { data: { server, handle } }));
+          break;
+      }
+    });
+    const ready = conn.open().catch(() => undefined);
+    return { server, conn, awaitingHandle, ready };
+  });
+
+  function finish(j: Job, err: Error): void {
+    if (j.done) return;
+    j.done = true;
+    j.reject(err);
+  }
+  function finishOk(j: Job, r: SubmitResult): void {
+    if (j.done) return;
+    j.done = true;
+    j.resolve(r);
+  }
+
+  async function pick(prefer: string[] | undefined) {
+    const ordered = [...conns].sort((a, b) => Number(prefer?.includes(b.server) ?? 0) - Number(prefer?.includes(a.server) ?? 0));
+    const up = ordered.find((c) => c.conn.connected);
+    if (up) return up;
+    // Nothing up yet: give the first connect attempts a moment (start-up, or a server restarting).
+    await Promise.race([Promise.all(conns.map((c) => c.ready)), new Promise((r) => setTimeout(r, preset.connectTimeoutMs))]);
+    const later = ordered.find((c) => c.conn.connected);
+    if (later) return later;
+    throw new GearopsError(ErrorCode.GearmanUnavailable, `no job server is reachable (${opts.servers.join(', ')})`, { data: { servers: opts.servers } });
+  }
+
+  return {
+    async submit(fn, payload, o) {
+      if (o.signal?.aborted) throw new GearopsError(ErrorCode.Cancelled, `${fn}: cancelled before it was sent`);
+      const c = await pick(o.prefer);
+      return new Promise<SubmitResult>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          finish(j, new GearopsError(ErrorCode.JobTimeout, `${fn}: no answer within ${Math.round(o.timeoutMs / 1000)} s`, { data: { server: c.server } }));
+        }, o.timeoutMs);
+        const onAbort = () => finish(j, new GearopsError(ErrorCode.Cancelled, `${fn}: cancelled`));
+        const j: Job = {
+          fn,
+          opts: o,
+          done: false,
+          warnings: [],
+          resolve: (r) => {
+            clearTimeout(timer);
+            o.signal?.removeEventListener('abort', onAbort);
+            resolve(r);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            o.signal?.removeEventListener('abort', onAbort);
+            reject(e);
+          },
+        };
+        o.signal?.addEventListener('abort', onAbort, { once: true });
+        c.awaitingHandle.push(j);
+        if (!c.conn.send(Packet.SUBMIT_JOB, [fn, o.unique ?? '', typeof payload === 'string' ? Buffer.from(payload) : payload])) {
+          c.awaitingHandle.pop();
+          finish(j, toGearmanError(new Error('not connected'), c.server));
+        }
+      });
+    },
+    async close() {
+      await Promise.all(conns.map((c) => c.conn.close()));
+    },
+  };
+}

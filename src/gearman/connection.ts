@@ -1,0 +1,130 @@
+/**
+ * One TCP connection to one job server, with TCP_NODELAY (without it every
+ * request/response round trip waits on Nagle plus delayed ACK) and an
+ * optional reconnect loop with backoff.
+ */
+import { EventEmitter } from 'node:events';
+import { Socket, connect } from 'node:net';
+import { encodeRequest, PacketDecoder, parseServer, type PacketType, type ResponsePacket } from './protocol.js';
+
+/** Backoff between reconnect attempts. */
+export interface ReconnectPreset {
+  initialMs: number;
+  maxMs: number;
+  connectTimeoutMs: number;
+}
+
+/** Reconnect presets: default for production, fast for tests. */
+export const RECONNECT_PRESETS: Record<'default' | 'fast', ReconnectPreset> = {
+  default: { initialMs: 100, maxMs: 5000, connectTimeoutMs: 5000 },
+  fast: { initialMs: 50, maxMs: 500, connectTimeoutMs: 2000 },
+};
+
+/**
+ * Events: 'connect' (each time the socket is up), 'packet' (ResponsePacket),
+ * 'close' (Error | undefined) each time it drops.
+ */
+export class GearmanConnection extends EventEmitter {
+  readonly server: string;
+  private socket: Socket | null = null;
+  private decoder = new PacketDecoder();
+  private closed = false;
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  connected = false;
+
+  constructor(server: string, private readonly preset: ReconnectPreset, private readonly reconnect: boolean) {
+    super();
+    this.server = server;
+  }
+
+  /** Connects (and keeps reconnecting when asked to); resolves on the first successful connect or rejects on the first failure. */
+  open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let first = true;
+      const onConnect = () => {
+        if (first) {
+          first = false;
+          this.removeListener('close', onClose);
+          resolve();
+        }
+      };
+      const onClose = (err?: Error) => {
+        if (first && !this.reconnect) {
+          first = false;
+          this.removeListener('connect', onConnect);
+          reject(err ?? new Error(`connection to ${this.server} closed`));
+        }
+      };
+      this.once('connect', onConnect);
+      this.on('close', onClose);
+      this.dial();
+    });
+  }
+
+  private dial(): void {
+    if (this.closed) return;
+    const { host, port } = parseServer(this.server);
+    const socket = connect({ host, port });
+    this.socket = socket;
+    this.decoder = new PacketDecoder();
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    socket.setTimeout(this.preset.connectTimeoutMs);
+    let failure: Error | undefined;
+    socket.once('connect', () => {
+      socket.setTimeout(0);
+      this.attempt = 0;
+      this.connected = true;
+      this.emit('connect');
+    });
+    socket.on('timeout', () => {
+      failure = new Error(`connect to ${this.server} timed out`);
+      socket.destroy();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      let packets: ResponsePacket[];
+      try {
+        packets = this.decoder.push(chunk);
+      } catch (err) {
+        failure = err as Error;
+        socket.destroy();
+        return;
+      }
+      for (const p of packets) this.emit('packet', p);
+    });
+    socket.on('error', (err) => {
+      failure = err;
+    });
+    socket.on('close', () => {
+      if (this.socket !== socket) return;
+      this.connected = false;
+      this.socket = null;
+      this.emit('close', failure);
+      if (this.reconnect && !this.closed) {
+        const delay = Math.min(this.preset.maxMs, this.preset.initialMs * 2 ** this.attempt++);
+        this.retryTimer = setTimeout(() => this.dial(), delay);
+      }
+    });
+  }
+
+  /** Sends one request; false when not connected. */
+  send(type: PacketType, args: Array<Buffer | string> = []): boolean {
+    if (!this.socket || !this.connected) return false;
+    this.socket.write(encodeRequest(type, args));
+    return true;
+  }
+
+  /** Closes for good (no reconnect). */
+  close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const s = this.socket;
+    if (!s) return Promise.resolve();
+    return new Promise((resolve) => {
+      s.once('close', () => resolve());
+      s.end();
+      setTimeout(() => s.destroy(), 500).unref();
+    });
+  }
+}

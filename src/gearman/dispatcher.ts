@@ -1,0 +1,121 @@
+/**
+ * The Dispatcher port over Gearman: signs each job, fails fast when no
+ * worker is registered for `<capability>@<host>` (from gearmand's admin
+ * `status`) instead of queueing a job nobody will take, verifies every
+ * streamed event and the result, and discovers live hosts.
+ */
+import type { Logger } from '../log.js';
+import { ErrorCode, GearopsError, isGearopsError } from '../errors.js';
+import { signJob, verifyEvent, verifyResult } from '../core/payload.js';
+import type { Dispatcher, HostInfo, JobRequest, JobResult } from '../core/ports/dispatcher.js';
+import { adminStatus, type FunctionStatus } from './admin.js';
+import { createGearmanClient } from './client.js';
+import { RECONNECT_PRESETS } from './connection.js';
+import { functionName, parseFunctionName } from './names.js';
+
+/** Time-outs and caching of the dispatcher. */
+export interface DispatchPreset {
+  /** How long an admin `status` answer is trusted. */
+  discoveryTtlMs: number;
+  adminTimeoutMs: number;
+  defaultJobTimeoutMs: number;
+  reconnect: keyof typeof RECONNECT_PRESETS;
+}
+
+/** Named presets: default for the bot, fast for tests. */
+export const DISPATCH_PRESETS: Record<'default' | 'fast', DispatchPreset> = {
+  default: { discoveryTtlMs: 1000, adminTimeoutMs: 1500, defaultJobTimeoutMs: 60_000, reconnect: 'default' },
+  fast: { discoveryTtlMs: 100, adminTimeoutMs: 1000, defaultJobTimeoutMs: 15_000, reconnect: 'fast' },
+};
+
+/** Creates the Gearman dispatcher. */
+export function createGearmanDispatcher(opts: { servers: string[]; secret: string; logger: Logger; preset?: keyof typeof DISPATCH_PRESETS | DispatchPreset }): Dispatcher {
+  const preset = typeof opts.preset === 'object' ? opts.preset : DISPATCH_PRESETS[opts.preset ?? 'default'];
+  const log = opts.logger.child({ component: 'dispatcher' });
+  const client = createGearmanClient({ servers: opts.servers, logger: opts.logger, preset: RECONNECT_PRESETS[preset.reconnect] });
+  let cache: { at: number; byServer: Map<string, FunctionStatus[]> } | null = null;
+
+  async function discover(fresh: boolean): Promise<Map<string, FunctionStatus[]>> {
+    if (!fresh && cache && Date.now() - cache.at < preset.discoveryTtlMs) return cache.byServer;
+    const answers = await Promise.allSettled(opts.servers.map((s) => adminStatus(s, { timeoutMs: preset.adminTimeoutMs })));
+    const byServer = new Map<string, FunctionStatus[]>();
+    answers.forEach((a, i) => {
+      if (a.status === 'fulfilled') byServer.set(opts.servers[i]!, a.value);
+    });
+    if (byServer.size === 0) {
+      throw new GearopsError(ErrorCode.GearmanUnavailable, `no job server answers (${opts.servers.join(', ')}): is gearmand running?`, { data: { servers: opts.servers } });
+    }
+    cache = { at: Date.now(), byServer };
+    return byServer;
+  }
+
+  function serversWith(map: Map<string, FunctionStatus[]>, fn: string): string[] {
+    return [...map].filter(([, list]) => list.some((f) => f.fn === fn && f.availableWorkers > 0)).map(([s]) => s);
+  }
+
+  function hostsFrom(map: Map<string, FunctionStatus[]>): HostInfo[] {
+    const hosts = new Map<string, { caps: Set<string>; servers: Set<string> }>();
+    for (const [server, list] of map) {
+      for (const f of list) {
+        const parsed = parseFunctionName(f.fn);
+        if (!parsed || f.availableWorkers <= 0) continue;
+        const h = hosts.get(parsed.host) ?? { caps: new Set(), servers: new Set() };
+        h.caps.add(parsed.capability);
+        h.servers.add(server);
+        hosts.set(parsed.host, h);
+      }
+    }
+    return [...hosts].sort(([a], [b]) => a.localeCompare(b)).map(([host, h]) => ({ host, capabilities: [...h.caps].sort(), servers: [...h.servers].sort() }));
+  }
+
+  return {
+    async submit<V>(req: JobRequest): Promise<JobResult<V>> {
+      const fn = functionName(req.capability, req.host);
+      let where = serversWith(await discover(false), fn);
+      if (where.length === 0) where = serversWith(await discover(true), fn);
+      if (where.length === 0) {
+        const live = hostsFrom(cache?.byServer ?? new Map()).map((h) => h.host);
+        throw new GearopsError(ErrorCode.NoWorker, `no worker for \`${fn}\` on ${opts.servers.join(', ')} — live hosts: ${live.length ? live.join(', ') : 'none'}`, { data: { host: req.host, capability: req.capability } });
+      }
+      const { envelope, payload } = signJob(opts.secret, { host: req.host, capability: req.capability, requester: req.requester, args: req.args });
+      const started = Date.now();
+      let forged: GearopsError | null = null;
+      let seq = -1;
+      const out = await client.submit(fn, payload, {
+        timeoutMs: req.timeoutMs ?? preset.defaultJobTimeoutMs,
+        signal: req.signal,
+        prefer: where,
+        unique: envelope.id,
+        onData: (b) => {
+          try {
+            const ev = verifyEvent(opts.secret, b, envelope.id);
+            if (ev.seq <= seq) throw new GearopsError(ErrorCode.BadResult, 'event out of order or repeated');
+            seq = ev.seq;
+            req.onEvent?.(ev.event);
+          } catch (err) {
+            forged ??= new GearopsError(ErrorCode.BadResult, `output from ${fn} rejected: ${(err as Error).message} — a worker without the shared secret may be registered under this name`, { cause: err, data: { host: req.host } });
+            log.error({ event: 'unverifiable_event', fn }, forged.message);
+          }
+        },
+      });
+      if (forged) throw forged;
+      const result = verifyResult<V>(opts.secret, out.data, { id: envelope.id, host: req.host, capability: req.capability });
+      return { host: req.host, capability: req.capability, handle: out.handle, ok: result.ok, value: result.value, error: result.error, durationMs: Date.now() - started };
+    },
+    async hosts() {
+      return hostsFrom(await discover(true));
+    },
+    async ping() {
+      try {
+        await discover(true);
+        return true;
+      } catch (err) {
+        if (!isGearopsError(err)) throw err;
+        return false;
+      }
+    },
+    async close() {
+      await client.close();
+    },
+  };
+}

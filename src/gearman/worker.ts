@@ -1,0 +1,154 @@
+/**
+ * A Gearman worker: registers every function on every job server, keeps
+ * `concurrency` connections per server (one job at a time each), reconnects
+ * and re-registers by itself after a job server restarts, and stops cleanly.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../log.js';
+import { GearmanConnection, RECONNECT_PRESETS, type ReconnectPreset } from './connection.js';
+import { Packet, type ResponsePacket } from './protocol.js';
+
+/** One job handed to a worker function. */
+export interface WorkerJob {
+  handle: string;
+  functionName: string;
+  payload: Buffer;
+  server: string;
+  /** Aborted when the worker stops and the grace period is over. */
+  signal: AbortSignal;
+  sendData(d: Buffer | string): void;
+  sendStatus(n: number, d: number): void;
+  sendWarning(d: Buffer | string): void;
+}
+
+/** Resolve → WORK_COMPLETE with the value; reject → WORK_WARNING(message) + WORK_FAIL. */
+export type WorkerFunction = (job: WorkerJob) => Promise<Buffer | string>;
+
+/** A running worker. Events: 'registered'(server), 'disconnected'(server). */
+export interface GearmanWorker extends EventEmitter {
+  /** Resolves once registered on at least one server; keeps retrying the others in the background. */
+  start(): Promise<void>;
+  /** Stops grabbing jobs, lets running ones finish within graceMs, then aborts them and closes. */
+  stop(opts?: { graceMs?: number }): Promise<void>;
+  readonly registeredOn: string[];
+  /** Jobs running now. */
+  readonly busy: number;
+}
+
+/** Options of a worker. */
+export interface GearmanWorkerOptions {
+  servers: string[];
+  functions: Record<string, WorkerFunction>;
+  clientId?: string;
+  concurrency?: number;
+  logger: Logger;
+  preset?: ReconnectPreset;
+}
+
+/** Creates a worker (call start()). */
+export function createGearmanWorker(opts: GearmanWorkerOptions): GearmanWorker {
+  const log = opts.logger.child({ component: 'gearman-worker' });
+  const preset = opts.preset ?? RECONNECT_PRESETS.default;
+  const emitter = new EventEmitter() as GearmanWorker;
+  const abort = new AbortController();
+  let stopping = false;
+  let busy = 0;
+  const idleWaiters: Array<() => void> = [];
+  const registered = new Map<string, number>();
+  const slots: GearmanConnection[] = [];
+  let firstRegistered: (() => void) | null = null;
+  const firstRegistration = new Promise<void>((r) => (firstRegistered = r));
+
+  for (const server of opts.servers) {
+    for (let i = 0; i < (opts.concurrency ?? 4); i++) {
+      const conn = new GearmanConnection(server, preset, true);
+      let jobRunning = false;
+      const grab = () => {
+        if (!stopping && !jobRunning) conn.send(Packet.GRAB_JOB);
+      };
+      conn.on('connect', () => {
+        if (opts.clientId) conn.send(Packet.SET_CLIENT_ID, [opts.clientId]);
+        for (const fn of Object.keys(opts.functions)) conn.send(Packet.CAN_DO, [fn]);
+        const n = (registered.get(server) ?? 0) + 1;
+        registered.set(server, n);
+        if (n === 1) {
+          log.info({ event: 'registered', server, functions: Object.keys(opts.functions) }, 'registered on job server');
+          emitter.emit('registered', server);
+          firstRegistered?.();
+        }
+        grab();
+      });
+      conn.on('close', (err?: Error) => {
+        const n = (registered.get(server) ?? 1) - 1;
+        registered.set(server, n);
+        if (n === 0 && !stopping) {
+          log.warn({ event: 'disconnected', server, err: err?.message }, 'lost the job server; reconnecting');
+          emitter.emit('disconnected', server);
+        }
+      });
+      conn.on('packet', (p: ResponsePacket) => {
+        if (p.type === Packet.NO_JOB) conn.send(Packet.PRE_SLEEP);
+        else if (p.type === Packet.NOOP) grab();
+        else if (p.type === Packet.JOB_ASSIGN) {
+          const handle = p.args[0]?.toString('utf8') ?? '';
+          const fnName = p.args[1]?.toString('utf8') ?? '';
+          const payload = p.args[2] ?? Buffer.alloc(0);
+          const fn = opts.functions[fnName];
+          jobRunning = true;
+          busy++;
+          const job: WorkerJob = {
+            handle,
+            functionName: fnName,
+            payload,
+            server,
+            signal: abort.signal,
+            sendData: (d) => void conn.send(Packet.WORK_DATA, [handle, typeof d === 'string' ? Buffer.from(d) : d]),
+            sendStatus: (n, d) => void conn.send(Packet.WORK_STATUS, [handle, String(n), String(d)]),
+            sendWarning: (d) => void conn.send(Packet.WORK_WARNING, [handle, typeof d === 'string' ? Buffer.from(d) : d]),
+          };
+          const run = fn ? fn(job) : Promise.reject(new Error(`no such function ${fnName}`));
+          run
+            .then(
+              (out) => void conn.send(Packet.WORK_COMPLETE, [handle, typeof out === 'string' ? Buffer.from(out) : out]),
+              (err: Error) => {
+                conn.send(Packet.WORK_WARNING, [handle, err?.message ?? String(err)]);
+                conn.send(Packet.WORK_FAIL, [handle]);
+              },
+            )
+            .finally(() => {
+              jobRunning = false;
+              busy--;
+              if (busy === 0) idleWaiters.splice(0).forEach((w) => w());
+              grab();
+            });
+        }
+      });
+      slots.push(conn);
+    }
+  }
+
+  Object.defineProperty(emitter, 'registeredOn', { get: () => [...registered].filter(([, n]) => n > 0).map(([s]) => s) });
+  Object.defineProperty(emitter, 'busy', { get: () => busy });
+  emitter.start = async () => {
+    for (const s of slots) void s.open().catch(() => undefined);
+    await firstRegistration;
+  };
+  emitter.stop = async (o = {}) => {
+    stopping = true;
+    // Tell the servers we take nothing new, so queued jobs go to other workers.
+    for (const s of slots) s.send(Packet.RESET_ABILITIES);
+    if (busy > 0) {
+      const idle = new Promise<void>((r) => idleWaiters.push(r));
+      const grace = new Promise<void>((r) => setTimeout(r, o.graceMs ?? 10_000).unref());
+      await Promise.race([idle, grace]);
+      if (busy > 0) {
+        abort.abort();
+        await Promise.race([new Promise<void>((r) => idleWaiters.push(r)), new Promise((r) => setTimeout(r, 3000).unref())]);
+      }
+    }
+    // Let the final WORK_* packets leave before the sockets close.
+    await new Promise((r) => setTimeout(r, 20));
+    await Promise.all(slots.map((s) => s.close()));
+  };
+  return emitter;
+}
