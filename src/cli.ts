@@ -1,5 +1,53 @@
 /** The `gearops` command line: worker, console, bot, policy, demo, bench. */
+
+const USAGE = `gearops — Slack chat-ops for MySQL fleets
+
+usage:
+  gearops worker --host NAME --gearman HOST:PORT[,…] [--policy FILE] [--sandbox-dir DIR] [--advertise ADDR]
+  gearops console [--gearman HOST:PORT[,…]] [--user U] [--channel C] [--yes] [-e "/run server1 uptime"]…
+  gearops bot                         (Slack; settings from the environment / .env)
+  gearops policy check --host H --user U [--channel C] -- "<command line>"
+  gearops demo                        (local gearmand, MariaDB and three workers, then the console)
+  gearops bench [--json]
+
+See README.md for configuration.`;
+
+/** Runs the command line; resolves with the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  process.stderr.write(`gearops: not implemented yet: ${argv.join(' ')}\n`);
-  return 2;
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'worker': {
+      const { runWorkerCommand } = await import('./worker/cli.js');
+      return runWorkerCommand(rest);
+    }
+    case 'console': {
+      const { runConsoleCommand } = await import('./chat/console/run-console.js');
+      return runConsoleCommand(rest);
+    }
+    case 'bot': {
+      const { runBotCommand } = await import('./bot.js');
+      return runBotCommand(rest);
+    }
+    case 'policy': {
+      const { runPolicyCheckCommand } = await import('./policy-check.js');
+      return runPolicyCheckCommand(rest, { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`), env: process.env });
+    }
+    case 'demo': {
+      const { runDemoCommand } = await import('./demo.js');
+      return runDemoCommand(rest);
+    }
+    case 'bench': {
+      const { runBenchCommand } = await import('../bench/index.js');
+      return runBenchCommand(rest);
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return cmd === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`gearops: unknown command '${cmd}'\n\n${USAGE}\n`);
+      return 2;
+  }
 }

@@ -81,7 +81,12 @@ export function createConsoleChat(io: ConsoleIo, opts: { assumeYes?: boolean } =
         for (const [ts, entry] of latest) {
           const text = renderText(entry.msg);
           if (text !== entry.printed) {
-            io.out(text);
+            // Print only what changed below the lines already on screen (streamed output grows downwards).
+            const before = entry.printed.split('\n');
+            const after = text.split('\n');
+            let k = 0;
+            while (k < before.length - 1 && k < after.length && before[k] === after[k]) k++;
+            io.out(after.slice(k).join('\n'));
             latest.set(ts, { msg: entry.msg, printed: text });
           }
         }

@@ -193,6 +193,9 @@ export function parsePolicy(text: string, source: string): Policy {
       }
       return { allow: false, reason: why };
     },
+    programs() {
+      return [...new Set(rules.flatMap((r) => r.patterns.map((pt) => (pt.tokens[0] as { value: string }).value)))].sort();
+    },
     describe(principal, opts) {
       const lines: string[] = [];
       for (const r of rules) {

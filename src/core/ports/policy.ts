@@ -66,6 +66,8 @@ export interface Policy {
   checkAction(req: { action: PolicyAction; host?: string; principal: PolicyPrincipal }): Decision;
   /** Decides a SQL statement for `/replica sql` (read-only statements the policy lists). */
   checkSql(req: { statement: string; principal: PolicyPrincipal }): Decision;
+  /** Every program a command rule names (the worker checks they exist before registering). */
+  programs(): string[];
   /** Lines describing what this principal may do (for `help`), optionally for one host. */
   describe(principal: PolicyPrincipal, opts?: { host?: string }): string[];
 }

@@ -53,6 +53,7 @@ export function createFakePolicy(opts: { allowRun?: Record<string, string[][]>; 
       return opts.allowActions?.includes(action) ? { allow: true, rule: 'fake', reason: 'allowed by rule fake' } : { allow: false, reason: `no rule allows ${action}` };
     },
     checkSql: () => ({ allow: false, reason: 'no sql' }),
+    programs: () => ['uptime'],
     describe: () => ['uptime'],
   };
 }

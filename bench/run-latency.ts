@@ -1,0 +1,58 @@
+/**
+ * `/run` round trip: router → policy → signed job → gearmand → worker
+ * process (verify, re-check policy, spawn `hostname`) → signed result →
+ * verified → final message. Sequential, so each figure is one user's wait.
+ */
+import { randomBytes } from 'node:crypto';
+import { createSilentLogger } from '../src/log.js';
+import { startGearmandProcess } from '../src/demo/gearmand-process.js';
+import { startWorkerProcess } from '../src/demo/worker-process.js';
+import { createGearmanDispatcher } from '../src/gearman/dispatcher.js';
+import { loadPolicyFile } from '../src/core/policy/index.js';
+import { createHostLimiter } from '../src/core/host-limiter.js';
+import { createCommandRouter } from '../src/core/router.js';
+import type { Reply } from '../src/core/ports/chat.js';
+import { createRunCommand } from '../commands/run.js';
+import { quantile, round } from './stats.js';
+
+/** Figures of the /run latency benchmark. */
+export interface RunLatencyBench {
+  run_latency_p50_ms: number;
+  run_latency_p99_ms: number;
+  runs: number;
+}
+
+const quietReply: Reply = {
+  channel: 'CBENCH',
+  ephemeral: async () => undefined,
+  post: async () => ({ channel: 'CBENCH', ts: '1.1' }),
+  update: async () => undefined,
+  upload: async () => undefined,
+  confirm: async () => false,
+};
+
+/** Runs `runs` sequential `/run server1 hostname` commands and reports p50/p99. */
+export async function benchRunLatency(opts: { runs?: number } = {}): Promise<RunLatencyBench> {
+  const runs = opts.runs ?? 200;
+  const logger = createSilentLogger();
+  const secret = randomBytes(32).toString('hex');
+  const g = await startGearmandProcess();
+  const w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, env: { GEAROPS_LOG_LEVEL: 'warn' } });
+  const policy = loadPolicyFile('policies/demo.yml');
+  const dispatcher = createGearmanDispatcher({ servers: [g.address], secret, logger });
+  const router = createCommandRouter({ commands: [createRunCommand({ dispatcher, policy, limiter: createHostLimiter({ maxConcurrent: 4 }), logger })], policy, logger });
+  try {
+    const times: number[] = [];
+    for (let i = 0; i < runs + 5; i++) {
+      const t = process.hrtime.bigint();
+      const out = await router.dispatch({ command: 'run', text: 'server1 hostname', principal: { userId: 'UBENCH', channelId: 'CBENCH', roles: [] }, reply: quietReply, source: 'console', requestId: `b${i}` });
+      if (out.status !== 'ok') throw new Error(`/run failed during the benchmark: ${out.summary}`);
+      if (i >= 5) times.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+    return { run_latency_p50_ms: round(quantile(times, 0.5), 2), run_latency_p99_ms: round(quantile(times, 0.99), 2), runs };
+  } finally {
+    await dispatcher.close();
+    await w.stop();
+    await g.stop();
+  }
+}

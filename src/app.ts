@@ -1,0 +1,129 @@
+/**
+ * The composition root shared by `gearops console`, `gearops bot` and the
+ * demo: policy, dispatcher, store, limits, commands and the router, wired
+ * from the configuration. Every adapter is created here and closed here.
+ */
+import type { GearopsConfig } from './config.js';
+import type { Logger } from './log.js';
+import { ErrorCode, GearopsError } from './errors.js';
+import { textMessage } from './core/message.js';
+import { createCommandRouter } from './core/router.js';
+import { createHostLimiter, type HostLimiter } from './core/host-limiter.js';
+import type { ChatSink } from './core/ports/chat.js';
+import type { CommandModule, CommandRouter } from './core/ports/commands.js';
+import type { Dispatcher } from './core/ports/dispatcher.js';
+import type { Policy } from './core/ports/policy.js';
+import type { Store } from './core/ports/store.js';
+import { loadPolicyFile } from './core/policy/index.js';
+import { createGearmanDispatcher } from './gearman/dispatcher.js';
+import type { ReplicationMonitor } from './monitor/monitor.js';
+import { createRunCommand } from '../commands/run.js';
+
+/** Everything a transport needs to serve commands. */
+export interface AppContext {
+  config: GearopsConfig;
+  policy: Policy;
+  dispatcher: Dispatcher;
+  store: Store | null;
+  limiter: HostLimiter;
+  router: CommandRouter;
+  logger: Logger;
+  /** The replication monitor, when a store and GEAROPS_ALERT_CHANNEL are configured (not started). */
+  monitor: ReplicationMonitor | null;
+  /** Closes every adapter this context opened. */
+  close(): Promise<void>;
+}
+
+/** Options of the composition root. */
+export interface AppOptions {
+  config: GearopsConfig;
+  logger: Logger;
+  /** Where announcements go (pool channel, alert threads). */
+  chat: ChatSink;
+  /** Tests and the benchmark pass the dispatcher's fast preset. */
+  dispatchPreset?: 'default' | 'fast';
+  /** Opens the store (tests may pass their own). */
+  openStore?: (url: string, logger: Logger) => Promise<Store>;
+}
+
+/** Opens the MySQL store (module loaded only when a store is configured). */
+async function openMysqlStore(url: string, logger: Logger): Promise<Store> {
+  const { createMysqlStore } = await import('./mysql/store.js');
+  return createMysqlStore({ url, logger });
+}
+
+/** The commands, buttons and monitor that need the store. */
+async function storeParts(d: { store: Store; policy: Policy; dispatcher: Dispatcher; chat: ChatSink; config: GearopsConfig; logger: Logger }) {
+  const [{ createStoreCommands }, { createReplicationProbe }, { createIncidentActions }, { createReplicationMonitor }] = await Promise.all([
+    import('./store-commands.js'),
+    import('./mysql/replication.js'),
+    import('./monitor/incident-actions.js'),
+    import('./monitor/monitor.js'),
+  ]);
+  const probe = createReplicationProbe({ credentials: d.config.sandboxCredentials, logger: d.logger });
+  const commands = createStoreCommands({ ...d, probe });
+  const actions = createIncidentActions({ store: d.store, probe, policy: d.policy, chat: d.chat, poolChannel: d.config.poolChannel, logger: d.logger });
+  const monitor = d.config.alertChannel
+    ? createReplicationMonitor({ store: d.store, probe, chat: d.chat, alertChannel: d.config.alertChannel, poolChannel: d.config.poolChannel, policy: d.policy, logger: d.logger, intervalMs: d.config.monitorIntervalMs, lagThresholdS: d.config.lagThresholdS })
+    : null;
+  return { probe, commands, actions, monitor };
+}
+
+/** A stand-in for a command that needs the store when none is configured: it says so. */
+function needsStore(name: string, description: string, usage: string): CommandModule {
+  return {
+    name,
+    description,
+    usage,
+    async handle(inv) {
+      await inv.reply.ephemeral(textMessage(`/${name} needs the store: set GEAROPS_MYSQL_URL (mysql://user:password@host:3306/common) and start again.`));
+      return { status: 'refused', summary: 'no store configured' };
+    },
+  };
+}
+
+/** Builds the application context from the configuration. */
+export async function createAppContext(opts: AppOptions): Promise<AppContext> {
+  const { config, logger } = opts;
+  if (!config.jobSecret) {
+    throw new GearopsError(ErrorCode.Config, 'GEAROPS_JOB_SECRET is not set — set it to the shared secret the workers use (`openssl rand -hex 32`)', { data: { variable: 'GEAROPS_JOB_SECRET' } });
+  }
+  const policy = loadPolicyFile(config.policyFile);
+  const dispatcher = createGearmanDispatcher({ servers: config.gearman, secret: config.jobSecret, logger, preset: opts.dispatchPreset });
+  let store: Store | null = null;
+  try {
+    store = config.mysqlUrl ? await (opts.openStore ?? openMysqlStore)(config.mysqlUrl, logger) : null;
+  } catch (err) {
+    await dispatcher.close();
+    throw err;
+  }
+  const limiter = createHostLimiter({ maxConcurrent: config.hostConcurrency });
+  const commands: CommandModule[] = [createRunCommand({ dispatcher, policy, limiter, logger })];
+  const parts = store ? await storeParts({ store, policy, dispatcher, chat: opts.chat, config, logger }) : null;
+  commands.push(...(parts ? parts.commands : [
+    needsStore('replica', 'Install, check and remove MySQL replication sandboxes', 'install | status | list | diagnose | remove | sql'),
+    needsStore('pool', 'Change the load-balancer pool', 'list | add <host:port> [types] | set | offline | del'),
+  ]));
+  const router = createCommandRouter({
+    commands,
+    policy,
+    logger,
+    audit: store?.audit,
+    actions: parts?.actions,
+    userRate: { limit: config.userRatePerMinute, windowMs: 60_000 },
+  });
+  return {
+    config,
+    policy,
+    dispatcher,
+    store,
+    limiter,
+    router,
+    logger,
+    monitor: parts?.monitor ?? null,
+    async close() {
+      await parts?.monitor?.stop();
+      await Promise.allSettled([dispatcher.close(), store?.close(), parts?.probe.close()]);
+    },
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * `gearops console`: runs slash commands from a terminal through the same
+ * router and handlers as Slack. With -e it runs them in order and exits 0
+ * only if every one succeeded; without -e it is a prompt with history.
+ */
+import { randomUUID } from 'node:crypto';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { loadDotenvFile, parseConfig } from '../../config.js';
+import { createLogger, type Logger } from '../../log.js';
+import { createAppContext, type AppContext } from '../../app.js';
+import type { CommandRouter } from '../../core/ports/commands.js';
+import { createConsoleChat, type ConsoleIo } from './console-chat.js';
+
+/** Console usage text. */
+export const CONSOLE_USAGE = `usage: gearops console [--gearman host:port[,…]] [--policy FILE] [--mysql URL] [--user U] [--channel C] [--yes] [-e "/run server1 uptime"]…`;
+
+/** Parses "/run server1 uptime" into command and text; null if it is not a slash command. */
+export function parseSlashLine(line: string): { command: string; text: string } | null {
+  const m = /^\/([a-z][a-z0-9_-]*)(?:\s+([\s\S]*))?$/.exec(line.trim());
+  return m?.[1] ? { command: m[1], text: m[2] ?? '' } : null;
+}
+
+/** Runs one slash command line through the router; returns true when it succeeded. */
+export async function runConsoleLine(router: CommandRouter, chat: ReturnType<typeof createConsoleChat>, io: ConsoleIo, line: string, who: { user: string; channel: string }): Promise<boolean> {
+  const parsed = parseSlashLine(line);
+  if (!parsed) {
+    io.out(`Not a slash command: ${line.slice(0, 80)} (try /run help)`);
+    return false;
+  }
+  const reply = chat.reply(who.channel);
+  const outcome = await router.dispatch({
+    command: parsed.command,
+    text: parsed.text,
+    principal: { userId: who.user, userName: who.user, channelId: who.channel, roles: [] },
+    reply,
+    source: 'console',
+    requestId: randomUUID(),
+  });
+  reply.flush();
+  return outcome.status === 'ok';
+}
+
+/** Entry point of `gearops console`. */
+export async function runConsoleCommand(argv: string[], deps: { env?: NodeJS.ProcessEnv; out?: (s: string) => void; logger?: Logger } = {}): Promise<number> {
+  const env = deps.env ?? process.env;
+  const out = deps.out ?? ((s: string) => process.stdout.write(`${s}\n`));
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        gearman: { type: 'string' },
+        policy: { type: 'string' },
+        mysql: { type: 'string' },
+        user: { type: 'string' },
+        channel: { type: 'string' },
+        yes: { type: 'boolean', short: 'y' },
+        e: { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${CONSOLE_USAGE}\n`);
+    return 2;
+  }
+  if (args.help) {
+    out(CONSOLE_USAGE);
+    return 0;
+  }
+  if (!deps.env) loadDotenvFile();
+  const merged = { ...env };
+  if (args.gearman) merged.GEAROPS_GEARMAN = args.gearman;
+  if (args.policy) merged.GEAROPS_POLICY = args.policy;
+  if (args.mysql) merged.GEAROPS_MYSQL_URL = args.mysql;
+  const logger = deps.logger ?? createLogger({ level: env.GEAROPS_LOG_LEVEL ?? 'warn', destination: process.stderr });
+  let ctx: AppContext;
+  const interactive = !args.e || args.e.length === 0;
+  const rl = interactive ? createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY, historySize: 500 }) : null;
+  const io: ConsoleIo = {
+    out,
+    ask: rl ? (q) => new Promise((resolve) => rl.question(q, (a) => resolve(/^y(es)?$/i.test(a.trim())))) : undefined,
+  };
+  const chat = createConsoleChat(io, { assumeYes: args.yes });
+  try {
+    const config = parseConfig(merged, ['jobSecret']);
+    ctx = await createAppContext({ config, logger, chat: chat.sink });
+  } catch (err) {
+    rl?.close();
+    process.stderr.write(`gearops console: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const who = { user: args.user ?? env.USER ?? 'console', channel: args.channel ?? 'console' };
+  try {
+    if (!interactive) {
+      let allOk = true;
+      for (const line of args.e ?? []) {
+        if (!(await runConsoleLine(ctx.router, chat, io, line, who))) allOk = false;
+      }
+      return allOk ? 0 : 1;
+    }
+    // The interactive console also watches replication (alerts print as they happen).
+    await ctx.monitor?.start();
+    return await repl(ctx, chat, io, rl!, who);
+  } finally {
+    rl?.close();
+    await ctx.close();
+  }
+}
+
+async function repl(ctx: AppContext, chat: ReturnType<typeof createConsoleChat>, io: ConsoleIo, rl: ReturnType<typeof createInterface>, who: { user: string; channel: string }): Promise<number> {
+  const historyFile = join(homedir(), '.gearops_history');
+  try {
+    const lines = readFileSync(historyFile, 'utf8').split('\n').filter(Boolean).slice(-500).reverse();
+    (rl as unknown as { history: string[] }).history.push(...lines);
+  } catch {
+    // no history yet
+  }
+  io.out(`gearops console as ${who.user} in ${who.channel} — policy ${ctx.policy.source}. Try /run hosts, /run help, /run server1 uptime; exit with Ctrl-D.`);
+  rl.setPrompt('gearops> ');
+  rl.prompt();
+  for await (const raw of rl) {
+    const line = raw.trim();
+    if (line === 'exit' || line === 'quit') break;
+    if (line) {
+      try {
+        appendFileSync(historyFile, `${line}\n`);
+      } catch {
+        // history is a convenience
+      }
+      await runConsoleLine(ctx.router, chat, io, line, who);
+    }
+    rl.prompt();
+  }
+  return 0;
+}

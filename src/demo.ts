@@ -1,0 +1,87 @@
+/**
+ * `npm run demo`: everything on this machine, no Slack account. A throwaway
+ * gearmand and MariaDB (the store), workers server1..3 with a generated job
+ * secret and the demo policy, then the console. Ctrl-D, `exit` or a signal
+ * stops and removes everything it started.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startGearmandProcess, type GearmandProcess } from './demo/gearmand-process.js';
+import { startMariadbProcess } from './mysql/mariadb-process.js';
+import { runConsoleCommand } from './chat/console/run-console.js';
+import { startWorkerProcess } from './demo/worker-process.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const HOSTS = ['server1', 'server2', 'server3'];
+
+/** Something the demo started and must stop. */
+type Stoppable = { name: string; stop(): Promise<void> };
+
+function say(s: string): void {
+  process.stderr.write(`demo: ${s}\n`);
+}
+
+/** Entry point of `gearops demo`; extra arguments go to the console (e.g. -e "/run server1 uptime"). */
+export async function runDemoCommand(argv: string[]): Promise<number> {
+  const deps = spawnSync('bash', [join(ROOT, 'scripts/ensure-deps.sh')], { stdio: 'inherit' });
+  if (deps.status !== 0) return 2;
+
+  const started: Stoppable[] = [];
+  const root = mkdtempSync(join(tmpdir(), 'gearops-demo-'));
+  let cleaning: Promise<void> | null = null;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      for (const s of started.reverse()) {
+        await s.stop().catch((err: Error) => say(`stopping ${s.name}: ${err.message}`));
+      }
+      rmSync(root, { recursive: true, force: true });
+    })());
+  const onSignal = () => {
+    void cleanup().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    const secret = randomBytes(32).toString('hex');
+    say('starting gearmand…');
+    const gearmand: GearmandProcess = await startGearmandProcess();
+    started.push({ name: 'gearmand', stop: () => gearmand.stop() });
+    say('starting MariaDB for the store…');
+    const db = await startMariadbProcess({ baseDir: join(root, 'store'), database: 'common' });
+    started.push({ name: 'mariadb', stop: () => db.stop() });
+
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      GEAROPS_JOB_SECRET: secret,
+      GEAROPS_GEARMAN: gearmand.address,
+      GEAROPS_POLICY: join(ROOT, 'policies/demo.yml'),
+      GEAROPS_MYSQL_URL: db.url,
+      GEAROPS_ALERT_CHANNEL: process.env.GEAROPS_ALERT_CHANNEL ?? 'CALERTS',
+      GEAROPS_POOL_CHANNEL: process.env.GEAROPS_POOL_CHANNEL ?? 'CPOOL',
+      GEAROPS_LOG_LEVEL: process.env.GEAROPS_LOG_LEVEL ?? 'warn',
+    };
+    say(`starting workers ${HOSTS.join(', ')}…`);
+    await Promise.all(
+      HOSTS.map(async (host) => {
+        const dir = join(root, 'sandboxes', host);
+        mkdirSync(dir, { recursive: true });
+        const w = await startWorkerProcess({ host, gearman: gearmand.address, secret, policy: join(ROOT, 'policies/demo.yml'), extraArgs: ['--sandbox-dir', dir, '--advertise', '127.0.0.1'], env });
+        started.push({ name: `worker ${host}`, stop: () => w.stop() });
+      }),
+    );
+    say(`ready: gearmand ${gearmand.address}, store ${db.url.replace(/:[^:@/]*@/, ':***@')}, workers ${HOSTS.join(', ')}`);
+    return await runConsoleCommand(['--user', 'demo', '--channel', 'CDEMO', ...argv], { env });
+  } catch (err) {
+    say(`failed: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    await cleanup();
+  }
+}

@@ -1,0 +1,46 @@
+/** Runs `gearops worker` as a child process (demo, benchmark, tests) and waits until it has registered. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A worker process. */
+export interface WorkerProcess {
+  child: ChildProcess;
+  /** Everything it logged so far. */
+  logs(): string;
+  /** SIGTERM, then SIGKILL after a grace. */
+  stop(): Promise<void>;
+  /** SIGKILL, as a crash would. */
+  kill(): Promise<void>;
+}
+
+/** Starts a worker for `host` and resolves once it logged its registration (or rejects with its logs). */
+export async function startWorkerProcess(opts: { host: string; gearman: string; secret: string; policy?: string; extraArgs?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [join(ROOT, 'scripts/gearops.js'), 'worker', '--host', opts.host, '--gearman', opts.gearman, '--policy', opts.policy ?? join(ROOT, 'policies/demo.yml'), ...(opts.extraArgs ?? [])], {
+    env: { ...process.env, ...opts.env, GEAROPS_JOB_SECRET: opts.secret, GEAROPS_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let logs = '';
+  child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+  const gone = () => child.exitCode !== null || child.signalCode !== null;
+  const stopWith = async (sig: NodeJS.Signals) => {
+    if (gone()) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(sig);
+    const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(t);
+  };
+  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  while (!logs.includes('"event":"worker_registered"')) {
+    if (gone() || Date.now() > deadline) {
+      await stopWith('SIGKILL');
+      throw new Error(`worker ${opts.host} did not register:\n${logs.slice(-3000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, logs: () => logs, stop: () => stopWith('SIGTERM'), kill: () => stopWith('SIGKILL') };
+}

@@ -1,0 +1,203 @@
+/**
+ * The replication monitor: polls every node of every cluster in the store,
+ * keeps one incident per node and fault in the store, and tells the alert
+ * channel — one thread per incident, from the break to the fix. Only the
+ * instance holding the store lock monitors; another takes over if it dies.
+ */
+import Bottleneck from 'bottleneck';
+import type { Logger } from '../log.js';
+import { textMessage } from '../core/message.js';
+import type { ChatSink } from '../core/ports/chat.js';
+import type { Policy } from '../core/ports/policy.js';
+import type { NodeStatus, ReplicationProbe } from '../core/ports/replication.js';
+import type { ClusterRecord, Incident, PoolRole, Store } from '../core/ports/store.js';
+import { checkAutomaticChange } from '../core/pool-guard.js';
+import { alertMessage, describeError, humanDuration } from './alert-message.js';
+import { detectFaults, FAULT_TITLES, type Fault } from './detect.js';
+
+/** Dependencies and settings of the monitor. */
+export interface MonitorDeps {
+  store: Pick<Store, 'clusters' | 'incidents' | 'pool' | 'lock'>;
+  probe: ReplicationProbe;
+  chat: ChatSink;
+  alertChannel: string;
+  poolChannel?: string;
+  policy: Policy;
+  logger: Logger;
+  intervalMs: number;
+  lagThresholdS: number;
+  /** Nodes polled at once (one slow node never delays the others beyond its own slot). */
+  concurrency?: number;
+  lockName?: string;
+}
+
+/** A running monitor. */
+export interface ReplicationMonitor {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** One poll cycle (tests and the benchmark call it directly). Returns false when another instance holds the lock. */
+  pollOnce(): Promise<boolean>;
+  readonly leader: boolean;
+}
+
+const key = (cluster: string, host: string, port: number, kind: string) => `${cluster}\u0000${host}\u0000${port}\u0000${kind}`;
+
+/** Creates the monitor. */
+export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor {
+  const log = deps.logger.child({ component: 'monitor' });
+  const lock = deps.store.lock(deps.lockName ?? 'gearops.monitor');
+  const limiter = new Bottleneck({ maxConcurrent: deps.concurrency ?? 16 });
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let running = false;
+  let cycle: Promise<boolean> | null = null;
+
+  async function thread(i: Incident, text: string): Promise<void> {
+    if (!i.alertChannel || !i.alertTs) return;
+    await deps.chat.post(i.alertChannel, textMessage(text), { threadTs: i.alertTs });
+  }
+
+  async function refreshParent(i: Incident, role: string | undefined): Promise<void> {
+    if (!i.alertChannel || !i.alertTs) return;
+    await deps.chat.update({ channel: i.alertChannel, ts: i.alertTs }, alertMessage(i, { role, pool: !!deps.store.pool, pooledOut: i.pooledOut }));
+  }
+
+  /** Posts the parent message of an incident that has none yet (new, or a post that failed last time). */
+  async function announce(i: Incident, role: string | undefined): Promise<Incident> {
+    const ref = await deps.chat.post(deps.alertChannel, alertMessage(i, { role, pool: !!deps.store.pool, pooledOut: i.pooledOut }));
+    await deps.store.incidents.update(i.id, { alertChannel: ref.channel, alertTs: ref.ts });
+    return { ...i, alertChannel: ref.channel, alertTs: ref.ts };
+  }
+
+  async function autoPool(i: Incident, out: boolean): Promise<Incident> {
+    if (!deps.policy.settings.autoOffline || !deps.store.pool) return i;
+    const row = await deps.store.pool.get(i.host, i.port).catch(() => null);
+    const cluster = await deps.store.clusters.get(i.cluster);
+    const node = cluster?.nodes.find((n) => n.host === i.host && n.port === i.port);
+    const address = node ? { host: node.address, port: node.port } : { host: i.host, port: i.port };
+    const pooled = row ?? (await deps.store.pool.get(address.host, address.port).catch(() => null));
+    if (!pooled) return i;
+    const after: PoolRole[] = out ? pooled.type.filter((t) => t !== 'READ') : [...new Set<PoolRole>([...pooled.type, 'READ'])];
+    if (out && !pooled.type.includes('READ')) return i;
+    if (!out && !i.pooledOut) return i;
+    const verdict = out ? checkAutomaticChange(await deps.store.pool.list(), { host: pooled.host, port: pooled.port, after }) : { allowed: true, reason: '' };
+    if (!verdict.allowed) {
+      await thread(i, `Not taking ${pooled.host}:${pooled.port} out of the pool automatically: ${verdict.reason}`);
+      return i;
+    }
+    const reason = out ? `monitor: ${FAULT_TITLES[i.kind]}` : 'monitor: healthy and caught up';
+    const change = await deps.store.pool.set(pooled.host, pooled.port, after, 'gearops-monitor', reason);
+    const fmt = (t: PoolRole[] | null) => (t && t.length ? t.join(',') : 'offline');
+    const line = `Pool: ${pooled.host}:${pooled.port} ${fmt(change.before)} → ${fmt(change.after)} by the monitor — ${reason}`;
+    if (deps.poolChannel) await deps.chat.post(deps.poolChannel, textMessage(line)).catch((err) => log.warn({ err }, 'pool announcement failed'));
+    await thread(i, line);
+    await deps.store.incidents.update(i.id, { pooledOut: out });
+    return { ...i, pooledOut: out };
+  }
+
+  async function openOrFollow(c: ClusterRecord, f: Fault, existing: Incident | undefined): Promise<void> {
+    let i = existing;
+    if (!i) {
+      const opened = await deps.store.incidents.open({ cluster: c.name, host: f.host, port: f.port, kind: f.kind, errno: f.errno, error: f.error, lag: f.lag });
+      i = opened.incident;
+      if (!opened.created) return; // another instance opened it in the same instant; it owns the thread.
+      log.warn({ event: 'incident_opened', id: i.id, cluster: c.name, host: f.host, port: f.port, kind: f.kind, errno: f.errno }, 'incident opened');
+      i = await announce(i, f.role);
+      if (f.role === 'replica' && (f.kind === 'sql_stopped' || f.kind === 'io_stopped' || f.kind === 'lag' || f.kind === 'unreachable')) await autoPool(i, true);
+      return;
+    }
+    if (!i.alertTs) i = await announce(i, f.role);
+    if (f.kind === 'lag') {
+      const before = i.lag ?? 0;
+      const now = f.lag ?? 0;
+      if (Math.abs(now - before) >= Math.max(5, deps.lagThresholdS / 2)) {
+        await deps.store.incidents.update(i.id, { lag: now });
+        await thread(i, `Lag ${now > before ? 'grew' : 'shrank'}: ${before} s → ${now} s behind the master`);
+      }
+    } else if ((f.errno ?? null) !== (i.errno ?? null) || (f.error ?? null) !== (i.error ?? null)) {
+      await deps.store.incidents.update(i.id, { errno: f.errno, error: f.error });
+      await thread(i, `The error changed: ${describeError({ ...i, errno: f.errno, error: f.error })}`);
+      await refreshParent({ ...i, errno: f.errno, error: f.error }, f.role);
+    }
+  }
+
+  async function resolve(c: ClusterRecord, i: Incident): Promise<void> {
+    const done = await deps.store.incidents.resolve(i.id);
+    if (!done) return;
+    const role = c.nodes.find((n) => n.host === i.host && n.port === i.port)?.role;
+    log.info({ event: 'incident_resolved', id: i.id, cluster: c.name, host: i.host, kind: i.kind }, 'incident resolved');
+    const took = humanDuration((done.resolvedAt ?? new Date()).getTime() - done.openedAt.getTime());
+    if (!done.alertTs) return;
+    await thread(done, `✅ Resolved: ${FAULT_TITLES[i.kind]} on ${i.host}:${i.port} cleared after ${took}.`);
+    await refreshParent(done, role);
+    if (done.pooledOut) await autoPool(done, false);
+  }
+
+  async function pollCluster(c: ClusterRecord, open: Incident[]): Promise<void> {
+    const statuses: NodeStatus[] = await Promise.all(
+      c.nodes.map((n) =>
+        limiter.schedule(() =>
+          deps.probe.status({ address: n.address, port: n.port }).catch(
+            (err: Error): NodeStatus => ({ reachable: false, error: err.message, isReplica: false, secondsBehind: null, lastIoErrno: null, lastIoError: null, lastSqlErrno: null, lastSqlError: null }),
+          ),
+        ),
+      ),
+    );
+    const faults = detectFaults(c.nodes, statuses, deps.lagThresholdS);
+    const openByKey = new Map(open.filter((i) => i.cluster === c.name).map((i) => [key(i.cluster, i.host, i.port, i.kind), i]));
+    const active = new Set<string>();
+    for (const f of faults) {
+      const k = key(c.name, f.host, f.port, f.kind);
+      active.add(k);
+      await openOrFollow(c, f, openByKey.get(k)).catch((err) => log.error({ err, cluster: c.name, host: f.host, kind: f.kind }, 'incident update failed; will retry next cycle'));
+    }
+    for (const [k, i] of openByKey) {
+      if (!active.has(k)) await resolve(c, i).catch((err) => log.error({ err, id: i.id }, 'resolving failed; will retry next cycle'));
+    }
+  }
+
+  async function pollOnce(): Promise<boolean> {
+    if (!lock.held && !(await lock.tryAcquire().catch(() => false))) return false;
+    const [clusters, open] = await Promise.all([deps.store.clusters.list(), deps.store.incidents.listOpen()]);
+    await Promise.all(clusters.map((c) => pollCluster(c, open)));
+    // Incidents of clusters that were removed: resolve them so no thread stays open forever.
+    const names = new Set(clusters.map((c) => c.name));
+    for (const i of open) {
+      if (!names.has(i.cluster)) {
+        const done = await deps.store.incidents.resolve(i.id);
+        if (done?.alertTs) await thread(done, `Closed: cluster ${i.cluster} was removed.`).catch(() => undefined);
+      }
+    }
+    return true;
+  }
+
+  const loop = async () => {
+    if (!running) return;
+    const started = Date.now();
+    cycle = pollOnce().catch((err) => {
+      log.error({ err }, 'poll cycle failed');
+      return false;
+    });
+    await cycle;
+    cycle = null;
+    if (running) timer = setTimeout(loop, Math.max(0, deps.intervalMs - (Date.now() - started)));
+  };
+
+  return {
+    get leader() {
+      return lock.held;
+    },
+    pollOnce,
+    async start() {
+      if (running) return;
+      running = true;
+      log.info({ event: 'monitor_started', intervalMs: deps.intervalMs, lagThresholdS: deps.lagThresholdS }, 'replication monitor started');
+      void loop();
+    },
+    async stop() {
+      running = false;
+      if (timer) clearTimeout(timer);
+      await cycle;
+      await lock.release().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * Starts a throwaway MariaDB (Debian's mariadb-server binaries) on loopback:
+ * for the demo's store and for tests. Everything lives in one directory that
+ * is removed on stop.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ErrorCode, GearopsError } from '../errors.js';
+
+const run = promisify(execFile);
+
+/** A running MariaDB. */
+export interface MariadbProcess {
+  host: '127.0.0.1';
+  port: number;
+  socket: string;
+  user: 'root';
+  password: string;
+  /** mysql://root:PW@127.0.0.1:PORT/DATABASE */
+  url: string;
+  dataDir: string;
+  stop(): Promise<void>;
+  /** SIGKILL, as a crash would. */
+  kill(): Promise<void>;
+  /** Starts the server again on the same data and port. */
+  restart(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitReady(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new GearopsError(ErrorCode.StoreUnavailable, `mariadbd exited with ${child.exitCode} during start-up`);
+    const ok = await new Promise<boolean>((r) => {
+      const s = connect({ host: '127.0.0.1', port }, () => {
+        s.destroy();
+        r(true);
+      });
+      s.once('error', () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new GearopsError(ErrorCode.StoreUnavailable, `mariadbd did not accept connections on port ${port} within ${timeoutMs} ms`);
+}
+
+/** Server options that keep a throwaway instance small and quick. */
+export function smallServerArgs(): string[] {
+  return ['--skip-name-resolve', '--innodb-buffer-pool-size=32M', '--innodb-log-file-size=8M', '--performance-schema=OFF', '--max-connections=200', '--skip-log-bin', '--innodb-flush-log-at-trx-commit=2', '--character-set-server=utf8mb4'];
+}
+
+/** Initialises and starts MariaDB; creates `database` and sets a random root password. */
+export async function startMariadbProcess(opts: { baseDir?: string; database?: string; port?: number } = {}): Promise<MariadbProcess> {
+  const dir = opts.baseDir ?? mkdtempSync(join(tmpdir(), 'gearops-mariadb-'));
+  mkdirSync(dir, { recursive: true });
+  const dataDir = join(dir, 'data');
+  const socket = join(dir, 'mysqld.sock');
+  const port = opts.port ?? (await freePort());
+  const database = opts.database ?? 'common';
+  const password = randomBytes(12).toString('hex');
+  try {
+    await run('mariadb-install-db', ['--no-defaults', `--datadir=${dataDir}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'], { timeout: 60_000 });
+  } catch (err) {
+    throw new GearopsError(ErrorCode.StoreUnavailable, `mariadb-install-db failed (is Debian's mariadb-server installed?): ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
+  let child: ChildProcess;
+  const launch = async () => {
+    child = spawn('mariadbd', ['--no-defaults', '--user=root', `--datadir=${dataDir}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1', `--pid-file=${join(dir, 'mysqld.pid')}`, `--log-error=${join(dir, 'error.log')}`, ...smallServerArgs()], { stdio: 'ignore' });
+    await waitReady(port, child, 30_000);
+  };
+  await launch();
+  await run('mariadb', ['--no-defaults', `--socket=${socket}`, '-uroot', '-e', `CREATE DATABASE IF NOT EXISTS \`${database}\`; ALTER USER 'root'@'localhost' IDENTIFIED BY '${password}'; CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '${password}'; GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;`]);
+  const stopChild = async (signal: NodeJS.Signals) => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await gone;
+    clearTimeout(t);
+  };
+  return {
+    host: '127.0.0.1',
+    port,
+    socket,
+    user: 'root',
+    password,
+    url: `mysql://root:${password}@127.0.0.1:${port}/${database}`,
+    dataDir,
+    async stop() {
+      await stopChild('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async kill() {
+      await stopChild('SIGKILL');
+    },
+    async restart() {
+      await stopChild('SIGTERM');
+      await launch();
+    },
+  };
+}

@@ -1,0 +1,82 @@
+/** The store's schema, as versioned migrations applied once each, in order. */
+import { POOL_MIGRATIONS } from './pool-schema.js';
+
+/** One migration. */
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+/** Migrations of the store itself (versions below 100); the pool's follow. */
+export const STORE_MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'audit, clusters, incidents',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS audit (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        source VARCHAR(16) NOT NULL,
+        user_id VARCHAR(64) NOT NULL,
+        channel_id VARCHAR(64) NOT NULL,
+        command VARCHAR(64) NOT NULL,
+        text TEXT NOT NULL,
+        decision ENUM('allow','deny') NOT NULL,
+        rule VARCHAR(128) NULL,
+        status ENUM('ok','denied','refused','failed') NOT NULL,
+        host VARCHAR(255) NULL,
+        job_handle VARCHAR(128) NULL,
+        exit_code INT NULL,
+        duration_ms INT UNSIGNED NULL,
+        output_bytes BIGINT UNSIGNED NULL,
+        request_id VARCHAR(128) NULL,
+        summary TEXT NULL,
+        KEY (at), KEY (user_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS clusters (
+        name VARCHAR(32) NOT NULL PRIMARY KEY,
+        version VARCHAR(32) NOT NULL,
+        credentials VARCHAR(255) NOT NULL,
+        created_by VARCHAR(64) NOT NULL,
+        created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS cluster_nodes (
+        cluster VARCHAR(32) NOT NULL,
+        position INT UNSIGNED NOT NULL,
+        host VARCHAR(64) NOT NULL,
+        address VARCHAR(255) NOT NULL,
+        port INT UNSIGNED NOT NULL,
+        role ENUM('master','replica') NOT NULL,
+        server_id INT UNSIGNED NOT NULL,
+        sandbox VARCHAR(64) NOT NULL,
+        PRIMARY KEY (cluster, position),
+        CONSTRAINT fk_cluster FOREIGN KEY (cluster) REFERENCES clusters(name) ON DELETE CASCADE
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS incidents (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        cluster VARCHAR(32) NOT NULL,
+        host VARCHAR(64) NOT NULL,
+        port INT UNSIGNED NOT NULL,
+        kind VARCHAR(16) NOT NULL,
+        state ENUM('open','resolved') NOT NULL DEFAULT 'open',
+        errno INT NULL,
+        error TEXT NULL,
+        lag INT NULL,
+        opened_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        resolved_at DATETIME(3) NULL,
+        alert_channel VARCHAR(64) NULL,
+        alert_ts VARCHAR(64) NULL,
+        acknowledged_by VARCHAR(64) NULL,
+        pooled_out TINYINT(1) NOT NULL DEFAULT 0,
+        -- Non-NULL only while open: the unique key allows one open incident per node and kind, ever.
+        open_key VARCHAR(200) NULL,
+        UNIQUE KEY uniq_open (open_key),
+        KEY (state)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
+];
+
+/** Every migration, in order. */
+export const ALL_MIGRATIONS: Migration[] = [...STORE_MIGRATIONS, ...POOL_MIGRATIONS].sort((a, b) => a.version - b.version);

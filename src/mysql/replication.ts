@@ -1,0 +1,141 @@
+/**
+ * Reads and repairs replication on the nodes themselves (the bot connects to
+ * each node with the sandbox credentials). Handles MariaDB and MySQL 8
+ * column names; short time-outs so a dead node answers fast and never hangs.
+ */
+import { randomUUID } from 'node:crypto';
+import mysql, { type Pool, type RowDataPacket, type FieldPacket } from 'mysql2/promise';
+import type { Logger } from '../log.js';
+import { ErrorCode, GearopsError } from '../errors.js';
+import type { NodeAddress, NodeStatus, ReplicationProbe } from '../core/ports/replication.js';
+import { toStoreError } from './errors.js';
+
+const num = (v: unknown): number | null => (v === null || v === undefined || v === '' ? null : Number(v));
+const pick = (r: RowDataPacket, ...names: string[]): unknown => {
+  for (const n of names) if (n in r) return r[n];
+  return undefined;
+};
+
+/** Creates a probe that connects with `credentials`. */
+export function createReplicationProbe(opts: { credentials: { user: string; password: string }; logger: Logger; connectTimeoutMs?: number }): ReplicationProbe {
+  const pools = new Map<string, Pool>();
+  const poolFor = (n: NodeAddress): Pool => {
+    const key = `${n.address}:${n.port}`;
+    let p = pools.get(key);
+    if (!p) {
+      p = mysql.createPool({ host: n.address, port: n.port, user: opts.credentials.user, password: opts.credentials.password, connectTimeout: opts.connectTimeoutMs ?? 1000, connectionLimit: 3, enableKeepAlive: true });
+      pools.set(key, p);
+    }
+    return p;
+  };
+  const query = async (n: NodeAddress, sql: string, params: unknown[] = []): Promise<[RowDataPacket[], FieldPacket[]]> => {
+    try {
+      return (await poolFor(n).query<RowDataPacket[]>({ sql, timeout: 5000 }, params)) as [RowDataPacket[], FieldPacket[]];
+    } catch (err) {
+      throw toStoreError(err, `${n.address}:${n.port}`);
+    }
+  };
+  const flavour = async (n: NodeAddress) => {
+    const [[v]] = await query(n, 'SELECT VERSION() AS v');
+    const version = String(v?.v ?? '');
+    const maria = /mariadb/i.test(version);
+    const [maj, min, patch] = version.split(/[.-]/).map(Number);
+    const mysql8023 = !maria && ((maj ?? 0) > 8 || ((maj ?? 0) === 8 && ((min ?? 0) > 0 || (patch ?? 0) >= 22)));
+    return { version: version.replace(/-log$/, ''), maria, replicaWords: mysql8023 };
+  };
+  const replicaStatement = (f: { replicaWords: boolean }) => (f.replicaWords ? 'SHOW REPLICA STATUS' : 'SHOW SLAVE STATUS');
+
+  const probe: ReplicationProbe = {
+    async status(n) {
+      try {
+        const f = await flavour(n);
+        const [[ro]] = await query(n, 'SELECT @@read_only AS ro');
+        const [rows] = await query(n, replicaStatement(f));
+        const r = rows[0];
+        const base: NodeStatus = { reachable: true, version: f.version, flavour: f.maria ? 'mariadb' : 'mysql', readOnly: Boolean(Number(ro?.ro)), isReplica: !!r, secondsBehind: null, lastIoErrno: null, lastIoError: null, lastSqlErrno: null, lastSqlError: null };
+        if (!r) {
+          const [ms] = await query(n, f.replicaWords ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS').catch(() => [[] as RowDataPacket[]] as unknown as [RowDataPacket[], FieldPacket[]]);
+          const [[g]] = await query(n, f.maria ? 'SELECT @@gtid_binlog_pos AS g' : 'SELECT @@gtid_executed AS g').catch(() => [[{ g: null } as unknown as RowDataPacket]] as unknown as [RowDataPacket[], FieldPacket[]]);
+          return { ...base, gtid: (g?.g as string) || null, binlogFile: (ms[0]?.File as string) ?? null, binlogPos: num(ms[0]?.Position) };
+        }
+        let gtid: string | null = null;
+        if (f.maria) {
+          const [[g]] = await query(n, 'SELECT @@gtid_slave_pos AS g');
+          gtid = (g?.g as string) || null;
+        } else gtid = (pick(r, 'Executed_Gtid_Set') as string) || null;
+        return {
+          ...base,
+          ioRunning: (pick(r, 'Slave_IO_Running', 'Replica_IO_Running') as NodeStatus['ioRunning']) ?? null,
+          sqlRunning: (pick(r, 'Slave_SQL_Running', 'Replica_SQL_Running') as NodeStatus['sqlRunning']) ?? null,
+          secondsBehind: num(pick(r, 'Seconds_Behind_Master', 'Seconds_Behind_Source')),
+          lastIoErrno: num(pick(r, 'Last_IO_Errno')),
+          lastIoError: (pick(r, 'Last_IO_Error') as string) || null,
+          lastSqlErrno: num(pick(r, 'Last_SQL_Errno')),
+          lastSqlError: (pick(r, 'Last_SQL_Error') as string) || null,
+          masterHost: pick(r, 'Master_Host', 'Source_Host') as string,
+          masterPort: num(pick(r, 'Master_Port', 'Source_Port')) ?? undefined,
+          gtid,
+          binlogFile: (pick(r, 'Relay_Master_Log_File', 'Relay_Source_Log_File') as string) ?? null,
+          binlogPos: num(pick(r, 'Exec_Master_Log_Pos', 'Exec_Source_Log_Pos')),
+        };
+      } catch (err) {
+        return { reachable: false, error: (err as Error).message, isReplica: false, secondsBehind: null, lastIoErrno: null, lastIoError: null, lastSqlErrno: null, lastSqlError: null };
+      }
+    },
+    async exec(n, sql) {
+      const [rows, fields] = await query(n, sql);
+      const columns = (fields ?? []).map((f) => f.name);
+      return { columns, rows: rows.map((r) => columns.map((c) => (r[c] === null ? 'NULL' : r[c] instanceof Date ? (r[c] as Date).toISOString() : Buffer.isBuffer(r[c]) ? (r[c] as Buffer).toString('utf8') : String(r[c])))) };
+    },
+    async verifyReplication(master, replicas, o) {
+      const marker = randomUUID();
+      await query(master, 'CREATE DATABASE IF NOT EXISTS gearops_check');
+      await query(master, 'CREATE TABLE IF NOT EXISTS gearops_check.markers (id CHAR(36) PRIMARY KEY, at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)');
+      await query(master, 'INSERT INTO gearops_check.markers (id) VALUES (?)', [marker]);
+      const deadline = Date.now() + (o?.timeoutMs ?? 15_000);
+      return Promise.all(
+        replicas.map(async (node) => {
+          for (;;) {
+            try {
+              const [rows] = await query(node, 'SELECT id FROM gearops_check.markers WHERE id = ?', [marker]);
+              if (rows.length) return { node, ok: true, detail: 'the write on the master arrived' };
+            } catch {
+              // the table may not have arrived yet
+            }
+            if (Date.now() > deadline) {
+              const s = await probe.status(node);
+              return { node, ok: false, detail: `the write on the master did not arrive (IO ${s.ioRunning ?? '?'}, SQL ${s.sqlRunning ?? '?'}${s.lastIoError ? `, ${s.lastIoError}` : ''}${s.lastSqlError ? `, ${s.lastSqlError}` : ''})` };
+            }
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }),
+      );
+    },
+    async startReplication(n) {
+      const f = await flavour(n);
+      await query(n, f.replicaWords ? 'START REPLICA' : 'START SLAVE');
+    },
+    async stopReplication(n, thread) {
+      const f = await flavour(n);
+      const t = thread === 'io' ? ' IO_THREAD' : thread === 'sql' ? ' SQL_THREAD' : '';
+      await query(n, `${f.replicaWords ? 'STOP REPLICA' : 'STOP SLAVE'}${t}`);
+    },
+    async skipOneEvent(n) {
+      const f = await flavour(n);
+      const s = await probe.status(n);
+      if (s.sqlRunning === 'Yes') throw new GearopsError(ErrorCode.Usage, 'the SQL thread is running: there is no failed event to skip');
+      if (f.maria) {
+        await query(n, 'SET GLOBAL sql_slave_skip_counter = 1');
+        await query(n, 'START SLAVE SQL_THREAD');
+      } else {
+        await query(n, f.replicaWords ? 'SET GLOBAL sql_replica_skip_counter = 1' : 'SET GLOBAL sql_slave_skip_counter = 1');
+        await query(n, f.replicaWords ? 'START REPLICA SQL_THREAD' : 'START SLAVE SQL_THREAD');
+      }
+    },
+    async close() {
+      await Promise.all([...pools.values()].map((p) => p.end().catch(() => undefined)));
+      pools.clear();
+    },
+  };
+  return probe;
+}

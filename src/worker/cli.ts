@@ -1,0 +1,94 @@
+/**
+ * `gearops worker`: the daemon on each host. Checks what it needs before
+ * registering and says what is missing; SIGTERM/SIGINT stop it cleanly.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadDotenvFile } from '../config.js';
+import { createLogger, type Logger } from '../log.js';
+import { loadPolicyFile } from '../core/policy/index.js';
+import { isValidHostName } from '../gearman/names.js';
+import { parseServer } from '../gearman/protocol.js';
+import type { Capability } from './capability.js';
+import { createRunCapability } from './capabilities/run.js';
+import { createWorkerDaemon } from './daemon.js';
+import { resolveProgram } from './exec.js';
+import { loadSandboxCapabilities } from './sandbox-loader.js';
+
+const USAGE = 'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N]';
+
+/** Entry point of `gearops worker`; resolves with the exit code once stopped. */
+export async function runWorkerCommand(argv: string[], deps: { env?: NodeJS.ProcessEnv; logger?: Logger; until?: Promise<unknown> } = {}): Promise<number> {
+  if (!deps.env) loadDotenvFile();
+  const env = deps.env ?? process.env;
+  const fail = (msg: string) => {
+    process.stderr.write(`gearops worker: ${msg}\n`);
+    return 2;
+  };
+  let v;
+  try {
+    v = parseArgs({ args: argv, options: { host: { type: 'string' }, gearman: { type: 'string' }, policy: { type: 'string' }, 'sandbox-dir': { type: 'string' }, 'binaries-dir': { type: 'string' }, advertise: { type: 'string' }, concurrency: { type: 'string' } }, allowPositionals: false }).values;
+  } catch (err) {
+    return fail(`${(err as Error).message}\n${USAGE}`);
+  }
+  const problems: string[] = [];
+  if (!v.host) problems.push('--host is missing: the name users type, e.g. --host db1');
+  else if (!isValidHostName(v.host)) problems.push(`--host ${v.host} is not a valid host name (letters, digits, . _ -)`);
+  const servers = (v.gearman ?? env.GEAROPS_GEARMAN ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (servers.length === 0) problems.push('--gearman is missing (or set GEAROPS_GEARMAN): the job servers, host:port[,host:port…]');
+  for (const s of servers) {
+    try {
+      parseServer(s);
+    } catch {
+      problems.push(`--gearman: ${s} is not host:port`);
+    }
+  }
+  const secret = env.GEAROPS_JOB_SECRET ?? '';
+  if (!secret) problems.push('GEAROPS_JOB_SECRET is not set: generate one with `openssl rand -hex 32` and give the bot and every worker the same value');
+  else if (secret.length < 16) problems.push('GEAROPS_JOB_SECRET is shorter than 16 characters');
+  const concurrency = Number(v.concurrency ?? 4);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) problems.push('--concurrency must be a whole number from 1 to 64');
+  const policyFile = v.policy ?? env.GEAROPS_POLICY ?? 'policies/default.yml';
+  let policy;
+  try {
+    policy = loadPolicyFile(policyFile);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  if (problems.length || !policy || !v.host) return fail(`cannot start:\n  - ${problems.join('\n  - ')}\n${USAGE}`);
+
+  const logger = deps.logger ?? createLogger({ name: `gearops-worker-${v.host}`, level: env.GEAROPS_LOG_LEVEL ?? 'info' });
+  const programs = policy.programs();
+  const missing = programs.filter((p) => resolveProgram(p) === null);
+  if (missing.length === programs.length && programs.length > 0) return fail(`none of the programs the policy allows exist on this host (${missing.join(', ')}); install them or fix ${policyFile}`);
+  if (missing.length) logger.warn({ event: 'preflight', missing }, `programs named in ${policyFile} that this host lacks (commands using them will fail): ${missing.join(', ')}`);
+
+  const capabilities: Capability[] = [createRunCapability({ host: v.host, policy, logger }) as Capability];
+  const sandbox = await loadSandboxCapabilities({
+    host: v.host,
+    sandboxDir: v['sandbox-dir'] ?? join(homedir(), '.gearops', 'sandboxes'),
+    binariesDir: v['binaries-dir'],
+    advertise: v.advertise ?? '127.0.0.1',
+    credentials: { user: env.GEAROPS_SANDBOX_USER ?? 'msandbox', password: env.GEAROPS_SANDBOX_PASSWORD ?? 'msandbox' },
+    logger,
+  });
+  capabilities.push(...sandbox.capabilities);
+  if (sandbox.problems.length) logger.warn({ event: 'preflight', problems: sandbox.problems }, `sandbox capabilities not registered: ${sandbox.problems.join('; ')}`);
+
+  const daemon = createWorkerDaemon({ host: v.host, servers, secret, logger, capabilities, concurrency });
+  logger.info({ event: 'starting', host: v.host, servers, functions: daemon.functions, policy: policyFile }, 'worker starting');
+  daemon.gearman.on('registered', (server: string) => logger.info({ event: 'worker_registered', server, functions: daemon.functions }, `registered ${daemon.functions.join(', ')} on ${server}`));
+  const stopSignal =
+    deps.until ??
+    new Promise<void>((resolve) => {
+      process.once('SIGTERM', () => resolve());
+      process.once('SIGINT', () => resolve());
+    });
+  void daemon.start();
+  await stopSignal;
+  logger.info({ event: 'stopping', busy: daemon.gearman.busy }, 'stopping: no new jobs; finishing running ones');
+  await daemon.stop({ graceMs: 10_000 });
+  logger.info({ event: 'stopped' }, 'worker stopped');
+  return 0;
+}

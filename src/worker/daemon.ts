@@ -1,0 +1,85 @@
+/**
+ * The worker daemon: registers `<capability>@<host>` on every job server,
+ * verifies every job (signature, freshness, nonce, host, capability) before
+ * anything runs, hands it to the capability, and signs what goes back.
+ *
+ * A job that fails verification runs nothing and is failed with the reason
+ * as WORK_WARNING + WORK_FAIL, so even a raw `gearman` client sees why; the
+ * worker keeps serving. A capability's own refusal (e.g. the worker's policy
+ * denies) is a signed result with ok:false, so the bot can trust the reason.
+ */
+import type { Logger } from '../log.js';
+import { ErrorCode, GearopsError, toGearopsError } from '../errors.js';
+import { DEFAULT_MAX_AGE_MS, NonceCache, signEvent, signResult, verifyJob } from '../core/payload.js';
+import type { Capability } from './capability.js';
+import { createGearmanWorker, type GearmanWorker } from '../gearman/worker.js';
+import { RECONNECT_PRESETS, type ReconnectPreset } from '../gearman/connection.js';
+import { functionName } from '../gearman/names.js';
+
+/** Options of the daemon. */
+export interface WorkerDaemonOptions {
+  host: string;
+  servers: string[];
+  secret: string;
+  logger: Logger;
+  capabilities: Capability[];
+  concurrency?: number;
+  maxAgeMs?: number;
+  reconnect?: ReconnectPreset;
+}
+
+/** A running worker daemon. */
+export interface WorkerDaemon {
+  start(): Promise<void>;
+  stop(opts?: { graceMs?: number }): Promise<void>;
+  readonly functions: string[];
+  readonly gearman: GearmanWorker;
+}
+
+/** Creates the daemon (call start()). */
+export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
+  const log = opts.logger.child({ component: 'worker', host: opts.host });
+  const nonces = new NonceCache(2 * (opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS));
+  const functions: Record<string, (job: import('../gearman/worker.js').WorkerJob) => Promise<Buffer | string>> = {};
+  for (const cap of opts.capabilities) {
+    const fn = functionName(cap.name, opts.host);
+    functions[fn] = async (job) => {
+      let envelope;
+      try {
+        envelope = verifyJob(opts.secret, job.payload, { host: opts.host, capability: cap.name, nonces, maxAgeMs: opts.maxAgeMs });
+      } catch (err) {
+        const e = toGearopsError(err);
+        log.warn({ event: 'job_refused', fn, handle: job.handle, code: e.code, reason: e.message }, 'job refused; nothing ran');
+        throw e;
+      }
+      const started = Date.now();
+      let seq = 0;
+      const line = typeof (envelope.args as { line?: unknown })?.line === 'string' ? (envelope.args as { line: string }).line : undefined;
+      log.info({ event: 'job_start', fn, handle: job.handle, job: envelope.id, user: envelope.requester.userId, channel: envelope.requester.channelId, line }, 'job started');
+      const base = { job: envelope.id, host: opts.host, capability: cap.name };
+      try {
+        const value = await cap.handler({
+          job: envelope,
+          args: envelope.args,
+          emit: (event) => job.sendData(signEvent(opts.secret, envelope.id, seq++, event)),
+          signal: job.signal,
+          logger: log,
+        });
+        if (job.signal.aborted) throw new GearopsError(ErrorCode.Cancelled, `worker ${opts.host} is shutting down; the job was stopped`);
+        log.info({ event: 'job_done', fn, handle: job.handle, job: envelope.id, ms: Date.now() - started }, 'job done');
+        return signResult(opts.secret, { ...base, ok: true, value: value ?? null, error: null, durationMs: Date.now() - started });
+      } catch (err) {
+        const e = job.signal.aborted ? new GearopsError(ErrorCode.Cancelled, `worker ${opts.host} is shutting down; the job was stopped`) : toGearopsError(err);
+        log.warn({ event: 'job_failed', fn, handle: job.handle, job: envelope.id, code: e.code, reason: e.message }, 'job failed');
+        return signResult(opts.secret, { ...base, ok: false, value: null, error: { code: e.code, message: e.message, data: e.data }, durationMs: Date.now() - started });
+      }
+    };
+  }
+  const gearman = createGearmanWorker({ servers: opts.servers, functions, clientId: `gearops-${opts.host}-${process.pid}`, concurrency: opts.concurrency ?? 4, logger: opts.logger, preset: opts.reconnect ?? RECONNECT_PRESETS.default });
+  return {
+    functions: Object.keys(functions),
+    gearman,
+    start: () => gearman.start(),
+    stop: (o) => gearman.stop(o),
+  };
+}
