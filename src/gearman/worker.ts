@@ -63,10 +63,12 @@ export function createGearmanWorker(opts: GearmanWorkerOptions): GearmanWorker {
     for (let i = 0; i < (opts.concurrency ?? 4); i++) {
       const conn = new GearmanConnection(server, preset, true);
       let jobRunning = false;
+      let up = false;
       const grab = () => {
         if (!stopping && !jobRunning) conn.send(Packet.GRAB_JOB);
       };
       conn.on('connect', () => {
+        up = true;
         if (opts.clientId) conn.send(Packet.SET_CLIENT_ID, [opts.clientId]);
         for (const fn of Object.keys(opts.functions)) conn.send(Packet.CAN_DO, [fn]);
         const n = (registered.get(server) ?? 0) + 1;
@@ -79,6 +81,8 @@ export function createGearmanWorker(opts: GearmanWorkerOptions): GearmanWorker {
         grab();
       });
       conn.on('close', (err?: Error) => {
+        if (!up) return;
+        up = false;
         const n = (registered.get(server) ?? 1) - 1;
         registered.set(server, n);
         if (n === 0 && !stopping) {
