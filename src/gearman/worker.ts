@@ -139,8 +139,8 @@ export function createGearmanWorker(opts: GearmanWorkerOptions): GearmanWorker {
   };
   emitter.stop = async (o = {}) => {
     stopping = true;
-    // Tell the servers we take nothing new, so queued jobs go to other workers.
-    for (const s of slots) s.send(Packet.RESET_ABILITIES);
+    // No RESET_ABILITIES here: gearmand drops the WORK_COMPLETE of a running job whose
+    // function the connection no longer can do. Not grabbing is enough to take nothing new.
     if (busy > 0) {
       const idle = new Promise<void>((r) => idleWaiters.push(r));
       const grace = new Promise<void>((r) => setTimeout(r, o.graceMs ?? 10_000).unref());

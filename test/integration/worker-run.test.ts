@@ -1,0 +1,151 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSilentLogger } from '../../src/log.js';
+import { createGearmanDispatcher } from '../../src/gearman/dispatcher.js';
+import { createGearmanClient } from '../../src/gearman/client.js';
+import { createGearmanWorker } from '../../src/gearman/worker.js';
+import { signJob, signResult } from '../../src/core/payload.js';
+import type { Dispatcher } from '../../src/core/ports/dispatcher.js';
+import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-process.js';
+import { startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
+
+const run = promisify(execFile);
+const logger = createSilentLogger();
+const secret = randomBytes(32).toString('hex');
+const requester = { userId: 'U1', channelId: 'C1', roles: [] };
+
+describe('worker process with a real gearmand', () => {
+  let g: GearmandHandle;
+  let w: WorkerProcess;
+  let d: Dispatcher;
+  let dir: string;
+  let probe: string;
+
+  beforeAll(async () => {
+    g = await startGearmand();
+    dir = mkdtempSync(join(tmpdir(), 'gearops-worker-test-'));
+    probe = join(dir, 'must-not-exist');
+    // A policy that would let `touch <probe>` run: if any refused job ran, the file would appear.
+    const policy = join(dir, 'policy.yml');
+    writeFileSync(policy, `version: 1\ncommands:\n  - rule: diag\n    grep: true\n    allow:\n      - uptime\n      - hostname\n      - touch <path:${dir}/>\n      - sleep <int:1..60>\n      - seq <int:1..10000000>\n`);
+    w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy });
+    d = createGearmanDispatcher({ servers: [g.address], secret, logger, preset: 'fast' });
+  });
+
+  afterAll(async () => {
+    await d?.close();
+    await w?.stop();
+    await g?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs a signed job and returns verified output with the exit code', async () => {
+    const out: string[] = [];
+    const r = await d.submit<{ exitCode: number; output: string; rule: string }>({ capability: 'run', host: 'server1', args: { line: 'uptime' }, requester, onEvent: (e) => e.type === 'output' && out.push(e.text) });
+    expect(r.ok).toBe(true);
+    expect(r.value?.exitCode).toBe(0);
+    expect(r.value?.output).toMatch(/load average/);
+    expect(out.join('')).toBe(r.value?.output);
+    expect(r.value?.rule).toBe('diag');
+  });
+
+  it('lists the host and fails fast for a host with no worker', async () => {
+    expect((await d.hosts()).map((h) => h.host)).toContain('server1');
+    const t = Date.now();
+    await expect(d.submit({ capability: 'run', host: 'nohost', args: { line: 'uptime' }, requester })).rejects.toMatchObject({ code: 'gearops_no_worker', message: expect.stringContaining('no worker for `run@nohost`') });
+    expect(Date.now() - t).toBeLessThan(2000);
+  });
+
+  it('re-checks the policy on the worker: a line the bot never should send is refused there', async () => {
+    const r = await d.submit({ capability: 'run', host: 'server1', args: { line: `touch ${probe}; id` }, requester });
+    expect(r.ok).toBe(false);
+    expect(r.error?.code).toBe('gearops_policy_denied');
+    expect(existsSync(probe)).toBe(false);
+  });
+
+  it('runs nothing for raw, forged, stale, replayed or misaddressed jobs, and keeps serving', async () => {
+    const client = createGearmanClient({ servers: [g.address], logger });
+    const line = `touch ${probe}`;
+    const fn = 'run@server1';
+    const attempt = (payload: string) => client.submit(fn, payload, { timeoutMs: 5000 }).then(() => 'completed', (e: Error) => e.message);
+    expect(await attempt(line)).toMatch(/job refused: not a gearops envelope/);
+    expect(await attempt(JSON.stringify({ v: 1, kind: 'job', args: { line } }))).toMatch(/job refused: unsigned/);
+    const forged = signJob('another-secret-0123456789abcdef', { host: 'server1', capability: 'run', requester, args: { line } });
+    expect(await attempt(forged.payload)).toMatch(/bad signature/);
+    const stale = signJob(secret, { host: 'server1', capability: 'run', requester, args: { line }, now: Date.now() - 120_000 });
+    expect(await attempt(stale.payload)).toMatch(/stale/);
+    const other = signJob(secret, { host: 'server2', capability: 'run', requester, args: { line } });
+    expect(await attempt(other.payload)).toMatch(/addressed to server2/);
+    const once = signJob(secret, { host: 'server1', capability: 'run', requester, args: { line: 'hostname' } });
+    expect(await attempt(once.payload)).toBe('completed');
+    expect(await attempt(once.payload)).toMatch(/replayed/);
+    // The C client sees the refusal too.
+    const c = await run('gearman', ['-h', '127.0.0.1', '-p', String(g.port), '-f', fn, line]).then(() => 'ok', (e: { stderr?: string; stdout?: string }) => `${e.stdout ?? ''}${e.stderr ?? ''}`);
+    expect(c).not.toBe('ok');
+    expect(existsSync(probe)).toBe(false);
+    await client.close();
+    const r = await d.submit<{ exitCode: number }>({ capability: 'run', host: 'server1', args: { line: 'hostname' }, requester });
+    expect(r.value?.exitCode).toBe(0);
+  });
+
+  it('rejects a result from a rogue worker registered under the same name', async () => {
+    const rogue = createGearmanWorker({
+      servers: [g.address],
+      logger,
+      concurrency: 1,
+      functions: { 'run@evil': async (job) => signResult('rogue-secret-0123456789abcdef', { job: JSON.parse(job.payload.toString()).id, host: 'evil', capability: 'run', ok: true, value: { output: 'all fine' }, error: null, durationMs: 1 }) },
+    });
+    await rogue.start();
+    const deadline = Date.now() + 5000;
+    while (!(await d.hosts()).some((h) => h.host === 'evil')) {
+      if (Date.now() > deadline) throw new Error('rogue worker did not register');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await expect(d.submit({ capability: 'run', host: 'evil', args: { line: 'uptime' }, requester })).rejects.toMatchObject({ code: 'gearops_bad_result' });
+    await rogue.stop({ graceMs: 100 });
+  });
+
+  it('kills a command past its time limit and caps output', async () => {
+    const limited = join(dir, 'limited.yml');
+    writeFileSync(limited, `version: 1\ncommands:\n  - rule: slow\n    timeout_s: 1\n    max_output_bytes: 2048\n    allow:\n      - sleep <int:1..60>\n      - seq <int:1..10000000>\n`);
+    const w2 = await startWorkerProcess({ host: 'server2', gearman: g.address, secret, policy: limited });
+    try {
+      const slow = await d.submit<{ timedOut: boolean; exitCode: number | null }>({ capability: 'run', host: 'server2', args: { line: 'sleep 30' }, requester, timeoutMs: 10_000 });
+      expect(slow.value?.timedOut).toBe(true);
+      const big = await d.submit<{ truncated: boolean; outputBytes: number }>({ capability: 'run', host: 'server2', args: { line: 'seq 1000000' }, requester, timeoutMs: 10_000 });
+      expect(big.value?.truncated).toBe(true);
+      expect(big.value?.outputBytes).toBe(2048);
+    } finally {
+      await w2.stop();
+    }
+  });
+
+  it('serves again by itself after gearmand is killed and restarted', async () => {
+    await g.restart();
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const r = await d.submit<{ exitCode: number }>({ capability: 'run', host: 'server1', args: { line: 'hostname' }, requester }).catch((e: Error) => e);
+      if (!(r instanceof Error)) {
+        expect(r.value?.exitCode).toBe(0);
+        break;
+      }
+      if (Date.now() > deadline) throw r;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  });
+
+  it('finishes a running job on SIGTERM and exits cleanly', async () => {
+    const job = d.submit<{ exitCode: number }>({ capability: 'run', host: 'server1', args: { line: 'sleep 1' }, requester, timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    const exited = new Promise<number | null>((r) => w.child.once('exit', (code) => r(code)));
+    w.child.kill('SIGTERM');
+    const r = await job;
+    expect(r.value?.exitCode).toBe(0);
+    expect(await exited).toBe(0);
+  });
+});
