@@ -84,7 +84,7 @@ export async function startMariadbProcess(opts: { baseDir?: string; database?: s
     await waitReady(port, child, 30_000);
   };
   await launch();
-  await run('mariadb', ['--no-defaults', `--socket=${socket}`, '-uroot', '-e', `CREATE DATABASE IF NOT EXISTS \`${database}\`; ALTER USER 'root'@'localhost' IDENTIFIED BY '${password}'; CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '${password}'; GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;`]);
+  await run('mariadb', ['--no-defaults', `--socket=${socket}`, '-uroot', '-e', `CREATE DATABASE IF NOT EXISTS \`${database}\`; ALTER USER 'root'@'localhost' IDENTIFIED BY '${password}'; CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY '${password}'; GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;`]);
   const stopChild = async (signal: NodeJS.Signals) => {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise((r) => child.once('exit', r));

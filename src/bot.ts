@@ -1,0 +1,75 @@
+/**
+ * `gearops bot`: the Slack app. Socket Mode when SLACK_APP_TOKEN is set,
+ * otherwise HTTP on PORT. Needs the store (audit trail, clusters, incidents,
+ * pool) and refuses to start without it.
+ */
+import { loadDotenvFile, parseConfig } from './config.js';
+import { createLogger } from './log.js';
+import { createAppContext, type AppContext } from './app.js';
+import { createDeferredSink } from './chat/deferred-sink.js';
+import { createSlackBot } from './chat/slack/app.js';
+
+/** A running bot, for tests and the demo. */
+export interface RunningBot {
+  ctx: AppContext;
+  port?: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the bot from an environment; resolves once it is listening. */
+export async function startBot(env: NodeJS.ProcessEnv, opts: { dispatchPreset?: 'default' | 'fast'; slackLimits?: 'default' | 'fast' } = {}): Promise<RunningBot> {
+  const config = parseConfig(env, ['slack', 'jobSecret', 'mysql']);
+  const logger = createLogger({ level: config.logLevel });
+  const sink = createDeferredSink();
+  const ctx = await createAppContext({ config, logger, chat: sink, dispatchPreset: opts.dispatchPreset });
+  const bot = createSlackBot({
+    botToken: config.slack.botToken!,
+    appToken: config.slack.appToken,
+    signingSecret: config.slack.signingSecret,
+    port: config.slack.port,
+    apiUrl: config.slack.apiUrl,
+    router: ctx.router,
+    logger,
+    limits: opts.slackLimits,
+    health: async () => {
+      const [gearman, store] = await Promise.all([ctx.dispatcher.ping().catch(() => false), ctx.store?.ping().catch(() => false) ?? false]);
+      return { ok: gearman && store, detail: { gearman, store } };
+    },
+  });
+  sink.attach(bot.sink);
+  let started: { port?: number };
+  try {
+    started = await bot.start();
+  } catch (err) {
+    await ctx.close();
+    throw err;
+  }
+  logger.info({ event: 'bot_started', mode: config.slack.appToken ? 'socket' : 'http', port: started.port }, 'gearops bot started');
+  return {
+    ctx,
+    port: started.port,
+    async stop() {
+      await bot.stop();
+      await ctx.close();
+    },
+  };
+}
+
+/** Entry point of `gearops bot`: runs until SIGTERM/SIGINT. */
+export async function runBotCommand(_argv: string[]): Promise<number> {
+  loadDotenvFile();
+  let bot: RunningBot;
+  try {
+    bot = await startBot(process.env);
+  } catch (err) {
+    process.stderr.write(`gearops bot: ${(err as Error).message}\n`);
+    return 2;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  await bot.stop();
+  return 0;
+}

@@ -1,0 +1,202 @@
+/**
+ * The Slack transport (the only code that imports Bolt): slash commands and
+ * buttons in, Block Kit out. Every command is acked at once and run after
+ * the ack; Slack's retries of an accepted command never run it twice.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
+import type { Logger } from '../../log.js';
+import type { ChatFile, ChatMessage } from '../../core/message.js';
+import type { ChatSink, MessageRef, Reply } from '../../core/ports/chat.js';
+import type { CommandRouter, Principal } from '../../core/ports/commands.js';
+import { renderSlack } from './render.js';
+import { createSlackScheduler, SLACK_LIMIT_PRESETS, type SlackLimits } from './limits.js';
+
+
+/** Options of the Slack bot. */
+export interface SlackBotOptions {
+  botToken: string;
+  signingSecret?: string;
+  appToken?: string;
+  /** HTTP mode port (0: a free one, for tests). */
+  port?: number;
+  apiUrl?: string;
+  router: CommandRouter;
+  logger: Logger;
+  health?: () => Promise<{ ok: boolean; detail: Record<string, unknown> }>;
+  limits?: keyof typeof SLACK_LIMIT_PRESETS | SlackLimits;
+  /** How long a confirmation button waits. */
+  confirmTimeoutMs?: number;
+}
+
+/** A Slack bot. */
+export interface SlackBot {
+  start(): Promise<{ port?: number }>;
+  stop(): Promise<void>;
+  sink: ChatSink;
+}
+
+/** Creates the Slack bot (call start()). */
+export function createSlackBot(opts: SlackBotOptions): SlackBot {
+  const log = opts.logger.child({ component: 'slack' });
+  const limits = typeof opts.limits === 'object' ? opts.limits : SLACK_LIMIT_PRESETS[opts.limits ?? 'default'];
+  const clientOptions = { slackApiUrl: opts.apiUrl ?? 'https://slack.com/api/', rejectRateLimitedCalls: true, retryConfig: { retries: 0 } };
+  let receiver: InstanceType<typeof HTTPReceiver> | undefined;
+  let port = opts.port ?? 3000;
+  if (!opts.appToken) {
+    receiver = new HTTPReceiver({
+      signingSecret: opts.signingSecret ?? '',
+      endpoints: '/slack/events',
+      logLevel: LogLevel.WARN,
+      customRoutes: [
+        {
+          path: '/healthz',
+          method: ['GET'],
+          handler: (_req, res: ServerResponse) => {
+            void (opts.health?.() ?? Promise.resolve({ ok: true, detail: {} })).then(
+              (h) => {
+                res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' });
+                res.end(JSON.stringify({ ok: h.ok, ...h.detail }));
+              },
+              () => {
+                res.writeHead(503);
+                res.end('{"ok":false}');
+              },
+            );
+          },
+        },
+      ],
+    });
+  }
+  const app = new App({
+    token: opts.botToken,
+    ...(opts.appToken ? { socketMode: true, appToken: opts.appToken } : { receiver }),
+    clientOptions,
+    logLevel: LogLevel.WARN,
+  });
+  const client = app.client;
+  const sched = createSlackScheduler(limits, log);
+  const seen = new Map<string, number>();
+  const confirms = new Map<string, { user: string; resolve(v: boolean): void }>();
+
+  /** Remembers a request key for 10 minutes; false when it was already seen (a Slack retry). */
+  const firstTime = (key: string) => {
+    const now = Date.now();
+    for (const [k, t] of seen) if (now - t > 600_000) seen.delete(k);
+    if (seen.has(key)) return false;
+    seen.set(key, now);
+    return true;
+  };
+
+  const sink: ChatSink = {
+    async post(channel, msg, o) {
+      const r = await sched.paced(channel, 'chat.postMessage', () => client.chat.postMessage({ channel, ...renderSlack(msg), ...(o?.threadTs ? { thread_ts: o.threadTs } : {}), unfurl_links: false } as never));
+      return { channel: (r as { channel?: string }).channel ?? channel, ts: String((r as { ts?: string }).ts) };
+    },
+    async update(ref, msg) {
+      await sched.update(`${ref.channel}/${ref.ts}`, ref.channel, () => client.chat.update({ channel: ref.channel, ts: ref.ts, ...renderSlack(msg) } as never));
+    },
+    async upload(ref, file: ChatFile) {
+      await sched.paced(ref.channel, 'files.uploadV2', () =>
+        client.filesUploadV2({ channel_id: ref.channel, thread_ts: ref.ts, filename: file.filename, title: file.title ?? file.filename, content: typeof file.content === 'string' ? file.content : file.content.toString('utf8'), ...(file.comment ? { initial_comment: file.comment } : {}) } as never),
+      );
+    },
+  };
+
+  function replyFor(channel: string, user: string, respond: ((m: Record<string, unknown>) => Promise<unknown>) | undefined, threadTs?: string): Reply {
+    return {
+      channel,
+      async ephemeral(msg) {
+        const body = renderSlack(msg);
+        if (respond) {
+          try {
+            await respond({ response_type: 'ephemeral', replace_original: false, ...body });
+            return;
+          } catch (err) {
+            log.warn({ err: (err as Error).message }, 'response_url failed; falling back to chat.postEphemeral');
+          }
+        }
+        await sched.paced(channel, 'chat.postEphemeral', () => client.chat.postEphemeral({ channel, user, ...body } as never));
+      },
+      post: (msg, o) => sink.post(channel, msg, { threadTs: o?.threadTs ?? threadTs }),
+      update: (ref, msg) => sink.update(ref, msg),
+      upload: (ref, file) => sink.upload(ref, file),
+      async confirm(question: ChatMessage, o) {
+        const id = randomUUID();
+        const answer = new Promise<boolean>((resolve) => {
+          confirms.set(id, { user, resolve });
+          setTimeout(() => {
+            if (confirms.delete(id)) resolve(false);
+          }, o?.timeoutMs ?? opts.confirmTimeoutMs ?? 120_000).unref();
+        });
+        await this.ephemeral({
+          text: question.text,
+          blocks: [...(question.blocks ?? [{ type: 'text', text: question.text }]), { type: 'buttons', buttons: [{ actionId: 'gearops.confirm.yes', label: o?.yesLabel ?? 'Yes', value: id, style: 'danger' }, { actionId: 'gearops.confirm.no', label: 'Cancel', value: id }] }],
+        });
+        return answer;
+      },
+    };
+  }
+
+  app.command(/.*/, async ({ command, ack, respond, context, body }) => {
+    await ack();
+    const key = `${body.team_id ?? ''}/${command.channel_id}/${command.user_id}/${command.trigger_id}`;
+    if (!firstTime(key)) {
+      log.info({ event: 'slack_retry_ignored', retryNum: context.retryNum, command: command.command }, 'retry of an accepted command: not run again');
+      return;
+    }
+    const principal: Principal = { userId: command.user_id, userName: command.user_name, channelId: command.channel_id, roles: [] };
+    // Run after the ack: Slack gets its answer within its 3 s whatever the job does.
+    setImmediate(() => {
+      void opts.router
+        .dispatch({ command: command.command.replace(/^\//, ''), text: command.text ?? '', principal, reply: replyFor(command.channel_id, command.user_id, (m) => respond(m as never)), source: 'slack', requestId: command.trigger_id || randomUUID() })
+        .catch((err) => log.error({ err }, 'command failed'));
+    });
+  });
+
+  app.action(/.*/, async ({ ack, body, action, respond }) => {
+    await ack();
+    const b = body as { user: { id: string; name?: string }; channel?: { id: string }; message?: { ts: string; thread_ts?: string }; container?: { message_ts?: string; channel_id?: string } };
+    const a = action as { action_id: string; value?: string; action_ts?: string };
+    if (a.action_id === 'gearops.confirm.yes' || a.action_id === 'gearops.confirm.no') {
+      const pending = confirms.get(a.value ?? '');
+      if (pending && pending.user === b.user.id) {
+        confirms.delete(a.value ?? '');
+        pending.resolve(a.action_id === 'gearops.confirm.yes');
+        await respond({ response_type: 'ephemeral', replace_original: true, text: a.action_id === 'gearops.confirm.yes' ? 'Confirmed.' : 'Cancelled.' } as never).catch(() => undefined);
+      }
+      return;
+    }
+    const channel = b.channel?.id ?? b.container?.channel_id ?? '';
+    if (!firstTime(`action/${b.user.id}/${a.action_id}/${a.action_ts ?? ''}/${b.message?.ts ?? ''}`)) return;
+    const ref: MessageRef = { channel, ts: b.message?.ts ?? b.container?.message_ts ?? '' };
+    setImmediate(() => {
+      void opts.router
+        .dispatchAction({ actionId: a.action_id, value: a.value ?? '', principal: { userId: b.user.id, userName: b.user.name, channelId: channel, roles: [] }, message: ref, threadTs: b.message?.thread_ts ?? ref.ts, reply: replyFor(channel, b.user.id, (m) => respond(m as never), b.message?.thread_ts ?? ref.ts), source: 'slack', requestId: randomUUID() })
+        .catch((err) => log.error({ err }, 'button failed'));
+    });
+  });
+
+  app.error(async (err) => {
+    log.error({ err: (err as Error).message }, 'Bolt error');
+  });
+
+  return {
+    sink,
+    async start() {
+      if (opts.appToken) {
+        await app.start();
+        return {};
+      }
+      const server = (await app.start(port)) as unknown as { address(): { port: number } | string | null };
+      const addr = server?.address?.();
+      if (addr && typeof addr === 'object') port = addr.port;
+      return { port };
+    },
+    async stop() {
+      await app.stop().catch(() => undefined);
+      await sched.stop();
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startBot, type RunningBot } from '../../src/bot.js';
+import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-process.js';
+import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
+import { startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
+import { startMariadb } from '../helpers/mariadb.js';
+import { interceptSlackApi, postSlashCommand } from './slack-harness.js';
+
+const SIGNING = 'slack-signing-secret-for-tests';
+const API = 'http://slack.test';
+
+describe('the bot over HTTP with a real gearmand, worker and store', () => {
+  let g: GearmandHandle;
+  let w: WorkerProcess;
+  let db: MariadbProcess;
+  let bot: RunningBot;
+  let base: string;
+  let api: ReturnType<typeof interceptSlackApi>;
+  let trigger = 0;
+  const respondUrl = 'http://hooks.test/respond';
+  const ephemerals: string[] = [];
+
+  beforeAll(async () => {
+    const secret = randomBytes(32).toString('hex');
+    [g, db] = await Promise.all([startGearmand(), startMariadb()]);
+    w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret });
+    nock.disableNetConnect();
+    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+    api = interceptSlackApi(API, { rateLimitFirst: 1 });
+    nock('http://hooks.test').persist().post('/respond').reply(200, (_u, b) => {
+      ephemerals.push(JSON.stringify(b));
+      return 'ok';
+    });
+    bot = await startBot(
+      { SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: SIGNING, PORT: '0', SLACK_API_URL: `${API}/api/`, GEAROPS_GEARMAN: g.address, GEAROPS_JOB_SECRET: secret, GEAROPS_MYSQL_URL: db.url, GEAROPS_POLICY: 'policies/demo.yml', GEAROPS_LOG_LEVEL: 'silent', GEAROPS_USER_RATE: '1000' },
+      { dispatchPreset: 'fast', slackLimits: 'fast' },
+    );
+    base = `http://127.0.0.1:${bot.port}`;
+  });
+
+  afterEach(() => undefined);
+
+  afterAll(async () => {
+    await bot?.stop();
+    await w?.stop();
+    await Promise.all([g?.stop(), db?.stop()]);
+    nock.cleanAll();
+    nock.enableNetConnect();
+  });
+
+  const command = (text: string, extra: Record<string, string> = {}) => ({ command: '/run', text, channel_id: 'C1', user_id: 'U1', user_name: 'alice', response_url: respondUrl, trigger_id: `trig-${++trigger}`, ...extra });
+  const until = async (what: () => boolean, ms = 10_000) => {
+    const deadline = Date.now() + ms;
+    while (!what()) {
+      if (Date.now() > deadline) throw new Error('timed out waiting');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  it('acks a signed /run at once and the output reaches the channel despite a 429', async () => {
+    const r = await postSlashCommand(base, SIGNING, command('server1 uptime'));
+    expect(r.status).toBe(200);
+    expect(r.ms).toBeLessThan(3000);
+    await until(() => api.calls.some((c) => c.method === 'chat.update' && c.body.blocks?.includes('load average') && c.body.blocks.includes('exit 0')));
+    const posts = api.calls.filter((c) => c.method === 'chat.postMessage');
+    expect(posts.length).toBeGreaterThanOrEqual(2);
+    expect(posts[1]!.at - posts[0]!.at).toBeGreaterThanOrEqual(900);
+    await until(() => false, 300).catch(() => undefined);
+    const audit = await bot.ctx.store!.audit.recent(10);
+    expect(audit.some((a) => a.command === 'run' && a.text === 'server1 uptime' && a.status === 'ok' && a.exitCode === 0 && a.host === 'server1')).toBe(true);
+  });
+
+  it('rejects a bad signature or a stale timestamp with 401 and runs nothing', async () => {
+    const before = (await bot.ctx.store!.audit.recent(100)).length;
+    expect((await postSlashCommand(base, SIGNING, command('server1 hostname'), { badSignature: true })).status).toBe(401);
+    expect((await postSlashCommand(base, SIGNING, command('server1 hostname'), { ts: Math.floor(Date.now() / 1000) - 600 })).status).toBe(401);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await bot.ctx.store!.audit.recent(100)).length).toBe(before);
+  });
+
+  it('does not run a retried request twice', async () => {
+    const fields = command('server1 hostname');
+    const first = await postSlashCommand(base, SIGNING, fields);
+    const retry = await postSlashCommand(base, SIGNING, fields, { headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } });
+    expect([first.status, retry.status]).toEqual([200, 200]);
+    await new Promise((r) => setTimeout(r, 1500));
+    const rows = (await bot.ctx.store!.audit.recent(100)).filter((a) => a.requestId === fields.trigger_id);
+    expect(rows).toHaveLength(1);
+  });
+
+  it('answers a denial ephemerally with the reason, and audits it', async () => {
+    const fields = command('server1 cat /etc/shadow');
+    expect((await postSlashCommand(base, SIGNING, fields)).status).toBe(200);
+    await until(() => ephemerals.some((e) => e.includes('`cat` is not in any rule')));
+    await until(() => false, 300).catch(() => undefined);
+    const rows = (await bot.ctx.store!.audit.recent(100)).filter((a) => a.requestId === fields.trigger_id);
+    expect(rows[0]).toMatchObject({ decision: 'deny', status: 'denied' });
+  });
+
+  it('reports health', async () => {
+    const r = await fetch(`${base}/healthz`);
+    expect(r.status).toBe(200);
+    expect(await r.json()).toMatchObject({ ok: true, gearman: true, store: true });
+  });
+});
