@@ -69,16 +69,15 @@ export function createPoolStore(deps: { db: Pool; logger: Logger }): PoolStore {
     },
     async add(node, actor, reason) {
       try {
+        // No SELECT … FOR UPDATE first: on a missing row it takes a gap lock and concurrent adds deadlock.
+        // The primary key decides; the loser hears who won.
         return await tx(async (c) => {
-          const cur = await row(c, node.host, node.port);
-          if (cur) throw new GearopsError(ErrorCode.Conflict, `${node.host}:${node.port} is already in the pool as ${show(cur.type)}`, { data: { current: cur } });
           await c.query('INSERT INTO nodes (host, port, sock, type) VALUES (?,?,?,?)', [node.host, node.port, node.sock, toSet(node.type)]);
           const ch: PoolChange = { host: node.host, port: node.port, before: null, after: parseSet(toSet(node.type)), actor, reason };
           await history(c, ch);
           return ch;
         });
       } catch (err) {
-        // Two adds racing: the primary key decides, and the loser hears who won.
         if ((err as GearopsError).code === ErrorCode.Conflict && !(err as GearopsError).data.current) {
           const cur = await this.get(node.host, node.port);
           throw new GearopsError(ErrorCode.Conflict, `${node.host}:${node.port} is already in the pool as ${cur ? show(cur.type) : 'offline'}`, { data: { current: cur } });
