@@ -179,7 +179,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     for (const h of hosts) {
       const info = live.find((x) => x.host === h);
       if (!info) problems.push(`${h}: no worker is registered for this host`);
-      else if (!info.capabilities.includes('sandbox.install')) problems.push(`${h}: its worker cannot install sandboxes (no usable server build; see /replica diagnose ${h})`);
+      else if (!info.capabilities.includes('sandbox.install')) problems.push(`${h}: its worker registers no sandbox capabilities (this build's workers have no sandbox support yet, or the host has no usable server build)`);
     }
     if (problems.length) throw new GearopsError(ErrorCode.Usage, `nothing was built:\n• ${problems.join('\n• ')}`);
 

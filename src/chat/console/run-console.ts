@@ -80,17 +80,17 @@ export async function runConsoleCommand(argv: string[], deps: { env?: NodeJS.Pro
   const logger = deps.logger ?? createLogger({ level: env.GEAROPS_LOG_LEVEL ?? 'warn', destination: process.stderr });
   let ctx: AppContext;
   const interactive = !args.e || args.e.length === 0;
-  const rl = interactive ? createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY, historySize: 500 }) : null;
+  // The prompt is created once the context is ready, so piped input is not read (and lost) while connecting.
+  let rl = null as ReturnType<typeof createInterface> | null;
   const io: ConsoleIo = {
     out,
-    ask: rl ? (q) => new Promise((resolve) => rl.question(q, (a) => resolve(/^y(es)?$/i.test(a.trim())))) : undefined,
+    ask: interactive ? (q) => new Promise((resolve) => rl?.question(q, (a) => resolve(/^y(es)?$/i.test(a.trim())))) : undefined,
   };
   const chat = createConsoleChat(io, { assumeYes: args.yes });
   try {
     const config = parseConfig(merged, ['jobSecret']);
     ctx = await createAppContext({ config, logger, chat: chat.sink });
   } catch (err) {
-    rl?.close();
     process.stderr.write(`gearops console: ${(err as Error).message}\n`);
     return 2;
   }
@@ -105,7 +105,8 @@ export async function runConsoleCommand(argv: string[], deps: { env?: NodeJS.Pro
     }
     // The interactive console also watches replication (alerts print as they happen).
     await ctx.monitor?.start();
-    return await repl(ctx, chat, io, rl!, who);
+    rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY, historySize: 500 });
+    return await repl(ctx, chat, io, rl, who);
   } finally {
     rl?.close();
     await ctx.close();
