@@ -13,19 +13,10 @@ import type { Policy } from '../src/core/ports/policy.js';
 import type { HostLimiter } from '../src/core/host-limiter.js';
 import type { MessageRef } from '../src/core/ports/chat.js';
 import { formatDuration, mention, policyPrincipal, requesterOf } from './shared.js';
+import type { RunValue } from '../src/worker/capabilities/run.js';
 
-/** What the worker's `run` capability returns. */
-export interface RunValue {
-  exitCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  truncated: boolean;
-  outputBytes: number;
-  output: string;
-  durationMs: number;
-  rule?: string;
-  error?: string;
-}
+/** What the worker's `run` capability returns (exit code, output, limits hit). */
+export type { RunValue };
 
 /** Dependencies of `/run`. */
 export interface RunCommandDeps {
