@@ -14,6 +14,7 @@ import { startGearmandProcess, type GearmandProcess } from './demo/gearmand-proc
 import { startMariadbProcess } from './mysql/mariadb-process.js';
 import { runConsoleCommand } from './chat/console/run-console.js';
 import { startWorkerProcess } from './demo/worker-process.js';
+import { stopAllSandboxes } from './worker/sandbox/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HOSTS = ['server1', 'server2', 'server3'];
@@ -38,6 +39,8 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
       for (const s of started.reverse()) {
         await s.stop().catch((err: Error) => say(`stopping ${s.name}: ${err.message}`));
       }
+      // Sandboxes outlive their worker on purpose (like real servers); the demo's must not outlive the demo.
+      await stopAllSandboxes(join(root, 'sandboxes')).catch((err: Error) => say(`stopping sandboxes: ${err.message}`));
       rmSync(root, { recursive: true, force: true });
     })());
   const onSignal = () => {

@@ -1,0 +1,72 @@
+/** Server builds a worker can install sandboxes from: the system's, and unpacked tarballs (one folder per version). */
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { resolveProgram } from '../exec.js';
+
+const run = promisify(execFile);
+
+/** One usable server build. */
+export interface ServerBuild {
+  version: string;
+  flavour: 'mariadb' | 'mysql';
+  server: string;
+  /** mariadb-install-db / mysql_install_db; null for MySQL ≥ 5.7 (mysqld --initialize-insecure). */
+  installer: string | null;
+  /** The command-line client. */
+  client: string;
+  source: 'system' | 'tarball';
+}
+
+async function probe(server: string, installer: string | null, client: string | null, source: ServerBuild['source']): Promise<ServerBuild | null> {
+  if (!client) return null;
+  try {
+    const { stdout } = await run(server, ['--version'], { timeout: 10_000 });
+    const m = /Ver\s+(\d+\.\d+\.\d+)(-MariaDB)?/i.exec(stdout);
+    if (!m?.[1]) return null;
+    const flavour = m[2] || /mariadb/i.test(stdout) ? 'mariadb' : 'mysql';
+    if (flavour === 'mariadb' && !installer) return null;
+    return { version: m[1], flavour, server, installer, client, source };
+  } catch {
+    return null;
+  }
+}
+
+/** Finds every usable build, with the reasons for what it could not use. */
+export async function findBuilds(binariesDir?: string): Promise<{ builds: ServerBuild[]; problems: string[] }> {
+  const builds: ServerBuild[] = [];
+  const problems: string[] = [];
+  const server = resolveProgram('mariadbd') ?? resolveProgram('mysqld');
+  if (server) {
+    const b = await probe(server, resolveProgram('mariadb-install-db') ?? resolveProgram('mysql_install_db'), resolveProgram('mariadb') ?? resolveProgram('mysql'), 'system');
+    if (b) builds.push(b);
+    else problems.push(`${server} is there but its install tool or client is missing`);
+  }
+  if (binariesDir && existsSync(binariesDir)) {
+    for (const v of readdirSync(binariesDir)) {
+      const bin = join(binariesDir, v, 'bin');
+      const srv = ['mariadbd', 'mysqld'].map((n) => join(bin, n)).find(existsSync);
+      if (!srv) continue;
+      const inst = [join(v, 'scripts', 'mariadb-install-db'), join(v, 'bin', 'mariadb-install-db'), join(v, 'scripts', 'mysql_install_db')].map((p) => join(binariesDir, p)).find(existsSync) ?? null;
+      const cli = ['mariadb', 'mysql'].map((n) => join(bin, n)).find(existsSync) ?? null;
+      const b = await probe(srv, inst, cli, 'tarball');
+      if (b) builds.push(b);
+      else problems.push(`${join(binariesDir, v)}: not a usable server build`);
+    }
+  }
+  if (builds.length === 0) problems.unshift(`no mysqld/mariadbd with its install tool found in PATH${binariesDir ? ` or under ${binariesDir}` : ''}`);
+  return { builds, problems };
+}
+
+/** The build for `version` (exact, or a prefix like 10.11); the newest when none is asked for. */
+export function pickBuild(builds: ServerBuild[], version?: string): ServerBuild | null {
+  const cmp = (a: string, b: string) => {
+    const pa = a.split('.').map(Number);
+    const pb = b.split('.').map(Number);
+    for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+    return 0;
+  };
+  const fit = builds.filter((b) => !version || b.version === version || b.version.startsWith(`${version}.`)).sort((a, b) => cmp(a.version, b.version));
+  return fit.at(-1) ?? null;
+}

@@ -1,0 +1,305 @@
+/**
+ * Replication sandboxes on this host (the MySQL Sandbox idea): check,
+ * install (master or replica) and remove self-contained server instances,
+ * each in `<sandboxDir>/<name>/` with its data, my.cnf, socket, pid and a
+ * sandbox.json. Nothing goes through a shell: servers and clients are
+ * spawned with argv, and every value put into SQL was validated first.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Logger } from '../../log.js';
+import { ErrorCode, GearopsError } from '../../errors.js';
+import type { Capability, CapabilityContext } from '../capability.js';
+import { findBuilds, pickBuild, type ServerBuild } from './builds.js';
+
+const run = promisify(execFile);
+
+/** Sandbox credentials (MySQL Sandbox's convention by default). Never sent back or logged. */
+export interface SandboxCredentials {
+  user: string;
+  password: string;
+  replUser?: string;
+  replPassword?: string;
+}
+
+/** Options of the sandbox capabilities. */
+export interface SandboxOptions {
+  host: string;
+  sandboxDir: string;
+  binariesDir?: string;
+  advertise: string;
+  credentials?: SandboxCredentials;
+  logger: Logger;
+}
+
+/** What sandbox.json records (no password). */
+interface SandboxRecord {
+  name: string;
+  cluster: string;
+  role: 'master' | 'replica';
+  version: string;
+  flavour: string;
+  address: string;
+  port: number;
+  serverId: number;
+  master: { address: string; port: number } | null;
+}
+
+const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
+const ADDR_RE = /^[A-Za-z0-9.:_-]{1,255}$/;
+const CRED_RE = /^[A-Za-z0-9_.@%+-]{1,64}$/;
+
+function bad(message: string): GearopsError {
+  return new GearopsError(ErrorCode.Usage, message);
+}
+
+async function portFree(address: string, port: number): Promise<{ free: boolean; reason?: string }> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', (err: NodeJS.ErrnoException) => resolve({ free: false, reason: err.code === 'EADDRINUSE' ? 'in use' : err.code ?? err.message }));
+    s.listen(port, address, () => s.close(() => resolve({ free: true })));
+  });
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Builds the sandbox capabilities; none (with the reasons) when this host has no usable server build. */
+export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{ capabilities: Capability[]; versions: ServerBuild[]; problems: string[] }> {
+  const { builds, problems } = await findBuilds(opts.binariesDir);
+  if (builds.length === 0) return { capabilities: [], versions: [], problems };
+  const cred = { user: 'msandbox', password: 'msandbox', replUser: 'rsandbox', replPassword: 'rsandbox', ...opts.credentials };
+  for (const v of [cred.user, cred.password, cred.replUser, cred.replPassword]) {
+    if (!CRED_RE.test(v)) return { capabilities: [], versions: builds, problems: ['sandbox credentials may only use letters, digits and _.@%+-'] };
+  }
+  if (!ADDR_RE.test(opts.advertise)) return { capabilities: [], versions: builds, problems: [`--advertise ${opts.advertise} is not an address`] };
+  mkdirSync(opts.sandboxDir, { recursive: true });
+  const log = opts.logger.child({ component: 'sandbox' });
+  const dirOf = (name: string) => join(opts.sandboxDir, name);
+
+  const readRecord = (name: string): SandboxRecord | null => {
+    try {
+      return JSON.parse(readFileSync(join(dirOf(name), 'sandbox.json'), 'utf8')) as SandboxRecord;
+    } catch {
+      return null;
+    }
+  };
+  const pidOf = (name: string): number | null => {
+    try {
+      const pid = Number(readFileSync(join(dirOf(name), 'mysqld.pid'), 'utf8').trim());
+      return Number.isInteger(pid) && pid > 0 ? pid : null;
+    } catch {
+      return null;
+    }
+  };
+  const running = (name: string) => {
+    const pid = pidOf(name);
+    return pid !== null && pidAlive(pid);
+  };
+  const sql = (b: ServerBuild, name: string, statement: string, asRoot = true) =>
+    run(b.client, ['--no-defaults', `--socket=${join(dirOf(name), 'mysqld.sock')}`, `-u${asRoot ? 'root' : cred.user}`, `-p${cred.password}`, '-N', '-B', '-e', statement], { timeout: 30_000 });
+
+  async function stopServer(name: string): Promise<void> {
+    const pid = pidOf(name);
+    if (pid === null || !pidAlive(pid)) return;
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + 20_000;
+    while (pidAlive(pid)) {
+      if (Date.now() > deadline) {
+        process.kill(pid, 'SIGKILL');
+        await new Promise((r) => setTimeout(r, 200));
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  const check: Capability<{ ports?: number[]; version?: string }> = {
+    name: 'sandbox.check',
+    async handler(ctx) {
+      const ports = Array.isArray(ctx.args?.ports) ? ctx.args.ports.filter((p) => Number.isInteger(p) && p > 0 && p < 65536).slice(0, 20) : [];
+      const sandboxes = existsSync(opts.sandboxDir)
+        ? readdirSync(opts.sandboxDir)
+            .map((n) => readRecord(n))
+            .filter((r): r is SandboxRecord => r !== null)
+            .map((r) => ({ name: r.name, version: r.version, port: r.port, running: running(r.name), role: r.role, cluster: r.cluster }))
+        : [];
+      const fs = statfsSync(opts.sandboxDir);
+      return {
+        host: opts.host,
+        versions: builds.map((b) => ({ version: b.version, flavour: b.flavour })),
+        ports: await Promise.all(ports.map(async (port) => ({ port, ...(await portFree(opts.advertise, port)) }))),
+        freeDiskBytes: Number(fs.bavail) * Number(fs.bsize),
+        sandboxes,
+        problems: problems.length ? problems : undefined,
+      };
+    },
+  };
+
+  type InstallArgs = { name: string; cluster: string; version?: string; port: number; serverId: number; role: 'master' | 'replica'; master?: { address: string; port: number } };
+  const install: Capability<InstallArgs> = {
+    name: 'sandbox.install',
+    /**
+     * Safe to run twice: gearmand re-sends a job whose worker disconnected, so a
+     * finished sandbox with the same parameters answers "already installed"
+     * with its description; different parameters are a conflict.
+     */
+    async handler(ctx: CapabilityContext<InstallArgs>) {
+      const a = ctx.args ?? ({} as InstallArgs);
+      if (typeof a.name !== 'string' || !NAME_RE.test(a.name)) throw bad('sandbox name must be lower-case letters, digits and _');
+      if (typeof a.cluster !== 'string' || !NAME_RE.test(a.cluster)) throw bad('cluster name must be lower-case letters, digits and _');
+      if (!Number.isInteger(a.port) || a.port < 1024 || a.port > 65535) throw bad('port must be 1024..65535');
+      if (!Number.isInteger(a.serverId) || a.serverId < 1 || a.serverId > 4_294_967_295) throw bad('serverId must be a positive whole number');
+      if (a.role !== 'master' && a.role !== 'replica') throw bad('role must be master or replica');
+      if (a.role === 'replica' && (!a.master || !ADDR_RE.test(String(a.master.address)) || !Number.isInteger(a.master.port))) throw bad('a replica needs master { address, port }');
+      const b = pickBuild(builds, a.version);
+      if (!b) throw new GearopsError(ErrorCode.Sandbox, `version ${a.version} is not available on ${opts.host} (has: ${builds.map((x) => x.version).join(', ')})`, { data: { host: opts.host, step: 'check' } });
+      const dir = dirOf(a.name);
+      const record: SandboxRecord = { name: a.name, cluster: a.cluster, role: a.role, version: b.version, flavour: b.flavour, address: opts.advertise, port: a.port, serverId: a.serverId, master: a.role === 'replica' ? { address: a.master!.address, port: a.master!.port } : null };
+      const value = { ...record, socket: join(dir, 'mysqld.sock'), dataDir: join(dir, 'data'), durationMs: 0 };
+      if (existsSync(dir)) {
+        const existing = readRecord(a.name);
+        if (existing && JSON.stringify(existing) === JSON.stringify(record) && running(a.name)) return { ...value, alreadyInstalled: true };
+        throw new GearopsError(ErrorCode.Conflict, `${opts.host}: a sandbox named ${a.name} already exists${existing ? ` (port ${existing.port}, ${existing.role})` : ''}`, { data: { host: opts.host, step: 'check' } });
+      }
+      const free = await portFree(opts.advertise, a.port);
+      if (!free.free) throw new GearopsError(ErrorCode.Conflict, `${opts.host}: port ${a.port} on ${opts.advertise} is ${free.reason ?? 'taken'}`, { data: { host: opts.host, step: 'check', port: a.port } });
+
+      const started = Date.now();
+      const step = (s: string, state: 'start' | 'ok' | 'fail' | 'info', detail?: string) => ctx.emit({ type: 'step', step: s, state, detail, node: `${opts.host}:${a.port}` });
+      mkdirSync(dir, { recursive: true });
+      try {
+        step('init', 'start');
+        const dataDir = join(dir, 'data');
+        const cnf = [
+          '[mysqld]',
+          `datadir=${dataDir}`,
+          `socket=${join(dir, 'mysqld.sock')}`,
+          `pid-file=${join(dir, 'mysqld.pid')}`,
+          `log-error=${join(dir, 'error.log')}`,
+          `port=${a.port}`,
+          `bind-address=${opts.advertise}`,
+          `server-id=${a.serverId}`,
+          'log-bin=mysql-bin',
+          'binlog-format=ROW',
+          'relay-log=relay-bin',
+          'log-slave-updates=ON',
+          `report-host=${opts.advertise}`,
+          `report-port=${a.port}`,
+          'skip-name-resolve',
+          'innodb-buffer-pool-size=32M',
+          'innodb-log-file-size=8M',
+          'performance-schema=OFF',
+          'max-connections=50',
+          ...(a.role === 'replica' ? ['read-only=ON'] : []),
+          '',
+        ].join('\n');
+        writeFileSync(join(dir, 'my.cnf'), cnf);
+        await run(b.installer!, ['--no-defaults', `--datadir=${dataDir}`, ...(process.getuid?.() === 0 ? ['--user=root'] : []), '--auth-root-authentication-method=normal', '--skip-test-db'], { timeout: 120_000 });
+        step('init', 'ok');
+        step('start', 'start');
+        const child = spawn(b.server, [`--defaults-file=${join(dir, 'my.cnf')}`, ...(process.getuid?.() === 0 ? ['--user=root'] : [])], { detached: true, stdio: 'ignore' });
+        child.unref();
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          try {
+            await run(b.client, ['--no-defaults', `--socket=${join(dir, 'mysqld.sock')}`, '-uroot', '-N', '-B', '-e', 'SELECT 1'], { timeout: 5000 });
+            break;
+          } catch {
+            if (child.exitCode !== null || Date.now() > deadline) {
+              let tail = '';
+              try {
+                tail = readFileSync(join(dir, 'error.log'), 'utf8').split('\n').filter((l) => /ERROR/.test(l)).slice(-2).join(' ');
+              } catch {
+                // no log yet
+              }
+              throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: the server did not start${tail ? `: ${tail}` : ''}`, { data: { host: opts.host, step: 'start' } });
+            }
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+        step('start', 'ok');
+        step('users', 'start');
+        // Not binlogged: replicas create their own users, and the master's would otherwise replicate and collide.
+        await run(b.client, ['--no-defaults', `--socket=${join(dir, 'mysqld.sock')}`, '-uroot', '-N', '-B', '-e', [
+          'SET SESSION sql_log_bin=0',
+          `CREATE USER '${cred.user}'@'%' IDENTIFIED BY '${cred.password}'`,
+          `GRANT ALL PRIVILEGES ON *.* TO '${cred.user}'@'%' WITH GRANT OPTION`,
+          `CREATE USER '${cred.replUser}'@'%' IDENTIFIED BY '${cred.replPassword}'`,
+          `GRANT REPLICATION SLAVE ON *.* TO '${cred.replUser}'@'%'`,
+          "DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1'",
+          `ALTER USER 'root'@'localhost' IDENTIFIED BY '${cred.password}'`,
+        ].join('; ')], { timeout: 30_000 });
+        step('users', 'ok');
+        if (a.role === 'replica') {
+          step('replication', 'start', `from ${a.master!.address}:${a.master!.port}`);
+          await sql(b, a.name, `SET SESSION sql_log_bin=0; CHANGE MASTER TO MASTER_HOST='${a.master!.address}', MASTER_PORT=${a.master!.port}, MASTER_USER='${cred.replUser}', MASTER_PASSWORD='${cred.replPassword}', MASTER_CONNECT_RETRY=1${b.flavour === 'mariadb' ? ', MASTER_USE_GTID=slave_pos' : ''}; START SLAVE`);
+          const until = Date.now() + 30_000;
+          for (;;) {
+            const { stdout } = await run(b.client, ['--no-defaults', `--socket=${join(dir, 'mysqld.sock')}`, '-uroot', `-p${cred.password}`, '-E', '-e', 'SHOW SLAVE STATUS'], { timeout: 10_000 });
+            const field = (k: string) => new RegExp(`^\\s*${k}: (.*)$`, 'm').exec(stdout)?.[1]?.trim() ?? '';
+            if (field('Slave_IO_Running') === 'Yes' && field('Slave_SQL_Running') === 'Yes') break;
+            if (Date.now() > until) throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: replication did not start: IO ${field('Slave_IO_Running')}, SQL ${field('Slave_SQL_Running')}${field('Last_IO_Error') ? `: ${field('Last_IO_Error')}` : ''}${field('Last_SQL_Error') ? `: ${field('Last_SQL_Error')}` : ''}`, { data: { host: opts.host, step: 'replication' } });
+            await new Promise((r) => setTimeout(r, 200));
+          }
+          step('replication', 'ok', 'IO and SQL threads running');
+        }
+        writeFileSync(join(dir, 'sandbox.json'), JSON.stringify(record, null, 2));
+        log.info({ event: 'sandbox_installed', name: a.name, port: a.port, role: a.role, version: b.version }, 'sandbox installed');
+        return { ...value, durationMs: Date.now() - started };
+      } catch (err) {
+        step('cleanup', 'info', 'removing what was made');
+        await stopServer(a.name).catch(() => undefined);
+        rmSync(dir, { recursive: true, force: true });
+        if (err instanceof GearopsError) throw err;
+        const e = err as { stderr?: string; message: string };
+        throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: ${(e.stderr || e.message).split('\n')[0]?.replaceAll(cred.password, '***').replaceAll(cred.replPassword, '***')}`, { data: { host: opts.host, step: 'install' } });
+      }
+    },
+  };
+
+  const remove: Capability<{ name: string }> = {
+    name: 'sandbox.remove',
+    /** Idempotent: removing what is already gone is NotFound, and changes nothing. */
+    async handler(ctx) {
+      const name = ctx.args?.name;
+      if (typeof name !== 'string' || !NAME_RE.test(name)) throw bad('sandbox name must be lower-case letters, digits and _');
+      if (!existsSync(dirOf(name))) throw new GearopsError(ErrorCode.NotFound, `${opts.host}: no sandbox named ${name}`, { data: { host: opts.host } });
+      await stopServer(name);
+      rmSync(dirOf(name), { recursive: true, force: true });
+      log.info({ event: 'sandbox_removed', name }, 'sandbox removed');
+      return { name, removed: true };
+    },
+  };
+
+  return { capabilities: [check, install, remove] as Capability[], versions: builds, problems: [] };
+}
+
+/** Stops every sandbox server under `dir` (the demo's clean-up). */
+export async function stopAllSandboxes(dir: string): Promise<void> {
+  if (!existsSync(dir)) return;
+  const pids: number[] = [];
+  const walk = (d: string, depth: number) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory() && depth < 3) walk(join(d, e.name), depth + 1);
+      else if (e.name === 'mysqld.pid') {
+        const pid = Number(readFileSync(join(d, e.name), 'utf8').trim());
+        if (pid > 0 && pidAlive(pid)) pids.push(pid);
+      }
+    }
+  };
+  walk(dir, 0);
+  for (const pid of pids) process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 20_000;
+  while (pids.some(pidAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of pids.filter(pidAlive)) process.kill(pid, 'SIGKILL');
+}
