@@ -84,6 +84,7 @@ export function createReplicationProbe(opts: { credentials: { user: string; pass
     },
     async exec(n, sql) {
       const [rows, fields] = await query(n, sql);
+      if (!Array.isArray(rows)) return { columns: ['affected rows'], rows: [[String((rows as { affectedRows?: number }).affectedRows ?? 0)]] };
       const columns = (fields ?? []).map((f) => f.name);
       return { columns, rows: rows.map((r) => columns.map((c) => (r[c] === null ? 'NULL' : r[c] instanceof Date ? (r[c] as Date).toISOString() : Buffer.isBuffer(r[c]) ? (r[c] as Buffer).toString('utf8') : String(r[c])))) };
     },

@@ -1,0 +1,109 @@
+/**
+ * A whole local fleet for integration tests: a real gearmand, a real MariaDB
+ * for the store, worker processes with sandbox dirs, and the app context the
+ * console and the bot use — with a recording chat in place of Slack.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../src/config.js';
+import { createAppContext, type AppContext } from '../../src/app.js';
+import { createSilentLogger } from '../../src/log.js';
+import { renderText, type ChatMessage } from '../../src/core/message.js';
+import type { ChatSink, MessageRef } from '../../src/core/ports/chat.js';
+import type { CommandOutcome } from '../../src/core/ports/commands.js';
+import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-process.js';
+import { stopAllSandboxes } from '../../src/worker/sandbox/index.js';
+import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
+import { startGearmand, type GearmandHandle } from './gearmand.js';
+import { startMariadb } from './mariadb.js';
+import { createRecordingReply } from '../unit/fakes/ports.js';
+
+/** Everything posted to channels outside command replies (alerts, pool announcements). */
+export interface SinkRecord {
+  posts: Array<{ channel: string; ref: MessageRef; text: string; threadTs?: string; msg: ChatMessage; at: number }>;
+  updates: Array<{ ref: MessageRef; text: string; at: number }>;
+}
+
+/** Creates a chat sink that records. */
+export function createRecordingSink(): ChatSink & SinkRecord {
+  const posts: SinkRecord['posts'] = [];
+  const updates: SinkRecord['updates'] = [];
+  let n = 0;
+  return {
+    posts,
+    updates,
+    async post(channel, msg, o) {
+      const ref = { channel, ts: `${Date.now()}.${String(++n).padStart(6, '0')}` };
+      posts.push({ channel, ref, text: renderText(msg), threadTs: o?.threadTs, msg, at: Date.now() });
+      return ref;
+    },
+    async update(ref, msg) {
+      updates.push({ ref, text: renderText(msg), at: Date.now() });
+    },
+    async upload() {},
+  };
+}
+
+/** A running fleet. */
+export interface Fleet {
+  gearmand: GearmandHandle;
+  db: MariadbProcess;
+  workers: Map<string, WorkerProcess>;
+  secret: string;
+  root: string;
+  sink: ReturnType<typeof createRecordingSink>;
+  env: NodeJS.ProcessEnv;
+  ctx: AppContext;
+  /** Runs a slash command line as user U1 in C1; returns the outcome and what was said. */
+  run(line: string, opts?: { yes?: boolean }): Promise<{ outcome: CommandOutcome; text: string }>;
+  /** A second app context on the same fleet (a restarted or second bot). */
+  newContext(): Promise<AppContext>;
+  stop(): Promise<void>;
+}
+
+/** Starts gearmand, MariaDB and workers for `hosts`. */
+export async function startFleet(opts: { hosts?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<Fleet> {
+  const hosts = opts.hosts ?? ['server1', 'server2', 'server3'];
+  const secret = randomBytes(32).toString('hex');
+  const root = mkdtempSync(join(tmpdir(), 'gearops-fleet-'));
+  const [gearmand, db] = await Promise.all([startGearmand(), startMariadb()]);
+  const workers = new Map<string, WorkerProcess>();
+  await Promise.all(
+    hosts.map(async (h) => {
+      const dir = join(root, h);
+      mkdirSync(dir, { recursive: true });
+      workers.set(h, await startWorkerProcess({ host: h, gearman: gearmand.address, secret, extraArgs: ['--sandbox-dir', dir] }));
+    }),
+  );
+  const env: NodeJS.ProcessEnv = { GEAROPS_GEARMAN: gearmand.address, GEAROPS_JOB_SECRET: secret, GEAROPS_MYSQL_URL: db.url, GEAROPS_POLICY: 'policies/demo.yml', GEAROPS_ALERT_CHANNEL: 'CALERTS', GEAROPS_POOL_CHANNEL: 'CPOOL', GEAROPS_USER_RATE: '10000', GEAROPS_MONITOR_INTERVAL_MS: '500', ...opts.env };
+  const sink = createRecordingSink();
+  const newContext = () => createAppContext({ config: parseConfig(env), logger: createSilentLogger(), chat: sink, dispatchPreset: 'fast' });
+  const ctx = await newContext();
+  return {
+    gearmand,
+    db,
+    workers,
+    secret,
+    root,
+    sink,
+    env,
+    ctx,
+    newContext,
+    async run(line, o) {
+      const m = /^\/(\S+)\s*([\s\S]*)$/.exec(line)!;
+      const rec = createRecordingReply('C1', { confirm: o?.yes ?? false });
+      const outcome = await ctx.router.dispatch({ command: m[1]!, text: m[2] ?? '', principal: { userId: 'U1', channelId: 'C1', roles: [] }, reply: rec.reply, source: 'console', requestId: randomUUID() });
+      const text = [...rec.ephemerals, ...rec.posts.map((p) => p.text), ...rec.updates.map((u) => u.text)].join('\n');
+      return { outcome, text };
+    },
+    async stop() {
+      await ctx.close();
+      await Promise.all([...workers.values()].map((w) => w.stop()));
+      await stopAllSandboxes(root);
+      await Promise.all([gearmand.stop(), db.stop()]);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
