@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createReplicationProbe } from '../../src/mysql/replication.js';
+import { createSilentLogger } from '../../src/log.js';
+import type { ReplicationProbe } from '../../src/core/ports/replication.js';
+import type { AppContext } from '../../src/app.js';
+import { startFleet, type Fleet } from '../helpers/fleet.js';
+import { createRecordingReply } from '../unit/fakes/ports.js';
+
+const until = async (what: () => boolean | Promise<boolean>, ms = 15_000) => {
+  const deadline = Date.now() + ms;
+  while (!(await what())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+describe('replication monitor and alert threads on a real cluster', () => {
+  let f: Fleet;
+  let probe: ReplicationProbe;
+  let ctx2: AppContext | null = null;
+  const node = (port: number) => ({ address: '127.0.0.1', port });
+  const alerts = () => f.sink.posts.filter((p) => p.channel === 'CALERTS' && !p.threadTs);
+  const thread = (ts: string) => f.sink.posts.filter((p) => p.threadTs === ts);
+
+  beforeAll(async () => {
+    f = await startFleet();
+    const r = await f.run('/replica install demo master=server1 slaves=server2,server3 port=24300 pool=yes');
+    expect(r.outcome.status, r.text).toBe('ok');
+    probe = createReplicationProbe({ credentials: { user: 'msandbox', password: 'msandbox' }, logger: createSilentLogger() });
+    await probe.exec(node(24300), 'CREATE DATABASE app');
+    await probe.exec(node(24300), 'CREATE TABLE app.t (id INT PRIMARY KEY)');
+    await f.ctx.monitor!.start();
+  });
+
+  afterAll(async () => {
+    await probe?.close();
+    await ctx2?.close();
+    await f?.stop();
+  });
+
+  it('fills the pool on install (master READ,WRITE, replicas READ)', async () => {
+    const pool = await f.ctx.store!.pool.list();
+    expect(pool.map((n) => [n.port, n.type.join(',')])).toEqual([[24300, 'READ,WRITE'], [24301, 'READ'], [24302, 'READ']]);
+  });
+
+  it('opens exactly one alert for a duplicate-key conflict, takes the replica out of the pool, and resolves in the same thread', async () => {
+    await until(async () => (await probe.exec(node(24301), 'SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "app"')).rows[0]?.[0] === '1');
+    await probe.exec(node(24301), 'INSERT INTO app.t VALUES (1)');
+    const broke = Date.now();
+    await probe.exec(node(24300), 'INSERT INTO app.t VALUES (1)');
+    await until(() => alerts().some((a) => a.text.includes('server2:24301') && a.text.includes('1062')));
+    const parent = alerts().find((a) => a.text.includes('server2:24301'))!;
+    expect(parent.at - broke).toBeLessThan(3000);
+    expect(parent.text).toMatch(/SQL thread stopped/);
+    expect(parent.text).toMatch(/Duplicate entry '1'/);
+    await until(async () => (await f.ctx.store!.pool.get('127.0.0.1', 24301))?.type.length === 0);
+    expect(f.sink.posts.some((p) => p.channel === 'CPOOL' && /127\.0\.0\.1:24301 READ → offline by the monitor/.test(p.text))).toBe(true);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(alerts().filter((a) => a.text.includes('server2:24301'))).toHaveLength(1);
+    await probe.skipOneEvent(node(24301));
+    await until(() => thread(parent.ref.ts).some((p) => /Resolved: SQL thread stopped on server2:24301 cleared after/.test(p.text)));
+    expect(f.sink.updates.some((u) => u.ref.ts === parent.ref.ts && /RESOLVED/.test(u.text))).toBe(true);
+    await until(async () => (await f.ctx.store!.pool.get('127.0.0.1', 24301))?.type.join(',') === 'READ');
+  });
+
+  it('keeps one thread across a bot restart, and the Restart button brings a stopped IO thread back', async () => {
+    await probe.stopReplication(node(24302), 'io');
+    await until(() => alerts().some((a) => a.text.includes('server3:24302') && /IO thread stopped/.test(a.text)));
+    const parent = alerts().find((a) => a.text.includes('server3:24302'))!;
+    // "Restart" the bot: the old one stops (its lock goes), a new one takes over the same store.
+    await f.ctx.monitor!.stop();
+    ctx2 = await f.newContext();
+    await ctx2.monitor!.start();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(alerts().filter((a) => a.text.includes('server3:24302'))).toHaveLength(1);
+    const incident = (await ctx2.store!.incidents.listOpen()).find((i) => i.host === 'server3')!;
+    expect(incident.alertTs).toBe(parent.ref.ts);
+    const rec = createRecordingReply('CALERTS');
+    const out = await ctx2.router.dispatchAction({ actionId: 'incident.restart', value: String(incident.id), principal: { userId: 'UDBA', channelId: 'CALERTS', roles: [] }, message: parent.ref, threadTs: parent.ref.ts, reply: rec.reply, source: 'slack', requestId: 'btn1' });
+    expect(out.status).toBe('ok');
+    expect(thread(parent.ref.ts).some((p) => /<@UDBA> pressed \*Restart replication\*/.test(p.text))).toBe(true);
+    await until(() => thread(parent.ref.ts).some((p) => /Resolved: IO thread stopped on server3:24302/.test(p.text)));
+    const audit = await ctx2.store!.audit.recent(20);
+    expect(audit.some((a) => a.command === 'incident.restart' && a.userId === 'UDBA' && a.status === 'ok')).toBe(true);
+  });
+
+  it('reports a killed replica as unreachable', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const pid = Number(readFileSync(join(f.root, 'server3', 'demo', 'mysqld.pid'), 'utf8'));
+    process.kill(pid, 'SIGKILL');
+    await until(() => alerts().some((a) => a.text.includes('server3:24302') && /node unreachable/.test(a.text)));
+  });
+});
