@@ -44,6 +44,8 @@ export async function startBot(env: NodeJS.ProcessEnv, opts: { dispatchPreset?: 
     await ctx.close();
     throw err;
   }
+  // Only one bot instance monitors at a time (a lock in the store); the others stand by.
+  await ctx.monitor?.start();
   logger.info({ event: 'bot_started', mode: config.slack.appToken ? 'socket' : 'http', port: started.port }, 'gearops bot started');
   return {
     ctx,
