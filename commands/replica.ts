@@ -21,6 +21,8 @@ import { formatDuration, mention, policyPrincipal, requesterOf, words } from './
 /** What `sandbox.check@host` answers. */
 export interface SandboxCheckValue {
   host: string;
+  /** The address other hosts use to reach this host's sandboxes (the worker's --advertise). */
+  address?: string;
   versions: Array<{ version: string; flavour: string }>;
   ports: Array<{ port: number; free: boolean; reason?: string }>;
   freeDiskBytes: number;
@@ -248,11 +250,15 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     };
 
     try {
-      const master = await installNode(0);
-      push('master running; installing replicas in parallel…', true);
-      const settled = await Promise.allSettled(plan.replicas.map((_, k) => installNode(k + 1, master)));
+      // The master's address is known from its check, so the replicas are built at the same time as
+      // the master; each starts replicating once the master accepts connections.
+      const masterAddress = checks[0]?.address ?? '127.0.0.1';
+      push('checked every host; installing the master and the replicas in parallel…', true);
+      const settled = await Promise.allSettled([installNode(0), ...plan.replicas.map((_, k) => installNode(k + 1, { address: masterAddress, port: basePort } as SandboxInstallValue))]);
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failed) throw failed.reason;
+      const master = (settled[0] as PromiseFulfilledResult<SandboxInstallValue>).value;
+      settled.shift();
       const replicaValues = settled.map((s) => (s as PromiseFulfilledResult<SandboxInstallValue>).value);
       push('verifying replication: writing on the master, reading on every replica…', true);
       const verified = await deps.probe.verifyReplication(

@@ -136,6 +136,7 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
       const fs = statfsSync(opts.sandboxDir);
       return {
         host: opts.host,
+        address: opts.advertise,
         versions: builds.map((b) => ({ version: b.version, flavour: b.flavour })),
         ports: await Promise.all(ports.map(async (port) => ({ port, ...(await portFree(opts.advertise, port)) }))),
         freeDiskBytes: Number(fs.bavail) * Number(fs.bsize),
@@ -186,6 +187,7 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
           `socket=${join(dir, 'mysqld.sock')}`,
           `pid-file=${join(dir, 'mysqld.pid')}`,
           `log-error=${join(dir, 'error.log')}`,
+          `tmpdir=${join(dir, 'tmp')}`,
           `port=${a.port}`,
           `bind-address=${opts.advertise}`,
           `server-id=${a.serverId}`,
@@ -204,7 +206,9 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
           '',
         ].join('\n');
         writeFileSync(join(dir, 'my.cnf'), cnf);
-        await run(b.installer!, ['--no-defaults', `--datadir=${dataDir}`, ...(process.getuid?.() === 0 ? ['--user=root'] : []), '--auth-root-authentication-method=normal', '--skip-test-db'], { timeout: 120_000 });
+        // Each sandbox its own tmpdir: concurrent installs in one /tmp trip over each other's temporary tables.
+        mkdirSync(join(dir, 'tmp'), { recursive: true });
+        await run(b.installer!, ['--no-defaults', `--datadir=${dataDir}`, `--tmpdir=${join(dir, 'tmp')}`, ...(process.getuid?.() === 0 ? ['--user=root'] : []), '--auth-root-authentication-method=normal', '--skip-test-db'], { timeout: 120_000 });
         step('init', 'ok');
         step('start', 'start');
         const child = spawn(b.server, [`--defaults-file=${join(dir, 'my.cnf')}`, ...(process.getuid?.() === 0 ? ['--user=root'] : [])], { detached: true, stdio: 'ignore' });
@@ -224,7 +228,7 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
               }
               throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: the server did not start${tail ? `: ${tail}` : ''}`, { data: { host: opts.host, step: 'start' } });
             }
-            await new Promise((r) => setTimeout(r, 100));
+            await new Promise((r) => setTimeout(r, 50));
           }
         }
         step('start', 'ok');
@@ -249,7 +253,7 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
             const field = (k: string) => new RegExp(`^\\s*${k}: (.*)$`, 'm').exec(stdout)?.[1]?.trim() ?? '';
             if (field('Slave_IO_Running') === 'Yes' && field('Slave_SQL_Running') === 'Yes') break;
             if (Date.now() > until) throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: replication did not start: IO ${field('Slave_IO_Running')}, SQL ${field('Slave_SQL_Running')}${field('Last_IO_Error') ? `: ${field('Last_IO_Error')}` : ''}${field('Last_SQL_Error') ? `: ${field('Last_SQL_Error')}` : ''}`, { data: { host: opts.host, step: 'replication' } });
-            await new Promise((r) => setTimeout(r, 200));
+            await new Promise((r) => setTimeout(r, 50));
           }
           step('replication', 'ok', 'IO and SQL threads running');
         }
@@ -259,10 +263,12 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
       } catch (err) {
         step('cleanup', 'info', 'removing what was made');
         await stopServer(a.name).catch(() => undefined);
-        rmSync(dir, { recursive: true, force: true });
+        rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
         if (err instanceof GearopsError) throw err;
         const e = err as { stderr?: string; message: string };
-        throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: ${(e.stderr || e.message).split('\n')[0]?.replaceAll(cred.password, '***').replaceAll(cred.replPassword, '***')}`, { data: { host: opts.host, step: 'install' } });
+        const lines = (e.stderr || e.message).split('\n').filter((l) => l.trim());
+        const line = lines.find((l) => /ERROR/i.test(l)) ?? lines.find((l) => !/\[(Warning|Note)\]/.test(l)) ?? lines[0] ?? 'failed';
+        throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: ${line.replaceAll(cred.password, '***').replaceAll(cred.replPassword, '***')}`, { data: { host: opts.host, step: 'install' } });
       }
     },
   };
@@ -275,7 +281,7 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
       if (typeof name !== 'string' || !NAME_RE.test(name)) throw bad('sandbox name must be lower-case letters, digits and _');
       if (!existsSync(dirOf(name))) throw new GearopsError(ErrorCode.NotFound, `${opts.host}: no sandbox named ${name}`, { data: { host: opts.host } });
       await stopServer(name);
-      rmSync(dirOf(name), { recursive: true, force: true });
+      rmSync(dirOf(name), { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
       log.info({ event: 'sandbox_removed', name }, 'sandbox removed');
       return { name, removed: true };
     },
