@@ -41,9 +41,18 @@ export function interceptSlackApi(origin: string, opts: { rateLimitFirst?: numbe
         limited--;
         return [429, { ok: false, error: 'ratelimited' }, { 'retry-after': '1' }];
       }
+      if (method === 'files.getUploadURLExternal') return [200, { ok: true, upload_url: `${origin}/upload/F${calls.length}`, file_id: `F${calls.length}` }];
+      if (method === 'files.completeUploadExternal') return [200, { ok: true, files: [{ id: 'F1', title: body.files }] }];
       if (method === 'auth.test') return [200, { ok: true, user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1', url: 'https://ops.slack.com/' }];
       if (method === 'chat.postMessage') return [200, { ok: true, channel: body.channel, ts: `${++ts}.000100` }];
       return [200, { ok: true, channel: body.channel, ts: body.ts }];
+    });
+  nock(origin)
+    .persist()
+    .post(/\/upload\/.*/)
+    .reply(function (uri, raw) {
+      calls.push({ method: 'upload', body: { path: uri, bytes: String(typeof raw === 'string' ? raw.length : JSON.stringify(raw).length) }, at: Date.now() });
+      return [200, 'OK'];
     });
   return { calls };
 }

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBot, type RunningBot } from '../../src/bot.js';
@@ -22,10 +25,16 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
   const respondUrl = 'http://hooks.test/respond';
   const ephemerals: string[] = [];
 
+  let dir: string;
+
   beforeAll(async () => {
     const secret = randomBytes(32).toString('hex');
+    dir = mkdtempSync(join(tmpdir(), 'gearops-e2e-'));
+    // The demo's diagnostics plus `seq`, to produce output longer than a message.
+    const policy = join(dir, 'policy.yml');
+    writeFileSync(policy, `version: 1\ncommands:\n  - rule: diagnostics\n    grep: true\n    allow: [uptime, hostname, "seq <int:1..100000>"]\n`);
     [g, db] = await Promise.all([startGearmand(), startMariadb()]);
-    w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret });
+    w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy });
     nock.disableNetConnect();
     nock.enableNetConnect(/127\.0\.0\.1|localhost/);
     api = interceptSlackApi(API, { rateLimitFirst: 1 });
@@ -34,7 +43,7 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
       return 'ok';
     });
     bot = await startBot(
-      { SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: SIGNING, PORT: '0', SLACK_API_URL: `${API}/api/`, GEAROPS_GEARMAN: g.address, GEAROPS_JOB_SECRET: secret, GEAROPS_MYSQL_URL: db.url, GEAROPS_POLICY: 'policies/demo.yml', GEAROPS_LOG_LEVEL: 'silent', GEAROPS_USER_RATE: '1000' },
+      { SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: SIGNING, PORT: '0', SLACK_API_URL: `${API}/api/`, GEAROPS_GEARMAN: g.address, GEAROPS_JOB_SECRET: secret, GEAROPS_MYSQL_URL: db.url, GEAROPS_POLICY: policy, GEAROPS_LOG_LEVEL: 'silent', GEAROPS_USER_RATE: '1000' },
       { dispatchPreset: 'fast', slackLimits: 'fast' },
     );
     base = `http://127.0.0.1:${bot.port}`;
@@ -48,6 +57,7 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
     await Promise.all([g?.stop(), db?.stop()]);
     nock.cleanAll();
     nock.enableNetConnect();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   const command = (text: string, extra: Record<string, string> = {}) => ({ command: '/run', text, channel_id: 'C1', user_id: 'U1', user_name: 'alice', response_url: respondUrl, trigger_id: `trig-${++trigger}`, ...extra });
@@ -97,6 +107,35 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
     await until(() => false, 300).catch(() => undefined);
     const rows = (await bot.ctx.store!.audit.recent(100)).filter((a) => a.requestId === fields.trigger_id);
     expect(rows[0]).toMatchObject({ decision: 'deny', status: 'denied' });
+  });
+
+  it('uploads long output as a file in the message thread, with a preview in the message', async () => {
+    const fields = command('server1 seq 5000');
+    expect((await postSlashCommand(base, SIGNING, fields)).status).toBe(200);
+    await until(() => api.calls.some((c) => c.method === 'files.completeUploadExternal'));
+    const url = api.calls.find((c) => c.method === 'files.getUploadURLExternal');
+    expect(Number(url?.body.length)).toBe(Array.from({ length: 5000 }, (_, i) => `${i + 1}\n`).join('').length);
+    const complete = api.calls.find((c) => c.method === 'files.completeUploadExternal')!;
+    expect(complete.body.channel_id).toBe('C1');
+    expect(complete.body.thread_ts).toMatch(/^\d+\.\d+$/);
+    expect(api.calls.some((c) => c.method === 'chat.update' && c.body.blocks?.includes('earlier characters in the attached file') && c.body.blocks.includes('5000'))).toBe(true);
+  });
+
+  it('reports back every one of 20 commands in one channel without exceeding its pace', async () => {
+    const triggers: string[] = [];
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => {
+        const f = command('server1 hostname', { channel_id: 'C7' });
+        triggers.push(f.trigger_id);
+        return postSlashCommand(base, SIGNING, f);
+      }),
+    );
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    await until(async () => (await bot.ctx.store!.audit.recent(200)).filter((a) => triggers.includes(a.requestId ?? '') && a.status === 'ok').length === 20, 30_000);
+    await until(() => api.calls.filter((c) => c.method === 'chat.update' && c.body.channel === 'C7' && c.body.blocks?.includes('exit 0')).length >= 20, 30_000);
+    const posts = api.calls.filter((c) => c.method === 'chat.postMessage' && c.body.channel === 'C7').map((c) => c.at);
+    expect(posts.length).toBeGreaterThanOrEqual(20);
+    for (let i = 1; i < posts.length; i++) expect(posts[i]! - posts[i - 1]!).toBeGreaterThanOrEqual(90);
   });
 
   it('reports health', async () => {
