@@ -61,9 +61,9 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
   });
 
   const command = (text: string, extra: Record<string, string> = {}) => ({ command: '/run', text, channel_id: 'C1', user_id: 'U1', user_name: 'alice', response_url: respondUrl, trigger_id: `trig-${++trigger}`, ...extra });
-  const until = async (what: () => boolean, ms = 10_000) => {
+  const until = async (what: () => boolean | Promise<boolean>, ms = 10_000) => {
     const deadline = Date.now() + ms;
-    while (!what()) {
+    while (!(await what())) {
       if (Date.now() > deadline) throw new Error('timed out waiting');
       await new Promise((r) => setTimeout(r, 50));
     }
