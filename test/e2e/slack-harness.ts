@@ -18,6 +18,14 @@ export async function postSlashCommand(baseUrl: string, secret: string, fields: 
   return { status: r.status, ms: Date.now() - t, body: await r.text() };
 }
 
+/** POSTs an interactivity payload (a button press) as Slack does: form field `payload` with JSON. */
+export async function postInteraction(baseUrl: string, secret: string, payload: Record<string, unknown>): Promise<{ status: number }> {
+  const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+  const r = await fetch(`${baseUrl}/slack/events`, { method: 'POST', headers: signSlackRequest(secret, body), body });
+  await r.text();
+  return { status: r.status };
+}
+
 /** One intercepted Web API call. */
 export interface ApiCall {
   method: string;

@@ -9,7 +9,7 @@ import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-pr
 import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
 import { startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
 import { startMariadb } from '../helpers/mariadb.js';
-import { interceptSlackApi, postSlashCommand } from './slack-harness.js';
+import { interceptSlackApi, postInteraction, postSlashCommand } from './slack-harness.js';
 
 const SIGNING = 'slack-signing-secret-for-tests';
 const API = 'http://slack.test';
@@ -136,6 +136,23 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
     const posts = api.calls.filter((c) => c.method === 'chat.postMessage' && c.body.channel === 'C7').map((c) => c.at);
     expect(posts.length).toBeGreaterThanOrEqual(20);
     for (let i = 1; i < posts.length; i++) expect(posts[i]! - posts[i - 1]!).toBeGreaterThanOrEqual(90);
+  });
+
+  it('routes a button press to its handler, answers with the reason and audits it', async () => {
+    const r = await postInteraction(base, SIGNING, {
+      type: 'block_actions',
+      team: { id: 'T1' },
+      user: { id: 'U9', name: 'bob' },
+      channel: { id: 'CALERTS' },
+      container: { type: 'message', message_ts: '1700000000.000100', channel_id: 'CALERTS' },
+      message: { ts: '1700000000.000100' },
+      response_url: respondUrl,
+      trigger_id: 'btn-1',
+      actions: [{ type: 'button', action_id: 'incident.ack', value: '999999', action_ts: '1700000001.000200', block_id: 'b' }],
+    });
+    expect(r.status).toBe(200);
+    await until(() => ephemerals.some((e) => e.includes('incident 999999 does not exist')));
+    await until(async () => (await bot.ctx.store!.audit.recent(200)).some((a) => a.command === 'incident.ack' && a.userId === 'U9' && a.status === 'failed'));
   });
 
   it('reports health', async () => {
