@@ -213,7 +213,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
 
     const nodes: NodeState[] = hosts.map((h, i) => ({ host: h, role: i === 0 ? 'master' : 'replica', port: basePort + i, state: 'waiting' }));
     const started = Date.now();
-    let ref: MessageRef = await inv.reply.post(progress(plan, nodes, 'checked every host; installing the master…'));
+    const ref: MessageRef = await inv.reply.post(progress(plan, nodes, 'checked every host; installing the master…'));
     let lastPush = 0;
     const push = (status: string, force = false) => {
       if (!force && Date.now() - lastPush < 500) return;
@@ -278,7 +278,6 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       let poolNote = '';
       if (plan.pool && deps.pool) poolNote = await addToPool(inv, record);
       const summary = `cluster ${plan.cluster} ready in ${formatDuration(Date.now() - started)}: master ${hosts[0]}:${basePort}, ${plan.replicas.length} replica(s) replicating (verified by a write on the master)${poolNote}`;
-      ref = ref ?? (await inv.reply.post(textMessage(summary)));
       await inv.reply.update(ref, progress(plan, nodes, `✓ ${summary}`));
       return { status: 'ok', summary, host: plan.master, durationMs: Date.now() - started };
     } catch (err) {

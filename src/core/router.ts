@@ -86,6 +86,27 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
     }
   }
 
+  /** One audit row for a command or a button. */
+  function auditRow(inv: CommandInvocation | ActionInvocation, command: string, text: string, outcome: CommandOutcome, started: number): AuditEntry {
+    return {
+      source: inv.source,
+      userId: inv.principal.userId,
+      channelId: inv.principal.channelId,
+      command,
+      text,
+      decision: outcome.status === 'denied' ? 'deny' : 'allow',
+      rule: outcome.rule ?? null,
+      status: outcome.status,
+      host: outcome.host ?? null,
+      jobHandle: outcome.jobHandle ?? null,
+      exitCode: outcome.exitCode ?? null,
+      durationMs: outcome.durationMs ?? now() - started,
+      outputBytes: outcome.outputBytes ?? null,
+      requestId: inv.requestId,
+      summary: outcome.summary ?? null,
+    };
+  }
+
   function withRoles<T extends CommandInvocation | ActionInvocation>(inv: T): T {
     const roles = deps.policy.rolesFor(inv.principal.userId, inv.principal.groups);
     return { ...inv, principal: { ...inv.principal, roles: [...new Set([...inv.principal.roles, ...roles])] } };
@@ -110,23 +131,7 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
       } else {
         outcome = await guarded(() => mod.handle(inv), (t) => inv.reply.ephemeral(textMessage(t)), inv.requestId);
       }
-      await audit({
-        source: inv.source,
-        userId: inv.principal.userId,
-        channelId: inv.principal.channelId,
-        command: inv.command,
-        text: inv.text,
-        decision: outcome.status === 'denied' ? 'deny' : 'allow',
-        rule: outcome.rule ?? null,
-        status: outcome.status,
-        host: outcome.host ?? null,
-        jobHandle: outcome.jobHandle ?? null,
-        exitCode: outcome.exitCode ?? null,
-        durationMs: outcome.durationMs ?? now() - started,
-        outputBytes: outcome.outputBytes ?? null,
-        requestId: inv.requestId,
-        summary: outcome.summary ?? null,
-      });
+      await audit(auditRow(inv, inv.command, inv.text, outcome, started));
       return outcome;
     },
 
@@ -142,20 +147,7 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
       const outcome = handler
         ? await guarded(() => handler(inv), (t) => inv.reply.ephemeral(textMessage(t)), inv.requestId)
         : { status: 'refused' as const, summary: `no handler for button ${inv.actionId}` };
-      await audit({
-        source: inv.source,
-        userId: inv.principal.userId,
-        channelId: inv.principal.channelId,
-        command: inv.actionId,
-        text: inv.value,
-        decision: outcome.status === 'denied' ? 'deny' : 'allow',
-        rule: outcome.rule ?? null,
-        status: outcome.status,
-        host: outcome.host ?? null,
-        durationMs: now() - started,
-        requestId: inv.requestId,
-        summary: outcome.summary ?? null,
-      });
+      await audit(auditRow(inv, inv.actionId, inv.value, outcome, started));
       return outcome;
     },
   };
