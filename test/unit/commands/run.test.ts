@@ -136,4 +136,27 @@ describe('/run', () => {
     expect(help.rec.ephemerals[0]).toContain('Usage');
     expect(help.rec.ephemerals[0]).toContain('uptime');
   });
+
+  it('queues jobs past the per-host cap, and says so in the channel', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const d = fakeDispatcher(async () => {
+      await gate;
+      return ok(value('up'));
+    });
+    const cmd = createRunCommand({ dispatcher: d, policy, limiter: createHostLimiter({ maxConcurrent: 1 }), logger: createSilentLogger(), updateEveryMs: 0 });
+    const a = inv('server1 uptime');
+    const b = inv('server1 uptime');
+    const first = cmd.handle(a.inv);
+    await new Promise((r) => setTimeout(r, 20));
+    const second = cmd.handle(b.inv);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(b.rec.posts[0]?.text).toMatch(/queued: server1 is busy, 1 job\(s\) waiting/);
+    expect(d.requests).toHaveLength(1);
+    release();
+    expect((await first).status).toBe('ok');
+    expect((await second).status).toBe('ok');
+    expect(d.requests).toHaveLength(2);
+    expect(b.rec.updates.at(-1)?.text).toMatch(/exit 0/);
+  });
 });
