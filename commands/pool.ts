@@ -1,11 +1,11 @@
 /**
  * `/pool`: the load-balancer pool applications read (common.nodes), changed
  * from chat. Every change has a reason, goes into pool_history and is
- * announced in the pool channel; bad input changes nothing.
+ * announced in the pool channel; bad input and denials change nothing.
  */
 import type { Logger } from '../src/log.js';
 import { ErrorCode, GearopsError, isGearopsError } from '../src/errors.js';
-import { textMessage } from '../src/core/message.js';
+import { textMessage, type ChatMessage } from '../src/core/message.js';
 import type { ChatSink } from '../src/core/ports/chat.js';
 import type { CommandInvocation, CommandModule, CommandOutcome } from '../src/core/ports/commands.js';
 import type { Policy, PolicyAction } from '../src/core/ports/policy.js';
@@ -16,47 +16,122 @@ import { mention, policyPrincipal, words } from './shared.js';
 export interface PoolCommandDeps {
   policy: Policy;
   pool: PoolStore;
+  /** Where announcements go; without it (or without poolChannel) only the requester's channel hears of a change. */
   chat?: ChatSink;
+  /** GEAROPS_POOL_CHANNEL. */
   poolChannel?: string;
   logger: Logger;
+  /** Socket path for an `add` without `sock=` (e.g. from the cluster record); default ''. */
+  resolveSock?: (host: string, port: number) => string;
 }
 
-const USAGE = [
+/** Usage lines of `/pool` (also shown on every bad input). */
+export const POOL_USAGE = [
   '/pool list',
-  '/pool add <host:port> [READ|WRITE|READ,WRITE] [sock=<path>] [reason…]',
+  '/pool add <host:port> [READ|WRITE|READ,WRITE] [sock=<path>] [reason…]   (no type: added offline)',
   '/pool set <host:port> <READ|WRITE|READ,WRITE> [reason…]',
   '/pool offline <host:port> [reason…]',
-  '/pool del <host:port> [reason…]',
+  '/pool del <host:port> [reason…]   (asks to confirm; --yes in the console)',
+  '/pool help',
 ].join('\n');
 
-const HOST_RE = /^(?=.{1,28}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+const HOST_MAX = 28; // nodes.host is CHAR(28)
+const SOCK_MAX = 64; // nodes.sock is CHAR(64)
+const REASON_MAX = 500;
+const DEFAULT_REASON = '(no reason given)';
+const LABEL_RE = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/;
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const SOCK_RE = /^\/[A-Za-z0-9._\-/]*$/;
+const SUBCOMMANDS = ['list', 'add', 'set', 'offline', 'del'] as const;
+type Sub = (typeof SUBCOMMANDS)[number];
+
+function usage(why: string): GearopsError {
+  return new GearopsError(ErrorCode.Usage, `${why}\nUsage:\n${POOL_USAGE}`);
+}
+
+/** True for a host name (RFC 1123 labels) or a dotted IPv4 address that fits nodes.host. */
+export function isPoolHost(host: string): boolean {
+  if (host.length === 0 || host.length > HOST_MAX) return false;
+  // All-numeric dotted names would pass as host names; they must be real IPv4 addresses.
+  if (/^[\d.]+$/.test(host)) return IPV4_RE.test(host);
+  return host.split('.').every((l) => LABEL_RE.test(l));
+}
 
 /** Parses host:port; throws a usage error naming the problem. */
 export function parseServerArg(s: string | undefined): { host: string; port: number } {
-  if (!s) throw usage('name the server as host:port.');
-  const m = /^([^:\s]+):(\d{1,5})$/.exec(s);
-  if (!m?.[1] || !HOST_RE.test(m[1])) throw usage(`\`${s.slice(0, 40)}\` is not host:port (a host name or IPv4 of at most 28 characters, and a port).`);
+  if (!s) throw usage('Name the server as host:port.');
+  const shown = `\`${s.slice(0, 40)}\``;
+  const m = /^([^:]*):(\d{1,5})$/.exec(s);
+  if (!m) throw usage(`${shown} is not host:port.`);
+  const host = m[1] ?? '';
+  if (!isPoolHost(host)) throw usage(`${shown}: the host must be a host name or IPv4 address of at most ${HOST_MAX} characters.`);
   const port = Number(m[2]);
-  if (port < 1 || port > 65535) throw usage(`port ${m[2]} is out of range 1..65535.`);
-  return { host: m[1], port };
+  if (port < 1 || port > 65535) throw usage(`${shown}: port ${m[2]} is out of range 1..65535.`);
+  return { host, port };
 }
 
-/** Parses READ / WRITE / READ,WRITE (case-insensitive); throws a usage error otherwise. */
+/** Parses READ / WRITE / READ,WRITE (case-insensitive, deduplicated, sorted); throws a usage error otherwise. */
 export function parseTypes(s: string): PoolRole[] {
-  const parts = s.toUpperCase().split(',').filter(Boolean);
-  if (parts.length === 0 || parts.some((p) => p !== 'READ' && p !== 'WRITE')) throw usage(`\`${s.slice(0, 30)}\` is not a type: use READ, WRITE or READ,WRITE.`);
+  const parts = s.toUpperCase().split(',');
+  if (parts.some((p) => p !== 'READ' && p !== 'WRITE')) throw usage(`\`${s.slice(0, 30)}\` is not a type: use READ, WRITE or READ,WRITE.`);
   return [...new Set(parts as PoolRole[])].sort();
 }
 
-function usage(why: string): GearopsError {
-  return new GearopsError(ErrorCode.Usage, `${why}\nUsage:\n${USAGE}`);
+/** Checks a `sock=` path: absolute, at most 64 characters, no `..`, no shell or quote characters. */
+export function parseSock(s: string): string {
+  if (!SOCK_RE.test(s) || s.length > SOCK_MAX || s.split('/').includes('..')) throw usage(`sock= must be an absolute path of at most ${SOCK_MAX} characters without \`..\`.`);
+  return s;
 }
 
-const show = (t: PoolRole[] | null) => (t === null ? 'not in pool' : t.length ? t.join(',') : 'offline');
-const looksLikeType = (s: string | undefined) => !!s && /^(read|write)(,(read|write))*$/i.test(s);
+/** How a type reads in messages: offline when empty, "not in pool" when absent. */
+export function showPoolType(t: PoolRole[] | null): string {
+  return t === null ? 'not in pool' : t.length ? t.join(',') : 'offline';
+}
+
+// A word the user meant as a type (starts with read/write, or is a comma list of words) must be a valid one:
+// `READER` or `READ,WIRTE` is a typo, not the first word of a reason. Other words start the reason.
+const meantAsType = (w: string) => /^(read|write)/i.test(w) || /^[a-z]+(,[a-z]*)+$/i.test(w);
+
+/** What a change subcommand asks for, after parsing. */
+interface ChangeRequest {
+  sub: Exclude<Sub, 'list'>;
+  host: string;
+  port: number;
+  type: PoolRole[];
+  sock: string | null;
+  reason: string;
+  assumeYes: boolean;
+}
+
+function parseChange(sub: ChangeRequest['sub'], args: string[]): ChangeRequest {
+  const { host, port } = parseServerArg(args[0]);
+  let rest = args.slice(1);
+  let type: PoolRole[] = [];
+  let sock: string | null = null;
+  if (sub === 'set') {
+    if (!rest[0]) throw usage('Say which types: READ, WRITE or READ,WRITE (use /pool offline to take a server out).');
+    type = parseTypes(rest[0]);
+    rest = rest.slice(1);
+  } else if (sub === 'add') {
+    // Options come before the reason, in either order; the first other word starts the reason.
+    for (let i = 0; i < 2 && rest[0] !== undefined; i++) {
+      const w = rest[0];
+      if (w.toLowerCase().startsWith('sock=') && sock === null) sock = parseSock(w.slice(5));
+      else if (meantAsType(w) && type.length === 0) type = parseTypes(w);
+      else break;
+      rest = rest.slice(1);
+    }
+  }
+  const assumeYes = sub === 'del' && rest.includes('--yes');
+  if (sub === 'del') rest = rest.filter((w) => w !== '--yes');
+  const reason = rest.join(' ').slice(0, REASON_MAX) || DEFAULT_REASON;
+  return { sub, host, port, type, sock, reason, assumeYes };
+}
 
 /** Creates the `/pool` command. */
 export function createPoolCommand(deps: PoolCommandDeps): CommandModule {
+  const log = deps.logger.child({ command: 'pool' });
+
   async function gate(inv: CommandInvocation, action: PolicyAction, host?: string): Promise<CommandOutcome | null> {
     const d = deps.policy.checkAction({ action, host, principal: policyPrincipal(inv.principal) });
     if (d.allow) return null;
@@ -64,65 +139,68 @@ export function createPoolCommand(deps: PoolCommandDeps): CommandModule {
     return { status: 'denied', rule: d.rule, host, summary: d.reason };
   }
 
+  /** One message in the pool channel per change, and a visible confirmation where the command was typed. */
   async function announce(inv: CommandInvocation, ch: PoolChange): Promise<CommandOutcome> {
-    const line = `Pool: ${ch.host}:${ch.port} ${show(ch.before)} → ${show(ch.after)} by ${mention(inv.principal.userId)} — ${ch.reason}`;
-    await inv.reply.post(textMessage(line));
-    if (deps.chat && deps.poolChannel && deps.poolChannel !== inv.reply.channel) {
-      await deps.chat.post(deps.poolChannel, textMessage(line)).catch((err) => deps.logger.error({ err }, 'pool announcement failed'));
+    const server = `${ch.host}:${ch.port}`;
+    const line = `Pool: ${server} ${showPoolType(ch.before)} → ${showPoolType(ch.after)} by ${mention(inv.principal.userId)} — ${ch.reason}`;
+    const msg: ChatMessage = {
+      text: line,
+      blocks: [
+        { type: 'text', text: line },
+        { type: 'fields', fields: [{ label: 'Server', value: server }, { label: 'Before', value: showPoolType(ch.before) }, { label: 'After', value: showPoolType(ch.after) }, { label: 'By', value: mention(inv.principal.userId) }, { label: 'Why', value: ch.reason }] },
+      ],
+    };
+    const inPoolChannel = !!deps.chat && !!deps.poolChannel;
+    let announced = false;
+    if (inPoolChannel) {
+      try {
+        await deps.chat!.post(deps.poolChannel!, msg);
+        announced = true;
+      } catch (err) {
+        // The change is committed; say so rather than fail the command.
+        log.error({ event: 'pool_announce_failed', err, host: ch.host, port: ch.port }, 'pool announcement failed');
+        await inv.reply.ephemeral(textMessage(`The change was made, but announcing it in <#${deps.poolChannel}> failed: ${(err as Error).message}`)).catch(() => undefined);
+      }
     }
+    // Typed in the pool channel itself: the announcement is the confirmation (no second copy there).
+    if (!announced || inv.reply.channel !== deps.poolChannel) await inv.reply.post(textMessage(line));
     return { status: 'ok', host: ch.host, summary: line };
   }
 
-  async function change(inv: CommandInvocation, sub: string, args: string[]): Promise<CommandOutcome> {
-    const server = parseServerArg(args[0]);
-    let rest = args.slice(1);
-    const action = ({ add: 'pool.add', set: 'pool.set', offline: 'pool.offline', del: 'pool.del' } as const)[sub as 'add'];
-    let type: PoolRole[] = [];
-    let sock = '';
-    if (sub === 'set') {
-      if (!rest[0]) throw usage('say which types: READ, WRITE or READ,WRITE (use /pool offline to take it out).');
-      type = parseTypes(rest[0]);
-      rest = rest.slice(1);
-    } else if (sub === 'add') {
-      if (looksLikeType(rest[0])) {
-        type = parseTypes(rest[0]!);
-        rest = rest.slice(1);
-      } else if (rest[0] && /^[A-Z,]+$/.test(rest[0]) && !rest[0].startsWith('sock=')) {
-        parseTypes(rest[0]);
-      }
-      if (rest[0]?.startsWith('sock=')) {
-        sock = rest[0].slice(5);
-        if (!sock.startsWith('/') || sock.length > 64 || sock.split('/').includes('..') || !/^[A-Za-z0-9._\-/]+$/.test(sock)) throw usage(`sock= must be an absolute path of at most 64 characters without \`..\`.`);
-        rest = rest.slice(1);
-      }
-    }
-    const reason = rest.join(' ').slice(0, 500) || '(no reason given)';
-    const denied = await gate(inv, action, server.host);
+  async function change(inv: CommandInvocation, req: ChangeRequest): Promise<CommandOutcome> {
+    const { host, port, reason } = req;
+    const server = `${host}:${port}`;
+    const denied = await gate(inv, `pool.${req.sub}`, host);
     if (denied) return denied;
     const actor = inv.principal.userId;
     try {
-      switch (sub) {
-        case 'add':
-          return await announce(inv, await deps.pool.add({ ...server, sock, type }, actor, reason));
-        case 'set':
-          return await announce(inv, await deps.pool.set(server.host, server.port, type, actor, reason));
-        case 'offline':
-          return await announce(inv, await deps.pool.set(server.host, server.port, [], actor, reason));
-        default: {
-          const cur = await deps.pool.get(server.host, server.port);
-          if (!cur) throw new GearopsError(ErrorCode.NotFound, `${server.host}:${server.port} is not in the pool`);
-          const yes = await inv.reply.confirm(textMessage(`Delete ${server.host}:${server.port} (${show(cur.type)}) from the pool?`), { yesLabel: 'Delete' });
-          if (!yes) {
-            await inv.reply.ephemeral(textMessage(`Not deleted: ${server.host}:${server.port} stays in the pool.`));
-            return { status: 'refused', host: server.host, summary: 'not confirmed' };
-          }
-          return await announce(inv, await deps.pool.del(server.host, server.port, actor, reason));
+      let ch: PoolChange;
+      if (req.sub === 'add') {
+        const sock = req.sock ?? deps.resolveSock?.(host, port) ?? '';
+        ch = await deps.pool.add({ host, port, sock, type: req.type }, actor, reason);
+      } else if (req.sub === 'set' || req.sub === 'offline') {
+        ch = await deps.pool.set(host, port, req.sub === 'set' ? req.type : [], actor, reason);
+        if (ch.before !== null && ch.after !== null && ch.before.join(',') === ch.after.join(',')) {
+          await inv.reply.ephemeral(textMessage(`${server} is already ${showPoolType(ch.after)}; nothing was changed.`));
+          return { status: 'ok', host, summary: `${server} unchanged (${showPoolType(ch.after)})` };
         }
+      } else {
+        const cur = await deps.pool.get(host, port);
+        if (!cur) throw new GearopsError(ErrorCode.NotFound, `${server} is not in the pool`, { data: { host, port } });
+        // `--yes` is the console's answer; in Slack the button is the only way to confirm.
+        const yes = (req.assumeYes && inv.source === 'console') || (await inv.reply.confirm(textMessage(`Delete ${server} (${showPoolType(cur.type)}) from the pool? Reason: ${reason}`), { yesLabel: 'Delete' }));
+        if (!yes) {
+          await inv.reply.ephemeral(textMessage(`Not deleted: ${server} stays in the pool as ${showPoolType(cur.type)}.`));
+          return { status: 'refused', host, summary: 'delete not confirmed' };
+        }
+        ch = await deps.pool.del(host, port, actor, reason);
       }
+      return await announce(inv, ch);
     } catch (err) {
       if (isGearopsError(err, ErrorCode.Conflict) || isGearopsError(err, ErrorCode.NotFound)) {
-        await inv.reply.ephemeral(textMessage(`${err.message}; nothing was changed.`));
-        return { status: 'refused', host: server.host, summary: err.message };
+        const hint = isGearopsError(err, ErrorCode.NotFound) ? `\nUsage:\n${POOL_USAGE}` : '';
+        await inv.reply.ephemeral(textMessage(`${err.message}; nothing was changed.${hint}`));
+        return { status: 'refused', host, summary: err.message };
       }
       throw err;
     }
@@ -134,23 +212,38 @@ export function createPoolCommand(deps: PoolCommandDeps): CommandModule {
     const nodes = await deps.pool.list();
     await inv.reply.ephemeral(
       nodes.length
-        ? { text: `${nodes.length} server(s) in the pool`, blocks: [{ type: 'table', columns: ['server', 'sock', 'type'], rows: nodes.map((n) => [`${n.host}:${n.port}`, n.sock || '-', show(n.type)]) }] }
+        ? { text: `${nodes.length} server(s) in the pool`, blocks: [{ type: 'table', columns: ['server', 'sock', 'type'], rows: nodes.map((n) => [`${n.host}:${n.port}`, n.sock || '-', showPoolType(n.type)]) }] }
         : textMessage('The pool is empty.'),
     );
     return { status: 'ok', summary: `${nodes.length} servers` };
   }
 
+  async function help(inv: CommandInvocation, unknown?: string): Promise<CommandOutcome> {
+    const principal = policyPrincipal(inv.principal);
+    const may = SUBCOMMANDS.map((s) => {
+      const d = deps.policy.checkAction({ action: `pool.${s}`, principal });
+      return `${d.allow ? '✓' : '✗'} ${s}: ${d.reason}`;
+    });
+    const head = unknown === undefined ? '' : `Unknown subcommand \`${unknown.slice(0, 20)}\`.\n`;
+    await inv.reply.ephemeral(textMessage(`${head}Usage:\n${POOL_USAGE}\nWhat the policy lets you do:\n${may.join('\n')}`));
+    return unknown === undefined ? { status: 'ok', summary: 'help' } : { status: 'refused', summary: `unknown subcommand ${unknown.slice(0, 20)}` };
+  }
+
   return {
     name: 'pool',
     description: 'Change the load-balancer pool (common.nodes)',
-    usage: 'list | add <host:port> [READ|WRITE|READ,WRITE] [sock=] [reason] | set <host:port> <types> | offline <host:port> | del <host:port>',
+    usage: 'list | add <host:port> [READ|WRITE|READ,WRITE] [sock=<path>] [reason] | set <host:port> <types> | offline <host:port> | del <host:port> | help',
     async handle(inv) {
       const [sub, ...args] = words(inv.text);
-      if (sub === 'list') return list(inv);
-      if (sub === 'add' || sub === 'set' || sub === 'offline' || sub === 'del') return change(inv, sub, args);
-      const lines = deps.policy.describe(policyPrincipal(inv.principal)).filter((l) => l.startsWith('actions:'));
-      await inv.reply.ephemeral(textMessage(`${sub && sub !== 'help' ? `Unknown subcommand \`${sub.slice(0, 20)}\`.\n` : ''}Usage:\n${USAGE}\n${lines.join('\n')}`));
-      return { status: sub && sub !== 'help' ? 'refused' : 'ok', summary: 'usage' };
+      try {
+        if (sub === 'list') return await list(inv);
+        if (sub === 'add' || sub === 'set' || sub === 'offline' || sub === 'del') return await change(inv, parseChange(sub, args));
+        return await help(inv, sub === undefined || sub === 'help' ? undefined : sub);
+      } catch (err) {
+        if (!isGearopsError(err, ErrorCode.Usage)) throw err;
+        await inv.reply.ephemeral(textMessage(err.message));
+        return { status: 'refused', summary: err.message.split('\n')[0] };
+      }
     },
   };
 }

@@ -6,109 +6,162 @@
  */
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from '../log.js';
-import { ErrorCode, GearopsError } from '../errors.js';
+import { ErrorCode, GearopsError, isGearopsError } from '../errors.js';
 import type { PoolChange, PoolNode, PoolRole, PoolStore } from '../core/ports/store.js';
 import { toStoreError } from './errors.js';
 
-/** SET string → roles. */
+/** SET string → roles (sorted, unknown members dropped). */
 export function parseSet(s: string | null | undefined): PoolRole[] {
-  return (s ?? '').split(',').filter((x): x is PoolRole => x === 'READ' || x === 'WRITE').sort();
+  return [...new Set((s ?? '').split(',').filter((x): x is PoolRole => x === 'READ' || x === 'WRITE'))].sort();
 }
 
-/** Roles → SET string. */
+/** Roles → SET string: '' | 'READ' | 'WRITE' | 'READ,WRITE'. */
 export function toSet(t: PoolRole[]): string {
   return [...new Set(t)].sort().join(',');
 }
 
+/** How a pool type reads in messages: offline when empty. */
+export function showType(t: PoolRole[]): string {
+  return t.length ? toSet(t) : 'offline';
+}
+
+/** The column sizes of `nodes`: checked here because a non-strict server would silently truncate. */
+export const HOST_MAX = 28;
+/** Size of `nodes.sock`. */
+export const SOCK_MAX = 64;
+
 const fmt = (t: PoolRole[] | null) => (t === null ? null : toSet(t));
+const same = (a: PoolRole[], b: PoolRole[]) => toSet(a) === toSet(b);
+// InnoDB may pick a victim when two transactions lock rows in opposite order; the change is safe to redo.
+const DEADLOCK = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
+const TX_ATTEMPTS = 3;
+
+function toNode(r: RowDataPacket): PoolNode {
+  return { host: String(r.host), port: Number(r.port), sock: String(r.sock ?? ''), type: parseSet(r.type) };
+}
+
+function checkSizes(host: string, sock = ''): void {
+  if (host.length === 0 || host.length > HOST_MAX) throw new GearopsError(ErrorCode.Usage, `host \`${host.slice(0, 40)}\` must be 1..${HOST_MAX} characters (nodes.host is CHAR(${HOST_MAX}))`, { data: { host } });
+  if (sock.length > SOCK_MAX) throw new GearopsError(ErrorCode.Usage, `sock must be at most ${SOCK_MAX} characters (nodes.sock is CHAR(${SOCK_MAX}))`, { data: { host } });
+}
 
 /** Creates the pool store on an open mysql2 pool (the store's database selected). */
 export function createPoolStore(deps: { db: Pool; logger: Logger }): PoolStore {
   const where = 'store';
+  const log = deps.logger.child({ component: 'pool-store' });
+
   async function tx<T>(fn: (c: PoolConnection) => Promise<T>): Promise<T> {
-    let c: PoolConnection | null = null;
-    try {
-      c = await deps.db.getConnection();
-      await c.beginTransaction();
-      const out = await fn(c);
-      await c.commit();
-      return out;
-    } catch (err) {
-      await c?.rollback().catch(() => undefined);
-      throw toStoreError(err, where);
-    } finally {
-      c?.release();
+    for (let attempt = 1; ; attempt++) {
+      let c: PoolConnection | null = null;
+      try {
+        c = await deps.db.getConnection();
+        await c.beginTransaction();
+        const out = await fn(c);
+        await c.commit();
+        return out;
+      } catch (err) {
+        await c?.rollback().catch(() => undefined);
+        const code = (err as { code?: string }).code;
+        if (code && DEADLOCK.has(code) && attempt < TX_ATTEMPTS) {
+          log.warn({ event: 'pool_tx_retry', code, attempt }, 'pool change retried after a lock conflict');
+          continue;
+        }
+        throw toStoreError(err, where);
+      } finally {
+        c?.release();
+      }
     }
   }
-  const row = async (c: PoolConnection, host: string, port: number): Promise<PoolNode | null> => {
+
+  const lockRow = async (c: PoolConnection, host: string, port: number): Promise<PoolNode | null> => {
     const [rows] = await c.query<RowDataPacket[]>('SELECT host, port, sock, type FROM nodes WHERE host = ? AND port = ? FOR UPDATE', [host, port]);
-    const r = rows[0];
-    return r ? { host: r.host, port: Number(r.port), sock: r.sock, type: parseSet(r.type) } : null;
+    return rows[0] ? toNode(rows[0]) : null;
   };
-  const history = async (c: PoolConnection, ch: PoolChange) => {
+  const record = async (c: PoolConnection, ch: PoolChange) => {
     await c.query('INSERT INTO pool_history (host, port, before_type, after_type, actor, reason) VALUES (?,?,?,?,?,?)', [ch.host, ch.port, fmt(ch.before), fmt(ch.after), ch.actor, ch.reason]);
   };
-  const show = (t: PoolRole[]) => (t.length ? toSet(t) : 'offline');
+  const logged = (ch: PoolChange): PoolChange => {
+    log.info({ event: 'pool_change', host: ch.host, port: ch.port, before: fmt(ch.before), after: fmt(ch.after), actor: ch.actor }, 'pool changed');
+    return ch;
+  };
+  const notFound = (host: string, port: number) => new GearopsError(ErrorCode.NotFound, `${host}:${port} is not in the pool`, { data: { host, port } });
+
+  async function get(host: string, port: number): Promise<PoolNode | null> {
+    try {
+      const [rows] = await deps.db.query<RowDataPacket[]>('SELECT host, port, sock, type FROM nodes WHERE host = ? AND port = ?', [host, port]);
+      return rows[0] ? toNode(rows[0]) : null;
+    } catch (err) {
+      throw toStoreError(err, where);
+    }
+  }
+
+  async function add(node: PoolNode, actor: string, reason: string): Promise<PoolChange> {
+    checkSizes(node.host, node.sock);
+    // No SELECT … FOR UPDATE first: on a missing row it takes a gap lock and concurrent adds deadlock.
+    // The primary key decides; the loser hears who won.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return logged(
+          await tx(async (c) => {
+            await c.query('INSERT INTO nodes (host, port, sock, type) VALUES (?,?,?,?)', [node.host, node.port, node.sock, toSet(node.type)]);
+            const ch: PoolChange = { host: node.host, port: node.port, before: null, after: parseSet(toSet(node.type)), actor, reason };
+            await record(c, ch);
+            return ch;
+          }),
+        );
+      } catch (err) {
+        if (!isGearopsError(err, ErrorCode.Conflict)) throw err;
+        const current = await get(node.host, node.port);
+        // Deleted between our insert and this read: the key is free again, so try once more.
+        if (!current && attempt < 2) continue;
+        const as = current ? showType(current.type) : 'a server that was just removed';
+        throw new GearopsError(ErrorCode.Conflict, `${node.host}:${node.port} is already in the pool as ${as}`, { cause: err, data: { host: node.host, port: node.port, current } });
+      }
+    }
+  }
+
   return {
     async list() {
       try {
         const [rows] = await deps.db.query<RowDataPacket[]>('SELECT host, port, sock, type FROM nodes ORDER BY host, port');
-        return rows.map((r) => ({ host: r.host, port: Number(r.port), sock: r.sock, type: parseSet(r.type) }));
+        return rows.map(toNode);
       } catch (err) {
         throw toStoreError(err, where);
       }
     },
-    async get(host, port) {
-      try {
-        const [rows] = await deps.db.query<RowDataPacket[]>('SELECT host, port, sock, type FROM nodes WHERE host = ? AND port = ?', [host, port]);
-        const r = rows[0];
-        return r ? { host: r.host, port: Number(r.port), sock: r.sock, type: parseSet(r.type) } : null;
-      } catch (err) {
-        throw toStoreError(err, where);
-      }
-    },
-    async add(node, actor, reason) {
-      try {
-        // No SELECT … FOR UPDATE first: on a missing row it takes a gap lock and concurrent adds deadlock.
-        // The primary key decides; the loser hears who won.
-        return await tx(async (c) => {
-          await c.query('INSERT INTO nodes (host, port, sock, type) VALUES (?,?,?,?)', [node.host, node.port, node.sock, toSet(node.type)]);
-          const ch: PoolChange = { host: node.host, port: node.port, before: null, after: parseSet(toSet(node.type)), actor, reason };
-          await history(c, ch);
-          return ch;
-        });
-      } catch (err) {
-        if ((err as GearopsError).code === ErrorCode.Conflict && !(err as GearopsError).data.current) {
-          const cur = await this.get(node.host, node.port);
-          throw new GearopsError(ErrorCode.Conflict, `${node.host}:${node.port} is already in the pool as ${cur ? show(cur.type) : 'offline'}`, { data: { current: cur } });
-        }
-        throw err;
-      }
-    },
+    get,
+    add,
     async set(host, port, type, actor, reason) {
-      return tx(async (c) => {
-        const cur = await row(c, host, port);
-        if (!cur) throw new GearopsError(ErrorCode.NotFound, `${host}:${port} is not in the pool`);
-        await c.query('UPDATE nodes SET type = ? WHERE host = ? AND port = ?', [toSet(type), host, port]);
-        const ch: PoolChange = { host, port, before: cur.type, after: parseSet(toSet(type)), actor, reason };
-        await history(c, ch);
-        return ch;
+      const after = parseSet(toSet(type));
+      const ch = await tx(async (c) => {
+        const cur = await lockRow(c, host, port);
+        if (!cur) throw notFound(host, port);
+        const change: PoolChange = { host, port, before: cur.type, after, actor, reason };
+        // A set to the type it already has is not a change: no write, no history row (the caller sees before = after).
+        if (same(cur.type, after)) return { change, wrote: false };
+        await c.query('UPDATE nodes SET type = ? WHERE host = ? AND port = ?', [toSet(after), host, port]);
+        await record(c, change);
+        return { change, wrote: true };
       });
+      return ch.wrote ? logged(ch.change) : ch.change;
     },
     async del(host, port, actor, reason) {
-      return tx(async (c) => {
-        const cur = await row(c, host, port);
-        if (!cur) throw new GearopsError(ErrorCode.NotFound, `${host}:${port} is not in the pool`);
-        await c.query('DELETE FROM nodes WHERE host = ? AND port = ?', [host, port]);
-        const ch: PoolChange = { host, port, before: cur.type, after: null, actor, reason };
-        await history(c, ch);
-        return ch;
-      });
+      return logged(
+        await tx(async (c) => {
+          const cur = await lockRow(c, host, port);
+          if (!cur) throw notFound(host, port);
+          await c.query('DELETE FROM nodes WHERE host = ? AND port = ?', [host, port]);
+          const ch: PoolChange = { host, port, before: cur.type, after: null, actor, reason };
+          await record(c, ch);
+          return ch;
+        }),
+      );
     },
     async history(limit) {
       try {
-        const [rows] = await deps.db.query<RowDataPacket[]>('SELECT * FROM pool_history ORDER BY id DESC LIMIT ?', [limit]);
-        return rows.map((r) => ({ host: r.host, port: Number(r.port), before: r.before_type === null ? null : parseSet(r.before_type), after: r.after_type === null ? null : parseSet(r.after_type), actor: r.actor, reason: r.reason, at: new Date(r.at) }));
+        const n = Math.max(1, Math.min(10_000, Math.floor(limit)));
+        const [rows] = await deps.db.query<RowDataPacket[]>('SELECT id, at, host, port, before_type, after_type, actor, reason FROM pool_history ORDER BY id DESC LIMIT ?', [n]);
+        return rows.map((r) => ({ host: String(r.host), port: Number(r.port), before: r.before_type === null ? null : parseSet(r.before_type), after: r.after_type === null ? null : parseSet(r.after_type), actor: String(r.actor), reason: String(r.reason), at: new Date(r.at) }));
       } catch (err) {
         throw toStoreError(err, where);
       }
