@@ -87,6 +87,11 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     const reason = out ? `monitor: ${FAULT_TITLES[i.kind]}` : 'monitor: healthy and caught up';
     const change = await deps.store.pool.set(pooled.host, pooled.port, after, 'gearops-monitor', reason);
     const fmt = (t: PoolRole[] | null) => (t && t.length ? t.join(',') : 'offline');
+    if (fmt(change.before) === fmt(change.after)) {
+      // Someone already made this change (a DBA by hand, or another bot): nothing to announce.
+      await deps.store.incidents.update(i.id, { pooledOut: out });
+      return { ...i, pooledOut: out };
+    }
     const line = `Pool: ${pooled.host}:${pooled.port} ${fmt(change.before)} → ${fmt(change.after)} by the monitor — ${reason}`;
     if (deps.poolChannel) await deps.chat.post(deps.poolChannel, textMessage(line)).catch((err) => log.warn({ err }, 'pool announcement failed'));
     await thread(i, line);
