@@ -31,6 +31,8 @@ export interface ApiCall {
   method: string;
   body: Record<string, string>;
   at: number;
+  /** What the intercepted API answered (e.g. the ts of a posted message). */
+  reply?: Record<string, unknown>;
 }
 
 /** Intercepts the Web API at `origin` + /api/: records every call, answers ok; `rateLimitFirst` answers that many chat.postMessage calls with 429 first. */
@@ -52,7 +54,11 @@ export function interceptSlackApi(origin: string, opts: { rateLimitFirst?: numbe
       if (method === 'files.getUploadURLExternal') return [200, { ok: true, upload_url: `${origin}/upload/F${calls.length}`, file_id: `F${calls.length}` }];
       if (method === 'files.completeUploadExternal') return [200, { ok: true, files: [{ id: 'F1', title: body.files }] }];
       if (method === 'auth.test') return [200, { ok: true, user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1', url: 'https://ops.slack.com/' }];
-      if (method === 'chat.postMessage') return [200, { ok: true, channel: body.channel, ts: `${++ts}.000100` }];
+      if (method === 'chat.postMessage') {
+        const reply = { ok: true, channel: body.channel, ts: `${++ts}.000100` };
+        calls[calls.length - 1]!.reply = reply;
+        return [200, reply];
+      }
       return [200, { ok: true, channel: body.channel, ts: body.ts }];
     });
   nock(origin)

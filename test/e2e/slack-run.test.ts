@@ -10,6 +10,7 @@ import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
 import { startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
 import { startMariadb } from '../helpers/mariadb.js';
 import { interceptSlackApi, postInteraction, postSlashCommand } from './slack-harness.js';
+import { until as waitUntil } from '../helpers/wait.js';
 
 const SIGNING = 'slack-signing-secret-for-tests';
 const API = 'http://slack.test';
@@ -61,13 +62,7 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
   });
 
   const command = (text: string, extra: Record<string, string> = {}) => ({ command: '/run', text, channel_id: 'C1', user_id: 'U1', user_name: 'alice', response_url: respondUrl, trigger_id: `trig-${++trigger}`, ...extra });
-  const until = async (what: () => boolean | Promise<boolean>, ms = 10_000) => {
-    const deadline = Date.now() + ms;
-    while (!(await what())) {
-      if (Date.now() > deadline) throw new Error('timed out waiting');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const until = (what: () => boolean | Promise<boolean>, ms = 10_000) => waitUntil(what, ms, 50);
 
   it('acks a signed /run at once and the output reaches the channel despite a 429', async () => {
     const r = await postSlashCommand(base, SIGNING, command('server1 uptime'));

@@ -5,14 +5,8 @@ import type { ReplicationProbe } from '../../src/core/ports/replication.js';
 import type { AppContext } from '../../src/app.js';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { createRecordingReply } from '../unit/fakes/ports.js';
+import { until } from '../helpers/wait.js';
 
-const until = async (what: () => boolean | Promise<boolean>, ms = 15_000) => {
-  const deadline = Date.now() + ms;
-  while (!(await what())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
 describe('replication monitor and alert threads on a real cluster', () => {
   let f: Fleet;

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { renderSlack } from '../../../src/chat/slack/render.js';
+
+describe('renderSlack', () => {
+  it('keeps user mentions in the fallback text and in blocks, and escapes every other control character', () => {
+    const out = renderSlack({ text: '<@U123> pressed <!channel> & <https://evil|x>', blocks: [{ type: 'text', text: '<@W9> ran <b>' }] });
+    expect(out.text).toBe('<@U123> pressed &lt;!channel&gt; &amp; &lt;https://evil|x&gt;');
+    expect(JSON.stringify(out.blocks)).toContain('<@W9> ran &lt;b&gt;');
+  });
+
+  it('escapes output in code blocks and cannot be closed early by backticks in it', () => {
+    const out = renderSlack({ text: 'x', blocks: [{ type: 'code', text: '<@U1> ``` done' }] });
+    const text = (out.blocks[0] as { text: { text: string } }).text.text;
+    expect(text.startsWith('```')).toBe(true);
+    expect(text.endsWith('```')).toBe(true);
+    expect(text.slice(3, -3)).not.toContain('```');
+    expect(text).toContain('&lt;@U1&gt;');
+  });
+
+  it('stays within Slack limits: 50 blocks, 3000 characters a section, 4000 for text', () => {
+    const out = renderSlack({ text: 'y'.repeat(10_000), blocks: Array.from({ length: 60 }, () => ({ type: 'text' as const, text: 'z'.repeat(5000) })) });
+    expect(out.blocks).toHaveLength(50);
+    expect(out.text.length).toBeLessThanOrEqual(4000);
+    for (const b of out.blocks) expect((b as { text: { text: string } }).text.text.length).toBeLessThanOrEqual(3000);
+  });
+});
