@@ -12,24 +12,30 @@ export interface ServerBuild {
   version: string;
   flavour: 'mariadb' | 'mysql';
   server: string;
-  /** mariadb-install-db / mysql_install_db; null for MySQL ≥ 5.7 (mysqld --initialize-insecure). */
-  installer: string | null;
+  /** mariadb-install-db (mysql_install_db in older tarballs). */
+  installer: string;
   /** The command-line client. */
   client: string;
   source: 'system' | 'tarball';
 }
 
-async function probe(server: string, installer: string | null, client: string | null, source: ServerBuild['source']): Promise<ServerBuild | null> {
-  if (!client) return null;
+/** A build found, or why the one at `server` cannot be used. */
+type Probed = { build: ServerBuild } | { problem: string };
+
+async function probe(server: string, installer: string | null, client: string | null, source: ServerBuild['source']): Promise<Probed> {
+  if (!client) return { problem: `${server}: no command-line client (mariadb or mysql) beside it` };
   try {
     const { stdout } = await run(server, ['--version'], { timeout: 10_000 });
     const m = /Ver\s+(\d+\.\d+\.\d+)(-MariaDB)?/i.exec(stdout);
-    if (!m?.[1]) return null;
+    if (!m?.[1]) return { problem: `${server}: cannot read its version from \`--version\`` };
     const flavour = m[2] || /mariadb/i.test(stdout) ? 'mariadb' : 'mysql';
-    if (flavour === 'mariadb' && !installer) return null;
-    return { version: m[1], flavour, server, installer, client, source };
-  } catch {
-    return null;
+    // Only MariaDB's install, user and replication statements are built and tested here; a MySQL build is
+    // reported rather than half-supported (MySQL 8 needs --initialize-insecure and CHANGE REPLICATION SOURCE TO).
+    if (flavour === 'mysql') return { problem: `${server}: MySQL ${m[1]} found, but sandboxes support MariaDB builds only for now` };
+    if (!installer) return { problem: `${server}: no mariadb-install-db beside it` };
+    return { build: { version: m[1], flavour, server, installer, client, source } };
+  } catch (err) {
+    return { problem: `${server}: \`--version\` failed: ${(err as Error).message.split('\n')[0]}` };
   }
 }
 
@@ -39,9 +45,9 @@ export async function findBuilds(binariesDir?: string): Promise<{ builds: Server
   const problems: string[] = [];
   const server = resolveProgram('mariadbd') ?? resolveProgram('mysqld');
   if (server) {
-    const b = await probe(server, resolveProgram('mariadb-install-db') ?? resolveProgram('mysql_install_db'), resolveProgram('mariadb') ?? resolveProgram('mysql'), 'system');
-    if (b) builds.push(b);
-    else problems.push(`${server} is there but its install tool or client is missing`);
+    const p = await probe(server, resolveProgram('mariadb-install-db') ?? resolveProgram('mysql_install_db'), resolveProgram('mariadb') ?? resolveProgram('mysql'), 'system');
+    if ('build' in p) builds.push(p.build);
+    else problems.push(p.problem);
   }
   if (binariesDir && existsSync(binariesDir)) {
     for (const v of readdirSync(binariesDir)) {
@@ -50,9 +56,9 @@ export async function findBuilds(binariesDir?: string): Promise<{ builds: Server
       if (!srv) continue;
       const inst = [join(v, 'scripts', 'mariadb-install-db'), join(v, 'bin', 'mariadb-install-db'), join(v, 'scripts', 'mysql_install_db')].map((p) => join(binariesDir, p)).find(existsSync) ?? null;
       const cli = ['mariadb', 'mysql'].map((n) => join(bin, n)).find(existsSync) ?? null;
-      const b = await probe(srv, inst, cli, 'tarball');
-      if (b) builds.push(b);
-      else problems.push(`${join(binariesDir, v)}: not a usable server build`);
+      const p = await probe(srv, inst, cli, 'tarball');
+      if ('build' in p) builds.push(p.build);
+      else problems.push(p.problem);
     }
   }
   if (builds.length === 0) problems.unshift(`no mysqld/mariadbd with its install tool found in PATH${binariesDir ? ` or under ${binariesDir}` : ''}`);

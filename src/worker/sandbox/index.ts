@@ -5,17 +5,47 @@
  * sandbox.json. Nothing goes through a shell: servers and clients are
  * spawned with argv, and every value put into SQL was validated first.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Logger } from '../../log.js';
 import { ErrorCode, GearopsError } from '../../errors.js';
 import type { Capability, CapabilityContext } from '../capability.js';
 import { findBuilds, pickBuild, type ServerBuild } from './builds.js';
+import { createTemplates, DATA_DIR_SETTINGS } from './template.js';
 
-const run = promisify(execFile);
+
+/**
+ * Runs the server's client with the SQL on stdin, so that no password (in a
+ * statement or an option) ever stands in argv, which `ps` shows every user.
+ */
+function client(path: string, args: string[], input: string, timeoutMs = 30_000): Promise<{ stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve({ stdout });
+      else reject(Object.assign(new Error(stderr.trim() || `client exited ${code ?? signal}`), { stderr }));
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input);
+  });
+}
+
+/** A client option file (mode 0600): how a DBA keeps a password out of argv. */
+function writeClientCnf(path: string, o: Record<string, string | number>): void {
+  writeFileSync(path, ['[client]', ...Object.entries(o).map(([k, v]) => `${k}=${v}`), ''].join('\n'), { mode: 0o600 });
+}
 
 /** Sandbox credentials (MySQL Sandbox's convention by default). Never sent back or logged. */
 export interface SandboxCredentials {
@@ -85,6 +115,7 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
   mkdirSync(opts.sandboxDir, { recursive: true });
   const log = opts.logger.child({ component: 'sandbox' });
   const dirOf = (name: string) => join(opts.sandboxDir, name);
+  const templates = createTemplates(opts.sandboxDir);
 
   const readRecord = (name: string): SandboxRecord | null => {
     try {
@@ -105,8 +136,8 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
     const pid = pidOf(name);
     return pid !== null && pidAlive(pid);
   };
-  const sql = (b: ServerBuild, name: string, statement: string, asRoot = true) =>
-    run(b.client, ['--no-defaults', `--socket=${join(dirOf(name), 'mysqld.sock')}`, `-u${asRoot ? 'root' : cred.user}`, `-p${cred.password}`, '-N', '-B', '-e', statement], { timeout: 30_000 });
+  /** Runs SQL as the sandbox's root, through its client.cnf (written once the password is set). */
+  const sql = (b: ServerBuild, name: string, statement: string, extra: string[] = ['-N', '-B']) => client(b.client, [`--defaults-file=${join(dirOf(name), 'client.cnf')}`, ...extra], statement);
 
   async function stopServer(name: string): Promise<void> {
     const pid = pidOf(name);
@@ -198,9 +229,7 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
           `report-host=${opts.advertise}`,
           `report-port=${a.port}`,
           'skip-name-resolve',
-          'innodb-buffer-pool-size=32M',
-          'innodb-log-file-size=8M',
-          'performance-schema=OFF',
+          ...DATA_DIR_SETTINGS,
           'max-connections=50',
           ...(a.role === 'replica' ? ['read-only=ON'] : []),
           '',
@@ -208,15 +237,15 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
         writeFileSync(join(dir, 'my.cnf'), cnf);
         // Each sandbox its own tmpdir: concurrent installs in one /tmp trip over each other's temporary tables.
         mkdirSync(join(dir, 'tmp'), { recursive: true });
-        await run(b.installer!, ['--no-defaults', `--datadir=${dataDir}`, `--tmpdir=${join(dir, 'tmp')}`, ...(process.getuid?.() === 0 ? ['--user=root'] : []), '--auth-root-authentication-method=normal', '--skip-test-db'], { timeout: 120_000 });
-        step('init', 'ok');
+        const { fresh } = await templates.copyTo(b, dataDir);
+        step('init', 'ok', fresh ? 'data directory initialised (first sandbox of this version here)' : 'data directory copied from this version\'s template');
         step('start', 'start');
         const child = spawn(b.server, [`--defaults-file=${join(dir, 'my.cnf')}`, ...(process.getuid?.() === 0 ? ['--user=root'] : [])], { detached: true, stdio: 'ignore' });
         child.unref();
         const deadline = Date.now() + 60_000;
         for (;;) {
           try {
-            await run(b.client, ['--no-defaults', `--socket=${join(dir, 'mysqld.sock')}`, '-uroot', '-N', '-B', '-e', 'SELECT 1'], { timeout: 5000 });
+            await client(b.client, ['--no-defaults', `--socket=${join(dir, 'mysqld.sock')}`, '-uroot', '-N', '-B'], 'SELECT 1', 5000);
             break;
           } catch {
             if (child.exitCode !== null || Date.now() > deadline) {
@@ -234,7 +263,7 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
         step('start', 'ok');
         step('users', 'start');
         // Not binlogged: replicas create their own users, and the master's would otherwise replicate and collide.
-        await run(b.client, ['--no-defaults', `--socket=${join(dir, 'mysqld.sock')}`, '-uroot', '-N', '-B', '-e', [
+        await client(b.client, ['--no-defaults', `--socket=${join(dir, 'mysqld.sock')}`, '-uroot', '-N', '-B'], [
           'SET SESSION sql_log_bin=0',
           `CREATE USER '${cred.user}'@'%' IDENTIFIED BY '${cred.password}'`,
           `GRANT ALL PRIVILEGES ON *.* TO '${cred.user}'@'%' WITH GRANT OPTION`,
@@ -242,14 +271,30 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
           `GRANT REPLICATION SLAVE ON *.* TO '${cred.replUser}'@'%'`,
           "DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1'",
           `ALTER USER 'root'@'localhost' IDENTIFIED BY '${cred.password}'`,
-        ].join('; ')], { timeout: 30_000 });
+        ].join(';\n'));
+        writeClientCnf(join(dir, 'client.cnf'), { user: 'root', password: cred.password, socket: join(dir, 'mysqld.sock') });
         step('users', 'ok');
         if (a.role === 'replica') {
           step('replication', 'start', `from ${a.master!.address}:${a.master!.port}`);
+          // Wait until the master takes the replication login (it may still be starting, in parallel with this
+          // replica): a START SLAVE that finds no master yet waits out MASTER_CONNECT_RETRY before trying again.
+          const masterCnf = join(dir, 'master.cnf');
+          writeClientCnf(masterCnf, { host: a.master!.address, port: a.master!.port, user: cred.replUser, password: cred.replPassword, 'connect-timeout': 2 });
+          const masterDeadline = Date.now() + 60_000;
+          for (;;) {
+            try {
+              await client(b.client, [`--defaults-file=${masterCnf}`, '-N', '-B'], 'SELECT 1', 5000);
+              break;
+            } catch (err) {
+              if (Date.now() > masterDeadline) throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: the master ${a.master!.address}:${a.master!.port} does not accept the replication user: ${(err as Error).message.split('\n')[0]}`, { data: { host: opts.host, step: 'replication' } });
+              await new Promise((r) => setTimeout(r, 50));
+            }
+          }
+          rmSync(masterCnf, { force: true });
           await sql(b, a.name, `SET SESSION sql_log_bin=0; CHANGE MASTER TO MASTER_HOST='${a.master!.address}', MASTER_PORT=${a.master!.port}, MASTER_USER='${cred.replUser}', MASTER_PASSWORD='${cred.replPassword}', MASTER_CONNECT_RETRY=1${b.flavour === 'mariadb' ? ', MASTER_USE_GTID=slave_pos' : ''}; START SLAVE`);
           const until = Date.now() + 30_000;
           for (;;) {
-            const { stdout } = await run(b.client, ['--no-defaults', `--socket=${join(dir, 'mysqld.sock')}`, '-uroot', `-p${cred.password}`, '-E', '-e', 'SHOW SLAVE STATUS'], { timeout: 10_000 });
+            const { stdout } = await sql(b, a.name, 'SHOW SLAVE STATUS', ['-E']);
             const field = (k: string) => new RegExp(`^\\s*${k}: (.*)$`, 'm').exec(stdout)?.[1]?.trim() ?? '';
             if (field('Slave_IO_Running') === 'Yes' && field('Slave_SQL_Running') === 'Yes') break;
             if (Date.now() > until) throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: replication did not start: IO ${field('Slave_IO_Running')}, SQL ${field('Slave_SQL_Running')}${field('Last_IO_Error') ? `: ${field('Last_IO_Error')}` : ''}${field('Last_SQL_Error') ? `: ${field('Last_SQL_Error')}` : ''}`, { data: { host: opts.host, step: 'replication' } });

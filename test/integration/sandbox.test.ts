@@ -1,0 +1,112 @@
+/**
+ * The sandbox capabilities on this host, without Gearman: data-directory
+ * templates, what builds are accepted, and that no password ever stands in a
+ * process's argv (which every local user can read in /proc).
+ */
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createSilentLogger } from '../../src/log.js';
+import type { Capability } from '../../src/worker/capability.js';
+import type { JobEvent } from '../../src/core/payload.js';
+import { createSandboxCapabilities, stopAllSandboxes } from '../../src/worker/sandbox/index.js';
+import { findBuilds } from '../../src/worker/sandbox/builds.js';
+import { freePort } from '../../src/demo/gearmand-process.js';
+
+const root = mkdtempSync(join(tmpdir(), 'gearops-sandbox-'));
+const PASSWORD = 'Secret_pw.4711';
+
+type StepEvent = Extract<JobEvent, { type: 'step' }>;
+
+function ctx(args: unknown, events: StepEvent[] = []) {
+  return { job: { v: 1 as const, kind: 'job' as const, id: 't', ts: Date.now(), host: 'h', capability: 'x', requester: { userId: 'U', channelId: 'C', roles: [] }, args }, args, emit: (e: JobEvent) => void (e.type === 'step' && events.push(e)), signal: new AbortController().signal, logger: createSilentLogger() };
+}
+
+/** Every process's argv on this machine, as /proc shows it to any user. */
+function allCommandLines(): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      out.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' '));
+    } catch {
+      // gone already
+    }
+  }
+  return out;
+}
+
+describe('sandboxes on one host', () => {
+  afterAll(async () => {
+    await stopAllSandboxes(root);
+    rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  });
+
+  it('makes one data-directory template per version, even for installs at once, and copies it afterwards', async () => {
+    const dir = join(root, 'h1');
+    const { capabilities } = await createSandboxCapabilities({ host: 'h1', sandboxDir: dir, advertise: '127.0.0.1', logger: createSilentLogger() });
+    const cap = (n: string) => capabilities.find((c) => c.name === n) as Capability;
+    const ev: StepEvent[][] = [[], [], []];
+    await Promise.all(['a', 'b'].map(async (name, i) => cap('sandbox.install').handler(ctx({ name, cluster: name, port: await freePort(), serverId: i + 1, role: 'master' }, ev[i]))));
+    const templates = readdirSync(join(dir, '.templates'));
+    expect(templates).toHaveLength(1);
+    expect(existsSync(join(dir, '.templates', templates[0]!, 'ready'))).toBe(true);
+    await cap('sandbox.install').handler(ctx({ name: 'c', cluster: 'c', port: await freePort(), serverId: 3, role: 'master' }, ev[2]));
+    const initDetail = (e: StepEvent[]) => e.find((x) => x.step === 'init' && x.state === 'ok')?.detail ?? '';
+    expect(initDetail(ev[0]!)).toMatch(/initialised/);
+    expect(initDetail(ev[1]!)).toMatch(/initialised/);
+    expect(initDetail(ev[2]!)).toMatch(/copied from this version's template/);
+    // Three servers from one template are three independent servers.
+    const check = (await cap('sandbox.check').handler(ctx({}))) as { sandboxes: Array<{ name: string; running: boolean }> };
+    expect(check.sandboxes.map((s) => [s.name, s.running]).sort()).toEqual([['a', true], ['b', true], ['c', true]]);
+    for (const n of ['a', 'b', 'c']) await cap('sandbox.remove').handler(ctx({ name: n }));
+    expect(readdirSync(dir)).toEqual(['.templates']);
+  });
+
+  it('keeps passwords out of every process argv while it installs a master and a replica', async () => {
+    const caps = await Promise.all(['m', 'r'].map((h) => createSandboxCapabilities({ host: h, sandboxDir: join(root, h), advertise: '127.0.0.1', logger: createSilentLogger(), credentials: { user: 'admin_u', password: PASSWORD, replUser: 'repl_u', replPassword: `${PASSWORD}r` } })));
+    const install = (i: number) => caps[i]!.capabilities.find((c) => c.name === 'sandbox.install') as Capability;
+    const seen = { clients: 0, leaks: [] as string[] };
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        for (const line of allCommandLines()) {
+          if (/\bmariadb(d)?\b|\bmysql\b/.test(line) && /defaults-file|--no-defaults/.test(line)) seen.clients++;
+          if (line.includes(PASSWORD)) seen.leaks.push(line);
+        }
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    const [mp, rp] = [await freePort(), await freePort()];
+    try {
+      await Promise.all([
+        install(0).handler(ctx({ name: 'pw', cluster: 'pw', port: mp, serverId: 1, role: 'master' })),
+        install(1).handler(ctx({ name: 'pw', cluster: 'pw', port: rp, serverId: 2, role: 'replica', master: { address: '127.0.0.1', port: mp } })),
+      ]);
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    // The sampler did see the install's processes (so it could have seen a password), and never a password.
+    expect(seen.clients).toBeGreaterThan(0);
+    expect(seen.leaks).toEqual([]);
+    // The client option files that hold them are readable by their owner only.
+    expect(readFileSync(join(root, 'r', 'pw', 'client.cnf'), 'utf8')).toContain(PASSWORD);
+    expect(statSync(join(root, 'r', 'pw', 'client.cnf')).mode & 0o077).toBe(0);
+    expect(existsSync(join(root, 'r', 'pw', 'master.cnf'))).toBe(false);
+  });
+
+  it('reports a MySQL build with the reason instead of offering it', async () => {
+    const bins = join(root, 'binaries');
+    const bin = join(bins, '8.0.36', 'bin');
+    mkdirSync(bin, { recursive: true });
+    for (const [name, out] of [['mysqld', '/x/mysqld  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)'], ['mysql', 'mysql  Ver 8.0.36']]) {
+      writeFileSync(join(bin, name!), `#!/bin/sh\necho '${out}'\n`);
+      chmodSync(join(bin, name!), 0o755);
+    }
+    const { builds, problems } = await findBuilds(bins);
+    expect(builds.some((b) => b.version === '8.0.36')).toBe(false);
+    expect(problems).toContainEqual(expect.stringMatching(/MySQL 8\.0\.36 found, but sandboxes support MariaDB builds only/));
+  });
+});
