@@ -8,9 +8,14 @@ export function signSlackRequest(secret: string, body: string, ts = Math.floor(D
   return { 'x-slack-request-timestamp': String(ts), 'x-slack-signature': sig, 'content-type': 'application/x-www-form-urlencoded' };
 }
 
+/** The form body of a slash command, with the fields Slack sends. */
+export function slashCommandBody(fields: Record<string, string>): string {
+  return new URLSearchParams({ token: 'legacy', team_id: 'T1', team_domain: 'ops', channel_name: 'ops', api_app_id: 'A1', is_enterprise_install: 'false', ...fields }).toString();
+}
+
 /** POSTs a slash command with the fields Slack sends. */
 export async function postSlashCommand(baseUrl: string, secret: string, fields: Record<string, string>, opts: { ts?: number; headers?: Record<string, string>; badSignature?: boolean } = {}): Promise<{ status: number; ms: number; body: string }> {
-  const body = new URLSearchParams({ token: 'legacy', team_id: 'T1', team_domain: 'ops', channel_name: 'ops', api_app_id: 'A1', is_enterprise_install: 'false', ...fields }).toString();
+  const body = slashCommandBody(fields);
   const headers = signSlackRequest(secret, body, opts.ts);
   if (opts.badSignature) headers['x-slack-signature'] = `v0=${'0'.repeat(64)}`;
   const t = Date.now();
