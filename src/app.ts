@@ -18,6 +18,7 @@ import { loadPolicyFile } from './core/policy/index.js';
 import { createGearmanDispatcher } from './gearman/dispatcher.js';
 import type { ReplicationMonitor } from './monitor/monitor.js';
 import { createRunCommand } from '../commands/run.js';
+import { createAuditOutbox } from './core/audit-outbox.js';
 
 /** Everything a transport needs to serve commands. */
 export interface AppContext {
@@ -30,6 +31,8 @@ export interface AppContext {
   logger: Logger;
   /** The replication monitor, when a store and GEAROPS_ALERT_CHANNEL are configured (not started). */
   monitor: ReplicationMonitor | null;
+  /** Audit rows waiting for the store (it was unreachable when they happened). */
+  auditPending(): number;
   /** Closes every adapter this context opened. */
   close(): Promise<void>;
 }
@@ -104,11 +107,12 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
     needsStore('replica', 'Install, check and remove MySQL replication sandboxes', 'install | status | list | diagnose | remove | sql'),
     needsStore('pool', 'Change the load-balancer pool', 'list | add <host:port> [types] | set | offline | del'),
   ]));
+  const audit = store ? createAuditOutbox(store.audit, logger) : undefined;
   const router = createCommandRouter({
     commands,
     policy,
     logger,
-    audit: store?.audit,
+    audit,
     actions: parts?.actions,
     userRate: { limit: config.userRatePerMinute, windowMs: 60_000 },
   });
@@ -121,8 +125,10 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
     router,
     logger,
     monitor: parts?.monitor ?? null,
+    auditPending: () => audit?.pending() ?? 0,
     async close() {
       await parts?.monitor?.stop();
+      await audit?.close();
       await Promise.allSettled([dispatcher.close(), store?.close(), parts?.probe.close()]);
     },
   };

@@ -33,7 +33,7 @@ export async function startBot(env: NodeJS.ProcessEnv, opts: { dispatchPreset?: 
     limits: opts.slackLimits,
     health: async () => {
       const [gearman, store] = await Promise.all([ctx.dispatcher.ping().catch(() => false), ctx.store?.ping().catch(() => false) ?? false]);
-      return { ok: gearman && store, detail: { gearman, store } };
+      return { ok: gearman && store, detail: { gearman, store, auditPending: ctx.auditPending() } };
     },
   });
   sink.attach(bot.sink);

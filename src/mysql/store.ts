@@ -110,8 +110,8 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
   const store: Store = {
     audit: {
       async record(e) {
-        await q('INSERT INTO audit (source, user_id, channel_id, command, text, decision, rule, status, host, job_handle, exit_code, duration_ms, output_bytes, request_id, summary) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)', [
-          e.source, e.userId, e.channelId, e.command, e.text.slice(0, 60_000), e.decision, e.rule ?? null, e.status, e.host ?? null, e.jobHandle ?? null, e.exitCode ?? null, e.durationMs === undefined || e.durationMs === null ? null : Math.round(e.durationMs), e.outputBytes ?? null, e.requestId ?? null, e.summary?.slice(0, 60_000) ?? null,
+        await q('INSERT INTO audit (at, source, user_id, channel_id, command, text, decision, rule, status, host, job_handle, exit_code, duration_ms, output_bytes, request_id, summary) VALUES (CURRENT_TIMESTAMP(3) - INTERVAL ? MICROSECOND,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)', [
+          Math.round((e.ageMs ?? 0) * 1000), e.source, e.userId, e.channelId, e.command, e.text.slice(0, 60_000), e.decision, e.rule ?? null, e.status, e.host ?? null, e.jobHandle ?? null, e.exitCode ?? null, e.durationMs === undefined || e.durationMs === null ? null : Math.round(e.durationMs), e.outputBytes ?? null, e.requestId ?? null, e.summary?.slice(0, 60_000) ?? null,
         ]);
       },
       async recent(limit): Promise<AuditRow[]> {

@@ -19,6 +19,8 @@ export interface AuditEntry {
   outputBytes?: number | null;
   requestId?: string | null;
   summary?: string | null;
+  /** How long ago it happened, when the row is written late (after a store outage); default now. */
+  ageMs?: number;
 }
 
 /** Audit rows with their time, as read back. */

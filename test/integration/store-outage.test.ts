@@ -1,0 +1,41 @@
+/**
+ * The store ("common" MariaDB) dies while people work: /run goes on, its
+ * audit row waits, and lands with the time it happened once MariaDB is back.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFleet, type Fleet } from '../helpers/fleet.js';
+import { until } from '../helpers/wait.js';
+
+describe('a store outage', () => {
+  let f: Fleet;
+  beforeAll(async () => {
+    f = await startFleet({ hosts: ['server1'] });
+  });
+  afterAll(async () => {
+    await f?.stop();
+  });
+
+  it('keeps /run working, says so for commands that need the store, and writes the waiting audit rows later with their time', async () => {
+    const ok = await f.run('/run server1 hostname');
+    expect(ok.outcome.status, ok.text).toBe('ok');
+    await f.db.kill();
+    const during = Date.now();
+    const r = await f.run('/run server1 uptime');
+    expect(r.outcome.status, r.text).toBe('ok');
+    expect(r.text).toMatch(/load average/);
+    expect(f.ctx.auditPending()).toBe(1);
+    const pool = await f.run('/pool list');
+    expect(pool.outcome.status).not.toBe('ok');
+    expect(pool.text).toMatch(/store|database|MySQL|MariaDB/i);
+    await new Promise((res) => setTimeout(res, 1500));
+    await f.db.restart();
+    await until(() => f.ctx.auditPending() === 0, 60_000);
+    const rows = await f.ctx.store!.audit.recent(10);
+    const late = rows.find((a) => a.text === 'server1 uptime')!;
+    expect(late).toBeDefined();
+    expect(late.status).toBe('ok');
+    // Written after the restart, dated when it happened (within the run's own duration).
+    expect(Math.abs(late.at.getTime() - during)).toBeLessThan(1500);
+    expect(rows.findIndex((a) => a.text === 'server1 uptime')).toBeLessThan(rows.findIndex((a) => a.text === 'server1 hostname'));
+  });
+});
