@@ -139,6 +139,18 @@ describe('worker process with a real gearmand', () => {
     }
   });
 
+  it('loses no job when its worker is killed mid-run: gearmand hands it to the worker that comes back', async () => {
+    const job = d.submit<{ exitCode: number }>({ capability: 'run', host: 'server1', args: { line: 'sleep 2' }, requester, timeoutMs: 30_000 });
+    await new Promise((r) => setTimeout(r, 500));
+    const killed = new Promise((r) => w.child.once('exit', r));
+    w.child.kill('SIGKILL');
+    await killed;
+    w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy: join(dir, 'policy.yml') });
+    const r = await job;
+    expect(r.ok).toBe(true);
+    expect(r.value?.exitCode).toBe(0);
+  });
+
   it('finishes a running job on SIGTERM and exits cleanly', async () => {
     const job = d.submit<{ exitCode: number }>({ capability: 'run', host: 'server1', args: { line: 'sleep 1' }, requester, timeoutMs: 10_000 });
     await new Promise((r) => setTimeout(r, 300));
