@@ -34,6 +34,12 @@ export interface JobEnvelope<A = unknown> {
   capability: string;
   requester: Requester;
   args: A;
+  /**
+   * 2, 3, … when the bot sends the same job again because the job server
+   * went away while it ran (absent on the first send). A worker that already
+   * has this job id runs nothing new: it answers with that job's output and result.
+   */
+  attempt?: number;
 }
 
 /** Something a running job reports before it ends (output, steps, progress). */
@@ -135,7 +141,7 @@ function openEnvelope(secret: string, raw: Buffer | string, what: string): Recor
 const isStr = (v: unknown, max = 1024): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
 
 /** Builds and signs a job for `capability@host`. */
-export function signJob<A>(secret: string, job: { host: string; capability: string; requester: Requester; args: A; now?: number; id?: string }): { envelope: JobEnvelope<A>; payload: string } {
+export function signJob<A>(secret: string, job: { host: string; capability: string; requester: Requester; args: A; now?: number; id?: string; attempt?: number }): { envelope: JobEnvelope<A>; payload: string } {
   assertSecret(secret);
   const envelope: JobEnvelope<A> = {
     v: PAYLOAD_VERSION,
@@ -146,6 +152,7 @@ export function signJob<A>(secret: string, job: { host: string; capability: stri
     capability: job.capability,
     requester: job.requester,
     args: job.args,
+    ...(job.attempt && job.attempt > 1 ? { attempt: job.attempt } : {}),
   };
   return { envelope, payload: seal(secret, envelope) };
 }
@@ -205,7 +212,11 @@ export function verifyJob(secret: string, raw: Buffer | string, opts: VerifyJobO
   if (body.capability !== opts.capability) {
     throw new GearopsError(ErrorCode.BadSignature, `job refused: signed for ${body.capability}, received as ${opts.capability}`);
   }
-  if (!opts.nonces.remember(body.id, now)) {
+  if (body.attempt !== undefined && (!Number.isInteger(body.attempt) || (body.attempt as number) < 2 || (body.attempt as number) > 100)) {
+    throw new GearopsError(ErrorCode.BadSignature, 'job refused: malformed attempt number');
+  }
+  // Each send of a job is its own nonce: a resend (attempt n) is new, a replay of any send is not.
+  if (!opts.nonces.remember(body.attempt ? `${body.id}#${body.attempt}` : body.id, now)) {
     throw new GearopsError(ErrorCode.ReplayedJob, 'job refused: replayed (this job id was already received)');
   }
   return body as unknown as JobEnvelope;

@@ -53,7 +53,7 @@ export function createGearmanClient(opts: { servers: string[]; logger: Logger; p
     const awaitingHandle: Job[] = [];
     const byHandle = new Map<string, Job>();
     const failAll = (why: string) => {
-      for (const j of [...awaitingHandle, ...byHandle.values()]) finish(j, new GearopsError(ErrorCode.JobFailed, `${j.fn}: ${why}`, { data: { server } }));
+      for (const j of [...awaitingHandle, ...byHandle.values()]) finish(j, new GearopsError(ErrorCode.JobFailed, `${j.fn}: ${why}`, { data: { server, connectionLost: true } }));
       awaitingHandle.length = 0;
       byHandle.clear();
     };

@@ -2,16 +2,22 @@
  * The Dispatcher port over Gearman: signs each job, fails fast when no
  * worker is registered for `<capability>@<host>` (from gearmand's admin
  * `status`) instead of queueing a job nobody will take, verifies every
- * streamed event and the result, and discovers live hosts.
+ * streamed event and the result, and discovers live hosts. A job whose job
+ * server goes away under it is sent again once a worker for it is back,
+ * within the job's time limit; the worker that already has it answers with
+ * that run rather than running it twice.
  */
 import type { Logger } from '../log.js';
 import { ErrorCode, GearopsError, isGearopsError } from '../errors.js';
-import { signJob, verifyEvent, verifyResult } from '../core/payload.js';
+import { signJob, verifyEvent, verifyResult, type JobEnvelope } from '../core/payload.js';
 import type { Dispatcher, HostInfo, JobRequest, JobResult } from '../core/ports/dispatcher.js';
 import { adminStatus, type FunctionStatus } from './admin.js';
 import { createGearmanClient } from './client.js';
 import { RECONNECT_PRESETS } from './connection.js';
 import { functionName, parseFunctionName } from './names.js';
+
+/** How many times one job is sent at most when job servers go away under it. */
+const MAX_SENDS = 5;
 
 /** Time-outs and caching of the dispatcher. */
 export interface DispatchPreset {
@@ -68,6 +74,16 @@ export function createGearmanDispatcher(opts: { servers: string[]; secret: strin
     return [...hosts].sort(([a], [b]) => a.localeCompare(b)).map(([host, h]) => ({ host, capabilities: [...h.caps].sort(), servers: [...h.servers].sort() }));
   }
 
+  /** Waits until a job server again has a worker for `fn` (a restarted gearmand, or another in the list). */
+  async function waitForWorker(fn: string, deadline: number, signal?: AbortSignal): Promise<string[]> {
+    for (let wait = 100; ; wait = Math.min(wait * 2, 1000)) {
+      const where = serversWith(await discover(true).catch(() => new Map<string, FunctionStatus[]>()), fn);
+      if (where.length) return where;
+      if (signal?.aborted || Date.now() + wait >= deadline) throw new GearopsError(ErrorCode.GearmanUnavailable, `${fn}: the job server went away mid-job and no worker for it was back in time`, { data: { fn } });
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
   return {
     async submit<V>(req: JobRequest): Promise<JobResult<V>> {
       const fn = functionName(req.capability, req.host);
@@ -77,29 +93,50 @@ export function createGearmanDispatcher(opts: { servers: string[]; secret: strin
         const live = hostsFrom(cache?.byServer ?? new Map()).map((h) => h.host);
         throw new GearopsError(ErrorCode.NoWorker, `no worker for \`${fn}\` on ${opts.servers.join(', ')} — live hosts: ${live.length ? live.join(', ') : 'none'}`, { data: { host: req.host, capability: req.capability } });
       }
-      const { envelope, payload } = signJob(opts.secret, { host: req.host, capability: req.capability, requester: req.requester, args: req.args });
+      const timeoutMs = req.timeoutMs ?? preset.defaultJobTimeoutMs;
       const started = Date.now();
+      const deadline = started + timeoutMs;
       let forged: GearopsError | null = null;
       let seq = -1;
-      const out = await client.submit(fn, payload, {
-        timeoutMs: req.timeoutMs ?? preset.defaultJobTimeoutMs,
-        signal: req.signal,
-        prefer: where,
-        unique: envelope.id,
-        onData: (b) => {
-          try {
-            const ev = verifyEvent(opts.secret, b, envelope.id);
-            if (ev.seq <= seq) throw new GearopsError(ErrorCode.BadResult, 'event out of order or repeated');
-            seq = ev.seq;
-            req.onEvent?.(ev.event);
-          } catch (err) {
-            forged ??= new GearopsError(ErrorCode.BadResult, `output from ${fn} rejected: ${(err as Error).message} — a worker without the shared secret may be registered under this name`, { cause: err, data: { host: req.host } });
-            log.error({ event: 'unverifiable_event', fn }, forged.message);
-          }
-        },
-      });
+      let envelope: JobEnvelope | null = null;
+      let out: Awaited<ReturnType<typeof client.submit>> | null = null;
+      for (let attempt = 1; !out; attempt++) {
+        const signed: { envelope: JobEnvelope; payload: string } = signJob(opts.secret, { host: req.host, capability: req.capability, requester: req.requester, args: req.args, id: envelope?.id, attempt });
+        envelope = signed.envelope;
+        const jobId = signed.envelope.id;
+        try {
+          out = await client.submit(fn, signed.payload, {
+            timeoutMs: Math.max(1, deadline - Date.now()),
+            signal: req.signal,
+            prefer: where,
+            unique: `${jobId}#${attempt}`,
+            onData: (b) => {
+              try {
+                const ev = verifyEvent(opts.secret, b, jobId);
+                if (ev.seq <= seq) {
+                  // A resend replays what the worker already sent: drop what arrived before.
+                  if (attempt > 1) return;
+                  throw new GearopsError(ErrorCode.BadResult, 'event out of order or repeated');
+                }
+                seq = ev.seq;
+                req.onEvent?.(ev.event);
+              } catch (err) {
+                forged ??= new GearopsError(ErrorCode.BadResult, `output from ${fn} rejected: ${(err as Error).message} — a worker without the shared secret may be registered under this name`, { cause: err, data: { host: req.host } });
+                log.error({ event: 'unverifiable_event', fn }, forged.message);
+              }
+            },
+          });
+        } catch (err) {
+          // The job server went away with the job: send the same job again (the worker that has it
+          // answers with it instead of running it twice), within the request's own time limit.
+          const lost = isGearopsError(err) && (err.data as { connectionLost?: boolean } | undefined)?.connectionLost === true;
+          if (!lost || attempt >= MAX_SENDS || req.signal?.aborted || Date.now() >= deadline) throw err;
+          log.warn({ event: 'job_resend', fn, job: jobId, attempt: attempt + 1, err: (err as Error).message }, 'job server lost mid-job; sending the job again once one is back');
+          where = await waitForWorker(fn, deadline, req.signal);
+        }
+      }
       if (forged) throw forged;
-      const result = verifyResult<V>(opts.secret, out.data, { id: envelope.id, host: req.host, capability: req.capability });
+      const result = verifyResult<V>(opts.secret, out.data, { id: envelope!.id, host: req.host, capability: req.capability });
       return { host: req.host, capability: req.capability, handle: out.handle, ok: result.ok, value: result.value, error: result.error, durationMs: Date.now() - started };
     },
     async hosts() {

@@ -10,9 +10,22 @@
  */
 import type { Logger } from '../log.js';
 import { ErrorCode, GearopsError, toGearopsError } from '../errors.js';
-import { DEFAULT_MAX_AGE_MS, NonceCache, signEvent, signResult, verifyJob } from '../core/payload.js';
+import { DEFAULT_MAX_AGE_MS, NonceCache, signEvent, signResult, verifyJob, type JobEnvelope } from '../core/payload.js';
 import type { Capability } from './capability.js';
-import { createGearmanWorker, type GearmanWorker } from '../gearman/worker.js';
+import { createGearmanWorker, type GearmanWorker, type WorkerJob } from '../gearman/worker.js';
+
+/** Signed output kept per job for a resend to replay (beyond it, a resend gets the result and later output only). */
+const RESEND_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** A job this worker started: what it sent so far, who listens, and its signed result. */
+interface StartedJob {
+  events: string[];
+  bytes: number;
+  listeners: Set<(signed: string) => void>;
+  result: Promise<string>;
+  /** When to forget it (set once it ends). */
+  expires: number | null;
+}
 import { RECONNECT_PRESETS, type ReconnectPreset } from '../gearman/connection.js';
 import { functionName } from '../gearman/names.js';
 
@@ -40,7 +53,15 @@ export interface WorkerDaemon {
 export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
   const log = opts.logger.child({ component: 'worker', host: opts.host });
   const nonces = new NonceCache(2 * (opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS));
-  const functions: Record<string, (job: import('../gearman/worker.js').WorkerJob) => Promise<Buffer | string>> = {};
+  // Jobs started here, by id. When the job server goes away mid-job the bot sends the same job again
+  // (a new attempt, signed anew); that resend attaches to the job already running or done here
+  // instead of running it a second time.
+  const startedJobs = new Map<string, StartedJob>();
+  const keepMs = 2 * (opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS);
+  const prune = (now: number) => {
+    for (const [id, j] of startedJobs) if (j.expires !== null && j.expires < now) startedJobs.delete(id);
+  };
+  const functions: Record<string, (job: WorkerJob) => Promise<Buffer | string>> = {};
   for (const cap of opts.capabilities) {
     const fn = functionName(cap.name, opts.host);
     functions[fn] = async (job) => {
@@ -52,29 +73,60 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
         log.warn({ event: 'job_refused', fn, handle: job.handle, code: e.code, reason: e.message }, 'job refused; nothing ran');
         throw e;
       }
-      const started = Date.now();
-      let seq = 0;
-      const line = typeof (envelope.args as { line?: unknown })?.line === 'string' ? (envelope.args as { line: string }).line : undefined;
-      log.info({ event: 'job_start', fn, handle: job.handle, job: envelope.id, user: envelope.requester.userId, channel: envelope.requester.channelId, line }, 'job started');
-      const base = { job: envelope.id, host: opts.host, capability: cap.name };
+      prune(Date.now());
+      const prior = startedJobs.get(envelope.id);
+      if (prior) {
+        log.info({ event: 'job_resent', fn, handle: job.handle, job: envelope.id, attempt: envelope.attempt }, 'the same job sent again after a job-server loss: answering with the one already started, not running it twice');
+        for (const e of prior.events) job.sendData(e);
+        prior.listeners.add(job.sendData);
+        try {
+          return await prior.result;
+        } finally {
+          prior.listeners.delete(job.sendData);
+        }
+      }
+      const entry: StartedJob = { events: [], bytes: 0, listeners: new Set([job.sendData]), result: Promise.resolve(''), expires: null };
+      startedJobs.set(envelope.id, entry);
+      entry.result = runJob(envelope, job, entry, fn, cap);
       try {
-        const value = await cap.handler({
-          job: envelope,
-          args: envelope.args,
-          emit: (event) => job.sendData(signEvent(opts.secret, envelope.id, seq++, event)),
-          signal: job.signal,
-          logger: log,
-        });
-        if (job.signal.aborted) throw new GearopsError(ErrorCode.Cancelled, `worker ${opts.host} is shutting down; the job was stopped`);
-        log.info({ event: 'job_done', fn, handle: job.handle, job: envelope.id, ms: Date.now() - started }, 'job done');
-        return signResult(opts.secret, { ...base, ok: true, value: value ?? null, error: null, durationMs: Date.now() - started });
-      } catch (err) {
-        const e = job.signal.aborted ? new GearopsError(ErrorCode.Cancelled, `worker ${opts.host} is shutting down; the job was stopped`) : toGearopsError(err);
-        log.warn({ event: 'job_failed', fn, handle: job.handle, job: envelope.id, code: e.code, reason: e.message }, 'job failed');
-        return signResult(opts.secret, { ...base, ok: false, value: null, error: { code: e.code, message: e.message, data: e.data }, durationMs: Date.now() - started });
+        return await entry.result;
+      } finally {
+        entry.expires = Date.now() + keepMs;
       }
     };
   }
+
+  async function runJob(envelope: JobEnvelope, job: WorkerJob, entry: StartedJob, fn: string, cap: Capability): Promise<string> {
+    const started = Date.now();
+    let seq = 0;
+    const line = typeof (envelope.args as { line?: unknown })?.line === 'string' ? (envelope.args as { line: string }).line : undefined;
+    log.info({ event: 'job_start', fn, handle: job.handle, job: envelope.id, user: envelope.requester.userId, channel: envelope.requester.channelId, line }, 'job started');
+    const base = { job: envelope.id, host: opts.host, capability: cap.name };
+    try {
+      const value = await cap.handler({
+        job: envelope,
+        args: envelope.args,
+        emit: (event) => {
+          const signed = signEvent(opts.secret, envelope.id, seq++, event);
+          if (entry.bytes < RESEND_BUFFER_BYTES) {
+            entry.events.push(signed);
+            entry.bytes += signed.length;
+          }
+          for (const send of entry.listeners) send(signed);
+        },
+        signal: job.signal,
+        logger: log,
+      });
+      if (job.signal.aborted) throw new GearopsError(ErrorCode.Cancelled, `worker ${opts.host} is shutting down; the job was stopped`);
+      log.info({ event: 'job_done', fn, handle: job.handle, job: envelope.id, ms: Date.now() - started }, 'job done');
+      return signResult(opts.secret, { ...base, ok: true, value: value ?? null, error: null, durationMs: Date.now() - started });
+    } catch (err) {
+      const e = job.signal.aborted ? new GearopsError(ErrorCode.Cancelled, `worker ${opts.host} is shutting down; the job was stopped`) : toGearopsError(err);
+      log.warn({ event: 'job_failed', fn, handle: job.handle, job: envelope.id, code: e.code, reason: e.message }, 'job failed');
+      return signResult(opts.secret, { ...base, ok: false, value: null, error: { code: e.code, message: e.message, data: e.data }, durationMs: Date.now() - started });
+    }
+  }
+
   const gearman = createGearmanWorker({ servers: opts.servers, functions, clientId: `gearops-${opts.host}-${process.pid}`, concurrency: opts.concurrency ?? 4, logger: opts.logger, preset: opts.reconnect ?? RECONNECT_PRESETS.default });
   return {
     functions: Object.keys(functions),

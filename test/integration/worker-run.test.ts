@@ -151,6 +151,22 @@ describe('worker process with a real gearmand', () => {
     expect(r.value?.exitCode).toBe(0);
   });
 
+  it('loses no job when gearmand restarts mid-run: the bot sends it again and the worker answers with the run it has, not a second one', async () => {
+    const events: string[] = [];
+    const job = d.submit<{ exitCode: number }>({ capability: 'run', host: 'server1', args: { line: 'seq 3' }, requester, timeoutMs: 30_000, onEvent: (e) => e.type === 'output' && events.push(e.text) });
+    const slow = d.submit<{ exitCode: number }>({ capability: 'run', host: 'server1', args: { line: 'sleep 3' }, requester, timeoutMs: 30_000 });
+    expect((await job).value?.exitCode).toBe(0);
+    await new Promise((r) => setTimeout(r, 500));
+    await g.restart();
+    const r = await slow;
+    expect(r.ok).toBe(true);
+    expect(r.value?.exitCode).toBe(0);
+    const starts = w.logs().split('\n').filter((l) => l.includes('"event":"job_start"') && l.includes('"line":"sleep 3"'));
+    expect(starts).toHaveLength(1);
+    expect(w.logs()).toMatch(/"event":"job_resent"/);
+    expect(events.join('')).toBe('1\n2\n3\n');
+  });
+
   it('finishes a running job on SIGTERM and exits cleanly', async () => {
     const job = d.submit<{ exitCode: number }>({ capability: 'run', host: 'server1', args: { line: 'sleep 1' }, requester, timeoutMs: 10_000 });
     await new Promise((r) => setTimeout(r, 300));

@@ -66,6 +66,24 @@ describe('jobs', () => {
     expectCode(() => verifyJob(SECRET, payload, o), ErrorCode.ReplayedJob);
   });
 
+  it('takes a resend of a job (a new attempt, signed anew) once, and refuses a replay of any send', () => {
+    const o = opts();
+    const first = signJob(SECRET, { host: 'server1', capability: 'run', requester, args: {} });
+    verifyJob(SECRET, first.payload, o);
+    const again = signJob(SECRET, { host: 'server1', capability: 'run', requester, args: {}, id: first.envelope.id, attempt: 2 });
+    expect(verifyJob(SECRET, again.payload, o)).toMatchObject({ id: first.envelope.id, attempt: 2 });
+    expectCode(() => verifyJob(SECRET, again.payload, o), ErrorCode.ReplayedJob);
+    expectCode(() => verifyJob(SECRET, first.payload, o), ErrorCode.ReplayedJob);
+    // The attempt number is signed: it cannot be changed to slip a replay through.
+    const tampered = again.payload.replace('"attempt":2', '"attempt":3');
+    expect(tampered).not.toBe(again.payload);
+    expectCode(() => verifyJob(SECRET, tampered, o), ErrorCode.BadSignature);
+    for (const attempt of [1.5, 101]) {
+      const odd = signJob(SECRET, { host: 'server1', capability: 'run', requester, args: {}, attempt });
+      expectCode(() => verifyJob(SECRET, odd.payload, o), ErrorCode.BadSignature);
+    }
+  });
+
   it('refuses a job for another host or capability', () => {
     const { payload } = signJob(SECRET, { host: 'server2', capability: 'run', requester, args: {} });
     expectCode(() => verifyJob(SECRET, payload, opts()), ErrorCode.WrongHost);
