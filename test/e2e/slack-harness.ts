@@ -41,7 +41,7 @@ export interface ApiCall {
 }
 
 /** Intercepts the Web API at `origin` + /api/: records every call, answers ok; `rateLimitFirst` answers that many chat.postMessage calls with 429 first. */
-export function interceptSlackApi(origin: string, opts: { rateLimitFirst?: number } = {}) {
+export function interceptSlackApi(origin: string, opts: { rateLimitFirst?: number; socketUrl?: string } = {}) {
   const calls: ApiCall[] = [];
   let ts = 1000;
   let limited = opts.rateLimitFirst ?? 0;
@@ -58,6 +58,7 @@ export function interceptSlackApi(origin: string, opts: { rateLimitFirst?: numbe
       }
       if (method === 'files.getUploadURLExternal') return [200, { ok: true, upload_url: `${origin}/upload/F${calls.length}`, file_id: `F${calls.length}` }];
       if (method === 'files.completeUploadExternal') return [200, { ok: true, files: [{ id: 'F1', title: body.files }] }];
+      if (method === 'apps.connections.open') return [200, opts.socketUrl ? { ok: true, url: opts.socketUrl } : { ok: false, error: 'not_allowed_token_type' }];
       if (method === 'auth.test') return [200, { ok: true, user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1', url: 'https://ops.slack.com/' }];
       if (method === 'chat.postMessage') {
         const reply = { ok: true, channel: body.channel, ts: `${++ts}.000100` };

@@ -42,36 +42,29 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
   const log = opts.logger.child({ component: 'slack' });
   const limits = typeof opts.limits === 'object' ? opts.limits : SLACK_LIMIT_PRESETS[opts.limits ?? 'default'];
   const clientOptions = { slackApiUrl: opts.apiUrl ?? 'https://slack.com/api/', rejectRateLimitedCalls: true, retryConfig: { retries: 0 } };
-  let receiver: InstanceType<typeof HTTPReceiver> | undefined;
-  let port = opts.port ?? 3000;
-  if (!opts.appToken) {
-    receiver = new HTTPReceiver({
-      signingSecret: opts.signingSecret ?? '',
-      endpoints: '/slack/events',
-      logLevel: LogLevel.WARN,
-      customRoutes: [
-        {
-          path: '/healthz',
-          method: ['GET'],
-          handler: (_req, res: ServerResponse) => {
-            void (opts.health?.() ?? Promise.resolve({ ok: true, detail: {} })).then(
-              (h) => {
-                res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' });
-                res.end(JSON.stringify({ ok: h.ok, ...h.detail }));
-              },
-              () => {
-                res.writeHead(503);
-                res.end('{"ok":false}');
-              },
-            );
-          },
+  // GET /healthz in both modes (in Socket Mode Bolt serves custom routes on PORT too).
+  const healthRoute = {
+    path: '/healthz',
+    method: ['GET'],
+    handler: (_req: unknown, res: ServerResponse) => {
+      void (opts.health?.() ?? Promise.resolve({ ok: true, detail: {} })).then(
+        (h) => {
+          res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ ok: h.ok, ...h.detail }));
         },
-      ],
-    });
-  }
+        () => {
+          res.writeHead(503);
+          res.end('{"ok":false}');
+        },
+      );
+    },
+  };
+  let port = opts.port ?? 3000;
+  const receiver = opts.appToken ? undefined : new HTTPReceiver({ signingSecret: opts.signingSecret ?? '', endpoints: '/slack/events', logLevel: LogLevel.WARN, customRoutes: [healthRoute] });
   const app = new App({
     token: opts.botToken,
-    ...(opts.appToken ? { socketMode: true, appToken: opts.appToken } : { receiver }),
+    // Socket Mode: apps.connections.open goes to the same Web API base URL as every other call.
+    ...(opts.appToken ? { socketMode: true, appToken: opts.appToken, customRoutes: [healthRoute], installerOptions: { port, clientOptions: { slackApiUrl: clientOptions.slackApiUrl } } } : { receiver }),
     clientOptions,
     logLevel: LogLevel.WARN,
   });
