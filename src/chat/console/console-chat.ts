@@ -45,7 +45,7 @@ export function createConsoleChat(io: ConsoleIo, opts: { assumeYes?: boolean } =
   };
 
   /** A Reply for one command typed in `channel`. */
-  function reply(channel: string): ConsoleReply {
+  function reply(channel: string, r: { assumeYes?: boolean } = {}): ConsoleReply {
     const latest = new Map<string, { msg: ChatMessage; printed: string }>();
     return {
       channel,
@@ -69,7 +69,7 @@ export function createConsoleChat(io: ConsoleIo, opts: { assumeYes?: boolean } =
       },
       async confirm(question, o) {
         const text = renderText(question);
-        if (opts.assumeYes) {
+        if (opts.assumeYes || r.assumeYes) {
           io.out(`${text}\n(confirmed by --yes)`);
           return true;
         }

@@ -31,10 +31,13 @@ export async function runConsoleLine(router: CommandRouter, chat: ReturnType<typ
     io.out(`Not a slash command: ${line.slice(0, 80)} (try /run help)`);
     return false;
   }
-  const reply = chat.reply(who.channel);
+  // A trailing `--yes` answers this command's confirmation in the console (Slack has a button instead).
+  // Not for /run, where it is part of the command line the policy judges.
+  const yes = parsed.command !== 'run' && /(^|\s)--yes$/.test(parsed.text);
+  const reply = chat.reply(who.channel, { assumeYes: yes });
   const outcome = await router.dispatch({
     command: parsed.command,
-    text: parsed.text,
+    text: yes ? parsed.text.replace(/\s*--yes$/, '') : parsed.text,
     principal: { userId: who.user, userName: who.user, channelId: who.channel, roles: [] },
     reply,
     source: 'console',
@@ -84,7 +87,22 @@ export async function runConsoleCommand(argv: string[], deps: { env?: NodeJS.Pro
   let rl = null as ReturnType<typeof createInterface> | null;
   const io: ConsoleIo = {
     out,
-    ask: interactive ? (q) => new Promise((resolve) => rl?.question(q, (a) => resolve(/^y(es)?$/i.test(a.trim())))) : undefined,
+    ask: interactive
+      ? (q) =>
+          new Promise((resolve) => {
+            // Input already ended (piped lines): nobody can answer, so the answer is no.
+            const noAnswer = () => {
+              out(`${q}\n(no answer: the input has ended)`);
+              resolve(false);
+            };
+            if (!rl || (rl as unknown as { closed?: boolean }).closed) return noAnswer();
+            try {
+              rl.question(q, (a) => resolve(/^y(es)?$/i.test(a.trim())));
+            } catch {
+              noAnswer();
+            }
+          })
+      : undefined,
   };
   const chat = createConsoleChat(io, { assumeYes: args.yes });
   try {
