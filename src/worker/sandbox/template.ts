@@ -20,6 +20,21 @@ const run = promisify(execFile);
 /** Server settings that shape a data directory: the template is made with them and every sandbox runs with them. */
 export const DATA_DIR_SETTINGS = ['innodb-buffer-pool-size=32M', 'innodb-log-file-size=8M', 'performance-schema=OFF'];
 
+/**
+ * Copies a data directory. coreutils `cp` (argv, no shell) writes only the
+ * non-zero blocks of InnoDB's mostly empty files and is about twice as fast
+ * as fs.cp here; where there is no GNU cp, fs.cp does the same job.
+ */
+async function copyDir(from: string, to: string): Promise<void> {
+  try {
+    await run('cp', ['-a', '--sparse=always', '--', from, to], { timeout: 120_000 });
+  } catch (err) {
+    rmSync(to, { recursive: true, force: true });
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !/unrecognized option|illegal option/i.test(String((err as { stderr?: string }).stderr))) throw err;
+    await cp(from, to, { recursive: true, errorOnExist: true, force: false });
+  }
+}
+
 /** Templates under `<sandboxDir>/.templates/`. */
 export function createTemplates(sandboxDir: string) {
   const root = join(sandboxDir, '.templates');
@@ -62,7 +77,7 @@ export function createTemplates(sandboxDir: string) {
         }
         await p;
       }
-      await cp(join(dir, 'data'), dataDir, { recursive: true, errorOnExist: true, force: false });
+      await copyDir(join(dir, 'data'), dataDir);
       return { fresh };
     },
   };
