@@ -45,7 +45,7 @@ const key = (cluster: string, host: string, port: number, kind: string) => `${cl
 /** Creates the monitor. */
 export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor {
   const log = deps.logger.child({ component: 'monitor' });
-  const lock = deps.store.lock(deps.lockName ?? 'gearops.monitor');
+  const lock = deps.store.lock(deps.lockName ?? 'gearops.monitor', { idleTimeoutS: Math.max(60, Math.ceil((3 * deps.intervalMs) / 1000)) });
   const limiter = new Bottleneck({ maxConcurrent: deps.concurrency ?? 16 });
   let timer: ReturnType<typeof setTimeout> | null = null;
   let running = false;
@@ -161,7 +161,8 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
   }
 
   async function pollOnce(): Promise<boolean> {
-    if (!lock.held && !(await lock.tryAcquire().catch(() => false))) return false;
+    // Every cycle: take the lock, or check it is still ours (a store restart releases it).
+    if (!(await lock.tryAcquire().catch(() => false))) return false;
     const [clusters, open] = await Promise.all([deps.store.clusters.list(), deps.store.incidents.listOpen()]);
     await Promise.all(clusters.map((c) => pollCluster(c, open)));
     // Incidents of clusters that were removed: resolve them so no thread stays open forever.

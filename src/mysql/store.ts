@@ -185,8 +185,8 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
       },
     },
     pool: createPoolStore({ db, logger: opts.logger }),
-    lock(name) {
-      return createLock(base, p, name, log);
+    lock(name, o) {
+      return createLock(base, p, name, log, o?.idleTimeoutS ?? 60);
     },
     async ping() {
       try {
@@ -245,29 +245,40 @@ async function migrate(db: Pool, log: Logger, where: string): Promise<void> {
   }
 }
 
-function createLock(base: mysql.ConnectionOptions, p: ParsedUrl, name: string, log: Logger): StoreLock {
+function createLock(base: mysql.ConnectionOptions, p: ParsedUrl, name: string, log: Logger, idleTimeoutS: number): StoreLock {
   let conn: mysql.Connection | null = null;
   let held = false;
+  const drop = () => {
+    held = false;
+    conn?.destroy();
+    conn = null;
+  };
   return {
     get held() {
       return held;
     },
     async tryAcquire() {
-      if (held) return true;
       try {
+        if (held && conn) {
+          // Still ours? A restarted server or a dropped connection has released it server-side.
+          const [[r]] = await conn.query<RowDataPacket[]>({ sql: 'SELECT IS_USED_LOCK(?) = CONNECTION_ID() AS mine', timeout: 5000 }, [name]);
+          if (Number(r?.mine) === 1) return true;
+          log.warn({ event: 'lock_lost', name }, 'lock lost; trying to take it again');
+          drop();
+        }
         conn ??= await mysql.createConnection({ ...base, database: p.database });
         conn.once('error', () => {
           held = false;
           conn = null;
         });
+        // A holder cut off from the server (no FIN) loses the lock after this long, so another can take over.
+        await conn.query('SET SESSION wait_timeout = ?', [idleTimeoutS]);
         const [[r]] = await conn.query<RowDataPacket[]>('SELECT GET_LOCK(?, 0) AS ok', [name]);
         held = Number(r?.ok) === 1;
         if (held) log.info({ event: 'lock_acquired', name }, 'lock acquired');
         return held;
       } catch (err) {
-        held = false;
-        conn?.destroy();
-        conn = null;
+        drop();
         log.warn({ err: (err as Error).message, name }, 'lock attempt failed');
         return false;
       }

@@ -5,6 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { until } from '../helpers/wait.js';
+import { createMysqlStore } from '../../src/mysql/store.js';
+import { createSilentLogger } from '../../src/log.js';
 
 describe('a store outage', () => {
   let f: Fleet;
@@ -37,5 +39,27 @@ describe('a store outage', () => {
     // Written after the restart, dated when it happened (within the run's own duration).
     expect(Math.abs(late.at.getTime() - during)).toBeLessThan(1500);
     expect(rows.findIndex((a) => a.text === 'server1 uptime')).toBeLessThan(rows.findIndex((a) => a.text === 'server1 hostname'));
+  });
+
+  it('never leaves two monitors holding the lock after the store restarts', async () => {
+    const other = await createMysqlStore({ url: f.db.url, logger: createSilentLogger() });
+    try {
+      const a = f.ctx.store!.lock('gearops.outage');
+      const b = other.lock('gearops.outage');
+      expect(await a.tryAcquire()).toBe(true);
+      expect(await b.tryAcquire()).toBe(false);
+      await f.db.kill();
+      await f.db.restart();
+      // The restart released the lock server-side; whoever asks first gets it, and the other learns it lost it.
+      await until(() => b.tryAcquire(), 30_000);
+      expect(await a.tryAcquire()).toBe(false);
+      expect(a.held).toBe(false);
+      expect(b.held).toBe(true);
+      await b.release();
+      expect(await a.tryAcquire()).toBe(true);
+      await a.release();
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -140,7 +140,7 @@ export interface PoolStore {
 
 /** A cluster-wide lock (MySQL GET_LOCK), held on its own connection. */
 export interface StoreLock {
-  /** Tries to take the lock; true when this process holds it. */
+  /** Tries to take the lock, or checks that it still holds it; true when this process holds it. */
   tryAcquire(): Promise<boolean>;
   release(): Promise<void>;
   /** True while the lock's connection is alive and held. */
@@ -154,7 +154,8 @@ export interface Store {
   incidents: IncidentStore;
   pool: PoolStore;
   /** A named advisory lock (e.g. 'gearops.monitor'). */
-  lock(name: string): StoreLock;
+  /** A named lock held by one process at a time; a holder silent for `idleTimeoutS` (default 60) loses it. */
+  lock(name: string, opts?: { idleTimeoutS?: number }): StoreLock;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
