@@ -7,6 +7,7 @@ import type { Logger } from '../src/log.js';
 import { ErrorCode, isGearopsError } from '../src/errors.js';
 import type { ChatMessage, Block } from '../src/core/message.js';
 import { stripAnsi, textMessage } from '../src/core/message.js';
+import { redactSecrets } from '../src/core/redact.js';
 import type { CommandInvocation, CommandModule, CommandOutcome } from '../src/core/ports/commands.js';
 import type { Dispatcher } from '../src/core/ports/dispatcher.js';
 import type { Policy } from '../src/core/ports/policy.js';
@@ -49,7 +50,7 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
   const updateEveryMs = deps.updateEveryMs ?? 1000;
 
   function render(host: string, line: string, who: string, output: string, status: string, extra: Block[] = []): ChatMessage {
-    const clean = stripAnsi(output);
+    const clean = redactSecrets(stripAnsi(output));
     const p = preview(clean, previewChars);
     const blocks: Block[] = [{ type: 'text', text: `${who} ran \`${line}\` on *${host}*` }];
     if (clean.length > 0) blocks.push({ type: 'code', text: p.cut ? `… (${clean.length - p.text.length} earlier characters in the attached file)\n${p.text}` : p.text });
@@ -150,7 +151,8 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
         v.truncated ? `output cut at ${v.outputBytes} bytes` : `${v.outputBytes} bytes`,
         `rule ${v.rule ?? decision.rule ?? '?'}`,
       ].join(' · ');
-      const clean = stripAnsi(final);
+      // Credentials in the output (other users' command lines in `ps auxww`) never reach the channel.
+      const clean = redactSecrets(stripAnsi(final));
       if (doneRef) {
         await inv.reply.update(doneRef, render(host, line, who, clean.length === 0 ? '(no output)' : clean, status));
         if (clean.length > previewChars) {
