@@ -4,6 +4,7 @@
  * process's argv (which every local user can read in /proc).
  */
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -95,6 +96,32 @@ describe('sandboxes on one host', () => {
     expect(readFileSync(join(root, 'r', 'pw', 'client.cnf'), 'utf8')).toContain(PASSWORD);
     expect(statSync(join(root, 'r', 'pw', 'client.cnf')).mode & 0o077).toBe(0);
     expect(existsSync(join(root, 'r', 'pw', 'master.cnf'))).toBe(false);
+  });
+
+  it('removes what an interrupted install left half-made when the worker starts, and nothing else', async () => {
+    const dir = join(root, 'crashed');
+    const server = (name: string) => {
+      mkdirSync(join(dir, name), { recursive: true });
+      writeFileSync(join(dir, name, 'my.cnf'), '[mysqld]\n');
+      // Stands in for the sandbox's mariadbd: a process started with its my.cnf.
+      return spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', '--', `--defaults-file=${join(dir, name, 'my.cnf')}`], { stdio: 'ignore' });
+    };
+    const half = server('half');
+    const whole = server('whole');
+    writeFileSync(join(dir, 'whole', 'sandbox.json'), '{}');
+    mkdirSync(join(dir, '.templates', '10.11.19-x.build-1-ab'), { recursive: true });
+    const exited = new Promise((r) => half.once('exit', r));
+    try {
+      await createSandboxCapabilities({ host: 'crashed', sandboxDir: dir, advertise: '127.0.0.1', logger: createSilentLogger() });
+      await exited;
+      expect(existsSync(join(dir, 'half'))).toBe(false);
+      expect(existsSync(join(dir, 'whole', 'sandbox.json'))).toBe(true);
+      expect(whole.exitCode).toBeNull();
+      expect(readdirSync(join(dir, '.templates'))).toEqual([]);
+    } finally {
+      half.kill('SIGKILL');
+      whole.kill('SIGKILL');
+    }
   });
 
   it('reports a MySQL build with the reason instead of offering it', async () => {

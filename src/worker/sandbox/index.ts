@@ -139,19 +139,50 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
   /** Runs SQL as the sandbox's root, through its client.cnf (written once the password is set). */
   const sql = (b: ServerBuild, name: string, statement: string, extra: string[] = ['-N', '-B']) => client(b.client, [`--defaults-file=${join(dirOf(name), 'client.cnf')}`, ...extra], statement);
 
+  /**
+   * The server processes of sandbox `name`: on Linux, every process started with its my.cnf (so a stale
+   * pid file can never make us signal a stranger, and a server that had not written its pid file yet is
+   * found too); elsewhere, the pid file.
+   */
+  const serverPids = (name: string): number[] => {
+    if (!existsSync('/proc/self/cmdline')) {
+      const pid = pidOf(name);
+      return pid !== null && pidAlive(pid) ? [pid] : [];
+    }
+    const marker = `--defaults-file=${join(dirOf(name), 'my.cnf')}`;
+    const pids: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(marker)) pids.push(Number(entry));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return pids;
+  };
+
   async function stopServer(name: string): Promise<void> {
-    const pid = pidOf(name);
-    if (pid === null || !pidAlive(pid)) return;
-    process.kill(pid, 'SIGTERM');
+    const pids = serverPids(name);
+    for (const pid of pids) process.kill(pid, 'SIGTERM');
     const deadline = Date.now() + 20_000;
-    while (pidAlive(pid)) {
+    while (pids.some(pidAlive)) {
       if (Date.now() > deadline) {
-        process.kill(pid, 'SIGKILL');
+        for (const pid of pids.filter(pidAlive)) process.kill(pid, 'SIGKILL');
         await new Promise((r) => setTimeout(r, 200));
         break;
       }
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  // A worker killed during an install leaves a sandbox without its sandbox.json (written last): stop its
+  // server and remove it now, so a re-sent install (or a new one) starts clean and nothing half-made stays.
+  for (const entry of readdirSync(opts.sandboxDir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !NAME_RE.test(entry.name) || existsSync(join(dirOf(entry.name), 'sandbox.json'))) continue;
+    await stopServer(entry.name);
+    rmSync(dirOf(entry.name), { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    log.warn({ event: 'sandbox_half_made_removed', name: entry.name }, 'removed a sandbox left half-made by an interrupted install');
   }
 
   const check: Capability<{ ports?: number[]; version?: string }> = {

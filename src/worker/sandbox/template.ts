@@ -9,7 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -39,6 +39,8 @@ async function copyDir(from: string, to: string): Promise<void> {
 export function createTemplates(sandboxDir: string) {
   const root = join(sandboxDir, '.templates');
   const building = new Map<string, Promise<string>>();
+  // Builds a killed worker left behind.
+  if (existsSync(root)) for (const e of readdirSync(root)) if (e.includes('.build-')) rmSync(join(root, e), { recursive: true, force: true });
   const asRoot = process.getuid?.() === 0 ? ['--user=root'] : [];
 
   async function build(b: ServerBuild, dir: string): Promise<string> {
