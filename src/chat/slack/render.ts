@@ -62,5 +62,5 @@ function renderBlock(b: Block): SlackBlock[] {
 /** Renders a message as `{ text, blocks }` for chat.postMessage / chat.update / response_url. */
 export function renderSlack(msg: ChatMessage): { text: string; blocks: SlackBlock[] } {
   const blocks = (msg.blocks ?? [{ type: 'text', text: msg.text }]).flatMap(renderBlock).slice(0, 50);
-  return { text: cut(escapeMrkdwn(msg.text), 3900), blocks };
+  return { text: cut(mrkdwn(msg.text), 3900), blocks };
 }
