@@ -60,17 +60,21 @@ export async function startMariadbProcess(opts: { baseDir?: string; database?: s
   mkdirSync(dir, { recursive: true });
   const dataDir = join(dir, 'data');
   const socket = join(dir, 'mysqld.sock');
+  // Its own tmpdir: a starting server deletes every #sql* file in its tmpdir, which in a shared /tmp
+  // includes the temporary tables of another instance being initialised at the same moment.
+  const tmp = join(dir, 'tmp');
+  mkdirSync(tmp, { recursive: true });
   const port = opts.port ?? (await freePort());
   const database = opts.database ?? 'common';
   const password = randomBytes(12).toString('hex');
   try {
-    await run('mariadb-install-db', ['--no-defaults', `--datadir=${dataDir}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'], { timeout: 60_000 });
+    await run('mariadb-install-db', ['--no-defaults', `--datadir=${dataDir}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db', `--tmpdir=${tmp}`], { timeout: 60_000 });
   } catch (err) {
     throw new GearopsError(ErrorCode.StoreUnavailable, `mariadb-install-db failed (is Debian's mariadb-server installed?): ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
   let child: ChildProcess;
   const launch = async () => {
-    child = spawn('mariadbd', ['--no-defaults', '--user=root', `--datadir=${dataDir}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1', `--pid-file=${join(dir, 'mysqld.pid')}`, `--log-error=${join(dir, 'error.log')}`, ...smallServerArgs()], { stdio: 'ignore' });
+    child = spawn('mariadbd', ['--no-defaults', '--user=root', `--datadir=${dataDir}`, `--tmpdir=${tmp}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1', `--pid-file=${join(dir, 'mysqld.pid')}`, `--log-error=${join(dir, 'error.log')}`, ...smallServerArgs()], { stdio: 'ignore' });
     await waitReady(port, child, 30_000);
   };
   await launch();

@@ -1,6 +1,15 @@
 /** Helpers to drive the bot as Slack would: signed form posts, and an intercepted Web API. */
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import nock from 'nock';
+import { startBot, type RunningBot } from '../../src/bot.js';
+import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-process.js';
+import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
+import { startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
+import { startMariadb } from '../helpers/mariadb.js';
+import { until } from '../helpers/wait.js';
 
 /** Slack's v0 request signature. */
 export function signSlackRequest(secret: string, body: string, ts = Math.floor(Date.now() / 1000)): Record<string, string> {
@@ -75,4 +84,93 @@ export function interceptSlackApi(origin: string, opts: { rateLimitFirst?: numbe
       return [200, 'OK'];
     });
   return { calls };
+}
+
+/** Polls `what` every 50 ms until it holds; throws after `ms`. */
+export function waitFor(what: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  return until(what, ms, 50);
+}
+
+/** The Slack signing secret the stack's bot checks requests against. */
+export const SIGNING_SECRET = 'slack-signing-secret-for-tests';
+/** The origin whose /api/ stands for Slack's Web API. */
+export const SLACK_API_ORIGIN = 'http://slack.test';
+/** The origin whose /respond… paths stand for response_url. */
+export const RESPONSE_ORIGIN = 'http://hooks.test';
+
+/** One body the bot posted to a response_url (an ephemeral answer, or a button's "Confirmed."). */
+export interface ResponseCall {
+  /** The path under RESPONSE_ORIGIN, e.g. /respond/trig-3. */
+  path: string;
+  body: Record<string, unknown>;
+}
+
+/** A bot in HTTP mode on a real gearmand and MariaDB, with Slack's side intercepted. */
+export interface HttpBotStack {
+  gearmand: GearmandHandle;
+  db: MariadbProcess;
+  worker: WorkerProcess | null;
+  bot: RunningBot;
+  /** http://127.0.0.1:<port> of the bot. */
+  base: string;
+  api: ReturnType<typeof interceptSlackApi>;
+  /** Every post to a response_url under RESPONSE_ORIGIN, in order. */
+  responses: ResponseCall[];
+  /** A temp dir for the test's own files; removed by stop(). */
+  dir: string;
+  /** Stops the bot, worker and servers and lifts the interception. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts gearmand and MariaDB, optionally a worker for `workerHost`, and the bot over HTTP with
+ * SLACK_API_URL on an intercepted origin; the network is closed except to loopback.
+ * `policy` is a policy file's path, or `{ yaml }` to write into the stack's temp dir; bot and worker both use it.
+ */
+export async function startHttpBotStack(opts: { policy: string | { yaml: string }; workerHost?: string; env?: Record<string, string>; rateLimitFirst?: number }): Promise<HttpBotStack> {
+  const secret = randomBytes(32).toString('hex');
+  const dir = mkdtempSync(join(tmpdir(), 'gearops-e2e-'));
+  const policy = typeof opts.policy === 'string' ? opts.policy : join(dir, 'policy.yml');
+  if (typeof opts.policy !== 'string') writeFileSync(policy, opts.policy.yaml);
+  const responses: ResponseCall[] = [];
+  let gearmand: GearmandHandle | undefined;
+  let db: MariadbProcess | undefined;
+  let worker: WorkerProcess | null = null;
+  let bot: RunningBot | undefined;
+  const stop = async () => {
+    await bot?.stop();
+    await worker?.stop();
+    await Promise.all([gearmand?.stop(), db?.stop()]);
+    nock.cleanAll();
+    nock.enableNetConnect();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    // Settled one by one, so that stop() still finds whichever started when the other failed.
+    const [g, m] = await Promise.allSettled([startGearmand(), startMariadb()]);
+    gearmand = g.status === 'fulfilled' ? g.value : undefined;
+    db = m.status === 'fulfilled' ? m.value : undefined;
+    if (g.status === 'rejected') throw g.reason;
+    if (m.status === 'rejected') throw m.reason;
+    const [gm, mdb] = [g.value, m.value];
+    if (opts.workerHost) worker = await startWorkerProcess({ host: opts.workerHost, gearman: gm.address, secret, policy });
+    nock.disableNetConnect();
+    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+    const api = interceptSlackApi(SLACK_API_ORIGIN, { rateLimitFirst: opts.rateLimitFirst });
+    nock(RESPONSE_ORIGIN)
+      .persist()
+      .post(/^\/respond/)
+      .reply(200, (path, body) => {
+        responses.push({ path, body: (typeof body === 'string' ? JSON.parse(body) : body) as Record<string, unknown> });
+        return 'ok';
+      });
+    bot = await startBot(
+      { SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: SIGNING_SECRET, PORT: '0', SLACK_API_URL: `${SLACK_API_ORIGIN}/api/`, GEAROPS_GEARMAN: gm.address, GEAROPS_JOB_SECRET: secret, GEAROPS_MYSQL_URL: mdb.url, GEAROPS_POLICY: policy, GEAROPS_LOG_LEVEL: 'silent', GEAROPS_USER_RATE: '1000', ...opts.env },
+      { dispatchPreset: 'fast', slackLimits: 'fast' },
+    );
+    return { gearmand: gm, db: mdb, worker, bot, base: `http://127.0.0.1:${bot.port}`, api, responses, dir, stop };
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
 }

@@ -1,68 +1,32 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startBot, type RunningBot } from '../../src/bot.js';
-import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-process.js';
-import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
-import { startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
-import { startMariadb } from '../helpers/mariadb.js';
-import { interceptSlackApi, postInteraction, postSlashCommand } from './slack-harness.js';
-import { until as waitUntil } from '../helpers/wait.js';
-
-const SIGNING = 'slack-signing-secret-for-tests';
-const API = 'http://slack.test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningBot } from '../../src/bot.js';
+import { postInteraction, postSlashCommand, RESPONSE_ORIGIN, SIGNING_SECRET as SIGNING, startHttpBotStack, waitFor as until, type HttpBotStack } from './slack-harness.js';
 
 describe('the bot over HTTP with a real gearmand, worker and store', () => {
-  let g: GearmandHandle;
-  let w: WorkerProcess;
-  let db: MariadbProcess;
+  let stack: HttpBotStack;
   let bot: RunningBot;
   let base: string;
-  let api: ReturnType<typeof interceptSlackApi>;
+  let api: HttpBotStack['api'];
   let trigger = 0;
-  const respondUrl = 'http://hooks.test/respond';
-  const ephemerals: string[] = [];
-
-  let dir: string;
+  const respondUrl = `${RESPONSE_ORIGIN}/respond`;
+  /** True once a response_url body contains `s`. */
+  const answered = (s: string) => stack.responses.some((r) => JSON.stringify(r.body).includes(s));
 
   beforeAll(async () => {
-    const secret = randomBytes(32).toString('hex');
-    dir = mkdtempSync(join(tmpdir(), 'gearops-e2e-'));
-    // The demo's diagnostics plus `seq`, to produce output longer than a message.
-    const policy = join(dir, 'policy.yml');
-    writeFileSync(policy, `version: 1\ncommands:\n  - rule: diagnostics\n    grep: true\n    allow: [uptime, hostname, "seq <int:1..100000>"]\n`);
-    [g, db] = await Promise.all([startGearmand(), startMariadb()]);
-    w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy });
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    api = interceptSlackApi(API, { rateLimitFirst: 1 });
-    nock('http://hooks.test').persist().post('/respond').reply(200, (_u, b) => {
-      ephemerals.push(JSON.stringify(b));
-      return 'ok';
+    stack = await startHttpBotStack({
+      // The demo's diagnostics plus `seq`, to produce output longer than a message.
+      policy: { yaml: `version: 1\ncommands:\n  - rule: diagnostics\n    grep: true\n    allow: [uptime, hostname, "seq <int:1..100000>"]\n` },
+      workerHost: 'server1',
+      rateLimitFirst: 1,
     });
-    bot = await startBot(
-      { SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: SIGNING, PORT: '0', SLACK_API_URL: `${API}/api/`, GEAROPS_GEARMAN: g.address, GEAROPS_JOB_SECRET: secret, GEAROPS_MYSQL_URL: db.url, GEAROPS_POLICY: policy, GEAROPS_LOG_LEVEL: 'silent', GEAROPS_USER_RATE: '1000' },
-      { dispatchPreset: 'fast', slackLimits: 'fast' },
-    );
-    base = `http://127.0.0.1:${bot.port}`;
+    ({ bot, base, api } = stack);
   });
 
-  afterEach(() => undefined);
-
   afterAll(async () => {
-    await bot?.stop();
-    await w?.stop();
-    await Promise.all([g?.stop(), db?.stop()]);
-    nock.cleanAll();
-    nock.enableNetConnect();
-    rmSync(dir, { recursive: true, force: true });
+    await stack?.stop();
   });
 
   const command = (text: string, extra: Record<string, string> = {}) => ({ command: '/run', text, channel_id: 'C1', user_id: 'U1', user_name: 'alice', response_url: respondUrl, trigger_id: `trig-${++trigger}`, ...extra });
-  const until = (what: () => boolean | Promise<boolean>, ms = 10_000) => waitUntil(what, ms, 50);
 
   it('acks a signed /run at once and the output reaches the channel despite a 429', async () => {
     const r = await postSlashCommand(base, SIGNING, command('server1 uptime'));
@@ -98,7 +62,7 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
   it('answers a denial ephemerally with the reason, and audits it', async () => {
     const fields = command('server1 cat /etc/shadow');
     expect((await postSlashCommand(base, SIGNING, fields)).status).toBe(200);
-    await until(() => ephemerals.some((e) => e.includes('`cat` is not in any rule')));
+    await until(() => answered('`cat` is not in any rule'));
     await until(() => false, 300).catch(() => undefined);
     const rows = (await bot.ctx.store!.audit.recent(100)).filter((a) => a.requestId === fields.trigger_id);
     expect(rows[0]).toMatchObject({ decision: 'deny', status: 'denied' });
@@ -130,7 +94,10 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
     await until(() => api.calls.filter((c) => c.method === 'chat.update' && c.body.channel === 'C7' && c.body.blocks?.includes('exit 0')).length >= 20, 30_000);
     const posts = api.calls.filter((c) => c.method === 'chat.postMessage' && c.body.channel === 'C7').map((c) => c.at);
     expect(posts.length).toBeGreaterThanOrEqual(20);
-    for (let i = 1; i < posts.length; i++) expect(posts[i]! - posts[i - 1]!).toBeGreaterThanOrEqual(90);
+    // The limiter spaces the calls' starts 100 ms apart (the fast preset); arrival times here jitter with the
+    // machine's load, so the pace is judged over the whole run and over any one second, not gap by gap.
+    expect(posts.at(-1)! - posts[0]!).toBeGreaterThanOrEqual(0.9 * 100 * (posts.length - 1));
+    for (const t of posts) expect(posts.filter((u) => u >= t && u < t + 1000).length).toBeLessThanOrEqual(12);
   });
 
   it('routes a button press to its handler, answers with the reason and audits it', async () => {
@@ -146,7 +113,7 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
       actions: [{ type: 'button', action_id: 'incident.ack', value: '999999', action_ts: '1700000001.000200', block_id: 'b' }],
     });
     expect(r.status).toBe(200);
-    await until(() => ephemerals.some((e) => e.includes('incident 999999 does not exist')));
+    await until(() => answered('incident 999999 does not exist'));
     await until(async () => (await bot.ctx.store!.audit.recent(200)).some((a) => a.command === 'incident.ack' && a.userId === 'U9' && a.status === 'failed'));
   });
 
