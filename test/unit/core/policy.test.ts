@@ -69,6 +69,22 @@ describe('policy files', () => {
     expect(p.checkAction({ action: 'pool.del', principal: { ...who, roles: ['dba'] } }).reason).toMatch(/no rule of p\.yml allows pool\.del/);
   });
 
+  it('maps user-group ids to roles and lists the groups it names', () => {
+    const p = parsePolicy('version: 1\nroles:\n  dba:\n    users: [UDBA]\n    groups: [S0DBA, S0OPS]\n  ops:\n    groups: [S0OPS]\n  audit:\n    users: [UAUD]\n', 'p.yml');
+    expect(p.groupIds()).toEqual(['S0DBA', 'S0OPS']);
+    expect(p.rolesFor('UX', ['S0DBA'])).toEqual(['dba']);
+    expect(p.rolesFor('UX', ['S0OPS'])).toEqual(['dba', 'ops']);
+    expect(p.rolesFor('UX', ['S9'])).toEqual([]);
+    expect(p.rolesFor('UX')).toEqual([]);
+    expect(parsePolicy(base, 'p.yml').groupIds()).toEqual([]);
+    expect(loadPolicyFile('policies/default.yml').groupIds()).toEqual([]);
+  });
+
+  it('rejects a group given as a handle or a name, with the line', () => {
+    expect(errorOf('version: 1\nroles:\n  dba:\n    groups: ["@dbas"]\n')).toMatch(/^p\.yml:4: roles\.dba\.groups\.0: expected a Slack user-group id/);
+    expect(errorOf('version: 1\nroles:\n  dba:\n    groups: [dbas]\n')).toMatch(/user-group id/);
+  });
+
   it('allows only single read-only SQL statements', () => {
     const p = loadPolicyFile('policies/default.yml');
     const who = { userId: 'U1', channelId: 'C1', roles: [] };
