@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPolicyFile, parsePolicy } from '../../../src/core/policy/index.js';
 import { runPolicyCheckCommand } from '../../../src/policy-check.js';
@@ -125,5 +128,19 @@ describe('gearops policy check', () => {
     expect((await run(['check', '--host', 'server1'])).code).toBe(2);
     expect((await run(['lint', 'policies/demo.yml'])).code).toBe(0);
     expect((await run(['lint', 'package.json'])).code).toBe(2);
+  });
+
+  it('takes the user\'s groups with --group, as the bot resolves them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gearops-policy-'));
+    try {
+      const file = join(dir, 'p.yml');
+      writeFileSync(file, 'version: 1\nroles:\n  dba:\n    groups: [S0DBA]\ncommands:\n  - rule: dba-only\n    who: [role:dba]\n    allow: [uptime]\n');
+      const member = await run(['check', '--policy', file, '--host', 'db1', '--user', 'U1', '--group', 'S0OPS', '--group', 'S0DBA', '--', 'uptime']);
+      expect(member).toMatchObject({ code: 0, out: expect.stringMatching(/^allow \(rule dba-only\)/) });
+      const other = await run(['check', '--policy', file, '--host', 'db1', '--user', 'U1', '--group', 'S0OPS', '--', 'uptime']);
+      expect(other).toMatchObject({ code: 1, out: expect.stringMatching(/^deny \(rule dba-only\): rule `dba-only` is for role:dba/) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
