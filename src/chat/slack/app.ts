@@ -88,11 +88,15 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     waitMs: opts.groups?.waitMs,
     logger: log,
     async fetchMembers(usergroup) {
-      const r = await sched.call('usergroups.users.list', () => client.usergroups.users.list({ usergroup }));
+      const r = await sched.call('usergroups.users.list', () => client.usergroups.users.list({ usergroup })).catch((err: Error) => {
+        // The usual cause after adding groups to the policy: the app was installed before usergroups:read was in its manifest.
+        throw /missing_scope/.test(err.message) ? new Error(`${err.message} — add usergroups:read to the app's bot scopes (manifest.yml) and reinstall it`, { cause: err }) : err;
+      });
       if (!Array.isArray(r.users)) throw new Error(`usergroups.users.list answered without a users list${r.warning ? ` (${r.warning})` : ''}`);
       return r.users;
     },
   });
+  if (opts.groups?.ids.length) log.info({ event: 'slack_groups', groups: opts.groups.ids, ttlS: opts.groups.ttlMs / 1000 }, `policy roles use ${opts.groups.ids.length} user group(s): members are looked up with usergroups.users.list`);
 
   /** Remembers a request key for 10 minutes; false when it was already seen (a Slack retry). */
   const firstTime = (key: string) => {

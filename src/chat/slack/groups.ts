@@ -54,7 +54,7 @@ export function createGroupDirectory(opts: GroupDirectoryOptions): GroupDirector
   const ttl = opts.ttlMs;
   const maxStale = ttl * 3;
   const waitMs = opts.waitMs ?? 10_000;
-  const log = opts.logger.child({ component: 'slack-groups' });
+  const log = opts.logger;
   const states = new Map<string, GroupState>();
   let timer: ReturnType<typeof setInterval> | undefined;
   let stopped = false;
