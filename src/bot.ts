@@ -31,6 +31,7 @@ export async function startBot(env: NodeJS.ProcessEnv, opts: { dispatchPreset?: 
     router: ctx.router,
     logger,
     limits: opts.slackLimits,
+    groups: { ids: ctx.policy.groupIds(), ttlMs: config.groupsTtlS * 1000 },
     health: async () => {
       const [gearman, store] = await Promise.all([ctx.dispatcher.ping().catch(() => false), ctx.store?.ping().catch(() => false) ?? false]);
       return { ok: gearman && store, detail: { gearman, store, auditPending: ctx.auditPending() } };

@@ -23,6 +23,7 @@ export const VARIABLES = {
   GEAROPS_LAG_THRESHOLD_S: 'seconds behind the master that count as lag (e.g. 30)',
   GEAROPS_USER_RATE: 'commands one user may run per minute (e.g. 20)',
   GEAROPS_HOST_CONCURRENCY: 'jobs that may run at once on one host; more wait in line (e.g. 4)',
+  GEAROPS_GROUPS_TTL_S: 'seconds a Slack user group\'s member list is trusted before it is looked up again, a whole number from 10 to 86400 (default 300); only used when the policy\'s roles list groups',
   GEAROPS_SANDBOX_USER: 'the sandbox admin user (default msandbox)',
   GEAROPS_SANDBOX_PASSWORD: 'the sandbox admin password (default msandbox)',
   GEAROPS_LOG_LEVEL: 'trace, debug, info, warn, error or silent',
@@ -58,6 +59,15 @@ const schema = z.object({
   GEAROPS_LAG_THRESHOLD_S: z.preprocess(emptyToUndefined, intIn(1, 86_400).default(30)),
   GEAROPS_USER_RATE: z.preprocess(emptyToUndefined, intIn(1, 10_000).default(20)),
   GEAROPS_HOST_CONCURRENCY: z.preprocess(emptyToUndefined, intIn(1, 1000).default(4)),
+  GEAROPS_GROUPS_TTL_S: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ error: 'expected a whole number of seconds' })
+      .int('expected a whole number of seconds')
+      .min(10, 'must be at least 10 seconds (each group is looked up again at most every TTL/2)')
+      .max(86_400, 'must be at most 86400 seconds (a day): a removed member keeps group roles up to 3×TTL while Slack is unreachable')
+      .default(300),
+  ),
   GEAROPS_SANDBOX_USER: z.preprocess(emptyToUndefined, z.string().min(1).default('msandbox')),
   GEAROPS_SANDBOX_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(1).default('msandbox')),
   GEAROPS_LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info')),
@@ -76,6 +86,8 @@ export interface GearopsConfig {
   lagThresholdS: number;
   userRatePerMinute: number;
   hostConcurrency: number;
+  /** Seconds a user group's member list is fresh (stale lists serve up to 3× this while Slack fails). */
+  groupsTtlS: number;
   sandboxCredentials: { user: string; password: string };
   logLevel: string;
 }
@@ -120,6 +132,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, require: Requirement[] = [])
     lagThresholdS: e.GEAROPS_LAG_THRESHOLD_S,
     userRatePerMinute: e.GEAROPS_USER_RATE,
     hostConcurrency: e.GEAROPS_HOST_CONCURRENCY,
+    groupsTtlS: e.GEAROPS_GROUPS_TTL_S,
     sandboxCredentials: { user: e.GEAROPS_SANDBOX_USER, password: e.GEAROPS_SANDBOX_PASSWORD },
     logLevel: e.GEAROPS_LOG_LEVEL,
   };

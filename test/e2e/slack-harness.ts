@@ -49,8 +49,19 @@ export interface ApiCall {
   reply?: Record<string, unknown>;
 }
 
-/** Intercepts the Web API at `origin` + /api/: records every call, answers ok; `rateLimitFirst` answers that many chat.postMessage calls with 429 first. */
-export function interceptSlackApi(origin: string, opts: { rateLimitFirst?: number; socketUrl?: string } = {}) {
+/** What usergroups.users.list answers for one group: its members, or a Slack error such as missing_scope. */
+export type GroupAnswer = string[] | { error: string };
+
+/**
+ * Intercepts the Web API at `origin` + /api/: records every call, answers ok; `rateLimitFirst` answers that many
+ * chat.postMessage calls with 429 first; `socketUrl` is what apps.connections.open hands out; `groupMembers` answers
+ * usergroups.users.list by group id (read at each call, so a test may change it; a group not listed gets
+ * no_such_subteam, as from Slack).
+ */
+export function interceptSlackApi(
+  origin: string,
+  opts: { rateLimitFirst?: number; socketUrl?: string; groupMembers?: Record<string, GroupAnswer> } = {},
+) {
   const calls: ApiCall[] = [];
   let ts = 1000;
   let limited = opts.rateLimitFirst ?? 0;
@@ -68,6 +79,10 @@ export function interceptSlackApi(origin: string, opts: { rateLimitFirst?: numbe
       if (method === 'files.getUploadURLExternal') return [200, { ok: true, upload_url: `${origin}/upload/F${calls.length}`, file_id: `F${calls.length}` }];
       if (method === 'files.completeUploadExternal') return [200, { ok: true, files: [{ id: 'F1', title: body.files }] }];
       if (method === 'apps.connections.open') return [200, opts.socketUrl ? { ok: true, url: opts.socketUrl } : { ok: false, error: 'not_allowed_token_type' }];
+      if (method === 'usergroups.users.list') {
+        const answer = opts.groupMembers?.[body.usergroup ?? ''] ?? { error: 'no_such_subteam' };
+        return [200, Array.isArray(answer) ? { ok: true, users: answer } : { ok: false, error: answer.error }];
+      }
       if (method === 'auth.test') return [200, { ok: true, user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1', url: 'https://ops.slack.com/' }];
       if (method === 'chat.postMessage') {
         const reply = { ok: true, channel: body.channel, ts: `${++ts}.000100` };

@@ -117,6 +117,11 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
     await until(async () => (await bot.ctx.store!.audit.recent(200)).some((a) => a.command === 'incident.ack' && a.userId === 'U9' && a.status === 'failed'));
   });
 
+  it('never calls usergroups.* when the policy names no user groups', () => {
+    expect(api.calls.length).toBeGreaterThan(0);
+    expect(api.calls.filter((c) => c.method.startsWith('usergroups.'))).toEqual([]);
+  });
+
   it('reports health', async () => {
     const r = await fetch(`${base}/healthz`);
     expect(r.status).toBe(200);

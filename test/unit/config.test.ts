@@ -35,6 +35,16 @@ describe('config', () => {
     expect(message).toMatch(/GEAROPS_MYSQL_URL is not set/);
   });
 
+  it('reads the user-group TTL, 300 s by default, and names the variable when it is bad', () => {
+    expect(parseConfig({}).groupsTtlS).toBe(300);
+    expect(parseConfig({ GEAROPS_GROUPS_TTL_S: '60' }).groupsTtlS).toBe(60);
+    expect(parseConfig({ GEAROPS_GROUPS_TTL_S: '' }).groupsTtlS).toBe(300);
+    expect(() => parseConfig({ GEAROPS_GROUPS_TTL_S: '5' })).toThrow(/GEAROPS_GROUPS_TTL_S: must be at least 10 seconds.*— set it to seconds a Slack user group/);
+    expect(() => parseConfig({ GEAROPS_GROUPS_TTL_S: 'five' })).toThrow(/GEAROPS_GROUPS_TTL_S: expected a whole number of seconds/);
+    expect(() => parseConfig({ GEAROPS_GROUPS_TTL_S: '1.5' })).toThrow(/GEAROPS_GROUPS_TTL_S: expected a whole number/);
+    expect(() => parseConfig({ GEAROPS_GROUPS_TTL_S: '100000' })).toThrow(/GEAROPS_GROUPS_TTL_S: must be at most 86400/);
+  });
+
   it('treats empty strings as unset', () => {
     expect(parseConfig({ SLACK_APP_TOKEN: '', GEAROPS_MYSQL_URL: '' }).mysqlUrl).toBeUndefined();
   });

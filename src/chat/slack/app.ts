@@ -12,6 +12,7 @@ import type { ChatSink, MessageRef, Reply } from '../../core/ports/chat.js';
 import type { CommandRouter, Principal } from '../../core/ports/commands.js';
 import { renderSlack } from './render.js';
 import { createSlackScheduler, SLACK_LIMIT_PRESETS, type SlackLimits } from './limits.js';
+import { createGroupDirectory } from './groups.js';
 
 
 /** Options of the Slack bot. */
@@ -28,6 +29,8 @@ export interface SlackBotOptions {
   limits?: keyof typeof SLACK_LIMIT_PRESETS | SlackLimits;
   /** How long a confirmation button waits. */
   confirmTimeoutMs?: number;
+  /** User groups the policy names (policy.groupIds()) and how long a member list is fresh; no ids: usergroups.* is never called. */
+  groups?: { ids: readonly string[]; ttlMs: number; waitMs?: number };
 }
 
 /** A Slack bot. */
@@ -72,6 +75,21 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
   const sched = createSlackScheduler(limits, log);
   const seen = new Map<string, number>();
   const confirms = new Map<string, { user: string; resolve(v: boolean): void }>();
+  const directory = createGroupDirectory({
+    groupIds: opts.groups?.ids ?? [],
+    ttlMs: opts.groups?.ttlMs ?? 300_000,
+    waitMs: opts.groups?.waitMs,
+    logger: log,
+    async fetchMembers(usergroup) {
+      const r = await sched.call('usergroups.users.list', () => client.usergroups.users.list({ usergroup })).catch((err: Error) => {
+        // The usual cause after adding groups to the policy: the app was installed before usergroups:read was in its manifest.
+        throw /missing_scope/.test(err.message) ? new Error(`${err.message} — add usergroups:read to the app's bot scopes (manifest.yml) and reinstall it`, { cause: err }) : err;
+      });
+      if (!Array.isArray(r.users)) throw new Error(`usergroups.users.list answered without a users list${r.warning ? ` (${r.warning})` : ''}`);
+      return r.users;
+    },
+  });
+  if (opts.groups?.ids.length) log.info({ event: 'slack_groups', groups: opts.groups.ids, ttlS: opts.groups.ttlMs / 1000 }, `policy roles use ${opts.groups.ids.length} user group(s): members are looked up with usergroups.users.list`);
 
   /** Remembers a request key for 10 minutes; false when it was already seen (a Slack retry). */
   const firstTime = (key: string) => {
@@ -139,11 +157,14 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       log.info({ event: 'slack_retry_ignored', retryNum: context.retryNum, command: command.command }, 'retry of an accepted command: not run again');
       return;
     }
-    const principal: Principal = { userId: command.user_id, userName: command.user_name, channelId: command.channel_id, roles: [] };
-    // Run after the ack: Slack gets its answer within its 3 s whatever the job does.
+    // Run after the ack: Slack gets its answer within its 3 s whatever the job (or a group lookup) does.
     setImmediate(() => {
-      void opts.router
-        .dispatch({ command: command.command.replace(/^\//, ''), text: command.text ?? '', principal, reply: replyFor(command.channel_id, command.user_id, (m) => respond(m as never)), source: 'slack', requestId: command.trigger_id || randomUUID() })
+      void directory
+        .groupsOf(command.user_id)
+        .then((groups) => {
+          const principal: Principal = { userId: command.user_id, userName: command.user_name, channelId: command.channel_id, groups, roles: [] };
+          return opts.router.dispatch({ command: command.command.replace(/^\//, ''), text: command.text ?? '', principal, reply: replyFor(command.channel_id, command.user_id, (m) => respond(m as never)), source: 'slack', requestId: command.trigger_id || randomUUID() });
+        })
         .catch((err) => log.error({ err }, 'command failed'));
     });
   });
@@ -165,8 +186,11 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     if (!firstTime(`action/${b.user.id}/${a.action_id}/${a.action_ts ?? ''}/${b.message?.ts ?? ''}`)) return;
     const ref: MessageRef = { channel, ts: b.message?.ts ?? b.container?.message_ts ?? '' };
     setImmediate(() => {
-      void opts.router
-        .dispatchAction({ actionId: a.action_id, value: a.value ?? '', principal: { userId: b.user.id, userName: b.user.name, channelId: channel, roles: [] }, message: ref, threadTs: b.message?.thread_ts ?? ref.ts, reply: replyFor(channel, b.user.id, (m) => respond(m as never), b.message?.thread_ts ?? ref.ts), source: 'slack', requestId: randomUUID() })
+      void directory
+        .groupsOf(b.user.id)
+        .then((groups) =>
+          opts.router.dispatchAction({ actionId: a.action_id, value: a.value ?? '', principal: { userId: b.user.id, userName: b.user.name, channelId: channel, groups, roles: [] }, message: ref, threadTs: b.message?.thread_ts ?? ref.ts, reply: replyFor(channel, b.user.id, (m) => respond(m as never), b.message?.thread_ts ?? ref.ts), source: 'slack', requestId: randomUUID() }),
+        )
         .catch((err) => log.error({ err }, 'button failed'));
     });
   });
@@ -188,6 +212,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       return { port };
     },
     async stop() {
+      directory.stop();
       await app.stop().catch(() => undefined);
       await sched.stop();
     },

@@ -93,6 +93,9 @@ export function parsePolicy(text: string, source: string): Policy {
         .filter(([, r]) => r.users.includes(userId) || r.groups.some((g) => groups.includes(g)))
         .map(([name]) => name);
     },
+    groupIds() {
+      return [...new Set(Object.values(p.roles).flatMap((r) => r.groups))].sort();
+    },
     checkRun({ host, principal, line }): RunDecision {
       const deny = (reason: string, rule?: string): RunDecision => ({ allow: false, reason, rule, timeoutMs: 0, maxOutputBytes: 0 });
       const t = tokenizeCommandLine(line);

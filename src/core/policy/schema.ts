@@ -3,6 +3,8 @@ import { z } from 'zod';
 
 const who = z.union([z.literal('everyone'), z.array(z.string().regex(/^(role:[a-z][a-z0-9_-]*|[UW][A-Z0-9]+|[a-zA-Z0-9._-]+)$/, 'expected a Slack user id (U…), role:<name> or a console user name'))]);
 const channels = z.union([z.literal('any'), z.array(z.string().min(1))]);
+// A handle (@dbas) or a name would never match a user's groups: say so at load time, not by silently denying.
+const groupId = z.string().regex(/^S[A-Z0-9]+$/, 'expected a Slack user-group id such as S0123ABCD (not a @handle or a name)');
 const hosts = z.array(z.string().regex(/^[A-Za-z0-9*?._-]+$/, 'expected a host name or glob')).min(1);
 
 /** Every action name the policy may govern. */
@@ -21,7 +23,7 @@ export const policySchema = z.strictObject({
       auto_offline: z.boolean().default(false),
     })
     .default({ timeout_s: 30, max_output_bytes: 1024 * 1024, auto_offline: false }),
-  roles: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'role names are lower-case words'), z.strictObject({ users: z.array(z.string()).default([]), groups: z.array(z.string()).default([]) })).default({}),
+  roles: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'role names are lower-case words'), z.strictObject({ users: z.array(z.string()).default([]), groups: z.array(groupId).default([]) })).default({}),
   commands: z
     .array(
       z.strictObject({

@@ -60,6 +60,8 @@ export interface Policy {
   readonly settings: PolicySettings;
   /** Roles of a user (by user id and user-group ids); "everyone" rules need no role. */
   rolesFor(userId: string, groups?: string[]): string[];
+  /** Every Slack user-group id (S…) a role names, sorted; empty when roles name users only. */
+  groupIds(): string[];
   /** Decides a `/run` command line on a host. Never throws on bad input: it denies with a reason. */
   checkRun(req: { host: string; principal: PolicyPrincipal; line: string }): RunDecision;
   /** Decides a named action (optionally on a host). */

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPolicyFile, parsePolicy } from '../../../src/core/policy/index.js';
 import { runPolicyCheckCommand } from '../../../src/policy-check.js';
@@ -69,6 +72,22 @@ describe('policy files', () => {
     expect(p.checkAction({ action: 'pool.del', principal: { ...who, roles: ['dba'] } }).reason).toMatch(/no rule of p\.yml allows pool\.del/);
   });
 
+  it('maps user-group ids to roles and lists the groups it names', () => {
+    const p = parsePolicy('version: 1\nroles:\n  dba:\n    users: [UDBA]\n    groups: [S0DBA, S0OPS]\n  ops:\n    groups: [S0OPS]\n  audit:\n    users: [UAUD]\n', 'p.yml');
+    expect(p.groupIds()).toEqual(['S0DBA', 'S0OPS']);
+    expect(p.rolesFor('UX', ['S0DBA'])).toEqual(['dba']);
+    expect(p.rolesFor('UX', ['S0OPS'])).toEqual(['dba', 'ops']);
+    expect(p.rolesFor('UX', ['S9'])).toEqual([]);
+    expect(p.rolesFor('UX')).toEqual([]);
+    expect(parsePolicy(base, 'p.yml').groupIds()).toEqual([]);
+    expect(loadPolicyFile('policies/default.yml').groupIds()).toEqual([]);
+  });
+
+  it('rejects a group given as a handle or a name, with the line', () => {
+    expect(errorOf('version: 1\nroles:\n  dba:\n    groups: ["@dbas"]\n')).toMatch(/^p\.yml:4: roles\.dba\.groups\.0: expected a Slack user-group id/);
+    expect(errorOf('version: 1\nroles:\n  dba:\n    groups: [dbas]\n')).toMatch(/user-group id/);
+  });
+
   it('allows only single read-only SQL statements', () => {
     const p = loadPolicyFile('policies/default.yml');
     const who = { userId: 'U1', channelId: 'C1', roles: [] };
@@ -109,5 +128,19 @@ describe('gearops policy check', () => {
     expect((await run(['check', '--host', 'server1'])).code).toBe(2);
     expect((await run(['lint', 'policies/demo.yml'])).code).toBe(0);
     expect((await run(['lint', 'package.json'])).code).toBe(2);
+  });
+
+  it('takes the user\'s groups with --group, as the bot resolves them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gearops-policy-'));
+    try {
+      const file = join(dir, 'p.yml');
+      writeFileSync(file, 'version: 1\nroles:\n  dba:\n    groups: [S0DBA]\ncommands:\n  - rule: dba-only\n    who: [role:dba]\n    allow: [uptime]\n');
+      const member = await run(['check', '--policy', file, '--host', 'db1', '--user', 'U1', '--group', 'S0OPS', '--group', 'S0DBA', '--', 'uptime']);
+      expect(member).toMatchObject({ code: 0, out: expect.stringMatching(/^allow \(rule dba-only\)/) });
+      const other = await run(['check', '--policy', file, '--host', 'db1', '--user', 'U1', '--group', 'S0OPS', '--', 'uptime']);
+      expect(other).toMatchObject({ code: 1, out: expect.stringMatching(/^deny \(rule dba-only\): rule `dba-only` is for role:dba/) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

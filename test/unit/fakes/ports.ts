@@ -43,6 +43,7 @@ export function createFakePolicy(opts: { allowRun?: Record<string, string[][]>; 
     source: 'fake.yml',
     settings: { autoOffline: false },
     rolesFor: (u) => opts.roles?.[u] ?? [],
+    groupIds: () => [],
     checkRun({ host, line }): RunDecision {
       const pipeline = opts.allowRun?.[line];
       return pipeline
