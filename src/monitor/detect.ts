@@ -1,10 +1,11 @@
 /**
- * Pure fault detection: from the status of every node of a cluster to the
- * faults that are active now. Seconds_Behind_Master is NULL when replication
- * is broken, so lag is judged only on replicas whose threads both run.
+ * Pure fault detection: from the status of every node of a cluster (and the
+ * incidents already open on it) to the faults that are active now.
+ * Seconds_Behind_Master is NULL when replication is broken, so lag is judged
+ * only on replicas whose threads both run.
  */
 import type { NodeStatus } from '../core/ports/replication.js';
-import type { ClusterNode, IncidentKind } from '../core/ports/store.js';
+import type { ClusterNode, Incident, IncidentKind } from '../core/ports/store.js';
 
 /** One active fault of one node. */
 export interface Fault {
@@ -17,6 +18,9 @@ export interface Fault {
   lag: number | null;
 }
 
+/** What detection needs to know of an incident already open on the cluster. */
+export type OpenFault = Pick<Incident, 'host' | 'port' | 'kind' | 'errno' | 'error' | 'lag'>;
+
 /** Human wording of each fault kind. */
 export const FAULT_TITLES: Record<IncidentKind, string> = {
   io_stopped: 'IO thread stopped',
@@ -26,36 +30,71 @@ export const FAULT_TITLES: Record<IncidentKind, string> = {
   master_lost: 'master lost (every replica\'s IO thread is failing)',
 };
 
-/** Detects the faults of one cluster. */
-export function detectFaults(nodes: ClusterNode[], statuses: NodeStatus[], lagThresholdS: number): Fault[] {
+/** Added to an open "unreachable" of the master once every replica confirms it is gone. */
+export const MASTER_LOST_TOO = "every replica's IO thread is failing too (master lost)";
+
+/**
+ * Detects the faults of one cluster.
+ *
+ * A master that is down is one incident, from the first poll to the last:
+ * - down, and every replica's IO thread failing with an error: `master_lost`
+ *   on the master, and no `unreachable` for it nor `io_stopped` per replica;
+ * - an incident already open on the master (`master_lost`, or `unreachable`
+ *   when the monitor saw it gone before the replicas did) is kept, with its
+ *   own error, while the master is down and no replica is connected to it, and
+ *   after it answers again while a replica is still reconnecting by itself
+ *   (IO "Connecting", up to MASTER_CONNECT_RETRY seconds): it never reads as
+ *   resolved while the master is gone, and a restart is no storm of IO alerts.
+ *   A replica that gave up (IO "No") gets its own `io_stopped`.
+ * An open lag incident stays open while the lag cannot be measured (NULL):
+ * it is resolved by a measured lag at or under the threshold, not by a break.
+ */
+export function detectFaults(nodes: ClusterNode[], statuses: NodeStatus[], lagThresholdS: number, open: OpenFault[] = []): Fault[] {
   const faults: Fault[] = [];
   const at = (n: ClusterNode, kind: IncidentKind, errno: number | null, error: string | null, lag: number | null = null): Fault => ({ host: n.host, port: n.port, role: n.role, kind, errno, error, lag });
+  const openOn = (n: ClusterNode, kind: IncidentKind) => open.find((i) => i.host === n.host && i.port === n.port && i.kind === kind);
   const master = nodes.findIndex((n) => n.role === 'master');
+  const m = master >= 0 ? nodes[master] : undefined;
+  const masterDown = statuses[master]?.reachable === false;
   const replicas = nodes.map((n, i) => ({ n, s: statuses[i] })).filter((x) => x.n.role === 'replica');
   const ioFailing = (s: NodeStatus | undefined) => !!s && s.reachable && s.ioRunning !== 'Yes';
-  const masterLost = master >= 0 && replicas.length > 0 && replicas.every((r) => ioFailing(r.s) && (r.s?.lastIoErrno ?? 0) > 0) && statuses[master]?.reachable === false;
+  const masterLost = !!m && replicas.length > 0 && masterDown && replicas.every((r) => ioFailing(r.s) && (r.s?.lastIoErrno ?? 0) > 0);
+  const held = m ? (openOn(m, 'master_lost') ?? openOn(m, 'unreachable')) : undefined;
+  // Replicas whose IO failure belongs to the master's incident rather than to themselves.
+  let excused: (s: NodeStatus) => boolean = () => false;
+  let masterFault: Fault | null = null;
+  if (m && held && masterDown && replicas.length > 0 && replicas.every((r) => ioFailing(r.s))) {
+    const escalate = held.kind === 'unreachable' && masterLost && !(held.error ?? '').includes(MASTER_LOST_TOO);
+    masterFault = at(m, held.kind, held.errno, escalate ? `${held.error ?? 'no answer'} — ${MASTER_LOST_TOO}` : held.error);
+    excused = () => true;
+  } else if (m && held && !masterDown && replicas.some((r) => r.s?.reachable && r.s.ioRunning === 'Connecting')) {
+    masterFault = at(m, held.kind, held.errno, held.error);
+    excused = (s) => s.ioRunning === 'Connecting';
+  } else if (m && masterLost) {
+    const first = replicas[0]?.s;
+    masterFault = at(m, 'master_lost', first?.lastIoErrno ?? null, first?.lastIoError ?? statuses[master]?.error ?? null);
+    excused = () => true;
+  }
 
   nodes.forEach((n, i) => {
     const s = statuses[i];
     if (!s) return;
+    const heldLag = n.role === 'replica' ? openOn(n, 'lag') : undefined;
     if (!s.reachable) {
-      if (!(masterLost && i === master)) faults.push(at(n, 'unreachable', null, s.error ?? 'no answer'));
+      if (i !== master || !masterFault) faults.push(at(n, 'unreachable', null, s.error ?? 'no answer'));
+      if (heldLag) faults.push(at(n, 'lag', null, null, heldLag.lag));
       return;
     }
     if (n.role !== 'replica') return;
     if (s.sqlRunning !== 'Yes') faults.push(at(n, 'sql_stopped', s.lastSqlErrno || null, s.lastSqlError || null));
-    if (s.ioRunning !== 'Yes' && !masterLost) {
+    if (s.ioRunning !== 'Yes' && !excused(s)) {
       // "Connecting" with no error is a replica between retries, not yet a fault.
       if (s.ioRunning !== 'Connecting' || (s.lastIoErrno ?? 0) > 0) faults.push(at(n, 'io_stopped', s.lastIoErrno || null, s.lastIoError || null));
     }
-    if (s.ioRunning === 'Yes' && s.sqlRunning === 'Yes' && s.secondsBehind !== null && s.secondsBehind > lagThresholdS) {
-      faults.push(at(n, 'lag', null, null, s.secondsBehind));
-    }
+    const working = s.ioRunning === 'Yes' && s.sqlRunning === 'Yes' && s.secondsBehind !== null;
+    if (working && s.secondsBehind! > lagThresholdS) faults.push(at(n, 'lag', null, null, s.secondsBehind));
+    else if (!working && heldLag) faults.push(at(n, 'lag', null, null, heldLag.lag));
   });
-  if (masterLost) {
-    const m = nodes[master]!;
-    const first = replicas[0]?.s;
-    faults.push(at(m, 'master_lost', first?.lastIoErrno ?? null, first?.lastIoError ?? statuses[master]?.error ?? null));
-  }
+  if (masterFault) faults.push(masterFault);
   return faults;
 }

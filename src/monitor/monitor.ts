@@ -147,8 +147,9 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
         ),
       ),
     );
-    const faults = detectFaults(c.nodes, statuses, deps.lagThresholdS);
-    const openByKey = new Map(open.filter((i) => i.cluster === c.name).map((i) => [key(i.cluster, i.host, i.port, i.kind), i]));
+    const mine = open.filter((i) => i.cluster === c.name);
+    const faults = detectFaults(c.nodes, statuses, deps.lagThresholdS, mine);
+    const openByKey = new Map(mine.map((i) => [key(i.cluster, i.host, i.port, i.kind), i]));
     const active = new Set<string>();
     for (const f of faults) {
       const k = key(c.name, f.host, f.port, f.kind);
