@@ -37,15 +37,18 @@ export const MASTER_LOST_TOO = "every replica's IO thread is failing too (master
  * Detects the faults of one cluster.
  *
  * A master that is down is one incident, from the first poll to the last:
- * - down, and every replica's IO thread failing with an error: `master_lost`
- *   on the master, and no `unreachable` for it nor `io_stopped` per replica;
- * - an incident already open on the master (`master_lost`, or `unreachable`
- *   when the monitor saw it gone before the replicas did) is kept, with its
- *   own error, while the master is down and no replica is connected to it, and
- *   after it answers again while a replica is still reconnecting by itself
- *   (IO "Connecting", up to MASTER_CONNECT_RETRY seconds): it never reads as
- *   resolved while the master is gone, and a restart is no storm of IO alerts.
- *   A replica that gave up (IO "No") gets its own `io_stopped`.
+ * - down, and no replica's IO thread running: `master_lost` on the master,
+ *   not `unreachable`; down while a replica still reads from it (it has not
+ *   noticed yet, or only the monitor cannot reach it): `unreachable`;
+ * - while the master is down, a replica retrying by itself (IO "Connecting"
+ *   or "Preparing") is explained by it and gets no `io_stopped` of its own;
+ * - an incident already open on the master (`master_lost`, or `unreachable`)
+ *   is kept, with its own error, while the master is down, and after it
+ *   answers again while a replica is still reconnecting by itself (up to
+ *   MASTER_CONNECT_RETRY seconds): it never reads as resolved while the master
+ *   is gone, and a restart is no storm of IO alerts. An open `unreachable` says
+ *   once, by a changed error, that the replicas confirm the master lost.
+ *   A replica that stopped or gave up (IO "No") gets its own `io_stopped`.
  * An open lag incident stays open while the lag cannot be measured (NULL):
  * it is resolved by a measured lag at or under the threshold, not by a break.
  */
@@ -58,22 +61,26 @@ export function detectFaults(nodes: ClusterNode[], statuses: NodeStatus[], lagTh
   const masterDown = statuses[master]?.reachable === false;
   const replicas = nodes.map((n, i) => ({ n, s: statuses[i] })).filter((x) => x.n.role === 'replica');
   const ioFailing = (s: NodeStatus | undefined) => !!s && s.reachable && s.ioRunning !== 'Yes';
-  const masterLost = !!m && replicas.length > 0 && masterDown && replicas.every((r) => ioFailing(r.s) && (r.s?.lastIoErrno ?? 0) > 0);
+  // On its way to the master by itself: retrying (Connecting) or connected and registering (MariaDB's Preparing).
+  const onItsWay = (s: NodeStatus) => s.ioRunning === 'Connecting' || s.ioRunning === 'Preparing';
+  const masterLost = !!m && replicas.length > 0 && masterDown && replicas.every((r) => ioFailing(r.s));
   const held = m ? (openOn(m, 'master_lost') ?? openOn(m, 'unreachable')) : undefined;
   // Replicas whose IO failure belongs to the master's incident rather than to themselves.
   let excused: (s: NodeStatus) => boolean = () => false;
   let masterFault: Fault | null = null;
-  if (m && held && masterDown && replicas.length > 0 && replicas.every((r) => ioFailing(r.s))) {
+  if (m && held && masterDown) {
     const escalate = held.kind === 'unreachable' && masterLost && !(held.error ?? '').includes(MASTER_LOST_TOO);
     masterFault = at(m, held.kind, held.errno, escalate ? `${held.error ?? 'no answer'} — ${MASTER_LOST_TOO}` : held.error);
-    excused = () => true;
-  } else if (m && held && !masterDown && replicas.some((r) => r.s?.reachable && r.s.ioRunning === 'Connecting')) {
+    excused = onItsWay;
+  } else if (m && held && replicas.some((r) => r.s?.reachable && onItsWay(r.s))) {
     masterFault = at(m, held.kind, held.errno, held.error);
-    excused = (s) => s.ioRunning === 'Connecting';
+    excused = onItsWay;
   } else if (m && masterLost) {
-    const first = replicas[0]?.s;
-    masterFault = at(m, 'master_lost', first?.lastIoErrno ?? null, first?.lastIoError ?? statuses[master]?.error ?? null);
-    excused = () => true;
+    const said = replicas.map((r) => r.s).find((s) => (s?.lastIoErrno ?? 0) > 0);
+    masterFault = at(m, 'master_lost', said?.lastIoErrno ?? null, said?.lastIoError ?? statuses[master]?.error ?? null);
+    excused = onItsWay;
+  } else if (masterDown) {
+    excused = onItsWay;
   }
 
   nodes.forEach((n, i) => {
@@ -88,8 +95,8 @@ export function detectFaults(nodes: ClusterNode[], statuses: NodeStatus[], lagTh
     if (n.role !== 'replica') return;
     if (s.sqlRunning !== 'Yes') faults.push(at(n, 'sql_stopped', s.lastSqlErrno || null, s.lastSqlError || null));
     if (s.ioRunning !== 'Yes' && !excused(s)) {
-      // "Connecting" with no error is a replica between retries, not yet a fault.
-      if (s.ioRunning !== 'Connecting' || (s.lastIoErrno ?? 0) > 0) faults.push(at(n, 'io_stopped', s.lastIoErrno || null, s.lastIoError || null));
+      // On its way with no error (between retries, or registering) is not yet a fault.
+      if (!onItsWay(s) || (s.lastIoErrno ?? 0) > 0) faults.push(at(n, 'io_stopped', s.lastIoErrno || null, s.lastIoError || null));
     }
     const working = s.ioRunning === 'Yes' && s.sqlRunning === 'Yes' && s.secondsBehind !== null;
     if (working && s.secondsBehind! > lagThresholdS) faults.push(at(n, 'lag', null, null, s.secondsBehind));
@@ -98,3 +105,4 @@ export function detectFaults(nodes: ClusterNode[], statuses: NodeStatus[], lagTh
   if (masterFault) faults.push(masterFault);
   return faults;
 }
+

@@ -29,6 +29,15 @@ describe('detectFaults', () => {
     expect(detectFaults(nodes, [healthyMaster, stopped, connecting], 30).map((f) => [f.host, f.kind])).toEqual([['server2', 'io_stopped']]);
   });
 
+  it('takes MariaDB\'s Preparing (connected, registering with the master) for a replica on its way, not a stopped IO thread', () => {
+    const preparing = { ...healthyReplica, ioRunning: 'Preparing' as const, secondsBehind: null };
+    expect(detectFaults(nodes, [healthyMaster, preparing, healthyReplica], 30)).toEqual([]);
+    expect(detectFaults(nodes, [healthyMaster, { ...preparing, lastIoErrno: 1045, lastIoError: 'Access denied' }, healthyReplica], 30).map((f) => [f.host, f.kind, f.errno])).toEqual([['server2', 'io_stopped', 1045]]);
+    // Right after a lost master comes back, a replica registering again keeps the master's incident open rather than opening its own.
+    const lost = { host: 'server1', port: 21000, kind: 'master_lost' as const, errno: 2003, error: 'refused', lag: null };
+    expect(detectFaults(nodes, [healthyMaster, preparing, healthyReplica], 30, [lost]).map((f) => [f.host, f.kind])).toEqual([['server1', 'master_lost']]);
+  });
+
   it('judges lag only on working replicas (NULL lag of a broken one is not lag)', () => {
     const lagging = { ...healthyReplica, secondsBehind: 45 };
     const brokenNull = { ...healthyReplica, sqlRunning: 'No' as const, secondsBehind: null, lastSqlErrno: 1146, lastSqlError: 'no table' };
@@ -90,10 +99,22 @@ describe('detectFaults', () => {
       expect(summary(next)).toEqual(summary(confirmed));
     });
 
-    it('still reports an unreachable master whose replicas are connected (the monitor cannot reach it, they can)', () => {
-      expect(summary(detectFaults(nodes, [dead, healthyReplica, refused], 30, [unreachable]))).toEqual([
-        ['server1', 'unreachable', null, 'connect ECONNREFUSED'],
-        ['server3', 'io_stopped', 2003, "Can't connect to server"],
+    it('reports an unreachable master, not master_lost, while a replica still reads from it; replicas retrying meanwhile get no IO alert', () => {
+      expect(summary(detectFaults(nodes, [dead, healthyReplica, refused], 30))).toEqual([['server1', 'unreachable', null, 'connect ECONNREFUSED']]);
+      // The race seen on real servers: one replica has noticed (2003), the other is between losing the master and its first retry (no error yet).
+      const noticed = { ...refused, lastIoErrno: 0, lastIoError: '' };
+      expect(summary(detectFaults(nodes, [dead, refused, noticed], 30))).toEqual([['server1', 'master_lost', 2003, "Can't connect to server"]]);
+    });
+
+    it('keeps its own alert for a replica whose IO thread is stopped (No), master down or not', () => {
+      const stopped = { ...healthyReplica, ioRunning: 'No' as const, secondsBehind: null };
+      expect(summary(detectFaults(nodes, [dead, stopped, refused], 30))).toEqual([
+        ['server2', 'io_stopped', null, null],
+        ['server1', 'master_lost', 2003, "Can't connect to server"],
+      ]);
+      expect(summary(detectFaults(nodes, [dead, stopped, refused], 30, [lost, { host: 'server2', port: 21001, kind: 'io_stopped', errno: null, error: null, lag: null }]))).toEqual([
+        ['server2', 'io_stopped', null, null],
+        ['server1', 'master_lost', 2003, "Can't connect to server"],
       ]);
     });
   });
@@ -114,4 +135,5 @@ describe('detectFaults', () => {
       expect(detectFaults(nodes, [healthyMaster, broken, healthyReplica], 30).map((f) => f.kind)).toEqual(['io_stopped']);
     });
   });
+
 });
