@@ -106,3 +106,18 @@ export function detectFaults(nodes: ClusterNode[], statuses: NodeStatus[], lagTh
   return faults;
 }
 
+/** Where a lag fault was seen: cluster-independent node identity. */
+const lagId = (f: Pick<Fault, 'host' | 'port'>) => `${f.host}:${f.port}`;
+
+/**
+ * Opens lag only on a second look: a new lag fault is kept when the previous
+ * poll saw the same replica lagging too (or its incident is already open).
+ * MariaDB reports a Seconds_Behind_Master of the whole idle time for an
+ * instant when a replica reconnects to a restarted master; one reading is
+ * not lag. Returns the faults to act on and what this poll saw, for the next.
+ */
+export function confirmLag(faults: Fault[], open: OpenFault[], seenBefore: ReadonlySet<string>): { faults: Fault[]; seen: Set<string> } {
+  const seen = new Set(faults.filter((f) => f.kind === 'lag').map(lagId));
+  const known = (f: Fault) => seenBefore.has(lagId(f)) || open.some((i) => i.kind === 'lag' && i.host === f.host && i.port === f.port);
+  return { faults: faults.filter((f) => f.kind !== 'lag' || known(f)), seen };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { detectFaults, MASTER_LOST_TOO, type OpenFault } from '../../../src/monitor/detect.js';
+import { confirmLag, detectFaults, MASTER_LOST_TOO, type OpenFault } from '../../../src/monitor/detect.js';
 import type { NodeStatus } from '../../../src/core/ports/replication.js';
 import type { ClusterNode } from '../../../src/core/ports/store.js';
 
@@ -136,4 +136,24 @@ describe('detectFaults', () => {
     });
   });
 
+  describe('confirmLag', () => {
+    const lag = (host: string, port: number, seconds: number) => ({ host, port, role: 'replica' as const, kind: 'lag' as const, errno: null, error: null, lag: seconds });
+    const io = { host: 'server3', port: 21002, role: 'replica' as const, kind: 'io_stopped' as const, errno: 2003, error: 'refused', lag: null };
+
+    it('holds back a lag seen once (the instant spike after a reconnect) and passes it on the next poll that sees it too', () => {
+      const first = confirmLag([lag('server2', 21001, 9), io], [], new Set());
+      expect(first.faults).toEqual([io]);
+      expect([...first.seen]).toEqual(['server2:21001']);
+      expect(confirmLag([lag('server2', 21001, 12)], [], first.seen).faults).toEqual([lag('server2', 21001, 12)]);
+      // Gone at the next poll: forgotten, and a later single reading is held back again.
+      const gone = confirmLag([], [], first.seen);
+      expect(gone.seen.size).toBe(0);
+      expect(confirmLag([lag('server2', 21001, 9)], [], gone.seen).faults).toEqual([]);
+    });
+
+    it('passes lag of an incident already open at once (no gap in a thread that follows it)', () => {
+      const open: OpenFault[] = [{ host: 'server2', port: 21001, kind: 'lag', errno: null, error: null, lag: 40 }];
+      expect(confirmLag([lag('server2', 21001, 45)], open, new Set()).faults).toEqual([lag('server2', 21001, 45)]);
+    });
+  });
 });
