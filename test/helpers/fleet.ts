@@ -62,6 +62,8 @@ export interface Fleet {
   run(line: string, opts?: { yes?: boolean }): Promise<{ outcome: CommandOutcome; text: string }>;
   /** A second app context on the same fleet (a restarted or second bot). */
   newContext(): Promise<AppContext>;
+  /** Sends `signal` to the server of sandbox `name` on `host` (SIGSTOP/SIGCONT: a hung server and back). */
+  signalSandbox(host: string, name: string, signal: NodeJS.Signals): void;
   /** Kills sandbox `name` on `host` with `signal` and waits until the process is gone. */
   killSandbox(host: string, name: string, signal?: NodeJS.Signals): Promise<void>;
   /** Starts an installed, stopped sandbox again from its own my.cnf (as the worker did at install). */
@@ -99,6 +101,9 @@ export async function startFleet(opts: { hosts?: string[]; env?: NodeJS.ProcessE
     env,
     ctx,
     newContext,
+    signalSandbox(host, name, signal) {
+      process.kill(sandboxPid(host, name), signal);
+    },
     async killSandbox(host, name, signal = 'SIGKILL') {
       const pid = sandboxPid(host, name);
       process.kill(pid, signal);

@@ -51,8 +51,10 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
     for (const port of [R2, R3]) {
       await until(async () => (await probe.exec(node(port), 'SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "app"')).rows[0]?.[0] === '1', 30_000, `app.t on ${port}`);
     }
-    await changeMaster(R2, 'MASTER_CONNECT_RETRY=6');
-    await changeMaster(R3, `MASTER_DELAY=${DELAY_S}`);
+    // A replica notices a silent master after slave_net_timeout (60 s by default); 4 s, with a heartbeat every second so an idle master is not silent.
+    for (const port of [R2, R3]) await probe.exec(node(port), 'SET GLOBAL slave_net_timeout = 4');
+    await changeMaster(R2, 'MASTER_CONNECT_RETRY=6, MASTER_HEARTBEAT_PERIOD=1');
+    await changeMaster(R3, `MASTER_DELAY=${DELAY_S}, MASTER_HEARTBEAT_PERIOD=1`);
     await f.ctx.monitor!.start();
     await sleep(2000);
     expect(alerts().map((a) => a.text)).toEqual([]);
@@ -141,6 +143,36 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
     expect(fresh().map((a) => a.msg.text)).toEqual([parent.msg.text]);
     expect(await poolTypes()).toEqual(poolBefore);
     expect(f.sink.posts.filter((p) => p.channel === 'CPOOL')).toHaveLength(poolPosts);
+    expect(await f.ctx.store!.incidents.listOpen()).toEqual([]);
+  });
+
+  it('reports a hung master (SIGSTOP) in one thread: unreachable or master lost, then master lost once the replicas time out, resolved after SIGCONT', async () => {
+    const seen = alerts().length;
+    const fresh = () => alerts().slice(seen);
+    const poolBefore = await poolTypes();
+    f.signalSandbox('server1', 'demo', 'SIGSTOP');
+    try {
+      // The monitor's probe times out on the master at once; the replicas' IO threads only after slave_net_timeout.
+      await until(() => fresh().some((a) => a.text.includes(`server1:${MASTER}`)), 60_000, 'an alert for the hung master');
+      const parent = fresh().find((a) => a.text.includes(`server1:${MASTER}`))!;
+      await until(async () => {
+        const s = await Promise.all([R2, R3].map((p) => probe.status(node(p))));
+        return s.every((x) => x.ioRunning !== 'Yes' && (x.lastIoErrno ?? 0) > 0);
+      }, 60_000, 'both IO threads failing');
+      const saysLost = () => /master lost/.test(parent.text) || thread(parent.ref.ts).some((p) => /master lost/.test(p.text));
+      await until(saysLost, 30_000, 'the thread to say master lost');
+      await sleep(2000);
+      expect(fresh().map((a) => a.text)).toEqual([parent.text]);
+    } finally {
+      f.signalSandbox('server1', 'demo', 'SIGCONT');
+    }
+    const parent = fresh().find((a) => a.text.includes(`server1:${MASTER}`))!;
+    await until(() => thread(parent.ref.ts).some((p) => /^✅ Resolved: .* on server1:24500 cleared after/.test(p.text)), 90_000, 'the hung master resolved');
+    expect(await replicating(R2)).toBe(true);
+    expect(await replicating(R3)).toBe(true);
+    await sleep(2000);
+    expect(fresh().map((a) => a.ref.ts)).toEqual([parent.ref.ts]);
+    expect(await poolTypes()).toEqual(poolBefore);
     expect(await f.ctx.store!.incidents.listOpen()).toEqual([]);
   });
 });
