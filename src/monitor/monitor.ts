@@ -13,7 +13,7 @@ import type { NodeStatus, ReplicationProbe } from '../core/ports/replication.js'
 import type { ClusterRecord, Incident, PoolRole, Store } from '../core/ports/store.js';
 import { checkAutomaticChange } from '../core/pool-guard.js';
 import { alertMessage, describeError, humanDuration } from './alert-message.js';
-import { detectFaults, FAULT_TITLES, type Fault } from './detect.js';
+import { confirmLag, detectFaults, FAULT_TITLES, type Fault } from './detect.js';
 
 /** Dependencies and settings of the monitor. */
 export interface MonitorDeps {
@@ -50,6 +50,8 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
   let timer: ReturnType<typeof setTimeout> | null = null;
   let running = false;
   let cycle: Promise<boolean> | null = null;
+  /** Replicas over the lag threshold at the last poll, by cluster. */
+  const lagSeen = new Map<string, Set<string>>();
 
   async function thread(i: Incident, text: string): Promise<void> {
     if (!i.alertChannel || !i.alertTs) return;
@@ -147,8 +149,11 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
         ),
       ),
     );
-    const faults = detectFaults(c.nodes, statuses, deps.lagThresholdS);
-    const openByKey = new Map(open.filter((i) => i.cluster === c.name).map((i) => [key(i.cluster, i.host, i.port, i.kind), i]));
+    const mine = open.filter((i) => i.cluster === c.name);
+    const confirmed = confirmLag(detectFaults(c.nodes, statuses, deps.lagThresholdS, mine), mine, lagSeen.get(c.name) ?? new Set());
+    lagSeen.set(c.name, confirmed.seen);
+    const faults = confirmed.faults;
+    const openByKey = new Map(mine.map((i) => [key(i.cluster, i.host, i.port, i.kind), i]));
     const active = new Set<string>();
     for (const f of faults) {
       const k = key(c.name, f.host, f.port, f.kind);

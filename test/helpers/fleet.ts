@@ -4,7 +4,8 @@
  * console and the bot use — with a recording chat in place of Slack.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config.js';
@@ -14,7 +15,8 @@ import { renderText, type ChatMessage } from '../../src/core/message.js';
 import type { ChatSink, MessageRef } from '../../src/core/ports/chat.js';
 import type { CommandOutcome } from '../../src/core/ports/commands.js';
 import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-process.js';
-import { stopAllSandboxes } from '../../src/worker/sandbox/index.js';
+import { pidAlive as alive, stopAllSandboxes } from '../../src/worker/sandbox/index.js';
+import { findBuilds } from '../../src/worker/sandbox/builds.js';
 import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
 import { startGearmand, type GearmandHandle } from './gearmand.js';
 import { startMariadb } from './mariadb.js';
@@ -60,6 +62,12 @@ export interface Fleet {
   run(line: string, opts?: { yes?: boolean }): Promise<{ outcome: CommandOutcome; text: string }>;
   /** A second app context on the same fleet (a restarted or second bot). */
   newContext(): Promise<AppContext>;
+  /** Sends `signal` to the server of sandbox `name` on `host` (SIGSTOP/SIGCONT: a hung server and back). */
+  signalSandbox(host: string, name: string, signal: NodeJS.Signals): void;
+  /** Kills sandbox `name` on `host` with `signal` and waits until the process is gone. */
+  killSandbox(host: string, name: string, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts an installed, stopped sandbox again from its own my.cnf (as the worker did at install). */
+  startSandbox(host: string, name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -81,6 +89,8 @@ export async function startFleet(opts: { hosts?: string[]; env?: NodeJS.ProcessE
   const sink = createRecordingSink();
   const newContext = () => createAppContext({ config: parseConfig(env), logger: createSilentLogger(), chat: sink, dispatchPreset: 'fast' });
   const ctx = await newContext();
+  // The pid of a sandbox's server, from its mysqld.pid.
+  const sandboxPid = (host: string, name: string) => Number(readFileSync(join(root, host, name, 'mysqld.pid'), 'utf8').trim());
   return {
     gearmand,
     db,
@@ -91,6 +101,36 @@ export async function startFleet(opts: { hosts?: string[]; env?: NodeJS.ProcessE
     env,
     ctx,
     newContext,
+    signalSandbox(host, name, signal) {
+      process.kill(sandboxPid(host, name), signal);
+    },
+    async killSandbox(host, name, signal = 'SIGKILL') {
+      const pid = sandboxPid(host, name);
+      process.kill(pid, signal);
+      const deadline = Date.now() + 30_000;
+      while (alive(pid)) {
+        if (Date.now() > deadline) throw new Error(`${host}/${name}: pid ${pid} still alive after ${signal}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async startSandbox(host, name) {
+      const build = (await findBuilds()).builds[0];
+      if (!build) throw new Error('no server build to start a sandbox with');
+      const dir = join(root, host, name);
+      const child = spawn(build.server, [`--defaults-file=${join(dir, 'my.cnf')}`, ...(process.getuid?.() === 0 ? ['--user=root'] : [])], { detached: true, stdio: 'ignore' });
+      child.unref();
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        try {
+          if (alive(sandboxPid(host, name))) return;
+        } catch {
+          // no pid file yet
+        }
+        if (child.exitCode !== null) throw new Error(`${host}/${name}: the server exited with ${child.exitCode}`);
+        if (Date.now() > deadline) throw new Error(`${host}/${name}: the server did not start`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     async run(line, o) {
       const m = /^\/(\S+)\s*([\s\S]*)$/.exec(line)!;
       const rec = createRecordingReply('C1', { confirm: o?.yes ?? false });

@@ -79,10 +79,7 @@ describe('replication monitor and alert threads on a real cluster', () => {
   });
 
   it('reports a killed replica as unreachable', async () => {
-    const { readFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const pid = Number(readFileSync(join(f.root, 'server3', 'demo', 'mysqld.pid'), 'utf8'));
-    process.kill(pid, 'SIGKILL');
+    await f.killSandbox('server3', 'demo', 'SIGKILL');
     await until(() => alerts().some((a) => a.text.includes('server3:24302') && /node unreachable/.test(a.text)));
   });
 });

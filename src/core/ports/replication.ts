@@ -14,7 +14,8 @@ export interface NodeStatus {
   flavour?: 'mariadb' | 'mysql';
   readOnly?: boolean;
   isReplica: boolean;
-  ioRunning?: 'Yes' | 'No' | 'Connecting' | null;
+  /** MariaDB also says Preparing: connected, registering with the master. */
+  ioRunning?: 'Yes' | 'No' | 'Connecting' | 'Preparing' | null;
   sqlRunning?: 'Yes' | 'No' | null;
   secondsBehind: number | null;
   lastIoErrno: number | null;

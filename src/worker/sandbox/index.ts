@@ -94,7 +94,8 @@ async function portFree(address: string, port: number): Promise<{ free: boolean;
   });
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether process `pid` exists (signal 0 checks without touching it). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,0 +1,178 @@
+/**
+ * The monitor against faults provoked on real servers: a replica lagging
+ * (MASTER_DELAY, both threads running) and a master killed and started again.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createReplicationProbe } from '../../src/mysql/replication.js';
+import { createSilentLogger } from '../../src/log.js';
+import type { ReplicationProbe } from '../../src/core/ports/replication.js';
+import { startFleet, type Fleet } from '../helpers/fleet.js';
+
+const until = async (what: () => boolean | Promise<boolean>, ms = 60_000, label = 'condition') => {
+  const deadline = Date.now() + ms;
+  while (!(await what())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const MASTER = 24500;
+const R2 = 24501; // server2: retries its master every 6 s, so it reconnects well after the master is back
+const R3 = 24502; // server3: applies every event 10 s after the master wrote it
+const DELAY_S = 10;
+
+describe('monitor faults on a real cluster: lag and a lost master', () => {
+  let f: Fleet;
+  let probe: ReplicationProbe;
+  const node = (port: number) => ({ address: '127.0.0.1', port });
+  const alerts = () => f.sink.posts.filter((p) => p.channel === 'CALERTS' && !p.threadTs);
+  const thread = (ts: string) => f.sink.posts.filter((p) => p.threadTs === ts);
+  const poolTypes = async () => (await f.ctx.store!.pool.list()).map((n) => `${n.port}:${n.type.join(',') || 'offline'}`);
+  const replicating = async (port: number) => {
+    const s = await probe.status(node(port));
+    return s.ioRunning === 'Yes' && s.sqlRunning === 'Yes';
+  };
+  /** CHANGE MASTER on a replica; STOP SLAVE is itself a fault the monitor reports, so the monitor must not be running. */
+  const changeMaster = async (port: number, options: string) => {
+    await probe.exec(node(port), 'STOP SLAVE');
+    await probe.exec(node(port), `CHANGE MASTER TO ${options}`);
+    await probe.exec(node(port), 'START SLAVE');
+    await until(() => replicating(port), 30_000, `replication on ${port} after CHANGE MASTER`);
+  };
+
+  beforeAll(async () => {
+    f = await startFleet({ env: { GEAROPS_LAG_THRESHOLD_S: '2' } });
+    const r = await f.run(`/replica install demo master=server1 slaves=server2,server3 port=${MASTER} pool=yes`);
+    expect(r.outcome.status, r.text).toBe('ok');
+    probe = createReplicationProbe({ credentials: { user: 'msandbox', password: 'msandbox' }, logger: createSilentLogger() });
+    await probe.exec(node(MASTER), 'CREATE DATABASE app');
+    await probe.exec(node(MASTER), 'CREATE TABLE app.t (id INT PRIMARY KEY)');
+    for (const port of [R2, R3]) {
+      await until(async () => (await probe.exec(node(port), 'SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "app"')).rows[0]?.[0] === '1', 30_000, `app.t on ${port}`);
+    }
+    // A replica notices a silent master after slave_net_timeout (60 s by default); 4 s, with a heartbeat every second so an idle master is not silent.
+    for (const port of [R2, R3]) await probe.exec(node(port), 'SET GLOBAL slave_net_timeout = 4');
+    await changeMaster(R2, 'MASTER_CONNECT_RETRY=6, MASTER_HEARTBEAT_PERIOD=1');
+    await changeMaster(R3, `MASTER_DELAY=${DELAY_S}, MASTER_HEARTBEAT_PERIOD=1`);
+    await f.ctx.monitor!.start();
+    await sleep(2000);
+    expect(alerts().map((a) => a.text)).toEqual([]);
+  });
+
+  afterAll(async () => {
+    await probe?.close();
+    await f?.stop();
+  });
+
+  it('opens one lag alert for the delayed replica, follows it as the lag grows, and resolves it in the same thread once caught up', async () => {
+    const poolBefore = await poolTypes();
+    const poolPosts = f.sink.posts.filter((p) => p.channel === 'CPOOL').length;
+    expect(poolBefore).toEqual([`${MASTER}:READ,WRITE`, `${R2}:READ`, `${R3}:READ`]);
+    // Seconds_Behind_Master on a delayed MariaDB replica is the age of the event it waits on: it climbs towards the delay while writes keep coming.
+    let writing = true;
+    let rows = 0;
+    const writer = (async () => {
+      while (writing) {
+        await probe.exec(node(MASTER), `INSERT INTO app.t VALUES (${++rows})`);
+        await sleep(200);
+      }
+    })();
+    try {
+      await until(() => alerts().some((a) => a.text.includes(`server3:${R3}`)), 60_000, 'the lag alert');
+      const parent = alerts().find((a) => a.text.includes(`server3:${R3}`))!;
+      expect(parent.msg.text).toMatch(/^🔴 demo: replica server3:24502 — replication lag — \d+ s behind the master$/);
+      expect(Number(/— (\d+) s behind/.exec(parent.msg.text)![1])).toBeGreaterThan(2);
+      await until(() => thread(parent.ref.ts).some((p) => /^Lag grew: \d+ s → \d+ s behind the master$/.test(p.text)), 60_000, 'a "Lag grew" reply');
+      // auto_offline (policies/demo.yml): the lagging replica leaves the READ pool, nothing else moves.
+      await until(async () => (await poolTypes()).join(' ') === `${MASTER}:READ,WRITE ${R2}:READ ${R3}:offline`, 30_000, 'the lagging replica out of the pool');
+      expect(f.sink.posts.filter((p) => p.channel === 'CPOOL').slice(poolPosts).map((p) => p.text)).toEqual([`Pool: 127.0.0.1:${R3} READ → offline by the monitor — monitor: replication lag`]);
+    } finally {
+      writing = false;
+      await writer;
+    }
+    const parent = alerts().find((a) => a.text.includes(`server3:${R3}`))!;
+    // No more writes: within the delay the replica applies what it holds and is idle (lag 0).
+    await until(() => thread(parent.ref.ts).some((p) => /^✅ Resolved: replication lag on server3:24502 cleared after/.test(p.text)), 90_000, 'the lag resolved');
+    expect((await probe.exec(node(R3), 'SELECT COUNT(*) FROM app.t')).rows[0]?.[0]).toBe(String(rows));
+    expect(f.sink.updates.some((u) => u.ref.ts === parent.ref.ts && /RESOLVED/.test(u.text))).toBe(true);
+    await until(async () => (await poolTypes()).join(' ') === poolBefore.join(' '), 30_000, 'the replica back in the pool');
+    const replies = thread(parent.ref.ts).map((p) => p.text);
+    expect(replies.filter((t) => /Resolved/.test(t))).toHaveLength(1);
+    expect(replies.some((t) => /Pool: 127\.0\.0\.1:24502 offline → READ by the monitor — monitor: healthy and caught up/.test(t))).toBe(true);
+    // One alert in all: no other node and no other kind showed up while server3 lagged.
+    expect(alerts().map((a) => a.ref.ts)).toEqual([parent.ref.ts]);
+
+    await f.ctx.monitor!.stop();
+    await changeMaster(R3, 'MASTER_DELAY=0');
+    await f.ctx.monitor!.start();
+  });
+
+  it('reports a killed master as one "master lost" alert, no IO alert per replica, and resolves it in the same thread once the replicas reconnect', async () => {
+    const seen = alerts().length;
+    const fresh = () => alerts().slice(seen);
+    const poolBefore = await poolTypes();
+    const poolPosts = f.sink.posts.filter((p) => p.channel === 'CPOOL').length;
+    await f.killSandbox('server1', 'demo', 'SIGKILL');
+    await until(() => fresh().some((a) => a.text.includes(`server1:${MASTER}`)), 60_000, 'an alert for the master');
+    // Both replicas retry in vain; let the monitor look a few more times.
+    await until(async () => {
+      const s = await Promise.all([R2, R3].map((p) => probe.status(node(p))));
+      return s.every((x) => x.ioRunning === 'Connecting' && (x.lastIoErrno ?? 0) > 0);
+    }, 30_000, 'both IO threads failing');
+    await sleep(3000);
+    const parent = fresh().find((a) => a.text.includes(`server1:${MASTER}`))!;
+    expect(fresh().map((a) => a.text)).toEqual([parent.text]);
+    // Normally titled "master lost"; if the monitor saw the master gone before the replicas did, its "unreachable" thread says so instead.
+    const saysLost = () => /master lost/.test(parent.text) || thread(parent.ref.ts).some((p) => /master lost/.test(p.text));
+    expect(saysLost()).toBe(true);
+    if (/master lost/.test(parent.text)) expect(parent.msg.text).toMatch(/^🔴 demo: master server1:24500 — master lost \(every replica's IO thread is failing\) — Error 20(03|13): /);
+    // The replicas' errors change (2013 while the master goes, 2003 after): the thread keeps the first, and says a change at most once (the "unreachable" case).
+    expect(thread(parent.ref.ts).filter((p) => /The error changed/.test(p.text)).length).toBeLessThanOrEqual(/master lost/.test(parent.text) ? 0 : 1);
+
+    await f.startSandbox('server1', 'demo');
+    await until(() => thread(parent.ref.ts).some((p) => /^✅ Resolved: .* on server1:24500 cleared after/.test(p.text)), 90_000, 'the master incident resolved');
+    // Resolved only once both replicas replicate from the master again.
+    expect(await replicating(R2)).toBe(true);
+    expect(await replicating(R3)).toBe(true);
+    expect(f.sink.updates.some((u) => u.ref.ts === parent.ref.ts && /RESOLVED/.test(u.text))).toBe(true);
+    await probe.exec(node(MASTER), 'INSERT INTO app.t VALUES (100000)');
+    for (const port of [R2, R3]) await until(async () => (await probe.exec(node(port), 'SELECT COUNT(*) FROM app.t WHERE id = 100000')).rows[0]?.[0] === '1', 30_000, `the new row on ${port}`);
+    await sleep(2000);
+    // Still the one alert, and the pool never moved: no IO alert took a replica out on the way back.
+    expect(fresh().map((a) => a.msg.text)).toEqual([parent.msg.text]);
+    expect(await poolTypes()).toEqual(poolBefore);
+    expect(f.sink.posts.filter((p) => p.channel === 'CPOOL')).toHaveLength(poolPosts);
+    expect(await f.ctx.store!.incidents.listOpen()).toEqual([]);
+  });
+
+  it('reports a hung master (SIGSTOP) in one thread: unreachable or master lost, then master lost once the replicas time out, resolved after SIGCONT', async () => {
+    const seen = alerts().length;
+    const fresh = () => alerts().slice(seen);
+    const poolBefore = await poolTypes();
+    f.signalSandbox('server1', 'demo', 'SIGSTOP');
+    try {
+      // The monitor's probe times out on the master at once; the replicas' IO threads only after slave_net_timeout.
+      await until(() => fresh().some((a) => a.text.includes(`server1:${MASTER}`)), 60_000, 'an alert for the hung master');
+      const parent = fresh().find((a) => a.text.includes(`server1:${MASTER}`))!;
+      await until(async () => {
+        const s = await Promise.all([R2, R3].map((p) => probe.status(node(p))));
+        return s.every((x) => x.ioRunning !== 'Yes' && (x.lastIoErrno ?? 0) > 0);
+      }, 60_000, 'both IO threads failing');
+      const saysLost = () => /master lost/.test(parent.text) || thread(parent.ref.ts).some((p) => /master lost/.test(p.text));
+      await until(saysLost, 30_000, 'the thread to say master lost');
+      await sleep(2000);
+      expect(fresh().map((a) => a.text)).toEqual([parent.text]);
+    } finally {
+      f.signalSandbox('server1', 'demo', 'SIGCONT');
+    }
+    const parent = fresh().find((a) => a.text.includes(`server1:${MASTER}`))!;
+    await until(() => thread(parent.ref.ts).some((p) => /^✅ Resolved: .* on server1:24500 cleared after/.test(p.text)), 90_000, 'the hung master resolved');
+    expect(await replicating(R2)).toBe(true);
+    expect(await replicating(R3)).toBe(true);
+    await sleep(2000);
+    expect(fresh().map((a) => a.ref.ts)).toEqual([parent.ref.ts]);
+    expect(await poolTypes()).toEqual(poolBefore);
+    expect(await f.ctx.store!.incidents.listOpen()).toEqual([]);
+  });
+});
