@@ -32,7 +32,7 @@ export function createReplicationProbe(opts: { credentials: { user: string; pass
     try {
       return (await poolFor(n).query<RowDataPacket[]>({ sql, timeout: 5000 }, params)) as [RowDataPacket[], FieldPacket[]];
     } catch (err) {
-      throw toStoreError(err, `${n.address}:${n.port}`);
+      throw toStoreError(err, `${n.address}:${n.port}`, 'the server');
     }
   };
   const flavour = async (n: NodeAddress) => {
