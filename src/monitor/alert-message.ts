@@ -38,7 +38,8 @@ export function alertMessage(i: Incident, opts: { role?: string; pool: boolean; 
   if (i.kind === 'sql_stopped') {
     buttons.push({ actionId: 'incident.skip', label: 'Skip one event', value: String(i.id), style: 'danger', confirm: { title: 'Skip one event?', text: `Skips the event that stopped the SQL thread on ${i.host}:${i.port}. The replica will then differ from the master by that event.`, yes: 'Skip it', no: 'Cancel' } });
   }
-  if (opts.pool && i.kind !== 'master_lost') {
+  // Pool buttons are for replicas (the issue's "broken or lagging replica"): a master's alert is about the master.
+  if (opts.pool && i.kind !== 'master_lost' && opts.role === 'replica') {
     buttons.push(opts.pooledOut ? { actionId: 'incident.poolin', label: 'Put back in pool', value: String(i.id) } : { actionId: 'incident.poolout', label: 'Take out of pool', value: String(i.id), style: 'danger' });
   }
   return {

@@ -96,6 +96,10 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
       case 'incident.poolin': {
         if (!deps.store.pool) throw new GearopsError(ErrorCode.Usage, 'the pool is not configured');
         const out = inv.actionId === 'incident.poolout';
+        if (role !== 'replica') {
+          await inv.reply.ephemeral(textMessage(`${incident.host}:${incident.port} is not a replica: the alert's pool buttons only move replicas. Use /pool for the master; nothing was changed.`));
+          return { status: 'refused', host: incident.host, summary: 'not a replica' };
+        }
         const row = (await deps.store.pool.get(addr.address, addr.port)) ?? (await deps.store.pool.get(incident.host, incident.port));
         if (!row) {
           await inv.reply.ephemeral(textMessage(`${addr.address}:${addr.port} is not in the pool; nothing was changed.`));

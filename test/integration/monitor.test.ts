@@ -78,6 +78,47 @@ describe('replication monitor and alert threads on a real cluster', () => {
     expect(audit.some((a) => a.command === 'incident.restart' && a.userId === 'UDBA' && a.status === 'ok')).toBe(true);
   });
 
+  it('runs the alert buttons on a real replica: acknowledge, put back, take out, skip one event; a master\'s pool button changes nothing', async () => {
+    const press = (actionId: string, incidentId: number, parentTs: string, userId = 'UDBA') => {
+      const rec = createRecordingReply('CALERTS');
+      const parent = { channel: 'CALERTS', ts: parentTs };
+      return ctx2!.router.dispatchAction({ actionId, value: String(incidentId), principal: { userId, channelId: 'CALERTS', roles: [] }, message: parent, threadTs: parentTs, reply: rec.reply, source: 'slack', requestId: `btn-${actionId}-${Date.now()}` }).then((out) => ({ out, rec }));
+    };
+    const pooled = async (port: number) => (await ctx2!.store!.pool.get('127.0.0.1', port))?.type.join(',') ?? 'missing';
+    const before = alerts().filter((a) => a.text.includes('server2:24301')).length;
+    await probe.exec(node(24301), 'INSERT INTO app.t VALUES (2)');
+    await probe.exec(node(24300), 'INSERT INTO app.t VALUES (2)');
+    await until(() => alerts().filter((a) => a.text.includes('server2:24301')).length === before + 1);
+    const parent = alerts().filter((a) => a.text.includes('server2:24301')).at(-1)!;
+    const incident = (await ctx2!.store!.incidents.listOpen()).find((i) => i.port === 24301 && i.kind === 'sql_stopped')!;
+    await until(async () => (await pooled(24301)) === '');
+
+    expect((await press('incident.ack', incident.id, parent.ref.ts)).out.status).toBe('ok');
+    expect((await ctx2!.store!.incidents.get(incident.id))?.acknowledgedBy).toBe('UDBA');
+    expect((await press('incident.poolin', incident.id, parent.ref.ts)).out.status).toBe('ok');
+    expect(await pooled(24301)).toBe('READ');
+    expect((await press('incident.poolout', incident.id, parent.ref.ts)).out.status).toBe('ok');
+    expect(await pooled(24301)).toBe('');
+    expect(thread(parent.ref.ts).filter((p) => /^Pool: 127\.0\.0\.1:24301 .* by <@UDBA> — (Put back|Take out of pool) from the alert/.test(p.text))).toHaveLength(2);
+    const history = await ctx2!.store!.pool.history(50);
+    expect(history.filter((h) => h.port === 24301 && h.actor === 'UDBA').map((h) => `${h.before?.join(',') || 'offline'}→${h.after?.join(',') || 'offline'}`).sort()).toEqual(['READ→offline', 'offline→READ']);
+
+    // The master's row: a pool button pressed on a master's incident (a stale or forged payload) is refused.
+    const master = await ctx2!.store!.incidents.open({ cluster: 'demo', host: 'server1', port: 24300, kind: 'unreachable', errno: null, error: 'test', lag: null });
+    const refused = await press('incident.poolout', master.incident.id, parent.ref.ts);
+    expect(refused.out.status).toBe('refused');
+    expect(refused.rec.ephemerals.join()).toMatch(/not a replica/);
+    expect(await pooled(24300)).toBe('READ,WRITE');
+    await ctx2!.store!.incidents.resolve(master.incident.id);
+
+    expect((await press('incident.skip', incident.id, parent.ref.ts)).out.status).toBe('ok');
+    await until(() => thread(parent.ref.ts).some((p) => /Resolved: SQL thread stopped on server2:24301 cleared after/.test(p.text)));
+    // Taken out by the button, so back in once healthy, by the monitor.
+    await until(async () => (await pooled(24301)) === 'READ');
+    const audit = await ctx2!.store!.audit.recent(50);
+    for (const b of ['incident.ack', 'incident.poolin', 'incident.poolout', 'incident.skip']) expect(audit.some((a) => a.command === b && a.userId === 'UDBA' && a.status === 'ok'), b).toBe(true);
+  });
+
   it('reports a killed replica as unreachable', async () => {
     await f.killSandbox('server3', 'demo', 'SIGKILL');
     await until(() => alerts().some((a) => a.text.includes('server3:24302') && /node unreachable/.test(a.text)));
