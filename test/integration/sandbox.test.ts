@@ -3,7 +3,7 @@
  * templates, what builds are accepted, and that no password ever stands in a
  * process's argv (which every local user can read in /proc).
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,6 +122,47 @@ describe('sandboxes on one host', () => {
       half.kill('SIGKILL');
       whole.kill('SIGKILL');
     }
+  });
+
+  it('installs from an unpacked tarball under --binaries-dir, running its own server with its folder as basedir', async () => {
+    // A tarball's layout (dbdeployer's: one folder per version), made of this machine's MariaDB files, since the
+    // only packages here are Debian's. What is under test is the worker's side: finding the folder, preferring
+    // it, and running the tools and the server with --basedir so they find their files there.
+    const { builds: system } = await findBuilds();
+    const version = system[0]!.version;
+    const bins = join(root, 'tarballs');
+    const top = join(bins, version);
+    const link = (target: string, path: string) => {
+      mkdirSync(join(path, '..'), { recursive: true });
+      symlinkSync(target, path);
+    };
+    link('/usr/sbin/mariadbd', join(top, 'bin', 'mariadbd'));
+    link('/usr/sbin/mariadbd', join(top, 'sbin', 'mariadbd'));
+    for (const tool of ['mariadb', 'my_print_defaults', 'resolveip']) link(join('/usr/bin', tool), join(top, 'bin', tool));
+    link('/usr/bin/mariadb-install-db', join(top, 'scripts', 'mariadb-install-db'));
+    link('/usr/share/mysql', join(top, 'share', 'mysql'));
+    link('/usr/lib/mysql/plugin', join(top, 'lib', 'mysql', 'plugin'));
+
+    const { builds } = await findBuilds(bins);
+    expect(builds.find((b) => b.source === 'tarball')).toMatchObject({ version, basedir: top, server: join(top, 'bin', 'mariadbd') });
+    const dir = join(root, 'htar');
+    const { capabilities } = await createSandboxCapabilities({ host: 'htar', sandboxDir: dir, advertise: '127.0.0.1', binariesDir: bins, logger: createSilentLogger() });
+    const cap = (n: string) => capabilities.find((c) => c.name === n) as Capability;
+    const port = await freePort();
+    await cap('sandbox.install').handler(ctx({ name: 'tar', cluster: 'tar', port, serverId: 1, role: 'master', version }));
+    expect(readFileSync(join(dir, 'tar', 'my.cnf'), 'utf8')).toContain(`basedir=${top}\n`);
+    const pid = readFileSync(join(dir, 'tar', 'mysqld.pid'), 'utf8').trim();
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]).toBe(join(top, 'bin', 'mariadbd'));
+    const basedir = await new Promise<string>((resolve, reject) => {
+      const c = spawn('mariadb', [`--defaults-file=${join(dir, 'tar', 'client.cnf')}`, '-N', '-B', '-e', 'SELECT @@basedir']);
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.on('error', reject);
+      c.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`mariadb exited ${code}`))));
+    });
+    expect(basedir.replace(/\/$/, '')).toBe(top);
+    await cap('sandbox.remove').handler(ctx({ name: 'tar' }));
+    expect(existsSync(join(dir, 'tar'))).toBe(false);
   });
 
   it('reports a MySQL build with the reason instead of offering it', async () => {

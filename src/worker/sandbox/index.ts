@@ -246,6 +246,7 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
         const dataDir = join(dir, 'data');
         const cnf = [
           '[mysqld]',
+          ...(b.basedir ? [`basedir=${b.basedir}`] : []),
           `datadir=${dataDir}`,
           `socket=${join(dir, 'mysqld.sock')}`,
           `pid-file=${join(dir, 'mysqld.pid')}`,

@@ -47,8 +47,10 @@ export function createTemplates(sandboxDir: string) {
     const work = `${dir}.build-${process.pid}-${randomBytes(4).toString('hex')}`;
     mkdirSync(join(work, 'tmp'), { recursive: true });
     try {
-      writeFileSync(join(work, 'my.cnf'), ['[mysqld]', `datadir=${join(work, 'data')}`, `tmpdir=${join(work, 'tmp')}`, ...DATA_DIR_SETTINGS, ''].join('\n'));
-      await run(b.installer, [`--defaults-file=${join(work, 'my.cnf')}`, ...asRoot, '--auth-root-authentication-method=normal', '--skip-test-db'], { timeout: 120_000 });
+      writeFileSync(join(work, 'my.cnf'), ['[mysqld]', ...(b.basedir ? [`basedir=${b.basedir}`] : []), `datadir=${join(work, 'data')}`, `tmpdir=${join(work, 'tmp')}`, ...DATA_DIR_SETTINGS, ''].join('\n'));
+      // A tarball's install tool finds its server, SQL scripts and messages only through --basedir.
+      const basedir = b.basedir ? [`--basedir=${b.basedir}`] : [];
+      await run(b.installer, [`--defaults-file=${join(work, 'my.cnf')}`, ...basedir, ...asRoot, '--auth-root-authentication-method=normal', '--skip-test-db'], { timeout: 120_000 });
       rmSync(join(work, 'tmp'), { recursive: true, force: true });
       writeFileSync(join(work, 'ready'), `${b.version} ${b.server}\n`);
       try {
