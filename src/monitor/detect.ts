@@ -49,10 +49,13 @@ export const MASTER_LOST_TOO = "every replica's IO thread is failing too (master
  *   is gone, and a restart is no storm of IO alerts. An open `unreachable` says
  *   once, by a changed error, that the replicas confirm the master lost.
  *   A replica that stopped or gave up (IO "No") gets its own `io_stopped`.
+ *   The wait for reconnecting replicas is bounded (`masterBackGraceOver`, the
+ *   monitor's clock): past it the master's incident resolves, and a replica
+ *   still failing to connect gets an `io_stopped` of its own.
  * An open lag incident stays open while the lag cannot be measured (NULL):
  * it is resolved by a measured lag at or under the threshold, not by a break.
  */
-export function detectFaults(nodes: ClusterNode[], statuses: NodeStatus[], lagThresholdS: number, open: OpenFault[] = []): Fault[] {
+export function detectFaults(nodes: ClusterNode[], statuses: NodeStatus[], lagThresholdS: number, open: OpenFault[] = [], opts: { masterBackGraceOver?: boolean } = {}): Fault[] {
   const faults: Fault[] = [];
   const at = (n: ClusterNode, kind: IncidentKind, errno: number | null, error: string | null, lag: number | null = null): Fault => ({ host: n.host, port: n.port, role: n.role, kind, errno, error, lag });
   const openOn = (n: ClusterNode, kind: IncidentKind) => open.find((i) => i.host === n.host && i.port === n.port && i.kind === kind);
@@ -72,7 +75,7 @@ export function detectFaults(nodes: ClusterNode[], statuses: NodeStatus[], lagTh
     const escalate = held.kind === 'unreachable' && masterLost && !(held.error ?? '').includes(MASTER_LOST_TOO);
     masterFault = at(m, held.kind, held.errno, escalate ? `${held.error ?? 'no answer'} — ${MASTER_LOST_TOO}` : held.error);
     excused = onItsWay;
-  } else if (m && held && replicas.some((r) => r.s?.reachable && onItsWay(r.s))) {
+  } else if (m && held && !opts.masterBackGraceOver && replicas.some((r) => r.s?.reachable && onItsWay(r.s))) {
     masterFault = at(m, held.kind, held.errno, held.error);
     excused = onItsWay;
   } else if (m && masterLost) {

@@ -26,6 +26,12 @@ export interface MonitorDeps {
   logger: Logger;
   intervalMs: number;
   lagThresholdS: number;
+  /**
+   * How long after a lost master answers again its incident waits for replicas still reconnecting by themselves
+   * (default 120 s: twice MySQL's default MASTER_CONNECT_RETRY). Past it the incident resolves, and a replica that
+   * still cannot connect gets an IO alert of its own.
+   */
+  masterReturnGraceMs?: number;
   /** Nodes polled at once (one slow node never delays the others beyond its own slot). */
   concurrency?: number;
   lockName?: string;
@@ -52,6 +58,9 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
   let cycle: Promise<boolean> | null = null;
   /** Replicas over the lag threshold at the last poll, by cluster. */
   const lagSeen = new Map<string, Set<string>>();
+  /** When a master with an open incident was first seen answering again, by cluster. */
+  const masterBackAt = new Map<string, number>();
+  const graceMs = deps.masterReturnGraceMs ?? 120_000;
 
   async function thread(i: Incident, text: string): Promise<void> {
     if (!i.alertChannel || !i.alertTs) return;
@@ -150,7 +159,13 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
       ),
     );
     const mine = open.filter((i) => i.cluster === c.name);
-    const confirmed = confirmLag(detectFaults(c.nodes, statuses, deps.lagThresholdS, mine), mine, lagSeen.get(c.name) ?? new Set());
+    const mi = c.nodes.findIndex((n) => n.role === 'master');
+    const masterHeld = mi >= 0 && mine.some((i) => i.host === c.nodes[mi]!.host && i.port === c.nodes[mi]!.port && (i.kind === 'master_lost' || i.kind === 'unreachable'));
+    if (masterHeld && statuses[mi]?.reachable) {
+      if (!masterBackAt.has(c.name)) masterBackAt.set(c.name, Date.now());
+    } else masterBackAt.delete(c.name);
+    const masterBackGraceOver = masterBackAt.has(c.name) && Date.now() - masterBackAt.get(c.name)! >= graceMs;
+    const confirmed = confirmLag(detectFaults(c.nodes, statuses, deps.lagThresholdS, mine, { masterBackGraceOver }), mine, lagSeen.get(c.name) ?? new Set());
     lagSeen.set(c.name, confirmed.seen);
     const faults = confirmed.faults;
     const openByKey = new Map(mine.map((i) => [key(i.cluster, i.host, i.port, i.kind), i]));

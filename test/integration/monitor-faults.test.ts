@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReplicationProbe } from '../../src/mysql/replication.js';
 import { createSilentLogger } from '../../src/log.js';
 import type { ReplicationProbe } from '../../src/core/ports/replication.js';
+import { createReplicationMonitor, type ReplicationMonitor } from '../../src/monitor/monitor.js';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 
 const until = async (what: () => boolean | Promise<boolean>, ms = 60_000, label = 'condition') => {
@@ -174,5 +175,39 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
     expect(fresh().map((a) => a.ref.ts)).toEqual([parent.ref.ts]);
     expect(await poolTypes()).toEqual(poolBefore);
     expect(await f.ctx.store!.incidents.listOpen()).toEqual([]);
+  });
+
+  it('stops holding a returned master\'s incident for a replica that cannot reconnect: past the grace the master resolves and the replica gets its own alert', async () => {
+    // A monitor of its own, with a short grace (the bot's is 120 s), on the same store and lock.
+    await f.ctx.monitor!.stop();
+    const own: ReplicationMonitor = createReplicationMonitor({ store: f.ctx.store!, probe, chat: f.sink, alertChannel: 'CALERTS', poolChannel: 'CPOOL', policy: f.ctx.policy, logger: createSilentLogger(), intervalMs: 500, lagThresholdS: 2, masterReturnGraceMs: 4000 });
+    await own.start();
+    const seen = alerts().length;
+    const fresh = () => alerts().slice(seen);
+    const poolBefore = await poolTypes();
+    try {
+      await f.killSandbox('server1', 'demo', 'SIGKILL');
+      await until(() => fresh().some((a) => a.text.includes(`server1:${MASTER}`)), 60_000, 'an alert for the master');
+      await f.startSandbox('server1', 'demo');
+      await until(async () => (await probe.status(node(MASTER)).catch(() => ({ reachable: false }))).reachable, 30_000, 'the master back');
+      // The replication account is locked as the master comes back: server2, retrying every 6 s, cannot get in.
+      await probe.exec(node(MASTER), "ALTER USER 'rsandbox'@'%' ACCOUNT LOCK");
+      const master = fresh().find((a) => a.text.includes(`server1:${MASTER}`))!;
+      await until(() => thread(master.ref.ts).some((p) => /^✅ Resolved: .* on server1:24500 cleared after/.test(p.text)), 60_000, 'the master incident resolved after the grace');
+      await until(() => fresh().some((a) => a.text.includes(`server2:${R2}`) && /IO thread stopped/.test(a.text)), 30_000, 'server2\'s own IO alert');
+      const stuck = fresh().find((a) => a.text.includes(`server2:${R2}`))!;
+      // Its last error: the refused connection while the master was down, then the locked account at its next retry.
+      expect(stuck.msg.text).toMatch(/Error \d+: /);
+      await until(() => /Error (4151|1045): /.test(stuck.msg.text) || thread(stuck.ref.ts).some((p) => /The error changed.*(4151|1045)/.test(p.text)), 30_000, 'the locked account in server2\'s thread');
+      expect((await probe.status(node(R2))).ioRunning).toBe('Connecting');
+      await probe.exec(node(MASTER), "ALTER USER 'rsandbox'@'%' ACCOUNT UNLOCK");
+      await until(() => thread(stuck.ref.ts).some((p) => /^✅ Resolved: IO thread stopped on server2:24501 cleared after/.test(p.text)), 60_000, 'server2 resolved');
+      expect(await replicating(R2)).toBe(true);
+      await until(async () => (await poolTypes()).join(' ') === poolBefore.join(' '), 30_000, 'the pool as before');
+      await until(async () => (await f.ctx.store!.incidents.listOpen()).length === 0, 30_000, 'no open incident');
+    } finally {
+      await probe.exec(node(MASTER), "ALTER USER 'rsandbox'@'%' ACCOUNT UNLOCK").catch(() => undefined);
+      await own.stop();
+    }
   });
 });

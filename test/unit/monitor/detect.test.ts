@@ -76,6 +76,12 @@ describe('detectFaults', () => {
       expect(summary(detectFaults(nodes, [healthyMaster, healthyReplica, refused], 30))).toEqual([['server3', 'io_stopped', 2003, "Can't connect to server"]]);
     });
 
+    it('stops waiting for a replica that never reconnects once the grace after the master\'s return is over: the master resolves, the replica gets its own alert', () => {
+      expect(summary(detectFaults(nodes, [healthyMaster, healthyReplica, refused], 30, [lost], { masterBackGraceOver: true }))).toEqual([['server3', 'io_stopped', 2003, "Can't connect to server"]]);
+      // While the master is still down, the grace does not apply: it is the master's incident.
+      expect(summary(detectFaults(nodes, [dead, refused, refused], 30, [lost], { masterBackGraceOver: true }))).toEqual([['server1', 'master_lost', 2003, "Can't connect to server"]]);
+    });
+
     it('resolves master_lost once every replica is connected again', () => {
       expect(detectFaults(nodes, [healthyMaster, healthyReplica, healthyReplica], 30, [lost])).toEqual([]);
     });
