@@ -144,6 +144,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       timeoutMs: timeoutMs ?? 30_000,
       onEvent: (ev) => {
         if (ev.type === 'step' && onEvent) onEvent(`${ev.step}${ev.state === 'ok' ? ' ✓' : ev.state === 'fail' ? ' ✗' : '…'}${ev.detail ? ` ${ev.detail}` : ''}`);
+        else if (ev.type === 'rerun' && onEvent) onEvent(`the worker on ${host} was replaced mid-job; installing there again…`);
       },
     });
     if (!r.ok || r.value === null) {

@@ -125,6 +125,8 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
             timeoutMs: decision.timeoutMs + (deps.extraTimeoutMs ?? 10_000),
             onEvent: (ev) => {
               if (ev.type === 'output') onOutput(ev.text);
+              // The worker died and another process runs the command again: its output starts over.
+              else if (ev.type === 'rerun') output = '';
             },
             signal: inv.signal,
           });

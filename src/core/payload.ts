@@ -46,13 +46,20 @@ export interface JobEnvelope<A = unknown> {
 export type JobEvent =
   | { type: 'output'; stream: 'stdout' | 'stderr'; text: string }
   | { type: 'step'; step: string; state: 'start' | 'ok' | 'fail' | 'info'; detail?: string; node?: string }
-  | { type: 'status'; numerator: number; denominator: number };
+  | { type: 'status'; numerator: number; denominator: number }
+  /**
+   * Said by the bot's dispatcher, never by a worker: the job began again from the start on a new worker process
+   * (the first one died and the job server handed the job on); what was streamed so far belongs to the lost run.
+   */
+  | { type: 'rerun' };
 
 /** A streamed event envelope (sent as WORK_DATA). */
 export interface EventEnvelope {
   v: 1;
   kind: 'event';
   job: string;
+  /** Which execution of the job: a worker picks a new id each time it starts the job (seq counts within it). */
+  run?: string;
   seq: number;
   event: JobEvent;
 }
@@ -223,15 +230,15 @@ export function verifyJob(secret: string, raw: Buffer | string, opts: VerifyJobO
 }
 
 /** Signs one streamed event of job `jobId`. */
-export function signEvent(secret: string, jobId: string, seq: number, event: JobEvent): string {
-  const env: EventEnvelope = { v: PAYLOAD_VERSION, kind: 'event', job: jobId, seq, event };
+export function signEvent(secret: string, jobId: string, run: string, seq: number, event: JobEvent): string {
+  const env: EventEnvelope = { v: PAYLOAD_VERSION, kind: 'event', job: jobId, run, seq, event };
   return seal(secret, env);
 }
 
 /** Verifies a streamed event; it must belong to `jobId`. */
 export function verifyEvent(secret: string, raw: Buffer | string, jobId: string): EventEnvelope {
   const body = openEnvelope(secret, raw, 'event');
-  if (body.kind !== 'event' || body.job !== jobId || typeof body.seq !== 'number' || !body.event || typeof body.event !== 'object') {
+  if (body.kind !== 'event' || body.job !== jobId || typeof body.seq !== 'number' || (body.run !== undefined && typeof body.run !== 'string') || !body.event || typeof body.event !== 'object') {
     throw new GearopsError(ErrorCode.BadResult, 'event refused: not an event of this job');
   }
   return body as unknown as EventEnvelope;

@@ -98,6 +98,9 @@ export function createGearmanDispatcher(opts: { servers: string[]; secret: strin
       const deadline = started + timeoutMs;
       let forged: GearopsError | null = null;
       let seq = -1;
+      // The execution whose events are being followed, and those given up (a dead worker's run never comes back).
+      let run: string | null = null;
+      const pastRuns = new Set<string>();
       let envelope: JobEnvelope | null = null;
       let out: Awaited<ReturnType<typeof client.submit>> | null = null;
       for (let attempt = 1; !out; attempt++) {
@@ -113,6 +116,17 @@ export function createGearmanDispatcher(opts: { servers: string[]; secret: strin
             onData: (b) => {
               try {
                 const ev = verifyEvent(opts.secret, b, jobId);
+                const r = ev.run ?? '';
+                if (run === null) run = r;
+                else if (r !== run) {
+                  // The worker running it died and the job server gave the job to another, which starts it again.
+                  if (pastRuns.has(r)) throw new GearopsError(ErrorCode.BadResult, 'event of an earlier run of this job');
+                  pastRuns.add(run);
+                  run = r;
+                  seq = -1;
+                  log.warn({ event: 'job_rerun', fn, job: jobId }, 'the job started again on another worker process; following the new run');
+                  req.onEvent?.({ type: 'rerun' });
+                }
                 if (ev.seq <= seq) {
                   // A resend replays what the worker already sent: drop what arrived before.
                   if (attempt > 1) return;

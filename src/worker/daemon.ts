@@ -8,6 +8,7 @@
  * worker keeps serving. A capability's own refusal (e.g. the worker's policy
  * denies) is a signed result with ok:false, so the bot can trust the reason.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { ErrorCode, GearopsError, toGearopsError } from '../errors.js';
 import { DEFAULT_MAX_AGE_MS, NonceCache, signEvent, signResult, verifyJob, type JobEnvelope } from '../core/payload.js';
@@ -99,6 +100,8 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
   async function runJob(envelope: JobEnvelope, job: WorkerJob, entry: StartedJob, fn: string, cap: Capability): Promise<string> {
     const started = Date.now();
     let seq = 0;
+    // This execution's id: if this process dies and the job server hands the job to another, the bot can tell the runs apart.
+    const run = randomBytes(6).toString('hex');
     const line = typeof (envelope.args as { line?: unknown })?.line === 'string' ? (envelope.args as { line: string }).line : undefined;
     log.info({ event: 'job_start', fn, handle: job.handle, job: envelope.id, user: envelope.requester.userId, channel: envelope.requester.channelId, line }, 'job started');
     const base = { job: envelope.id, host: opts.host, capability: cap.name };
@@ -107,7 +110,7 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
         job: envelope,
         args: envelope.args,
         emit: (event) => {
-          const signed = signEvent(opts.secret, envelope.id, seq++, event);
+          const signed = signEvent(opts.secret, envelope.id, run, seq++, event);
           if (entry.bytes < RESEND_BUFFER_BYTES) {
             entry.events.push(signed);
             entry.bytes += signed.length;

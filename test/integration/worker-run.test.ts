@@ -13,6 +13,7 @@ import { signJob, signResult } from '../../src/core/payload.js';
 import type { Dispatcher } from '../../src/core/ports/dispatcher.js';
 import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-process.js';
 import { startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
+import { until } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const logger = createSilentLogger();
@@ -32,7 +33,7 @@ describe('worker process with a real gearmand', () => {
     probe = join(dir, 'must-not-exist');
     // A policy that would let `touch <probe>` run: if any refused job ran, the file would appear.
     const policy = join(dir, 'policy.yml');
-    writeFileSync(policy, `version: 1\ncommands:\n  - rule: diag\n    grep: true\n    allow:\n      - uptime\n      - hostname\n      - touch <path:${dir}/>\n      - sleep <int:1..60>\n      - seq <int:1..10000000>\n`);
+    writeFileSync(policy, `version: 1\ncommands:\n  - rule: diag\n    grep: true\n    allow:\n      - uptime\n      - hostname\n      - touch <path:${dir}/>\n      - sleep <int:1..60>\n      - seq <int:1..10000000>\n      - vmstat 1 3\n`);
     w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy });
     d = createGearmanDispatcher({ servers: [g.address], secret, logger, preset: 'fast' });
   });
@@ -149,6 +150,27 @@ describe('worker process with a real gearmand', () => {
     const r = await job;
     expect(r.ok).toBe(true);
     expect(r.value?.exitCode).toBe(0);
+  });
+
+  it('follows the new run when its worker is killed after streaming output: the old run\'s output is dropped, not refused as a forgery', async () => {
+    // vmstat (procps, which mariadb-server depends on) prints its header and a first sample at once, then one a second.
+    const events: string[] = [];
+    const job = d.submit<{ exitCode: number; output: string }>({ capability: 'run', host: 'server1', args: { line: 'vmstat 1 3' }, requester, timeoutMs: 30_000, onEvent: (e) => events.push(e.type === 'output' ? e.text : `<${e.type}>`) });
+    await until(() => events.join('').includes('procs'), 10_000);
+    const killed = new Promise((r) => w.child.once('exit', r));
+    w.child.kill('SIGKILL');
+    await killed;
+    w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy: join(dir, 'policy.yml') });
+    const r = await job;
+    expect(r.ok, JSON.stringify(r.error)).toBe(true);
+    expect(r.value?.exitCode).toBe(0);
+    // Two header lines and three samples: the whole second run.
+    expect(r.value?.output.trimEnd().split('\n')).toHaveLength(5);
+    // What the caller saw: the first run's start, word that it starts over, then exactly the second run.
+    expect(events.filter((e) => e === '<rerun>')).toHaveLength(1);
+    const at = events.indexOf('<rerun>');
+    expect(events.slice(0, at).join('')).toMatch(/^procs/);
+    expect(events.slice(at + 1).join('')).toBe(r.value?.output);
   });
 
   it('loses no job when gearmand restarts mid-run: the bot sends it again and the worker answers with the run it has, not a second one', async () => {

@@ -104,7 +104,7 @@ describe('events and results', () => {
   const job = { id: 'job-1', host: 'server1', capability: 'run' };
 
   it('verifies an event of the right job only', () => {
-    const raw = signEvent(SECRET, 'job-1', 0, { type: 'output', stream: 'stdout', text: 'hi' });
+    const raw = signEvent(SECRET, 'job-1', 'r1', 0, { type: 'output', stream: 'stdout', text: 'hi' });
     expect(verifyEvent(SECRET, raw, 'job-1').event).toEqual({ type: 'output', stream: 'stdout', text: 'hi' });
     expectCode(() => verifyEvent(SECRET, raw, 'job-2'), ErrorCode.BadResult);
     expectCode(() => verifyEvent('wrong-secret-0123456789', raw, 'job-1'), ErrorCode.BadSignature);
