@@ -62,6 +62,8 @@ export interface Fleet {
   run(line: string, opts?: { yes?: boolean }): Promise<{ outcome: CommandOutcome; text: string }>;
   /** A second app context on the same fleet (a restarted or second bot). */
   newContext(): Promise<AppContext>;
+  /** Kills `host`'s worker with SIGKILL (a crash) and starts it again with the same options; resolves once it registered. */
+  restartWorker(host: string): Promise<WorkerProcess>;
   /** Sends `signal` to the server of sandbox `name` on `host` (SIGSTOP/SIGCONT: a hung server and back). */
   signalSandbox(host: string, name: string, signal: NodeJS.Signals): void;
   /** Kills sandbox `name` on `host` with `signal` and waits until the process is gone. */
@@ -78,11 +80,12 @@ export async function startFleet(opts: { hosts?: string[]; env?: NodeJS.ProcessE
   const root = mkdtempSync(join(tmpdir(), 'gearops-fleet-'));
   const [gearmand, db] = await Promise.all([startGearmand(), startMariadb()]);
   const workers = new Map<string, WorkerProcess>();
+  const startWorker = (h: string) => startWorkerProcess({ host: h, gearman: gearmand.address, secret, extraArgs: ['--sandbox-dir', join(root, h)] });
   await Promise.all(
     hosts.map(async (h) => {
       const dir = join(root, h);
       mkdirSync(dir, { recursive: true });
-      workers.set(h, await startWorkerProcess({ host: h, gearman: gearmand.address, secret, extraArgs: ['--sandbox-dir', dir] }));
+      workers.set(h, await startWorker(h));
     }),
   );
   const env: NodeJS.ProcessEnv = { GEAROPS_GEARMAN: gearmand.address, GEAROPS_JOB_SECRET: secret, GEAROPS_MYSQL_URL: db.url, GEAROPS_POLICY: 'policies/demo.yml', GEAROPS_ALERT_CHANNEL: 'CALERTS', GEAROPS_POOL_CHANNEL: 'CPOOL', GEAROPS_USER_RATE: '10000', GEAROPS_MONITOR_INTERVAL_MS: '500', ...opts.env };
@@ -101,6 +104,12 @@ export async function startFleet(opts: { hosts?: string[]; env?: NodeJS.ProcessE
     env,
     ctx,
     newContext,
+    async restartWorker(host) {
+      await workers.get(host)?.kill();
+      const w = await startWorker(host);
+      workers.set(host, w);
+      return w;
+    },
     signalSandbox(host, name, signal) {
       process.kill(sandboxPid(host, name), signal);
     },
