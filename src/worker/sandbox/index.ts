@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../../log.js';
 import { ErrorCode, GearopsError } from '../../errors.js';
@@ -91,6 +91,20 @@ async function portFree(address: string, port: number): Promise<{ free: boolean;
     const s = createServer();
     s.once('error', (err: NodeJS.ErrnoException) => resolve({ free: false, reason: err.code === 'EADDRINUSE' ? 'in use' : err.code ?? err.message }));
     s.listen(port, address, () => s.close(() => resolve({ free: true })));
+  });
+}
+
+/** Whether something accepts TCP connections at address:port (a cheap look before a client process is spent on it). */
+function listening(address: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host: address, port });
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
   });
 }
 
@@ -276,9 +290,13 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
         const child = spawn(b.server, [`--defaults-file=${join(dir, 'my.cnf')}`, ...(process.getuid?.() === 0 ? ['--user=root'] : [])], { detached: true, stdio: 'ignore' });
         child.unref();
         const deadline = Date.now() + 60_000;
+        const sock = join(dir, 'mysqld.sock');
         for (;;) {
           try {
-            await client(b.client, ['--no-defaults', `--socket=${join(dir, 'mysqld.sock')}`, '-uroot', '-N', '-B'], 'SELECT 1', 5000);
+            // The server makes its socket when it is about to take connections: until then a look at the
+            // directory is enough (a client process per try costs CPU that the starting servers need).
+            if (!existsSync(sock)) throw new Error('no socket yet');
+            await client(b.client, ['--no-defaults', `--socket=${sock}`, '-uroot', '-N', '-B'], 'SELECT 1', 5000);
             break;
           } catch {
             if (child.exitCode !== null || Date.now() > deadline) {
@@ -290,7 +308,7 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
               }
               throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: the server did not start${tail ? `: ${tail}` : ''}`, { data: { host: opts.host, step: 'start' } });
             }
-            await new Promise((r) => setTimeout(r, 50));
+            await new Promise((r) => setTimeout(r, 10));
           }
         }
         step('start', 'ok');
@@ -316,11 +334,12 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
           const masterDeadline = Date.now() + 60_000;
           for (;;) {
             try {
+              if (!(await listening(a.master!.address, a.master!.port))) throw new Error(`nothing listens on ${a.master!.address}:${a.master!.port} yet`);
               await client(b.client, [`--defaults-file=${masterCnf}`, '-N', '-B'], 'SELECT 1', 5000);
               break;
             } catch (err) {
               if (Date.now() > masterDeadline) throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: the master ${a.master!.address}:${a.master!.port} does not accept the replication user: ${(err as Error).message.split('\n')[0]}`, { data: { host: opts.host, step: 'replication' } });
-              await new Promise((r) => setTimeout(r, 50));
+              await new Promise((r) => setTimeout(r, 20));
             }
           }
           rmSync(masterCnf, { force: true });
@@ -331,7 +350,7 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
             const field = (k: string) => new RegExp(`^\\s*${k}: (.*)$`, 'm').exec(stdout)?.[1]?.trim() ?? '';
             if (field('Slave_IO_Running') === 'Yes' && field('Slave_SQL_Running') === 'Yes') break;
             if (Date.now() > until) throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: replication did not start: IO ${field('Slave_IO_Running')}, SQL ${field('Slave_SQL_Running')}${field('Last_IO_Error') ? `: ${field('Last_IO_Error')}` : ''}${field('Last_SQL_Error') ? `: ${field('Last_SQL_Error')}` : ''}`, { data: { host: opts.host, step: 'replication' } });
-            await new Promise((r) => setTimeout(r, 50));
+            await new Promise((r) => setTimeout(r, 20));
           }
           step('replication', 'ok', 'IO and SQL threads running');
         }
