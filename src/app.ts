@@ -14,7 +14,7 @@ import type { CommandModule, CommandRouter } from './core/ports/commands.js';
 import type { Dispatcher } from './core/ports/dispatcher.js';
 import type { Policy } from './core/ports/policy.js';
 import type { Store } from './core/ports/store.js';
-import { loadPolicyFile } from './core/policy/index.js';
+import { createReloadablePolicy, type PolicyReload } from './core/policy/reloadable.js';
 import { createGearmanDispatcher } from './gearman/dispatcher.js';
 import type { ReplicationMonitor } from './monitor/monitor.js';
 import { createRunCommand } from '../commands/run.js';
@@ -33,6 +33,8 @@ export interface AppContext {
   monitor: ReplicationMonitor | null;
   /** Audit rows waiting for the store (it was unreachable when they happened). */
   auditPending(): number;
+  /** Reads the policy file again (SIGHUP); throws and keeps the current rules when it does not load. */
+  reloadPolicy(): PolicyReload;
   /** Closes every adapter this context opened. */
   close(): Promise<void>;
 }
@@ -91,7 +93,8 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
   if (!config.jobSecret) {
     throw new GearopsError(ErrorCode.Config, 'GEAROPS_JOB_SECRET is not set — set it to the shared secret the workers use (`openssl rand -hex 32`)', { data: { variable: 'GEAROPS_JOB_SECRET' } });
   }
-  const policy = loadPolicyFile(config.policyFile);
+  const policyFile = createReloadablePolicy(config.policyFile);
+  const policy = policyFile.policy;
   const dispatcher = createGearmanDispatcher({ servers: config.gearman, secret: config.jobSecret, logger, preset: opts.dispatchPreset });
   let store: Store | null = null;
   try {
@@ -126,6 +129,7 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
     logger,
     monitor: parts?.monitor ?? null,
     auditPending: () => audit?.pending() ?? 0,
+    reloadPolicy: () => policyFile.reload(),
     async close() {
       await parts?.monitor?.stop();
       await audit?.close();

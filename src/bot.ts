@@ -13,6 +13,12 @@ import { createSlackBot } from './chat/slack/app.js';
 export interface RunningBot {
   ctx: AppContext;
   port?: number;
+  /**
+   * Reads the policy file again (what SIGHUP does): later commands, buttons and the monitor follow the new
+   * rules, and a changed set of user groups is looked up. A file that does not load changes nothing; the
+   * answer says why.
+   */
+  reloadPolicy(): { ok: boolean; message: string };
   stop(): Promise<void>;
 }
 
@@ -51,6 +57,19 @@ export async function startBot(env: NodeJS.ProcessEnv, opts: { dispatchPreset?: 
   return {
     ctx,
     port: started.port,
+    reloadPolicy() {
+      try {
+        const r = ctx.reloadPolicy();
+        if (r.groupsChanged) bot.setGroupIds(ctx.policy.groupIds());
+        const message = `policy reloaded from ${r.source}`;
+        logger.info({ event: 'policy_reloaded', file: r.source, groupsChanged: r.groupsChanged }, message);
+        return { ok: true, message };
+      } catch (err) {
+        const message = `policy reload failed, the previous rules stay in force: ${(err as Error).message}`;
+        logger.error({ event: 'policy_reload_failed', err: (err as Error).message }, message);
+        return { ok: false, message };
+      }
+    },
     async stop() {
       await bot.stop();
       await ctx.close();
@@ -58,7 +77,7 @@ export async function startBot(env: NodeJS.ProcessEnv, opts: { dispatchPreset?: 
   };
 }
 
-/** Entry point of `gearops bot`: runs until SIGTERM/SIGINT. */
+/** Entry point of `gearops bot`: runs until SIGTERM/SIGINT; SIGHUP reads the policy file again. */
 export async function runBotCommand(_argv: string[]): Promise<number> {
   loadDotenvFile();
   let bot: RunningBot;
@@ -68,11 +87,14 @@ export async function runBotCommand(_argv: string[]): Promise<number> {
     process.stderr.write(`gearops bot: ${(err as Error).message}\n`);
     return 2;
   }
+  const reload = () => void bot.reloadPolicy();
+  process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+  process.removeListener('SIGHUP', reload);
   await bot.stop();
   return 0;
 }

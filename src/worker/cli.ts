@@ -1,13 +1,14 @@
 /**
  * `gearops worker`: the daemon on each host. Checks what it needs before
- * registering and says what is missing; SIGTERM/SIGINT stop it cleanly.
+ * registering and says what is missing; SIGTERM/SIGINT stop it cleanly; SIGHUP
+ * reads the policy file again.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDotenvFile } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
-import { loadPolicyFile } from '../core/policy/index.js';
+import { createReloadablePolicy, type ReloadablePolicy } from '../core/policy/reloadable.js';
 import { isValidHostName } from '../gearman/names.js';
 import { parseServer } from '../gearman/protocol.js';
 import type { Capability } from './capability.js';
@@ -50,13 +51,14 @@ export async function runWorkerCommand(argv: string[], deps: { env?: NodeJS.Proc
   const concurrency = Number(v.concurrency ?? 4);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) problems.push('--concurrency must be a whole number from 1 to 64');
   const policyFile = v.policy ?? env.GEAROPS_POLICY ?? 'policies/default.yml';
-  let policy;
+  let reloadable: ReloadablePolicy | undefined;
   try {
-    policy = loadPolicyFile(policyFile);
+    reloadable = createReloadablePolicy(policyFile);
   } catch (err) {
     problems.push((err as Error).message);
   }
-  if (problems.length || !policy || !v.host) return fail(`cannot start:\n  - ${problems.join('\n  - ')}\n${USAGE}`);
+  const policy = reloadable?.policy;
+  if (problems.length || !reloadable || !policy || !v.host) return fail(`cannot start:\n  - ${problems.join('\n  - ')}\n${USAGE}`);
 
   const logger = deps.logger ?? createLogger({ name: `gearops-worker-${v.host}`, level: env.GEAROPS_LOG_LEVEL ?? 'info' });
   const programs = policy.programs();
@@ -79,6 +81,17 @@ export async function runWorkerCommand(argv: string[], deps: { env?: NodeJS.Proc
   const daemon = createWorkerDaemon({ host: v.host, servers, secret, logger, capabilities, concurrency });
   logger.info({ event: 'starting', host: v.host, servers, functions: daemon.functions, policy: policyFile }, 'worker starting');
   daemon.gearman.on('registered', (server: string) => logger.info({ event: 'worker_registered', server, functions: daemon.functions }, `registered ${daemon.functions.join(', ')} on ${server}`));
+  // SIGHUP: read the policy file again; every later job is checked against the new rules.
+  const reload = () => {
+    try {
+      reloadable.reload();
+      const lacking = policy.programs().filter((p) => resolveProgram(p) === null);
+      logger.info({ event: 'policy_reloaded', file: policyFile, missing: lacking }, `policy reloaded from ${policyFile}${lacking.length ? ` (this host lacks: ${lacking.join(', ')})` : ''}`);
+    } catch (err) {
+      logger.error({ event: 'policy_reload_failed', err: (err as Error).message }, `policy reload failed, the previous rules stay in force: ${(err as Error).message}`);
+    }
+  };
+  process.on('SIGHUP', reload);
   const stopSignal =
     deps.until ??
     new Promise<void>((resolve) => {
@@ -89,6 +102,7 @@ export async function runWorkerCommand(argv: string[], deps: { env?: NodeJS.Proc
   await stopSignal;
   logger.info({ event: 'stopping', busy: daemon.gearman.busy }, 'stopping: no new jobs; finishing running ones');
   await daemon.stop({ graceMs: 10_000 });
+  process.removeListener('SIGHUP', reload);
   logger.info({ event: 'stopped' }, 'worker stopped');
   return 0;
 }

@@ -38,6 +38,8 @@ export interface SlackBot {
   start(): Promise<{ port?: number }>;
   stop(): Promise<void>;
   sink: ChatSink;
+  /** The policy was reloaded and names other user groups: look those up from now on. */
+  setGroupIds(ids: readonly string[]): void;
 }
 
 /** Creates the Slack bot (call start()). */
@@ -210,6 +212,10 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       const addr = server?.address?.();
       if (addr && typeof addr === 'object') port = addr.port;
       return { port };
+    },
+    setGroupIds(ids) {
+      directory.setGroupIds(ids);
+      if (ids.length) log.info({ event: 'slack_groups', groups: ids }, `policy roles use ${ids.length} user group(s) after the reload`);
     },
     async stop() {
       directory.stop();

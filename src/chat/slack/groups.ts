@@ -28,6 +28,8 @@ export interface GroupDirectoryOptions {
 export interface GroupDirectory {
   /** The policy's groups this user belongs to, sorted; never throws (a group that cannot be resolved is left out). */
   groupsOf(userId: string): Promise<string[]>;
+  /** The policy was reloaded: from now on these are the groups looked up (lists of dropped groups are forgotten). */
+  setGroupIds(groupIds: readonly string[]): void;
   /** Stops the background refresh. */
   stop(): void;
 }
@@ -49,7 +51,7 @@ interface GroupState {
 
 /** Creates the directory; with no group ids it answers [] and never calls fetchMembers. */
 export function createGroupDirectory(opts: GroupDirectoryOptions): GroupDirectory {
-  const ids = [...new Set(opts.groupIds)].sort();
+  let ids = [...new Set(opts.groupIds)].sort();
   const now = opts.now ?? Date.now;
   const ttl = opts.ttlMs;
   const maxStale = ttl * 3;
@@ -151,6 +153,10 @@ export function createGroupDirectory(opts: GroupDirectoryOptions): GroupDirector
       }
       const lists = await Promise.all(ids.map(async (g) => ({ g, members: await membersOf(g) })));
       return lists.filter((l) => l.members?.has(userId)).map((l) => l.g);
+    },
+    setGroupIds(groupIds) {
+      ids = [...new Set(groupIds)].sort();
+      for (const g of [...states.keys()]) if (!ids.includes(g)) states.delete(g);
     },
     stop() {
       stopped = true;

@@ -61,6 +61,20 @@ describe('the Slack user-group directory', () => {
     expect(slack.calls).toEqual([]);
   });
 
+  it('looks up the groups a reloaded policy names, and forgets the ones it dropped', async () => {
+    const { slack, dir } = setup({ S0DBA: ['UIN'], S0OPS: ['UIN'] }, []);
+    expect(await dir.groupsOf('UIN')).toEqual([]);
+    dir.setGroupIds(['S0DBA']);
+    expect(await dir.groupsOf('UIN')).toEqual(['S0DBA']);
+    dir.setGroupIds(['S0OPS']);
+    expect(await dir.groupsOf('UIN')).toEqual(['S0OPS']);
+    expect(slack.calls).toEqual(['S0DBA', 'S0OPS']);
+    // Back to S0DBA: its old list was forgotten, so it is asked for again rather than trusted.
+    dir.setGroupIds(['S0DBA']);
+    expect(await dir.groupsOf('UIN')).toEqual(['S0DBA']);
+    expect(slack.calls).toEqual(['S0DBA', 'S0OPS', 'S0DBA']);
+  });
+
   it('answers the policy groups a user is in, one lookup per group while fresh', async () => {
     const { slack, clock, dir } = setup({ S0DBA: ['UIN', 'UBOTH'], S0OPS: ['UBOTH', 'UOPS'] }, ['S0OPS', 'S0DBA']);
     expect(await dir.groupsOf('UIN')).toEqual(['S0DBA']);
