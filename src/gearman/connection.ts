@@ -31,6 +31,8 @@ export class GearmanConnection extends EventEmitter {
   private closed = false;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Whether writes of this turn are being gathered into one (see send). */
+  private corked = false;
   connected = false;
 
   constructor(server: string, private readonly preset: ReconnectPreset, private readonly reconnect: boolean) {
@@ -108,10 +110,22 @@ export class GearmanConnection extends EventEmitter {
     });
   }
 
-  /** Sends one request; false when not connected. */
+  /**
+   * Sends one request; false when not connected. Requests sent in one turn of the event loop leave in one
+   * write (a worker's WORK_COMPLETE and its next GRAB_JOB are one segment, not two: TCP_NODELAY is on).
+   */
   send(type: PacketType, args: Array<Buffer | string> = []): boolean {
-    if (!this.socket || !this.connected) return false;
-    this.socket.write(encodeRequest(type, args));
+    const socket = this.socket;
+    if (!socket || !this.connected) return false;
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        socket.uncork();
+      });
+    }
+    socket.write(encodeRequest(type, args));
     return true;
   }
 
