@@ -116,7 +116,7 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
       const opened = await deps.store.incidents.open({ cluster: c.name, host: f.host, port: f.port, kind: f.kind, errno: f.errno, error: f.error, lag: f.lag });
       i = opened.incident;
       if (!opened.created) return; // another instance opened it in the same instant; it owns the thread.
-      log.warn({ event: 'incident_opened', id: i.id, cluster: c.name, host: f.host, port: f.port, kind: f.kind, errno: f.errno }, 'incident opened');
+      log.info({ event: 'incident_opened', id: i.id, cluster: c.name, host: f.host, port: f.port, kind: f.kind, errno: f.errno }, 'incident opened');
       i = await announce(i, f.role);
       if (f.role === 'replica' && (f.kind === 'sql_stopped' || f.kind === 'io_stopped' || f.kind === 'lag' || f.kind === 'unreachable')) await autoPool(i, true);
       return;
