@@ -88,6 +88,19 @@ export function showPoolType(t: PoolRole[] | null): string {
   return t === null ? 'not in pool' : t.length ? t.join(',') : 'offline';
 }
 
+/** The pool channel's message for one change (by `/pool`, `/replica install … pool=yes` or `/replica remove`): server, before → after, who, why. */
+export function poolChangeMessage(ch: PoolChange): ChatMessage {
+  const server = `${ch.host}:${ch.port}`;
+  const line = `Pool: ${server} ${showPoolType(ch.before)} → ${showPoolType(ch.after)} by ${mention(ch.actor)} — ${ch.reason}`;
+  return {
+    text: line,
+    blocks: [
+      { type: 'text', text: line },
+      { type: 'fields', fields: [{ label: 'Server', value: server }, { label: 'Before', value: showPoolType(ch.before) }, { label: 'After', value: showPoolType(ch.after) }, { label: 'By', value: mention(ch.actor) }, { label: 'Why', value: ch.reason }] },
+    ],
+  };
+}
+
 // A word the user meant as a type (starts with read/write, or is a comma list of words) must be a valid one:
 // `READER` or `READ,WIRTE` is a typo, not the first word of a reason. Other words start the reason.
 const meantAsType = (w: string) => /^(read|write)/i.test(w) || /^[a-z]+(,[a-z]*)+$/i.test(w);
@@ -141,15 +154,8 @@ export function createPoolCommand(deps: PoolCommandDeps): CommandModule {
 
   /** One message in the pool channel per change, and a visible confirmation where the command was typed. */
   async function announce(inv: CommandInvocation, ch: PoolChange): Promise<CommandOutcome> {
-    const server = `${ch.host}:${ch.port}`;
-    const line = `Pool: ${server} ${showPoolType(ch.before)} → ${showPoolType(ch.after)} by ${mention(inv.principal.userId)} — ${ch.reason}`;
-    const msg: ChatMessage = {
-      text: line,
-      blocks: [
-        { type: 'text', text: line },
-        { type: 'fields', fields: [{ label: 'Server', value: server }, { label: 'Before', value: showPoolType(ch.before) }, { label: 'After', value: showPoolType(ch.after) }, { label: 'By', value: mention(inv.principal.userId) }, { label: 'Why', value: ch.reason }] },
-      ],
-    };
+    const msg = poolChangeMessage(ch);
+    const line = msg.text;
     const inPoolChannel = !!deps.chat && !!deps.poolChannel;
     let announced = false;
     if (inPoolChannel) {

@@ -15,7 +15,8 @@ import type { CommandInvocation, CommandModule, CommandOutcome } from '../src/co
 import type { Dispatcher, JobResult } from '../src/core/ports/dispatcher.js';
 import type { Policy, PolicyAction } from '../src/core/ports/policy.js';
 import type { NodeAddress, NodeStatus, ReplicationProbe } from '../src/core/ports/replication.js';
-import type { ClusterNode, ClusterRecord, ClusterStore, PoolRole, PoolStore } from '../src/core/ports/store.js';
+import type { ClusterNode, ClusterRecord, ClusterStore, PoolChange, PoolRole, PoolStore } from '../src/core/ports/store.js';
+import { poolChangeMessage, showPoolType } from './pool.js';
 import { formatDuration, mention, policyPrincipal, requesterOf, words } from './shared.js';
 
 /** What `sandbox.check@host` answers. */
@@ -292,17 +293,18 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     }
   }
 
+  /** Posts one pool change in the pool channel (a failed post is logged by the sink's caller, never fatal: the change is made). */
+  async function announcePool(ch: PoolChange): Promise<void> {
+    if (deps.chat && deps.poolChannel) await deps.chat.post(deps.poolChannel, poolChangeMessage(ch)).catch(() => undefined);
+  }
+
   async function addToPool(inv: CommandInvocation, c: ClusterRecord): Promise<string> {
     const reason = `/replica install ${c.name} pool=yes`;
     const notes: string[] = [];
     for (const n of c.nodes) {
       const type: PoolRole[] = n.role === 'master' ? ['READ', 'WRITE'] : ['READ'];
       try {
-        const change = await deps.pool!.add({ host: n.address, port: n.port, sock: '', type }, inv.principal.userId, reason);
-        if (deps.chat && deps.poolChannel) {
-          await deps.chat.post(deps.poolChannel, textMessage(`Pool: ${n.address}:${n.port} offline → ${type.join(',')} by ${mention(inv.principal.userId)} — ${reason}`)).catch(() => undefined);
-        }
-        void change;
+        await announcePool(await deps.pool!.add({ host: n.address, port: n.port, sock: '', type }, inv.principal.userId, reason));
       } catch (err) {
         notes.push(`${n.address}:${n.port}: ${(err as Error).message}`);
       }
@@ -375,26 +377,57 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     if (!c) throw new GearopsError(ErrorCode.Usage, `no cluster named ${name}; see /replica list.`);
     const gate = await allowed(inv, 'replica.remove', c.nodes.map((n) => n.host));
     if (!gate.ok) return gate.outcome;
-    const yes = await inv.reply.confirm(textMessage(`Remove cluster *${name}*? This stops and deletes ${c.nodes.length} servers: ${c.nodes.map(nodeName).join(', ')}.`), { yesLabel: `Remove ${name}` });
+    // Nodes still in the load-balancer pool leave it first, so applications stop using them before they stop.
+    // Looked up before asking (a store error here ends the command with nothing changed).
+    const inPool: Array<{ node: ClusterNode; type: PoolRole[] }> = [];
+    if (deps.pool) {
+      for (const n of c.nodes) {
+        const row = await deps.pool.get(n.address, n.port);
+        if (row) inPool.push({ node: n, type: row.type });
+      }
+      if (inPool.length) {
+        const p = await allowed(inv, 'pool.del', inPool.map((x) => x.node.host));
+        if (!p.ok) return p.outcome;
+      }
+    }
+    const poolList = inPool.map((x) => `${x.node.address}:${x.node.port} (${showPoolType(x.type)})`).join(', ');
+    const question = `Remove cluster *${name}*? This stops and deletes ${c.nodes.length} servers: ${c.nodes.map(nodeName).join(', ')}.${inPool.length ? ` It first takes ${poolList} out of the load-balancer pool.` : ''}`;
+    const yes = await inv.reply.confirm(textMessage(question), { yesLabel: `Remove ${name}` });
     if (!yes) {
       await inv.reply.ephemeral(textMessage(`Not removed: ${name} is untouched.`));
       return { status: 'refused', summary: 'not confirmed' };
     }
     const ref = await inv.reply.post(textMessage(`${mention(inv.principal.userId)} is removing cluster *${name}*…`));
+    const outOfPool: string[] = [];
+    const reason = `/replica remove ${name}`;
+    let writeLeft = false;
+    for (const x of inPool) {
+      const server = `${x.node.address}:${x.node.port}`;
+      try {
+        await announcePool(await deps.pool!.del(x.node.address, x.node.port, inv.principal.userId, reason));
+        outOfPool.push(server);
+      } catch (err) {
+        // Someone took it out meanwhile: that is what was wanted.
+        if (isGearopsError(err, ErrorCode.NotFound)) continue;
+        const done = outOfPool.length ? ` Already out of the pool: ${outOfPool.join(', ')}.` : '';
+        const msg = `✗ cluster ${name} not removed: taking ${server} out of the pool failed: ${(err as Error).message}. No server was stopped.${done}`;
+        await inv.reply.update(ref, textMessage(msg));
+        return { status: 'failed', summary: msg };
+      }
+    }
+    if (inPool.some((x) => x.type.includes('WRITE'))) {
+      // A user's explicit removal may leave the pool without a WRITE server; it is said, not refused.
+      writeLeft = (await deps.pool!.list().catch(() => null))?.some((n) => n.type.includes('WRITE')) ?? true;
+    }
     const results = await Promise.allSettled(c.nodes.map((n) => job(inv, 'sandbox.remove', n.host, { name: n.sandbox }, undefined, 60_000)));
     const failures = results.map((r, i) => (r.status === 'rejected' && !isGearopsError(r.reason, ErrorCode.NotFound) && !/not found|no sandbox/i.test((r.reason as Error).message) ? `${nodeName(c.nodes[i])}: ${(r.reason as Error).message}` : null)).filter(Boolean);
+    const poolNote = outOfPool.length ? ` Taken out of the pool: ${outOfPool.join(', ')}.${inPool.some((x) => x.type.includes('WRITE')) && !writeLeft ? ' ⚠ The pool now has no WRITE server.' : ''}` : '';
     if (failures.length) {
-      await inv.reply.update(ref, textMessage(`✗ cluster ${name} only partly removed; the record is kept so you can try again: ${failures.join('; ')}`));
+      await inv.reply.update(ref, textMessage(`✗ cluster ${name} only partly removed; the record is kept so you can try again: ${failures.join('; ')}.${poolNote}`));
       return { status: 'failed', summary: failures.join('; ') };
     }
     await deps.clusters.remove(name);
-    if (deps.pool) {
-      for (const n of c.nodes) {
-        const row = await deps.pool.get(n.address, n.port).catch(() => null);
-        if (row) await deps.pool.del(n.address, n.port, inv.principal.userId, `/replica remove ${name}`).catch(() => undefined);
-      }
-    }
-    await inv.reply.update(ref, textMessage(`✓ cluster ${name} removed: ${c.nodes.length} servers stopped and deleted, record removed.`));
+    await inv.reply.update(ref, textMessage(`✓ cluster ${name} removed: ${c.nodes.length} servers stopped and deleted, record removed.${poolNote}`));
     return { status: 'ok', summary: `removed ${name}` };
   }
 

@@ -144,7 +144,7 @@ export async function startFleet(opts: { hosts?: string[]; env?: NodeJS.ProcessE
       const m = /^\/(\S+)\s*([\s\S]*)$/.exec(line)!;
       const rec = createRecordingReply('C1', { confirm: o?.yes ?? false });
       const outcome = await ctx.router.dispatch({ command: m[1]!, text: m[2] ?? '', principal: { userId: 'U1', channelId: 'C1', roles: [] }, reply: rec.reply, source: 'console', requestId: randomUUID() });
-      const text = [...rec.ephemerals, ...rec.posts.map((p) => p.text), ...rec.updates.map((u) => u.text)].join('\n');
+      const text = [...rec.confirms, ...rec.ephemerals, ...rec.posts.map((p) => p.text), ...rec.updates.map((u) => u.text)].join('\n');
       return { outcome, text };
     },
     async stop() {

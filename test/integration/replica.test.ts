@@ -90,4 +90,31 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
     const procs = execFileSync('ps', ['-eo', 'args']).toString();
     expect(procs).not.toContain(join(f.root, 'server1', 'demo'));
   });
+
+  it('with pool=yes fills the pool, and remove takes the nodes out of it first, each change announced', async () => {
+    const installed = await f.run('/replica install c3 master=server1 slaves=server2 port=24110 pool=yes');
+    expect(installed.outcome.status, installed.text).toBe('ok');
+    expect((await f.run('/pool add db9:3306 READ kept')).outcome.status).toBe('ok');
+    const pool = async () => (await f.ctx.store!.pool.list()).map((n) => `${n.host}:${n.port}:${n.type.join(',')}`).sort();
+    expect(await pool()).toEqual(['127.0.0.1:24110:READ,WRITE', '127.0.0.1:24111:READ', 'db9:3306:READ']);
+    const announced = () => f.sink.posts.filter((p) => p.channel === 'CPOOL').map((p) => p.msg.text);
+    expect(announced()).toEqual(expect.arrayContaining([expect.stringMatching(/^Pool: 127\.0\.0\.1:24110 not in pool → READ,WRITE by <@U1> — \/replica install c3 pool=yes$/), expect.stringMatching(/^Pool: 127\.0\.0\.1:24111 not in pool → READ by/)]));
+
+    const asked = await f.run('/replica remove c3');
+    expect(asked.outcome.status).toBe('refused');
+    expect(asked.text).toMatch(/takes 127\.0\.0\.1:24110 \(READ,WRITE\), 127\.0\.0\.1:24111 \(READ\) out of the load-balancer pool/);
+    expect(await pool()).toHaveLength(3);
+
+    const removed = await f.run('/replica remove c3', { yes: true });
+    expect(removed.outcome.status, removed.text).toBe('ok');
+    expect(removed.text).toMatch(/Taken out of the pool: 127\.0\.0\.1:24110, 127\.0\.0\.1:24111\. ⚠ The pool now has no WRITE server\./);
+    expect(await pool()).toEqual(['db9:3306:READ']);
+    expect(announced().filter((t) => t.includes('→ not in pool'))).toEqual([
+      'Pool: 127.0.0.1:24110 READ,WRITE → not in pool by <@U1> — /replica remove c3',
+      'Pool: 127.0.0.1:24111 READ → not in pool by <@U1> — /replica remove c3',
+    ]);
+    const history = await f.ctx.store!.pool.history(10);
+    expect(history.filter((h) => h.reason === '/replica remove c3').map((h) => `${h.host}:${h.port} ${h.before?.join(',')} -> ${h.after}`).sort()).toEqual(['127.0.0.1:24110 READ,WRITE -> null', '127.0.0.1:24111 READ -> null']);
+    for (const h of ['server1', 'server2']) expect(existsSync(join(f.root, h, 'c3'))).toBe(false);
+  });
 });
