@@ -5,12 +5,13 @@
  */
 import type { Logger } from '../src/log.js';
 import { ErrorCode, GearopsError, isGearopsError } from '../src/errors.js';
-import { textMessage, type ChatMessage } from '../src/core/message.js';
+import { textMessage } from '../src/core/message.js';
 import type { ChatSink } from '../src/core/ports/chat.js';
 import type { CommandInvocation, CommandModule, CommandOutcome } from '../src/core/ports/commands.js';
 import type { Policy, PolicyAction } from '../src/core/ports/policy.js';
 import type { PoolChange, PoolRole, PoolStore } from '../src/core/ports/store.js';
-import { mention, policyPrincipal, words } from './shared.js';
+import { poolChangeMessage, showPoolType } from '../src/core/pool-message.js';
+import { policyPrincipal, words } from './shared.js';
 
 /** Dependencies of `/pool`. */
 export interface PoolCommandDeps {
@@ -84,23 +85,6 @@ export function parseSock(s: string): string {
 }
 
 /** How a type reads in messages: offline when empty, "not in pool" when absent. */
-export function showPoolType(t: PoolRole[] | null): string {
-  return t === null ? 'not in pool' : t.length ? t.join(',') : 'offline';
-}
-
-/** The pool channel's message for one change (by `/pool`, `/replica install … pool=yes` or `/replica remove`): server, before → after, who, why. */
-export function poolChangeMessage(ch: PoolChange): ChatMessage {
-  const server = `${ch.host}:${ch.port}`;
-  const line = `Pool: ${server} ${showPoolType(ch.before)} → ${showPoolType(ch.after)} by ${mention(ch.actor)} — ${ch.reason}`;
-  return {
-    text: line,
-    blocks: [
-      { type: 'text', text: line },
-      { type: 'fields', fields: [{ label: 'Server', value: server }, { label: 'Before', value: showPoolType(ch.before) }, { label: 'After', value: showPoolType(ch.after) }, { label: 'By', value: mention(ch.actor) }, { label: 'Why', value: ch.reason }] },
-    ],
-  };
-}
-
 // A word the user meant as a type (starts with read/write, or is a comma list of words) must be a valid one:
 // `READER` or `READ,WIRTE` is a typo, not the first word of a reason. Other words start the reason.
 const meantAsType = (w: string) => /^(read|write)/i.test(w) || /^[a-z]+(,[a-z]*)+$/i.test(w);

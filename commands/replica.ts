@@ -16,7 +16,7 @@ import type { Dispatcher, JobResult } from '../src/core/ports/dispatcher.js';
 import type { Policy, PolicyAction } from '../src/core/ports/policy.js';
 import type { NodeAddress, NodeStatus, ReplicationProbe } from '../src/core/ports/replication.js';
 import type { ClusterNode, ClusterRecord, ClusterStore, PoolChange, PoolRole, PoolStore } from '../src/core/ports/store.js';
-import { poolChangeMessage, showPoolType } from './pool.js';
+import { poolChangeMessage, showPoolType } from '../src/core/pool-message.js';
 import { formatDuration, mention, policyPrincipal, requesterOf, words } from './shared.js';
 
 /** What `sandbox.check@host` answers. */

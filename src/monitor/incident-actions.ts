@@ -11,6 +11,7 @@ import type { ActionHandler, ActionInvocation, CommandOutcome } from '../core/po
 import type { Policy, PolicyAction } from '../core/ports/policy.js';
 import type { ReplicationProbe } from '../core/ports/replication.js';
 import type { Incident, PoolRole, Store } from '../core/ports/store.js';
+import { poolChangeMessage } from '../core/pool-message.js';
 import { alertMessage } from './alert-message.js';
 
 /** Dependencies of the incident buttons. */
@@ -108,10 +109,9 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
         const after: PoolRole[] = out ? row.type.filter((t) => t !== 'READ') : [...new Set<PoolRole>([...row.type, 'READ'])];
         const reason = `${out ? 'Take out of pool' : 'Put back'} from the alert on ${incident.cluster} ${incident.host}:${incident.port}`;
         const change = await deps.store.pool.set(row.host, row.port, after, inv.principal.userId, reason);
-        const fmt = (t: PoolRole[] | null) => (t && t.length ? t.join(',') : 'offline');
-        const line = `Pool: ${row.host}:${row.port} ${fmt(change.before)} → ${fmt(change.after)} by ${who} — ${reason}`;
-        if (deps.poolChannel) await deps.chat.post(deps.poolChannel, textMessage(line)).catch((err) => deps.logger.warn({ err }, 'pool announcement failed'));
-        await say(incident, line);
+        const msg = poolChangeMessage(change, who);
+        if (deps.poolChannel) await deps.chat.post(deps.poolChannel, msg).catch((err) => deps.logger.warn({ err }, 'pool announcement failed'));
+        await say(incident, msg.text);
         await deps.store.incidents.update(incident.id, { pooledOut: out });
         if (incident.alertChannel && incident.alertTs) {
           await deps.chat.update({ channel: incident.alertChannel, ts: incident.alertTs }, alertMessage({ ...incident, pooledOut: out }, { role, pool: true, pooledOut: out }));

@@ -12,6 +12,7 @@ import type { Policy } from '../core/ports/policy.js';
 import type { NodeStatus, ReplicationProbe } from '../core/ports/replication.js';
 import type { ClusterRecord, Incident, PoolRole, Store } from '../core/ports/store.js';
 import { checkAutomaticChange } from '../core/pool-guard.js';
+import { poolChangeMessage, showPoolType } from '../core/pool-message.js';
 import { alertMessage, describeError, humanDuration } from './alert-message.js';
 import { confirmLag, detectFaults, FAULT_TITLES, type Fault } from './detect.js';
 
@@ -97,15 +98,14 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     }
     const reason = out ? `monitor: ${FAULT_TITLES[i.kind]}` : 'monitor: healthy and caught up';
     const change = await deps.store.pool.set(pooled.host, pooled.port, after, 'gearops-monitor', reason);
-    const fmt = (t: PoolRole[] | null) => (t && t.length ? t.join(',') : 'offline');
-    if (fmt(change.before) === fmt(change.after)) {
+    if (showPoolType(change.before) === showPoolType(change.after)) {
       // Someone already made this change (a DBA by hand, or another bot): nothing to announce.
       await deps.store.incidents.update(i.id, { pooledOut: out });
       return { ...i, pooledOut: out };
     }
-    const line = `Pool: ${pooled.host}:${pooled.port} ${fmt(change.before)} → ${fmt(change.after)} by the monitor — ${reason}`;
-    if (deps.poolChannel) await deps.chat.post(deps.poolChannel, textMessage(line)).catch((err) => log.warn({ err }, 'pool announcement failed'));
-    await thread(i, line);
+    const msg = poolChangeMessage(change, 'the monitor');
+    if (deps.poolChannel) await deps.chat.post(deps.poolChannel, msg).catch((err) => log.warn({ err }, 'pool announcement failed'));
+    await thread(i, msg.text);
     await deps.store.incidents.update(i.id, { pooledOut: out });
     return { ...i, pooledOut: out };
   }

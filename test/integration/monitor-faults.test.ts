@@ -87,7 +87,7 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
       await until(() => thread(parent.ref.ts).some((p) => /^Lag grew: \d+ s → \d+ s behind the master$/.test(p.text)), 60_000, 'a "Lag grew" reply');
       // auto_offline (policies/demo.yml): the lagging replica leaves the READ pool, nothing else moves.
       await until(async () => (await poolTypes()).join(' ') === `${MASTER}:READ,WRITE ${R2}:READ ${R3}:offline`, 30_000, 'the lagging replica out of the pool');
-      expect(f.sink.posts.filter((p) => p.channel === 'CPOOL').slice(poolPosts).map((p) => p.text)).toEqual([`Pool: 127.0.0.1:${R3} READ → offline by the monitor — monitor: replication lag`]);
+      expect(f.sink.posts.filter((p) => p.channel === 'CPOOL').slice(poolPosts).map((p) => p.msg.text)).toEqual([`Pool: 127.0.0.1:${R3} READ → offline by the monitor — monitor: replication lag`]);
     } finally {
       writing = false;
       await writer;
