@@ -90,6 +90,14 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
       await inv.reply.ephemeral(textMessage(`Denied: ${decision.reason}`));
       return { status: 'denied', rule: decision.rule, host, summary: decision.reason };
     }
+    try {
+      // An unknown or stopped host is the requester's mistake: answer them alone, post nothing in the channel.
+      await deps.dispatcher.reachable(host, 'run');
+    } catch (err) {
+      const message = (err as Error).message;
+      await inv.reply.ephemeral(textMessage(`Failed: ${message}`));
+      return { status: 'failed', host, rule: decision.rule, summary: message };
+    }
     const who = mention(inv.principal.userId);
     let ref: MessageRef | null = null;
     let output = '';

@@ -84,15 +84,25 @@ export function createGearmanDispatcher(opts: { servers: string[]; secret: strin
     }
   }
 
+  /** The job servers that have a worker for capability@host (a cached look first, a fresh one on a miss); throws gearops_no_worker when none has. */
+  async function locate(host: string, capability: string): Promise<string[]> {
+    const fn = functionName(capability, host);
+    let where = serversWith(await discover(false), fn);
+    if (where.length === 0) where = serversWith(await discover(true), fn);
+    if (where.length === 0) {
+      const live = hostsFrom(cache?.byServer ?? new Map()).map((h) => h.host);
+      throw new GearopsError(ErrorCode.NoWorker, `no worker for \`${fn}\` on ${opts.servers.join(', ')} — live hosts: ${live.length ? live.join(', ') : 'none'}`, { data: { host, capability } });
+    }
+    return where;
+  }
+
   return {
+    async reachable(host, capability) {
+      await locate(host, capability);
+    },
     async submit<V>(req: JobRequest): Promise<JobResult<V>> {
       const fn = functionName(req.capability, req.host);
-      let where = serversWith(await discover(false), fn);
-      if (where.length === 0) where = serversWith(await discover(true), fn);
-      if (where.length === 0) {
-        const live = hostsFrom(cache?.byServer ?? new Map()).map((h) => h.host);
-        throw new GearopsError(ErrorCode.NoWorker, `no worker for \`${fn}\` on ${opts.servers.join(', ')} — live hosts: ${live.length ? live.join(', ') : 'none'}`, { data: { host: req.host, capability: req.capability } });
-      }
+      let where = await locate(req.host, req.capability);
       const timeoutMs = req.timeoutMs ?? preset.defaultJobTimeoutMs;
       const started = Date.now();
       const deadline = started + timeoutMs;

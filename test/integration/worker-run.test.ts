@@ -60,6 +60,8 @@ describe('worker process with a real gearmand', () => {
     const t = Date.now();
     await expect(d.submit({ capability: 'run', host: 'nohost', args: { line: 'uptime' }, requester })).rejects.toMatchObject({ code: 'gearops_no_worker', message: expect.stringContaining('no worker for `run@nohost`') });
     expect(Date.now() - t).toBeLessThan(2000);
+    await expect(d.reachable('nohost', 'run')).rejects.toMatchObject({ code: 'gearops_no_worker', message: expect.stringContaining('live hosts: server1') });
+    await expect(d.reachable('server1', 'run')).resolves.toBeUndefined();
   });
 
   it('re-checks the policy on the worker: a line the bot never should send is refused there', async () => {

@@ -46,6 +46,11 @@ export interface Dispatcher {
    * gearops_job_failed (the worker died or failed the job without a result).
    */
   submit<V = unknown>(req: JobRequest): Promise<JobResult<V>>;
+  /**
+   * Resolves when a job server has a worker for `capability` on `host`; rejects as submit would
+   * (gearops_no_worker naming the live hosts). Lets a command answer "no such host" before it posts anything.
+   */
+  reachable(host: string, capability: string): Promise<void>;
   /** Live hosts and their capabilities. */
   hosts(): Promise<HostInfo[]>;
   /** True when at least one job server answers. */

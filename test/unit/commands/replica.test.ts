@@ -39,6 +39,7 @@ describe('/replica install when a node fails half-way', () => {
       },
       hosts: async () => ['server1', 'server2', 'server3'].map((host) => ({ host, capabilities: ['run', 'sandbox.check', 'sandbox.install', 'sandbox.remove'], servers: ['g:4730'] })),
       ping: async () => true,
+      reachable: async () => undefined,
       close: async () => undefined,
     };
     const created: ClusterRecord[] = [];
@@ -76,6 +77,7 @@ describe('/replica remove of a cluster whose nodes are in the pool', () => {
       },
       hosts: async () => [],
       ping: async () => true,
+      reachable: async () => undefined,
       close: async () => undefined,
     };
     const rows = new Map<string, PoolNode>([

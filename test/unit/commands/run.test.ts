@@ -22,6 +22,9 @@ function fakeDispatcher(answer: (req: JobRequest) => Promise<JobResult<RunValue>
     },
     hosts: async () => [{ host: 'server1', capabilities: ['run'], servers: ['127.0.0.1:4730'] }],
     ping: async () => true,
+    async reachable(host) {
+      if (host !== 'server1') throw new GearopsError(ErrorCode.NoWorker, `no worker for \`run@${host}\` on 127.0.0.1:4730 — live hosts: server1`);
+    },
     close: async () => undefined,
   };
 }
@@ -115,6 +118,15 @@ describe('/run', () => {
     const b = inv('server1 uptime');
     expect((await setup(noWorker).handle(b.inv)).status).toBe('failed');
     expect(b.rec.updates.at(-1)?.text).toContain('failed: no worker for `run@server1`');
+  });
+
+  it('answers a host with no worker to the requester alone: nothing posted in the channel, nothing submitted', async () => {
+    const d = fakeDispatcher(() => ok(value('')));
+    const { rec, inv: i } = inv('nohost uptime');
+    expect(await setup(d).handle(i)).toMatchObject({ status: 'failed', host: 'nohost', summary: expect.stringContaining('no worker for `run@nohost`') });
+    expect(rec.ephemerals).toEqual(['Failed: no worker for `run@nohost` on 127.0.0.1:4730 — live hosts: server1']);
+    expect(rec.posts).toHaveLength(0);
+    expect(d.requests).toHaveLength(0);
   });
 
   it('counts grep exit 1 (no match) as success and a timeout as failure', async () => {
