@@ -9,7 +9,7 @@
 import type { Logger } from '../src/log.js';
 import { ErrorCode, GearopsError, isGearopsError } from '../src/errors.js';
 import type { Block, ChatMessage } from '../src/core/message.js';
-import { textMessage } from '../src/core/message.js';
+import { resultBlock, textMessage } from '../src/core/message.js';
 import type { ChatSink, MessageRef } from '../src/core/ports/chat.js';
 import type { CommandInvocation, CommandModule, CommandOutcome } from '../src/core/ports/commands.js';
 import type { Dispatcher, JobResult } from '../src/core/ports/dispatcher.js';
@@ -447,8 +447,12 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     results.forEach((r, i) => {
       const n = c.nodes[i]!;
       blocks.push({ type: 'text', text: `*${n.role} ${nodeName(n)}*` });
-      if (r.status === 'fulfilled') blocks.push(r.value.rows.length ? { type: 'table', columns: r.value.columns, rows: r.value.rows.slice(0, 50) } : { type: 'context', text: '(no rows)' });
-      else blocks.push({ type: 'context', text: `error: ${(r.reason as Error).message}` });
+      if (r.status === 'fulfilled') {
+        blocks.push(r.value.rows.length ? resultBlock(r.value.columns, r.value.rows.slice(0, 50)) : { type: 'context', text: '(no rows)' });
+        if (r.value.rows.length > 50) blocks.push({ type: 'context', text: `first 50 of ${r.value.rows.length} rows` });
+      } else {
+        blocks.push({ type: 'context', text: `error: ${(r.reason as Error).message}` });
+      }
     });
     await inv.reply.post({ text: `/replica sql ${name}`, blocks });
     return { status: results.every((r) => r.status === 'fulfilled') ? 'ok' : 'failed', rule: d.rule, summary: statement };

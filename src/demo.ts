@@ -67,6 +67,8 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
       GEAROPS_ALERT_CHANNEL: process.env.GEAROPS_ALERT_CHANNEL ?? 'CALERTS',
       GEAROPS_POOL_CHANNEL: process.env.GEAROPS_POOL_CHANNEL ?? 'CPOOL',
       GEAROPS_LOG_LEVEL: process.env.GEAROPS_LOG_LEVEL ?? 'warn',
+      // One person trying things (or a pasted list of commands): 20 a minute would get in the way.
+      GEAROPS_USER_RATE: process.env.GEAROPS_USER_RATE ?? '120',
     };
     say(`starting workers ${HOSTS.join(', ')}…`);
     await Promise.all(

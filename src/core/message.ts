@@ -79,3 +79,24 @@ export function renderTable(columns: string[], rows: string[][]): string {
   const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
+
+/**
+ * Lays out rows one column per line (as the mysql client's \G does), for results too wide to read as a table
+ * (SHOW SLAVE STATUS has some sixty columns). Empty and NULL values are left out and counted.
+ */
+export function renderRecords(columns: string[], rows: string[][]): string {
+  const label = Math.max(...columns.map((c) => c.length));
+  return rows
+    .map((r, i) => {
+      const shown = columns.map((c, j) => [c, r[j] ?? ''] as const).filter(([, v]) => v !== '' && v !== 'NULL');
+      const hidden = columns.length - shown.length;
+      return [`── row ${i + 1} ──`, ...shown.map(([c, v]) => `${c.padStart(label)}: ${v}`), ...(hidden ? [`(${hidden} empty or NULL column${hidden === 1 ? '' : 's'} not shown)`] : [])].join('\n');
+    })
+    .join('\n');
+}
+
+/** A result as a table when it is narrow enough to read (at most `maxWidth` characters a line), else one column per line. */
+export function resultBlock(columns: string[], rows: string[][], maxWidth = 120): Block {
+  const width = columns.reduce((sum, c, i) => sum + Math.max(c.length, ...rows.map((r) => (r[i] ?? '').length)), 0) + 2 * Math.max(0, columns.length - 1);
+  return width <= maxWidth ? { type: 'table', columns, rows } : { type: 'code', text: renderRecords(columns, rows) };
+}

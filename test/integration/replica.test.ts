@@ -37,6 +37,17 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
     await probe.close();
   });
 
+  it('/replica sql shows a wide result (SHOW SLAVE STATUS) one column per line on every node', async () => {
+    const { outcome, text } = await f.run('/replica sql demo SHOW SLAVE STATUS');
+    expect(outcome.status, text).toBe('ok');
+    expect(text).toMatch(/\*master server1:24100\*\n\(no rows\)/);
+    for (const r of ['server2:24101', 'server3:24102']) {
+      const part = text.slice(text.indexOf(`*replica ${r}*`));
+      expect(part).toMatch(/^ +Slave_IO_Running: Yes$/m);
+      expect(part).toMatch(/^ +Master_Port: 24100$/m);
+    }
+  });
+
   it('shows a broken replica in /replica status with its error', async () => {
     const probe = (await import('../../src/mysql/replication.js')).createReplicationProbe({ credentials: { user: 'msandbox', password: 'msandbox' }, logger: f.ctx.logger });
     // A row only the replica has, then the same key on the master: the replica's SQL thread stops with 1062.

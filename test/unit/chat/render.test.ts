@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderSlack } from '../../../src/chat/slack/render.js';
+import { renderRecords, resultBlock } from '../../../src/core/message.js';
 
 describe('renderSlack', () => {
   it('keeps user mentions in the fallback text and in blocks, and escapes every other control character', () => {
@@ -22,5 +23,28 @@ describe('renderSlack', () => {
     expect(out.blocks).toHaveLength(50);
     expect(out.text.length).toBeLessThanOrEqual(4000);
     for (const b of out.blocks) expect((b as { text: { text: string } }).text.text.length).toBeLessThanOrEqual(3000);
+  });
+});
+
+describe('resultBlock', () => {
+  it('keeps a narrow result as a table', () => {
+    expect(resultBlock(['@@server_id', '@@read_only'], [['1', '0']])).toEqual({ type: 'table', columns: ['@@server_id', '@@read_only'], rows: [['1', '0']] });
+  });
+
+  it('lays a wide result out one column per line, leaving out empty and NULL values, so that every value fits in a Slack section', () => {
+    const columns = Array.from({ length: 60 }, (_, i) => `Column_${i}`);
+    const row = columns.map((_, i) => (i % 3 === 0 ? '' : i % 3 === 1 ? 'NULL' : `value ${i}`));
+    const block = resultBlock(columns, [row]);
+    expect(block.type).toBe('code');
+    const text = (block as { text: string }).text;
+    expect(text).toBe(renderRecords(columns, [row]));
+    expect(text.split('\n')[0]).toBe('── row 1 ──');
+    expect(text).toContain(' Column_2: value 2');
+    expect(text).toContain('Column_59: value 59');
+    expect(text).not.toContain('Column_0:');
+    expect(text).not.toContain('Column_1:');
+    expect(text.split('\n').at(-1)).toBe('(40 empty or NULL columns not shown)');
+    const slack = renderSlack({ text: 'x', blocks: [block] });
+    expect((slack.blocks[0] as { text: { text: string } }).text.text).not.toContain('(cut)');
   });
 });
