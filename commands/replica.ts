@@ -285,7 +285,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     } catch (err) {
       const reason = isGearopsError(err) ? err.message : (err as Error).message;
       push(`✗ failed: ${reason} — removing what was made…`, true);
-      const cleanup = await Promise.allSettled(made.map((m) => job(inv, 'sandbox.remove', m.host, { name: m.name })));
+      const cleanup = await Promise.allSettled(made.map((m) => job(inv, 'sandbox.remove', m.host, { name: m.name, undo: 'install' })));
       const leftovers = cleanup.map((c, i) => (c.status === 'rejected' ? `${made[i]?.host}: ${(c.reason as Error).message}` : null)).filter(Boolean);
       const status = leftovers.length ? `✗ failed: ${reason}. Could not remove: ${leftovers.join('; ')}` : `✗ failed: ${reason}. Removed every node that was made; nothing is left behind.`;
       await inv.reply.update(ref, progress(plan, nodes, status));

@@ -1,6 +1,8 @@
 /** What a worker can do: each capability is registered as `<name>@<host>` on every job server. */
 import type { Logger } from '../log.js';
 import type { JobEnvelope, JobEvent } from '../core/payload.js';
+import type { Policy, PolicyAction } from '../core/ports/policy.js';
+import { ErrorCode, GearopsError } from '../errors.js';
 
 /** Everything a capability handler gets for one verified job. */
 export interface CapabilityContext<A = unknown> {
@@ -24,3 +26,36 @@ export interface Capability<A = unknown, V = unknown> {
   name: string;
   handler(ctx: CapabilityContext<A>): Promise<V>;
 }
+
+/**
+ * Wraps a capability so that the worker's own policy must allow, for the signed requester on this
+ * host, at least one of the actions `actionsFor(args)` names — the worker's second look at what the
+ * bot already allowed (as `run` re-checks its command line). A denial runs nothing.
+ */
+export function requireAction<A, V>(cap: Capability<A, V>, deps: { host: string; policy: Policy }, actionsFor: (args: A) => PolicyAction[]): Capability<A, V> {
+  return {
+    name: cap.name,
+    async handler(ctx) {
+      const r = ctx.job.requester;
+      const principal = { userId: r.userId, channelId: r.channelId, roles: r.roles };
+      let denial: string | undefined;
+      for (const action of actionsFor(ctx.args ?? ({} as A))) {
+        const d = deps.policy.checkAction({ action, host: deps.host, principal });
+        if (d.allow) return cap.handler(ctx);
+        denial ??= d.reason;
+      }
+      throw new GearopsError(ErrorCode.PolicyDenied, `worker ${deps.host} policy: ${denial ?? `nothing allows ${cap.name}`}`, { data: { host: deps.host } });
+    },
+  };
+}
+
+/**
+ * The policy actions each sandbox capability needs on the worker: check is read-only (an install's
+ * first step, or /replica diagnose); remove is /replica remove's, or, marked `undo: 'install'`, the
+ * clean-up of an install that failed (whoever may install may take back what their install made).
+ */
+export const SANDBOX_ACTIONS: Record<string, (args: { undo?: unknown }) => PolicyAction[]> = {
+  'sandbox.check': () => ['replica.diagnose', 'replica.install'],
+  'sandbox.install': () => ['replica.install'],
+  'sandbox.remove': (a) => (a.undo === 'install' ? ['replica.install'] : ['replica.remove']),
+};

@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../log.js';
 import { createReloadablePolicy, type ReloadablePolicy } from '../core/policy/reloadable.js';
 import { isValidHostName } from '../gearman/names.js';
 import { parseServer } from '../gearman/protocol.js';
-import type { Capability } from './capability.js';
+import { requireAction, SANDBOX_ACTIONS, type Capability } from './capability.js';
 import { createRunCapability } from './capabilities/run.js';
 import { createWorkerDaemon } from './daemon.js';
 import { resolveProgram } from './exec.js';
@@ -75,7 +75,12 @@ export async function runWorkerCommand(argv: string[], deps: { env?: NodeJS.Proc
     credentials: { user: env.GEAROPS_SANDBOX_USER ?? 'msandbox', password: env.GEAROPS_SANDBOX_PASSWORD ?? 'msandbox' },
     logger,
   });
-  capabilities.push(...sandbox.capabilities);
+  // Each sandbox job is checked against this worker's own policy too, as /run's command lines are.
+  for (const cap of sandbox.capabilities) {
+    const actions = SANDBOX_ACTIONS[cap.name];
+    if (!actions) throw new Error(`sandbox capability ${cap.name} has no policy actions`);
+    capabilities.push(requireAction(cap as Capability<{ undo?: unknown }>, { host: v.host, policy }, actions) as Capability);
+  }
   if (sandbox.problems.length) logger.warn({ event: 'preflight', problems: sandbox.problems }, `sandbox capabilities not registered: ${sandbox.problems.join('; ')}`);
 
   const daemon = createWorkerDaemon({ host: v.host, servers, secret, logger, capabilities, concurrency });

@@ -34,7 +34,7 @@ describe('worker process with a real gearmand', () => {
     // A policy that would let `touch <probe>` run: if any refused job ran, the file would appear.
     const policy = join(dir, 'policy.yml');
     writeFileSync(policy, `version: 1\ncommands:\n  - rule: diag\n    grep: true\n    allow:\n      - uptime\n      - hostname\n      - touch <path:${dir}/>\n      - sleep <int:1..60>\n      - seq <int:1..10000000>\n      - vmstat 1 3\n`);
-    w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy });
+    w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy, extraArgs: ['--sandbox-dir', join(dir, 'sandboxes')] });
     d = createGearmanDispatcher({ servers: [g.address], secret, logger, preset: 'fast' });
   });
 
@@ -62,6 +62,19 @@ describe('worker process with a real gearmand', () => {
     expect(Date.now() - t).toBeLessThan(2000);
     await expect(d.reachable('nohost', 'run')).rejects.toMatchObject({ code: 'gearops_no_worker', message: expect.stringContaining('live hosts: server1') });
     await expect(d.reachable('server1', 'run')).resolves.toBeUndefined();
+  });
+
+  it('re-checks sandbox jobs against the worker\'s own policy: one that allows no /replica action builds nothing', async () => {
+    const hosts = await d.hosts();
+    expect(hosts.find((h) => h.host === 'server1')?.capabilities).toContain('sandbox.install');
+    const install = await d.submit({ capability: 'sandbox.install', host: 'server1', args: { name: 'nope', cluster: 'nope', port: 24990, serverId: 1, role: 'master' }, requester: { ...requester, roles: ['dba'] } });
+    expect(install.ok).toBe(false);
+    expect(install.error).toMatchObject({ code: 'gearops_policy_denied', message: expect.stringMatching(/^worker server1 policy: .*replica\.install/) });
+    for (const [capability, args] of [['sandbox.check', {}], ['sandbox.remove', { name: 'nope' }], ['sandbox.remove', { name: 'nope', undo: 'install' }]] as const) {
+      const r = await d.submit({ capability, host: 'server1', args, requester });
+      expect(r.error?.code, capability).toBe('gearops_policy_denied');
+    }
+    expect(existsSync(join(dir, 'sandboxes', 'nope'))).toBe(false);
   });
 
   it('re-checks the policy on the worker: a line the bot never should send is refused there', async () => {
