@@ -1,5 +1,7 @@
 /** Runs `gearops worker` as a child process (demo, benchmark, tests) and waits until it has registered. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,7 +20,11 @@ export interface WorkerProcess {
 
 /** Starts a worker for `host` and resolves once it logged its registration (or rejects with its logs). */
 export async function startWorkerProcess(opts: { host: string; gearman: string; secret: string; policy?: string; extraArgs?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [join(ROOT, 'scripts/gearops.js'), 'worker', '--host', opts.host, '--gearman', opts.gearman, '--policy', opts.policy ?? join(ROOT, 'policies/demo.yml'), ...(opts.extraArgs ?? [])], {
+  // Without a --sandbox-dir of the caller's, sandboxes go to a temp dir of this process's own (removed
+  // when it ends), never to the default under the user's home.
+  const ownDir = opts.extraArgs?.includes('--sandbox-dir') ? null : mkdtempSync(join(tmpdir(), `gearops-worker-${opts.host}-`));
+  const args = [...(opts.extraArgs ?? []), ...(ownDir ? ['--sandbox-dir', ownDir] : [])];
+  const child = spawn(process.execPath, [join(ROOT, 'scripts/gearops.js'), 'worker', '--host', opts.host, '--gearman', opts.gearman, '--policy', opts.policy ?? join(ROOT, 'policies/demo.yml'), ...args], {
     env: { ...process.env, ...opts.env, GEAROPS_JOB_SECRET: opts.secret, GEAROPS_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -26,6 +32,9 @@ export async function startWorkerProcess(opts: { host: string; gearman: string; 
   child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
   const gone = () => child.exitCode !== null || child.signalCode !== null;
+  child.once('exit', () => {
+    if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+  });
   const stopWith = async (sig: NodeJS.Signals) => {
     if (gone()) return;
     const exited = new Promise((r) => child.once('exit', r));
