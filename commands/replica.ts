@@ -2,10 +2,13 @@
  * `/replica`: install, check, diagnose and remove MySQL replication sandboxes
  * across hosts (the MySQL Sandbox idea, driven from chat). Installs check
  * every host, version and port first and list every problem before anything
- * is built; the master goes first, then all replicas in parallel; replication
- * is proven by a write on the master read back on every replica; a failure
- * half-way removes every node that was made.
+ * is built; the master and the replicas are built at once, each replica
+ * replicating as soon as the master takes its login; replication is proven by
+ * a write on the master read back on every replica; when a node fails the
+ * others are told to stop (sandbox.cancel), and every node that was made is
+ * removed.
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../src/log.js';
 import { ErrorCode, GearopsError, isGearopsError } from '../src/errors.js';
 import type { Block, ChatMessage } from '../src/core/message.js';
@@ -149,7 +152,9 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       },
     });
     if (!r.ok || r.value === null) {
-      throw new GearopsError((r.error?.code as typeof ErrorCode.Sandbox) ?? ErrorCode.Sandbox, `${host}: ${r.error?.message ?? 'no result'}`, { data: { host, capability } });
+      const message = r.error?.message ?? 'no result';
+      // Worker errors name their host already ("server2: port 24001 is taken").
+      throw new GearopsError((r.error?.code as typeof ErrorCode.Sandbox) ?? ErrorCode.Sandbox, message.startsWith(`${host}:`) ? message : `${host}: ${message}`, { data: { host, capability } });
     }
     return r.value;
   }
@@ -223,16 +228,26 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       void inv.reply.update(ref, progress(plan, nodes, status)).catch(() => undefined);
     };
     const made: Array<{ host: string; name: string }> = [];
+    // Names this install's jobs, so that when one node fails the others can be told to stop (sandbox.cancel)
+    // instead of, say, a replica waiting a minute for a master that will never start.
+    const token = randomUUID();
+    let firstFailure: unknown = null;
+    const inFlight = new Set<number>();
+    const cancelOthers = async (failed: number) => {
+      const others = [...inFlight].filter((j) => j !== failed);
+      await Promise.allSettled(others.map((j) => job(inv, 'sandbox.cancel', nodes[j]!.host, { name: plan.cluster, token }, undefined, 10_000)));
+    };
     const installNode = async (i: number, master?: SandboxInstallValue): Promise<SandboxInstallValue> => {
       const n = nodes[i]!;
       n.state = 'installing';
       push(`installing ${n.role} on ${n.host}…`, true);
+      inFlight.add(i);
       try {
         const v = await job<SandboxInstallValue>(
           inv,
           'sandbox.install',
           n.host,
-          { name: plan.cluster, cluster: plan.cluster, version, port: n.port, serverId: i + 1, role: n.role, master: master ? { address: master.address, port: master.port } : undefined },
+          { name: plan.cluster, cluster: plan.cluster, version, port: n.port, serverId: i + 1, role: n.role, master: master ? { address: master.address, port: master.port } : undefined, token },
           (step) => {
             n.state = step;
             push(`installing ${n.role} on ${n.host}…`);
@@ -244,10 +259,15 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
         n.ok = true;
         return v;
       } catch (err) {
-        n.state = `failed: ${(err as Error).message}`;
+        const first = firstFailure === null;
+        if (first) firstFailure = err;
+        n.state = first || !isGearopsError(err, ErrorCode.Cancelled) ? `failed: ${(err as Error).message}` : 'stopped: another node failed';
         n.ok = false;
         // The worker removes a half-made node itself; a node that did finish is removed below.
+        if (first) await cancelOthers(i);
         throw err;
+      } finally {
+        inFlight.delete(i);
       }
     };
 
@@ -257,8 +277,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       const masterAddress = checks[0]?.address ?? '127.0.0.1';
       push('checked every host; installing the master and the replicas in parallel…', true);
       const settled = await Promise.allSettled([installNode(0), ...plan.replicas.map((_, k) => installNode(k + 1, { address: masterAddress, port: basePort } as SandboxInstallValue))]);
-      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-      if (failed) throw failed.reason;
+      if (firstFailure !== null) throw firstFailure;
       const master = (settled[0] as PromiseFulfilledResult<SandboxInstallValue>).value;
       settled.shift();
       const replicaValues = settled.map((s) => (s as PromiseFulfilledResult<SandboxInstallValue>).value);

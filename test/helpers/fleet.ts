@@ -74,13 +74,13 @@ export interface Fleet {
 }
 
 /** Starts gearmand, MariaDB and workers for `hosts`. */
-export async function startFleet(opts: { hosts?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<Fleet> {
+export async function startFleet(opts: { hosts?: string[]; env?: NodeJS.ProcessEnv; workerArgs?: Record<string, string[]> } = {}): Promise<Fleet> {
   const hosts = opts.hosts ?? ['server1', 'server2', 'server3'];
   const secret = randomBytes(32).toString('hex');
   const root = mkdtempSync(join(tmpdir(), 'gearops-fleet-'));
   const [gearmand, db] = await Promise.all([startGearmand(), startMariadb()]);
   const workers = new Map<string, WorkerProcess>();
-  const startWorker = (h: string) => startWorkerProcess({ host: h, gearman: gearmand.address, secret, extraArgs: ['--sandbox-dir', join(root, h)] });
+  const startWorker = (h: string) => startWorkerProcess({ host: h, gearman: gearmand.address, secret, extraArgs: ['--sandbox-dir', join(root, h), ...(opts.workerArgs?.[h] ?? [])] });
   await Promise.all(
     hosts.map(async (h) => {
       const dir = join(root, h);

@@ -2,13 +2,17 @@
  * /replica install when a host's worker dies half-way: gearmand hands the
  * job to the worker that comes back, which first removes what the dead one
  * left half-made (its server included), so the install ends as if nothing
- * had happened: three servers, replicating, nothing else left over.
+ * had happened: three servers, replicating, nothing else left over. And when
+ * the master cannot start, the replicas building beside it are stopped at
+ * once instead of waiting for it, and nothing is left anywhere.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../src/log.js';
 import { createReplicationProbe } from '../../src/mysql/replication.js';
+import { findBuilds } from '../../src/worker/sandbox/builds.js';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { until } from '../helpers/wait.js';
 
@@ -60,5 +64,51 @@ describe('an install whose worker is killed half-way', () => {
     expect(removed.outcome.status, removed.text).toBe('ok');
     await until(() => serversUnder(f.root).length === 0, 30_000);
     for (const h of ['server1', 'server2', 'server3']) expect(readdirSync(join(f.root, h)).filter((e) => !e.startsWith('.'))).toEqual([]);
+  });
+});
+
+describe('an install whose master cannot start', () => {
+  let f: Fleet;
+  let bins: string;
+
+  beforeAll(async () => {
+    // server1 gets a build of the system's version (so it is the one picked there) whose server, bin/mariadbd,
+    // exits at once; its install tool finds a working sbin/mariadbd, so the data directory is made and the
+    // master fails half-way, when its server starts, after every check passed.
+    const version = (await findBuilds()).builds[0]!.version;
+    bins = mkdtempSync(join(tmpdir(), 'gearops-broken-build-'));
+    const top = join(bins, version);
+    for (const d of ['bin', 'sbin', 'scripts', 'share', 'lib/mysql']) mkdirSync(join(top, d), { recursive: true });
+    symlinkSync('/usr/sbin/mariadbd', join(top, 'sbin', 'mariadbd'));
+    writeFileSync(join(top, 'bin', 'mariadbd'), '#!/bin/sh\n[ "$1" = --version ] && exec /usr/sbin/mariadbd --version\necho "[ERROR] this build is broken on purpose" >&2\nexit 1\n');
+    chmodSync(join(top, 'bin', 'mariadbd'), 0o755);
+    for (const tool of ['mariadb', 'my_print_defaults', 'resolveip']) symlinkSync(join('/usr/bin', tool), join(top, 'bin', tool));
+    symlinkSync('/usr/bin/mariadb-install-db', join(top, 'scripts', 'mariadb-install-db'));
+    symlinkSync('/usr/share/mysql', join(top, 'share', 'mysql'));
+    symlinkSync('/usr/lib/mysql/plugin', join(top, 'lib', 'mysql', 'plugin'));
+    f = await startFleet({ workerArgs: { server1: ['--binaries-dir', bins] } });
+  });
+
+  afterAll(async () => {
+    await f?.stop();
+    if (bins) rmSync(bins, { recursive: true, force: true });
+  });
+
+  it('stops the replicas at once, says which node failed and why, and leaves nothing behind', async () => {
+    const started = Date.now();
+    const r = await f.run('/replica install demo master=server1 slaves=server2,server3 port=24710');
+    const took = Date.now() - started;
+    expect(r.outcome.status, r.text).toBe('failed');
+    const last = r.text.split('\n').filter((l) => l.includes('failed')).at(-1) ?? '';
+    expect(last).toMatch(/^✗ failed: server1: the server did not start\. Removed every node that was made; nothing is left behind\.$/);
+    expect(r.text).toMatch(/replica +server2:24711 +✗ stopped: another node failed/);
+    expect(r.text).toMatch(/replica +server3:24712 +✗ stopped: another node failed/);
+    // A replica waits up to 60 s for its master; told to stop, it ends long before.
+    expect(took).toBeLessThan(45_000);
+    expect(await f.ctx.store!.clusters.get('demo')).toBeNull();
+    await until(() => serversUnder(f.root).length === 0, 30_000);
+    for (const h of ['server1', 'server2', 'server3']) expect(readdirSync(join(f.root, h)).filter((e) => !e.startsWith('.'))).toEqual([]);
+    // The cancel is logged on both replicas' workers.
+    for (const h of ['server2', 'server3']) expect(f.workers.get(h)!.logs()).toMatch(/"event":"sandbox_install_cancelled"/);
   });
 });

@@ -79,6 +79,7 @@ interface SandboxRecord {
 }
 
 const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
+const TOKEN_RE = /^[A-Za-z0-9-]{1,64}$/;
 const ADDR_RE = /^[A-Za-z0-9.:_-]{1,255}$/;
 const CRED_RE = /^[A-Za-z0-9_.@%+-]{1,64}$/;
 
@@ -223,7 +224,15 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
     },
   };
 
-  type InstallArgs = { name: string; cluster: string; version?: string; port: number; serverId: number; role: 'master' | 'replica'; master?: { address: string; port: number } };
+  type InstallArgs = { name: string; cluster: string; version?: string; port: number; serverId: number; role: 'master' | 'replica'; master?: { address: string; port: number }; token?: string };
+  // Installs running here by sandbox name, with the token of the /replica install they belong to, and the
+  // tokens sandbox.cancel was sent for (an install whose cancel arrived first never starts).
+  const installsInFlight = new Map<string, { token?: string; stop: AbortController }>();
+  const cancelledTokens = new Map<string, number>();
+  const CANCEL_MEMORY_MS = 10 * 60_000;
+  const forgetCancels = (now: number) => {
+    for (const [t, until] of cancelledTokens) if (until < now) cancelledTokens.delete(t);
+  };
   const install: Capability<InstallArgs> = {
     name: 'sandbox.install',
     /**
@@ -239,6 +248,9 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
       if (!Number.isInteger(a.serverId) || a.serverId < 1 || a.serverId > 4_294_967_295) throw bad('serverId must be a positive whole number');
       if (a.role !== 'master' && a.role !== 'replica') throw bad('role must be master or replica');
       if (a.role === 'replica' && (!a.master || !ADDR_RE.test(String(a.master.address)) || !Number.isInteger(a.master.port))) throw bad('a replica needs master { address, port }');
+      if (a.token !== undefined && (typeof a.token !== 'string' || !TOKEN_RE.test(a.token))) throw bad('token must be 1..64 letters, digits and -');
+      forgetCancels(Date.now());
+      if (a.token && cancelledTokens.has(a.token)) throw new GearopsError(ErrorCode.Cancelled, `${opts.host}: install of ${a.name} not started: it was cancelled (another node of the cluster failed)`, { data: { host: opts.host, step: 'check' } });
       const b = pickBuild(builds, a.version);
       if (!b) throw new GearopsError(ErrorCode.Sandbox, `version ${a.version} is not available on ${opts.host} (has: ${builds.map((x) => x.version).join(', ')})`, { data: { host: opts.host, step: 'check' } });
       const dir = dirOf(a.name);
@@ -254,6 +266,13 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
 
       const started = Date.now();
       const step = (s: string, state: 'start' | 'ok' | 'fail' | 'info', detail?: string) => ctx.emit({ type: 'step', step: s, state, detail, node: `${opts.host}:${a.port}` });
+      const stop = new AbortController();
+      installsInFlight.set(a.name, { token: a.token, stop });
+      /** Throws once sandbox.cancel asked this install to stop, or the worker is shutting down; the catch below removes what was made. */
+      const goOn = () => {
+        if (stop.signal.aborted) throw new GearopsError(ErrorCode.Cancelled, `${opts.host}: install of ${a.name} stopped: another node of the cluster failed`, { data: { host: opts.host, step: 'cancel' } });
+        if (ctx.signal.aborted) throw new GearopsError(ErrorCode.Cancelled, `${opts.host}: the worker is shutting down; install of ${a.name} stopped`, { data: { host: opts.host, step: 'cancel' } });
+      };
       mkdirSync(dir, { recursive: true });
       try {
         step('init', 'start');
@@ -285,6 +304,7 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
         // Each sandbox its own tmpdir: concurrent installs in one /tmp trip over each other's temporary tables.
         mkdirSync(join(dir, 'tmp'), { recursive: true });
         const { fresh } = await templates.copyTo(b, dataDir);
+        goOn();
         step('init', 'ok', fresh ? 'data directory initialised (first sandbox of this version here)' : 'data directory copied from this version\'s template');
         step('start', 'start');
         const child = spawn(b.server, [`--defaults-file=${join(dir, 'my.cnf')}`, ...(process.getuid?.() === 0 ? ['--user=root'] : [])], { detached: true, stdio: 'ignore' });
@@ -299,6 +319,7 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
             await client(b.client, ['--no-defaults', `--socket=${sock}`, '-uroot', '-N', '-B'], 'SELECT 1', 5000);
             break;
           } catch {
+            goOn();
             if (child.exitCode !== null || Date.now() > deadline) {
               let tail = '';
               try {
@@ -338,6 +359,7 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
               await client(b.client, [`--defaults-file=${masterCnf}`, '-N', '-B'], 'SELECT 1', 5000);
               break;
             } catch (err) {
+              goOn();
               if (Date.now() > masterDeadline) throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: the master ${a.master!.address}:${a.master!.port} does not accept the replication user: ${(err as Error).message.split('\n')[0]}`, { data: { host: opts.host, step: 'replication' } });
               await new Promise((r) => setTimeout(r, 20));
             }
@@ -349,6 +371,7 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
             const { stdout } = await sql(b, a.name, 'SHOW SLAVE STATUS', ['-E']);
             const field = (k: string) => new RegExp(`^\\s*${k}: (.*)$`, 'm').exec(stdout)?.[1]?.trim() ?? '';
             if (field('Slave_IO_Running') === 'Yes' && field('Slave_SQL_Running') === 'Yes') break;
+            goOn();
             if (Date.now() > until) throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: replication did not start: IO ${field('Slave_IO_Running')}, SQL ${field('Slave_SQL_Running')}${field('Last_IO_Error') ? `: ${field('Last_IO_Error')}` : ''}${field('Last_SQL_Error') ? `: ${field('Last_SQL_Error')}` : ''}`, { data: { host: opts.host, step: 'replication' } });
             await new Promise((r) => setTimeout(r, 20));
           }
@@ -366,6 +389,8 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
         const lines = (e.stderr || e.message).split('\n').filter((l) => l.trim());
         const line = lines.find((l) => /ERROR/i.test(l)) ?? lines.find((l) => !/\[(Warning|Note)\]/.test(l)) ?? lines[0] ?? 'failed';
         throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: ${line.replaceAll(cred.password, '***').replaceAll(cred.replPassword, '***')}`, { data: { host: opts.host, step: 'install' } });
+      } finally {
+        if (installsInFlight.get(a.name)?.stop === stop) installsInFlight.delete(a.name);
       }
     },
   };
@@ -384,7 +409,29 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
     },
   };
 
-  return { capabilities: [check, install, remove] as Capability[], versions: builds, problems: [] };
+  const cancel: Capability<{ name: string; token: string }> = {
+    name: 'sandbox.cancel',
+    /**
+     * Stops the install of `name` that belongs to /replica install `token` (another node of that cluster
+     * failed): it removes what it made and fails. An install of that token not started yet never starts.
+     * Safe to run twice; an install of another token is never touched.
+     */
+    async handler(ctx) {
+      const { name, token } = ctx.args ?? ({} as { name: string; token: string });
+      if (typeof name !== 'string' || !NAME_RE.test(name)) throw bad('sandbox name must be lower-case letters, digits and _');
+      if (typeof token !== 'string' || !TOKEN_RE.test(token)) throw bad('token must be 1..64 letters, digits and -');
+      const now = Date.now();
+      forgetCancels(now);
+      cancelledTokens.set(token, now + CANCEL_MEMORY_MS);
+      const r = installsInFlight.get(name);
+      const stopped = !!r && r.token === token && !r.stop.signal.aborted;
+      if (stopped) r.stop.abort();
+      log.info({ event: 'sandbox_install_cancelled', name, running: stopped }, stopped ? 'install stopped on request' : 'cancel noted; no such install running');
+      return { name, stopped };
+    },
+  };
+
+  return { capabilities: [check, install, remove, cancel] as Capability[], versions: builds, problems: [] };
 }
 
 /** Stops every sandbox server under `dir` (the demo's clean-up). */

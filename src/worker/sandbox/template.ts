@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ServerBuild } from './builds.js';
 
@@ -50,7 +50,15 @@ export function createTemplates(sandboxDir: string) {
       writeFileSync(join(work, 'my.cnf'), ['[mysqld]', ...(b.basedir ? [`basedir=${b.basedir}`] : []), `datadir=${join(work, 'data')}`, `tmpdir=${join(work, 'tmp')}`, ...DATA_DIR_SETTINGS, ''].join('\n'));
       // A tarball's install tool finds its server, SQL scripts and messages only through --basedir.
       const basedir = b.basedir ? [`--basedir=${b.basedir}`] : [];
-      await run(b.installer, [`--defaults-file=${join(work, 'my.cnf')}`, ...basedir, ...asRoot, '--auth-root-authentication-method=normal', '--skip-test-db'], { timeout: 120_000 });
+      try {
+        await run(b.installer, [`--defaults-file=${join(work, 'my.cnf')}`, ...basedir, ...asRoot, '--auth-root-authentication-method=normal', '--skip-test-db'], { timeout: 120_000 });
+      } catch (err) {
+        // The install tool says what went wrong on stdout or stderr ("FATAL ERROR: …", "[ERROR] …"); its command line says nothing.
+        const e = err as { stdout?: string; stderr?: string; code?: number | string; message: string };
+        const lines = `${e.stderr ?? ''}\n${e.stdout ?? ''}`.split('\n').map((l) => l.trim()).filter(Boolean);
+        const why = lines.find((l) => /\bERROR\b/i.test(l)) ?? lines.find((l) => !/\[(Warning|Note)\]/.test(l)) ?? `exit ${e.code ?? '?'}`;
+        throw new Error(`preparing a data directory with ${basename(b.installer)} failed: ${why}`, { cause: err });
+      }
       rmSync(join(work, 'tmp'), { recursive: true, force: true });
       writeFileSync(join(work, 'ready'), `${b.version} ${b.server}\n`);
       try {

@@ -31,7 +31,7 @@ describe('sandbox jobs against the worker\'s own policy (policies/default.yml)',
   });
 
   it('names an action for every sandbox capability the worker registers', () => {
-    expect(Object.keys(SANDBOX_ACTIONS).sort()).toEqual(['sandbox.check', 'sandbox.install', 'sandbox.remove']);
+    expect(Object.keys(SANDBOX_ACTIONS).sort()).toEqual(['sandbox.cancel', 'sandbox.check', 'sandbox.install', 'sandbox.remove']);
     expect(SANDBOX_ACTIONS['sandbox.remove']!({ undo: 'install' })).toEqual(['replica.install']);
     expect(SANDBOX_ACTIONS['sandbox.remove']!({})).toEqual(['replica.remove']);
   });
