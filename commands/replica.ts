@@ -128,6 +128,17 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
   const range = deps.portRange ?? { from: 21000, to: 29000 };
   const installTimeoutMs = deps.installTimeoutMs ?? 180_000;
 
+  // Installs this process is running (their tokens): /replica remove leaves those alone.
+  const installingHere = new Set<string>();
+
+  const ago = (d?: Date) => (d ? `${formatDuration(Math.max(0, Date.now() - d.getTime()))} ago` : 'earlier');
+
+  function alreadyThere(c: ClusterRecord): GearopsError {
+    return c.state === 'installing'
+      ? new GearopsError(ErrorCode.Usage, `cluster ${c.name} is being installed (started ${ago(c.createdAt)}); if that install was interrupted, /replica remove ${c.name} stops what is left of it.`)
+      : new GearopsError(ErrorCode.Usage, `cluster ${c.name} already exists: choose another name or /replica remove ${c.name} first.`);
+  }
+
   async function allowed(inv: CommandInvocation, action: PolicyAction, hosts: string[] = []): Promise<{ ok: true } | { ok: false; outcome: CommandOutcome }> {
     for (const host of hosts.length ? hosts : [undefined]) {
       const d = deps.policy.checkAction({ action, host, principal: policyPrincipal(inv.principal) });
@@ -180,7 +191,8 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       const p = await allowed(inv, 'pool.add', hosts);
       if (!p.ok) return p.outcome;
     }
-    if (await deps.clusters.get(plan.cluster)) throw new GearopsError(ErrorCode.Usage, `cluster ${plan.cluster} already exists: choose another name or /replica remove ${plan.cluster} first.`);
+    const existing = await deps.clusters.get(plan.cluster);
+    if (existing) throw alreadyThere(existing);
 
     // Check every host, version and port before anything is built, and list every problem at once.
     const live = await deps.dispatcher.hosts();
@@ -219,8 +231,38 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     const version = plan.version ?? pickVersion(checks);
 
     const nodes: NodeState[] = hosts.map((h, i) => ({ host: h, role: i === 0 ? 'master' : 'replica', port: basePort + i, state: 'waiting' }));
+    // Names this install's jobs, so that when one node fails the others can be told to stop (sandbox.cancel)
+    // instead of, say, a replica waiting a minute for a master that will never start.
+    const token = randomUUID();
+    // Recorded before anything is built, as installing: if this bot dies half-way, the cluster is still
+    // known (/replica list shows it; /replica remove stops what is left of the install and removes it).
+    const record: ClusterRecord = {
+      name: plan.cluster,
+      version,
+      credentials: deps.credentialsName ?? 'sandbox credentials of the workers (GEAROPS_SANDBOX_USER)',
+      createdBy: inv.principal.userId,
+      state: 'installing',
+      installToken: token,
+      nodes: hosts.map((h, i): ClusterNode => ({ host: h, address: checks[i]?.address ?? '127.0.0.1', port: basePort + i, role: i === 0 ? 'master' : 'replica', serverId: i + 1, sandbox: plan.cluster })),
+    };
+    try {
+      await deps.clusters.create(record);
+    } catch (err) {
+      if (!isGearopsError(err, ErrorCode.Conflict)) throw err;
+      const now = await deps.clusters.get(plan.cluster);
+      throw now ? alreadyThere(now) : err;
+    }
+    installingHere.add(token);
     const started = Date.now();
-    const ref: MessageRef = await inv.reply.post(progress(plan, nodes, 'checked every host; installing the master…'));
+    let ref: MessageRef;
+    try {
+      ref = await inv.reply.post(progress(plan, nodes, 'checked every host; installing the master…'));
+    } catch (err) {
+      // Nothing was built: forget the record too.
+      installingHere.delete(token);
+      await deps.clusters.remove(plan.cluster).catch(() => undefined);
+      throw err;
+    }
     let lastPush = 0;
     const push = (status: string, force = false) => {
       if (!force && Date.now() - lastPush < 500) return;
@@ -228,9 +270,6 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       void inv.reply.update(ref, progress(plan, nodes, status)).catch(() => undefined);
     };
     const made: Array<{ host: string; name: string }> = [];
-    // Names this install's jobs, so that when one node fails the others can be told to stop (sandbox.cancel)
-    // instead of, say, a replica waiting a minute for a master that will never start.
-    const token = randomUUID();
     let firstFailure: unknown = null;
     const inFlight = new Set<number>();
     const cancelOthers = async (failed: number) => {
@@ -288,14 +327,9 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       );
       const bad = verified.filter((v) => !v.ok);
       if (bad.length) throw new GearopsError(ErrorCode.Sandbox, `replication check failed: ${bad.map((b) => `${b.node.address}:${b.node.port} ${b.detail}`).join('; ')}`);
-      const record: ClusterRecord = {
-        name: plan.cluster,
-        version: master.version,
-        credentials: deps.credentialsName ?? 'sandbox credentials of the workers (GEAROPS_SANDBOX_USER)',
-        createdBy: inv.principal.userId,
-        nodes: [master, ...replicaValues].map((v, i): ClusterNode => ({ host: hosts[i]!, address: v.address, port: v.port, role: i === 0 ? 'master' : 'replica', serverId: v.serverId, sandbox: v.name })),
-      };
-      await deps.clusters.create(record);
+      if (!(await deps.clusters.markReady(plan.cluster, master.version))) {
+        throw new GearopsError(ErrorCode.Conflict, `the record of cluster ${plan.cluster} was removed while it was being installed (/replica remove)`);
+      }
       let poolNote = '';
       if (plan.pool && deps.pool) poolNote = await addToPool(inv, record);
       const summary = `cluster ${plan.cluster} ready in ${formatDuration(Date.now() - started)}: master ${hosts[0]}:${basePort}, ${plan.replicas.length} replica(s) replicating (verified by a write on the master)${poolNote}`;
@@ -306,9 +340,23 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       push(`✗ failed: ${reason} — removing what was made…`, true);
       const cleanup = await Promise.allSettled(made.map((m) => job(inv, 'sandbox.remove', m.host, { name: m.name, undo: 'install' })));
       const leftovers = cleanup.map((c, i) => (c.status === 'rejected' ? `${made[i]?.host}: ${(c.reason as Error).message}` : null)).filter(Boolean);
-      const status = leftovers.length ? `✗ failed: ${reason}. Could not remove: ${leftovers.join('; ')}` : `✗ failed: ${reason}. Removed every node that was made; nothing is left behind.`;
+      let status: string;
+      if (leftovers.length) {
+        // The record stays (installing) so that /replica remove can finish the job once the host is back.
+        status = `✗ failed: ${reason}. Could not remove: ${leftovers.join('; ')}. The cluster stays listed as installing: /replica remove ${plan.cluster} tries again.`;
+      } else {
+        const forgotten = await deps.clusters.remove(plan.cluster).then(
+          () => null,
+          (e: Error) => e.message,
+        );
+        status = forgotten
+          ? `✗ failed: ${reason}. Removed every node that was made, but not the cluster's record (${forgotten}): /replica remove ${plan.cluster} once the store answers.`
+          : `✗ failed: ${reason}. Removed every node that was made; nothing is left behind.`;
+      }
       await inv.reply.update(ref, progress(plan, nodes, status));
       return { status: 'failed', summary: status, host: plan.master };
+    } finally {
+      installingHere.delete(token);
     }
   }
 
@@ -344,6 +392,11 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     let broken = 0;
     for (const c of clusters) {
       if (!c) continue;
+      if (c.state === 'installing') {
+        const here = !!c.installToken && installingHere.has(c.installToken);
+        blocks.push({ type: 'text', text: `*${c.name}* — being installed (started ${ago(c.createdAt)} by ${mention(c.createdBy)})${here ? '' : `; if that install was interrupted, /replica remove ${c.name} stops what is left of it`}` });
+        continue;
+      }
       const statuses = await Promise.all(c.nodes.map((n) => deps.probe.status({ address: n.address, port: n.port })));
       const rows = c.nodes.map((n, i) => {
         const s = statuses[i]!;
@@ -365,7 +418,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     const all = await deps.clusters.list();
     await inv.reply.ephemeral(
       all.length
-        ? { text: `${all.length} cluster(s)`, blocks: [{ type: 'table', columns: ['cluster', 'version', 'master', 'replicas', 'created by'], rows: all.map((c) => [c.name, c.version, nodeName(c.nodes.find((n) => n.role === 'master')), c.nodes.filter((n) => n.role === 'replica').map(nodeName).join(', '), c.createdBy]) }] }
+        ? { text: `${all.length} cluster(s)`, blocks: [{ type: 'table', columns: ['cluster', 'state', 'version', 'master', 'replicas', 'created by'], rows: all.map((c) => [c.name, c.state === 'installing' ? `installing (started ${ago(c.createdAt)})` : 'ready', c.version, nodeName(c.nodes.find((n) => n.role === 'master')), c.nodes.filter((n) => n.role === 'replica').map(nodeName).join(', '), c.createdBy]) }] }
         : textMessage('No clusters yet.'),
     );
     return { status: 'ok', summary: `${all.length} clusters` };
@@ -396,6 +449,11 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     if (!c) throw new GearopsError(ErrorCode.Usage, `no cluster named ${name}; see /replica list.`);
     const gate = await allowed(inv, 'replica.remove', c.nodes.map((n) => n.host));
     if (!gate.ok) return gate.outcome;
+    const unfinished = c.state === 'installing';
+    if (unfinished && c.installToken && installingHere.has(c.installToken)) {
+      await inv.reply.ephemeral(textMessage(`Not removed: cluster ${name} is being installed right now by this bot. Wait until it is ready, or fails (a failed install removes what it made).`));
+      return { status: 'refused', summary: 'still installing here' };
+    }
     // Nodes still in the load-balancer pool leave it first, so applications stop using them before they stop.
     // Looked up before asking (a store error here ends the command with nothing changed).
     const inPool: Array<{ node: ClusterNode; type: PoolRole[] }> = [];
@@ -410,7 +468,10 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       }
     }
     const poolList = inPool.map((x) => `${x.node.address}:${x.node.port} (${showPoolType(x.type)})`).join(', ');
-    const question = `Remove cluster *${name}*? This stops and deletes ${c.nodes.length} servers: ${c.nodes.map(nodeName).join(', ')}.${inPool.length ? ` It first takes ${poolList} out of the load-balancer pool.` : ''}`;
+    const what = unfinished
+      ? `Cluster *${name}*'s install did not finish (started ${ago(c.createdAt)} by ${mention(c.createdBy)}; the bot running it stopped, or another bot instance still runs it). Remove it? This stops what is left of the install and deletes whatever it made of ${c.nodes.length} servers: ${c.nodes.map(nodeName).join(', ')}.`
+      : `Remove cluster *${name}*? This stops and deletes ${c.nodes.length} servers: ${c.nodes.map(nodeName).join(', ')}.`;
+    const question = `${what}${inPool.length ? ` It first takes ${poolList} out of the load-balancer pool.` : ''}`;
     const yes = await inv.reply.confirm(textMessage(question), { yesLabel: `Remove ${name}` });
     if (!yes) {
       await inv.reply.ephemeral(textMessage(`Not removed: ${name} is untouched.`));
@@ -438,6 +499,11 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       // A user's explicit removal may leave the pool without a WRITE server; it is said, not refused.
       writeLeft = (await deps.pool!.list().catch(() => null))?.some((n) => n.type.includes('WRITE')) ?? true;
     }
+    if (unfinished && c.installToken) {
+      // Whatever of the install still runs on the workers stops (and removes what it made); what finished is removed below.
+      const token = c.installToken;
+      await Promise.allSettled(c.nodes.map((n) => job(inv, 'sandbox.cancel', n.host, { name: n.sandbox, token }, undefined, 10_000)));
+    }
     const results = await Promise.allSettled(c.nodes.map((n) => job(inv, 'sandbox.remove', n.host, { name: n.sandbox }, undefined, 60_000)));
     const failures = results.map((r, i) => (r.status === 'rejected' && !isGearopsError(r.reason, ErrorCode.NotFound) && !/not found|no sandbox/i.test((r.reason as Error).message) ? `${nodeName(c.nodes[i])}: ${(r.reason as Error).message}` : null)).filter(Boolean);
     const poolNote = outOfPool.length ? ` Taken out of the pool: ${outOfPool.join(', ')}.${inPool.some((x) => x.type.includes('WRITE')) && !writeLeft ? ' ⚠ The pool now has no WRITE server.' : ''}` : '';
@@ -454,6 +520,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     if (!name || !statement) throw new GearopsError(ErrorCode.Usage, 'Usage: /replica sql <cluster> <statement>');
     const c = await deps.clusters.get(name);
     if (!c) throw new GearopsError(ErrorCode.Usage, `no cluster named ${name}; see /replica list.`);
+    if (c.state === 'installing') throw new GearopsError(ErrorCode.Usage, `cluster ${name} is being installed; try again once /replica list shows it ready.`);
     const gate = await allowed(inv, 'replica.sql', c.nodes.map((n) => n.host));
     if (!gate.ok) return gate.outcome;
     const d = deps.policy.checkSql({ statement, principal: policyPrincipal(inv.principal) });

@@ -183,10 +183,12 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
   async function pollOnce(): Promise<boolean> {
     // Every cycle: take the lock, or check it is still ours (a store restart releases it).
     if (!(await lock.tryAcquire().catch(() => false))) return false;
-    const [clusters, open] = await Promise.all([deps.store.clusters.list(), deps.store.incidents.listOpen()]);
+    const [all, open] = await Promise.all([deps.store.clusters.list(), deps.store.incidents.listOpen()]);
+    // A cluster being built is not watched yet: its nodes are not up, and not all of them replicate.
+    const clusters = all.filter((c) => c.state !== 'installing');
     await Promise.all(clusters.map((c) => pollCluster(c, open)));
     // Incidents of clusters that were removed: resolve them so no thread stays open forever.
-    const names = new Set(clusters.map((c) => c.name));
+    const names = new Set(all.map((c) => c.name));
     for (const i of open) {
       if (!names.has(i.cluster)) {
         const done = await deps.store.incidents.resolve(i.id);

@@ -76,6 +76,17 @@ export const STORE_MIGRATIONS: Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     ],
   },
+  {
+    version: 2,
+    name: 'clusters are recorded before they are built',
+    statements: [
+      // 'installing' from before the first node is built until replication is proven; the token names that
+      // install's jobs on the workers (sandbox.cancel), so an install whose bot died can be stopped and removed.
+      `ALTER TABLE clusters
+        ADD COLUMN state ENUM('installing','ready') NOT NULL DEFAULT 'ready',
+        ADD COLUMN install_token VARCHAR(64) NULL`,
+    ],
+  },
 ];
 
 /** Every migration, in order. */

@@ -125,7 +125,7 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
         try {
           conn = await db.getConnection();
           await conn.beginTransaction();
-          await conn.query('INSERT INTO clusters (name, version, credentials, created_by) VALUES (?,?,?,?)', [c.name, c.version, c.credentials, c.createdBy]);
+          await conn.query('INSERT INTO clusters (name, version, credentials, created_by, state, install_token) VALUES (?,?,?,?,?,?)', [c.name, c.version, c.credentials, c.createdBy, c.state ?? 'ready', c.state === 'installing' ? (c.installToken ?? null) : null]);
           for (const [i, n] of c.nodes.entries()) {
             await conn.query('INSERT INTO cluster_nodes (cluster, position, host, address, port, role, server_id, sandbox) VALUES (?,?,?,?,?,?,?,?)', [c.name, i, n.host, n.address, n.port, n.role, n.serverId, n.sandbox]);
           }
@@ -145,6 +145,10 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
       list: () => loadClusters(),
       async remove(name) {
         const r = await q<ResultSetHeader>('DELETE FROM clusters WHERE name = ?', [name]);
+        return r.affectedRows > 0;
+      },
+      async markReady(name, version) {
+        const r = await q<ResultSetHeader>("UPDATE clusters SET state = 'ready', version = ?, install_token = NULL WHERE name = ? AND state = 'installing'", [version, name]);
         return r.affectedRows > 0;
       },
     },
@@ -211,6 +215,8 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
       credentials: r.credentials,
       createdBy: r.created_by,
       createdAt: new Date(r.created_at),
+      state: r.state === 'installing' ? ('installing' as const) : ('ready' as const),
+      ...(r.install_token ? { installToken: String(r.install_token) } : {}),
       nodes: nodes.filter((n) => n.cluster === r.name).map((n) => ({ host: n.host, address: n.address, port: Number(n.port), role: n.role, serverId: Number(n.server_id), sandbox: n.sandbox })),
     }));
   }

@@ -4,8 +4,12 @@
  * left half-made (its server included), so the install ends as if nothing
  * had happened: three servers, replicating, nothing else left over. And when
  * the master cannot start, the replicas building beside it are stopped at
- * once instead of waiting for it, and nothing is left anywhere.
+ * once instead of waiting for it, and nothing is left anywhere. And when
+ * the bot itself dies half-way, the cluster it was building stays known (it
+ * is recorded as installing before anything is built) and /replica remove
+ * from another bot stops what is left and removes it.
  */
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,5 +114,54 @@ describe('an install whose master cannot start', () => {
     for (const h of ['server1', 'server2', 'server3']) expect(readdirSync(join(f.root, h)).filter((e) => !e.startsWith('.'))).toEqual([]);
     // The cancel is logged on both replicas' workers.
     for (const h of ['server2', 'server3']) expect(f.workers.get(h)!.logs()).toMatch(/"event":"sandbox_install_cancelled"/);
+  });
+});
+
+describe('an install whose bot dies half-way', () => {
+  let f: Fleet;
+
+  beforeAll(async () => {
+    f = await startFleet();
+  });
+
+  afterAll(async () => {
+    await f?.stop();
+  });
+
+  it('stays listed as installing, refuses a second install of that name, and /replica remove leaves nothing', async () => {
+    // Another bot process (a console) starts the install and is killed while the workers are building.
+    const other = spawn(process.execPath, ['scripts/gearops.js', 'console', '--user', 'U9', '-e', '/replica install crash master=server1 slaves=server2,server3 port=24720'], {
+      env: { ...process.env, ...f.env, GEAROPS_LOG_LEVEL: 'silent', GEAROPS_ALERT_CHANNEL: '' },
+      stdio: 'ignore',
+    });
+    try {
+      await until(() => existsSync(join(f.root, 'server2', 'crash', 'my.cnf')), 30_000, 10);
+    } finally {
+      const gone = new Promise((r) => other.once('exit', r));
+      other.kill('SIGKILL');
+      await gone;
+    }
+    const record = await f.ctx.store!.clusters.get('crash');
+    expect(record).toMatchObject({ state: 'installing', createdBy: 'U9' });
+    expect(record?.nodes.map((n) => `${n.host}:${n.port}`)).toEqual(['server1:24720', 'server2:24721', 'server3:24722']);
+
+    const listed = await f.run('/replica list');
+    expect(listed.text).toMatch(/crash +installing \(started [\d.]+ (ms|s) ago\)/);
+    const again = await f.run('/replica install crash master=server1 slaves=server2,server3 port=24730');
+    expect(again.outcome.status).toBe('refused');
+    expect(again.text).toMatch(/cluster crash is being installed \(started .* ago\); if that install was interrupted, \/replica remove crash stops what is left of it/);
+    expect((await f.run('/replica status crash')).text).toMatch(/\*crash\* — being installed \(started .* by <@U9>\); if that install was interrupted/);
+
+    const removed = await f.run('/replica remove crash', { yes: true });
+    expect(removed.outcome.status, removed.text).toBe('ok');
+    expect(removed.text).toMatch(/install did not finish \(started .* by <@U9>/);
+    expect(await f.ctx.store!.clusters.get('crash')).toBeNull();
+    await until(() => serversUnder(f.root).length === 0, 30_000);
+    await until(() => ['server1', 'server2', 'server3'].every((h) => !existsSync(join(f.root, h, 'crash'))), 30_000);
+    // The name is free again.
+    const fresh = await f.run('/replica install crash master=server1 slaves=server2 port=24740');
+    expect(fresh.outcome.status, fresh.text).toBe('ok');
+    expect(await f.ctx.store!.clusters.get('crash')).toMatchObject({ state: 'ready' });
+    expect((await f.run('/replica remove crash', { yes: true })).outcome.status).toBe('ok');
   });
 });

@@ -55,6 +55,10 @@ export interface ClusterRecord {
   createdBy: string;
   createdAt?: Date;
   nodes: ClusterNode[];
+  /** 'installing' while /replica install builds it (the record is written first); 'ready' once replication is proven. Default 'ready'. */
+  state?: 'installing' | 'ready';
+  /** While installing: the token of the install's jobs on the workers (what sandbox.cancel names). */
+  installToken?: string;
 }
 
 /** Clusters the bot knows. */
@@ -65,6 +69,8 @@ export interface ClusterStore {
   list(): Promise<ClusterRecord[]>;
   /** True when a record was removed. */
   remove(name: string): Promise<boolean>;
+  /** An installing cluster is built: ready, with the version its master runs. False when its record is gone (removed meanwhile). */
+  markReady(name: string, version: string): Promise<boolean>;
 }
 
 /** What went wrong with a node. */

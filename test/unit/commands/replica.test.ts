@@ -43,14 +43,16 @@ describe('/replica install when a node fails half-way', () => {
       close: async () => undefined,
     };
     const created: ClusterRecord[] = [];
-    const clusters: ClusterStore = { create: async (c) => void created.push(c), get: async () => null, list: async () => [], remove: async () => false };
+    const removed: string[] = [];
+    const clusters: ClusterStore = { create: async (c) => void created.push(c), get: async () => null, list: async () => [], remove: async (n) => (removed.push(n), true), markReady: async () => true };
     const cmd = createReplicaCommand({ dispatcher, policy: createFakePolicy({ allowActions: ['replica.install'] }), clusters, probe: {} as ReplicationProbe, logger: createSilentLogger() });
     const rec = createRecordingReply();
     const out = await cmd.handle({ command: 'replica', text: 'install demo master=server1 slaves=server2,server3 port=24000', principal: { userId: 'U1', channelId: 'C1', roles: [] }, reply: rec.reply, source: 'console', requestId: 'r' });
     expect(out.status).toBe('failed');
-    const removed = requests.filter((r) => r.capability === 'sandbox.remove').map((r) => r.host).sort();
-    expect(removed).toEqual(['server1', 'server2']);
-    expect(created).toHaveLength(0);
+    expect(requests.filter((r) => r.capability === 'sandbox.remove').map((r) => `${r.host} ${JSON.stringify(r.args)}`).sort()).toEqual(['server1 {"name":"demo","undo":"install"}', 'server2 {"name":"demo","undo":"install"}']);
+    // Recorded as installing before anything was built, and forgotten once everything made was removed.
+    expect(created.map((c) => [c.name, c.state, typeof c.installToken])).toEqual([['demo', 'installing', 'string']]);
+    expect(removed).toEqual(['demo']);
     expect(rec.updates.at(-1)?.text).toMatch(/server3: replication did not start\. Removed every node that was made/);
   });
 });
@@ -95,7 +97,7 @@ describe('/replica remove of a cluster whose nodes are in the pool', () => {
       },
     } as unknown as PoolStore;
     let removedRecord = false;
-    const clusters: ClusterStore = { create: async () => undefined, get: async () => cluster, list: async () => [cluster], remove: async () => (removedRecord = true) };
+    const clusters: ClusterStore = { create: async () => undefined, get: async () => cluster, list: async () => [cluster], remove: async () => (removedRecord = true), markReady: async () => true };
     const posts: string[] = [];
     const chat = { post: async (_c: string, m: { text: string }) => void posts.push(m.text) } as unknown as ChatSink;
     const cmd = createReplicaCommand({ dispatcher, policy: createFakePolicy({ allowActions: opts.allow }), clusters, pool, chat, poolChannel: 'CPOOL', probe: {} as ReplicationProbe, logger: createSilentLogger() });
