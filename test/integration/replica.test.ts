@@ -34,6 +34,9 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
     const check = await probe.verifyReplication({ address: '127.0.0.1', port: 24100 }, [{ address: '127.0.0.1', port: 24101 }, { address: '127.0.0.1', port: 24102 }]);
     expect(check.every((v) => v.ok)).toBe(true);
     for (const port of [24101, 24102]) expect((await probe.exec({ address: '127.0.0.1', port }, 'SELECT COUNT(*) AS n FROM t1.x')).rows).toEqual([['2']]);
+    // Even a statement that got past /replica sql's checks could not read the host's files.
+    expect((await probe.exec({ address: '127.0.0.1', port: 24100 }, "SELECT LOAD_FILE('/etc/passwd') AS f")).rows).toEqual([['NULL']]);
+    expect((await probe.exec({ address: '127.0.0.1', port: 24100 }, 'SELECT @@secure_file_priv AS d')).rows[0]?.[0]).toMatch(/\/server1\/demo\/files\/?$/);
     await probe.close();
   });
 

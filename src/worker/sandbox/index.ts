@@ -285,6 +285,9 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
           `pid-file=${join(dir, 'mysqld.pid')}`,
           `log-error=${join(dir, 'error.log')}`,
           `tmpdir=${join(dir, 'tmp')}`,
+          // LOAD_FILE, LOAD DATA and INTO OUTFILE reach only this empty folder, never the host's files
+          // (behind /replica sql's own refusal of them).
+          `secure-file-priv=${join(dir, 'files')}`,
           `port=${a.port}`,
           `bind-address=${opts.advertise}`,
           `server-id=${a.serverId}`,
@@ -303,6 +306,7 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
         writeFileSync(join(dir, 'my.cnf'), cnf);
         // Each sandbox its own tmpdir: concurrent installs in one /tmp trip over each other's temporary tables.
         mkdirSync(join(dir, 'tmp'), { recursive: true });
+        mkdirSync(join(dir, 'files'), { recursive: true });
         const { fresh } = await templates.copyTo(b, dataDir);
         goOn();
         step('init', 'ok', fresh ? 'data directory initialised (first sandbox of this version here)' : 'data directory copied from this version\'s template');
