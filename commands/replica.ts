@@ -20,6 +20,7 @@ import type { Policy, PolicyAction } from '../src/core/ports/policy.js';
 import type { NodeAddress, NodeStatus, ReplicationProbe } from '../src/core/ports/replication.js';
 import type { ClusterNode, ClusterRecord, ClusterStore, PoolChange, PoolRole, PoolStore } from '../src/core/ports/store.js';
 import { poolChangeMessage, showPoolType } from '../src/core/pool-message.js';
+import { redactRows } from '../src/core/redact.js';
 import { formatDuration, mention, policyPrincipal, requesterOf, words } from './shared.js';
 
 /** What `sandbox.check@host` answers. */
@@ -534,7 +535,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       const n = c.nodes[i]!;
       blocks.push({ type: 'text', text: `*${n.role} ${nodeName(n)}*` });
       if (r.status === 'fulfilled') {
-        blocks.push(r.value.rows.length ? resultBlock(r.value.columns, r.value.rows.slice(0, 50)) : { type: 'context', text: '(no rows)' });
+        blocks.push(r.value.rows.length ? resultBlock(r.value.columns, redactRows(r.value.columns, r.value.rows.slice(0, 50))) : { type: 'context', text: '(no rows)' });
         if (r.value.rows.length > 50) blocks.push({ type: 'context', text: `first 50 of ${r.value.rows.length} rows` });
       } else {
         blocks.push({ type: 'context', text: `error: ${(r.reason as Error).message}` });

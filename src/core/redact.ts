@@ -22,6 +22,8 @@ const RULES: Array<[RegExp, string]> = [
   [/\b([A-Z0-9_]*(?:PASSWORD|PASSWD|PWD|SECRET|TOKEN)[A-Z0-9_]*=)(?!\s|['"]?\*{4})("[^"]*"|'[^']*'|\S+)/g, `$1${MASK}`],
   // scheme://user:password@host
   [/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)([^\s@/]+)(@)/gi, `$1${MASK}$3`],
+  // mysql_native_password hashes (*94BDCEBE19083CE2A1F959FD02F964C7AF4CFC29): crackable, so not for a channel
+  [/\*[0-9A-Fa-f]{40}\b/g, MASK],
   // Slack tokens anywhere
   [/\bx(?:ox[abprs]|app)-[A-Za-z0-9-]{8,}/g, `xox?-${MASK}`],
 ];
@@ -35,4 +37,13 @@ export function redactSecrets(text: string): string {
     .split('\n')
     .map((line) => (MYSQL_TOOLS.test(line) ? line.replace(/(\s-p)(?=[^\s-])(\S+)/g, `$1${MASK}`) : line))
     .join('\n');
+}
+
+/** Columns of a result whose values are credentials whatever they look like (mysql.user and friends). */
+const SECRET_COLUMNS = /^(authentication_string|password|plugin_auth_string|.*_password)$/i;
+
+/** A result's rows with credentials masked: every value of a credential column, and credentials inside any other value. */
+export function redactRows(columns: string[], rows: string[][]): string[][] {
+  const secret = columns.map((c) => SECRET_COLUMNS.test(c));
+  return rows.map((r) => r.map((v, i) => (secret[i] && v !== '' && v !== 'NULL' ? MASK : redactSecrets(v))));
 }

@@ -49,6 +49,11 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
       expect(part).toMatch(/^ +Slave_IO_Running: Yes$/m);
       expect(part).toMatch(/^ +Master_Port: 24100$/m);
     }
+    // Password hashes are credentials too: they do not reach the channel.
+    const users = await f.run("/replica sql demo SELECT User, authentication_string FROM mysql.user WHERE User = 'msandbox'");
+    expect(users.outcome.status, users.text).toBe('ok');
+    expect(users.text).toMatch(/msandbox +\*\*\*\*/);
+    expect(users.text).not.toMatch(/\*[0-9A-F]{40}/);
   });
 
   it('shows a broken replica in /replica status with its error', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactSecrets } from '../../../src/core/redact.js';
+import { redactRows, redactSecrets } from '../../../src/core/redact.js';
 
 describe('redactSecrets', () => {
   it.each([
@@ -14,10 +14,11 @@ describe('redactSecrets', () => {
     ["CHANGE MASTER TO MASTER_HOST='a', MASTER_PASSWORD='r3pl'", "MASTER_PASSWORD='****'"],
     ["SET PASSWORD = PASSWORD('old')", "PASSWORD('****')"],
     ['token xoxb-1234567890-abcdefghij in a log line', 'xox?-****'],
+    ["GRANT USAGE ON *.* TO `msandbox`@`%` IDENTIFIED BY PASSWORD '*6C387FC3893DBA1E3BA155E74754DA6682D04747'", "IDENTIFIED BY PASSWORD '****'"],
   ])('masks %s', (input, expected) => {
     const out = redactSecrets(input);
     expect(out).toContain(expected);
-    for (const secret of ['S3cr3t', 'hunter2', 'two words', 'abc ', 'topsecret', 'abcd1234', 'pa55', 'pw1', 'r3pl', "'old'", '1234567890-abcdefghij']) expect(out).not.toContain(secret);
+    for (const secret of ['S3cr3t', 'hunter2', 'two words', 'abc ', 'topsecret', 'abcd1234', 'pa55', 'pw1', 'r3pl', "'old'", '1234567890-abcdefghij', '6C387FC3']) expect(out).not.toContain(secret);
   });
 
   it('leaves what is not a credential alone', () => {
@@ -28,5 +29,21 @@ describe('redactSecrets', () => {
   it('is idempotent', () => {
     const once = redactSecrets('mysql -pabc --password=def MYSQL_PWD=ghi');
     expect(redactSecrets(once)).toBe(once);
+  });
+});
+
+describe('redactRows', () => {
+  it('masks every value of a credential column and credentials inside other values, and keeps the rest', () => {
+    const columns = ['User', 'Host', 'authentication_string', 'plugin', 'Grants'];
+    const rows = [
+      ['msandbox', '%', '*6C387FC3893DBA1E3BA155E74754DA6682D04747', 'mysql_native_password', "GRANT ALL ON *.* TO x IDENTIFIED BY PASSWORD '*6C387FC3893DBA1E3BA155E74754DA6682D04747'"],
+      ['mariadb.sys', 'localhost', '', 'mysql_native_password', 'NULL'],
+      ['app', '%', '$A$005$opaque-sha2-bytes', 'caching_sha2_password', ''],
+    ];
+    const out = redactRows(columns, rows);
+    expect(out[0]).toEqual(['msandbox', '%', '****', 'mysql_native_password', "GRANT ALL ON *.* TO x IDENTIFIED BY PASSWORD '****'"]);
+    expect(out[1]).toEqual(rows[1]);
+    expect(out[2]?.[2]).toBe('****');
+    expect(JSON.stringify(out)).not.toContain('6C387FC3');
   });
 });
