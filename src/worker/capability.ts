@@ -53,11 +53,11 @@ export function requireAction<A, V>(cap: Capability<A, V>, deps: { host: string;
  * The policy actions each sandbox capability needs on the worker: check is read-only (an install's
  * first step, or /replica diagnose); remove is /replica remove's, or, marked `undo: 'install'`, the
  * clean-up of an install that failed (whoever may install may take back what their install made); cancel
- * stops the other nodes of an install that failed.
+ * stops the other nodes of an install that failed, or what is left of an interrupted install being removed.
  */
 export const SANDBOX_ACTIONS: Record<string, (args: { undo?: unknown }) => PolicyAction[]> = {
   'sandbox.check': () => ['replica.diagnose', 'replica.install'],
   'sandbox.install': () => ['replica.install'],
   'sandbox.remove': (a) => (a.undo === 'install' ? ['replica.install'] : ['replica.remove']),
-  'sandbox.cancel': () => ['replica.install'],
+  'sandbox.cancel': () => ['replica.install', 'replica.remove'],
 };
