@@ -135,9 +135,9 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
   const ago = (d?: Date) => (d ? `${formatDuration(Math.max(0, Date.now() - d.getTime()))} ago` : 'earlier');
 
   function alreadyThere(c: ClusterRecord): GearopsError {
-    return c.state === 'installing'
-      ? new GearopsError(ErrorCode.Usage, `cluster ${c.name} is being installed (started ${ago(c.createdAt)}); if that install was interrupted, /replica remove ${c.name} stops what is left of it.`)
-      : new GearopsError(ErrorCode.Usage, `cluster ${c.name} already exists: choose another name or /replica remove ${c.name} first.`);
+    if (c.state === 'installing') return new GearopsError(ErrorCode.Usage, `cluster ${c.name} is being installed (started ${ago(c.createdAt)}); if that install was interrupted, /replica remove ${c.name} stops what is left of it.`);
+    if (c.state === 'removing') return new GearopsError(ErrorCode.Usage, `cluster ${c.name} is being removed; if that removal did not finish, /replica remove ${c.name} tries again.`);
+    return new GearopsError(ErrorCode.Usage, `cluster ${c.name} already exists: choose another name or /replica remove ${c.name} first.`);
   }
 
   async function allowed(inv: CommandInvocation, action: PolicyAction, hosts: string[] = []): Promise<{ ok: true } | { ok: false; outcome: CommandOutcome }> {
@@ -398,6 +398,10 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
         blocks.push({ type: 'text', text: `*${c.name}* — being installed (started ${ago(c.createdAt)} by ${mention(c.createdBy)})${here ? '' : `; if that install was interrupted, /replica remove ${c.name} stops what is left of it`}` });
         continue;
       }
+      if (c.state === 'removing') {
+        blocks.push({ type: 'text', text: `*${c.name}* — being removed; if that removal did not finish, /replica remove ${c.name} tries again` });
+        continue;
+      }
       const statuses = await Promise.all(c.nodes.map((n) => deps.probe.status({ address: n.address, port: n.port })));
       const rows = c.nodes.map((n, i) => {
         const s = statuses[i]!;
@@ -419,7 +423,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     const all = await deps.clusters.list();
     await inv.reply.ephemeral(
       all.length
-        ? { text: `${all.length} cluster(s)`, blocks: [{ type: 'table', columns: ['cluster', 'state', 'version', 'master', 'replicas', 'created by'], rows: all.map((c) => [c.name, c.state === 'installing' ? `installing (started ${ago(c.createdAt)})` : 'ready', c.version, nodeName(c.nodes.find((n) => n.role === 'master')), c.nodes.filter((n) => n.role === 'replica').map(nodeName).join(', '), c.createdBy]) }] }
+        ? { text: `${all.length} cluster(s)`, blocks: [{ type: 'table', columns: ['cluster', 'state', 'version', 'master', 'replicas', 'created by'], rows: all.map((c) => [c.name, c.state === 'installing' ? `installing (started ${ago(c.createdAt)})` : c.state === 'removing' ? 'removing' : 'ready', c.version, nodeName(c.nodes.find((n) => n.role === 'master')), c.nodes.filter((n) => n.role === 'replica').map(nodeName).join(', '), c.createdBy]) }] }
         : textMessage('No clusters yet.'),
     );
     return { status: 'ok', summary: `${all.length} clusters` };
@@ -471,7 +475,9 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     const poolList = inPool.map((x) => `${x.node.address}:${x.node.port} (${showPoolType(x.type)})`).join(', ');
     const what = unfinished
       ? `Cluster *${name}*'s install did not finish (started ${ago(c.createdAt)} by ${mention(c.createdBy)}; the bot running it stopped, or another bot instance still runs it). Remove it? This stops what is left of the install and deletes whatever it made of ${c.nodes.length} servers: ${c.nodes.map(nodeName).join(', ')}.`
-      : `Remove cluster *${name}*? This stops and deletes ${c.nodes.length} servers: ${c.nodes.map(nodeName).join(', ')}.`;
+      : c.state === 'removing'
+        ? `Cluster *${name}*'s removal did not finish. Remove what is left of its ${c.nodes.length} servers: ${c.nodes.map(nodeName).join(', ')}?`
+        : `Remove cluster *${name}*? This stops and deletes ${c.nodes.length} servers: ${c.nodes.map(nodeName).join(', ')}.`;
     const question = `${what}${inPool.length ? ` It first takes ${poolList} out of the load-balancer pool.` : ''}`;
     const yes = await inv.reply.confirm(textMessage(question), { yesLabel: `Remove ${name}` });
     if (!yes) {
@@ -500,8 +506,17 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       // A user's explicit removal may leave the pool without a WRITE server; it is said, not refused.
       writeLeft = (await deps.pool!.list().catch(() => null))?.some((n) => n.type.includes('WRITE')) ?? true;
     }
-    if (unfinished && c.installToken) {
-      // Whatever of the install still runs on the workers stops (and removes what it made); what finished is removed below.
+    // From here its servers go down on purpose: the monitor stops watching it (and a removal that does not
+    // finish leaves it 'removing', unwatched, for /replica remove to finish).
+    try {
+      await deps.clusters.markRemoving(name);
+    } catch (err) {
+      const msg = `✗ cluster ${name} not removed: the store did not answer (${(err as Error).message}). No server was stopped.${outOfPool.length ? ` Already out of the pool: ${outOfPool.join(', ')}.` : ''}`;
+      await inv.reply.update(ref, textMessage(msg));
+      return { status: 'failed', summary: msg };
+    }
+    if (c.installToken) {
+      // Whatever of an unfinished install still runs on the workers stops (and removes what it made); what finished is removed below.
       const token = c.installToken;
       await Promise.allSettled(c.nodes.map((n) => job(inv, 'sandbox.cancel', n.host, { name: n.sandbox, token }, undefined, 10_000)));
     }
@@ -509,7 +524,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     const failures = results.map((r, i) => (r.status === 'rejected' && !isGearopsError(r.reason, ErrorCode.NotFound) && !/not found|no sandbox/i.test((r.reason as Error).message) ? `${nodeName(c.nodes[i])}: ${(r.reason as Error).message}` : null)).filter(Boolean);
     const poolNote = outOfPool.length ? ` Taken out of the pool: ${outOfPool.join(', ')}.${inPool.some((x) => x.type.includes('WRITE')) && !writeLeft ? ' ⚠ The pool now has no WRITE server.' : ''}` : '';
     if (failures.length) {
-      await inv.reply.update(ref, textMessage(`✗ cluster ${name} only partly removed; the record is kept so you can try again: ${failures.join('; ')}.${poolNote}`));
+      await inv.reply.update(ref, textMessage(`✗ cluster ${name} only partly removed: ${failures.join('; ')}.${poolNote} It stays listed as removing (not monitored): /replica remove ${name} tries again.`));
       return { status: 'failed', summary: failures.join('; ') };
     }
     await deps.clusters.remove(name);
@@ -521,7 +536,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     if (!name || !statement) throw new GearopsError(ErrorCode.Usage, 'Usage: /replica sql <cluster> <statement>');
     const c = await deps.clusters.get(name);
     if (!c) throw new GearopsError(ErrorCode.Usage, `no cluster named ${name}; see /replica list.`);
-    if (c.state === 'installing') throw new GearopsError(ErrorCode.Usage, `cluster ${name} is being installed; try again once /replica list shows it ready.`);
+    if ((c.state ?? 'ready') !== 'ready') throw new GearopsError(ErrorCode.Usage, `cluster ${name} is ${c.state === 'installing' ? 'being installed; try again once /replica list shows it ready' : 'being removed'}.`);
     const gate = await allowed(inv, 'replica.sql', c.nodes.map((n) => n.host));
     if (!gate.ok) return gate.outcome;
     const d = deps.policy.checkSql({ statement, principal: policyPrincipal(inv.principal) });

@@ -184,8 +184,8 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     // Every cycle: take the lock, or check it is still ours (a store restart releases it).
     if (!(await lock.tryAcquire().catch(() => false))) return false;
     const [all, open] = await Promise.all([deps.store.clusters.list(), deps.store.incidents.listOpen()]);
-    // A cluster being built is not watched yet: its nodes are not up, and not all of them replicate.
-    const clusters = all.filter((c) => c.state !== 'installing');
+    // Only ready clusters are watched: one being built is not up yet, one being removed is going down on purpose.
+    const clusters = all.filter((c) => (c.state ?? 'ready') === 'ready');
     await Promise.all(clusters.map((c) => pollCluster(c, open)));
     // Incidents of clusters that were removed: resolve them so no thread stays open forever.
     const names = new Set(all.map((c) => c.name));

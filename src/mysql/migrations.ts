@@ -80,10 +80,11 @@ export const STORE_MIGRATIONS: Migration[] = [
     version: 2,
     name: 'clusters are recorded before they are built',
     statements: [
-      // 'installing' from before the first node is built until replication is proven; the token names that
-      // install's jobs on the workers (sandbox.cancel), so an install whose bot died can be stopped and removed.
+      // 'installing' from before the first node is built until replication is proven, 'removing' from the
+      // moment /replica remove starts stopping servers (the monitor watches only 'ready' clusters); the token
+      // names an install's jobs on the workers (sandbox.cancel), so an install whose bot died can be stopped.
       `ALTER TABLE clusters
-        ADD COLUMN state ENUM('installing','ready') NOT NULL DEFAULT 'ready',
+        ADD COLUMN state ENUM('installing','ready','removing') NOT NULL DEFAULT 'ready',
         ADD COLUMN install_token VARCHAR(64) NULL`,
     ],
   },

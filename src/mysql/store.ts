@@ -147,6 +147,10 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
         const r = await q<ResultSetHeader>('DELETE FROM clusters WHERE name = ?', [name]);
         return r.affectedRows > 0;
       },
+      async markRemoving(name) {
+        const r = await q<ResultSetHeader>("UPDATE clusters SET state = 'removing' WHERE name = ?", [name]);
+        return r.affectedRows > 0;
+      },
       async markReady(name, version) {
         const r = await q<ResultSetHeader>("UPDATE clusters SET state = 'ready', version = ?, install_token = NULL WHERE name = ? AND state = 'installing'", [version, name]);
         return r.affectedRows > 0;
@@ -215,7 +219,7 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
       credentials: r.credentials,
       createdBy: r.created_by,
       createdAt: new Date(r.created_at),
-      state: r.state === 'installing' ? ('installing' as const) : ('ready' as const),
+      state: r.state === 'installing' || r.state === 'removing' ? (r.state as 'installing' | 'removing') : ('ready' as const),
       ...(r.install_token ? { installToken: String(r.install_token) } : {}),
       nodes: nodes.filter((n) => n.cluster === r.name).map((n) => ({ host: n.host, address: n.address, port: Number(n.port), role: n.role, serverId: Number(n.server_id), sandbox: n.sandbox })),
     }));

@@ -123,4 +123,26 @@ describe('replication monitor and alert threads on a real cluster', () => {
     await f.killSandbox('server3', 'demo', 'SIGKILL');
     await until(() => alerts().some((a) => a.text.includes('server3:24302') && /node unreachable/.test(a.text)));
   });
+
+  it('stops watching a cluster being removed; a removal that cannot reach a worker leaves it listed as removing, unwatched, until a second remove finishes it', async () => {
+    const before = alerts().length;
+    // server2's worker is gone: its node cannot be removed this time.
+    await f.workers.get('server2')!.stop();
+    const first = await f.run('/replica remove demo', { yes: true });
+    expect(first.outcome.status, first.text).toBe('failed');
+    expect(first.text).toMatch(/only partly removed: server2:24301: .*no worker.* It stays listed as removing \(not monitored\): \/replica remove demo tries again\./);
+    expect((await f.ctx.store!.clusters.get('demo'))?.state).toBe('removing');
+    expect((await f.run('/replica list')).text).toMatch(/demo +removing/);
+    // The master is down now and a replica still runs: four poll cycles (500 ms) see nothing to alert on.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(alerts().slice(before).map((a) => a.text)).toEqual([]);
+
+    await f.restartWorker('server2');
+    const second = await f.run('/replica remove demo', { yes: true });
+    expect(second.outcome.status, second.text).toBe('ok');
+    expect(await f.ctx.store!.clusters.get('demo')).toBeNull();
+    // Its open incidents (the killed replica's) close with it.
+    await until(async () => (await f.ctx.store!.incidents.listOpen()).length === 0);
+    expect(alerts().slice(before)).toEqual([]);
+  });
 });

@@ -46,6 +46,9 @@ export interface ClusterNode {
   sandbox: string;
 }
 
+/** Where a cluster is in its life. */
+export type ClusterState = 'installing' | 'ready' | 'removing';
+
 /** A replication cluster as recorded in the store. */
 export interface ClusterRecord {
   name: string;
@@ -55,8 +58,12 @@ export interface ClusterRecord {
   createdBy: string;
   createdAt?: Date;
   nodes: ClusterNode[];
-  /** 'installing' while /replica install builds it (the record is written first); 'ready' once replication is proven. Default 'ready'. */
-  state?: 'installing' | 'ready';
+  /**
+   * 'installing' while /replica install builds it (the record is written first); 'ready' once replication is
+   * proven (the default); 'removing' once /replica remove starts stopping its servers (and after a removal
+   * that did not finish). Only ready clusters are monitored.
+   */
+  state?: ClusterState;
   /** While installing: the token of the install's jobs on the workers (what sandbox.cancel names). */
   installToken?: string;
 }
@@ -71,6 +78,8 @@ export interface ClusterStore {
   remove(name: string): Promise<boolean>;
   /** An installing cluster is built: ready, with the version its master runs. False when its record is gone (removed meanwhile). */
   markReady(name: string, version: string): Promise<boolean>;
+  /** /replica remove is stopping its servers: no longer monitored. False when its record is gone. */
+  markRemoving(name: string): Promise<boolean>;
 }
 
 /** What went wrong with a node. */

@@ -44,7 +44,7 @@ describe('/replica install when a node fails half-way', () => {
     };
     const created: ClusterRecord[] = [];
     const removed: string[] = [];
-    const clusters: ClusterStore = { create: async (c) => void created.push(c), get: async () => null, list: async () => [], remove: async (n) => (removed.push(n), true), markReady: async () => true };
+    const clusters: ClusterStore = { create: async (c) => void created.push(c), get: async () => null, list: async () => [], remove: async (n) => (removed.push(n), true), markReady: async () => true, markRemoving: async () => true };
     const cmd = createReplicaCommand({ dispatcher, policy: createFakePolicy({ allowActions: ['replica.install'] }), clusters, probe: {} as ReplicationProbe, logger: createSilentLogger() });
     const rec = createRecordingReply();
     const out = await cmd.handle({ command: 'replica', text: 'install demo master=server1 slaves=server2,server3 port=24000', principal: { userId: 'U1', channelId: 'C1', roles: [] }, reply: rec.reply, source: 'console', requestId: 'r' });
@@ -97,7 +97,7 @@ describe('/replica remove of a cluster whose nodes are in the pool', () => {
       },
     } as unknown as PoolStore;
     let removedRecord = false;
-    const clusters: ClusterStore = { create: async () => undefined, get: async () => cluster, list: async () => [cluster], remove: async () => (removedRecord = true), markReady: async () => true };
+    const clusters: ClusterStore = { create: async () => undefined, get: async () => cluster, list: async () => [cluster], remove: async () => (removedRecord = true), markReady: async () => true, markRemoving: async () => true };
     const posts: string[] = [];
     const chat = { post: async (_c: string, m: { text: string }) => void posts.push(m.text) } as unknown as ChatSink;
     const cmd = createReplicaCommand({ dispatcher, policy: createFakePolicy({ allowActions: opts.allow }), clusters, pool, chat, poolChannel: 'CPOOL', probe: {} as ReplicationProbe, logger: createSilentLogger() });
