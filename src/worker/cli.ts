@@ -17,7 +17,7 @@ import { createWorkerDaemon } from './daemon.js';
 import { resolveProgram } from './exec.js';
 import { loadSandboxCapabilities } from './sandbox-loader.js';
 
-const USAGE = 'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N]';
+const USAGE = 'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] [--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N]';
 
 /** Entry point of `gearops worker`; resolves with the exit code once stopped. */
 export async function runWorkerCommand(argv: string[], deps: { env?: NodeJS.ProcessEnv; logger?: Logger; until?: Promise<unknown> } = {}): Promise<number> {
@@ -29,7 +29,7 @@ export async function runWorkerCommand(argv: string[], deps: { env?: NodeJS.Proc
   };
   let v;
   try {
-    v = parseArgs({ args: argv, options: { host: { type: 'string' }, gearman: { type: 'string' }, policy: { type: 'string' }, 'sandbox-dir': { type: 'string' }, 'binaries-dir': { type: 'string' }, advertise: { type: 'string' }, concurrency: { type: 'string' } }, allowPositionals: false }).values;
+    v = parseArgs({ args: argv, options: { host: { type: 'string' }, gearman: { type: 'string' }, policy: { type: 'string' }, 'sandbox-dir': { type: 'string' }, 'state-dir': { type: 'string' }, 'binaries-dir': { type: 'string' }, advertise: { type: 'string' }, concurrency: { type: 'string' } }, allowPositionals: false }).values;
   } catch (err) {
     return fail(`${(err as Error).message}\n${USAGE}`);
   }
@@ -83,7 +83,14 @@ export async function runWorkerCommand(argv: string[], deps: { env?: NodeJS.Proc
   }
   if (sandbox.problems.length) logger.warn({ event: 'preflight', problems: sandbox.problems }, `sandbox capabilities not registered: ${sandbox.problems.join('; ')}`);
 
-  const daemon = createWorkerDaemon({ host: v.host, servers, secret, logger, capabilities, concurrency });
+  // The record of jobs taken, kept across restarts so that a worker back within a minute refuses a replay.
+  const stateDir = v['state-dir'] ?? join(homedir(), '.gearops', 'state', v.host);
+  let daemon;
+  try {
+    daemon = createWorkerDaemon({ host: v.host, servers, secret, logger, capabilities, concurrency, stateDir });
+  } catch (err) {
+    return fail(`cannot start: --state-dir ${stateDir} is not usable (${(err as Error).message}); give a folder this user can write`);
+  }
   logger.info({ event: 'starting', host: v.host, servers, functions: daemon.functions, policy: policyFile }, 'worker starting');
   daemon.gearman.on('registered', (server: string) => logger.info({ event: 'worker_registered', server, functions: daemon.functions }, `registered ${daemon.functions.join(', ')} on ${server}`));
   // SIGHUP: read the policy file again; every later job is checked against the new rules.

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { ErrorCode, GearopsError, toGearopsError } from '../errors.js';
 import { DEFAULT_MAX_AGE_MS, NonceCache, signEvent, signResult, verifyJob, type JobEnvelope } from '../core/payload.js';
+import { createNonceFile } from './nonce-file.js';
 import type { Capability } from './capability.js';
 import { createGearmanWorker, type GearmanWorker, type WorkerJob } from '../gearman/worker.js';
 
@@ -40,6 +41,8 @@ export interface WorkerDaemonOptions {
   concurrency?: number;
   maxAgeMs?: number;
   reconnect?: ReconnectPreset;
+  /** Where the record of jobs taken lives across restarts (`<dir>/seen-jobs`); without it, memory only. */
+  stateDir?: string;
 }
 
 /** A running worker daemon. */
@@ -53,7 +56,7 @@ export interface WorkerDaemon {
 /** Creates the daemon (call start()). */
 export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
   const log = opts.logger.child({ component: 'worker', host: opts.host });
-  const nonces = new NonceCache(2 * (opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS));
+  const nonces = new NonceCache(2 * (opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS), 100_000, opts.stateDir ? createNonceFile(opts.stateDir) : undefined);
   // Jobs started here, by id. When the job server goes away mid-job the bot sends the same job again
   // (a new attempt, signed anew); that resend attaches to the job already running or done here
   // instead of running it a second time.
@@ -68,7 +71,8 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
     functions[fn] = async (job) => {
       let envelope;
       try {
-        envelope = verifyJob(opts.secret, job.payload, { host: opts.host, capability: cap.name, nonces, maxAgeMs: opts.maxAgeMs });
+        // Bound to this hand-out by the job server: gearmand handing the same job out again is not a replay.
+        envelope = verifyJob(opts.secret, job.payload, { host: opts.host, capability: cap.name, nonces, binding: `${job.server}|${job.handle}`, maxAgeMs: opts.maxAgeMs });
       } catch (err) {
         const e = toGearopsError(err);
         log.warn({ event: 'job_refused', fn, handle: job.handle, code: e.code, reason: e.message }, 'job refused; nothing ran');

@@ -80,7 +80,8 @@ export async function startFleet(opts: { hosts?: string[]; env?: NodeJS.ProcessE
   const root = mkdtempSync(join(tmpdir(), 'gearops-fleet-'));
   const [gearmand, db] = await Promise.all([startGearmand(), startMariadb()]);
   const workers = new Map<string, WorkerProcess>();
-  const startWorker = (h: string) => startWorkerProcess({ host: h, gearman: gearmand.address, secret, extraArgs: ['--sandbox-dir', join(root, h), ...(opts.workerArgs?.[h] ?? [])] });
+  // A restarted worker keeps its state dir (the record of jobs it took), as on a real host.
+  const startWorker = (h: string) => startWorkerProcess({ host: h, gearman: gearmand.address, secret, extraArgs: ['--sandbox-dir', join(root, h), '--state-dir', join(root, `${h}.state`), ...(opts.workerArgs?.[h] ?? [])] });
   await Promise.all(
     hosts.map(async (h) => {
       const dir = join(root, h);

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,6 +26,8 @@ describe('worker process with a real gearmand', () => {
   let d: Dispatcher;
   let dir: string;
   let probe: string;
+  // server1's folders, the same across its restarts (as on a real host): its sandboxes and its record of jobs taken.
+  const workerArgs = () => ['--sandbox-dir', join(dir, 'sandboxes'), '--state-dir', join(dir, 'state')];
 
   beforeAll(async () => {
     g = await startGearmand();
@@ -34,7 +36,7 @@ describe('worker process with a real gearmand', () => {
     // A policy that would let `touch <probe>` run: if any refused job ran, the file would appear.
     const policy = join(dir, 'policy.yml');
     writeFileSync(policy, `version: 1\ncommands:\n  - rule: diag\n    grep: true\n    allow:\n      - uptime\n      - hostname\n      - touch <path:${dir}/>\n      - sleep <int:1..60>\n      - seq <int:1..10000000>\n      - vmstat 1 3\n`);
-    w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy, extraArgs: ['--sandbox-dir', join(dir, 'sandboxes')] });
+    w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy, extraArgs: workerArgs() });
     d = createGearmanDispatcher({ servers: [g.address], secret, logger, preset: 'fast' });
   });
 
@@ -161,10 +163,27 @@ describe('worker process with a real gearmand', () => {
     const killed = new Promise((r) => w.child.once('exit', r));
     w.child.kill('SIGKILL');
     await killed;
-    w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy: join(dir, 'policy.yml') });
+    w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy: join(dir, 'policy.yml'), extraArgs: workerArgs() });
     const r = await job;
     expect(r.ok).toBe(true);
     expect(r.value?.exitCode).toBe(0);
+  });
+
+  it('refuses, after a restart, a replay of a job it ran before it: its record of jobs taken outlives the process', async () => {
+    const client = createGearmanClient({ servers: [g.address], logger });
+    try {
+      const attempt = (payload: string) => client.submit('run@server1', payload, { timeoutMs: 5000 }).then(() => 'completed', (e: Error) => e.message);
+      const once = signJob(secret, { host: 'server1', capability: 'run', requester, args: { line: 'hostname' } });
+      expect(await attempt(once.payload)).toBe('completed');
+      const killed = new Promise((r) => w.child.once('exit', r));
+      w.child.kill('SIGKILL');
+      await killed;
+      w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy: join(dir, 'policy.yml'), extraArgs: workerArgs() });
+      expect(await attempt(once.payload)).toMatch(/replayed/);
+      expect(readFileSync(join(dir, 'state', 'seen-jobs'), 'utf8')).toContain(once.envelope.id);
+    } finally {
+      await client.close();
+    }
   });
 
   it('follows the new run when its worker is killed after streaming output: the old run\'s output is dropped, not refused as a forgery', async () => {
@@ -175,7 +194,7 @@ describe('worker process with a real gearmand', () => {
     const killed = new Promise((r) => w.child.once('exit', r));
     w.child.kill('SIGKILL');
     await killed;
-    w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy: join(dir, 'policy.yml') });
+    w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy: join(dir, 'policy.yml'), extraArgs: workerArgs() });
     const r = await job;
     expect(r.ok, JSON.stringify(r.error)).toBe(true);
     expect(r.value?.exitCode).toBe(0);

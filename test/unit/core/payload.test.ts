@@ -122,6 +122,46 @@ describe('events and results', () => {
 });
 
 describe('NonceCache', () => {
+  it('tells the job server handing a job out again from a replay, by the hand-out it came with', () => {
+    const c = new NonceCache(1000);
+    expect(c.check('j1', 'g1:4730|H:a:1', 0)).toBe('new');
+    // gearmand re-hands the same job (same handle): to another connection, or to the worker back after a crash.
+    expect(c.check('j1', 'g1:4730|H:a:1', 10)).toBe('again');
+    // The same signed job submitted again by anyone gets a new handle: a replay.
+    expect(c.check('j1', 'g1:4730|H:a:2', 20)).toBe('replay');
+    expect(c.check('j1', 'g2:4730|H:a:1', 20)).toBe('replay');
+    expect(c.check('j1', '', 20)).toBe('replay');
+    expect(c.check('j2', '', 20)).toBe('new');
+    expect(c.check('j2', '', 30)).toBe('replay');
+  });
+
+  it('keeps what it saw in its store, so a new cache (a restarted worker) still refuses a replay, and cuts the store back now and then', () => {
+    let saved: Array<{ id: string; expires: number; binding: string }> = [];
+    let rewrites = 0;
+    const store = {
+      load: (now: number) => saved.filter((e) => e.expires > now),
+      append: (e: { id: string; expires: number; binding: string }) => void saved.push(e),
+      rewrite: (entries: Array<{ id: string; expires: number; binding: string }>) => {
+        rewrites++;
+        saved = [...entries];
+      },
+    };
+    const now = Date.now();
+    const first = new NonceCache(60_000, 100_000, store);
+    expect(first.check('j1', 's|H:1', now)).toBe('new');
+    const second = new NonceCache(60_000, 100_000, store);
+    expect(second.check('j1', 's|H:9', now + 1)).toBe('replay');
+    expect(second.check('j1', 's|H:1', now + 1)).toBe('again');
+    // A busy worker: jobs every 10 ms, each remembered for a second. The saved record is cut back to the
+    // hundred or so live entries instead of growing by a line per job for ever.
+    const busy = new NonceCache(1000, 100_000, store);
+    for (let i = 0; i < 3000; i++) busy.check(`k${i}`, 's|H', now + 10 * i);
+    expect(rewrites).toBeGreaterThanOrEqual(2);
+    expect(saved.length).toBeLessThan(1200);
+    expect(saved.some((e) => e.id === 'k2999')).toBe(true);
+  });
+
+
   it('forgets ids after the ttl and caps its size', () => {
     const c = new NonceCache(1000, 2);
     expect(c.remember('a', 0)).toBe(true);
