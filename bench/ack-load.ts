@@ -13,7 +13,15 @@ const n = Number(count);
 const url = new URL('/slack/events', base);
 
 function post(i: number | 'warm'): Promise<{ status: number; ms: number }> {
-  const body = slashCommandBody({ command: '/run', text: 'server1 uptime', channel_id: `C${i === 'warm' ? 0 : i % 10}`, user_id: `U${i}`, user_name: 'u', response_url: 'http://hooks.bench/r', trigger_id: `t${i}-${process.pid}` });
+  const body = slashCommandBody({
+    command: '/run',
+    text: 'server1 uptime',
+    channel_id: `C${i === 'warm' ? 0 : i % 10}`,
+    user_id: `U${i}`,
+    user_name: 'u',
+    response_url: 'http://hooks.bench/r',
+    trigger_id: `t${i}-${process.pid}`,
+  });
   const headers = { ...signSlackRequest(secret!, body), 'content-length': String(Buffer.byteLength(body)) };
   return new Promise((resolve, reject) => {
     const t = performance.now();
@@ -29,7 +37,9 @@ function post(i: number | 'warm'): Promise<{ status: number; ms: number }> {
 await post('warm');
 const results = await Promise.all(Array.from({ length: n }, (_, i) => post(i)));
 if (results.some((r) => r.status !== 200)) {
-  process.stderr.write(`not every command was acked with 200: ${[...new Set(results.map((r) => r.status))].join(', ')}\n`);
+  process.stderr.write(
+    `not every command was acked with 200: ${[...new Set(results.map((r) => r.status))].join(', ')}\n`,
+  );
   process.exit(1);
 }
 process.stdout.write(`${JSON.stringify(results.map((r) => r.ms))}\n`);

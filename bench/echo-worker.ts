@@ -11,7 +11,12 @@ if (!server) {
   process.stderr.write('usage: echo-worker.ts <host:port>\n');
   process.exit(2);
 }
-const worker = createGearmanWorker({ servers: [server], functions: { p_echo: async (j) => j.payload }, concurrency: 1, logger: createSilentLogger() });
+const worker = createGearmanWorker({
+  servers: [server],
+  functions: { p_echo: async (j) => j.payload },
+  concurrency: 1,
+  logger: createSilentLogger(),
+});
 await worker.start();
 process.stdout.write('ready\n');
 process.once('SIGTERM', () => {

@@ -36,23 +36,42 @@ async function waitFor(server: string, fn: string): Promise<void> {
 function cClientRun(port: number, fn: string, jobs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const c = spawn('gearman', ['-h', '127.0.0.1', '-p', String(port), '-n', '-f', fn], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const c = spawn('gearman', ['-h', '127.0.0.1', '-p', String(port), '-n', '-f', fn], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
     c.once('error', reject);
-    c.once('exit', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - started) / 1e6) : reject(new Error(`gearman exited ${code}`))));
+    c.once('exit', (code) =>
+      code === 0
+        ? resolve(Number(process.hrtime.bigint() - started) / 1e6)
+        : reject(new Error(`gearman exited ${code}`)),
+    );
     c.stdin.end(Array.from({ length: jobs }, (_, i) => `job${i}`).join('\n') + '\n');
   });
 }
 
 /** Runs the benchmark; `reps` repetitions of `jobs` jobs on each side. */
-export async function benchGearman(opts: { jobs?: number; reps?: number; log?: (s: string) => void } = {}): Promise<GearmanBench> {
+export async function benchGearman(
+  opts: { jobs?: number; reps?: number; log?: (s: string) => void } = {},
+): Promise<GearmanBench> {
   const jobs = opts.jobs ?? 2000;
   const reps = opts.reps ?? 5;
   const logger = createSilentLogger();
   const g = await startGearmandProcess();
-  const cWorker = spawn('gearman', ['-h', '127.0.0.1', '-p', String(g.port), '-w', '-f', 'c_echo'], { stdio: 'ignore' });
-  const worker = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./echo-worker.ts', import.meta.url)), g.address], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const cWorker = spawn('gearman', ['-h', '127.0.0.1', '-p', String(g.port), '-w', '-f', 'c_echo'], {
+    stdio: 'ignore',
+  });
+  const worker = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./echo-worker.ts', import.meta.url)), g.address],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   const client = createGearmanClient({ servers: [g.address], logger });
-  const local = createGearmanWorker({ servers: [g.address], functions: { p_local: async (j) => j.payload }, concurrency: 1, logger });
+  const local = createGearmanWorker({
+    servers: [g.address],
+    functions: { p_local: async (j) => j.payload },
+    concurrency: 1,
+    logger,
+  });
   try {
     await local.start();
     await waitFor(g.address, 'p_echo');
@@ -69,16 +88,26 @@ export async function benchGearman(opts: { jobs?: number; reps?: number; log?: (
       project.push(jobs / (Number(process.hrtime.bigint() - t) / 1e9));
       c.push(jobs / ((await cClientRun(g.port, 'c_echo', jobs)) / 1000));
       t = process.hrtime.bigint();
-      await Promise.all(Array.from({ length: jobs }, (_, i) => client.submit('p_echo', `job${i}`, { timeoutMs: 30_000 })));
+      await Promise.all(
+        Array.from({ length: jobs }, (_, i) => client.submit('p_echo', `job${i}`, { timeoutMs: 30_000 })),
+      );
       piped.push(jobs / (Number(process.hrtime.bigint() - t) / 1e9));
       t = process.hrtime.bigint();
       for (let i = 0; i < jobs; i++) await client.submit('p_local', `job${i}`, { timeoutMs: 10_000 });
       inproc.push(jobs / (Number(process.hrtime.bigint() - t) / 1e9));
-      opts.log?.(`gearman rep ${r + 1}/${reps}: project ${round(project.at(-1)!)} jobs/s, C ${round(c.at(-1)!)} jobs/s, project pipelined ${round(piped.at(-1)!)} jobs/s, project in one process ${round(inproc.at(-1)!)} jobs/s`);
+      opts.log?.(
+        `gearman rep ${r + 1}/${reps}: project ${round(project.at(-1)!)} jobs/s, C ${round(c.at(-1)!)} jobs/s, project pipelined ${round(piped.at(-1)!)} jobs/s, project in one process ${round(inproc.at(-1)!)} jobs/s`,
+      );
     }
     const p = median(project);
     const cm = median(c);
-    return { project_jobs_per_s: round(p), c_jobs_per_s: round(cm), gearman_throughput_ratio: round(p / cm, 2), project_pipelined_jobs_per_s: round(median(piped)), project_inprocess_jobs_per_s: round(median(inproc)) };
+    return {
+      project_jobs_per_s: round(p),
+      c_jobs_per_s: round(cm),
+      gearman_throughput_ratio: round(p / cm, 2),
+      project_pipelined_jobs_per_s: round(median(piped)),
+      project_inprocess_jobs_per_s: round(median(inproc)),
+    };
   } finally {
     await client.close();
     await local.stop({ graceMs: 100 });

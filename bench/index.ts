@@ -33,7 +33,10 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
   process.stdout.write(`${'figure'.padEnd(width)}  value\n${'-'.repeat(width)}  -----\n`);
   for (const [k, v] of Object.entries(figures)) process.stdout.write(`${k.padEnd(width)}  ${v}\n`);
   for (const n of notes) process.stdout.write(`not measured: ${n}\n`);
-  if (json) process.stdout.write(`${JSON.stringify({ ...figures, ...(notes.length ? { not_measured: notes.join('; ') } : {}) })}\n`);
+  if (json)
+    process.stdout.write(
+      `${JSON.stringify({ ...figures, ...(notes.length ? { not_measured: notes.join('; ') } : {}) })}\n`,
+    );
   return 0;
 }
 

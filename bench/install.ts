@@ -15,13 +15,42 @@ import { createSandboxCapabilities } from '../src/worker/sandbox/index.js';
 import { freePort } from '../src/demo/gearmand-process.js';
 import { median, round } from './stats.js';
 
-const ctx = (args: unknown) => ({ job: { v: 1 as const, kind: 'job' as const, id: 'bench', ts: Date.now(), host: 'h', capability: 'x', requester: { userId: 'U', channelId: 'C', roles: [] }, args }, args, emit: () => undefined, signal: new AbortController().signal, logger: createSilentLogger() });
+const ctx = (args: unknown) => ({
+  job: {
+    v: 1 as const,
+    kind: 'job' as const,
+    id: 'bench',
+    ts: Date.now(),
+    host: 'h',
+    capability: 'x',
+    requester: { userId: 'U', channelId: 'C', roles: [] },
+    args,
+  },
+  args,
+  emit: () => undefined,
+  signal: new AbortController().signal,
+  logger: createSilentLogger(),
+});
 
 /** Runs `reps` rounds; reports medians. */
-export async function benchInstall(opts: { reps?: number } = {}): Promise<{ install_first_node_s: number; install_1node_s: number; install_3node_s: number; install_parallel_ratio: number }> {
+export async function benchInstall(opts: { reps?: number } = {}): Promise<{
+  install_first_node_s: number;
+  install_1node_s: number;
+  install_3node_s: number;
+  install_parallel_ratio: number;
+}> {
   const reps = opts.reps ?? 3;
   const root = mkdtempSync(join(tmpdir(), 'gearops-bench-install-'));
-  const caps = await Promise.all(['h1', 'h2', 'h3'].map((h) => createSandboxCapabilities({ host: h, sandboxDir: join(root, h), advertise: '127.0.0.1', logger: createSilentLogger() })));
+  const caps = await Promise.all(
+    ['h1', 'h2', 'h3'].map((h) =>
+      createSandboxCapabilities({
+        host: h,
+        sandboxDir: join(root, h),
+        advertise: '127.0.0.1',
+        logger: createSilentLogger(),
+      }),
+    ),
+  );
   const cap = (i: number, name: string) => caps[i]!.capabilities.find((c) => c.name === name) as Capability;
   if (!caps[0]!.capabilities.length) throw new Error(`no server build: ${caps[0]!.problems.join('; ')}`);
   const one: number[] = [];
@@ -30,14 +59,18 @@ export async function benchInstall(opts: { reps?: number } = {}): Promise<{ inst
   try {
     for (let i = 0; i < 3; i++) {
       const t = Date.now();
-      await cap(i, 'sandbox.install').handler(ctx({ name: 'warm', cluster: 'warm', port: await freePort(), serverId: 1, role: 'master' }));
+      await cap(i, 'sandbox.install').handler(
+        ctx({ name: 'warm', cluster: 'warm', port: await freePort(), serverId: 1, role: 'master' }),
+      );
       if (i === 0) first = (Date.now() - t) / 1000;
       await cap(i, 'sandbox.remove').handler(ctx({ name: 'warm' }));
     }
     for (let r = 0; r < reps; r++) {
       let p = await freePort();
       let t = Date.now();
-      await cap(0, 'sandbox.install').handler(ctx({ name: 'solo', cluster: 'solo', port: p, serverId: 1, role: 'master' }));
+      await cap(0, 'sandbox.install').handler(
+        ctx({ name: 'solo', cluster: 'solo', port: p, serverId: 1, role: 'master' }),
+      );
       one.push((Date.now() - t) / 1000);
       await cap(0, 'sandbox.remove').handler(ctx({ name: 'solo' }));
       p = await freePort();
@@ -46,7 +79,18 @@ export async function benchInstall(opts: { reps?: number } = {}): Promise<{ inst
       // As /replica install does: the master and both replicas at once (replicas connect once the master is up).
       await Promise.all([
         cap(0, 'sandbox.install').handler(ctx({ name: 'trio', cluster: 'trio', port: p, serverId: 1, role: 'master' })),
-        ...[p1, p2].map((port, i) => cap(i + 1, 'sandbox.install').handler(ctx({ name: 'trio', cluster: 'trio', port, serverId: i + 2, role: 'replica', master: { address: '127.0.0.1', port: p } }))),
+        ...[p1, p2].map((port, i) =>
+          cap(i + 1, 'sandbox.install').handler(
+            ctx({
+              name: 'trio',
+              cluster: 'trio',
+              port,
+              serverId: i + 2,
+              role: 'replica',
+              master: { address: '127.0.0.1', port: p },
+            }),
+          ),
+        ),
       ]);
       three.push((Date.now() - t) / 1000);
       await Promise.all([0, 1, 2].map((i) => cap(i, 'sandbox.remove').handler(ctx({ name: 'trio' }))));
@@ -58,5 +102,10 @@ export async function benchInstall(opts: { reps?: number } = {}): Promise<{ inst
       // a server still flushing its last files; the temp dir is left for the OS to clean
     }
   }
-  return { install_first_node_s: round(first, 2), install_1node_s: round(median(one), 2), install_3node_s: round(median(three), 2), install_parallel_ratio: round(median(three) / median(one), 2) };
+  return {
+    install_first_node_s: round(first, 2),
+    install_1node_s: round(median(one), 2),
+    install_3node_s: round(median(three), 2),
+    install_parallel_ratio: round(median(three) / median(one), 2),
+  };
 }

@@ -20,22 +20,63 @@ import type { ChatSink } from '../src/core/ports/chat.js';
 import type { ClusterNode } from '../src/core/ports/store.js';
 import { median, round } from './stats.js';
 
-const ctx = (args: unknown) => ({ job: { v: 1 as const, kind: 'job' as const, id: 'bench', ts: Date.now(), host: 'h', capability: 'x', requester: { userId: 'U', channelId: 'C', roles: [] }, args }, args, emit: () => undefined, signal: new AbortController().signal, logger: createSilentLogger() });
+const ctx = (args: unknown) => ({
+  job: {
+    v: 1 as const,
+    kind: 'job' as const,
+    id: 'bench',
+    ts: Date.now(),
+    host: 'h',
+    capability: 'x',
+    requester: { userId: 'U', channelId: 'C', roles: [] },
+    args,
+  },
+  args,
+  emit: () => undefined,
+  signal: new AbortController().signal,
+  logger: createSilentLogger(),
+});
 
 /** Measures detection latency (median of `reps` breaks) and a 50-replica poll cycle. */
-export async function benchMonitor(opts: { reps?: number } = {}): Promise<{ detect_latency_ms: number; poll_cycle_50_ms: number }> {
+export async function benchMonitor(
+  opts: { reps?: number } = {},
+): Promise<{ detect_latency_ms: number; poll_cycle_50_ms: number }> {
   const reps = opts.reps ?? 3;
   const logger = createSilentLogger();
   const root = mkdtempSync(join(tmpdir(), 'gearops-bench-monitor-'));
   const db = await startMariadbProcess({ baseDir: join(root, 'store') });
-  const caps = await Promise.all(['h1', 'h2', 'h3'].map((h) => createSandboxCapabilities({ host: h, sandboxDir: join(root, h), advertise: '127.0.0.1', logger })));
+  const caps = await Promise.all(
+    ['h1', 'h2', 'h3'].map((h) =>
+      createSandboxCapabilities({ host: h, sandboxDir: join(root, h), advertise: '127.0.0.1', logger }),
+    ),
+  );
   const install = (i: number) => caps[i]!.capabilities.find((c) => c.name === 'sandbox.install') as Capability;
   const store = await createMysqlStore({ url: db.url, logger });
   const probe = createReplicationProbe({ credentials: { user: 'msandbox', password: 'msandbox' }, logger });
   try {
     const ports = [await freePort(), await freePort(), await freePort()];
-    await Promise.all(ports.map((port, i) => install(i).handler(ctx({ name: 'b', cluster: 'b', port, serverId: i + 1, role: i === 0 ? 'master' : 'replica', master: i === 0 ? undefined : { address: '127.0.0.1', port: ports[0] } }))));
-    const nodes: ClusterNode[] = ports.map((port, i) => ({ host: `h${i + 1}`, address: '127.0.0.1', port, role: i === 0 ? 'master' : 'replica', serverId: i + 1, sandbox: 'b' }));
+    await Promise.all(
+      ports.map((port, i) =>
+        install(i).handler(
+          ctx({
+            name: 'b',
+            cluster: 'b',
+            port,
+            serverId: i + 1,
+            role: i === 0 ? 'master' : 'replica',
+            master: i === 0 ? undefined : { address: '127.0.0.1', port: ports[0] },
+          }),
+        ),
+      ),
+    );
+    const nodes: ClusterNode[] = ports.map((port, i) => ({
+      host: `h${i + 1}`,
+      address: '127.0.0.1',
+      port,
+      role: i === 0 ? 'master' : 'replica',
+      serverId: i + 1,
+      sandbox: 'b',
+    }));
     await store.clusters.create({ name: 'b', version: 'x', credentials: 'bench', createdBy: 'bench', nodes });
     let posted: number | null = null;
     const sink: ChatSink = {
@@ -47,7 +88,16 @@ export async function benchMonitor(opts: { reps?: number } = {}): Promise<{ dete
       upload: async () => undefined,
     };
     const policy = parsePolicy('version: 1\n', 'bench.yml');
-    const monitor = createReplicationMonitor({ store, probe, chat: sink, alertChannel: 'C', policy, logger, intervalMs: 1000, lagThresholdS: 30 });
+    const monitor = createReplicationMonitor({
+      store,
+      probe,
+      chat: sink,
+      alertChannel: 'C',
+      policy,
+      logger,
+      intervalMs: 1000,
+      lagThresholdS: 30,
+    });
     await monitor.start();
     const latencies: number[] = [];
     const replica = { address: '127.0.0.1', port: ports[1]! };
@@ -60,14 +110,28 @@ export async function benchMonitor(opts: { reps?: number } = {}): Promise<{ dete
       if (posted === null) throw new Error('no alert within 10 s');
       latencies.push((posted as number) - broke);
       await probe.startReplication(replica);
-      while ((await store.incidents.listOpen()).length > 0 && Date.now() - broke < 20_000) await new Promise((res) => setTimeout(res, 100));
+      while ((await store.incidents.listOpen()).length > 0 && Date.now() - broke < 20_000)
+        await new Promise((res) => setTimeout(res, 100));
     }
     await monitor.stop();
     // 50 replica entries: the cycle's cost in status round trips.
-    const many: ClusterNode[] = [nodes[0]!, ...Array.from({ length: 50 }, (_, i) => ({ ...nodes[1 + (i % 2)]!, host: `r${i}` }))];
+    const many: ClusterNode[] = [
+      nodes[0]!,
+      ...Array.from({ length: 50 }, (_, i) => ({ ...nodes[1 + (i % 2)]!, host: `r${i}` })),
+    ];
     await store.clusters.create({ name: 'many', version: 'x', credentials: 'bench', createdBy: 'bench', nodes: many });
     await store.clusters.remove('b');
-    const cycles = createReplicationMonitor({ store, probe, chat: sink, alertChannel: 'C', policy, logger, intervalMs: 60_000, lagThresholdS: 30, lockName: 'bench.cycles' });
+    const cycles = createReplicationMonitor({
+      store,
+      probe,
+      chat: sink,
+      alertChannel: 'C',
+      policy,
+      logger,
+      intervalMs: 60_000,
+      lagThresholdS: 30,
+      lockName: 'bench.cycles',
+    });
     const times: number[] = [];
     for (let i = 0; i < 11; i++) {
       const t = process.hrtime.bigint();

@@ -37,19 +37,39 @@ export async function benchRunLatency(opts: { runs?: number } = {}): Promise<Run
   const logger = createSilentLogger();
   const secret = randomBytes(32).toString('hex');
   const g = await startGearmandProcess();
-  const w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, env: { GEAROPS_LOG_LEVEL: 'warn' } });
+  const w = await startWorkerProcess({
+    host: 'server1',
+    gearman: g.address,
+    secret,
+    env: { GEAROPS_LOG_LEVEL: 'warn' },
+  });
   const policy = loadPolicyFile('policies/demo.yml');
   const dispatcher = createGearmanDispatcher({ servers: [g.address], secret, logger });
-  const router = createCommandRouter({ commands: [createRunCommand({ dispatcher, policy, limiter: createHostLimiter({ maxConcurrent: 4 }), logger })], policy, logger });
+  const router = createCommandRouter({
+    commands: [createRunCommand({ dispatcher, policy, limiter: createHostLimiter({ maxConcurrent: 4 }), logger })],
+    policy,
+    logger,
+  });
   try {
     const times: number[] = [];
     for (let i = 0; i < runs + 5; i++) {
       const t = process.hrtime.bigint();
-      const out = await router.dispatch({ command: 'run', text: 'server1 hostname', principal: { userId: 'UBENCH', channelId: 'CBENCH', roles: [] }, reply: quietReply, source: 'console', requestId: `b${i}` });
+      const out = await router.dispatch({
+        command: 'run',
+        text: 'server1 hostname',
+        principal: { userId: 'UBENCH', channelId: 'CBENCH', roles: [] },
+        reply: quietReply,
+        source: 'console',
+        requestId: `b${i}`,
+      });
       if (out.status !== 'ok') throw new Error(`/run failed during the benchmark: ${out.summary}`);
       if (i >= 5) times.push(Number(process.hrtime.bigint() - t) / 1e6);
     }
-    return { run_latency_p50_ms: round(quantile(times, 0.5), 2), run_latency_p99_ms: round(quantile(times, 0.99), 2), runs };
+    return {
+      run_latency_p50_ms: round(quantile(times, 0.5), 2),
+      run_latency_p99_ms: round(quantile(times, 0.99), 2),
+      runs,
+    };
   } finally {
     await dispatcher.close();
     await w.stop();

@@ -19,13 +19,19 @@ const LOAD = fileURLToPath(new URL('./ack-load.ts', import.meta.url));
 /** Runs the load generator against `base`; resolves with the answer times. */
 function load(base: string, secret: string, n: number): Promise<number[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', LOAD, base, secret, String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', LOAD, base, secret, String(n)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as number[]) : reject(new Error(`ack load generator exited ${code}: ${err.trim().split('\n').pop()}`))));
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out) as number[])
+        : reject(new Error(`ack load generator exited ${code}: ${err.trim().split('\n').pop()}`)),
+    );
   });
 }
 
@@ -45,7 +51,10 @@ export async function benchSlackAck(opts: { n?: number; rounds?: number } = {}):
   const n = opts.n ?? 100;
   const rounds = opts.rounds ?? 5;
   const secret = 'bench-signing-secret';
-  nock('http://slack.bench').persist().post(/\/api\/.*/).reply(200, { ok: true, user_id: 'UBOT', team_id: 'T1', ts: '1.1', channel: 'C1' });
+  nock('http://slack.bench')
+    .persist()
+    .post(/\/api\/.*/)
+    .reply(200, { ok: true, user_id: 'UBOT', team_id: 'T1', ts: '1.1', channel: 'C1' });
   nock('http://hooks.bench').persist().post(/.*/).reply(200, 'ok');
   // The router does real work after the ack (a short async job and a reply), as commands do.
   const router: CommandRouter = {
@@ -57,7 +66,15 @@ export async function benchSlackAck(opts: { n?: number; rounds?: number } = {}):
     },
     dispatchAction: async () => ({ status: 'ok' }),
   };
-  const bot = createSlackBot({ botToken: 'xoxb-bench', signingSecret: secret, port: 0, apiUrl: 'http://slack.bench/api/', router, logger: createSilentLogger(), limits: 'fast' });
+  const bot = createSlackBot({
+    botToken: 'xoxb-bench',
+    signingSecret: secret,
+    port: 0,
+    apiUrl: 'http://slack.bench/api/',
+    router,
+    logger: createSilentLogger(),
+    limits: 'fast',
+  });
   const { port } = await bot.start();
   const baseline = await startBaseline();
   const p50: number[] = [];

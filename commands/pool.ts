@@ -65,7 +65,8 @@ export function parseServerArg(s: string | undefined): { host: string; port: num
   const m = /^([^:]*):(\d{1,5})$/.exec(s);
   if (!m) throw usage(`${shown} is not host:port.`);
   const host = m[1] ?? '';
-  if (!isPoolHost(host)) throw usage(`${shown}: the host must be a host name or IPv4 address of at most ${HOST_MAX} characters.`);
+  if (!isPoolHost(host))
+    throw usage(`${shown}: the host must be a host name or IPv4 address of at most ${HOST_MAX} characters.`);
   const port = Number(m[2]);
   if (port < 1 || port > 65535) throw usage(`${shown}: port ${m[2]} is out of range 1..65535.`);
   return { host, port };
@@ -74,13 +75,15 @@ export function parseServerArg(s: string | undefined): { host: string; port: num
 /** Parses READ / WRITE / READ,WRITE (case-insensitive, deduplicated, sorted); throws a usage error otherwise. */
 export function parseTypes(s: string): PoolRole[] {
   const parts = s.toUpperCase().split(',');
-  if (parts.some((p) => p !== 'READ' && p !== 'WRITE')) throw usage(`\`${s.slice(0, 30)}\` is not a type: use READ, WRITE or READ,WRITE.`);
+  if (parts.some((p) => p !== 'READ' && p !== 'WRITE'))
+    throw usage(`\`${s.slice(0, 30)}\` is not a type: use READ, WRITE or READ,WRITE.`);
   return [...new Set(parts as PoolRole[])].sort();
 }
 
 /** Checks a `sock=` path: absolute, at most 64 characters, no `..`, no shell or quote characters. */
 export function parseSock(s: string): string {
-  if (!SOCK_RE.test(s) || s.length > SOCK_MAX || s.split('/').includes('..')) throw usage(`sock= must be an absolute path of at most ${SOCK_MAX} characters without \`..\`.`);
+  if (!SOCK_RE.test(s) || s.length > SOCK_MAX || s.split('/').includes('..'))
+    throw usage(`sock= must be an absolute path of at most ${SOCK_MAX} characters without \`..\`.`);
   return s;
 }
 
@@ -149,7 +152,13 @@ export function createPoolCommand(deps: PoolCommandDeps): CommandModule {
       } catch (err) {
         // The change is committed; say so rather than fail the command.
         log.error({ event: 'pool_announce_failed', err, host: ch.host, port: ch.port }, 'pool announcement failed');
-        await inv.reply.ephemeral(textMessage(`The change was made, but announcing it in <#${deps.poolChannel}> failed: ${(err as Error).message}`)).catch(() => undefined);
+        await inv.reply
+          .ephemeral(
+            textMessage(
+              `The change was made, but announcing it in <#${deps.poolChannel}> failed: ${(err as Error).message}`,
+            ),
+          )
+          .catch(() => undefined);
       }
     }
     // Typed in the pool channel itself: the announcement is the confirmation (no second copy there).
@@ -171,16 +180,25 @@ export function createPoolCommand(deps: PoolCommandDeps): CommandModule {
       } else if (req.sub === 'set' || req.sub === 'offline') {
         ch = await deps.pool.set(host, port, req.sub === 'set' ? req.type : [], actor, reason);
         if (ch.before !== null && ch.after !== null && ch.before.join(',') === ch.after.join(',')) {
-          await inv.reply.ephemeral(textMessage(`${server} is already ${showPoolType(ch.after)}; nothing was changed.`));
+          await inv.reply.ephemeral(
+            textMessage(`${server} is already ${showPoolType(ch.after)}; nothing was changed.`),
+          );
           return { status: 'ok', host, summary: `${server} unchanged (${showPoolType(ch.after)})` };
         }
       } else {
         const cur = await deps.pool.get(host, port);
         if (!cur) throw new GearopsError(ErrorCode.NotFound, `${server} is not in the pool`, { data: { host, port } });
         // `--yes` is the console's answer; in Slack the button is the only way to confirm.
-        const yes = (req.assumeYes && inv.source === 'console') || (await inv.reply.confirm(textMessage(`Delete ${server} (${showPoolType(cur.type)}) from the pool? Reason: ${reason}`), { yesLabel: 'Delete' }));
+        const yes =
+          (req.assumeYes && inv.source === 'console') ||
+          (await inv.reply.confirm(
+            textMessage(`Delete ${server} (${showPoolType(cur.type)}) from the pool? Reason: ${reason}`),
+            { yesLabel: 'Delete' },
+          ));
         if (!yes) {
-          await inv.reply.ephemeral(textMessage(`Not deleted: ${server} stays in the pool as ${showPoolType(cur.type)}.`));
+          await inv.reply.ephemeral(
+            textMessage(`Not deleted: ${server} stays in the pool as ${showPoolType(cur.type)}.`),
+          );
           return { status: 'refused', host, summary: 'delete not confirmed' };
         }
         ch = await deps.pool.del(host, port, actor, reason);
@@ -202,7 +220,16 @@ export function createPoolCommand(deps: PoolCommandDeps): CommandModule {
     const nodes = await deps.pool.list();
     await inv.reply.ephemeral(
       nodes.length
-        ? { text: `${nodes.length} server(s) in the pool`, blocks: [{ type: 'table', columns: ['server', 'sock', 'type'], rows: nodes.map((n) => [`${n.host}:${n.port}`, n.sock || '-', showPoolType(n.type)]) }] }
+        ? {
+            text: `${nodes.length} server(s) in the pool`,
+            blocks: [
+              {
+                type: 'table',
+                columns: ['server', 'sock', 'type'],
+                rows: nodes.map((n) => [`${n.host}:${n.port}`, n.sock || '-', showPoolType(n.type)]),
+              },
+            ],
+          }
         : textMessage('The pool is empty.'),
     );
     return { status: 'ok', summary: `${nodes.length} servers` };
@@ -215,19 +242,25 @@ export function createPoolCommand(deps: PoolCommandDeps): CommandModule {
       return `${d.allow ? '✓' : '✗'} ${s}: ${d.reason}`;
     });
     const head = unknown === undefined ? '' : `Unknown subcommand \`${unknown.slice(0, 20)}\`.\n`;
-    await inv.reply.ephemeral(textMessage(`${head}Usage:\n${POOL_USAGE}\nWhat the policy lets you do:\n${may.join('\n')}`));
-    return unknown === undefined ? { status: 'ok', summary: 'help' } : { status: 'refused', summary: `unknown subcommand ${unknown.slice(0, 20)}` };
+    await inv.reply.ephemeral(
+      textMessage(`${head}Usage:\n${POOL_USAGE}\nWhat the policy lets you do:\n${may.join('\n')}`),
+    );
+    return unknown === undefined
+      ? { status: 'ok', summary: 'help' }
+      : { status: 'refused', summary: `unknown subcommand ${unknown.slice(0, 20)}` };
   }
 
   return {
     name: 'pool',
     description: 'Change the load-balancer pool (common.nodes)',
-    usage: 'list | add <host:port> [READ|WRITE|READ,WRITE] [sock=<path>] [reason] | set <host:port> <types> | offline <host:port> | del <host:port> | help',
+    usage:
+      'list | add <host:port> [READ|WRITE|READ,WRITE] [sock=<path>] [reason] | set <host:port> <types> | offline <host:port> | del <host:port> | help',
     async handle(inv) {
       const [sub, ...args] = words(inv.text);
       try {
         if (sub === 'list') return await list(inv);
-        if (sub === 'add' || sub === 'set' || sub === 'offline' || sub === 'del') return await change(inv, parseChange(sub, args));
+        if (sub === 'add' || sub === 'set' || sub === 'offline' || sub === 'del')
+          return await change(inv, parseChange(sub, args));
         return await help(inv, sub === undefined || sub === 'help' ? undefined : sub);
       } catch (err) {
         if (!isGearopsError(err, ErrorCode.Usage)) throw err;

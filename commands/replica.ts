@@ -18,7 +18,14 @@ import type { CommandInvocation, CommandModule, CommandOutcome } from '../src/co
 import type { Dispatcher, JobResult } from '../src/core/ports/dispatcher.js';
 import type { Policy, PolicyAction } from '../src/core/ports/policy.js';
 import type { NodeAddress, NodeStatus, ReplicationProbe } from '../src/core/ports/replication.js';
-import type { ClusterNode, ClusterRecord, ClusterStore, PoolChange, PoolRole, PoolStore } from '../src/core/ports/store.js';
+import type {
+  ClusterNode,
+  ClusterRecord,
+  ClusterStore,
+  PoolChange,
+  PoolRole,
+  PoolStore,
+} from '../src/core/ports/store.js';
 import { poolChangeMessage, showPoolType } from '../src/core/pool-message.js';
 import { redactRows } from '../src/core/redact.js';
 import { formatDuration, mention, policyPrincipal, requesterOf, words } from './shared.js';
@@ -91,7 +98,10 @@ export function parseInstall(args: string[]): InstallPlan {
   const usage = (why: string) => new GearopsError(ErrorCode.Usage, `${why}\nUsage: ${USAGE.split('\n')[0]}`);
   const [cluster, ...rest] = args;
   if (!cluster || cluster.includes('=')) throw usage('name the cluster first.');
-  if (!NAME_RE.test(cluster)) throw usage(`\`${cluster.slice(0, 40)}\` is not a cluster name (lower-case letters, digits and _, up to 31 characters, starting with a letter).`);
+  if (!NAME_RE.test(cluster))
+    throw usage(
+      `\`${cluster.slice(0, 40)}\` is not a cluster name (lower-case letters, digits and _, up to 31 characters, starting with a letter).`,
+    );
   const kv = new Map<string, string>();
   for (const a of rest) {
     const m = /^([a-z]+)=(.*)$/.exec(a);
@@ -99,7 +109,8 @@ export function parseInstall(args: string[]): InstallPlan {
     if (kv.has(m[1])) throw usage(`${m[1]}= given twice.`);
     kv.set(m[1], m[2] ?? '');
   }
-  for (const k of kv.keys()) if (!['master', 'slaves', 'replicas', 'version', 'port', 'pool'].includes(k)) throw usage(`unknown option ${k}=.`);
+  for (const k of kv.keys())
+    if (!['master', 'slaves', 'replicas', 'version', 'port', 'pool'].includes(k)) throw usage(`unknown option ${k}=.`);
   const master = kv.get('master');
   const slaves = kv.get('slaves') ?? kv.get('replicas');
   if (!master) throw usage('master=<host> is missing.');
@@ -110,12 +121,14 @@ export function parseInstall(args: string[]): InstallPlan {
   const dup = all.find((h, i) => all.indexOf(h) !== i);
   if (dup) throw usage(`${dup} is named twice: each node needs its own host.`);
   const version = kv.get('version');
-  if (version !== undefined && !VERSION_RE.test(version)) throw usage(`\`${version.slice(0, 20)}\` is not a version (e.g. 10.11).`);
+  if (version !== undefined && !VERSION_RE.test(version))
+    throw usage(`\`${version.slice(0, 20)}\` is not a version (e.g. 10.11).`);
   const portText = kv.get('port');
   let port: number | undefined;
   if (portText !== undefined) {
     port = Number(portText);
-    if (!/^\d+$/.test(portText) || port < 1024 || port + all.length - 1 > 65535) throw usage(`port=${portText.slice(0, 10)} must be a base port from 1024 to ${65535 - all.length + 1}.`);
+    if (!/^\d+$/.test(portText) || port < 1024 || port + all.length - 1 > 65535)
+      throw usage(`port=${portText.slice(0, 10)} must be a base port from 1024 to ${65535 - all.length + 1}.`);
   }
   const pool = kv.get('pool');
   if (pool !== undefined && !['yes', 'no'].includes(pool)) throw usage('pool= takes yes or no.');
@@ -135,12 +148,27 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
   const ago = (d?: Date) => (d ? `${formatDuration(Math.max(0, Date.now() - d.getTime()))} ago` : 'earlier');
 
   function alreadyThere(c: ClusterRecord): GearopsError {
-    if (c.state === 'installing') return new GearopsError(ErrorCode.Usage, `cluster ${c.name} is being installed (started ${ago(c.createdAt)}); if that install was interrupted, /replica remove ${c.name} stops what is left of it.`);
-    if (c.state === 'removing') return new GearopsError(ErrorCode.Usage, `cluster ${c.name} is being removed; if that removal did not finish, /replica remove ${c.name} tries again.`);
-    return new GearopsError(ErrorCode.Usage, `cluster ${c.name} already exists: choose another name or /replica remove ${c.name} first.`);
+    if (c.state === 'installing')
+      return new GearopsError(
+        ErrorCode.Usage,
+        `cluster ${c.name} is being installed (started ${ago(c.createdAt)}); if that install was interrupted, /replica remove ${c.name} stops what is left of it.`,
+      );
+    if (c.state === 'removing')
+      return new GearopsError(
+        ErrorCode.Usage,
+        `cluster ${c.name} is being removed; if that removal did not finish, /replica remove ${c.name} tries again.`,
+      );
+    return new GearopsError(
+      ErrorCode.Usage,
+      `cluster ${c.name} already exists: choose another name or /replica remove ${c.name} first.`,
+    );
   }
 
-  async function allowed(inv: CommandInvocation, action: PolicyAction, hosts: string[] = []): Promise<{ ok: true } | { ok: false; outcome: CommandOutcome }> {
+  async function allowed(
+    inv: CommandInvocation,
+    action: PolicyAction,
+    hosts: string[] = [],
+  ): Promise<{ ok: true } | { ok: false; outcome: CommandOutcome }> {
     for (const host of hosts.length ? hosts : [undefined]) {
       const d = deps.policy.checkAction({ action, host, principal: policyPrincipal(inv.principal) });
       if (!d.allow) {
@@ -151,7 +179,14 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     return { ok: true };
   }
 
-  async function job<V>(inv: CommandInvocation, capability: string, host: string, args: unknown, onEvent?: (text: string) => void, timeoutMs?: number): Promise<V> {
+  async function job<V>(
+    inv: CommandInvocation,
+    capability: string,
+    host: string,
+    args: unknown,
+    onEvent?: (text: string) => void,
+    timeoutMs?: number,
+  ): Promise<V> {
     const r: JobResult<V> = await deps.dispatcher.submit<V>({
       capability,
       host,
@@ -159,14 +194,22 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       requester: requesterOf(inv.principal),
       timeoutMs: timeoutMs ?? 30_000,
       onEvent: (ev) => {
-        if (ev.type === 'step' && onEvent) onEvent(`${ev.step}${ev.state === 'ok' ? ' ✓' : ev.state === 'fail' ? ' ✗' : '…'}${ev.detail ? ` ${ev.detail}` : ''}`);
-        else if (ev.type === 'rerun' && onEvent) onEvent(`the worker on ${host} was replaced mid-job; installing there again…`);
+        if (ev.type === 'step' && onEvent)
+          onEvent(
+            `${ev.step}${ev.state === 'ok' ? ' ✓' : ev.state === 'fail' ? ' ✗' : '…'}${ev.detail ? ` ${ev.detail}` : ''}`,
+          );
+        else if (ev.type === 'rerun' && onEvent)
+          onEvent(`the worker on ${host} was replaced mid-job; installing there again…`);
       },
     });
     if (!r.ok || r.value === null) {
       const message = r.error?.message ?? 'no result';
       // Worker errors name their host already ("server2: port 24001 is taken").
-      throw new GearopsError((r.error?.code as typeof ErrorCode.Sandbox) ?? ErrorCode.Sandbox, message.startsWith(`${host}:`) ? message : `${host}: ${message}`, { data: { host, capability } });
+      throw new GearopsError(
+        (r.error?.code as typeof ErrorCode.Sandbox) ?? ErrorCode.Sandbox,
+        message.startsWith(`${host}:`) ? message : `${host}: ${message}`,
+        { data: { host, capability } },
+      );
     }
     return r.value;
   }
@@ -175,8 +218,20 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     return {
       text: `/replica install ${plan.cluster}: ${status}`,
       blocks: [
-        { type: 'text', text: `Installing replication cluster *${plan.cluster}*${plan.version ? ` (version ${plan.version})` : ''}` },
-        { type: 'table', columns: ['node', 'role', 'host:port', 'state'], rows: nodes.map((n, i) => [String(i + 1), n.role, `${n.host}:${n.port || '?'}`, `${n.ok === false ? '✗ ' : n.ok ? '✓ ' : ''}${n.state}`]) },
+        {
+          type: 'text',
+          text: `Installing replication cluster *${plan.cluster}*${plan.version ? ` (version ${plan.version})` : ''}`,
+        },
+        {
+          type: 'table',
+          columns: ['node', 'role', 'host:port', 'state'],
+          rows: nodes.map((n, i) => [
+            String(i + 1),
+            n.role,
+            `${n.host}:${n.port || '?'}`,
+            `${n.ok === false ? '✗ ' : n.ok ? '✓ ' : ''}${n.state}`,
+          ]),
+        },
         { type: 'context', text: status },
       ],
     };
@@ -201,16 +256,33 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     for (const h of hosts) {
       const info = live.find((x) => x.host === h);
       if (!info) problems.push(`${h}: no worker is registered for this host`);
-      else if (!info.capabilities.includes('sandbox.install')) problems.push(`${h}: its worker registers no sandbox capabilities (this build's workers have no sandbox support yet, or the host has no usable server build)`);
+      else if (!info.capabilities.includes('sandbox.install'))
+        problems.push(
+          `${h}: its worker registers no sandbox capabilities (this build's workers have no sandbox support yet, or the host has no usable server build)`,
+        );
     }
     if (problems.length) throw new GearopsError(ErrorCode.Usage, `nothing was built:\n• ${problems.join('\n• ')}`);
 
     let base = plan.port;
     let checks: SandboxCheckValue[] = [];
-    const candidates = base !== undefined ? [base] : Array.from({ length: 5 }, (_, i) => range.from + ((hashName(plan.cluster) + i * 97) % Math.floor((range.to - range.from) / 10)) * 10);
+    const candidates =
+      base !== undefined
+        ? [base]
+        : Array.from(
+            { length: 5 },
+            (_, i) => range.from + ((hashName(plan.cluster) + i * 97) % Math.floor((range.to - range.from) / 10)) * 10,
+          );
     for (const candidate of candidates) {
-      checks = await Promise.all(hosts.map((h, i) => job<SandboxCheckValue>(inv, 'sandbox.check', h, { ports: [candidate + i], version: plan.version })));
-      const portProblems = checks.flatMap((c, i) => c.ports.filter((p) => !p.free).map((p) => `${hosts[i]}: port ${p.port} is taken${p.reason ? ` (${p.reason})` : ''}`));
+      checks = await Promise.all(
+        hosts.map((h, i) =>
+          job<SandboxCheckValue>(inv, 'sandbox.check', h, { ports: [candidate + i], version: plan.version }),
+        ),
+      );
+      const portProblems = checks.flatMap((c, i) =>
+        c.ports
+          .filter((p) => !p.free)
+          .map((p) => `${hosts[i]}: port ${p.port} is taken${p.reason ? ` (${p.reason})` : ''}`),
+      );
       if (portProblems.length === 0) {
         base = candidate;
         break;
@@ -220,18 +292,32 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     if (base === undefined) problems.push('no free port range was found on every host; give one with port=<base>');
     checks.forEach((c, i) => {
       const h = hosts[i] ?? '?';
-      if (plan.version && !c.versions.some((v) => v.version === plan.version || v.version.startsWith(`${plan.version}.`))) {
-        problems.push(`${h}: version ${plan.version} is not available (has: ${c.versions.map((v) => v.version).join(', ') || 'none'})`);
+      if (
+        plan.version &&
+        !c.versions.some((v) => v.version === plan.version || v.version.startsWith(`${plan.version}.`))
+      ) {
+        problems.push(
+          `${h}: version ${plan.version} is not available (has: ${c.versions.map((v) => v.version).join(', ') || 'none'})`,
+        );
       }
       const clash = c.sandboxes.find((s) => s.name === plan.cluster);
-      if (clash) problems.push(`${h}: a sandbox named ${plan.cluster} already exists (port ${clash.port}, ${clash.running ? 'running' : 'stopped'})`);
+      if (clash)
+        problems.push(
+          `${h}: a sandbox named ${plan.cluster} already exists (port ${clash.port}, ${clash.running ? 'running' : 'stopped'})`,
+        );
       for (const p of c.problems ?? []) problems.push(`${h}: ${p}`);
     });
-    if (problems.length) throw new GearopsError(ErrorCode.Usage, `nothing was built:\n• ${[...new Set(problems)].join('\n• ')}`);
+    if (problems.length)
+      throw new GearopsError(ErrorCode.Usage, `nothing was built:\n• ${[...new Set(problems)].join('\n• ')}`);
     const basePort = base as number;
     const version = plan.version ?? pickVersion(checks);
 
-    const nodes: NodeState[] = hosts.map((h, i) => ({ host: h, role: i === 0 ? 'master' : 'replica', port: basePort + i, state: 'waiting' }));
+    const nodes: NodeState[] = hosts.map((h, i) => ({
+      host: h,
+      role: i === 0 ? 'master' : 'replica',
+      port: basePort + i,
+      state: 'waiting',
+    }));
     // Names this install's jobs, so that when one node fails the others can be told to stop (sandbox.cancel)
     // instead of, say, a replica waiting a minute for a master that will never start.
     const token = randomUUID();
@@ -244,7 +330,14 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       createdBy: inv.principal.userId,
       state: 'installing',
       installToken: token,
-      nodes: hosts.map((h, i): ClusterNode => ({ host: h, address: checks[i]?.address ?? '127.0.0.1', port: basePort + i, role: i === 0 ? 'master' : 'replica', serverId: i + 1, sandbox: plan.cluster })),
+      nodes: hosts.map((h, i): ClusterNode => ({
+        host: h,
+        address: checks[i]?.address ?? '127.0.0.1',
+        port: basePort + i,
+        role: i === 0 ? 'master' : 'replica',
+        serverId: i + 1,
+        sandbox: plan.cluster,
+      })),
     };
     try {
       await deps.clusters.create(record);
@@ -275,7 +368,9 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     const inFlight = new Set<number>();
     const cancelOthers = async (failed: number) => {
       const others = [...inFlight].filter((j) => j !== failed);
-      await Promise.allSettled(others.map((j) => job(inv, 'sandbox.cancel', nodes[j]!.host, { name: plan.cluster, token }, undefined, 10_000)));
+      await Promise.allSettled(
+        others.map((j) => job(inv, 'sandbox.cancel', nodes[j]!.host, { name: plan.cluster, token }, undefined, 10_000)),
+      );
     };
     const installNode = async (i: number, master?: SandboxInstallValue): Promise<SandboxInstallValue> => {
       const n = nodes[i]!;
@@ -287,7 +382,16 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
           inv,
           'sandbox.install',
           n.host,
-          { name: plan.cluster, cluster: plan.cluster, version, port: n.port, serverId: i + 1, role: n.role, master: master ? { address: master.address, port: master.port } : undefined, token },
+          {
+            name: plan.cluster,
+            cluster: plan.cluster,
+            version,
+            port: n.port,
+            serverId: i + 1,
+            role: n.role,
+            master: master ? { address: master.address, port: master.port } : undefined,
+            token,
+          },
           (step) => {
             n.state = step;
             push(`installing ${n.role} on ${n.host}…`);
@@ -301,7 +405,10 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       } catch (err) {
         const first = firstFailure === null;
         if (first) firstFailure = err;
-        n.state = first || !isGearopsError(err, ErrorCode.Cancelled) ? `failed: ${(err as Error).message}` : 'stopped: another node failed';
+        n.state =
+          first || !isGearopsError(err, ErrorCode.Cancelled)
+            ? `failed: ${(err as Error).message}`
+            : 'stopped: another node failed';
         n.ok = false;
         // The worker removes a half-made node itself; a node that did finish is removed below.
         if (first) await cancelOthers(i);
@@ -316,7 +423,12 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       // the master; each starts replicating once the master accepts connections.
       const masterAddress = checks[0]?.address ?? '127.0.0.1';
       push('checked every host; installing the master and the replicas in parallel…', true);
-      const settled = await Promise.allSettled([installNode(0), ...plan.replicas.map((_, k) => installNode(k + 1, { address: masterAddress, port: basePort } as SandboxInstallValue))]);
+      const settled = await Promise.allSettled([
+        installNode(0),
+        ...plan.replicas.map((_, k) =>
+          installNode(k + 1, { address: masterAddress, port: basePort } as SandboxInstallValue),
+        ),
+      ]);
       if (firstFailure !== null) throw firstFailure;
       const master = (settled[0] as PromiseFulfilledResult<SandboxInstallValue>).value;
       settled.shift();
@@ -327,9 +439,16 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
         replicaValues.map((r) => ({ address: r.address, port: r.port })),
       );
       const bad = verified.filter((v) => !v.ok);
-      if (bad.length) throw new GearopsError(ErrorCode.Sandbox, `replication check failed: ${bad.map((b) => `${b.node.address}:${b.node.port} ${b.detail}`).join('; ')}`);
+      if (bad.length)
+        throw new GearopsError(
+          ErrorCode.Sandbox,
+          `replication check failed: ${bad.map((b) => `${b.node.address}:${b.node.port} ${b.detail}`).join('; ')}`,
+        );
       if (!(await deps.clusters.markReady(plan.cluster, master.version))) {
-        throw new GearopsError(ErrorCode.Conflict, `the record of cluster ${plan.cluster} was removed while it was being installed (/replica remove)`);
+        throw new GearopsError(
+          ErrorCode.Conflict,
+          `the record of cluster ${plan.cluster} was removed while it was being installed (/replica remove)`,
+        );
       }
       let poolNote = '';
       if (plan.pool && deps.pool) poolNote = await addToPool(inv, record);
@@ -339,8 +458,12 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     } catch (err) {
       const reason = isGearopsError(err) ? err.message : (err as Error).message;
       push(`✗ failed: ${reason} — removing what was made…`, true);
-      const cleanup = await Promise.allSettled(made.map((m) => job(inv, 'sandbox.remove', m.host, { name: m.name, undo: 'install' })));
-      const leftovers = cleanup.map((c, i) => (c.status === 'rejected' ? `${made[i]?.host}: ${(c.reason as Error).message}` : null)).filter(Boolean);
+      const cleanup = await Promise.allSettled(
+        made.map((m) => job(inv, 'sandbox.remove', m.host, { name: m.name, undo: 'install' })),
+      );
+      const leftovers = cleanup
+        .map((c, i) => (c.status === 'rejected' ? `${made[i]?.host}: ${(c.reason as Error).message}` : null))
+        .filter(Boolean);
       let status: string;
       if (leftovers.length) {
         // The record stays (installing) so that /replica remove can finish the job once the host is back.
@@ -363,7 +486,8 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
 
   /** Posts one pool change in the pool channel (a failed post is logged by the sink's caller, never fatal: the change is made). */
   async function announcePool(ch: PoolChange): Promise<void> {
-    if (deps.chat && deps.poolChannel) await deps.chat.post(deps.poolChannel, poolChangeMessage(ch)).catch(() => undefined);
+    if (deps.chat && deps.poolChannel)
+      await deps.chat.post(deps.poolChannel, poolChangeMessage(ch)).catch(() => undefined);
   }
 
   async function addToPool(inv: CommandInvocation, c: ClusterRecord): Promise<string> {
@@ -372,7 +496,9 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     for (const n of c.nodes) {
       const type: PoolRole[] = n.role === 'master' ? ['READ', 'WRITE'] : ['READ'];
       try {
-        await announcePool(await deps.pool!.add({ host: n.address, port: n.port, sock: '', type }, inv.principal.userId, reason));
+        await announcePool(
+          await deps.pool!.add({ host: n.address, port: n.port, sock: '', type }, inv.principal.userId, reason),
+        );
       } catch (err) {
         notes.push(`${n.address}:${n.port}: ${(err as Error).message}`);
       }
@@ -386,7 +512,9 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     const clusters = name ? [await deps.clusters.get(name)] : await deps.clusters.list();
     if (name && !clusters[0]) throw new GearopsError(ErrorCode.Usage, `no cluster named ${name}; see /replica list.`);
     if (clusters.length === 0) {
-      await inv.reply.ephemeral(textMessage('No clusters yet. Install one with /replica install <cluster> master=<host> slaves=<host>,<host>.'));
+      await inv.reply.ephemeral(
+        textMessage('No clusters yet. Install one with /replica install <cluster> master=<host> slaves=<host>,<host>.'),
+      );
       return { status: 'ok', summary: 'no clusters' };
     }
     const blocks: Block[] = [];
@@ -395,11 +523,17 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       if (!c) continue;
       if (c.state === 'installing') {
         const here = !!c.installToken && installingHere.has(c.installToken);
-        blocks.push({ type: 'text', text: `*${c.name}* — being installed (started ${ago(c.createdAt)} by ${mention(c.createdBy)})${here ? '' : `; if that install was interrupted, /replica remove ${c.name} stops what is left of it`}` });
+        blocks.push({
+          type: 'text',
+          text: `*${c.name}* — being installed (started ${ago(c.createdAt)} by ${mention(c.createdBy)})${here ? '' : `; if that install was interrupted, /replica remove ${c.name} stops what is left of it`}`,
+        });
         continue;
       }
       if (c.state === 'removing') {
-        blocks.push({ type: 'text', text: `*${c.name}* — being removed; if that removal did not finish, /replica remove ${c.name} tries again` });
+        blocks.push({
+          type: 'text',
+          text: `*${c.name}* — being removed; if that removal did not finish, /replica remove ${c.name} tries again`,
+        });
         continue;
       }
       const statuses = await Promise.all(c.nodes.map((n) => deps.probe.status({ address: n.address, port: n.port })));
@@ -407,13 +541,26 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
         const s = statuses[i]!;
         const bad = isBroken(n, s);
         if (bad) broken++;
-        return [bad ? '✗ BROKEN' : '✓', n.role, `${n.host} ${n.address}:${n.port}`, s.version ?? '?', ...replicationCells(n, s)];
+        return [
+          bad ? '✗ BROKEN' : '✓',
+          n.role,
+          `${n.host} ${n.address}:${n.port}`,
+          s.version ?? '?',
+          ...replicationCells(n, s),
+        ];
       });
       blocks.push({ type: 'text', text: `*${c.name}* — ${c.nodes.length} nodes, version ${c.version}` });
-      blocks.push({ type: 'table', columns: ['', 'role', 'node', 'version', 'IO', 'SQL', 'behind', 'last error', 'position'], rows });
+      blocks.push({
+        type: 'table',
+        columns: ['', 'role', 'node', 'version', 'IO', 'SQL', 'behind', 'last error', 'position'],
+        rows,
+      });
     }
     blocks.push({ type: 'context', text: broken ? `${broken} broken node(s)` : 'every node healthy' });
-    await inv.reply.post({ text: broken ? `/replica status: ${broken} broken node(s)` : '/replica status: all healthy', blocks });
+    await inv.reply.post({
+      text: broken ? `/replica status: ${broken} broken node(s)` : '/replica status: all healthy',
+      blocks,
+    });
     return { status: 'ok', summary: `${broken} broken` };
   }
 
@@ -423,24 +570,55 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     const all = await deps.clusters.list();
     await inv.reply.ephemeral(
       all.length
-        ? { text: `${all.length} cluster(s)`, blocks: [{ type: 'table', columns: ['cluster', 'state', 'version', 'master', 'replicas', 'created by'], rows: all.map((c) => [c.name, c.state === 'installing' ? `installing (started ${ago(c.createdAt)})` : c.state === 'removing' ? 'removing' : 'ready', c.version, nodeName(c.nodes.find((n) => n.role === 'master')), c.nodes.filter((n) => n.role === 'replica').map(nodeName).join(', '), c.createdBy]) }] }
+        ? {
+            text: `${all.length} cluster(s)`,
+            blocks: [
+              {
+                type: 'table',
+                columns: ['cluster', 'state', 'version', 'master', 'replicas', 'created by'],
+                rows: all.map((c) => [
+                  c.name,
+                  c.state === 'installing'
+                    ? `installing (started ${ago(c.createdAt)})`
+                    : c.state === 'removing'
+                      ? 'removing'
+                      : 'ready',
+                  c.version,
+                  nodeName(c.nodes.find((n) => n.role === 'master')),
+                  c.nodes
+                    .filter((n) => n.role === 'replica')
+                    .map(nodeName)
+                    .join(', '),
+                  c.createdBy,
+                ]),
+              },
+            ],
+          }
         : textMessage('No clusters yet.'),
     );
     return { status: 'ok', summary: `${all.length} clusters` };
   }
 
   async function diagnose(inv: CommandInvocation, host?: string): Promise<CommandOutcome> {
-    if (!host || !HOST_RE.test(host)) throw new GearopsError(ErrorCode.Usage, `name a host.\nUsage: /replica diagnose <host>`);
+    if (!host || !HOST_RE.test(host))
+      throw new GearopsError(ErrorCode.Usage, `name a host.\nUsage: /replica diagnose <host>`);
     const gate = await allowed(inv, 'replica.diagnose', [host]);
     if (!gate.ok) return gate.outcome;
     const c = await job<SandboxCheckValue>(inv, 'sandbox.check', host, {});
     await inv.reply.ephemeral({
       text: `diagnose ${host}`,
       blocks: [
-        { type: 'text', text: `*${host}*: ${c.versions.length} server build(s), ${(c.freeDiskBytes / 2 ** 30).toFixed(1)} GiB free for sandboxes` },
+        {
+          type: 'text',
+          text: `*${host}*: ${c.versions.length} server build(s), ${(c.freeDiskBytes / 2 ** 30).toFixed(1)} GiB free for sandboxes`,
+        },
         { type: 'table', columns: ['version', 'flavour'], rows: c.versions.map((v) => [v.version, v.flavour]) },
         c.sandboxes.length
-          ? { type: 'table', columns: ['sandbox', 'version', 'port', 'state'], rows: c.sandboxes.map((s) => [s.name, s.version, String(s.port), s.running ? 'running' : 'stopped']) }
+          ? {
+              type: 'table',
+              columns: ['sandbox', 'version', 'port', 'state'],
+              rows: c.sandboxes.map((s) => [s.name, s.version, String(s.port), s.running ? 'running' : 'stopped']),
+            }
           : { type: 'context', text: 'no sandboxes installed' },
         ...(c.problems?.length ? [{ type: 'text' as const, text: `Problems:\n• ${c.problems.join('\n• ')}` }] : []),
       ],
@@ -452,11 +630,19 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     if (!name) throw new GearopsError(ErrorCode.Usage, 'name the cluster.\nUsage: /replica remove <cluster>');
     const c = await deps.clusters.get(name);
     if (!c) throw new GearopsError(ErrorCode.Usage, `no cluster named ${name}; see /replica list.`);
-    const gate = await allowed(inv, 'replica.remove', c.nodes.map((n) => n.host));
+    const gate = await allowed(
+      inv,
+      'replica.remove',
+      c.nodes.map((n) => n.host),
+    );
     if (!gate.ok) return gate.outcome;
     const unfinished = c.state === 'installing';
     if (unfinished && c.installToken && installingHere.has(c.installToken)) {
-      await inv.reply.ephemeral(textMessage(`Not removed: cluster ${name} is being installed right now by this bot. Wait until it is ready, or fails (a failed install removes what it made).`));
+      await inv.reply.ephemeral(
+        textMessage(
+          `Not removed: cluster ${name} is being installed right now by this bot. Wait until it is ready, or fails (a failed install removes what it made).`,
+        ),
+      );
       return { status: 'refused', summary: 'still installing here' };
     }
     // Nodes still in the load-balancer pool leave it first, so applications stop using them before they stop.
@@ -468,7 +654,11 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
         if (row) inPool.push({ node: n, type: row.type });
       }
       if (inPool.length) {
-        const p = await allowed(inv, 'pool.del', inPool.map((x) => x.node.host));
+        const p = await allowed(
+          inv,
+          'pool.del',
+          inPool.map((x) => x.node.host),
+        );
         if (!p.ok) return p.outcome;
       }
     }
@@ -518,17 +708,41 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     if (c.installToken) {
       // Whatever of an unfinished install still runs on the workers stops (and removes what it made); what finished is removed below.
       const token = c.installToken;
-      await Promise.allSettled(c.nodes.map((n) => job(inv, 'sandbox.cancel', n.host, { name: n.sandbox, token }, undefined, 10_000)));
+      await Promise.allSettled(
+        c.nodes.map((n) => job(inv, 'sandbox.cancel', n.host, { name: n.sandbox, token }, undefined, 10_000)),
+      );
     }
-    const results = await Promise.allSettled(c.nodes.map((n) => job(inv, 'sandbox.remove', n.host, { name: n.sandbox }, undefined, 60_000)));
-    const failures = results.map((r, i) => (r.status === 'rejected' && !isGearopsError(r.reason, ErrorCode.NotFound) && !/not found|no sandbox/i.test((r.reason as Error).message) ? `${nodeName(c.nodes[i])}: ${(r.reason as Error).message}` : null)).filter(Boolean);
-    const poolNote = outOfPool.length ? ` Taken out of the pool: ${outOfPool.join(', ')}.${inPool.some((x) => x.type.includes('WRITE')) && !writeLeft ? ' ⚠ The pool now has no WRITE server.' : ''}` : '';
+    const results = await Promise.allSettled(
+      c.nodes.map((n) => job(inv, 'sandbox.remove', n.host, { name: n.sandbox }, undefined, 60_000)),
+    );
+    const failures = results
+      .map((r, i) =>
+        r.status === 'rejected' &&
+        !isGearopsError(r.reason, ErrorCode.NotFound) &&
+        !/not found|no sandbox/i.test((r.reason as Error).message)
+          ? `${nodeName(c.nodes[i])}: ${(r.reason as Error).message}`
+          : null,
+      )
+      .filter(Boolean);
+    const poolNote = outOfPool.length
+      ? ` Taken out of the pool: ${outOfPool.join(', ')}.${inPool.some((x) => x.type.includes('WRITE')) && !writeLeft ? ' ⚠ The pool now has no WRITE server.' : ''}`
+      : '';
     if (failures.length) {
-      await inv.reply.update(ref, textMessage(`✗ cluster ${name} only partly removed: ${failures.join('; ')}.${poolNote} It stays listed as removing (not monitored): /replica remove ${name} tries again.`));
+      await inv.reply.update(
+        ref,
+        textMessage(
+          `✗ cluster ${name} only partly removed: ${failures.join('; ')}.${poolNote} It stays listed as removing (not monitored): /replica remove ${name} tries again.`,
+        ),
+      );
       return { status: 'failed', summary: failures.join('; ') };
     }
     await deps.clusters.remove(name);
-    await inv.reply.update(ref, textMessage(`✓ cluster ${name} removed: ${c.nodes.length} servers stopped and deleted, record removed.${poolNote}`));
+    await inv.reply.update(
+      ref,
+      textMessage(
+        `✓ cluster ${name} removed: ${c.nodes.length} servers stopped and deleted, record removed.${poolNote}`,
+      ),
+    );
     return { status: 'ok', summary: `removed ${name}` };
   }
 
@@ -536,40 +750,68 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     if (!name || !statement) throw new GearopsError(ErrorCode.Usage, 'Usage: /replica sql <cluster> <statement>');
     const c = await deps.clusters.get(name);
     if (!c) throw new GearopsError(ErrorCode.Usage, `no cluster named ${name}; see /replica list.`);
-    if ((c.state ?? 'ready') !== 'ready') throw new GearopsError(ErrorCode.Usage, `cluster ${name} is ${c.state === 'installing' ? 'being installed; try again once /replica list shows it ready' : 'being removed'}.`);
-    const gate = await allowed(inv, 'replica.sql', c.nodes.map((n) => n.host));
+    if ((c.state ?? 'ready') !== 'ready')
+      throw new GearopsError(
+        ErrorCode.Usage,
+        `cluster ${name} is ${c.state === 'installing' ? 'being installed; try again once /replica list shows it ready' : 'being removed'}.`,
+      );
+    const gate = await allowed(
+      inv,
+      'replica.sql',
+      c.nodes.map((n) => n.host),
+    );
     if (!gate.ok) return gate.outcome;
     const d = deps.policy.checkSql({ statement, principal: policyPrincipal(inv.principal) });
     if (!d.allow) {
       await inv.reply.ephemeral(textMessage(`Denied: ${d.reason}`));
       return { status: 'denied', rule: d.rule, summary: d.reason };
     }
-    const results = await Promise.allSettled(c.nodes.map((n) => deps.probe.exec({ address: n.address, port: n.port }, statement)));
-    const blocks: Block[] = [{ type: 'text', text: `${mention(inv.principal.userId)} ran \`${statement}\` on every node of *${name}*` }];
+    const results = await Promise.allSettled(
+      c.nodes.map((n) => deps.probe.exec({ address: n.address, port: n.port }, statement)),
+    );
+    const blocks: Block[] = [
+      { type: 'text', text: `${mention(inv.principal.userId)} ran \`${statement}\` on every node of *${name}*` },
+    ];
     results.forEach((r, i) => {
       const n = c.nodes[i]!;
       blocks.push({ type: 'text', text: `*${n.role} ${nodeName(n)}*` });
       if (r.status === 'fulfilled') {
-        blocks.push(r.value.rows.length ? resultBlock(r.value.columns, redactRows(r.value.columns, r.value.rows.slice(0, 50))) : { type: 'context', text: '(no rows)' });
+        blocks.push(
+          r.value.rows.length
+            ? resultBlock(r.value.columns, redactRows(r.value.columns, r.value.rows.slice(0, 50)))
+            : { type: 'context', text: '(no rows)' },
+        );
         if (r.value.rows.length > 50) blocks.push({ type: 'context', text: `first 50 of ${r.value.rows.length} rows` });
       } else {
         blocks.push({ type: 'context', text: `error: ${(r.reason as Error).message}` });
       }
     });
     await inv.reply.post({ text: `/replica sql ${name}`, blocks });
-    return { status: results.every((r) => r.status === 'fulfilled') ? 'ok' : 'failed', rule: d.rule, summary: statement };
+    return {
+      status: results.every((r) => r.status === 'fulfilled') ? 'ok' : 'failed',
+      rule: d.rule,
+      summary: statement,
+    };
   }
 
   async function help(inv: CommandInvocation): Promise<CommandOutcome> {
     const lines = deps.policy.describe(policyPrincipal(inv.principal));
-    await inv.reply.ephemeral({ text: 'Usage: /replica', blocks: [{ type: 'code', text: USAGE }, { type: 'text', text: '*What the policy lets you do:*' }, { type: 'code', text: lines.join('\n') || '(nothing)' }] });
+    await inv.reply.ephemeral({
+      text: 'Usage: /replica',
+      blocks: [
+        { type: 'code', text: USAGE },
+        { type: 'text', text: '*What the policy lets you do:*' },
+        { type: 'code', text: lines.join('\n') || '(nothing)' },
+      ],
+    });
     return { status: 'ok', summary: 'help' };
   }
 
   return {
     name: 'replica',
     description: 'Install, check and remove MySQL replication sandboxes',
-    usage: 'install <cluster> master=<host> slaves=<h1,h2> | status [cluster] | list | diagnose <host> | remove <cluster> | sql <cluster> <statement>',
+    usage:
+      'install <cluster> master=<host> slaves=<h1,h2> | status [cluster] | list | diagnose <host> | remove <cluster> | sql <cluster> <statement>',
     async handle(inv) {
       const [sub, ...args] = words(inv.text);
       switch (sub) {
@@ -613,11 +855,16 @@ function pickVersion(checks: SandboxCheckValue[]): string {
   const cmp = (a: string, b: string) => {
     const pa = a.split('.').map(Number);
     const pb = b.split('.').map(Number);
-    for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+    for (let i = 0; i < Math.max(pa.length, pb.length); i++)
+      if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
     return 0;
   };
   const best = common.sort(cmp).at(-1);
-  if (!best) throw new GearopsError(ErrorCode.Usage, `nothing was built: no server version is available on every host (${checks.map((c) => `${c.host}: ${c.versions.map((v) => v.version).join(', ') || 'none'}`).join('; ')})`);
+  if (!best)
+    throw new GearopsError(
+      ErrorCode.Usage,
+      `nothing was built: no server version is available on every host (${checks.map((c) => `${c.host}: ${c.versions.map((v) => v.version).join(', ') || 'none'}`).join('; ')})`,
+    );
   return best;
 }
 
@@ -632,8 +879,18 @@ function replicationCells(n: ClusterNode, s: NodeStatus): string[] {
   if (!s.reachable) return ['-', '-', '-', `unreachable: ${s.error ?? 'no answer'}`, '-'];
   const pos = s.gtid ? `gtid ${s.gtid}` : s.binlogFile ? `${s.binlogFile}:${s.binlogPos ?? '?'}` : '-';
   if (n.role === 'master' && !s.isReplica) return ['-', '-', '-', '-', pos];
-  const err = s.lastSqlErrno ? `SQL ${s.lastSqlErrno}: ${s.lastSqlError ?? ''}` : s.lastIoErrno ? `IO ${s.lastIoErrno}: ${s.lastIoError ?? ''}` : '-';
-  return [s.ioRunning ?? '-', s.sqlRunning ?? '-', s.secondsBehind === null ? 'NULL' : `${s.secondsBehind} s`, err.slice(0, 200), pos];
+  const err = s.lastSqlErrno
+    ? `SQL ${s.lastSqlErrno}: ${s.lastSqlError ?? ''}`
+    : s.lastIoErrno
+      ? `IO ${s.lastIoErrno}: ${s.lastIoError ?? ''}`
+      : '-';
+  return [
+    s.ioRunning ?? '-',
+    s.sqlRunning ?? '-',
+    s.secondsBehind === null ? 'NULL' : `${s.secondsBehind} s`,
+    err.slice(0, 200),
+    pos,
+  ];
 }
 
 /** Re-exported so tests can address nodes the same way. */

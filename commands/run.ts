@@ -49,11 +49,22 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
   const previewChars = deps.previewChars ?? 2500;
   const updateEveryMs = deps.updateEveryMs ?? 1000;
 
-  function render(host: string, line: string, who: string, output: string, status: string, extra: Block[] = []): ChatMessage {
+  function render(
+    host: string,
+    line: string,
+    who: string,
+    output: string,
+    status: string,
+    extra: Block[] = [],
+  ): ChatMessage {
     const clean = redactSecrets(stripAnsi(output));
     const p = preview(clean, previewChars);
     const blocks: Block[] = [{ type: 'text', text: `${who} ran \`${line}\` on *${host}*` }];
-    if (clean.length > 0) blocks.push({ type: 'code', text: p.cut ? `… (${clean.length - p.text.length} earlier characters in the attached file)\n${p.text}` : p.text });
+    if (clean.length > 0)
+      blocks.push({
+        type: 'code',
+        text: p.cut ? `… (${clean.length - p.text.length} earlier characters in the attached file)\n${p.text}` : p.text,
+      });
     blocks.push(...extra, { type: 'context', text: status });
     return { text: `${host}: ${line} — ${status}`, blocks };
   }
@@ -63,7 +74,10 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
     await inv.reply.ephemeral({
       text: `Usage: ${USAGE}`,
       blocks: [
-        { type: 'text', text: `*Usage:* \`${USAGE}\`\nCommands run without a shell; one \`| grep PATTERN\` stage is allowed where the policy says so.` },
+        {
+          type: 'text',
+          text: `*Usage:* \`${USAGE}\`\nCommands run without a shell; one \`| grep PATTERN\` stage is allowed where the policy says so.`,
+        },
         { type: 'text', text: `*What you may run${host ? ` on ${host}` : ''}* (policy ${deps.policy.source}):` },
         { type: 'code', text: lines.length ? lines.join('\n') : '(nothing: the policy allows you no commands)' },
       ],
@@ -74,12 +88,22 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
   async function hosts(inv: CommandInvocation): Promise<CommandOutcome> {
     const list = await deps.dispatcher.hosts();
     if (list.length === 0) {
-      await inv.reply.ephemeral(textMessage('No live hosts: no worker is registered on the job servers. Start one with `gearops worker --host <name> --gearman <host:port>`.'));
+      await inv.reply.ephemeral(
+        textMessage(
+          'No live hosts: no worker is registered on the job servers. Start one with `gearops worker --host <name> --gearman <host:port>`.',
+        ),
+      );
       return { status: 'ok', summary: 'no hosts' };
     }
     await inv.reply.ephemeral({
       text: `${list.length} live host(s)`,
-      blocks: [{ type: 'table', columns: ['host', 'capabilities', 'job servers'], rows: list.map((h) => [h.host, h.capabilities.join(', '), h.servers.join(', ')]) }],
+      blocks: [
+        {
+          type: 'table',
+          columns: ['host', 'capabilities', 'job servers'],
+          rows: list.map((h) => [h.host, h.capabilities.join(', '), h.servers.join(', ')]),
+        },
+      ],
     });
     return { status: 'ok', summary: `${list.length} hosts` };
   }
@@ -110,7 +134,9 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
       pending = null;
       if (finished || !ref) return;
       lastUpdate = Date.now();
-      void inv.reply.update(ref, render(host, line, who, output, `running for ${formatDuration(Date.now() - started)}…`)).catch((err) => deps.logger.warn({ err }, 'stream update failed'));
+      void inv.reply
+        .update(ref, render(host, line, who, output, `running for ${formatDuration(Date.now() - started)}…`))
+        .catch((err) => deps.logger.warn({ err }, 'stream update failed'));
     };
     const onOutput = (text: string) => {
       output += text;
@@ -141,7 +167,9 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
         },
         (position) => {
           queuedNote = `queued: ${host} is busy, ${position} job(s) waiting`;
-          void inv.reply.post(render(host, line, who, '', queuedNote)).then((r) => { ref = r; });
+          void inv.reply.post(render(host, line, who, '', queuedNote)).then((r) => {
+            ref = r;
+          });
         },
       );
       finished = true;
@@ -150,13 +178,27 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
       if (!result.ok || !result.value) {
         const reason = result.error?.message ?? 'the worker returned no result';
         const denied = result.error?.code === ErrorCode.PolicyDenied;
-        if (doneRef) await inv.reply.update(doneRef, render(host, line, who, output, `${denied ? 'denied by the worker' : 'failed'}: ${reason}`));
-        return { status: denied ? 'denied' : 'failed', host, jobHandle: result.handle, summary: reason, rule: typeof result.error?.data?.rule === 'string' ? result.error.data.rule : decision.rule };
+        if (doneRef)
+          await inv.reply.update(
+            doneRef,
+            render(host, line, who, output, `${denied ? 'denied by the worker' : 'failed'}: ${reason}`),
+          );
+        return {
+          status: denied ? 'denied' : 'failed',
+          host,
+          jobHandle: result.handle,
+          summary: reason,
+          rule: typeof result.error?.data?.rule === 'string' ? result.error.data.rule : decision.rule,
+        };
       }
       const v = result.value;
       const final = v.output;
       const status = [
-        v.timedOut ? `killed after its time limit (${formatDuration(decision.timeoutMs)})` : v.signal ? `killed by ${v.signal}` : `exit ${v.exitCode}`,
+        v.timedOut
+          ? `killed after its time limit (${formatDuration(decision.timeoutMs)})`
+          : v.signal
+            ? `killed by ${v.signal}`
+            : `exit ${v.exitCode}`,
         formatDuration(v.durationMs),
         v.truncated ? `output cut at ${v.outputBytes} bytes` : `${v.outputBytes} bytes`,
         `rule ${v.rule ?? decision.rule ?? '?'}`,
@@ -166,17 +208,34 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
       if (doneRef) {
         await inv.reply.update(doneRef, render(host, line, who, clean.length === 0 ? '(no output)' : clean, status));
         if (clean.length > previewChars) {
-          await inv.reply.upload(doneRef, { filename: `${host}-${line.split(' ')[0]}-${new Date(started).toISOString().replace(/[:.]/g, '-')}.txt`, content: clean, title: `${host}: ${line}` });
+          await inv.reply.upload(doneRef, {
+            filename: `${host}-${line.split(' ')[0]}-${new Date(started).toISOString().replace(/[:.]/g, '-')}.txt`,
+            content: clean,
+            title: `${host}: ${line}`,
+          });
         }
       }
-      const ok = !v.timedOut && v.signal === null && (v.exitCode === 0 || (v.exitCode === 1 && (decision.pipeline?.length ?? 1) > 1));
-      return { status: ok ? 'ok' : 'failed', host, jobHandle: result.handle, exitCode: v.exitCode, durationMs: v.durationMs, outputBytes: v.outputBytes, rule: v.rule ?? decision.rule, summary: status };
+      const ok =
+        !v.timedOut &&
+        v.signal === null &&
+        (v.exitCode === 0 || (v.exitCode === 1 && (decision.pipeline?.length ?? 1) > 1));
+      return {
+        status: ok ? 'ok' : 'failed',
+        host,
+        jobHandle: result.handle,
+        exitCode: v.exitCode,
+        durationMs: v.durationMs,
+        outputBytes: v.outputBytes,
+        rule: v.rule ?? decision.rule,
+        summary: status,
+      };
     } catch (err) {
       finished = true;
       if (pending) clearTimeout(pending);
       const message = isGearopsError(err) ? err.message : (err as Error).message;
       const doneRef = ref as MessageRef | null;
-      if (doneRef) await inv.reply.update(doneRef, render(host, line, who, output, `failed: ${message}`)).catch(() => undefined);
+      if (doneRef)
+        await inv.reply.update(doneRef, render(host, line, who, output, `failed: ${message}`)).catch(() => undefined);
       else await inv.reply.ephemeral(textMessage(`Failed: ${message}`));
       return { status: 'failed', host, rule: decision.rule, summary: message };
     }
@@ -194,7 +253,9 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
       if (!first || first === 'help') return help(inv, rest && HOST_RE.test(rest) ? rest : undefined);
       if (first === 'hosts' && rest === '') return hosts(inv);
       if (!HOST_RE.test(first)) {
-        await inv.reply.ephemeral(textMessage(`Refused: \`${first.slice(0, 64)}\` is not a host name.\nUsage: ${USAGE}`));
+        await inv.reply.ephemeral(
+          textMessage(`Refused: \`${first.slice(0, 64)}\` is not a host name.\nUsage: ${USAGE}`),
+        );
         return { status: 'refused', summary: 'bad host name' };
       }
       if (!rest) {

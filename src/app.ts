@@ -58,18 +58,43 @@ async function openMysqlStore(url: string, logger: Logger): Promise<Store> {
 }
 
 /** The commands, buttons and monitor that need the store. */
-async function storeParts(d: { store: Store; policy: Policy; dispatcher: Dispatcher; chat: ChatSink; config: GearopsConfig; logger: Logger }) {
-  const [{ createStoreCommands }, { createReplicationProbe }, { createIncidentActions }, { createReplicationMonitor }] = await Promise.all([
-    import('./store-commands.js'),
-    import('./mysql/replication.js'),
-    import('./monitor/incident-actions.js'),
-    import('./monitor/monitor.js'),
-  ]);
+async function storeParts(d: {
+  store: Store;
+  policy: Policy;
+  dispatcher: Dispatcher;
+  chat: ChatSink;
+  config: GearopsConfig;
+  logger: Logger;
+}) {
+  const [{ createStoreCommands }, { createReplicationProbe }, { createIncidentActions }, { createReplicationMonitor }] =
+    await Promise.all([
+      import('./store-commands.js'),
+      import('./mysql/replication.js'),
+      import('./monitor/incident-actions.js'),
+      import('./monitor/monitor.js'),
+    ]);
   const probe = createReplicationProbe({ credentials: d.config.sandboxCredentials, logger: d.logger });
   const commands = createStoreCommands({ ...d, probe });
-  const actions = createIncidentActions({ store: d.store, probe, policy: d.policy, chat: d.chat, poolChannel: d.config.poolChannel, logger: d.logger });
+  const actions = createIncidentActions({
+    store: d.store,
+    probe,
+    policy: d.policy,
+    chat: d.chat,
+    poolChannel: d.config.poolChannel,
+    logger: d.logger,
+  });
   const monitor = d.config.alertChannel
-    ? createReplicationMonitor({ store: d.store, probe, chat: d.chat, alertChannel: d.config.alertChannel, poolChannel: d.config.poolChannel, policy: d.policy, logger: d.logger, intervalMs: d.config.monitorIntervalMs, lagThresholdS: d.config.lagThresholdS })
+    ? createReplicationMonitor({
+        store: d.store,
+        probe,
+        chat: d.chat,
+        alertChannel: d.config.alertChannel,
+        poolChannel: d.config.poolChannel,
+        policy: d.policy,
+        logger: d.logger,
+        intervalMs: d.config.monitorIntervalMs,
+        lagThresholdS: d.config.lagThresholdS,
+      })
     : null;
   return { probe, commands, actions, monitor };
 }
@@ -81,7 +106,11 @@ function needsStore(name: string, description: string, usage: string): CommandMo
     description,
     usage,
     async handle(inv) {
-      await inv.reply.ephemeral(textMessage(`/${name} needs the store: set GEAROPS_MYSQL_URL (mysql://user:password@host:3306/common) and start again.`));
+      await inv.reply.ephemeral(
+        textMessage(
+          `/${name} needs the store: set GEAROPS_MYSQL_URL (mysql://user:password@host:3306/common) and start again.`,
+        ),
+      );
       return { status: 'refused', summary: 'no store configured' };
     },
   };
@@ -91,11 +120,20 @@ function needsStore(name: string, description: string, usage: string): CommandMo
 export async function createAppContext(opts: AppOptions): Promise<AppContext> {
   const { config, logger } = opts;
   if (!config.jobSecret) {
-    throw new GearopsError(ErrorCode.Config, 'GEAROPS_JOB_SECRET is not set — set it to the shared secret the workers use (`openssl rand -hex 32`)', { data: { variable: 'GEAROPS_JOB_SECRET' } });
+    throw new GearopsError(
+      ErrorCode.Config,
+      'GEAROPS_JOB_SECRET is not set — set it to the shared secret the workers use (`openssl rand -hex 32`)',
+      { data: { variable: 'GEAROPS_JOB_SECRET' } },
+    );
   }
   const policyFile = createReloadablePolicy(config.policyFile);
   const policy = policyFile.policy;
-  const dispatcher = createGearmanDispatcher({ servers: config.gearman, secret: config.jobSecret, logger, preset: opts.dispatchPreset });
+  const dispatcher = createGearmanDispatcher({
+    servers: config.gearman,
+    secret: config.jobSecret,
+    logger,
+    preset: opts.dispatchPreset,
+  });
   let store: Store | null = null;
   try {
     store = config.mysqlUrl ? await (opts.openStore ?? openMysqlStore)(config.mysqlUrl, logger) : null;
@@ -106,10 +144,18 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
   const limiter = createHostLimiter({ maxConcurrent: config.hostConcurrency });
   const commands: CommandModule[] = [createRunCommand({ dispatcher, policy, limiter, logger })];
   const parts = store ? await storeParts({ store, policy, dispatcher, chat: opts.chat, config, logger }) : null;
-  commands.push(...(parts ? parts.commands : [
-    needsStore('replica', 'Install, check and remove MySQL replication sandboxes', 'install | status | list | diagnose | remove | sql'),
-    needsStore('pool', 'Change the load-balancer pool', 'list | add <host:port> [types] | set | offline | del'),
-  ]));
+  commands.push(
+    ...(parts
+      ? parts.commands
+      : [
+          needsStore(
+            'replica',
+            'Install, check and remove MySQL replication sandboxes',
+            'install | status | list | diagnose | remove | sql',
+          ),
+          needsStore('pool', 'Change the load-balancer pool', 'list | add <host:port> [types] | set | offline | del'),
+        ]),
+  );
   const audit = store ? createAuditOutbox(store.audit, logger) : undefined;
   const router = createCommandRouter({
     commands,

@@ -23,7 +23,10 @@ export interface RunningBot {
 }
 
 /** Starts the bot from an environment; resolves once it is listening. */
-export async function startBot(env: NodeJS.ProcessEnv, opts: { dispatchPreset?: 'default' | 'fast'; slackLimits?: 'default' | 'fast' } = {}): Promise<RunningBot> {
+export async function startBot(
+  env: NodeJS.ProcessEnv,
+  opts: { dispatchPreset?: 'default' | 'fast'; slackLimits?: 'default' | 'fast' } = {},
+): Promise<RunningBot> {
   const config = parseConfig(env, ['slack', 'jobSecret', 'mysql']);
   const logger = createLogger({ level: config.logLevel });
   const sink = createDeferredSink();
@@ -39,7 +42,10 @@ export async function startBot(env: NodeJS.ProcessEnv, opts: { dispatchPreset?: 
     limits: opts.slackLimits,
     groups: { ids: ctx.policy.groupIds(), ttlMs: config.groupsTtlS * 1000 },
     health: async () => {
-      const [gearman, store] = await Promise.all([ctx.dispatcher.ping().catch(() => false), ctx.store?.ping().catch(() => false) ?? false]);
+      const [gearman, store] = await Promise.all([
+        ctx.dispatcher.ping().catch(() => false),
+        ctx.store?.ping().catch(() => false) ?? false,
+      ]);
       return { ok: gearman && store, detail: { gearman, store, auditPending: ctx.auditPending() } };
     },
   });
@@ -53,7 +59,10 @@ export async function startBot(env: NodeJS.ProcessEnv, opts: { dispatchPreset?: 
   }
   // Only one bot instance monitors at a time (a lock in the store); the others stand by.
   await ctx.monitor?.start();
-  logger.info({ event: 'bot_started', mode: config.slack.appToken ? 'socket' : 'http', port: started.port }, 'gearops bot started');
+  logger.info(
+    { event: 'bot_started', mode: config.slack.appToken ? 'socket' : 'http', port: started.port },
+    'gearops bot started',
+  );
   return {
     ctx,
     port: started.port,

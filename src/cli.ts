@@ -30,7 +30,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'policy': {
       const { runPolicyCheckCommand } = await import('./policy-check.js');
-      return runPolicyCheckCommand(rest, { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`), env: process.env });
+      return runPolicyCheckCommand(rest, {
+        out: (s) => process.stdout.write(`${s}\n`),
+        err: (s) => process.stderr.write(`${s}\n`),
+        env: process.env,
+      });
     }
     case 'demo': {
       const { runDemoCommand } = await import('./demo.js');

@@ -8,13 +8,14 @@ import { ErrorCode, GearopsError } from './errors.js';
 
 /** Each variable: what it is for and what to put there (the README's configuration table follows this). */
 export const VARIABLES = {
-  SLACK_BOT_TOKEN: 'the bot token (xoxb-…) from the Slack app\'s OAuth & Permissions page',
+  SLACK_BOT_TOKEN: "the bot token (xoxb-…) from the Slack app's OAuth & Permissions page",
   SLACK_APP_TOKEN: 'an app-level token (xapp-…) with connections:write, for Socket Mode; leave unset for HTTP mode',
-  SLACK_SIGNING_SECRET: 'the signing secret from the Slack app\'s Basic Information page (HTTP mode)',
+  SLACK_SIGNING_SECRET: "the signing secret from the Slack app's Basic Information page (HTTP mode)",
   SLACK_API_URL: 'the Web API base URL, e.g. https://slack.com/api/',
   PORT: 'the HTTP port for /slack/events and /healthz, e.g. 3000',
   GEAROPS_GEARMAN: 'job servers as host:port[,host:port…], e.g. 127.0.0.1:4730',
-  GEAROPS_JOB_SECRET: 'a shared secret of at least 16 characters, the same for the bot and every worker: `openssl rand -hex 32`',
+  GEAROPS_JOB_SECRET:
+    'a shared secret of at least 16 characters, the same for the bot and every worker: `openssl rand -hex 32`',
   GEAROPS_MYSQL_URL: 'the store, mysql://user:password@host:3306/common',
   GEAROPS_POLICY: 'the policy file, e.g. policies/default.yml',
   GEAROPS_ALERT_CHANNEL: 'the channel id (C…) for broken-replica alerts',
@@ -23,7 +24,8 @@ export const VARIABLES = {
   GEAROPS_LAG_THRESHOLD_S: 'seconds behind the master that count as lag (e.g. 30)',
   GEAROPS_USER_RATE: 'commands one user may run per minute (e.g. 20)',
   GEAROPS_HOST_CONCURRENCY: 'jobs that may run at once on one host; more wait in line (e.g. 4)',
-  GEAROPS_GROUPS_TTL_S: 'seconds a Slack user group\'s member list is trusted before it is looked up again, a whole number from 10 to 86400 (default 300); only used when the policy\'s roles list groups',
+  GEAROPS_GROUPS_TTL_S:
+    "seconds a Slack user group's member list is trusted before it is looked up again, a whole number from 10 to 86400 (default 300); only used when the policy's roles list groups",
   GEAROPS_SANDBOX_USER: 'the sandbox admin user (default msandbox)',
   GEAROPS_SANDBOX_PASSWORD: 'the sandbox admin password (default msandbox)',
   GEAROPS_LOG_LEVEL: 'trace, debug, info, warn, error or silent',
@@ -37,21 +39,52 @@ const gearmanList = z
   .string()
   .trim()
   .min(1)
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-  .refine((l) => l.length > 0 && l.every((x) => hostPort.test(x) && Number(x.split(':')[1]) > 0 && Number(x.split(':')[1]) < 65536), 'expected host:port[,host:port…]');
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
+  .refine(
+    (l) =>
+      l.length > 0 &&
+      l.every((x) => hostPort.test(x) && Number(x.split(':')[1]) > 0 && Number(x.split(':')[1]) < 65536),
+    'expected host:port[,host:port…]',
+  );
 const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const channelId = z.string().trim().regex(/^[CGD][A-Z0-9]{2,}$/, 'expected a channel id such as C0123456789');
+const channelId = z
+  .string()
+  .trim()
+  .regex(/^[CGD][A-Z0-9]{2,}$/, 'expected a channel id such as C0123456789');
 const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
 const schema = z.object({
-  SLACK_BOT_TOKEN: z.preprocess(emptyToUndefined, z.string().regex(/^xoxb-/, 'expected a bot token starting with xoxb-').optional()),
-  SLACK_APP_TOKEN: z.preprocess(emptyToUndefined, z.string().regex(/^xapp-/, 'expected an app-level token starting with xapp-').optional()),
+  SLACK_BOT_TOKEN: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^xoxb-/, 'expected a bot token starting with xoxb-')
+      .optional(),
+  ),
+  SLACK_APP_TOKEN: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^xapp-/, 'expected an app-level token starting with xapp-')
+      .optional(),
+  ),
   SLACK_SIGNING_SECRET: z.preprocess(emptyToUndefined, z.string().min(8).optional()),
   SLACK_API_URL: z.preprocess(emptyToUndefined, z.string().url().default('https://slack.com/api/')),
   PORT: z.preprocess(emptyToUndefined, intIn(0, 65535).default(3000)),
   GEAROPS_GEARMAN: z.preprocess(emptyToUndefined, gearmanList.default(['127.0.0.1:4730'])),
   GEAROPS_JOB_SECRET: z.preprocess(emptyToUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
-  GEAROPS_MYSQL_URL: z.preprocess(emptyToUndefined, z.string().regex(/^mysql:\/\/[^/]+\/[A-Za-z0-9_]+/, 'expected mysql://user:password@host:port/database').optional()),
+  GEAROPS_MYSQL_URL: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^mysql:\/\/[^/]+\/[A-Za-z0-9_]+/, 'expected mysql://user:password@host:port/database')
+      .optional(),
+  ),
   GEAROPS_POLICY: z.preprocess(emptyToUndefined, z.string().default('policies/default.yml')),
   GEAROPS_ALERT_CHANNEL: z.preprocess(emptyToUndefined, channelId.optional()),
   GEAROPS_POOL_CHANNEL: z.preprocess(emptyToUndefined, channelId.optional()),
@@ -65,12 +98,18 @@ const schema = z.object({
       .number({ error: 'expected a whole number of seconds' })
       .int('expected a whole number of seconds')
       .min(10, 'must be at least 10 seconds (each group is looked up again at most every TTL/2)')
-      .max(86_400, 'must be at most 86400 seconds (a day): a removed member keeps group roles up to 3×TTL while Slack is unreachable')
+      .max(
+        86_400,
+        'must be at most 86400 seconds (a day): a removed member keeps group roles up to 3×TTL while Slack is unreachable',
+      )
       .default(300),
   ),
   GEAROPS_SANDBOX_USER: z.preprocess(emptyToUndefined, z.string().min(1).default('msandbox')),
   GEAROPS_SANDBOX_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(1).default('msandbox')),
-  GEAROPS_LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info')),
+  GEAROPS_LOG_LEVEL: z.preprocess(
+    emptyToUndefined,
+    z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  ),
 });
 
 /** The validated configuration. */
@@ -115,13 +154,25 @@ export function parseConfig(env: NodeJS.ProcessEnv, require: Requirement[] = [])
   const missing = (name: VariableName) => problems.push(`${name} is not set — set it to ${VARIABLES[name]}`);
   if (require.includes('slack')) {
     if (!e.SLACK_BOT_TOKEN) missing('SLACK_BOT_TOKEN');
-    if (!e.SLACK_APP_TOKEN && !e.SLACK_SIGNING_SECRET) problems.push(`SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is not set — set SLACK_APP_TOKEN to ${VARIABLES.SLACK_APP_TOKEN}, or SLACK_SIGNING_SECRET to ${VARIABLES.SLACK_SIGNING_SECRET}`);
+    if (!e.SLACK_APP_TOKEN && !e.SLACK_SIGNING_SECRET)
+      problems.push(
+        `SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is not set — set SLACK_APP_TOKEN to ${VARIABLES.SLACK_APP_TOKEN}, or SLACK_SIGNING_SECRET to ${VARIABLES.SLACK_SIGNING_SECRET}`,
+      );
   }
   if (require.includes('jobSecret') && !e.GEAROPS_JOB_SECRET) missing('GEAROPS_JOB_SECRET');
-  if (require.includes('mysql') && !e.GEAROPS_MYSQL_URL) problems.push(`GEAROPS_MYSQL_URL is not set — the bot keeps its audit trail, clusters, incidents and pool there; set it to ${VARIABLES.GEAROPS_MYSQL_URL}`);
+  if (require.includes('mysql') && !e.GEAROPS_MYSQL_URL)
+    problems.push(
+      `GEAROPS_MYSQL_URL is not set — the bot keeps its audit trail, clusters, incidents and pool there; set it to ${VARIABLES.GEAROPS_MYSQL_URL}`,
+    );
   if (problems.length > 0) throw configError(problems);
   return {
-    slack: { botToken: e.SLACK_BOT_TOKEN, appToken: e.SLACK_APP_TOKEN, signingSecret: e.SLACK_SIGNING_SECRET, apiUrl: e.SLACK_API_URL, port: e.PORT },
+    slack: {
+      botToken: e.SLACK_BOT_TOKEN,
+      appToken: e.SLACK_APP_TOKEN,
+      signingSecret: e.SLACK_SIGNING_SECRET,
+      apiUrl: e.SLACK_API_URL,
+      port: e.PORT,
+    },
     gearman: e.GEAROPS_GEARMAN,
     jobSecret: e.GEAROPS_JOB_SECRET,
     mysqlUrl: e.GEAROPS_MYSQL_URL,
@@ -139,5 +190,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, require: Requirement[] = [])
 }
 
 function configError(problems: string[]): GearopsError {
-  return new GearopsError(ErrorCode.Config, `configuration is not valid:\n  - ${problems.join('\n  - ')}`, { data: { problems } });
+  return new GearopsError(ErrorCode.Config, `configuration is not valid:\n  - ${problems.join('\n  - ')}`, {
+    data: { problems },
+  });
 }

@@ -75,11 +75,20 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
       HOSTS.map(async (host) => {
         const dir = join(root, 'sandboxes', host);
         mkdirSync(dir, { recursive: true });
-        const w = await startWorkerProcess({ host, gearman: gearmand.address, secret, policy: join(ROOT, 'policies/demo.yml'), extraArgs: ['--sandbox-dir', dir, '--advertise', '127.0.0.1'], env });
+        const w = await startWorkerProcess({
+          host,
+          gearman: gearmand.address,
+          secret,
+          policy: join(ROOT, 'policies/demo.yml'),
+          extraArgs: ['--sandbox-dir', dir, '--advertise', '127.0.0.1'],
+          env,
+        });
         started.push({ name: `worker ${host}`, stop: () => w.stop() });
       }),
     );
-    say(`ready: gearmand ${gearmand.address}, store ${db.url.replace(/:[^:@/]*@/, ':***@')}, workers ${HOSTS.join(', ')}`);
+    say(
+      `ready: gearmand ${gearmand.address}, store ${db.url.replace(/:[^:@/]*@/, ':***@')}, workers ${HOSTS.join(', ')}`,
+    );
     return await runConsoleCommand(['--user', 'demo', '--channel', 'CDEMO', ...argv], { env });
   } catch (err) {
     say(`failed: ${(err as Error).message}`);

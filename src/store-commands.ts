@@ -12,10 +12,34 @@ import { createReplicaCommand } from '../commands/replica.js';
 import { createPoolCommand } from '../commands/pool.js';
 
 /** Builds /replica and /pool over the store; returns the probe too, for the monitor. */
-export function createStoreCommands(d: { store: Store; policy: Policy; dispatcher: Dispatcher; chat: ChatSink; config: GearopsConfig; logger: Logger; probe?: ReplicationProbe }): CommandModule[] {
+export function createStoreCommands(d: {
+  store: Store;
+  policy: Policy;
+  dispatcher: Dispatcher;
+  chat: ChatSink;
+  config: GearopsConfig;
+  logger: Logger;
+  probe?: ReplicationProbe;
+}): CommandModule[] {
   const probe = d.probe ?? createReplicationProbe({ credentials: d.config.sandboxCredentials, logger: d.logger });
   return [
-    createReplicaCommand({ dispatcher: d.dispatcher, policy: d.policy, clusters: d.store.clusters, probe, logger: d.logger, pool: d.store.pool, chat: d.chat, poolChannel: d.config.poolChannel, credentialsName: `GEAROPS_SANDBOX_USER (${d.config.sandboxCredentials.user})` }),
-    createPoolCommand({ policy: d.policy, pool: d.store.pool, chat: d.chat, poolChannel: d.config.poolChannel, logger: d.logger }),
+    createReplicaCommand({
+      dispatcher: d.dispatcher,
+      policy: d.policy,
+      clusters: d.store.clusters,
+      probe,
+      logger: d.logger,
+      pool: d.store.pool,
+      chat: d.chat,
+      poolChannel: d.config.poolChannel,
+      credentialsName: `GEAROPS_SANDBOX_USER (${d.config.sandboxCredentials.user})`,
+    }),
+    createPoolCommand({
+      policy: d.policy,
+      pool: d.store.pool,
+      chat: d.chat,
+      poolChannel: d.config.poolChannel,
+      logger: d.logger,
+    }),
   ];
 }

@@ -38,7 +38,8 @@ export function createAuditOutbox(store: AuditStore, logger: Logger, opts: Audit
   let flushing: Promise<void> | null = null;
   let closed = false;
 
-  const write = (q: { entry: AuditEntry; at: number }) => store.record({ ...q.entry, ageMs: Math.max(0, now() - q.at) });
+  const write = (q: { entry: AuditEntry; at: number }) =>
+    store.record({ ...q.entry, ageMs: Math.max(0, now() - q.at) });
 
   async function flush(): Promise<void> {
     while (queue.length) {
@@ -46,7 +47,10 @@ export function createAuditOutbox(store: AuditStore, logger: Logger, opts: Audit
         await write(queue[0]!);
       } catch (err) {
         schedule();
-        logger.warn({ event: 'audit_waiting', pending: queue.length, err: (err as Error).message, retryInMs: delay }, 'store unavailable: audit rows wait');
+        logger.warn(
+          { event: 'audit_waiting', pending: queue.length, err: (err as Error).message, retryInMs: delay },
+          'store unavailable: audit rows wait',
+        );
         return;
       }
       queue.shift();
@@ -68,7 +72,11 @@ export function createAuditOutbox(store: AuditStore, logger: Logger, opts: Audit
 
   function enqueue(entry: AuditEntry, at: number): void {
     queue.push({ entry, at });
-    while (queue.length > maxRows) logger.error({ event: 'audit_dropped', entry: queue.shift()!.entry }, 'audit outbox full: the oldest row is only in this log');
+    while (queue.length > maxRows)
+      logger.error(
+        { event: 'audit_dropped', entry: queue.shift()!.entry },
+        'audit outbox full: the oldest row is only in this log',
+      );
     schedule();
   }
 
@@ -80,7 +88,10 @@ export function createAuditOutbox(store: AuditStore, logger: Logger, opts: Audit
       try {
         await store.record(entry);
       } catch (err) {
-        logger.warn({ event: 'audit_deferred', err: (err as Error).message }, 'audit row could not be written now; it waits for the store');
+        logger.warn(
+          { event: 'audit_deferred', err: (err as Error).message },
+          'audit row could not be written now; it waits for the store',
+        );
         enqueue(entry, at);
       }
     },
@@ -92,7 +103,11 @@ export function createAuditOutbox(store: AuditStore, logger: Logger, opts: Audit
       timer = null;
       await flushing;
       if (queue.length) await flush();
-      for (const q of queue) logger.error({ event: 'audit_unwritten', entry: q.entry, at: new Date(q.at).toISOString() }, 'audit row not written before shutdown (the store did not answer)');
+      for (const q of queue)
+        logger.error(
+          { event: 'audit_unwritten', entry: q.entry, at: new Date(q.at).toISOString() },
+          'audit row not written before shutdown (the store did not answer)',
+        );
     },
   };
 }

@@ -39,7 +39,8 @@ const NAMED: Array<[RegExp, string]> = [
 /** Splits a command line into stages of words, or says why it cannot. Never throws. */
 export function tokenizeCommandLine(line: string): TokenizeResult {
   if (typeof line !== 'string') return { ok: false, reason: 'no command given' };
-  if (line.length > MAX_LINE) return { ok: false, reason: `the command line is ${line.length} characters long; the limit is ${MAX_LINE}` };
+  if (line.length > MAX_LINE)
+    return { ok: false, reason: `the command line is ${line.length} characters long; the limit is ${MAX_LINE}` };
   for (const [re, reason] of NAMED) if (re.test(line)) return { ok: false, reason };
   const trimmed = line.replace(/^ +| +$/g, '');
   if (trimmed === '') return { ok: false, reason: 'no command given' };
@@ -60,6 +61,7 @@ export function tokenizeCommandLine(line: string): TokenizeResult {
     }
     stages.push(words);
   }
-  if (stages.length === 2 && stages[1]?.[0] !== 'grep') return { ok: false, reason: `a pipe may only go into grep, not into \`${stages[1]?.[0]}\`` };
+  if (stages.length === 2 && stages[1]?.[0] !== 'grep')
+    return { ok: false, reason: `a pipe may only go into grep, not into \`${stages[1]?.[0]}\`` };
   return { ok: true, stages };
 }

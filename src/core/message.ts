@@ -60,14 +60,30 @@ export function renderText(msg: ChatMessage): string {
   const out: string[] = [];
   for (const b of msg.blocks) {
     switch (b.type) {
-      case 'header': out.push(`== ${b.text} ==`); break;
-      case 'text': out.push(b.text); break;
-      case 'context': out.push(b.text); break;
-      case 'code': out.push(b.text.replace(/\n$/, '')); break;
-      case 'divider': out.push('--'); break;
-      case 'fields': out.push(b.fields.map((f) => `${f.label}: ${f.value}`).join('\n')); break;
-      case 'table': out.push(renderTable(b.columns, b.rows)); break;
-      case 'buttons': out.push(b.buttons.map((x) => `[${x.label}]`).join(' ')); break;
+      case 'header':
+        out.push(`== ${b.text} ==`);
+        break;
+      case 'text':
+        out.push(b.text);
+        break;
+      case 'context':
+        out.push(b.text);
+        break;
+      case 'code':
+        out.push(b.text.replace(/\n$/, ''));
+        break;
+      case 'divider':
+        out.push('--');
+        break;
+      case 'fields':
+        out.push(b.fields.map((f) => `${f.label}: ${f.value}`).join('\n'));
+        break;
+      case 'table':
+        out.push(renderTable(b.columns, b.rows));
+        break;
+      case 'buttons':
+        out.push(b.buttons.map((x) => `[${x.label}]`).join(' '));
+        break;
     }
   }
   return out.join('\n');
@@ -76,7 +92,11 @@ export function renderText(msg: ChatMessage): string {
 /** Lays out rows as a fixed-width text table. */
 export function renderTable(columns: string[], rows: string[][]): string {
   const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (c ?? '').padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -90,13 +110,19 @@ export function renderRecords(columns: string[], rows: string[][]): string {
     .map((r, i) => {
       const shown = columns.map((c, j) => [c, r[j] ?? ''] as const).filter(([, v]) => v !== '' && v !== 'NULL');
       const hidden = columns.length - shown.length;
-      return [`── row ${i + 1} ──`, ...shown.map(([c, v]) => `${c.padStart(label)}: ${v}`), ...(hidden ? [`(${hidden} empty or NULL column${hidden === 1 ? '' : 's'} not shown)`] : [])].join('\n');
+      return [
+        `── row ${i + 1} ──`,
+        ...shown.map(([c, v]) => `${c.padStart(label)}: ${v}`),
+        ...(hidden ? [`(${hidden} empty or NULL column${hidden === 1 ? '' : 's'} not shown)`] : []),
+      ].join('\n');
     })
     .join('\n');
 }
 
 /** A result as a table when it is narrow enough to read (at most `maxWidth` characters a line), else one column per line. */
 export function resultBlock(columns: string[], rows: string[][], maxWidth = 120): Block {
-  const width = columns.reduce((sum, c, i) => sum + Math.max(c.length, ...rows.map((r) => (r[i] ?? '').length)), 0) + 2 * Math.max(0, columns.length - 1);
+  const width =
+    columns.reduce((sum, c, i) => sum + Math.max(c.length, ...rows.map((r) => (r[i] ?? '').length)), 0) +
+    2 * Math.max(0, columns.length - 1);
   return width <= maxWidth ? { type: 'table', columns, rows } : { type: 'code', text: renderRecords(columns, rows) };
 }

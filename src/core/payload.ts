@@ -107,7 +107,9 @@ function seal(secret: string, body: object): string {
 
 function assertSecret(secret: string): void {
   if (typeof secret !== 'string' || secret.length < 16) {
-    throw new GearopsError(ErrorCode.Config, 'job secret must be at least 16 characters', { data: { variable: 'GEAROPS_JOB_SECRET' } });
+    throw new GearopsError(ErrorCode.Config, 'job secret must be at least 16 characters', {
+      data: { variable: 'GEAROPS_JOB_SECRET' },
+    });
   }
 }
 
@@ -115,7 +117,11 @@ function assertSecret(secret: string): void {
 function openEnvelope(secret: string, raw: Buffer | string, what: string): Record<string, unknown> {
   assertSecret(secret);
   const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
-  if (size > MAX_ENVELOPE_BYTES) throw new GearopsError(ErrorCode.BadSignature, `${what} refused: ${size} bytes is over the ${MAX_ENVELOPE_BYTES}-byte limit`);
+  if (size > MAX_ENVELOPE_BYTES)
+    throw new GearopsError(
+      ErrorCode.BadSignature,
+      `${what} refused: ${size} bytes is over the ${MAX_ENVELOPE_BYTES}-byte limit`,
+    );
   let parsed: unknown;
   try {
     const text = typeof raw === 'string' ? raw : new TextDecoder('utf-8', { fatal: true }).decode(raw);
@@ -140,7 +146,10 @@ function openEnvelope(secret: string, raw: Buffer | string, what: string): Recor
     throw new GearopsError(ErrorCode.BadSignature, `${what} refused: malformed envelope`);
   }
   if (!timingSafeEqual(expected, Buffer.from(sig, 'hex'))) {
-    throw new GearopsError(ErrorCode.BadSignature, `${what} refused: bad signature (wrong GEAROPS_JOB_SECRET, or forged)`);
+    throw new GearopsError(
+      ErrorCode.BadSignature,
+      `${what} refused: bad signature (wrong GEAROPS_JOB_SECRET, or forged)`,
+    );
   }
   return body;
 }
@@ -148,7 +157,10 @@ function openEnvelope(secret: string, raw: Buffer | string, what: string): Recor
 const isStr = (v: unknown, max = 1024): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
 
 /** Builds and signs a job for `capability@host`. */
-export function signJob<A>(secret: string, job: { host: string; capability: string; requester: Requester; args: A; now?: number; id?: string; attempt?: number }): { envelope: JobEnvelope<A>; payload: string } {
+export function signJob<A>(
+  secret: string,
+  job: { host: string; capability: string; requester: Requester; args: A; now?: number; id?: string; attempt?: number },
+): { envelope: JobEnvelope<A>; payload: string } {
   assertSecret(secret);
   const envelope: JobEnvelope<A> = {
     v: PAYLOAD_VERSION,
@@ -245,25 +257,52 @@ export interface VerifyJobOptions {
 /** Verifies a job received by a worker. Throws a GearopsError naming the reason; runs nothing. */
 export function verifyJob(secret: string, raw: Buffer | string, opts: VerifyJobOptions): JobEnvelope {
   const body = openEnvelope(secret, raw, 'job');
-  if (body.kind !== 'job' || !isStr(body.id, 128) || typeof body.ts !== 'number' || !isStr(body.host, 255) || !isStr(body.capability, 255)) {
+  if (
+    body.kind !== 'job' ||
+    !isStr(body.id, 128) ||
+    typeof body.ts !== 'number' ||
+    !isStr(body.host, 255) ||
+    !isStr(body.capability, 255)
+  ) {
     throw new GearopsError(ErrorCode.BadSignature, 'job refused: malformed job envelope');
   }
   const r = body.requester as Record<string, unknown> | undefined;
-  if (!r || typeof r !== 'object' || !isStr(r.userId, 255) || typeof r.channelId !== 'string' || !Array.isArray(r.roles) || !r.roles.every((x) => typeof x === 'string')) {
+  if (
+    !r ||
+    typeof r !== 'object' ||
+    !isStr(r.userId, 255) ||
+    typeof r.channelId !== 'string' ||
+    !Array.isArray(r.roles) ||
+    !r.roles.every((x) => typeof x === 'string')
+  ) {
     throw new GearopsError(ErrorCode.BadSignature, 'job refused: malformed requester');
   }
   const now = opts.now ?? Date.now();
   const maxAge = opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
   if (Math.abs(now - body.ts) > maxAge) {
-    throw new GearopsError(ErrorCode.StaleJob, `job refused: stale (${Math.round((now - body.ts) / 1000)} s old, limit ${maxAge / 1000} s)`, { data: { ageMs: now - body.ts } });
+    throw new GearopsError(
+      ErrorCode.StaleJob,
+      `job refused: stale (${Math.round((now - body.ts) / 1000)} s old, limit ${maxAge / 1000} s)`,
+      { data: { ageMs: now - body.ts } },
+    );
   }
   if (body.host !== opts.host) {
-    throw new GearopsError(ErrorCode.WrongHost, `job refused: addressed to ${body.host}, this worker serves ${opts.host}`, { data: { host: opts.host } });
+    throw new GearopsError(
+      ErrorCode.WrongHost,
+      `job refused: addressed to ${body.host}, this worker serves ${opts.host}`,
+      { data: { host: opts.host } },
+    );
   }
   if (body.capability !== opts.capability) {
-    throw new GearopsError(ErrorCode.BadSignature, `job refused: signed for ${body.capability}, received as ${opts.capability}`);
+    throw new GearopsError(
+      ErrorCode.BadSignature,
+      `job refused: signed for ${body.capability}, received as ${opts.capability}`,
+    );
   }
-  if (body.attempt !== undefined && (!Number.isInteger(body.attempt) || (body.attempt as number) < 2 || (body.attempt as number) > 100)) {
+  if (
+    body.attempt !== undefined &&
+    (!Number.isInteger(body.attempt) || (body.attempt as number) < 2 || (body.attempt as number) > 100)
+  ) {
     throw new GearopsError(ErrorCode.BadSignature, 'job refused: malformed attempt number');
   }
   // Each send of a job is its own nonce: a resend (attempt n) is new, a replay of any send is not.
@@ -282,7 +321,14 @@ export function signEvent(secret: string, jobId: string, run: string, seq: numbe
 /** Verifies a streamed event; it must belong to `jobId`. */
 export function verifyEvent(secret: string, raw: Buffer | string, jobId: string): EventEnvelope {
   const body = openEnvelope(secret, raw, 'event');
-  if (body.kind !== 'event' || body.job !== jobId || typeof body.seq !== 'number' || (body.run !== undefined && typeof body.run !== 'string') || !body.event || typeof body.event !== 'object') {
+  if (
+    body.kind !== 'event' ||
+    body.job !== jobId ||
+    typeof body.seq !== 'number' ||
+    (body.run !== undefined && typeof body.run !== 'string') ||
+    !body.event ||
+    typeof body.event !== 'object'
+  ) {
     throw new GearopsError(ErrorCode.BadResult, 'event refused: not an event of this job');
   }
   return body as unknown as EventEnvelope;
@@ -294,15 +340,33 @@ export function signResult<V>(secret: string, result: Omit<ResultEnvelope<V>, 'v
 }
 
 /** Verifies a result received by the bot: signature, job id, host and capability must all match. */
-export function verifyResult<V = unknown>(secret: string, raw: Buffer | string, job: { id: string; host: string; capability: string }): ResultEnvelope<V> {
+export function verifyResult<V = unknown>(
+  secret: string,
+  raw: Buffer | string,
+  job: { id: string; host: string; capability: string },
+): ResultEnvelope<V> {
   let body: Record<string, unknown>;
   try {
     body = openEnvelope(secret, raw, 'result');
   } catch (err) {
-    throw new GearopsError(ErrorCode.BadResult, `result from ${job.capability}@${job.host} rejected: ${(err as Error).message.replace(/^result refused: /, '')} — a worker without the shared secret may be registered under this name`, { cause: err, data: { host: job.host } });
+    throw new GearopsError(
+      ErrorCode.BadResult,
+      `result from ${job.capability}@${job.host} rejected: ${(err as Error).message.replace(/^result refused: /, '')} — a worker without the shared secret may be registered under this name`,
+      { cause: err, data: { host: job.host } },
+    );
   }
-  if (body.kind !== 'result' || body.job !== job.id || body.host !== job.host || body.capability !== job.capability || typeof body.ok !== 'boolean') {
-    throw new GearopsError(ErrorCode.BadResult, `result from ${job.capability}@${job.host} rejected: it answers a different job`, { data: { host: job.host } });
+  if (
+    body.kind !== 'result' ||
+    body.job !== job.id ||
+    body.host !== job.host ||
+    body.capability !== job.capability ||
+    typeof body.ok !== 'boolean'
+  ) {
+    throw new GearopsError(
+      ErrorCode.BadResult,
+      `result from ${job.capability}@${job.host} rejected: it answers a different job`,
+      { data: { host: job.host } },
+    );
   }
   return body as unknown as ResultEnvelope<V>;
 }

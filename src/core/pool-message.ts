@@ -19,7 +19,16 @@ export function poolChangeMessage(ch: PoolChange, by = `<@${ch.actor}>`): ChatMe
     text: line,
     blocks: [
       { type: 'text', text: line },
-      { type: 'fields', fields: [{ label: 'Server', value: server }, { label: 'Before', value: showPoolType(ch.before) }, { label: 'After', value: showPoolType(ch.after) }, { label: 'By', value: by }, { label: 'Why', value: ch.reason }] },
+      {
+        type: 'fields',
+        fields: [
+          { label: 'Server', value: server },
+          { label: 'Before', value: showPoolType(ch.before) },
+          { label: 'After', value: showPoolType(ch.after) },
+          { label: 'By', value: by },
+          { label: 'Why', value: ch.reason },
+        ],
+      },
     ],
   };
 }

@@ -9,7 +9,8 @@
 const MASK = '****';
 
 /** Programs whose attached `-p<value>` is a password (for others, such as ssh, it is a port). */
-const MYSQL_TOOLS = /\b(mysql|mysqld?ump|mysqladmin|mysqlcheck|mysqlimport|mysqlshow|mysqlbinlog|mariadb(?:-[a-z]+)?|mariabackup|xtrabackup|innobackupex|pt-[a-z-]+|mydumper|myloader|orchestrator-client)\b/;
+const MYSQL_TOOLS =
+  /\b(mysql|mysqld?ump|mysqladmin|mysqlcheck|mysqlimport|mysqlshow|mysqlbinlog|mariadb(?:-[a-z]+)?|mariabackup|xtrabackup|innobackupex|pt-[a-z-]+|mydumper|myloader|orchestrator-client)\b/;
 
 const RULES: Array<[RegExp, string]> = [
   // SQL first: IDENTIFIED BY 'x', MASTER_PASSWORD='x', SOURCE_PASSWORD = 'x', PASSWORD('x')

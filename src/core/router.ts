@@ -8,7 +8,14 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { isGearopsError } from '../errors.js';
 import { textMessage } from './message.js';
-import type { ActionHandler, ActionInvocation, CommandInvocation, CommandModule, CommandOutcome, CommandRouter } from './ports/commands.js';
+import type {
+  ActionHandler,
+  ActionInvocation,
+  CommandInvocation,
+  CommandModule,
+  CommandOutcome,
+  CommandRouter,
+} from './ports/commands.js';
 import type { Policy } from './ports/policy.js';
 import type { AuditEntry, AuditStore } from './ports/store.js';
 
@@ -76,18 +83,34 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
       return await run();
     } catch (err) {
       if (isGearopsError(err)) {
-        const status = err.code === 'gearops_policy_denied' ? 'denied' : err.code === 'gearops_usage' ? 'refused' : 'failed';
-        await answer(`${status === 'denied' ? 'Denied' : status === 'refused' ? 'Refused' : 'Failed'}: ${err.message}`).catch(() => undefined);
-        return { status, summary: err.message, rule: typeof err.data.rule === 'string' ? err.data.rule : undefined, host: typeof err.data.host === 'string' ? err.data.host : undefined };
+        const status =
+          err.code === 'gearops_policy_denied' ? 'denied' : err.code === 'gearops_usage' ? 'refused' : 'failed';
+        await answer(
+          `${status === 'denied' ? 'Denied' : status === 'refused' ? 'Refused' : 'Failed'}: ${err.message}`,
+        ).catch(() => undefined);
+        return {
+          status,
+          summary: err.message,
+          rule: typeof err.data.rule === 'string' ? err.data.rule : undefined,
+          host: typeof err.data.host === 'string' ? err.data.host : undefined,
+        };
       }
       deps.logger.error({ event: 'command_crashed', err, requestId }, 'command failed unexpectedly');
-      await answer(`Failed: internal error (request ${requestId}); the details are in the bot's log.`).catch(() => undefined);
+      await answer(`Failed: internal error (request ${requestId}); the details are in the bot's log.`).catch(
+        () => undefined,
+      );
       return { status: 'failed', summary: err instanceof Error ? err.message : String(err) };
     }
   }
 
   /** One audit row for a command or a button. */
-  function auditRow(inv: CommandInvocation | ActionInvocation, command: string, text: string, outcome: CommandOutcome, started: number): AuditEntry {
+  function auditRow(
+    inv: CommandInvocation | ActionInvocation,
+    command: string,
+    text: string,
+    outcome: CommandOutcome,
+    started: number,
+  ): AuditEntry {
     return {
       source: inv.source,
       userId: inv.principal.userId,
@@ -122,14 +145,26 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
       let outcome: CommandOutcome;
       const wait = limiter?.take(inv.principal.userId) ?? 0;
       if (!mod) {
-        await inv.reply.ephemeral(textMessage(`Unknown command /${inv.command}. Commands: ${[...byName.keys()].map((n) => `/${n}`).join(', ')}`));
+        await inv.reply.ephemeral(
+          textMessage(
+            `Unknown command /${inv.command}. Commands: ${[...byName.keys()].map((n) => `/${n}`).join(', ')}`,
+          ),
+        );
         outcome = { status: 'refused', summary: 'unknown command' };
       } else if (wait > 0) {
         const s = Math.ceil(wait / 1000);
-        await inv.reply.ephemeral(textMessage(`Slow down: you can run ${deps.userRate?.limit} commands per ${Math.round((deps.userRate?.windowMs ?? 60_000) / 1000)} s. Try again in ${s} s; nothing was run.`));
+        await inv.reply.ephemeral(
+          textMessage(
+            `Slow down: you can run ${deps.userRate?.limit} commands per ${Math.round((deps.userRate?.windowMs ?? 60_000) / 1000)} s. Try again in ${s} s; nothing was run.`,
+          ),
+        );
         outcome = { status: 'refused', summary: `rate limited (${s} s)` };
       } else {
-        outcome = await guarded(() => mod.handle(inv), (t) => inv.reply.ephemeral(textMessage(t)), inv.requestId);
+        outcome = await guarded(
+          () => mod.handle(inv),
+          (t) => inv.reply.ephemeral(textMessage(t)),
+          inv.requestId,
+        );
       }
       await audit(auditRow(inv, inv.command, inv.text, outcome, started));
       return outcome;
@@ -145,7 +180,11 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
         }
       }
       const outcome = handler
-        ? await guarded(() => handler(inv), (t) => inv.reply.ephemeral(textMessage(t)), inv.requestId)
+        ? await guarded(
+            () => handler(inv),
+            (t) => inv.reply.ephemeral(textMessage(t)),
+            inv.requestId,
+          )
         : { status: 'refused' as const, summary: `no handler for button ${inv.actionId}` };
       await audit(auditRow(inv, inv.actionId, inv.value, outcome, started));
       return outcome;

@@ -29,7 +29,12 @@ export async function freePort(): Promise<number> {
 }
 
 /** Resolves once something accepts TCP connections on host:port, or rejects after timeoutMs. */
-export async function waitForPort(host: string, port: number, timeoutMs: number, isAlive: () => boolean = () => true): Promise<void> {
+export async function waitForPort(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  isAlive: () => boolean = () => true,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -40,7 +45,8 @@ export async function waitForPort(host: string, port: number, timeoutMs: number,
       s.once('error', () => resolve(false));
     });
     if (ok) return;
-    if (!isAlive() || Date.now() > deadline) throw new GearopsError(ErrorCode.GearmanUnavailable, `nothing listens on ${host}:${port} after ${timeoutMs} ms`);
+    if (!isAlive() || Date.now() > deadline)
+      throw new GearopsError(ErrorCode.GearmanUnavailable, `nothing listens on ${host}:${port} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -49,12 +55,32 @@ export async function waitForPort(host: string, port: number, timeoutMs: number,
 export async function startGearmandProcess(opts: { port?: number; binary?: string } = {}): Promise<GearmandProcess> {
   const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'gearops-gearmand-'));
-  const child: ChildProcess = spawn(opts.binary ?? 'gearmand', ['--listen=127.0.0.1', `--port=${port}`, `--log-file=${join(dir, 'gearmand.log')}`, '--verbose=WARNING', '--threads=2'], { stdio: 'ignore' });
+  const child: ChildProcess = spawn(
+    opts.binary ?? 'gearmand',
+    [
+      '--listen=127.0.0.1',
+      `--port=${port}`,
+      `--log-file=${join(dir, 'gearmand.log')}`,
+      '--verbose=WARNING',
+      '--threads=2',
+    ],
+    { stdio: 'ignore' },
+  );
   let exited = false;
   child.once('exit', () => {
     exited = true;
   });
-  const spawnError = new Promise<never>((_, reject) => child.once('error', (err) => reject(new GearopsError(ErrorCode.GearmanUnavailable, `cannot start gearmand: ${err.message} (install Debian's gearman-job-server)`, { cause: err }))));
+  const spawnError = new Promise<never>((_, reject) =>
+    child.once('error', (err) =>
+      reject(
+        new GearopsError(
+          ErrorCode.GearmanUnavailable,
+          `cannot start gearmand: ${err.message} (install Debian's gearman-job-server)`,
+          { cause: err },
+        ),
+      ),
+    ),
+  );
   await Promise.race([waitForPort('127.0.0.1', port, 10_000, () => !exited), spawnError]);
   return {
     address: `127.0.0.1:${port}`,

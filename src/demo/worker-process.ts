@@ -19,16 +19,43 @@ export interface WorkerProcess {
 }
 
 /** Starts a worker for `host` and resolves once it logged its registration (or rejects with its logs). */
-export async function startWorkerProcess(opts: { host: string; gearman: string; secret: string; policy?: string; extraArgs?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<WorkerProcess> {
+export async function startWorkerProcess(opts: {
+  host: string;
+  gearman: string;
+  secret: string;
+  policy?: string;
+  extraArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}): Promise<WorkerProcess> {
   // Without a --sandbox-dir or --state-dir of the caller's, they go to a temp dir of this process's own
   // (removed when it ends), never to the defaults under the user's home.
   const given = (flag: string) => opts.extraArgs?.includes(flag) ?? false;
-  const ownDir = given('--sandbox-dir') && given('--state-dir') ? null : mkdtempSync(join(tmpdir(), `gearops-worker-${opts.host}-`));
-  const args = [...(opts.extraArgs ?? []), ...(ownDir && !given('--sandbox-dir') ? ['--sandbox-dir', join(ownDir, 'sandboxes')] : []), ...(ownDir && !given('--state-dir') ? ['--state-dir', join(ownDir, 'state')] : [])];
-  const child = spawn(process.execPath, [join(ROOT, 'scripts/gearops.js'), 'worker', '--host', opts.host, '--gearman', opts.gearman, '--policy', opts.policy ?? join(ROOT, 'policies/demo.yml'), ...args], {
-    env: { ...process.env, ...opts.env, GEAROPS_JOB_SECRET: opts.secret, GEAROPS_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const ownDir =
+    given('--sandbox-dir') && given('--state-dir') ? null : mkdtempSync(join(tmpdir(), `gearops-worker-${opts.host}-`));
+  const args = [
+    ...(opts.extraArgs ?? []),
+    ...(ownDir && !given('--sandbox-dir') ? ['--sandbox-dir', join(ownDir, 'sandboxes')] : []),
+    ...(ownDir && !given('--state-dir') ? ['--state-dir', join(ownDir, 'state')] : []),
+  ];
+  const child = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'scripts/gearops.js'),
+      'worker',
+      '--host',
+      opts.host,
+      '--gearman',
+      opts.gearman,
+      '--policy',
+      opts.policy ?? join(ROOT, 'policies/demo.yml'),
+      ...args,
+    ],
+    {
+      env: { ...process.env, ...opts.env, GEAROPS_JOB_SECRET: opts.secret, GEAROPS_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let logs = '';
   child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));

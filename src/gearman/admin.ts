@@ -20,7 +20,11 @@ export interface WorkerInfo {
 }
 
 /** Sends one admin command and resolves with the lines before the closing `.`. */
-export function adminCommand(server: string, command: 'status' | 'workers', opts: { timeoutMs?: number } = {}): Promise<string[]> {
+export function adminCommand(
+  server: string,
+  command: 'status' | 'workers',
+  opts: { timeoutMs?: number } = {},
+): Promise<string[]> {
   const { host, port } = parseServer(server);
   return new Promise((resolve, reject) => {
     const s = connect({ host, port });

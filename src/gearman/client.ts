@@ -45,7 +45,11 @@ interface Job {
 }
 
 /** Creates a client for the given job servers ("host:port"). */
-export function createGearmanClient(opts: { servers: string[]; logger: Logger; preset?: ReconnectPreset }): GearmanClient {
+export function createGearmanClient(opts: {
+  servers: string[];
+  logger: Logger;
+  preset?: ReconnectPreset;
+}): GearmanClient {
   const preset = opts.preset ?? RECONNECT_PRESETS.default;
   const log = opts.logger.child({ component: 'gearman-client' });
   const conns = opts.servers.map((server) => {
@@ -53,12 +57,14 @@ export function createGearmanClient(opts: { servers: string[]; logger: Logger; p
     const awaitingHandle: Job[] = [];
     const byHandle = new Map<string, Job>();
     const failAll = (why: string) => {
-      for (const j of [...awaitingHandle, ...byHandle.values()]) finish(j, new GearopsError(ErrorCode.JobFailed, `${j.fn}: ${why}`, { data: { server, connectionLost: true } }));
+      for (const j of [...awaitingHandle, ...byHandle.values()])
+        finish(j, new GearopsError(ErrorCode.JobFailed, `${j.fn}: ${why}`, { data: { server, connectionLost: true } }));
       awaitingHandle.length = 0;
       byHandle.clear();
     };
     conn.on('close', (err?: Error) => {
-      if (awaitingHandle.length || byHandle.size) log.warn({ server, err: err?.message }, 'connection lost with jobs in flight');
+      if (awaitingHandle.length || byHandle.size)
+        log.warn({ server, err: err?.message }, 'connection lost with jobs in flight');
       failAll(`the connection to job server ${server} was lost mid-job${err ? ` (${err.message})` : ''}`);
     });
     conn.on('packet', (p: ResponsePacket) => {
@@ -73,7 +79,14 @@ export function createGearmanClient(opts: { servers: string[]; logger: Logger; p
         }
         case Packet.ERROR: {
           const j = awaitingHandle.shift();
-          if (j) finish(j, new GearopsError(ErrorCode.GearmanUnavailable, `job server ${server} refused ${j.fn}: ${handle} ${p.args[1]?.toString('utf8') ?? ''}`));
+          if (j)
+            finish(
+              j,
+              new GearopsError(
+                ErrorCode.GearmanUnavailable,
+                `job server ${server} refused ${j.fn}: ${handle} ${p.args[1]?.toString('utf8') ?? ''}`,
+              ),
+            );
           return;
         }
       }
@@ -96,11 +109,25 @@ export function createGearmanClient(opts: { servers: string[]; logger: Logger; p
           break;
         case Packet.WORK_FAIL:
           byHandle.delete(handle);
-          finish(j, new GearopsError(ErrorCode.JobFailed, `${j.fn} failed on the worker${j.warnings.length ? `: ${j.warnings.join('; ')}` : ''}`, { data: { server, handle } }));
+          finish(
+            j,
+            new GearopsError(
+              ErrorCode.JobFailed,
+              `${j.fn} failed on the worker${j.warnings.length ? `: ${j.warnings.join('; ')}` : ''}`,
+              { data: { server, handle } },
+            ),
+          );
           break;
         case Packet.WORK_EXCEPTION:
           byHandle.delete(handle);
-          finish(j, new GearopsError(ErrorCode.JobFailed, `${j.fn} failed on the worker: ${(p.args[1] ?? Buffer.alloc(0)).toString('utf8')}`, { data: { server, handle } }));
+          finish(
+            j,
+            new GearopsError(
+              ErrorCode.JobFailed,
+              `${j.fn} failed on the worker: ${(p.args[1] ?? Buffer.alloc(0)).toString('utf8')}`,
+              { data: { server, handle } },
+            ),
+          );
           break;
       }
     });
@@ -120,14 +147,21 @@ export function createGearmanClient(opts: { servers: string[]; logger: Logger; p
   }
 
   async function pick(prefer: string[] | undefined) {
-    const ordered = [...conns].sort((a, b) => Number(prefer?.includes(b.server) ?? 0) - Number(prefer?.includes(a.server) ?? 0));
+    const ordered = [...conns].sort(
+      (a, b) => Number(prefer?.includes(b.server) ?? 0) - Number(prefer?.includes(a.server) ?? 0),
+    );
     const up = ordered.find((c) => c.conn.connected);
     if (up) return up;
     // Nothing up yet: give the first connect attempts a moment (start-up, or a server restarting).
-    await Promise.race([Promise.all(conns.map((c) => c.ready)), new Promise((r) => setTimeout(r, preset.connectTimeoutMs))]);
+    await Promise.race([
+      Promise.all(conns.map((c) => c.ready)),
+      new Promise((r) => setTimeout(r, preset.connectTimeoutMs)),
+    ]);
     const later = ordered.find((c) => c.conn.connected);
     if (later) return later;
-    throw new GearopsError(ErrorCode.GearmanUnavailable, `no job server is reachable (${opts.servers.join(', ')})`, { data: { servers: opts.servers } });
+    throw new GearopsError(ErrorCode.GearmanUnavailable, `no job server is reachable (${opts.servers.join(', ')})`, {
+      data: { servers: opts.servers },
+    });
   }
 
   return {
@@ -136,7 +170,12 @@ export function createGearmanClient(opts: { servers: string[]; logger: Logger; p
       const c = await pick(o.prefer);
       return new Promise<SubmitResult>((resolve, reject) => {
         const timer = setTimeout(() => {
-          finish(j, new GearopsError(ErrorCode.JobTimeout, `${fn}: no answer within ${Math.round(o.timeoutMs / 1000)} s`, { data: { server: c.server } }));
+          finish(
+            j,
+            new GearopsError(ErrorCode.JobTimeout, `${fn}: no answer within ${Math.round(o.timeoutMs / 1000)} s`, {
+              data: { server: c.server },
+            }),
+          );
         }, o.timeoutMs);
         const onAbort = () => finish(j, new GearopsError(ErrorCode.Cancelled, `${fn}: cancelled`));
         const j: Job = {
@@ -157,7 +196,13 @@ export function createGearmanClient(opts: { servers: string[]; logger: Logger; p
         };
         o.signal?.addEventListener('abort', onAbort, { once: true });
         c.awaitingHandle.push(j);
-        if (!c.conn.send(Packet.SUBMIT_JOB, [fn, o.unique ?? '', typeof payload === 'string' ? Buffer.from(payload) : payload])) {
+        if (
+          !c.conn.send(Packet.SUBMIT_JOB, [
+            fn,
+            o.unique ?? '',
+            typeof payload === 'string' ? Buffer.from(payload) : payload,
+          ])
+        ) {
           c.awaitingHandle.pop();
           finish(j, toGearmanError(new Error('not connected'), c.server));
         }

@@ -35,7 +35,11 @@ export class GearmanConnection extends EventEmitter {
   private corked = false;
   connected = false;
 
-  constructor(server: string, private readonly preset: ReconnectPreset, private readonly reconnect: boolean) {
+  constructor(
+    server: string,
+    private readonly preset: ReconnectPreset,
+    private readonly reconnect: boolean,
+  ) {
     super();
     this.server = server;
   }

@@ -35,21 +35,36 @@ export const DISPATCH_PRESETS: Record<'default' | 'fast', DispatchPreset> = {
 };
 
 /** Creates the Gearman dispatcher. */
-export function createGearmanDispatcher(opts: { servers: string[]; secret: string; logger: Logger; preset?: keyof typeof DISPATCH_PRESETS | DispatchPreset }): Dispatcher {
+export function createGearmanDispatcher(opts: {
+  servers: string[];
+  secret: string;
+  logger: Logger;
+  preset?: keyof typeof DISPATCH_PRESETS | DispatchPreset;
+}): Dispatcher {
   const preset = typeof opts.preset === 'object' ? opts.preset : DISPATCH_PRESETS[opts.preset ?? 'default'];
   const log = opts.logger.child({ component: 'dispatcher' });
-  const client = createGearmanClient({ servers: opts.servers, logger: opts.logger, preset: RECONNECT_PRESETS[preset.reconnect] });
+  const client = createGearmanClient({
+    servers: opts.servers,
+    logger: opts.logger,
+    preset: RECONNECT_PRESETS[preset.reconnect],
+  });
   let cache: { at: number; byServer: Map<string, FunctionStatus[]> } | null = null;
 
   async function discover(fresh: boolean): Promise<Map<string, FunctionStatus[]>> {
     if (!fresh && cache && Date.now() - cache.at < preset.discoveryTtlMs) return cache.byServer;
-    const answers = await Promise.allSettled(opts.servers.map((s) => adminStatus(s, { timeoutMs: preset.adminTimeoutMs })));
+    const answers = await Promise.allSettled(
+      opts.servers.map((s) => adminStatus(s, { timeoutMs: preset.adminTimeoutMs })),
+    );
     const byServer = new Map<string, FunctionStatus[]>();
     answers.forEach((a, i) => {
       if (a.status === 'fulfilled') byServer.set(opts.servers[i]!, a.value);
     });
     if (byServer.size === 0) {
-      throw new GearopsError(ErrorCode.GearmanUnavailable, `no job server answers (${opts.servers.join(', ')}): is gearmand running?`, { data: { servers: opts.servers } });
+      throw new GearopsError(
+        ErrorCode.GearmanUnavailable,
+        `no job server answers (${opts.servers.join(', ')}): is gearmand running?`,
+        { data: { servers: opts.servers } },
+      );
     }
     cache = { at: Date.now(), byServer };
     return byServer;
@@ -71,7 +86,9 @@ export function createGearmanDispatcher(opts: { servers: string[]; secret: strin
         hosts.set(parsed.host, h);
       }
     }
-    return [...hosts].sort(([a], [b]) => a.localeCompare(b)).map(([host, h]) => ({ host, capabilities: [...h.caps].sort(), servers: [...h.servers].sort() }));
+    return [...hosts]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([host, h]) => ({ host, capabilities: [...h.caps].sort(), servers: [...h.servers].sort() }));
   }
 
   /** Waits until a job server again has a worker for `fn` (a restarted gearmand, or another in the list). */
@@ -79,7 +96,12 @@ export function createGearmanDispatcher(opts: { servers: string[]; secret: strin
     for (let wait = 100; ; wait = Math.min(wait * 2, 1000)) {
       const where = serversWith(await discover(true).catch(() => new Map<string, FunctionStatus[]>()), fn);
       if (where.length) return where;
-      if (signal?.aborted || Date.now() + wait >= deadline) throw new GearopsError(ErrorCode.GearmanUnavailable, `${fn}: the job server went away mid-job and no worker for it was back in time`, { data: { fn } });
+      if (signal?.aborted || Date.now() + wait >= deadline)
+        throw new GearopsError(
+          ErrorCode.GearmanUnavailable,
+          `${fn}: the job server went away mid-job and no worker for it was back in time`,
+          { data: { fn } },
+        );
       await new Promise((r) => setTimeout(r, wait));
     }
   }
@@ -91,7 +113,11 @@ export function createGearmanDispatcher(opts: { servers: string[]; secret: strin
     if (where.length === 0) where = serversWith(await discover(true), fn);
     if (where.length === 0) {
       const live = hostsFrom(cache?.byServer ?? new Map()).map((h) => h.host);
-      throw new GearopsError(ErrorCode.NoWorker, `no worker for \`${fn}\` on ${opts.servers.join(', ')} — live hosts: ${live.length ? live.join(', ') : 'none'}`, { data: { host, capability } });
+      throw new GearopsError(
+        ErrorCode.NoWorker,
+        `no worker for \`${fn}\` on ${opts.servers.join(', ')} — live hosts: ${live.length ? live.join(', ') : 'none'}`,
+        { data: { host, capability } },
+      );
     }
     return where;
   }
@@ -114,7 +140,14 @@ export function createGearmanDispatcher(opts: { servers: string[]; secret: strin
       let envelope: JobEnvelope | null = null;
       let out: Awaited<ReturnType<typeof client.submit>> | null = null;
       for (let attempt = 1; !out; attempt++) {
-        const signed: { envelope: JobEnvelope; payload: string } = signJob(opts.secret, { host: req.host, capability: req.capability, requester: req.requester, args: req.args, id: envelope?.id, attempt });
+        const signed: { envelope: JobEnvelope; payload: string } = signJob(opts.secret, {
+          host: req.host,
+          capability: req.capability,
+          requester: req.requester,
+          args: req.args,
+          id: envelope?.id,
+          attempt,
+        });
         envelope = signed.envelope;
         const jobId = signed.envelope.id;
         try {
@@ -130,11 +163,15 @@ export function createGearmanDispatcher(opts: { servers: string[]; secret: strin
                 if (run === null) run = r;
                 else if (r !== run) {
                   // The worker running it died and the job server gave the job to another, which starts it again.
-                  if (pastRuns.has(r)) throw new GearopsError(ErrorCode.BadResult, 'event of an earlier run of this job');
+                  if (pastRuns.has(r))
+                    throw new GearopsError(ErrorCode.BadResult, 'event of an earlier run of this job');
                   pastRuns.add(run);
                   run = r;
                   seq = -1;
-                  log.warn({ event: 'job_rerun', fn, job: jobId }, 'the job started again on another worker process; following the new run');
+                  log.warn(
+                    { event: 'job_rerun', fn, job: jobId },
+                    'the job started again on another worker process; following the new run',
+                  );
                   req.onEvent?.({ type: 'rerun' });
                 }
                 if (ev.seq <= seq) {
@@ -145,7 +182,11 @@ export function createGearmanDispatcher(opts: { servers: string[]; secret: strin
                 seq = ev.seq;
                 req.onEvent?.(ev.event);
               } catch (err) {
-                forged ??= new GearopsError(ErrorCode.BadResult, `output from ${fn} rejected: ${(err as Error).message} — a worker without the shared secret may be registered under this name`, { cause: err, data: { host: req.host } });
+                forged ??= new GearopsError(
+                  ErrorCode.BadResult,
+                  `output from ${fn} rejected: ${(err as Error).message} — a worker without the shared secret may be registered under this name`,
+                  { cause: err, data: { host: req.host } },
+                );
                 log.error({ event: 'unverifiable_event', fn }, forged.message);
               }
             },
@@ -153,15 +194,31 @@ export function createGearmanDispatcher(opts: { servers: string[]; secret: strin
         } catch (err) {
           // The job server went away with the job: send the same job again (the worker that has it
           // answers with it instead of running it twice), within the request's own time limit.
-          const lost = isGearopsError(err) && (err.data as { connectionLost?: boolean } | undefined)?.connectionLost === true;
+          const lost =
+            isGearopsError(err) && (err.data as { connectionLost?: boolean } | undefined)?.connectionLost === true;
           if (!lost || attempt >= MAX_SENDS || req.signal?.aborted || Date.now() >= deadline) throw err;
-          log.warn({ event: 'job_resend', fn, job: jobId, attempt: attempt + 1, err: (err as Error).message }, 'job server lost mid-job; sending the job again once one is back');
+          log.warn(
+            { event: 'job_resend', fn, job: jobId, attempt: attempt + 1, err: (err as Error).message },
+            'job server lost mid-job; sending the job again once one is back',
+          );
           where = await waitForWorker(fn, deadline, req.signal);
         }
       }
       if (forged) throw forged;
-      const result = verifyResult<V>(opts.secret, out.data, { id: envelope!.id, host: req.host, capability: req.capability });
-      return { host: req.host, capability: req.capability, handle: out.handle, ok: result.ok, value: result.value, error: result.error, durationMs: Date.now() - started };
+      const result = verifyResult<V>(opts.secret, out.data, {
+        id: envelope!.id,
+        host: req.host,
+        capability: req.capability,
+      });
+      return {
+        host: req.host,
+        capability: req.capability,
+        handle: out.handle,
+        ok: result.ok,
+        value: result.value,
+        error: result.error,
+        durationMs: Date.now() - started,
+      };
     },
     async hosts() {
       return hostsFrom(await discover(true));

@@ -6,14 +6,22 @@ export function toGearmanError(err: unknown, server: string): GearopsError {
   if (err instanceof GearopsError) return err;
   const e = err as NodeJS.ErrnoException;
   const why =
-    e?.code === 'ECONNREFUSED' ? 'connection refused (is gearmand running there?)'
-      : e?.code === 'ECONNRESET' ? 'connection reset by the job server'
-        : e?.code === 'ENOTFOUND' ? 'host name not found'
-          : e?.message ?? String(err);
-  return new GearopsError(ErrorCode.GearmanUnavailable, `job server ${server}: ${why}`, { cause: err, data: { server } });
+    e?.code === 'ECONNREFUSED'
+      ? 'connection refused (is gearmand running there?)'
+      : e?.code === 'ECONNRESET'
+        ? 'connection reset by the job server'
+        : e?.code === 'ENOTFOUND'
+          ? 'host name not found'
+          : (e?.message ?? String(err));
+  return new GearopsError(ErrorCode.GearmanUnavailable, `job server ${server}: ${why}`, {
+    cause: err,
+    data: { server },
+  });
 }
 
 /** Translates an ERROR packet from gearmand. */
 export function serverErrorPacket(server: string, code: string, text: string): GearopsError {
-  return new GearopsError(ErrorCode.GearmanUnavailable, `job server ${server} answered ${code}: ${text}`, { data: { server, code } });
+  return new GearopsError(ErrorCode.GearmanUnavailable, `job server ${server} answered ${code}: ${text}`, {
+    data: { server, code },
+  });
 }

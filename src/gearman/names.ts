@@ -10,7 +10,8 @@ export function isValidHostName(h: string): boolean {
 
 /** `run@server1` from ('run', 'server1'). */
 export function functionName(capability: string, host: string): string {
-  if (!CAPABILITY_RE.test(capability) || !HOST_RE.test(host)) throw new Error(`invalid function name parts: ${capability}@${host}`);
+  if (!CAPABILITY_RE.test(capability) || !HOST_RE.test(host))
+    throw new Error(`invalid function name parts: ${capability}@${host}`);
   return `${capability}@${host}`;
 }
 

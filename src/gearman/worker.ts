@@ -108,7 +108,8 @@ export function createGearmanWorker(opts: GearmanWorkerOptions): GearmanWorker {
             signal: abort.signal,
             sendData: (d) => void conn.send(Packet.WORK_DATA, [handle, typeof d === 'string' ? Buffer.from(d) : d]),
             sendStatus: (n, d) => void conn.send(Packet.WORK_STATUS, [handle, String(n), String(d)]),
-            sendWarning: (d) => void conn.send(Packet.WORK_WARNING, [handle, typeof d === 'string' ? Buffer.from(d) : d]),
+            sendWarning: (d) =>
+              void conn.send(Packet.WORK_WARNING, [handle, typeof d === 'string' ? Buffer.from(d) : d]),
           };
           const run = fn ? fn(job) : Promise.reject(new Error(`no such function ${fnName}`));
           run
@@ -131,7 +132,9 @@ export function createGearmanWorker(opts: GearmanWorkerOptions): GearmanWorker {
     }
   }
 
-  Object.defineProperty(emitter, 'registeredOn', { get: () => [...registered].filter(([, n]) => n > 0).map(([s]) => s) });
+  Object.defineProperty(emitter, 'registeredOn', {
+    get: () => [...registered].filter(([, n]) => n > 0).map(([s]) => s),
+  });
   Object.defineProperty(emitter, 'busy', { get: () => busy });
   emitter.start = async () => {
     for (const s of slots) void s.open().catch(() => undefined);
@@ -147,7 +150,10 @@ export function createGearmanWorker(opts: GearmanWorkerOptions): GearmanWorker {
       await Promise.race([idle, grace]);
       if (busy > 0) {
         abort.abort();
-        await Promise.race([new Promise<void>((r) => idleWaiters.push(r)), new Promise((r) => setTimeout(r, 3000).unref())]);
+        await Promise.race([
+          new Promise<void>((r) => idleWaiters.push(r)),
+          new Promise((r) => setTimeout(r, 3000).unref()),
+        ]);
       }
     }
     // Let the final WORK_* packets leave before the sockets close.

@@ -28,26 +28,48 @@ export function alertMessage(i: Incident, opts: { role?: string; pool: boolean; 
       text: `✅ RESOLVED after ${took}: ${title}`,
       blocks: [
         { type: 'text', text: `✅ *RESOLVED* after ${took} — ~${title}~` },
-        { type: 'context', text: `was: ${describeError(i)} · opened ${i.openedAt.toISOString()} · resolved ${i.resolvedAt?.toISOString() ?? '?'}` },
+        {
+          type: 'context',
+          text: `was: ${describeError(i)} · opened ${i.openedAt.toISOString()} · resolved ${i.resolvedAt?.toISOString() ?? '?'}`,
+        },
       ],
     };
   }
   const buttons: Button[] = [];
   if (!i.acknowledgedBy) buttons.push({ actionId: 'incident.ack', label: 'Acknowledge', value: String(i.id) });
-  if (i.kind === 'io_stopped' || i.kind === 'sql_stopped' || i.kind === 'master_lost') buttons.push({ actionId: 'incident.restart', label: 'Restart replication', value: String(i.id), style: 'primary' });
+  if (i.kind === 'io_stopped' || i.kind === 'sql_stopped' || i.kind === 'master_lost')
+    buttons.push({ actionId: 'incident.restart', label: 'Restart replication', value: String(i.id), style: 'primary' });
   if (i.kind === 'sql_stopped') {
-    buttons.push({ actionId: 'incident.skip', label: 'Skip one event', value: String(i.id), style: 'danger', confirm: { title: 'Skip one event?', text: `Skips the event that stopped the SQL thread on ${i.host}:${i.port}. The replica will then differ from the master by that event.`, yes: 'Skip it', no: 'Cancel' } });
+    buttons.push({
+      actionId: 'incident.skip',
+      label: 'Skip one event',
+      value: String(i.id),
+      style: 'danger',
+      confirm: {
+        title: 'Skip one event?',
+        text: `Skips the event that stopped the SQL thread on ${i.host}:${i.port}. The replica will then differ from the master by that event.`,
+        yes: 'Skip it',
+        no: 'Cancel',
+      },
+    });
   }
   // Pool buttons are for replicas (the issue's "broken or lagging replica"): a master's alert is about the master.
   if (opts.pool && i.kind !== 'master_lost' && opts.role === 'replica') {
-    buttons.push(opts.pooledOut ? { actionId: 'incident.poolin', label: 'Put back in pool', value: String(i.id) } : { actionId: 'incident.poolout', label: 'Take out of pool', value: String(i.id), style: 'danger' });
+    buttons.push(
+      opts.pooledOut
+        ? { actionId: 'incident.poolin', label: 'Put back in pool', value: String(i.id) }
+        : { actionId: 'incident.poolout', label: 'Take out of pool', value: String(i.id), style: 'danger' },
+    );
   }
   return {
     text: `🔴 ${title} — ${describeError(i)}`,
     blocks: [
       { type: 'text', text: `🔴 *${title}*` },
       { type: 'code', text: describeError(i) },
-      { type: 'context', text: `opened ${i.openedAt.toISOString()}${i.acknowledgedBy ? ` · acknowledged by <@${i.acknowledgedBy}>` : ''}${opts.pooledOut ? ' · out of the pool' : ''} · updates in this thread` },
+      {
+        type: 'context',
+        text: `opened ${i.openedAt.toISOString()}${i.acknowledgedBy ? ` · acknowledged by <@${i.acknowledgedBy}>` : ''}${opts.pooledOut ? ' · out of the pool' : ''} · updates in this thread`,
+      },
       ...(buttons.length ? [{ type: 'buttons' as const, buttons }] : []),
     ],
   };

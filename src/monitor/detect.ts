@@ -27,7 +27,7 @@ export const FAULT_TITLES: Record<IncidentKind, string> = {
   sql_stopped: 'SQL thread stopped',
   lag: 'replication lag',
   unreachable: 'node unreachable',
-  master_lost: 'master lost (every replica\'s IO thread is failing)',
+  master_lost: "master lost (every replica's IO thread is failing)",
 };
 
 /** Added to an open "unreachable" of the master once every replica confirms it is gone. */
@@ -55,10 +55,23 @@ export const MASTER_LOST_TOO = "every replica's IO thread is failing too (master
  * An open lag incident stays open while the lag cannot be measured (NULL):
  * it is resolved by a measured lag at or under the threshold, not by a break.
  */
-export function detectFaults(nodes: ClusterNode[], statuses: NodeStatus[], lagThresholdS: number, open: OpenFault[] = [], opts: { masterBackGraceOver?: boolean } = {}): Fault[] {
+export function detectFaults(
+  nodes: ClusterNode[],
+  statuses: NodeStatus[],
+  lagThresholdS: number,
+  open: OpenFault[] = [],
+  opts: { masterBackGraceOver?: boolean } = {},
+): Fault[] {
   const faults: Fault[] = [];
-  const at = (n: ClusterNode, kind: IncidentKind, errno: number | null, error: string | null, lag: number | null = null): Fault => ({ host: n.host, port: n.port, role: n.role, kind, errno, error, lag });
-  const openOn = (n: ClusterNode, kind: IncidentKind) => open.find((i) => i.host === n.host && i.port === n.port && i.kind === kind);
+  const at = (
+    n: ClusterNode,
+    kind: IncidentKind,
+    errno: number | null,
+    error: string | null,
+    lag: number | null = null,
+  ): Fault => ({ host: n.host, port: n.port, role: n.role, kind, errno, error, lag });
+  const openOn = (n: ClusterNode, kind: IncidentKind) =>
+    open.find((i) => i.host === n.host && i.port === n.port && i.kind === kind);
   const master = nodes.findIndex((n) => n.role === 'master');
   const m = master >= 0 ? nodes[master] : undefined;
   const masterDown = statuses[master]?.reachable === false;
@@ -73,7 +86,12 @@ export function detectFaults(nodes: ClusterNode[], statuses: NodeStatus[], lagTh
   let masterFault: Fault | null = null;
   if (m && held && masterDown) {
     const escalate = held.kind === 'unreachable' && masterLost && !(held.error ?? '').includes(MASTER_LOST_TOO);
-    masterFault = at(m, held.kind, held.errno, escalate ? `${held.error ?? 'no answer'} — ${MASTER_LOST_TOO}` : held.error);
+    masterFault = at(
+      m,
+      held.kind,
+      held.errno,
+      escalate ? `${held.error ?? 'no answer'} — ${MASTER_LOST_TOO}` : held.error,
+    );
     excused = onItsWay;
   } else if (m && held && !opts.masterBackGraceOver && replicas.some((r) => r.s?.reachable && onItsWay(r.s))) {
     masterFault = at(m, held.kind, held.errno, held.error);
@@ -99,7 +117,8 @@ export function detectFaults(nodes: ClusterNode[], statuses: NodeStatus[], lagTh
     if (s.sqlRunning !== 'Yes') faults.push(at(n, 'sql_stopped', s.lastSqlErrno || null, s.lastSqlError || null));
     if (s.ioRunning !== 'Yes' && !excused(s)) {
       // On its way with no error (between retries, or registering) is not yet a fault.
-      if (!onItsWay(s) || (s.lastIoErrno ?? 0) > 0) faults.push(at(n, 'io_stopped', s.lastIoErrno || null, s.lastIoError || null));
+      if (!onItsWay(s) || (s.lastIoErrno ?? 0) > 0)
+        faults.push(at(n, 'io_stopped', s.lastIoErrno || null, s.lastIoError || null));
     }
     const working = s.ioRunning === 'Yes' && s.sqlRunning === 'Yes' && s.secondsBehind !== null;
     if (working && s.secondsBehind! > lagThresholdS) faults.push(at(n, 'lag', null, null, s.secondsBehind));
@@ -119,8 +138,13 @@ const lagId = (f: Pick<Fault, 'host' | 'port'>) => `${f.host}:${f.port}`;
  * instant when a replica reconnects to a restarted master; one reading is
  * not lag. Returns the faults to act on and what this poll saw, for the next.
  */
-export function confirmLag(faults: Fault[], open: OpenFault[], seenBefore: ReadonlySet<string>): { faults: Fault[]; seen: Set<string> } {
+export function confirmLag(
+  faults: Fault[],
+  open: OpenFault[],
+  seenBefore: ReadonlySet<string>,
+): { faults: Fault[]; seen: Set<string> } {
   const seen = new Set(faults.filter((f) => f.kind === 'lag').map(lagId));
-  const known = (f: Fault) => seenBefore.has(lagId(f)) || open.some((i) => i.kind === 'lag' && i.host === f.host && i.port === f.port);
+  const known = (f: Fault) =>
+    seenBefore.has(lagId(f)) || open.some((i) => i.kind === 'lag' && i.host === f.host && i.port === f.port);
   return { faults: faults.filter((f) => f.kind !== 'lag' || known(f)), seen };
 }

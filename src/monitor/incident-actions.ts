@@ -44,7 +44,16 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
     const id = Number(inv.value);
     const incident = Number.isInteger(id) ? await deps.store.incidents.get(id) : null;
     if (!incident) throw new GearopsError(ErrorCode.NotFound, `incident ${inv.value.slice(0, 20)} does not exist`);
-    const decision = deps.policy.checkAction({ action, host: incident.host, principal: { userId: inv.principal.userId, channelId: inv.principal.channelId, groups: inv.principal.groups, roles: inv.principal.roles } });
+    const decision = deps.policy.checkAction({
+      action,
+      host: incident.host,
+      principal: {
+        userId: inv.principal.userId,
+        channelId: inv.principal.channelId,
+        groups: inv.principal.groups,
+        roles: inv.principal.roles,
+      },
+    });
     const who = `<@${inv.principal.userId}>`;
     if (!decision.allow) {
       await inv.reply.ephemeral(textMessage(`Denied: ${decision.reason}`));
@@ -58,14 +67,25 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
     const node = cluster?.nodes.find((n) => n.host === incident.host && n.port === incident.port);
     const addr = node ? { address: node.address, port: node.port } : { address: incident.host, port: incident.port };
     const role = node?.role;
-    const done = (summary: string): CommandOutcome => ({ status: 'ok', rule: decision.rule, host: incident.host, summary });
+    const done = (summary: string): CommandOutcome => ({
+      status: 'ok',
+      rule: decision.rule,
+      host: incident.host,
+      summary,
+    });
 
     switch (inv.actionId) {
       case 'incident.ack': {
         await deps.store.incidents.update(incident.id, { acknowledgedBy: inv.principal.userId });
         await say(incident, `👀 Acknowledged by ${who}.`);
         if (incident.alertChannel && incident.alertTs) {
-          await deps.chat.update({ channel: incident.alertChannel, ts: incident.alertTs }, alertMessage({ ...incident, acknowledgedBy: inv.principal.userId }, { role, pool: !!deps.store.pool, pooledOut: incident.pooledOut }));
+          await deps.chat.update(
+            { channel: incident.alertChannel, ts: incident.alertTs },
+            alertMessage(
+              { ...incident, acknowledgedBy: inv.principal.userId },
+              { role, pool: !!deps.store.pool, pooledOut: incident.pooledOut },
+            ),
+          );
         }
         return done('acknowledged');
       }
@@ -78,12 +98,19 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
           return { status: 'failed', host: incident.host, summary: (err as Error).message };
         }
         const s = await deps.probe.status(addr).catch(() => null);
-        await say(incident, `Replication restarted: IO ${s?.ioRunning ?? '?'}, SQL ${s?.sqlRunning ?? '?'}${s?.lastSqlErrno ? `, SQL error ${s.lastSqlErrno}: ${s.lastSqlError}` : ''}${s?.lastIoErrno ? `, IO error ${s.lastIoErrno}: ${s.lastIoError}` : ''}. The monitor resolves this thread once both threads run.`);
+        await say(
+          incident,
+          `Replication restarted: IO ${s?.ioRunning ?? '?'}, SQL ${s?.sqlRunning ?? '?'}${s?.lastSqlErrno ? `, SQL error ${s.lastSqlErrno}: ${s.lastSqlError}` : ''}${s?.lastIoErrno ? `, IO error ${s.lastIoErrno}: ${s.lastIoError}` : ''}. The monitor resolves this thread once both threads run.`,
+        );
         return done('replication restarted');
       }
       case 'incident.skip': {
-        if (incident.kind !== 'sql_stopped') throw new GearopsError(ErrorCode.Usage, 'Skip one event is only for a stopped SQL thread.');
-        await say(incident, `${who} pressed *Skip one event* on ${incident.host}:${incident.port} (error ${incident.errno ?? '?'})…`);
+        if (incident.kind !== 'sql_stopped')
+          throw new GearopsError(ErrorCode.Usage, 'Skip one event is only for a stopped SQL thread.');
+        await say(
+          incident,
+          `${who} pressed *Skip one event* on ${incident.host}:${incident.port} (error ${incident.errno ?? '?'})…`,
+        );
         try {
           await deps.probe.skipOneEvent(addr);
         } catch (err) {
@@ -98,23 +125,39 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
         if (!deps.store.pool) throw new GearopsError(ErrorCode.Usage, 'the pool is not configured');
         const out = inv.actionId === 'incident.poolout';
         if (role !== 'replica') {
-          await inv.reply.ephemeral(textMessage(`${incident.host}:${incident.port} is not a replica: the alert's pool buttons only move replicas. Use /pool for the master; nothing was changed.`));
+          await inv.reply.ephemeral(
+            textMessage(
+              `${incident.host}:${incident.port} is not a replica: the alert's pool buttons only move replicas. Use /pool for the master; nothing was changed.`,
+            ),
+          );
           return { status: 'refused', host: incident.host, summary: 'not a replica' };
         }
-        const row = (await deps.store.pool.get(addr.address, addr.port)) ?? (await deps.store.pool.get(incident.host, incident.port));
+        const row =
+          (await deps.store.pool.get(addr.address, addr.port)) ??
+          (await deps.store.pool.get(incident.host, incident.port));
         if (!row) {
-          await inv.reply.ephemeral(textMessage(`${addr.address}:${addr.port} is not in the pool; nothing was changed.`));
+          await inv.reply.ephemeral(
+            textMessage(`${addr.address}:${addr.port} is not in the pool; nothing was changed.`),
+          );
           return { status: 'refused', host: incident.host, summary: 'not in pool' };
         }
-        const after: PoolRole[] = out ? row.type.filter((t) => t !== 'READ') : [...new Set<PoolRole>([...row.type, 'READ'])];
+        const after: PoolRole[] = out
+          ? row.type.filter((t) => t !== 'READ')
+          : [...new Set<PoolRole>([...row.type, 'READ'])];
         const reason = `${out ? 'Take out of pool' : 'Put back'} from the alert on ${incident.cluster} ${incident.host}:${incident.port}`;
         const change = await deps.store.pool.set(row.host, row.port, after, inv.principal.userId, reason);
         const msg = poolChangeMessage(change, who);
-        if (deps.poolChannel) await deps.chat.post(deps.poolChannel, msg).catch((err) => deps.logger.warn({ err }, 'pool announcement failed'));
+        if (deps.poolChannel)
+          await deps.chat
+            .post(deps.poolChannel, msg)
+            .catch((err) => deps.logger.warn({ err }, 'pool announcement failed'));
         await say(incident, msg.text);
         await deps.store.incidents.update(incident.id, { pooledOut: out });
         if (incident.alertChannel && incident.alertTs) {
-          await deps.chat.update({ channel: incident.alertChannel, ts: incident.alertTs }, alertMessage({ ...incident, pooledOut: out }, { role, pool: true, pooledOut: out }));
+          await deps.chat.update(
+            { channel: incident.alertChannel, ts: incident.alertTs },
+            alertMessage({ ...incident, pooledOut: out }, { role, pool: true, pooledOut: out }),
+          );
         }
         return done(out ? 'taken out of pool' : 'put back in pool');
       }

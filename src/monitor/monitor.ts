@@ -47,12 +47,15 @@ export interface ReplicationMonitor {
   readonly leader: boolean;
 }
 
-const key = (cluster: string, host: string, port: number, kind: string) => `${cluster}\u0000${host}\u0000${port}\u0000${kind}`;
+const key = (cluster: string, host: string, port: number, kind: string) =>
+  `${cluster}\u0000${host}\u0000${port}\u0000${kind}`;
 
 /** Creates the monitor. */
 export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor {
   const log = deps.logger.child({ component: 'monitor' });
-  const lock = deps.store.lock(deps.lockName ?? 'gearops.monitor', { idleTimeoutS: Math.max(60, Math.ceil((3 * deps.intervalMs) / 1000)) });
+  const lock = deps.store.lock(deps.lockName ?? 'gearops.monitor', {
+    idleTimeoutS: Math.max(60, Math.ceil((3 * deps.intervalMs) / 1000)),
+  });
   const limiter = new Bottleneck({ maxConcurrent: deps.concurrency ?? 16 });
   let timer: ReturnType<typeof setTimeout> | null = null;
   let running = false;
@@ -70,12 +73,18 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
 
   async function refreshParent(i: Incident, role: string | undefined): Promise<void> {
     if (!i.alertChannel || !i.alertTs) return;
-    await deps.chat.update({ channel: i.alertChannel, ts: i.alertTs }, alertMessage(i, { role, pool: !!deps.store.pool, pooledOut: i.pooledOut }));
+    await deps.chat.update(
+      { channel: i.alertChannel, ts: i.alertTs },
+      alertMessage(i, { role, pool: !!deps.store.pool, pooledOut: i.pooledOut }),
+    );
   }
 
   /** Posts the parent message of an incident that has none yet (new, or a post that failed last time). */
   async function announce(i: Incident, role: string | undefined): Promise<Incident> {
-    const ref = await deps.chat.post(deps.alertChannel, alertMessage(i, { role, pool: !!deps.store.pool, pooledOut: i.pooledOut }));
+    const ref = await deps.chat.post(
+      deps.alertChannel,
+      alertMessage(i, { role, pool: !!deps.store.pool, pooledOut: i.pooledOut }),
+    );
     await deps.store.incidents.update(i.id, { alertChannel: ref.channel, alertTs: ref.ts });
     return { ...i, alertChannel: ref.channel, alertTs: ref.ts };
   }
@@ -88,10 +97,14 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     const address = node ? { host: node.address, port: node.port } : { host: i.host, port: i.port };
     const pooled = row ?? (await deps.store.pool.get(address.host, address.port).catch(() => null));
     if (!pooled) return i;
-    const after: PoolRole[] = out ? pooled.type.filter((t) => t !== 'READ') : [...new Set<PoolRole>([...pooled.type, 'READ'])];
+    const after: PoolRole[] = out
+      ? pooled.type.filter((t) => t !== 'READ')
+      : [...new Set<PoolRole>([...pooled.type, 'READ'])];
     if (out && !pooled.type.includes('READ')) return i;
     if (!out && !i.pooledOut) return i;
-    const verdict = out ? checkAutomaticChange(await deps.store.pool.list(), { host: pooled.host, port: pooled.port, after }) : { allowed: true, reason: '' };
+    const verdict = out
+      ? checkAutomaticChange(await deps.store.pool.list(), { host: pooled.host, port: pooled.port, after })
+      : { allowed: true, reason: '' };
     if (!verdict.allowed) {
       await thread(i, `Not taking ${pooled.host}:${pooled.port} out of the pool automatically: ${verdict.reason}`);
       return i;
@@ -104,7 +117,8 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
       return { ...i, pooledOut: out };
     }
     const msg = poolChangeMessage(change, 'the monitor');
-    if (deps.poolChannel) await deps.chat.post(deps.poolChannel, msg).catch((err) => log.warn({ err }, 'pool announcement failed'));
+    if (deps.poolChannel)
+      await deps.chat.post(deps.poolChannel, msg).catch((err) => log.warn({ err }, 'pool announcement failed'));
     await thread(i, msg.text);
     await deps.store.incidents.update(i.id, { pooledOut: out });
     return { ...i, pooledOut: out };
@@ -113,12 +127,35 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
   async function openOrFollow(c: ClusterRecord, f: Fault, existing: Incident | undefined): Promise<void> {
     let i = existing;
     if (!i) {
-      const opened = await deps.store.incidents.open({ cluster: c.name, host: f.host, port: f.port, kind: f.kind, errno: f.errno, error: f.error, lag: f.lag });
+      const opened = await deps.store.incidents.open({
+        cluster: c.name,
+        host: f.host,
+        port: f.port,
+        kind: f.kind,
+        errno: f.errno,
+        error: f.error,
+        lag: f.lag,
+      });
       i = opened.incident;
       if (!opened.created) return; // another instance opened it in the same instant; it owns the thread.
-      log.info({ event: 'incident_opened', id: i.id, cluster: c.name, host: f.host, port: f.port, kind: f.kind, errno: f.errno }, 'incident opened');
+      log.info(
+        {
+          event: 'incident_opened',
+          id: i.id,
+          cluster: c.name,
+          host: f.host,
+          port: f.port,
+          kind: f.kind,
+          errno: f.errno,
+        },
+        'incident opened',
+      );
       i = await announce(i, f.role);
-      if (f.role === 'replica' && (f.kind === 'sql_stopped' || f.kind === 'io_stopped' || f.kind === 'lag' || f.kind === 'unreachable')) await autoPool(i, true);
+      if (
+        f.role === 'replica' &&
+        (f.kind === 'sql_stopped' || f.kind === 'io_stopped' || f.kind === 'lag' || f.kind === 'unreachable')
+      )
+        await autoPool(i, true);
       return;
     }
     if (!i.alertTs) i = await announce(i, f.role);
@@ -140,7 +177,10 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     const done = await deps.store.incidents.resolve(i.id);
     if (!done) return;
     const role = c.nodes.find((n) => n.host === i.host && n.port === i.port)?.role;
-    log.info({ event: 'incident_resolved', id: i.id, cluster: c.name, host: i.host, kind: i.kind }, 'incident resolved');
+    log.info(
+      { event: 'incident_resolved', id: i.id, cluster: c.name, host: i.host, kind: i.kind },
+      'incident resolved',
+    );
     const took = humanDuration((done.resolvedAt ?? new Date()).getTime() - done.openedAt.getTime());
     if (!done.alertTs) return;
     await thread(done, `✅ Resolved: ${FAULT_TITLES[i.kind]} on ${i.host}:${i.port} cleared after ${took}.`);
@@ -152,20 +192,38 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     const statuses: NodeStatus[] = await Promise.all(
       c.nodes.map((n) =>
         limiter.schedule(() =>
-          deps.probe.status({ address: n.address, port: n.port }).catch(
-            (err: Error): NodeStatus => ({ reachable: false, error: err.message, isReplica: false, secondsBehind: null, lastIoErrno: null, lastIoError: null, lastSqlErrno: null, lastSqlError: null }),
-          ),
+          deps.probe.status({ address: n.address, port: n.port }).catch((err: Error): NodeStatus => ({
+            reachable: false,
+            error: err.message,
+            isReplica: false,
+            secondsBehind: null,
+            lastIoErrno: null,
+            lastIoError: null,
+            lastSqlErrno: null,
+            lastSqlError: null,
+          })),
         ),
       ),
     );
     const mine = open.filter((i) => i.cluster === c.name);
     const mi = c.nodes.findIndex((n) => n.role === 'master');
-    const masterHeld = mi >= 0 && mine.some((i) => i.host === c.nodes[mi]!.host && i.port === c.nodes[mi]!.port && (i.kind === 'master_lost' || i.kind === 'unreachable'));
+    const masterHeld =
+      mi >= 0 &&
+      mine.some(
+        (i) =>
+          i.host === c.nodes[mi]!.host &&
+          i.port === c.nodes[mi]!.port &&
+          (i.kind === 'master_lost' || i.kind === 'unreachable'),
+      );
     if (masterHeld && statuses[mi]?.reachable) {
       if (!masterBackAt.has(c.name)) masterBackAt.set(c.name, Date.now());
     } else masterBackAt.delete(c.name);
     const masterBackGraceOver = masterBackAt.has(c.name) && Date.now() - masterBackAt.get(c.name)! >= graceMs;
-    const confirmed = confirmLag(detectFaults(c.nodes, statuses, deps.lagThresholdS, mine, { masterBackGraceOver }), mine, lagSeen.get(c.name) ?? new Set());
+    const confirmed = confirmLag(
+      detectFaults(c.nodes, statuses, deps.lagThresholdS, mine, { masterBackGraceOver }),
+      mine,
+      lagSeen.get(c.name) ?? new Set(),
+    );
     lagSeen.set(c.name, confirmed.seen);
     const faults = confirmed.faults;
     const openByKey = new Map(mine.map((i) => [key(i.cluster, i.host, i.port, i.kind), i]));
@@ -173,10 +231,16 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     for (const f of faults) {
       const k = key(c.name, f.host, f.port, f.kind);
       active.add(k);
-      await openOrFollow(c, f, openByKey.get(k)).catch((err) => log.error({ err, cluster: c.name, host: f.host, kind: f.kind }, 'incident update failed; will retry next cycle'));
+      await openOrFollow(c, f, openByKey.get(k)).catch((err) =>
+        log.error(
+          { err, cluster: c.name, host: f.host, kind: f.kind },
+          'incident update failed; will retry next cycle',
+        ),
+      );
     }
     for (const [k, i] of openByKey) {
-      if (!active.has(k)) await resolve(c, i).catch((err) => log.error({ err, id: i.id }, 'resolving failed; will retry next cycle'));
+      if (!active.has(k))
+        await resolve(c, i).catch((err) => log.error({ err, id: i.id }, 'resolving failed; will retry next cycle'));
     }
   }
 
@@ -218,7 +282,10 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     async start() {
       if (running) return;
       running = true;
-      log.info({ event: 'monitor_started', intervalMs: deps.intervalMs, lagThresholdS: deps.lagThresholdS }, 'replication monitor started');
+      log.info(
+        { event: 'monitor_started', intervalMs: deps.intervalMs, lagThresholdS: deps.lagThresholdS },
+        'replication monitor started',
+      );
       void loop();
     },
     async stop() {

@@ -35,7 +35,8 @@ export interface MariadbProcess {
 async function waitReady(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new GearopsError(ErrorCode.StoreUnavailable, `mariadbd exited with ${child.exitCode} during start-up`);
+    if (child.exitCode !== null)
+      throw new GearopsError(ErrorCode.StoreUnavailable, `mariadbd exited with ${child.exitCode} during start-up`);
     const ok = await new Promise<boolean>((r) => {
       const s = connect({ host: '127.0.0.1', port }, () => {
         s.destroy();
@@ -46,16 +47,30 @@ async function waitReady(port: number, child: ChildProcess, timeoutMs: number): 
     if (ok) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new GearopsError(ErrorCode.StoreUnavailable, `mariadbd did not accept connections on port ${port} within ${timeoutMs} ms`);
+  throw new GearopsError(
+    ErrorCode.StoreUnavailable,
+    `mariadbd did not accept connections on port ${port} within ${timeoutMs} ms`,
+  );
 }
 
 /** Server options that keep a throwaway instance small and quick. */
 export function smallServerArgs(): string[] {
-  return ['--skip-name-resolve', '--innodb-buffer-pool-size=32M', '--innodb-log-file-size=8M', '--performance-schema=OFF', '--max-connections=200', '--skip-log-bin', '--innodb-flush-log-at-trx-commit=2', '--character-set-server=utf8mb4'];
+  return [
+    '--skip-name-resolve',
+    '--innodb-buffer-pool-size=32M',
+    '--innodb-log-file-size=8M',
+    '--performance-schema=OFF',
+    '--max-connections=200',
+    '--skip-log-bin',
+    '--innodb-flush-log-at-trx-commit=2',
+    '--character-set-server=utf8mb4',
+  ];
 }
 
 /** Initialises and starts MariaDB; creates `database` and sets a random root password. */
-export async function startMariadbProcess(opts: { baseDir?: string; database?: string; port?: number } = {}): Promise<MariadbProcess> {
+export async function startMariadbProcess(
+  opts: { baseDir?: string; database?: string; port?: number } = {},
+): Promise<MariadbProcess> {
   const dir = opts.baseDir ?? mkdtempSync(join(tmpdir(), 'gearops-mariadb-'));
   mkdirSync(dir, { recursive: true });
   const dataDir = join(dir, 'data');
@@ -68,17 +83,53 @@ export async function startMariadbProcess(opts: { baseDir?: string; database?: s
   const database = opts.database ?? 'common';
   const password = randomBytes(12).toString('hex');
   try {
-    await run('mariadb-install-db', ['--no-defaults', `--datadir=${dataDir}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db', `--tmpdir=${tmp}`], { timeout: 60_000 });
+    await run(
+      'mariadb-install-db',
+      [
+        '--no-defaults',
+        `--datadir=${dataDir}`,
+        '--user=root',
+        '--auth-root-authentication-method=normal',
+        '--skip-test-db',
+        `--tmpdir=${tmp}`,
+      ],
+      { timeout: 60_000 },
+    );
   } catch (err) {
-    throw new GearopsError(ErrorCode.StoreUnavailable, `mariadb-install-db failed (is Debian's mariadb-server installed?): ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    throw new GearopsError(
+      ErrorCode.StoreUnavailable,
+      `mariadb-install-db failed (is Debian's mariadb-server installed?): ${(err as Error).message.split('\n')[0]}`,
+      { cause: err },
+    );
   }
   let child: ChildProcess;
   const launch = async () => {
-    child = spawn('mariadbd', ['--no-defaults', '--user=root', `--datadir=${dataDir}`, `--tmpdir=${tmp}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1', `--pid-file=${join(dir, 'mysqld.pid')}`, `--log-error=${join(dir, 'error.log')}`, ...smallServerArgs()], { stdio: 'ignore' });
+    child = spawn(
+      'mariadbd',
+      [
+        '--no-defaults',
+        '--user=root',
+        `--datadir=${dataDir}`,
+        `--tmpdir=${tmp}`,
+        `--socket=${socket}`,
+        `--port=${port}`,
+        '--bind-address=127.0.0.1',
+        `--pid-file=${join(dir, 'mysqld.pid')}`,
+        `--log-error=${join(dir, 'error.log')}`,
+        ...smallServerArgs(),
+      ],
+      { stdio: 'ignore' },
+    );
     await waitReady(port, child, 30_000);
   };
   await launch();
-  await run('mariadb', ['--no-defaults', `--socket=${socket}`, '-uroot', '-e', `CREATE DATABASE IF NOT EXISTS \`${database}\`; ALTER USER 'root'@'localhost' IDENTIFIED BY '${password}'; CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY '${password}'; GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;`]);
+  await run('mariadb', [
+    '--no-defaults',
+    `--socket=${socket}`,
+    '-uroot',
+    '-e',
+    `CREATE DATABASE IF NOT EXISTS \`${database}\`; ALTER USER 'root'@'localhost' IDENTIFIED BY '${password}'; CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY '${password}'; GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;`,
+  ]);
   const stopChild = async (signal: NodeJS.Signals) => {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise((r) => child.once('exit', r));

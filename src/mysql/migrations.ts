@@ -91,4 +91,6 @@ export const STORE_MIGRATIONS: Migration[] = [
 ];
 
 /** Every migration, in order. */
-export const ALL_MIGRATIONS: Migration[] = [...STORE_MIGRATIONS, ...POOL_MIGRATIONS].sort((a, b) => a.version - b.version);
+export const ALL_MIGRATIONS: Migration[] = [...STORE_MIGRATIONS, ...POOL_MIGRATIONS].sort(
+  (a, b) => a.version - b.version,
+);

@@ -15,7 +15,12 @@ export interface PoolSource {
 
 /** True when `x` looks like a mysql2 promise pool rather than a URL. */
 export function isMysqlPool(x: unknown): x is MysqlPool {
-  return typeof x === 'object' && x !== null && typeof (x as Pool).query === 'function' && typeof (x as Pool).end === 'function';
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as Pool).query === 'function' &&
+    typeof (x as Pool).end === 'function'
+  );
 }
 
 /**
@@ -24,13 +29,20 @@ export function isMysqlPool(x: unknown): x is MysqlPool {
  */
 export function createPoolSource(target: string | MysqlPool, opts: { connectTimeoutMs?: number } = {}): PoolSource {
   const own = !isMysqlPool(target);
-  const db: Pool = isMysqlPool(target) ? target : mysql.createPool({ uri: target, connectionLimit: 2, connectTimeout: opts.connectTimeoutMs ?? 2000 });
+  const db: Pool = isMysqlPool(target)
+    ? target
+    : mysql.createPool({ uri: target, connectionLimit: 2, connectTimeout: opts.connectTimeoutMs ?? 2000 });
   return {
     async read() {
       try {
         // The whole table, no ORDER BY RAND(): it is small, and the choice is made in process.
         const [rows] = await db.query<RowDataPacket[]>('SELECT host, port, sock, type FROM nodes');
-        return rows.map((r) => ({ host: String(r.host), port: Number(r.port), sock: String(r.sock ?? ''), type: parseSet(r.type) }));
+        return rows.map((r) => ({
+          host: String(r.host),
+          port: Number(r.port),
+          sock: String(r.sock ?? ''),
+          type: parseSet(r.type),
+        }));
       } catch (err) {
         throw toStoreError(err, 'pool');
       }

@@ -41,8 +41,18 @@ function toNode(r: RowDataPacket): PoolNode {
 }
 
 function checkSizes(host: string, sock = ''): void {
-  if (host.length === 0 || host.length > HOST_MAX) throw new GearopsError(ErrorCode.Usage, `host \`${host.slice(0, 40)}\` must be 1..${HOST_MAX} characters (nodes.host is CHAR(${HOST_MAX}))`, { data: { host } });
-  if (sock.length > SOCK_MAX) throw new GearopsError(ErrorCode.Usage, `sock must be at most ${SOCK_MAX} characters (nodes.sock is CHAR(${SOCK_MAX}))`, { data: { host } });
+  if (host.length === 0 || host.length > HOST_MAX)
+    throw new GearopsError(
+      ErrorCode.Usage,
+      `host \`${host.slice(0, 40)}\` must be 1..${HOST_MAX} characters (nodes.host is CHAR(${HOST_MAX}))`,
+      { data: { host } },
+    );
+  if (sock.length > SOCK_MAX)
+    throw new GearopsError(
+      ErrorCode.Usage,
+      `sock must be at most ${SOCK_MAX} characters (nodes.sock is CHAR(${SOCK_MAX}))`,
+      { data: { host } },
+    );
 }
 
 /** Creates the pool store on an open mysql2 pool (the store's database selected). */
@@ -74,21 +84,41 @@ export function createPoolStore(deps: { db: Pool; logger: Logger }): PoolStore {
   }
 
   const lockRow = async (c: PoolConnection, host: string, port: number): Promise<PoolNode | null> => {
-    const [rows] = await c.query<RowDataPacket[]>('SELECT host, port, sock, type FROM nodes WHERE host = ? AND port = ? FOR UPDATE', [host, port]);
+    const [rows] = await c.query<RowDataPacket[]>(
+      'SELECT host, port, sock, type FROM nodes WHERE host = ? AND port = ? FOR UPDATE',
+      [host, port],
+    );
     return rows[0] ? toNode(rows[0]) : null;
   };
   const record = async (c: PoolConnection, ch: PoolChange) => {
-    await c.query('INSERT INTO pool_history (host, port, before_type, after_type, actor, reason) VALUES (?,?,?,?,?,?)', [ch.host, ch.port, fmt(ch.before), fmt(ch.after), ch.actor, ch.reason]);
+    await c.query(
+      'INSERT INTO pool_history (host, port, before_type, after_type, actor, reason) VALUES (?,?,?,?,?,?)',
+      [ch.host, ch.port, fmt(ch.before), fmt(ch.after), ch.actor, ch.reason],
+    );
   };
   const logged = (ch: PoolChange): PoolChange => {
-    log.info({ event: 'pool_change', host: ch.host, port: ch.port, before: fmt(ch.before), after: fmt(ch.after), actor: ch.actor }, 'pool changed');
+    log.info(
+      {
+        event: 'pool_change',
+        host: ch.host,
+        port: ch.port,
+        before: fmt(ch.before),
+        after: fmt(ch.after),
+        actor: ch.actor,
+      },
+      'pool changed',
+    );
     return ch;
   };
-  const notFound = (host: string, port: number) => new GearopsError(ErrorCode.NotFound, `${host}:${port} is not in the pool`, { data: { host, port } });
+  const notFound = (host: string, port: number) =>
+    new GearopsError(ErrorCode.NotFound, `${host}:${port} is not in the pool`, { data: { host, port } });
 
   async function get(host: string, port: number): Promise<PoolNode | null> {
     try {
-      const [rows] = await deps.db.query<RowDataPacket[]>('SELECT host, port, sock, type FROM nodes WHERE host = ? AND port = ?', [host, port]);
+      const [rows] = await deps.db.query<RowDataPacket[]>(
+        'SELECT host, port, sock, type FROM nodes WHERE host = ? AND port = ?',
+        [host, port],
+      );
       return rows[0] ? toNode(rows[0]) : null;
     } catch (err) {
       throw toStoreError(err, where);
@@ -103,8 +133,20 @@ export function createPoolStore(deps: { db: Pool; logger: Logger }): PoolStore {
       try {
         return logged(
           await tx(async (c) => {
-            await c.query('INSERT INTO nodes (host, port, sock, type) VALUES (?,?,?,?)', [node.host, node.port, node.sock, toSet(node.type)]);
-            const ch: PoolChange = { host: node.host, port: node.port, before: null, after: parseSet(toSet(node.type)), actor, reason };
+            await c.query('INSERT INTO nodes (host, port, sock, type) VALUES (?,?,?,?)', [
+              node.host,
+              node.port,
+              node.sock,
+              toSet(node.type),
+            ]);
+            const ch: PoolChange = {
+              host: node.host,
+              port: node.port,
+              before: null,
+              after: parseSet(toSet(node.type)),
+              actor,
+              reason,
+            };
             await record(c, ch);
             return ch;
           }),
@@ -115,7 +157,10 @@ export function createPoolStore(deps: { db: Pool; logger: Logger }): PoolStore {
         // Deleted between our insert and this read: the key is free again, so try once more.
         if (!current && attempt < 2) continue;
         const as = current ? showType(current.type) : 'a server that was just removed';
-        throw new GearopsError(ErrorCode.Conflict, `${node.host}:${node.port} is already in the pool as ${as}`, { cause: err, data: { host: node.host, port: node.port, current } });
+        throw new GearopsError(ErrorCode.Conflict, `${node.host}:${node.port} is already in the pool as ${as}`, {
+          cause: err,
+          data: { host: node.host, port: node.port, current },
+        });
       }
     }
   }
@@ -123,7 +168,9 @@ export function createPoolStore(deps: { db: Pool; logger: Logger }): PoolStore {
   return {
     async list() {
       try {
-        const [rows] = await deps.db.query<RowDataPacket[]>('SELECT host, port, sock, type FROM nodes ORDER BY host, port');
+        const [rows] = await deps.db.query<RowDataPacket[]>(
+          'SELECT host, port, sock, type FROM nodes ORDER BY host, port',
+        );
         return rows.map(toNode);
       } catch (err) {
         throw toStoreError(err, where);
@@ -160,8 +207,19 @@ export function createPoolStore(deps: { db: Pool; logger: Logger }): PoolStore {
     async history(limit) {
       try {
         const n = Math.max(1, Math.min(10_000, Math.floor(limit)));
-        const [rows] = await deps.db.query<RowDataPacket[]>('SELECT id, at, host, port, before_type, after_type, actor, reason FROM pool_history ORDER BY id DESC LIMIT ?', [n]);
-        return rows.map((r) => ({ host: String(r.host), port: Number(r.port), before: r.before_type === null ? null : parseSet(r.before_type), after: r.after_type === null ? null : parseSet(r.after_type), actor: String(r.actor), reason: String(r.reason), at: new Date(r.at) }));
+        const [rows] = await deps.db.query<RowDataPacket[]>(
+          'SELECT id, at, host, port, before_type, after_type, actor, reason FROM pool_history ORDER BY id DESC LIMIT ?',
+          [n],
+        );
+        return rows.map((r) => ({
+          host: String(r.host),
+          port: Number(r.port),
+          before: r.before_type === null ? null : parseSet(r.before_type),
+          after: r.after_type === null ? null : parseSet(r.after_type),
+          actor: String(r.actor),
+          reason: String(r.reason),
+          at: new Date(r.at),
+        }));
       } catch (err) {
         throw toStoreError(err, where);
       }

@@ -17,20 +17,39 @@ const pick = (r: RowDataPacket, ...names: string[]): unknown => {
 };
 
 /** Creates a probe that connects with `credentials`. */
-export function createReplicationProbe(opts: { credentials: { user: string; password: string }; logger: Logger; connectTimeoutMs?: number }): ReplicationProbe {
+export function createReplicationProbe(opts: {
+  credentials: { user: string; password: string };
+  logger: Logger;
+  connectTimeoutMs?: number;
+}): ReplicationProbe {
   const pools = new Map<string, Pool>();
   const poolFor = (n: NodeAddress): Pool => {
     const key = `${n.address}:${n.port}`;
     let p = pools.get(key);
     if (!p) {
-      p = mysql.createPool({ host: n.address, port: n.port, user: opts.credentials.user, password: opts.credentials.password, connectTimeout: opts.connectTimeoutMs ?? 1000, connectionLimit: 3, enableKeepAlive: true });
+      p = mysql.createPool({
+        host: n.address,
+        port: n.port,
+        user: opts.credentials.user,
+        password: opts.credentials.password,
+        connectTimeout: opts.connectTimeoutMs ?? 1000,
+        connectionLimit: 3,
+        enableKeepAlive: true,
+      });
       pools.set(key, p);
     }
     return p;
   };
-  const query = async (n: NodeAddress, sql: string, params: unknown[] = []): Promise<[RowDataPacket[], FieldPacket[]]> => {
+  const query = async (
+    n: NodeAddress,
+    sql: string,
+    params: unknown[] = [],
+  ): Promise<[RowDataPacket[], FieldPacket[]]> => {
     try {
-      return (await poolFor(n).query<RowDataPacket[]>({ sql, timeout: 5000 }, params)) as [RowDataPacket[], FieldPacket[]];
+      return (await poolFor(n).query<RowDataPacket[]>({ sql, timeout: 5000 }, params)) as [
+        RowDataPacket[],
+        FieldPacket[],
+      ];
     } catch (err) {
       throw toStoreError(err, `${n.address}:${n.port}`, 'the server');
     }
@@ -43,7 +62,8 @@ export function createReplicationProbe(opts: { credentials: { user: string; pass
     const mysql8023 = !maria && ((maj ?? 0) > 8 || ((maj ?? 0) === 8 && ((min ?? 0) > 0 || (patch ?? 0) >= 22)));
     return { version: version.replace(/-log$/, ''), maria, replicaWords: mysql8023 };
   };
-  const replicaStatement = (f: { replicaWords: boolean }) => (f.replicaWords ? 'SHOW REPLICA STATUS' : 'SHOW SLAVE STATUS');
+  const replicaStatement = (f: { replicaWords: boolean }) =>
+    f.replicaWords ? 'SHOW REPLICA STATUS' : 'SHOW SLAVE STATUS';
 
   const probe: ReplicationProbe = {
     async status(n) {
@@ -52,11 +72,31 @@ export function createReplicationProbe(opts: { credentials: { user: string; pass
         const [[ro]] = await query(n, 'SELECT @@read_only AS ro');
         const [rows] = await query(n, replicaStatement(f));
         const r = rows[0];
-        const base: NodeStatus = { reachable: true, version: f.version, flavour: f.maria ? 'mariadb' : 'mysql', readOnly: Boolean(Number(ro?.ro)), isReplica: !!r, secondsBehind: null, lastIoErrno: null, lastIoError: null, lastSqlErrno: null, lastSqlError: null };
+        const base: NodeStatus = {
+          reachable: true,
+          version: f.version,
+          flavour: f.maria ? 'mariadb' : 'mysql',
+          readOnly: Boolean(Number(ro?.ro)),
+          isReplica: !!r,
+          secondsBehind: null,
+          lastIoErrno: null,
+          lastIoError: null,
+          lastSqlErrno: null,
+          lastSqlError: null,
+        };
         if (!r) {
-          const [ms] = await query(n, f.replicaWords ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS').catch(() => [[] as RowDataPacket[]] as unknown as [RowDataPacket[], FieldPacket[]]);
-          const [[g]] = await query(n, f.maria ? 'SELECT @@gtid_binlog_pos AS g' : 'SELECT @@gtid_executed AS g').catch(() => [[{ g: null } as unknown as RowDataPacket]] as unknown as [RowDataPacket[], FieldPacket[]]);
-          return { ...base, gtid: (g?.g as string) || null, binlogFile: (ms[0]?.File as string) ?? null, binlogPos: num(ms[0]?.Position) };
+          const [ms] = await query(n, f.replicaWords ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS').catch(
+            () => [[] as RowDataPacket[]] as unknown as [RowDataPacket[], FieldPacket[]],
+          );
+          const [[g]] = await query(n, f.maria ? 'SELECT @@gtid_binlog_pos AS g' : 'SELECT @@gtid_executed AS g').catch(
+            () => [[{ g: null } as unknown as RowDataPacket]] as unknown as [RowDataPacket[], FieldPacket[]],
+          );
+          return {
+            ...base,
+            gtid: (g?.g as string) || null,
+            binlogFile: (ms[0]?.File as string) ?? null,
+            binlogPos: num(ms[0]?.Position),
+          };
         }
         let gtid: string | null = null;
         if (f.maria) {
@@ -79,19 +119,45 @@ export function createReplicationProbe(opts: { credentials: { user: string; pass
           binlogPos: num(pick(r, 'Exec_Master_Log_Pos', 'Exec_Source_Log_Pos')),
         };
       } catch (err) {
-        return { reachable: false, error: (err as Error).message, isReplica: false, secondsBehind: null, lastIoErrno: null, lastIoError: null, lastSqlErrno: null, lastSqlError: null };
+        return {
+          reachable: false,
+          error: (err as Error).message,
+          isReplica: false,
+          secondsBehind: null,
+          lastIoErrno: null,
+          lastIoError: null,
+          lastSqlErrno: null,
+          lastSqlError: null,
+        };
       }
     },
     async exec(n, sql) {
       const [rows, fields] = await query(n, sql);
-      if (!Array.isArray(rows)) return { columns: ['affected rows'], rows: [[String((rows as { affectedRows?: number }).affectedRows ?? 0)]] };
+      if (!Array.isArray(rows))
+        return { columns: ['affected rows'], rows: [[String((rows as { affectedRows?: number }).affectedRows ?? 0)]] };
       const columns = (fields ?? []).map((f) => f.name);
-      return { columns, rows: rows.map((r) => columns.map((c) => (r[c] === null ? 'NULL' : r[c] instanceof Date ? (r[c] as Date).toISOString() : Buffer.isBuffer(r[c]) ? (r[c] as Buffer).toString('utf8') : String(r[c])))) };
+      return {
+        columns,
+        rows: rows.map((r) =>
+          columns.map((c) =>
+            r[c] === null
+              ? 'NULL'
+              : r[c] instanceof Date
+                ? (r[c] as Date).toISOString()
+                : Buffer.isBuffer(r[c])
+                  ? (r[c] as Buffer).toString('utf8')
+                  : String(r[c]),
+          ),
+        ),
+      };
     },
     async verifyReplication(master, replicas, o) {
       const marker = randomUUID();
       await query(master, 'CREATE DATABASE IF NOT EXISTS gearops_check');
-      await query(master, 'CREATE TABLE IF NOT EXISTS gearops_check.markers (id CHAR(36) PRIMARY KEY, at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)');
+      await query(
+        master,
+        'CREATE TABLE IF NOT EXISTS gearops_check.markers (id CHAR(36) PRIMARY KEY, at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)',
+      );
       await query(master, 'INSERT INTO gearops_check.markers (id) VALUES (?)', [marker]);
       const deadline = Date.now() + (o?.timeoutMs ?? 15_000);
       return Promise.all(
@@ -105,7 +171,11 @@ export function createReplicationProbe(opts: { credentials: { user: string; pass
             }
             if (Date.now() > deadline) {
               const s = await probe.status(node);
-              return { node, ok: false, detail: `the write on the master did not arrive (IO ${s.ioRunning ?? '?'}, SQL ${s.sqlRunning ?? '?'}${s.lastIoError ? `, ${s.lastIoError}` : ''}${s.lastSqlError ? `, ${s.lastSqlError}` : ''})` };
+              return {
+                node,
+                ok: false,
+                detail: `the write on the master did not arrive (IO ${s.ioRunning ?? '?'}, SQL ${s.sqlRunning ?? '?'}${s.lastIoError ? `, ${s.lastIoError}` : ''}${s.lastSqlError ? `, ${s.lastSqlError}` : ''})`,
+              };
             }
             await new Promise((r) => setTimeout(r, 100));
           }
@@ -124,12 +194,16 @@ export function createReplicationProbe(opts: { credentials: { user: string; pass
     async skipOneEvent(n) {
       const f = await flavour(n);
       const s = await probe.status(n);
-      if (s.sqlRunning === 'Yes') throw new GearopsError(ErrorCode.Usage, 'the SQL thread is running: there is no failed event to skip');
+      if (s.sqlRunning === 'Yes')
+        throw new GearopsError(ErrorCode.Usage, 'the SQL thread is running: there is no failed event to skip');
       if (f.maria) {
         await query(n, 'SET GLOBAL sql_slave_skip_counter = 1');
         await query(n, 'START SLAVE SQL_THREAD');
       } else {
-        await query(n, f.replicaWords ? 'SET GLOBAL sql_replica_skip_counter = 1' : 'SET GLOBAL sql_slave_skip_counter = 1');
+        await query(
+          n,
+          f.replicaWords ? 'SET GLOBAL sql_replica_skip_counter = 1' : 'SET GLOBAL sql_slave_skip_counter = 1',
+        );
         await query(n, f.replicaWords ? 'START REPLICA SQL_THREAD' : 'START SLAVE SQL_THREAD');
       }
     },

@@ -39,14 +39,29 @@ function parseUrl(url: string): ParsedUrl {
   try {
     u = new URL(url);
   } catch {
-    throw new GearopsError(ErrorCode.Config, 'GEAROPS_MYSQL_URL is not a URL — expected mysql://user:password@host:3306/common', { data: { variable: 'GEAROPS_MYSQL_URL' } });
+    throw new GearopsError(
+      ErrorCode.Config,
+      'GEAROPS_MYSQL_URL is not a URL — expected mysql://user:password@host:3306/common',
+      { data: { variable: 'GEAROPS_MYSQL_URL' } },
+    );
   }
   const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
   if (u.protocol !== 'mysql:' || !database || !/^[A-Za-z0-9_]+$/.test(database)) {
-    throw new GearopsError(ErrorCode.Config, 'GEAROPS_MYSQL_URL must look like mysql://user:password@host:3306/common', { data: { variable: 'GEAROPS_MYSQL_URL' } });
+    throw new GearopsError(
+      ErrorCode.Config,
+      'GEAROPS_MYSQL_URL must look like mysql://user:password@host:3306/common',
+      { data: { variable: 'GEAROPS_MYSQL_URL' } },
+    );
   }
   const port = Number(u.port || 3306);
-  return { host: u.hostname, port, user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database, where: `${u.hostname}:${port}` };
+  return {
+    host: u.hostname,
+    port,
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    database,
+    where: `${u.hostname}:${port}`,
+  };
 }
 
 const KINDS: IncidentKind[] = ['io_stopped', 'sql_stopped', 'lag', 'unreachable', 'master_lost'];
@@ -76,7 +91,15 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
   const p = parseUrl(opts.url);
   const preset = opts.preset ?? STORE_PRESETS.default;
   const log = opts.logger.child({ component: 'store', where: p.where, database: p.database });
-  const base = { host: p.host, port: p.port, user: p.user, password: p.password, connectTimeout: preset.connectTimeoutMs, dateStrings: false as const, supportBigNumbers: true };
+  const base = {
+    host: p.host,
+    port: p.port,
+    user: p.user,
+    password: p.password,
+    connectTimeout: preset.connectTimeoutMs,
+    dateStrings: false as const,
+    supportBigNumbers: true,
+  };
 
   // Start-up: the bot may come up before MySQL does.
   for (let attempt = 1; ; attempt++) {
@@ -88,13 +111,23 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
     } catch (err) {
       const e = toStoreError(err, p.where);
       if (attempt >= preset.startupAttempts || e.code !== ErrorCode.StoreUnavailable) {
-        throw new GearopsError(e.code, `${e.message} — check GEAROPS_MYSQL_URL (mysql://user:password@host:3306/${p.database})`, { cause: err, data: { variable: 'GEAROPS_MYSQL_URL', where: p.where } });
+        throw new GearopsError(
+          e.code,
+          `${e.message} — check GEAROPS_MYSQL_URL (mysql://user:password@host:3306/${p.database})`,
+          { cause: err, data: { variable: 'GEAROPS_MYSQL_URL', where: p.where } },
+        );
       }
       log.warn({ attempt, err: e.message }, 'store not reachable yet; retrying');
       await new Promise((r) => setTimeout(r, preset.startupBackoffMs * attempt));
     }
   }
-  const db: Pool = mysql.createPool({ ...base, database: p.database, connectionLimit: preset.poolSize, waitForConnections: true, enableKeepAlive: true });
+  const db: Pool = mysql.createPool({
+    ...base,
+    database: p.database,
+    connectionLimit: preset.poolSize,
+    waitForConnections: true,
+    enableKeepAlive: true,
+  });
   db.on('connection', (c) => void c.query("SET SESSION time_zone = '+00:00'"));
   const q = async <T extends RowDataPacket[] | ResultSetHeader>(sql: string, params: unknown[] = []): Promise<T> => {
     try {
@@ -110,13 +143,49 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
   const store: Store = {
     audit: {
       async record(e) {
-        await q('INSERT INTO audit (at, source, user_id, channel_id, command, text, decision, rule, status, host, job_handle, exit_code, duration_ms, output_bytes, request_id, summary) VALUES (CURRENT_TIMESTAMP(3) - INTERVAL ? MICROSECOND,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)', [
-          Math.round((e.ageMs ?? 0) * 1000), e.source, e.userId, e.channelId, e.command, e.text.slice(0, 60_000), e.decision, e.rule ?? null, e.status, e.host ?? null, e.jobHandle ?? null, e.exitCode ?? null, e.durationMs === undefined || e.durationMs === null ? null : Math.round(e.durationMs), e.outputBytes ?? null, e.requestId ?? null, e.summary?.slice(0, 60_000) ?? null,
-        ]);
+        await q(
+          'INSERT INTO audit (at, source, user_id, channel_id, command, text, decision, rule, status, host, job_handle, exit_code, duration_ms, output_bytes, request_id, summary) VALUES (CURRENT_TIMESTAMP(3) - INTERVAL ? MICROSECOND,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
+          [
+            Math.round((e.ageMs ?? 0) * 1000),
+            e.source,
+            e.userId,
+            e.channelId,
+            e.command,
+            e.text.slice(0, 60_000),
+            e.decision,
+            e.rule ?? null,
+            e.status,
+            e.host ?? null,
+            e.jobHandle ?? null,
+            e.exitCode ?? null,
+            e.durationMs === undefined || e.durationMs === null ? null : Math.round(e.durationMs),
+            e.outputBytes ?? null,
+            e.requestId ?? null,
+            e.summary?.slice(0, 60_000) ?? null,
+          ],
+        );
       },
       async recent(limit): Promise<AuditRow[]> {
         const rows = await q<RowDataPacket[]>('SELECT * FROM audit ORDER BY id DESC LIMIT ?', [limit]);
-        return rows.map((r) => ({ id: Number(r.id), at: new Date(r.at), source: r.source, userId: r.user_id, channelId: r.channel_id, command: r.command, text: r.text, decision: r.decision, rule: r.rule, status: r.status, host: r.host, jobHandle: r.job_handle, exitCode: r.exit_code, durationMs: r.duration_ms, outputBytes: r.output_bytes === null ? null : Number(r.output_bytes), requestId: r.request_id, summary: r.summary }));
+        return rows.map((r) => ({
+          id: Number(r.id),
+          at: new Date(r.at),
+          source: r.source,
+          userId: r.user_id,
+          channelId: r.channel_id,
+          command: r.command,
+          text: r.text,
+          decision: r.decision,
+          rule: r.rule,
+          status: r.status,
+          host: r.host,
+          jobHandle: r.job_handle,
+          exitCode: r.exit_code,
+          durationMs: r.duration_ms,
+          outputBytes: r.output_bytes === null ? null : Number(r.output_bytes),
+          requestId: r.request_id,
+          summary: r.summary,
+        }));
       },
     },
     clusters: {
@@ -125,15 +194,29 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
         try {
           conn = await db.getConnection();
           await conn.beginTransaction();
-          await conn.query('INSERT INTO clusters (name, version, credentials, created_by, state, install_token) VALUES (?,?,?,?,?,?)', [c.name, c.version, c.credentials, c.createdBy, c.state ?? 'ready', c.state === 'installing' ? (c.installToken ?? null) : null]);
+          await conn.query(
+            'INSERT INTO clusters (name, version, credentials, created_by, state, install_token) VALUES (?,?,?,?,?,?)',
+            [
+              c.name,
+              c.version,
+              c.credentials,
+              c.createdBy,
+              c.state ?? 'ready',
+              c.state === 'installing' ? (c.installToken ?? null) : null,
+            ],
+          );
           for (const [i, n] of c.nodes.entries()) {
-            await conn.query('INSERT INTO cluster_nodes (cluster, position, host, address, port, role, server_id, sandbox) VALUES (?,?,?,?,?,?,?,?)', [c.name, i, n.host, n.address, n.port, n.role, n.serverId, n.sandbox]);
+            await conn.query(
+              'INSERT INTO cluster_nodes (cluster, position, host, address, port, role, server_id, sandbox) VALUES (?,?,?,?,?,?,?,?)',
+              [c.name, i, n.host, n.address, n.port, n.role, n.serverId, n.sandbox],
+            );
           }
           await conn.commit();
         } catch (err) {
           await conn?.rollback().catch(() => undefined);
           const e = toStoreError(err, p.where);
-          if (e.code === ErrorCode.Conflict) throw new GearopsError(ErrorCode.Conflict, `a cluster named ${c.name} already exists`, { cause: err });
+          if (e.code === ErrorCode.Conflict)
+            throw new GearopsError(ErrorCode.Conflict, `a cluster named ${c.name} already exists`, { cause: err });
           throw e;
         } finally {
           conn?.release();
@@ -152,13 +235,18 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
         return r.affectedRows > 0;
       },
       async markReady(name, version) {
-        const r = await q<ResultSetHeader>("UPDATE clusters SET state = 'ready', version = ?, install_token = NULL WHERE name = ? AND state = 'installing'", [version, name]);
+        const r = await q<ResultSetHeader>(
+          "UPDATE clusters SET state = 'ready', version = ?, install_token = NULL WHERE name = ? AND state = 'installing'",
+          [version, name],
+        );
         return r.affectedRows > 0;
       },
     },
     incidents: {
       async findOpen(cluster, host, port, kind) {
-        const rows = await q<RowDataPacket[]>('SELECT * FROM incidents WHERE open_key = ?', [openKey(cluster, host, port, kind)]);
+        const rows = await q<RowDataPacket[]>('SELECT * FROM incidents WHERE open_key = ?', [
+          openKey(cluster, host, port, kind),
+        ]);
         return rows[0] ? incidentFrom(rows[0]) : null;
       },
       async listOpen() {
@@ -171,13 +259,24 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
       async open(i) {
         const k = openKey(i.cluster, i.host, i.port, i.kind);
         // INSERT IGNORE on the unique open_key: two monitors (or a restart) can never open a second thread.
-        const r = await q<ResultSetHeader>('INSERT IGNORE INTO incidents (cluster, host, port, kind, errno, error, lag, open_key) VALUES (?,?,?,?,?,?,?,?)', [i.cluster, i.host, i.port, i.kind, i.errno, i.error, i.lag, k]);
+        const r = await q<ResultSetHeader>(
+          'INSERT IGNORE INTO incidents (cluster, host, port, kind, errno, error, lag, open_key) VALUES (?,?,?,?,?,?,?,?)',
+          [i.cluster, i.host, i.port, i.kind, i.errno, i.error, i.lag, k],
+        );
         const rows = await q<RowDataPacket[]>('SELECT * FROM incidents WHERE open_key = ?', [k]);
         if (!rows[0]) throw new GearopsError(ErrorCode.Store, 'incident vanished while opening');
         return { incident: incidentFrom(rows[0]), created: r.affectedRows === 1 && Number(rows[0].id) === r.insertId };
       },
       async update(id, patch) {
-        const cols: Record<string, string> = { errno: 'errno', error: 'error', lag: 'lag', alertChannel: 'alert_channel', alertTs: 'alert_ts', acknowledgedBy: 'acknowledged_by', pooledOut: 'pooled_out' };
+        const cols: Record<string, string> = {
+          errno: 'errno',
+          error: 'error',
+          lag: 'lag',
+          alertChannel: 'alert_channel',
+          alertTs: 'alert_ts',
+          acknowledgedBy: 'acknowledged_by',
+          pooledOut: 'pooled_out',
+        };
         const sets: string[] = [];
         const vals: unknown[] = [];
         for (const [k, v] of Object.entries(patch)) {
@@ -188,7 +287,10 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
         if (sets.length) await q(`UPDATE incidents SET ${sets.join(', ')} WHERE id = ?`, [...vals, id]);
       },
       async resolve(id, at) {
-        await q("UPDATE incidents SET state = 'resolved', resolved_at = ?, open_key = NULL WHERE id = ? AND state = 'open'", [at ?? new Date(), id]);
+        await q(
+          "UPDATE incidents SET state = 'resolved', resolved_at = ?, open_key = NULL WHERE id = ? AND state = 'open'",
+          [at ?? new Date(), id],
+        );
         return store.incidents.get(id);
       },
     },
@@ -210,18 +312,36 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
   };
 
   async function loadClusters(name?: string): Promise<ClusterRecord[]> {
-    const rows = await q<RowDataPacket[]>(`SELECT * FROM clusters ${name ? 'WHERE name = ?' : ''} ORDER BY name`, name ? [name] : []);
+    const rows = await q<RowDataPacket[]>(
+      `SELECT * FROM clusters ${name ? 'WHERE name = ?' : ''} ORDER BY name`,
+      name ? [name] : [],
+    );
     if (rows.length === 0) return [];
-    const nodes = await q<RowDataPacket[]>(`SELECT * FROM cluster_nodes WHERE cluster IN (${rows.map(() => '?').join(',')}) ORDER BY cluster, position`, rows.map((r) => r.name));
+    const nodes = await q<RowDataPacket[]>(
+      `SELECT * FROM cluster_nodes WHERE cluster IN (${rows.map(() => '?').join(',')}) ORDER BY cluster, position`,
+      rows.map((r) => r.name),
+    );
     return rows.map((r) => ({
       name: r.name,
       version: r.version,
       credentials: r.credentials,
       createdBy: r.created_by,
       createdAt: new Date(r.created_at),
-      state: r.state === 'installing' || r.state === 'removing' ? (r.state as 'installing' | 'removing') : ('ready' as const),
+      state:
+        r.state === 'installing' || r.state === 'removing'
+          ? (r.state as 'installing' | 'removing')
+          : ('ready' as const),
       ...(r.install_token ? { installToken: String(r.install_token) } : {}),
-      nodes: nodes.filter((n) => n.cluster === r.name).map((n) => ({ host: n.host, address: n.address, port: Number(n.port), role: n.role, serverId: Number(n.server_id), sandbox: n.sandbox })),
+      nodes: nodes
+        .filter((n) => n.cluster === r.name)
+        .map((n) => ({
+          host: n.host,
+          address: n.address,
+          port: Number(n.port),
+          role: n.role,
+          serverId: Number(n.server_id),
+          sandbox: n.sandbox,
+        })),
     }));
   }
   return store;
@@ -237,8 +357,11 @@ async function migrate(db: Pool, log: Logger, where: string): Promise<void> {
   });
   try {
     const [[got]] = await conn.query<RowDataPacket[]>("SELECT GET_LOCK('gearops.migrate', 30) AS ok");
-    if (!got || Number(got.ok) !== 1) throw new GearopsError(ErrorCode.Store, 'could not take the migration lock within 30 s');
-    await conn.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INT UNSIGNED NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) ENGINE=InnoDB');
+    if (!got || Number(got.ok) !== 1)
+      throw new GearopsError(ErrorCode.Store, 'could not take the migration lock within 30 s');
+    await conn.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INT UNSIGNED NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) ENGINE=InnoDB',
+    );
     const [done] = await conn.query<RowDataPacket[]>('SELECT version FROM schema_migrations');
     const applied = new Set(done.map((r) => Number(r.version)));
     for (const m of ALL_MIGRATIONS) {
@@ -255,7 +378,13 @@ async function migrate(db: Pool, log: Logger, where: string): Promise<void> {
   }
 }
 
-function createLock(base: mysql.ConnectionOptions, p: ParsedUrl, name: string, log: Logger, idleTimeoutS: number): StoreLock {
+function createLock(
+  base: mysql.ConnectionOptions,
+  p: ParsedUrl,
+  name: string,
+  log: Logger,
+  idleTimeoutS: number,
+): StoreLock {
   let conn: mysql.Connection | null = null;
   let held = false;
   const drop = () => {
@@ -271,7 +400,10 @@ function createLock(base: mysql.ConnectionOptions, p: ParsedUrl, name: string, l
       try {
         if (held && conn) {
           // Still ours? A restarted server or a dropped connection has released it server-side.
-          const [[r]] = await conn.query<RowDataPacket[]>({ sql: 'SELECT IS_USED_LOCK(?) = CONNECTION_ID() AS mine', timeout: 5000 }, [name]);
+          const [[r]] = await conn.query<RowDataPacket[]>(
+            { sql: 'SELECT IS_USED_LOCK(?) = CONNECTION_ID() AS mine', timeout: 5000 },
+            [name],
+          );
           if (Number(r?.mine) === 1) return true;
           log.warn({ event: 'lock_lost', name }, 'lock lost; trying to take it again');
           drop();

@@ -56,7 +56,10 @@ export interface PoolReader {
 
 /** Creates a pool reader (one per process is plenty). */
 export function createPoolReader(opts: PoolReaderOptions): PoolReader {
-  if (!opts.source && !opts.url) throw new GearopsError(ErrorCode.Config, 'createPoolReader needs a url (or a mysql2 pool, or a source)', { data: { variable: 'url' } });
+  if (!opts.source && !opts.url)
+    throw new GearopsError(ErrorCode.Config, 'createPoolReader needs a url (or a mysql2 pool, or a source)', {
+      data: { variable: 'url' },
+    });
   const source = opts.source ?? createPoolSource(opts.url!);
   const refreshMs = Math.max(10, opts.refreshMs ?? 5000);
   const maxStaleMs = Math.max(refreshMs, opts.maxStaleMs ?? 60_000);
@@ -70,7 +73,11 @@ export function createPoolReader(opts: PoolReaderOptions): PoolReader {
 
   const failed = (err: unknown) => {
     const e = toGearopsError(err, ErrorCode.StoreUnavailable);
-    if (!failing) log?.warn({ event: 'pool_refresh_failed', err: e, cachedAgeMs: nodes ? Date.now() - loadedAt : null }, 'pool refresh failed; serving the last good list');
+    if (!failing)
+      log?.warn(
+        { event: 'pool_refresh_failed', err: e, cachedAgeMs: nodes ? Date.now() - loadedAt : null },
+        'pool refresh failed; serving the last good list',
+      );
     failing = true;
     opts.onError?.(e);
     return e;
@@ -108,7 +115,11 @@ export function createPoolReader(opts: PoolReaderOptions): PoolReader {
       try {
         await refresh();
       } catch (err) {
-        throw new GearopsError(ErrorCode.StoreUnavailable, `the pool list is ${Math.round(age / 1000)} s old and MySQL is not answering`, { cause: err, data: { step: 'pool refresh' } });
+        throw new GearopsError(
+          ErrorCode.StoreUnavailable,
+          `the pool list is ${Math.round(age / 1000)} s old and MySQL is not answering`,
+          { cause: err, data: { step: 'pool refresh' } },
+        );
       }
     } else if (age > refreshMs * 2) {
       // Stale but within bounds (timers delayed, or MySQL slow): serve it and refresh behind the caller's back.
@@ -121,14 +132,16 @@ export function createPoolReader(opts: PoolReaderOptions): PoolReader {
     refresh,
     async pickServer(type) {
       if (closed) throw new GearopsError(ErrorCode.Cancelled, 'the pool reader is closed');
-      if (type !== 'READ' && type !== 'WRITE') throw new GearopsError(ErrorCode.Usage, `pickServer takes 'READ' or 'WRITE', not ${JSON.stringify(type)}`);
+      if (type !== 'READ' && type !== 'WRITE')
+        throw new GearopsError(ErrorCode.Usage, `pickServer takes 'READ' or 'WRITE', not ${JSON.stringify(type)}`);
       let fit = (await current()).filter((n) => n.type.includes(type));
       // Nothing fits: the pool may have just been filled. Re-read once, but not more than once a second.
       if (fit.length === 0 && Date.now() - loadedAt > Math.min(refreshMs, 1000)) {
         await refresh().catch(() => undefined);
         fit = (nodes ?? []).filter((n) => n.type.includes(type));
       }
-      if (fit.length === 0) throw new GearopsError(ErrorCode.NotFound, `no ${type} server in the pool`, { data: { type } });
+      if (fit.length === 0)
+        throw new GearopsError(ErrorCode.NotFound, `no ${type} server in the pool`, { data: { type } });
       const n = fit[Math.min(fit.length - 1, Math.floor(random() * fit.length))]!;
       return { host: n.host, port: n.port, sock: n.sock };
     },

@@ -32,7 +32,11 @@ export interface Capability<A = unknown, V = unknown> {
  * host, at least one of the actions `actionsFor(args)` names — the worker's second look at what the
  * bot already allowed (as `run` re-checks its command line). A denial runs nothing.
  */
-export function requireAction<A, V>(cap: Capability<A, V>, deps: { host: string; policy: Policy }, actionsFor: (args: A) => PolicyAction[]): Capability<A, V> {
+export function requireAction<A, V>(
+  cap: Capability<A, V>,
+  deps: { host: string; policy: Policy },
+  actionsFor: (args: A) => PolicyAction[],
+): Capability<A, V> {
   return {
     name: cap.name,
     async handler(ctx) {
@@ -44,7 +48,11 @@ export function requireAction<A, V>(cap: Capability<A, V>, deps: { host: string;
         if (d.allow) return cap.handler(ctx);
         denial ??= d.reason;
       }
-      throw new GearopsError(ErrorCode.PolicyDenied, `worker ${deps.host} policy: ${denial ?? `nothing allows ${cap.name}`}`, { data: { host: deps.host } });
+      throw new GearopsError(
+        ErrorCode.PolicyDenied,
+        `worker ${deps.host} policy: ${denial ?? `nothing allows ${cap.name}`}`,
+        { data: { host: deps.host } },
+      );
     },
   };
 }

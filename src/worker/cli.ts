@@ -17,10 +17,14 @@ import { createWorkerDaemon } from './daemon.js';
 import { resolveProgram } from './exec.js';
 import { loadSandboxCapabilities } from './sandbox-loader.js';
 
-const USAGE = 'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] [--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N]';
+const USAGE =
+  'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] [--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N]';
 
 /** Entry point of `gearops worker`; resolves with the exit code once stopped. */
-export async function runWorkerCommand(argv: string[], deps: { env?: NodeJS.ProcessEnv; logger?: Logger; until?: Promise<unknown> } = {}): Promise<number> {
+export async function runWorkerCommand(
+  argv: string[],
+  deps: { env?: NodeJS.ProcessEnv; logger?: Logger; until?: Promise<unknown> } = {},
+): Promise<number> {
   if (!deps.env) loadDotenvFile();
   const env = deps.env ?? process.env;
   const fail = (msg: string) => {
@@ -29,15 +33,33 @@ export async function runWorkerCommand(argv: string[], deps: { env?: NodeJS.Proc
   };
   let v;
   try {
-    v = parseArgs({ args: argv, options: { host: { type: 'string' }, gearman: { type: 'string' }, policy: { type: 'string' }, 'sandbox-dir': { type: 'string' }, 'state-dir': { type: 'string' }, 'binaries-dir': { type: 'string' }, advertise: { type: 'string' }, concurrency: { type: 'string' } }, allowPositionals: false }).values;
+    v = parseArgs({
+      args: argv,
+      options: {
+        host: { type: 'string' },
+        gearman: { type: 'string' },
+        policy: { type: 'string' },
+        'sandbox-dir': { type: 'string' },
+        'state-dir': { type: 'string' },
+        'binaries-dir': { type: 'string' },
+        advertise: { type: 'string' },
+        concurrency: { type: 'string' },
+      },
+      allowPositionals: false,
+    }).values;
   } catch (err) {
     return fail(`${(err as Error).message}\n${USAGE}`);
   }
   const problems: string[] = [];
   if (!v.host) problems.push('--host is missing: the name users type, e.g. --host db1');
-  else if (!isValidHostName(v.host)) problems.push(`--host ${v.host} is not a valid host name (letters, digits, . _ -)`);
-  const servers = (v.gearman ?? env.GEAROPS_GEARMAN ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (servers.length === 0) problems.push('--gearman is missing (or set GEAROPS_GEARMAN): the job servers, host:port[,host:port…]');
+  else if (!isValidHostName(v.host))
+    problems.push(`--host ${v.host} is not a valid host name (letters, digits, . _ -)`);
+  const servers = (v.gearman ?? env.GEAROPS_GEARMAN ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (servers.length === 0)
+    problems.push('--gearman is missing (or set GEAROPS_GEARMAN): the job servers, host:port[,host:port…]');
   for (const s of servers) {
     try {
       parseServer(s);
@@ -46,10 +68,14 @@ export async function runWorkerCommand(argv: string[], deps: { env?: NodeJS.Proc
     }
   }
   const secret = env.GEAROPS_JOB_SECRET ?? '';
-  if (!secret) problems.push('GEAROPS_JOB_SECRET is not set: generate one with `openssl rand -hex 32` and give the bot and every worker the same value');
+  if (!secret)
+    problems.push(
+      'GEAROPS_JOB_SECRET is not set: generate one with `openssl rand -hex 32` and give the bot and every worker the same value',
+    );
   else if (secret.length < 16) problems.push('GEAROPS_JOB_SECRET is shorter than 16 characters');
   const concurrency = Number(v.concurrency ?? 4);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) problems.push('--concurrency must be a whole number from 1 to 64');
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
+    problems.push('--concurrency must be a whole number from 1 to 64');
   const policyFile = v.policy ?? env.GEAROPS_POLICY ?? 'policies/default.yml';
   let reloadable: ReloadablePolicy | undefined;
   try {
@@ -58,13 +84,22 @@ export async function runWorkerCommand(argv: string[], deps: { env?: NodeJS.Proc
     problems.push((err as Error).message);
   }
   const policy = reloadable?.policy;
-  if (problems.length || !reloadable || !policy || !v.host) return fail(`cannot start:\n  - ${problems.join('\n  - ')}\n${USAGE}`);
+  if (problems.length || !reloadable || !policy || !v.host)
+    return fail(`cannot start:\n  - ${problems.join('\n  - ')}\n${USAGE}`);
 
-  const logger = deps.logger ?? createLogger({ name: `gearops-worker-${v.host}`, level: env.GEAROPS_LOG_LEVEL ?? 'info' });
+  const logger =
+    deps.logger ?? createLogger({ name: `gearops-worker-${v.host}`, level: env.GEAROPS_LOG_LEVEL ?? 'info' });
   const programs = policy.programs();
   const missing = programs.filter((p) => resolveProgram(p) === null);
-  if (missing.length === programs.length && programs.length > 0) return fail(`none of the programs the policy allows exist on this host (${missing.join(', ')}); install them or fix ${policyFile}`);
-  if (missing.length) logger.warn({ event: 'preflight', missing }, `programs named in ${policyFile} that this host lacks (commands using them will fail): ${missing.join(', ')}`);
+  if (missing.length === programs.length && programs.length > 0)
+    return fail(
+      `none of the programs the policy allows exist on this host (${missing.join(', ')}); install them or fix ${policyFile}`,
+    );
+  if (missing.length)
+    logger.warn(
+      { event: 'preflight', missing },
+      `programs named in ${policyFile} that this host lacks (commands using them will fail): ${missing.join(', ')}`,
+    );
 
   const capabilities: Capability[] = [createRunCapability({ host: v.host, policy, logger }) as Capability];
   const sandbox = await loadSandboxCapabilities({
@@ -79,9 +114,15 @@ export async function runWorkerCommand(argv: string[], deps: { env?: NodeJS.Proc
   for (const cap of sandbox.capabilities) {
     const actions = SANDBOX_ACTIONS[cap.name];
     if (!actions) throw new Error(`sandbox capability ${cap.name} has no policy actions`);
-    capabilities.push(requireAction(cap as Capability<{ undo?: unknown }>, { host: v.host, policy }, actions) as Capability);
+    capabilities.push(
+      requireAction(cap as Capability<{ undo?: unknown }>, { host: v.host, policy }, actions) as Capability,
+    );
   }
-  if (sandbox.problems.length) logger.warn({ event: 'preflight', problems: sandbox.problems }, `sandbox capabilities not registered: ${sandbox.problems.join('; ')}`);
+  if (sandbox.problems.length)
+    logger.warn(
+      { event: 'preflight', problems: sandbox.problems },
+      `sandbox capabilities not registered: ${sandbox.problems.join('; ')}`,
+    );
 
   // The record of jobs taken, kept across restarts so that a worker back within a minute refuses a replay.
   const stateDir = v['state-dir'] ?? join(homedir(), '.gearops', 'state', v.host);
@@ -89,18 +130,34 @@ export async function runWorkerCommand(argv: string[], deps: { env?: NodeJS.Proc
   try {
     daemon = createWorkerDaemon({ host: v.host, servers, secret, logger, capabilities, concurrency, stateDir });
   } catch (err) {
-    return fail(`cannot start: --state-dir ${stateDir} is not usable (${(err as Error).message}); give a folder this user can write`);
+    return fail(
+      `cannot start: --state-dir ${stateDir} is not usable (${(err as Error).message}); give a folder this user can write`,
+    );
   }
-  logger.info({ event: 'starting', host: v.host, servers, functions: daemon.functions, policy: policyFile }, 'worker starting');
-  daemon.gearman.on('registered', (server: string) => logger.info({ event: 'worker_registered', server, functions: daemon.functions }, `registered ${daemon.functions.join(', ')} on ${server}`));
+  logger.info(
+    { event: 'starting', host: v.host, servers, functions: daemon.functions, policy: policyFile },
+    'worker starting',
+  );
+  daemon.gearman.on('registered', (server: string) =>
+    logger.info(
+      { event: 'worker_registered', server, functions: daemon.functions },
+      `registered ${daemon.functions.join(', ')} on ${server}`,
+    ),
+  );
   // SIGHUP: read the policy file again; every later job is checked against the new rules.
   const reload = () => {
     try {
       reloadable.reload();
       const lacking = policy.programs().filter((p) => resolveProgram(p) === null);
-      logger.info({ event: 'policy_reloaded', file: policyFile, missing: lacking }, `policy reloaded from ${policyFile}${lacking.length ? ` (this host lacks: ${lacking.join(', ')})` : ''}`);
+      logger.info(
+        { event: 'policy_reloaded', file: policyFile, missing: lacking },
+        `policy reloaded from ${policyFile}${lacking.length ? ` (this host lacks: ${lacking.join(', ')})` : ''}`,
+      );
     } catch (err) {
-      logger.error({ event: 'policy_reload_failed', err: (err as Error).message }, `policy reload failed, the previous rules stay in force: ${(err as Error).message}`);
+      logger.error(
+        { event: 'policy_reload_failed', err: (err as Error).message },
+        `policy reload failed, the previous rules stay in force: ${(err as Error).message}`,
+      );
     }
   };
   process.on('SIGHUP', reload);

@@ -56,7 +56,11 @@ export interface WorkerDaemon {
 /** Creates the daemon (call start()). */
 export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
   const log = opts.logger.child({ component: 'worker', host: opts.host });
-  const nonces = new NonceCache(2 * (opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS), 100_000, opts.stateDir ? createNonceFile(opts.stateDir) : undefined);
+  const nonces = new NonceCache(
+    2 * (opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS),
+    100_000,
+    opts.stateDir ? createNonceFile(opts.stateDir) : undefined,
+  );
   // Jobs started here, by id. When the job server goes away mid-job the bot sends the same job again
   // (a new attempt, signed anew); that resend attaches to the job already running or done here
   // instead of running it a second time.
@@ -72,16 +76,28 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
       let envelope;
       try {
         // Bound to this hand-out by the job server: gearmand handing the same job out again is not a replay.
-        envelope = verifyJob(opts.secret, job.payload, { host: opts.host, capability: cap.name, nonces, binding: `${job.server}|${job.handle}`, maxAgeMs: opts.maxAgeMs });
+        envelope = verifyJob(opts.secret, job.payload, {
+          host: opts.host,
+          capability: cap.name,
+          nonces,
+          binding: `${job.server}|${job.handle}`,
+          maxAgeMs: opts.maxAgeMs,
+        });
       } catch (err) {
         const e = toGearopsError(err);
-        log.warn({ event: 'job_refused', fn, handle: job.handle, code: e.code, reason: e.message }, 'job refused; nothing ran');
+        log.warn(
+          { event: 'job_refused', fn, handle: job.handle, code: e.code, reason: e.message },
+          'job refused; nothing ran',
+        );
         throw e;
       }
       prune(Date.now());
       const prior = startedJobs.get(envelope.id);
       if (prior) {
-        log.info({ event: 'job_resent', fn, handle: job.handle, job: envelope.id, attempt: envelope.attempt }, 'the same job sent again after a job-server loss: answering with the one already started, not running it twice');
+        log.info(
+          { event: 'job_resent', fn, handle: job.handle, job: envelope.id, attempt: envelope.attempt },
+          'the same job sent again after a job-server loss: answering with the one already started, not running it twice',
+        );
         for (const e of prior.events) job.sendData(e);
         prior.listeners.add(job.sendData);
         try {
@@ -90,7 +106,13 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
           prior.listeners.delete(job.sendData);
         }
       }
-      const entry: StartedJob = { events: [], bytes: 0, listeners: new Set([job.sendData]), result: Promise.resolve(''), expires: null };
+      const entry: StartedJob = {
+        events: [],
+        bytes: 0,
+        listeners: new Set([job.sendData]),
+        result: Promise.resolve(''),
+        expires: null,
+      };
       startedJobs.set(envelope.id, entry);
       entry.result = runJob(envelope, job, entry, fn, cap);
       try {
@@ -101,13 +123,33 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
     };
   }
 
-  async function runJob(envelope: JobEnvelope, job: WorkerJob, entry: StartedJob, fn: string, cap: Capability): Promise<string> {
+  async function runJob(
+    envelope: JobEnvelope,
+    job: WorkerJob,
+    entry: StartedJob,
+    fn: string,
+    cap: Capability,
+  ): Promise<string> {
     const started = Date.now();
     let seq = 0;
     // This execution's id: if this process dies and the job server hands the job to another, the bot can tell the runs apart.
     const run = randomBytes(6).toString('hex');
-    const line = typeof (envelope.args as { line?: unknown })?.line === 'string' ? (envelope.args as { line: string }).line : undefined;
-    log.info({ event: 'job_start', fn, handle: job.handle, job: envelope.id, user: envelope.requester.userId, channel: envelope.requester.channelId, line }, 'job started');
+    const line =
+      typeof (envelope.args as { line?: unknown })?.line === 'string'
+        ? (envelope.args as { line: string }).line
+        : undefined;
+    log.info(
+      {
+        event: 'job_start',
+        fn,
+        handle: job.handle,
+        job: envelope.id,
+        user: envelope.requester.userId,
+        channel: envelope.requester.channelId,
+        line,
+      },
+      'job started',
+    );
     const base = { job: envelope.id, host: opts.host, capability: cap.name };
     try {
       const value = await cap.handler({
@@ -124,17 +166,42 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
         signal: job.signal,
         logger: log,
       });
-      if (job.signal.aborted) throw new GearopsError(ErrorCode.Cancelled, `worker ${opts.host} is shutting down; the job was stopped`);
+      if (job.signal.aborted)
+        throw new GearopsError(ErrorCode.Cancelled, `worker ${opts.host} is shutting down; the job was stopped`);
       log.info({ event: 'job_done', fn, handle: job.handle, job: envelope.id, ms: Date.now() - started }, 'job done');
-      return signResult(opts.secret, { ...base, ok: true, value: value ?? null, error: null, durationMs: Date.now() - started });
+      return signResult(opts.secret, {
+        ...base,
+        ok: true,
+        value: value ?? null,
+        error: null,
+        durationMs: Date.now() - started,
+      });
     } catch (err) {
-      const e = job.signal.aborted ? new GearopsError(ErrorCode.Cancelled, `worker ${opts.host} is shutting down; the job was stopped`) : toGearopsError(err);
-      log.warn({ event: 'job_failed', fn, handle: job.handle, job: envelope.id, code: e.code, reason: e.message }, 'job failed');
-      return signResult(opts.secret, { ...base, ok: false, value: null, error: { code: e.code, message: e.message, data: e.data }, durationMs: Date.now() - started });
+      const e = job.signal.aborted
+        ? new GearopsError(ErrorCode.Cancelled, `worker ${opts.host} is shutting down; the job was stopped`)
+        : toGearopsError(err);
+      log.warn(
+        { event: 'job_failed', fn, handle: job.handle, job: envelope.id, code: e.code, reason: e.message },
+        'job failed',
+      );
+      return signResult(opts.secret, {
+        ...base,
+        ok: false,
+        value: null,
+        error: { code: e.code, message: e.message, data: e.data },
+        durationMs: Date.now() - started,
+      });
     }
   }
 
-  const gearman = createGearmanWorker({ servers: opts.servers, functions, clientId: `gearops-${opts.host}-${process.pid}`, concurrency: opts.concurrency ?? 4, logger: opts.logger, preset: opts.reconnect ?? RECONNECT_PRESETS.default });
+  const gearman = createGearmanWorker({
+    servers: opts.servers,
+    functions,
+    clientId: `gearops-${opts.host}-${process.pid}`,
+    concurrency: opts.concurrency ?? 4,
+    logger: opts.logger,
+    preset: opts.reconnect ?? RECONNECT_PRESETS.default,
+  });
   return {
     functions: Object.keys(functions),
     gearman,

@@ -51,15 +51,31 @@ export function resolveProgram(name: string): string | null {
 /** Runs `pipeline` (1 or 2 stages). Never throws for a failing command: the result says what happened. */
 export async function runPipeline(pipeline: string[][], opts: ExecOptions): Promise<ExecResult> {
   const started = Date.now();
-  const empty = (error: string): ExecResult => ({ exitCode: null, signal: null, timedOut: false, truncated: false, outputBytes: 0, output: '', durationMs: 0, error });
-  if (pipeline.length < 1 || pipeline.length > 2 || pipeline.some((s) => s.length === 0)) return empty('a pipeline has one or two stages');
+  const empty = (error: string): ExecResult => ({
+    exitCode: null,
+    signal: null,
+    timedOut: false,
+    truncated: false,
+    outputBytes: 0,
+    output: '',
+    durationMs: 0,
+    error,
+  });
+  if (pipeline.length < 1 || pipeline.length > 2 || pipeline.some((s) => s.length === 0))
+    return empty('a pipeline has one or two stages');
   const programs = pipeline.map((s) => resolveProgram(s[0]!));
   const missing = pipeline.find((_, i) => programs[i] === null);
   if (missing) return empty(`command not found on this host: ${missing[0]}`);
 
   const env = { PATH: SAFE_PATH, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' };
   const children: ChildProcess[] = pipeline.map((argv, i) =>
-    spawn(programs[i]!, argv.slice(1), { shell: false, env, detached: true, stdio: [i === 0 ? 'ignore' : 'pipe', 'pipe', 'pipe'], cwd: '/' }),
+    spawn(programs[i]!, argv.slice(1), {
+      shell: false,
+      env,
+      detached: true,
+      stdio: [i === 0 ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      cwd: '/',
+    }),
   );
   if (children.length === 2) {
     const [a, b] = children as [ChildProcess, ChildProcess];

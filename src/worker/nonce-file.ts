@@ -15,7 +15,8 @@ const LINE_RE = /^(\d{1,16}) (\S{1,300}) (\S{0,600})$/;
 export function createNonceFile(dir: string): NonceStore & { path: string } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = join(dir, 'seen-jobs');
-  const line = (e: { id: string; expires: number; binding: string }) => `${e.expires} ${e.id.replace(/\s/g, '_')} ${e.binding.replace(/\s/g, '_')}\n`;
+  const line = (e: { id: string; expires: number; binding: string }) =>
+    `${e.expires} ${e.id.replace(/\s/g, '_')} ${e.binding.replace(/\s/g, '_')}\n`;
   const rewrite = (entries: Array<{ id: string; expires: number; binding: string }>) => {
     const tmp = `${path}.tmp`;
     writeFileSync(tmp, entries.map(line).join(''), { mode: 0o600 });

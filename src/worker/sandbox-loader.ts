@@ -13,11 +13,15 @@ export interface SandboxOptions {
 }
 
 /** The sandbox capabilities for this host, or none with the reasons. */
-export async function loadSandboxCapabilities(opts: SandboxOptions): Promise<{ capabilities: Capability[]; problems: string[] }> {
+export async function loadSandboxCapabilities(
+  opts: SandboxOptions,
+): Promise<{ capabilities: Capability[]; problems: string[] }> {
   try {
     // A variable specifier: builds without the sandbox module still type-check and run.
     const spec = './sandbox/index.js';
-    const mod = (await import(spec)) as { createSandboxCapabilities(o: SandboxOptions): Promise<{ capabilities: Capability[]; problems: string[] }> };
+    const mod = (await import(spec)) as {
+      createSandboxCapabilities(o: SandboxOptions): Promise<{ capabilities: Capability[]; problems: string[] }>;
+    };
     return await mod.createSandboxCapabilities(opts);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

@@ -8,7 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postSlashCommand, SIGNING_SECRET, startHttpBotStack, waitFor, type HttpBotStack } from './slack-harness.js';
 
-const rules = (allow: string[]) => `version: 1\ncommands:\n  - rule: diag\n    allow:\n${allow.map((a) => `      - ${a}\n`).join('')}`;
+const rules = (allow: string[]) =>
+  `version: 1\ncommands:\n  - rule: diag\n    allow:\n${allow.map((a) => `      - ${a}\n`).join('')}`;
 
 describe('policy reload (SIGHUP) in the bot and the worker', () => {
   let stack: HttpBotStack;
@@ -16,10 +17,23 @@ describe('policy reload (SIGHUP) in the bot and the worker', () => {
   const policyFile = () => `${stack.dir}/policy.yml`;
   const run = async (text: string) => {
     const trigger = `reload-${++n}`;
-    const r = await postSlashCommand(stack.base, SIGNING_SECRET, { command: '/run', text, channel_id: 'C1', user_id: 'U1', user_name: 'alice', response_url: `http://hooks.test/respond/${trigger}`, trigger_id: trigger });
+    const r = await postSlashCommand(stack.base, SIGNING_SECRET, {
+      command: '/run',
+      text,
+      channel_id: 'C1',
+      user_id: 'U1',
+      user_name: 'alice',
+      response_url: `http://hooks.test/respond/${trigger}`,
+      trigger_id: trigger,
+    });
     expect(r.status).toBe(200);
-    let row: Awaited<ReturnType<NonNullable<HttpBotStack['bot']['ctx']['store']>['audit']['recent']>>[number] | undefined;
-    await waitFor(async () => (row = (await stack.bot.ctx.store!.audit.recent(100)).find((a) => a.requestId === trigger)) !== undefined, 20_000);
+    let row:
+      Awaited<ReturnType<NonNullable<HttpBotStack['bot']['ctx']['store']>['audit']['recent']>>[number] | undefined;
+    await waitFor(
+      async () =>
+        (row = (await stack.bot.ctx.store!.audit.recent(100)).find((a) => a.requestId === trigger)) !== undefined,
+      20_000,
+    );
     return row!;
   };
   const workerSays = (event: string, after: number) => stack.worker!.logs().slice(after).includes(`"event":"${event}"`);

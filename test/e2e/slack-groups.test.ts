@@ -65,9 +65,23 @@ describe('Slack user groups map to policy roles, end to end', () => {
         ephemerals.set(key, [...(ephemerals.get(key) ?? []), JSON.stringify(body)]);
         return 'ok';
       });
-    const env = { SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: SIGNING, PORT: '0', GEAROPS_GEARMAN: g.address, GEAROPS_JOB_SECRET: secret, GEAROPS_MYSQL_URL: db.url, GEAROPS_POLICY: policy, GEAROPS_LOG_LEVEL: 'silent', GEAROPS_USER_RATE: '1000', GEAROPS_GROUPS_TTL_S: '3600' };
+    const env = {
+      SLACK_BOT_TOKEN: 'xoxb-test',
+      SLACK_SIGNING_SECRET: SIGNING,
+      PORT: '0',
+      GEAROPS_GEARMAN: g.address,
+      GEAROPS_JOB_SECRET: secret,
+      GEAROPS_MYSQL_URL: db.url,
+      GEAROPS_POLICY: policy,
+      GEAROPS_LOG_LEVEL: 'silent',
+      GEAROPS_USER_RATE: '1000',
+      GEAROPS_GROUPS_TTL_S: '3600',
+    };
     bot = await startBot({ ...env, SLACK_API_URL: `${API}/api/` }, { dispatchPreset: 'fast', slackLimits: 'fast' });
-    broken = await startBot({ ...env, SLACK_API_URL: `${API_BROKEN}/api/` }, { dispatchPreset: 'fast', slackLimits: 'fast' });
+    broken = await startBot(
+      { ...env, SLACK_API_URL: `${API_BROKEN}/api/` },
+      { dispatchPreset: 'fast', slackLimits: 'fast' },
+    );
     base = `http://127.0.0.1:${bot.port}`;
     brokenBase = `http://127.0.0.1:${broken.port}`;
   });
@@ -84,7 +98,15 @@ describe('Slack user groups map to policy roles, end to end', () => {
 
   const command = (user: string, text: string) => {
     const id = `grp-${++trigger}`;
-    return { command: '/run', text, channel_id: 'C1', user_id: user, user_name: user.toLowerCase(), response_url: `${HOOKS}/r/${id}`, trigger_id: id };
+    return {
+      command: '/run',
+      text,
+      channel_id: 'C1',
+      user_id: user,
+      user_name: user.toLowerCase(),
+      response_url: `${HOOKS}/r/${id}`,
+      trigger_id: id,
+    };
   };
   const button = (user: string, incidentId: number) => {
     const id = `grp-btn-${++trigger}`;
@@ -98,7 +120,15 @@ describe('Slack user groups map to policy roles, end to end', () => {
         message: { ts: '1700000000.000100' },
         response_url: `${HOOKS}/r/${id}`,
         trigger_id: id,
-        actions: [{ type: 'button', action_id: 'incident.ack', value: String(incidentId), action_ts: `1700000001.${trigger}`, block_id: 'b' }],
+        actions: [
+          {
+            type: 'button',
+            action_id: 'incident.ack',
+            value: String(incidentId),
+            action_ts: `1700000001.${trigger}`,
+            block_id: 'b',
+          },
+        ],
       },
       id,
     };
@@ -110,17 +140,34 @@ describe('Slack user groups map to policy roles, end to end', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  const auditOf = async (requestId: string) => (await bot.ctx.store!.audit.recent(500)).filter((a) => a.requestId === requestId);
+  const auditOf = async (requestId: string) =>
+    (await bot.ctx.store!.audit.recent(500)).filter((a) => a.requestId === requestId);
 
   it('runs the command of a member of the group: its output reaches the channel', async () => {
     const fields = command('UIN', 'server1 uptime');
     expect((await postSlashCommand(base, SIGNING, fields)).status).toBe(200);
-    await until(() => api.calls.some((c) => c.method === 'chat.update' && c.body.blocks?.includes('load average') && c.body.blocks.includes('exit 0')));
-    expect(api.calls.some((c) => c.method === 'chat.postMessage' && c.body.channel === 'C1' && c.body.blocks?.includes('<@UIN>'))).toBe(true);
+    await until(() =>
+      api.calls.some(
+        (c) =>
+          c.method === 'chat.update' && c.body.blocks?.includes('load average') && c.body.blocks.includes('exit 0'),
+      ),
+    );
+    expect(
+      api.calls.some(
+        (c) => c.method === 'chat.postMessage' && c.body.channel === 'C1' && c.body.blocks?.includes('<@UIN>'),
+      ),
+    ).toBe(true);
     const lookups = api.calls.filter((c) => c.method === 'usergroups.users.list');
     expect(lookups.map((c) => c.body.usergroup)).toEqual(['S0DBA']);
     await until(async () => (await auditOf(fields.trigger_id)).length > 0);
-    expect((await auditOf(fields.trigger_id))[0]).toMatchObject({ userId: 'UIN', decision: 'allow', status: 'ok', rule: 'dba-uptime', host: 'server1', exitCode: 0 });
+    expect((await auditOf(fields.trigger_id))[0]).toMatchObject({
+      userId: 'UIN',
+      decision: 'allow',
+      status: 'ok',
+      rule: 'dba-uptime',
+      host: 'server1',
+      exitCode: 0,
+    });
     expect(ephemerals.get(fields.trigger_id) ?? []).toEqual([]);
   });
 
@@ -130,7 +177,13 @@ describe('Slack user groups map to policy roles, end to end', () => {
     await until(() => (ephemerals.get(fields.trigger_id) ?? []).length > 0);
     expect(ephemerals.get(fields.trigger_id)![0]).toContain('Denied: rule `dba-uptime` is for role:dba');
     await until(async () => (await auditOf(fields.trigger_id)).length > 0);
-    expect((await auditOf(fields.trigger_id))[0]).toMatchObject({ userId: 'UOUT', decision: 'deny', status: 'denied', rule: 'dba-uptime', jobHandle: null });
+    expect((await auditOf(fields.trigger_id))[0]).toMatchObject({
+      userId: 'UOUT',
+      decision: 'deny',
+      status: 'denied',
+      rule: 'dba-uptime',
+      jobHandle: null,
+    });
     expect(api.calls.some((c) => c.method.startsWith('chat.') && JSON.stringify(c.body).includes('UOUT'))).toBe(false);
   });
 
@@ -138,14 +191,24 @@ describe('Slack user groups map to policy roles, end to end', () => {
     const mine = command('UIN', 'help');
     const theirs = command('UOUT', 'help');
     await Promise.all([postSlashCommand(base, SIGNING, mine), postSlashCommand(base, SIGNING, theirs)]);
-    await until(() => (ephemerals.get(mine.trigger_id) ?? []).length > 0 && (ephemerals.get(theirs.trigger_id) ?? []).length > 0);
+    await until(
+      () => (ephemerals.get(mine.trigger_id) ?? []).length > 0 && (ephemerals.get(theirs.trigger_id) ?? []).length > 0,
+    );
     expect(ephemerals.get(mine.trigger_id)![0]).toContain('uptime   (rule dba-uptime, hosts *)');
     expect(ephemerals.get(theirs.trigger_id)![0]).not.toContain('dba-uptime');
     expect(ephemerals.get(theirs.trigger_id)![0]).toContain('the policy allows you no commands');
   });
 
   it('gives button presses the same group roles: a non-member is denied, a member acknowledges', async () => {
-    const { incident } = await bot.ctx.store!.incidents.open({ cluster: 'c1', host: 'server1', port: 3306, kind: 'sql_stopped', errno: 1062, error: 'Duplicate entry', lag: null });
+    const { incident } = await bot.ctx.store!.incidents.open({
+      cluster: 'c1',
+      host: 'server1',
+      port: 3306,
+      kind: 'sql_stopped',
+      errno: 1062,
+      error: 'Duplicate entry',
+      lag: null,
+    });
     const out = button('UOUT', incident.id);
     expect((await postInteraction(base, SIGNING, out.payload)).status).toBe(200);
     await until(() => (ephemerals.get(out.id) ?? []).length > 0);
@@ -155,7 +218,11 @@ describe('Slack user groups map to policy roles, end to end', () => {
     const inside = button('UOTHER', incident.id);
     expect((await postInteraction(base, SIGNING, inside.payload)).status).toBe(200);
     await until(async () => (await bot.ctx.store!.incidents.get(incident.id))?.acknowledgedBy === 'UOTHER');
-    await until(async () => (await bot.ctx.store!.audit.recent(500)).some((a) => a.command === 'incident.ack' && a.userId === 'UOTHER' && a.status === 'ok' && a.rule === 'dba-ack'));
+    await until(async () =>
+      (await bot.ctx.store!.audit.recent(500)).some(
+        (a) => a.command === 'incident.ack' && a.userId === 'UOTHER' && a.status === 'ok' && a.rule === 'dba-ack',
+      ),
+    );
     // Every command and press so far was answered from one lookup (the TTL is an hour).
     expect(api.calls.filter((c) => c.method === 'usergroups.users.list')).toHaveLength(1);
   });
@@ -169,7 +236,10 @@ describe('Slack user groups map to policy roles, end to end', () => {
     expect((await postSlashCommand(brokenBase, SIGNING, second)).status).toBe(200);
     await until(() => (ephemerals.get(second.trigger_id) ?? []).length > 0);
     expect(ephemerals.get(second.trigger_id)![0]).toContain('Denied: rule `dba-uptime`');
-    expect(brokenApi.calls.filter((c) => c.method === 'usergroups.users.list').map((c) => c.body.usergroup)).toEqual(['S0DBA', 'S0DBA']);
+    expect(brokenApi.calls.filter((c) => c.method === 'usergroups.users.list').map((c) => c.body.usergroup)).toEqual([
+      'S0DBA',
+      'S0DBA',
+    ]);
     expect(brokenApi.calls.some((c) => c.method === 'chat.postMessage' || c.method === 'chat.update')).toBe(false);
     await until(async () => (await auditOf(second.trigger_id)).length > 0);
     expect((await auditOf(first.trigger_id))[0]).toMatchObject({ userId: 'UIN', decision: 'deny', status: 'denied' });

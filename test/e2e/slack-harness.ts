@@ -12,18 +12,39 @@ import { startMariadb } from '../helpers/mariadb.js';
 import { until } from '../helpers/wait.js';
 
 /** Slack's v0 request signature. */
-export function signSlackRequest(secret: string, body: string, ts = Math.floor(Date.now() / 1000)): Record<string, string> {
+export function signSlackRequest(
+  secret: string,
+  body: string,
+  ts = Math.floor(Date.now() / 1000),
+): Record<string, string> {
   const sig = `v0=${createHmac('sha256', secret).update(`v0:${ts}:${body}`).digest('hex')}`;
-  return { 'x-slack-request-timestamp': String(ts), 'x-slack-signature': sig, 'content-type': 'application/x-www-form-urlencoded' };
+  return {
+    'x-slack-request-timestamp': String(ts),
+    'x-slack-signature': sig,
+    'content-type': 'application/x-www-form-urlencoded',
+  };
 }
 
 /** The form body of a slash command, with the fields Slack sends. */
 export function slashCommandBody(fields: Record<string, string>): string {
-  return new URLSearchParams({ token: 'legacy', team_id: 'T1', team_domain: 'ops', channel_name: 'ops', api_app_id: 'A1', is_enterprise_install: 'false', ...fields }).toString();
+  return new URLSearchParams({
+    token: 'legacy',
+    team_id: 'T1',
+    team_domain: 'ops',
+    channel_name: 'ops',
+    api_app_id: 'A1',
+    is_enterprise_install: 'false',
+    ...fields,
+  }).toString();
 }
 
 /** POSTs a slash command with the fields Slack sends. */
-export async function postSlashCommand(baseUrl: string, secret: string, fields: Record<string, string>, opts: { ts?: number; headers?: Record<string, string>; badSignature?: boolean } = {}): Promise<{ status: number; ms: number; body: string }> {
+export async function postSlashCommand(
+  baseUrl: string,
+  secret: string,
+  fields: Record<string, string>,
+  opts: { ts?: number; headers?: Record<string, string>; badSignature?: boolean } = {},
+): Promise<{ status: number; ms: number; body: string }> {
   const body = slashCommandBody(fields);
   const headers = signSlackRequest(secret, body, opts.ts);
   if (opts.badSignature) headers['x-slack-signature'] = `v0=${'0'.repeat(64)}`;
@@ -33,7 +54,11 @@ export async function postSlashCommand(baseUrl: string, secret: string, fields: 
 }
 
 /** POSTs an interactivity payload (a button press) as Slack does: form field `payload` with JSON. */
-export async function postInteraction(baseUrl: string, secret: string, payload: Record<string, unknown>): Promise<{ status: number }> {
+export async function postInteraction(
+  baseUrl: string,
+  secret: string,
+  payload: Record<string, unknown>,
+): Promise<{ status: number }> {
   const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
   const r = await fetch(`${baseUrl}/slack/events`, { method: 'POST', headers: signSlackRequest(secret, body), body });
   await r.text();
@@ -70,20 +95,28 @@ export function interceptSlackApi(
     .post(/\/api\/.*/)
     .reply(function (uri, raw) {
       const method = uri.replace(/^\/api\//, '');
-      const body = typeof raw === 'string' ? Object.fromEntries(new URLSearchParams(raw)) : (raw as Record<string, string>);
+      const body =
+        typeof raw === 'string' ? Object.fromEntries(new URLSearchParams(raw)) : (raw as Record<string, string>);
       calls.push({ method, body, at: Date.now() });
       if (method === 'chat.postMessage' && limited > 0) {
         limited--;
         return [429, { ok: false, error: 'ratelimited' }, { 'retry-after': '1' }];
       }
-      if (method === 'files.getUploadURLExternal') return [200, { ok: true, upload_url: `${origin}/upload/F${calls.length}`, file_id: `F${calls.length}` }];
-      if (method === 'files.completeUploadExternal') return [200, { ok: true, files: [{ id: 'F1', title: body.files }] }];
-      if (method === 'apps.connections.open') return [200, opts.socketUrl ? { ok: true, url: opts.socketUrl } : { ok: false, error: 'not_allowed_token_type' }];
+      if (method === 'files.getUploadURLExternal')
+        return [200, { ok: true, upload_url: `${origin}/upload/F${calls.length}`, file_id: `F${calls.length}` }];
+      if (method === 'files.completeUploadExternal')
+        return [200, { ok: true, files: [{ id: 'F1', title: body.files }] }];
+      if (method === 'apps.connections.open')
+        return [
+          200,
+          opts.socketUrl ? { ok: true, url: opts.socketUrl } : { ok: false, error: 'not_allowed_token_type' },
+        ];
       if (method === 'usergroups.users.list') {
         const answer = opts.groupMembers?.[body.usergroup ?? ''] ?? { error: 'no_such_subteam' };
         return [200, Array.isArray(answer) ? { ok: true, users: answer } : { ok: false, error: answer.error }];
       }
-      if (method === 'auth.test') return [200, { ok: true, user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1', url: 'https://ops.slack.com/' }];
+      if (method === 'auth.test')
+        return [200, { ok: true, user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1', url: 'https://ops.slack.com/' }];
       if (method === 'chat.postMessage') {
         const reply = { ok: true, channel: body.channel, ts: `${++ts}.000100` };
         calls[calls.length - 1]!.reply = reply;
@@ -95,7 +128,11 @@ export function interceptSlackApi(
     .persist()
     .post(/\/upload\/.*/)
     .reply(function (uri, raw) {
-      calls.push({ method: 'upload', body: { path: uri, bytes: String(typeof raw === 'string' ? raw.length : JSON.stringify(raw).length) }, at: Date.now() });
+      calls.push({
+        method: 'upload',
+        body: { path: uri, bytes: String(typeof raw === 'string' ? raw.length : JSON.stringify(raw).length) },
+        at: Date.now(),
+      });
       return [200, 'OK'];
     });
   return { calls };
@@ -142,7 +179,12 @@ export interface HttpBotStack {
  * SLACK_API_URL on an intercepted origin; the network is closed except to loopback.
  * `policy` is a policy file's path, or `{ yaml }` to write into the stack's temp dir; bot and worker both use it.
  */
-export async function startHttpBotStack(opts: { policy: string | { yaml: string }; workerHost?: string; env?: Record<string, string>; rateLimitFirst?: number }): Promise<HttpBotStack> {
+export async function startHttpBotStack(opts: {
+  policy: string | { yaml: string };
+  workerHost?: string;
+  env?: Record<string, string>;
+  rateLimitFirst?: number;
+}): Promise<HttpBotStack> {
   const secret = randomBytes(32).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'gearops-e2e-'));
   const policy = typeof opts.policy === 'string' ? opts.policy : join(dir, 'policy.yml');
@@ -168,7 +210,8 @@ export async function startHttpBotStack(opts: { policy: string | { yaml: string 
     if (g.status === 'rejected') throw g.reason;
     if (m.status === 'rejected') throw m.reason;
     const [gm, mdb] = [g.value, m.value];
-    if (opts.workerHost) worker = await startWorkerProcess({ host: opts.workerHost, gearman: gm.address, secret, policy });
+    if (opts.workerHost)
+      worker = await startWorkerProcess({ host: opts.workerHost, gearman: gm.address, secret, policy });
     nock.disableNetConnect();
     nock.enableNetConnect(/127\.0\.0\.1|localhost/);
     const api = interceptSlackApi(SLACK_API_ORIGIN, { rateLimitFirst: opts.rateLimitFirst });
@@ -180,7 +223,19 @@ export async function startHttpBotStack(opts: { policy: string | { yaml: string 
         return 'ok';
       });
     bot = await startBot(
-      { SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: SIGNING_SECRET, PORT: '0', SLACK_API_URL: `${SLACK_API_ORIGIN}/api/`, GEAROPS_GEARMAN: gm.address, GEAROPS_JOB_SECRET: secret, GEAROPS_MYSQL_URL: mdb.url, GEAROPS_POLICY: policy, GEAROPS_LOG_LEVEL: 'silent', GEAROPS_USER_RATE: '1000', ...opts.env },
+      {
+        SLACK_BOT_TOKEN: 'xoxb-test',
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        PORT: '0',
+        SLACK_API_URL: `${SLACK_API_ORIGIN}/api/`,
+        GEAROPS_GEARMAN: gm.address,
+        GEAROPS_JOB_SECRET: secret,
+        GEAROPS_MYSQL_URL: mdb.url,
+        GEAROPS_POLICY: policy,
+        GEAROPS_LOG_LEVEL: 'silent',
+        GEAROPS_USER_RATE: '1000',
+        ...opts.env,
+      },
       { dispatchPreset: 'fast', slackLimits: 'fast' },
     );
     return { gearmand: gm, db: mdb, worker, bot, base: `http://127.0.0.1:${bot.port}`, api, responses, dir, stop };

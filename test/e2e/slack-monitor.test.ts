@@ -29,9 +29,27 @@ describe('alert threads through Slack over HTTP, on a real cluster', () => {
   const node = (port: number) => ({ address: '127.0.0.1', port });
 
   const startTheBot = async () =>
-    startBot({ ...f.env, SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: SIGNING, PORT: '0', SLACK_API_URL: `${API}/api/`, GEAROPS_LOG_LEVEL: 'silent', GEAROPS_MONITOR_INTERVAL_MS: '1000' }, { dispatchPreset: 'fast', slackLimits: 'fast' });
+    startBot(
+      {
+        ...f.env,
+        SLACK_BOT_TOKEN: 'xoxb-test',
+        SLACK_SIGNING_SECRET: SIGNING,
+        PORT: '0',
+        SLACK_API_URL: `${API}/api/`,
+        GEAROPS_LOG_LEVEL: 'silent',
+        GEAROPS_MONITOR_INTERVAL_MS: '1000',
+      },
+      { dispatchPreset: 'fast', slackLimits: 'fast' },
+    );
   /** Parent alert messages: chat.postMessage to the alert channel, not in a thread. */
-  const alertsFor = (who: string) => api.calls.filter((c) => c.method === 'chat.postMessage' && c.body.channel === 'CALERTS' && !c.body.thread_ts && (c.body.text ?? '').includes(who));
+  const alertsFor = (who: string) =>
+    api.calls.filter(
+      (c) =>
+        c.method === 'chat.postMessage' &&
+        c.body.channel === 'CALERTS' &&
+        !c.body.thread_ts &&
+        (c.body.text ?? '').includes(who),
+    );
   const threadOf = (ts: string) => api.calls.filter((c) => c.method === 'chat.postMessage' && c.body.thread_ts === ts);
   /** The ts the intercepted API gave a recorded chat.postMessage (the harness numbers them in call order). */
   const tsOf = (call: ApiCall) => String(call.reply?.ts ?? '');
@@ -40,7 +58,10 @@ describe('alert threads through Slack over HTTP, on a real cluster', () => {
     f = await startFleet();
     const r = await f.run(`/replica install demo master=server1 slaves=server2,server3 port=${BASE_PORT}`);
     expect(r.outcome.status, r.text).toBe('ok');
-    probe = createReplicationProbe({ credentials: { user: 'msandbox', password: 'msandbox' }, logger: createSilentLogger() });
+    probe = createReplicationProbe({
+      credentials: { user: 'msandbox', password: 'msandbox' },
+      logger: createSilentLogger(),
+    });
     await probe.exec(node(BASE_PORT), 'CREATE DATABASE app');
     await probe.exec(node(BASE_PORT), 'CREATE TABLE app.t (id INT PRIMARY KEY)');
     nock.disableNetConnect();
@@ -59,7 +80,15 @@ describe('alert threads through Slack over HTTP, on a real cluster', () => {
   });
 
   it('posts one alert for a broken replica, threads what follows, and resolves it in the same thread', async () => {
-    await until(async () => (await probe.exec(node(BASE_PORT + 1), 'SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "app"')).rows[0]?.[0] === '1');
+    await until(
+      async () =>
+        (
+          await probe.exec(
+            node(BASE_PORT + 1),
+            'SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "app"',
+          )
+        ).rows[0]?.[0] === '1',
+    );
     await probe.exec(node(BASE_PORT + 1), 'INSERT INTO app.t VALUES (1)');
     const broke = Date.now();
     await probe.exec(node(BASE_PORT), 'INSERT INTO app.t VALUES (1)');
@@ -77,8 +106,17 @@ describe('alert threads through Slack over HTTP, on a real cluster', () => {
     // Fix it on the server; the monitor sees it and answers in the parent's thread.
     await probe.skipOneEvent(node(BASE_PORT + 1));
     const ts = tsOf(parent);
-    await until(() => threadOf(ts).some((c) => /Resolved: SQL thread stopped on server2:\d+ cleared after/.test(c.body.text ?? '')));
-    await until(() => api.calls.some((c) => c.method === 'chat.update' && c.body.ts === ts && /RESOLVED/i.test(`${c.body.text ?? ''}${c.body.blocks ?? ''}`)));
+    await until(() =>
+      threadOf(ts).some((c) => /Resolved: SQL thread stopped on server2:\d+ cleared after/.test(c.body.text ?? '')),
+    );
+    await until(() =>
+      api.calls.some(
+        (c) =>
+          c.method === 'chat.update' &&
+          c.body.ts === ts &&
+          /RESOLVED/i.test(`${c.body.text ?? ''}${c.body.blocks ?? ''}`),
+      ),
+    );
   });
 
   it('keeps one thread across a bot restart, and the Restart button (a signed button press) brings replication back', async () => {
@@ -106,7 +144,15 @@ describe('alert threads through Slack over HTTP, on a real cluster', () => {
       message: { ts },
       response_url: respondUrl,
       trigger_id: 'restart-1',
-      actions: [{ type: 'button', action_id: 'incident.restart', value: String(incident.id), action_ts: `${Date.now() / 1000}`, block_id: 'actions' }],
+      actions: [
+        {
+          type: 'button',
+          action_id: 'incident.restart',
+          value: String(incident.id),
+          action_ts: `${Date.now() / 1000}`,
+          block_id: 'actions',
+        },
+      ],
     });
     expect(press.status).toBe(200);
     await until(() => threadOf(ts).some((c) => /<@UDBA> pressed \*Restart replication\*/.test(c.body.text ?? '')));
@@ -115,6 +161,8 @@ describe('alert threads through Slack over HTTP, on a real cluster', () => {
     const audit = await bot.ctx.store!.audit.recent(50);
     expect(audit.some((a) => a.command === 'incident.restart' && a.userId === 'UDBA' && a.status === 'ok')).toBe(true);
     // Every reply of both incidents went into a thread of an alert, none to the channel top level.
-    expect(api.calls.filter((c) => c.method === 'chat.postMessage' && c.body.channel === 'CALERTS' && !c.body.thread_ts)).toHaveLength(2);
+    expect(
+      api.calls.filter((c) => c.method === 'chat.postMessage' && c.body.channel === 'CALERTS' && !c.body.thread_ts),
+    ).toHaveLength(2);
   });
 });

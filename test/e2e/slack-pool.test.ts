@@ -11,7 +11,16 @@ import mysql from 'mysql2/promise';
 import nock from 'nock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRow } from '../../src/core/ports/store.js';
-import { postInteraction, postSlashCommand, RESPONSE_ORIGIN, SIGNING_SECRET, startHttpBotStack, waitFor, type ApiCall, type HttpBotStack } from './slack-harness.js';
+import {
+  postInteraction,
+  postSlashCommand,
+  RESPONSE_ORIGIN,
+  SIGNING_SECRET,
+  startHttpBotStack,
+  waitFor,
+  type ApiCall,
+  type HttpBotStack,
+} from './slack-harness.js';
 
 const POOL_CHANNEL = 'CPOOL';
 const OPS_CHANNEL = 'COPS';
@@ -34,7 +43,10 @@ interface Done {
 
 /** The text a Slack message body carries: its `text` and the text of its blocks. */
 function textOf(body: Record<string, unknown>): string {
-  const blocks = typeof body.blocks === 'string' ? (JSON.parse(body.blocks) as unknown[]) : ((body.blocks as unknown[] | undefined) ?? []);
+  const blocks =
+    typeof body.blocks === 'string'
+      ? (JSON.parse(body.blocks) as unknown[])
+      : ((body.blocks as unknown[] | undefined) ?? []);
   const texts: string[] = [String(body.text ?? '')];
   const walk = (v: unknown): void => {
     if (Array.isArray(v)) v.forEach(walk);
@@ -82,24 +94,48 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
   });
 
   const rows = async (sql: string, params: unknown[] = []) => (await raw.query<mysql.RowDataPacket[]>(sql, params))[0];
-  const nodes = async () => (await rows('SELECT host, port, sock, type FROM nodes ORDER BY host, port')).map((r) => ({ ...r }));
+  const nodes = async () =>
+    (await rows('SELECT host, port, sock, type FROM nodes ORDER BY host, port')).map((r) => ({ ...r }));
   const historyCount = async () => Number((await rows('SELECT COUNT(*) AS n FROM pool_history'))[0]?.n);
-  const announcements = () => stack.api.calls.filter((c) => c.method === 'chat.postMessage' && c.body.channel === POOL_CHANNEL);
+  const announcements = () =>
+    stack.api.calls.filter((c) => c.method === 'chat.postMessage' && c.body.channel === POOL_CHANNEL);
   /** The command's audit row, once the bot has written it (the last thing it does for a command). */
   async function audited(requestId: string): Promise<AuditRow> {
     let row: AuditRow | undefined;
-    await waitFor(async () => (row = (await stack.bot.ctx.store!.audit.recent(1000)).find((a) => a.requestId === requestId)) !== undefined, 20_000);
+    await waitFor(
+      async () =>
+        (row = (await stack.bot.ctx.store!.audit.recent(1000)).find((a) => a.requestId === requestId)) !== undefined,
+      20_000,
+    );
     return row!;
   }
 
   /** What a refused command must leave as it was: the table, the history and the pool channel. */
-  const snapshot = async () => ({ nodes: await nodes(), history: await historyCount(), announced: announcements().length });
-  const expectUnchanged = async (before: Awaited<ReturnType<typeof snapshot>>) => expect(await snapshot()).toEqual(before);
+  const snapshot = async () => ({
+    nodes: await nodes(),
+    history: await historyCount(),
+    announced: announcements().length,
+  });
+  const expectUnchanged = async (before: Awaited<ReturnType<typeof snapshot>>) =>
+    expect(await snapshot()).toEqual(before);
 
   /** Posts a signed `/pool <text>`, answered at /respond/<trigger>; resolves with the trigger once Slack's request is acked. */
-  async function send(text: string, user: string, channel = OPS_CHANNEL, responseUrl = (t: string) => `${RESPONSE_ORIGIN}/respond/${t}`): Promise<string> {
+  async function send(
+    text: string,
+    user: string,
+    channel = OPS_CHANNEL,
+    responseUrl = (t: string) => `${RESPONSE_ORIGIN}/respond/${t}`,
+  ): Promise<string> {
     const t = `pool-${++trigger}`;
-    const r = await postSlashCommand(stack.base, SIGNING_SECRET, { command: '/pool', text, channel_id: channel, user_id: user, user_name: user.toLowerCase(), response_url: responseUrl(t), trigger_id: t });
+    const r = await postSlashCommand(stack.base, SIGNING_SECRET, {
+      command: '/pool',
+      text,
+      channel_id: channel,
+      user_id: user,
+      user_name: user.toLowerCase(),
+      response_url: responseUrl(t),
+      trigger_id: t,
+    });
     expect(r.status).toBe(200);
     return t;
   }
@@ -116,17 +152,32 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
    * Posts a signed `/pool del …` and resolves once its confirmation question has arrived, with the confirm id and the
    * command's trigger: at the response_url, or (`expiredResponseUrl`) through chat.postEphemeral when that URL fails.
    */
-  async function askDelete(text: string, user = DBA, expiredResponseUrl = false): Promise<{ trigger: string; confirmId: string; question: string }> {
+  async function askDelete(
+    text: string,
+    user = DBA,
+    expiredResponseUrl = false,
+  ): Promise<{ trigger: string; confirmId: string; question: string }> {
     const from = stack.api.calls.length;
-    const t = await send(text, user, OPS_CHANNEL, expiredResponseUrl ? (x) => `${RESPONSE_ORIGIN}/expired/${x}` : undefined);
+    const t = await send(
+      text,
+      user,
+      OPS_CHANNEL,
+      expiredResponseUrl ? (x) => `${RESPONSE_ORIGIN}/expired/${x}` : undefined,
+    );
     const asked = (): Record<string, unknown> | undefined =>
       expiredResponseUrl
-        ? stack.api.calls.slice(from).find((c) => c.method === 'chat.postEphemeral' && c.body.user === user && c.body.channel === OPS_CHANNEL)?.body
+        ? stack.api.calls
+            .slice(from)
+            .find((c) => c.method === 'chat.postEphemeral' && c.body.user === user && c.body.channel === OPS_CHANNEL)
+            ?.body
         : stack.responses.find((x) => x.path === `/respond/${t}`)?.body;
     await waitFor(() => asked() !== undefined);
     const question = asked()!;
     if (!expiredResponseUrl) expect(question.response_type).toBe('ephemeral');
-    const blocks = (typeof question.blocks === 'string' ? JSON.parse(question.blocks) : question.blocks) as { type: string; elements?: { action_id: string; value: string; text: { text: string } }[] }[];
+    const blocks = (typeof question.blocks === 'string' ? JSON.parse(question.blocks) : question.blocks) as {
+      type: string;
+      elements?: { action_id: string; value: string; text: { text: string } }[];
+    }[];
     const actions = blocks.find((b) => b.type === 'actions');
     expect(actions?.elements?.map((e) => [e.action_id, e.text.text])).toEqual([
       ['gearops.confirm.yes', 'Delete'],
@@ -139,7 +190,11 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
 
   /** Presses a confirm button as `user`; its answer goes to /respond/press-<n>. */
   let press = 0;
-  async function pressButton(actionId: 'gearops.confirm.yes' | 'gearops.confirm.no', confirmId: string, user: string): Promise<string> {
+  async function pressButton(
+    actionId: 'gearops.confirm.yes' | 'gearops.confirm.no',
+    confirmId: string,
+    user: string,
+  ): Promise<string> {
     const url = `/respond/press-${++press}`;
     const r = await postInteraction(stack.base, SIGNING_SECRET, {
       type: 'block_actions',
@@ -149,7 +204,9 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
       container: { type: 'message', message_ts: '1700000000.000100', channel_id: OPS_CHANNEL, is_ephemeral: true },
       response_url: `${RESPONSE_ORIGIN}${url}`,
       trigger_id: `press-${press}`,
-      actions: [{ type: 'button', action_id: actionId, value: confirmId, action_ts: `1700000001.${press}`, block_id: 'b' }],
+      actions: [
+        { type: 'button', action_id: actionId, value: confirmId, action_ts: `1700000001.${press}`, block_id: 'b' },
+      ],
     });
     expect(r.status).toBe(200);
     return url;
@@ -158,7 +215,13 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
   it('adds a server offline and one with types; each lands in nodes and is announced once in the pool channel with before → after, who and why', async () => {
     const before = announcements().length;
     const offline = await pool('add db1:3306 new replica, warming up');
-    expect(offline.audit).toMatchObject({ command: 'pool', status: 'ok', decision: 'allow', userId: DBA, source: 'slack' });
+    expect(offline.audit).toMatchObject({
+      command: 'pool',
+      status: 'ok',
+      decision: 'allow',
+      userId: DBA,
+      source: 'slack',
+    });
     const typed = await pool('add db2:3307 READ,WRITE sock=/var/run/mysqld/db2.sock new primary', DBA2);
     expect(typed.audit.status).toBe('ok');
 
@@ -168,14 +231,35 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
     ]);
     const posted = announcements().slice(before);
     expect(posted).toHaveLength(2);
-    expect(fieldsOf(posted[0]!)).toEqual({ Server: 'db1:3306', Before: 'not in pool', After: 'offline', By: `<@${DBA}>`, Why: 'new replica, warming up' });
-    expect(fieldsOf(posted[1]!)).toEqual({ Server: 'db2:3307', Before: 'not in pool', After: 'READ,WRITE', By: `<@${DBA2}>`, Why: 'new primary' });
+    expect(fieldsOf(posted[0]!)).toEqual({
+      Server: 'db1:3306',
+      Before: 'not in pool',
+      After: 'offline',
+      By: `<@${DBA}>`,
+      Why: 'new replica, warming up',
+    });
+    expect(fieldsOf(posted[1]!)).toEqual({
+      Server: 'db2:3307',
+      Before: 'not in pool',
+      After: 'READ,WRITE',
+      By: `<@${DBA2}>`,
+      Why: 'new primary',
+    });
     // The plain text (notifications, clients without blocks) mentions the user too, not a literal "<@…>".
     expect(posted[1]!.body.text).toBe('Pool: db2:3307 not in pool → READ,WRITE by <@UDBA2> — new primary');
     // The channel where it was typed hears of it too (a plain message, not an ephemeral).
-    expect(stack.api.calls.some((c) => c.method === 'chat.postMessage' && c.body.channel === OPS_CHANNEL && textOf(c.body).includes('db1:3306 not in pool → offline'))).toBe(true);
+    expect(
+      stack.api.calls.some(
+        (c) =>
+          c.method === 'chat.postMessage' &&
+          c.body.channel === OPS_CHANNEL &&
+          textOf(c.body).includes('db1:3306 not in pool → offline'),
+      ),
+    ).toBe(true);
 
-    const h = (await stack.bot.ctx.store!.pool.history(10)).filter((x) => x.host === 'db1' || x.host === 'db2').reverse();
+    const h = (await stack.bot.ctx.store!.pool.history(10))
+      .filter((x) => x.host === 'db1' || x.host === 'db2')
+      .reverse();
     expect(h.map((x) => [x.host, x.before, x.after, x.actor, x.reason])).toEqual([
       ['db1', null, [], DBA, 'new replica, warming up'],
       ['db2', null, ['READ', 'WRITE'], DBA2, 'new primary'],
@@ -193,15 +277,36 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
 
   it('answers bad input (bad port, bad type, SQL-looking host or socket) with usage and changes nothing', async () => {
     const before = await snapshot();
-    const bad = ['add db3:0', 'add db3:99999', 'add db3:3306 READER', 'add db3:3306 READ,WIRTE', "add db3');DROP TABLE nodes;--:3306", "add x'OR'1'='1:3306", 'add db3:3306 sock=../../etc/passwd', 'set db1:3306 SUPER', 'set db1:3306', 'offline nohost', 'del :3306'];
+    const bad = [
+      'add db3:0',
+      'add db3:99999',
+      'add db3:3306 READER',
+      'add db3:3306 READ,WIRTE',
+      "add db3');DROP TABLE nodes;--:3306",
+      "add x'OR'1'='1:3306",
+      'add db3:3306 sock=../../etc/passwd',
+      'set db1:3306 SUPER',
+      'set db1:3306',
+      'offline nohost',
+      'del :3306',
+    ];
     for (const text of bad) {
       const d = await pool(text);
       expect(d.audit.status, text).toBe('refused');
-      expect(d.replies.map((r) => r.response_type), text).toEqual(['ephemeral']);
+      expect(
+        d.replies.map((r) => r.response_type),
+        text,
+      ).toEqual(['ephemeral']);
       expect(d.replyText, text).toContain('Usage:\n/pool list');
     }
     await expectUnchanged(before);
-    expect((await rows("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'nodes'"))[0]?.n).toBe(1);
+    expect(
+      (
+        await rows(
+          "SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'nodes'",
+        )
+      )[0]?.n,
+    ).toBe(1);
   });
 
   it('announces set and offline, says so when nothing changes, and posts only once when typed in the pool channel', async () => {
@@ -238,7 +343,10 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
     for (const text of ['add guest1:3306 READ', 'offline db1:3306', 'del db1:3306']) {
       const d = await pool(text, GUEST);
       expect(d.audit, text).toMatchObject({ decision: 'deny', status: 'denied' });
-      expect(d.replies.map((r) => r.response_type), text).toEqual(['ephemeral']);
+      expect(
+        d.replies.map((r) => r.response_type),
+        text,
+      ).toEqual(['ephemeral']);
       expect(d.replyText, text).toMatch(/^Denied: /);
       expect(JSON.stringify(d.replies), text).not.toContain('gearops.confirm');
       expect(d.replyText, text).toContain('dba-changes');
@@ -253,10 +361,19 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
     // Another DBA presses "Delete" on someone else's question: ignored, and the question still waits.
     const intruder = await pressButton('gearops.confirm.yes', ask.confirmId, DBA2);
     const owner = await pressButton('gearops.confirm.no', ask.confirmId, DBA);
-    expect(await audited(ask.trigger)).toMatchObject({ status: 'refused', summary: 'delete not confirmed', userId: DBA });
+    expect(await audited(ask.trigger)).toMatchObject({
+      status: 'refused',
+      summary: 'delete not confirmed',
+      userId: DBA,
+    });
     expect(stack.responses.filter((r) => r.path === owner).map((r) => r.body.text)).toEqual(['Cancelled.']);
     expect(stack.responses.filter((r) => r.path === intruder)).toEqual([]);
-    expect(stack.responses.filter((r) => r.path === `/respond/${ask.trigger}`).map((r) => textOf(r.body)).join('\n')).toContain('Not deleted: db1:3306 stays in the pool as READ.');
+    expect(
+      stack.responses
+        .filter((r) => r.path === `/respond/${ask.trigger}`)
+        .map((r) => textOf(r.body))
+        .join('\n'),
+    ).toContain('Not deleted: db1:3306 stays in the pool as READ.');
     await expectUnchanged(before);
   });
 
@@ -268,8 +385,17 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
     expect(stack.responses.filter((r) => r.path === yes).map((r) => r.body.text)).toEqual(['Confirmed.']);
     expect(await rows('SELECT * FROM nodes WHERE host = ? AND port = ?', ['db1', 3306])).toEqual([]);
     const posted = announcements().slice(before);
-    expect(posted.map(fieldsOf)).toEqual([{ Server: 'db1:3306', Before: 'READ', After: 'not in pool', By: `<@${DBA}>`, Why: 'retired' }]);
-    expect((await stack.bot.ctx.store!.pool.history(1))[0]).toMatchObject({ host: 'db1', port: 3306, before: ['READ'], after: null, actor: DBA, reason: 'retired' });
+    expect(posted.map(fieldsOf)).toEqual([
+      { Server: 'db1:3306', Before: 'READ', After: 'not in pool', By: `<@${DBA}>`, Why: 'retired' },
+    ]);
+    expect((await stack.bot.ctx.store!.pool.history(1))[0]).toMatchObject({
+      host: 'db1',
+      port: 3306,
+      before: ['READ'],
+      after: null,
+      actor: DBA,
+      reason: 'retired',
+    });
 
     // A second press of the same button finds nothing to confirm: no second delete, no second announcement.
     const again = await pressButton('gearops.confirm.yes', ask.confirmId, DBA);
@@ -288,15 +414,22 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
     expect(web.map((r) => [r.host, r.port, r.type])).toEqual(CROWD.map((_, i) => [`web${i}`, 3306, 'READ']));
     expect(await historyCount()).toBe(history + 10);
     const h = (await stack.bot.ctx.store!.pool.history(10)).filter((x) => x.host.startsWith('web'));
-    expect(h.map((x) => `${x.host}/${x.actor}/${x.reason}`).sort()).toEqual(CROWD.map((u, i) => `web${i}/${u}/scale-out ${i}`).sort());
+    expect(h.map((x) => `${x.host}/${x.actor}/${x.reason}`).sort()).toEqual(
+      CROWD.map((u, i) => `web${i}/${u}/scale-out ${i}`).sort(),
+    );
     const posted = announcements().slice(before).map(fieldsOf);
     expect(posted).toHaveLength(10);
-    expect(posted.map((f) => `${f.Server} ${f.Before}→${f.After} ${f.By}`).sort()).toEqual(CROWD.map((u, i) => `web${i}:3306 not in pool→READ <@${u}>`).sort());
+    expect(posted.map((f) => `${f.Server} ${f.Before}→${f.After} ${f.By}`).sort()).toEqual(
+      CROWD.map((u, i) => `web${i}:3306 not in pool→READ <@${u}>`).sort(),
+    );
   });
 
   it('falls back to chat.postEphemeral for the question when the response_url has expired, and the button there still deletes', async () => {
     // Slack's response_url lives 30 minutes; after that it answers 404.
-    nock(RESPONSE_ORIGIN).persist().post(/^\/expired\//).reply(404, 'expired_url');
+    nock(RESPONSE_ORIGIN)
+      .persist()
+      .post(/^\/expired\//)
+      .reply(404, 'expired_url');
     expect((await pool('add db9:3306 WRITE stand-by')).audit.status).toBe('ok');
     const before = announcements().length;
     const ask = await askDelete('del db9:3306 gone for good', DBA, true);
@@ -304,6 +437,8 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
     await pressButton('gearops.confirm.yes', ask.confirmId, DBA);
     expect(await audited(ask.trigger)).toMatchObject({ status: 'ok', userId: DBA });
     expect(await rows('SELECT * FROM nodes WHERE host = ? AND port = ?', ['db9', 3306])).toEqual([]);
-    expect(announcements().slice(before).map(fieldsOf)).toEqual([{ Server: 'db9:3306', Before: 'WRITE', After: 'not in pool', By: `<@${DBA}>`, Why: 'gone for good' }]);
+    expect(announcements().slice(before).map(fieldsOf)).toEqual([
+      { Server: 'db9:3306', Before: 'WRITE', After: 'not in pool', By: `<@${DBA}>`, Why: 'gone for good' },
+    ]);
   });
 });

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBot } from '../../src/bot.js';
-import { postInteraction, postSlashCommand, RESPONSE_ORIGIN, SIGNING_SECRET as SIGNING, startHttpBotStack, waitFor as until, type HttpBotStack } from './slack-harness.js';
+import {
+  postInteraction,
+  postSlashCommand,
+  RESPONSE_ORIGIN,
+  SIGNING_SECRET as SIGNING,
+  startHttpBotStack,
+  waitFor as until,
+  type HttpBotStack,
+} from './slack-harness.js';
 
 describe('the bot over HTTP with a real gearmand, worker and store', () => {
   let stack: HttpBotStack;
@@ -15,7 +23,9 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
   beforeAll(async () => {
     stack = await startHttpBotStack({
       // The demo's diagnostics plus `seq`, to produce output longer than a message.
-      policy: { yaml: `version: 1\ncommands:\n  - rule: diagnostics\n    grep: true\n    allow: [uptime, hostname, "seq <int:1..100000>"]\n` },
+      policy: {
+        yaml: `version: 1\ncommands:\n  - rule: diagnostics\n    grep: true\n    allow: [uptime, hostname, "seq <int:1..100000>"]\n`,
+      },
       workerHost: 'server1',
       rateLimitFirst: 1,
     });
@@ -26,24 +36,52 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
     await stack?.stop();
   });
 
-  const command = (text: string, extra: Record<string, string> = {}) => ({ command: '/run', text, channel_id: 'C1', user_id: 'U1', user_name: 'alice', response_url: respondUrl, trigger_id: `trig-${++trigger}`, ...extra });
+  const command = (text: string, extra: Record<string, string> = {}) => ({
+    command: '/run',
+    text,
+    channel_id: 'C1',
+    user_id: 'U1',
+    user_name: 'alice',
+    response_url: respondUrl,
+    trigger_id: `trig-${++trigger}`,
+    ...extra,
+  });
 
   it('acks a signed /run at once and the output reaches the channel despite a 429', async () => {
     const r = await postSlashCommand(base, SIGNING, command('server1 uptime'));
     expect(r.status).toBe(200);
     expect(r.ms).toBeLessThan(3000);
-    await until(() => api.calls.some((c) => c.method === 'chat.update' && c.body.blocks?.includes('load average') && c.body.blocks.includes('exit 0')));
+    await until(() =>
+      api.calls.some(
+        (c) =>
+          c.method === 'chat.update' && c.body.blocks?.includes('load average') && c.body.blocks.includes('exit 0'),
+      ),
+    );
     const posts = api.calls.filter((c) => c.method === 'chat.postMessage');
     expect(posts.length).toBeGreaterThanOrEqual(2);
     expect(posts[1]!.at - posts[0]!.at).toBeGreaterThanOrEqual(900);
     // The audit row is written once the outcome is known, around the last update.
-    await until(async () => (await bot.ctx.store!.audit.recent(10)).some((a) => a.command === 'run' && a.text === 'server1 uptime' && a.status === 'ok' && a.exitCode === 0 && a.host === 'server1'));
+    await until(async () =>
+      (await bot.ctx.store!.audit.recent(10)).some(
+        (a) =>
+          a.command === 'run' &&
+          a.text === 'server1 uptime' &&
+          a.status === 'ok' &&
+          a.exitCode === 0 &&
+          a.host === 'server1',
+      ),
+    );
   });
 
   it('rejects a bad signature or a stale timestamp with 401 and runs nothing', async () => {
     const before = (await bot.ctx.store!.audit.recent(100)).length;
-    expect((await postSlashCommand(base, SIGNING, command('server1 hostname'), { badSignature: true })).status).toBe(401);
-    expect((await postSlashCommand(base, SIGNING, command('server1 hostname'), { ts: Math.floor(Date.now() / 1000) - 600 })).status).toBe(401);
+    expect((await postSlashCommand(base, SIGNING, command('server1 hostname'), { badSignature: true })).status).toBe(
+      401,
+    );
+    expect(
+      (await postSlashCommand(base, SIGNING, command('server1 hostname'), { ts: Math.floor(Date.now() / 1000) - 600 }))
+        .status,
+    ).toBe(401);
     await new Promise((r) => setTimeout(r, 300));
     expect((await bot.ctx.store!.audit.recent(100)).length).toBe(before);
   });
@@ -51,7 +89,9 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
   it('does not run a retried request twice', async () => {
     const fields = command('server1 hostname');
     const first = await postSlashCommand(base, SIGNING, fields);
-    const retry = await postSlashCommand(base, SIGNING, fields, { headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } });
+    const retry = await postSlashCommand(base, SIGNING, fields, {
+      headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' },
+    });
     expect([first.status, retry.status]).toEqual([200, 200]);
     await until(async () => (await bot.ctx.store!.audit.recent(100)).some((a) => a.requestId === fields.trigger_id));
     // A second run would have been audited by now too (the first took this long).
@@ -79,7 +119,14 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
     const complete = api.calls.find((c) => c.method === 'files.completeUploadExternal')!;
     expect(complete.body.channel_id).toBe('C1');
     expect(complete.body.thread_ts).toMatch(/^\d+\.\d+$/);
-    expect(api.calls.some((c) => c.method === 'chat.update' && c.body.blocks?.includes('earlier characters in the attached file') && c.body.blocks.includes('5000'))).toBe(true);
+    expect(
+      api.calls.some(
+        (c) =>
+          c.method === 'chat.update' &&
+          c.body.blocks?.includes('earlier characters in the attached file') &&
+          c.body.blocks.includes('5000'),
+      ),
+    ).toBe(true);
   });
 
   it('reports back every one of 20 commands in one channel without exceeding its pace', async () => {
@@ -92,8 +139,20 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
       }),
     );
     expect(results.every((r) => r.status === 200)).toBe(true);
-    await until(async () => (await bot.ctx.store!.audit.recent(200)).filter((a) => triggers.includes(a.requestId ?? '') && a.status === 'ok').length === 20, 30_000);
-    await until(() => api.calls.filter((c) => c.method === 'chat.update' && c.body.channel === 'C7' && c.body.blocks?.includes('exit 0')).length >= 20, 30_000);
+    await until(
+      async () =>
+        (await bot.ctx.store!.audit.recent(200)).filter(
+          (a) => triggers.includes(a.requestId ?? '') && a.status === 'ok',
+        ).length === 20,
+      30_000,
+    );
+    await until(
+      () =>
+        api.calls.filter(
+          (c) => c.method === 'chat.update' && c.body.channel === 'C7' && c.body.blocks?.includes('exit 0'),
+        ).length >= 20,
+      30_000,
+    );
     const posts = api.calls.filter((c) => c.method === 'chat.postMessage' && c.body.channel === 'C7').map((c) => c.at);
     expect(posts.length).toBeGreaterThanOrEqual(20);
     // The limiter spaces the calls' starts 100 ms apart (the fast preset); arrival times here jitter with the
@@ -112,11 +171,17 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
       message: { ts: '1700000000.000100' },
       response_url: respondUrl,
       trigger_id: 'btn-1',
-      actions: [{ type: 'button', action_id: 'incident.ack', value: '999999', action_ts: '1700000001.000200', block_id: 'b' }],
+      actions: [
+        { type: 'button', action_id: 'incident.ack', value: '999999', action_ts: '1700000001.000200', block_id: 'b' },
+      ],
     });
     expect(r.status).toBe(200);
     await until(() => answered('incident 999999 does not exist'));
-    await until(async () => (await bot.ctx.store!.audit.recent(200)).some((a) => a.command === 'incident.ack' && a.userId === 'U9' && a.status === 'failed'));
+    await until(async () =>
+      (await bot.ctx.store!.audit.recent(200)).some(
+        (a) => a.command === 'incident.ack' && a.userId === 'U9' && a.status === 'failed',
+      ),
+    );
   });
 
   it('never calls usergroups.* when the policy names no user groups', () => {

@@ -36,13 +36,27 @@ describe('the bot in Socket Mode', () => {
     nock.disableNetConnect();
     nock.enableNetConnect(/127\.0\.0\.1|localhost/);
     api = interceptSlackApi(API, { socketUrl: sm.url });
-    nock('http://hooks-socket.test').persist().post('/respond').reply(200, (_u, b) => {
-      responses.push(JSON.stringify(b));
-      return 'ok';
-    });
+    nock('http://hooks-socket.test')
+      .persist()
+      .post('/respond')
+      .reply(200, (_u, b) => {
+        responses.push(JSON.stringify(b));
+        return 'ok';
+      });
     healthPort = await freePort();
     bot = await startBot(
-      { SLACK_BOT_TOKEN: 'xoxb-test', SLACK_APP_TOKEN: 'xapp-test', PORT: String(healthPort), SLACK_API_URL: `${API}/api/`, GEAROPS_GEARMAN: g.address, GEAROPS_JOB_SECRET: secret, GEAROPS_MYSQL_URL: db.url, GEAROPS_POLICY: 'policies/demo.yml', GEAROPS_LOG_LEVEL: 'silent', GEAROPS_USER_RATE: '1000' },
+      {
+        SLACK_BOT_TOKEN: 'xoxb-test',
+        SLACK_APP_TOKEN: 'xapp-test',
+        PORT: String(healthPort),
+        SLACK_API_URL: `${API}/api/`,
+        GEAROPS_GEARMAN: g.address,
+        GEAROPS_JOB_SECRET: secret,
+        GEAROPS_MYSQL_URL: db.url,
+        GEAROPS_POLICY: 'policies/demo.yml',
+        GEAROPS_LOG_LEVEL: 'silent',
+        GEAROPS_USER_RATE: '1000',
+      },
       { dispatchPreset: 'fast', slackLimits: 'fast' },
     );
     await sm.connected();
@@ -57,7 +71,20 @@ describe('the bot in Socket Mode', () => {
     nock.enableNetConnect();
   });
 
-  const slash = (text: string, user = 'U1') => ({ command: '/run', text, channel_id: 'C1', channel_name: 'ops', user_id: user, user_name: 'alice', team_id: 'T1', team_domain: 'ops', api_app_id: 'A1', response_url: 'http://hooks-socket.test/respond', trigger_id: `sock-${++n}`, is_enterprise_install: 'false' });
+  const slash = (text: string, user = 'U1') => ({
+    command: '/run',
+    text,
+    channel_id: 'C1',
+    channel_name: 'ops',
+    user_id: user,
+    user_name: 'alice',
+    team_id: 'T1',
+    team_domain: 'ops',
+    api_app_id: 'A1',
+    response_url: 'http://hooks-socket.test/respond',
+    trigger_id: `sock-${++n}`,
+    is_enterprise_install: 'false',
+  });
 
   it('opens the socket through apps.connections.open with the app-level token on SLACK_API_URL', () => {
     expect(api.calls.some((c) => c.method === 'apps.connections.open')).toBe(true);
@@ -67,9 +94,20 @@ describe('the bot in Socket Mode', () => {
     const { envelopeId, sentAt } = sm.send('slash_commands', slash('server1 uptime'));
     await until(() => sm.acks.some((a) => a.envelopeId === envelopeId));
     expect(sm.acks.find((a) => a.envelopeId === envelopeId)!.at - sentAt).toBeLessThan(3000);
-    await until(() => api.calls.some((c) => c.method === 'chat.update' && (c.body.blocks ?? '').includes('load average') && (c.body.blocks ?? '').includes('exit 0')));
+    await until(() =>
+      api.calls.some(
+        (c) =>
+          c.method === 'chat.update' &&
+          (c.body.blocks ?? '').includes('load average') &&
+          (c.body.blocks ?? '').includes('exit 0'),
+      ),
+    );
     // The audit row is written once the outcome is known, just after the last update.
-    await until(async () => (await bot.ctx.store!.audit.recent(10)).some((a) => a.source === 'slack' && a.text === 'server1 uptime' && a.status === 'ok'));
+    await until(async () =>
+      (await bot.ctx.store!.audit.recent(10)).some(
+        (a) => a.source === 'slack' && a.text === 'server1 uptime' && a.status === 'ok',
+      ),
+    );
   });
 
   it('runs a redelivered envelope of the same command only once', async () => {
@@ -100,7 +138,9 @@ describe('the bot in Socket Mode', () => {
       message: { ts: '1700000000.000100' },
       response_url: 'http://hooks-socket.test/respond',
       trigger_id: 'sock-btn',
-      actions: [{ type: 'button', action_id: 'incident.ack', value: '424242', action_ts: '1700000001.000200', block_id: 'b' }],
+      actions: [
+        { type: 'button', action_id: 'incident.ack', value: '424242', action_ts: '1700000001.000200', block_id: 'b' },
+      ],
     });
     await until(() => sm.acks.some((a) => a.envelopeId === envelopeId));
     await until(() => responses.some((r) => r.includes('incident 424242 does not exist')));

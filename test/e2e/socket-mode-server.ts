@@ -26,15 +26,34 @@ export async function startSocketModeServer() {
       const m = JSON.parse(String(raw)) as { envelope_id?: string };
       if (m.envelope_id) acks.push({ envelopeId: m.envelope_id, at: Date.now() });
     });
-    ws.send(JSON.stringify({ type: 'hello', num_connections: 1, debug_info: { host: 'test', approximate_connection_time: 3600 }, connection_info: { app_id: 'A1' } }));
+    ws.send(
+      JSON.stringify({
+        type: 'hello',
+        num_connections: 1,
+        debug_info: { host: 'test', approximate_connection_time: 3600 },
+        connection_info: { app_id: 'A1' },
+      }),
+    );
     connected.splice(0).forEach((f) => f());
   });
 
   /** Sends one envelope; returns its id and when it was sent. */
-  function send(type: 'slash_commands' | 'interactive', payload: Record<string, unknown>, extra: Record<string, unknown> = {}): { envelopeId: string; sentAt: number } {
+  function send(
+    type: 'slash_commands' | 'interactive',
+    payload: Record<string, unknown>,
+    extra: Record<string, unknown> = {},
+  ): { envelopeId: string; sentAt: number } {
     if (!socket) throw new Error('no app connected');
     const envelopeId = randomUUID();
-    socket.send(JSON.stringify({ envelope_id: envelopeId, type, payload, accepts_response_payload: type === 'slash_commands', ...extra }));
+    socket.send(
+      JSON.stringify({
+        envelope_id: envelopeId,
+        type,
+        payload,
+        accepts_response_payload: type === 'slash_commands',
+        ...extra,
+      }),
+    );
     return { envelopeId, sentAt: Date.now() };
   }
 

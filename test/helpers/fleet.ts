@@ -74,14 +74,28 @@ export interface Fleet {
 }
 
 /** Starts gearmand, MariaDB and workers for `hosts`. */
-export async function startFleet(opts: { hosts?: string[]; env?: NodeJS.ProcessEnv; workerArgs?: Record<string, string[]> } = {}): Promise<Fleet> {
+export async function startFleet(
+  opts: { hosts?: string[]; env?: NodeJS.ProcessEnv; workerArgs?: Record<string, string[]> } = {},
+): Promise<Fleet> {
   const hosts = opts.hosts ?? ['server1', 'server2', 'server3'];
   const secret = randomBytes(32).toString('hex');
   const root = mkdtempSync(join(tmpdir(), 'gearops-fleet-'));
   const [gearmand, db] = await Promise.all([startGearmand(), startMariadb()]);
   const workers = new Map<string, WorkerProcess>();
   // A restarted worker keeps its state dir (the record of jobs it took), as on a real host.
-  const startWorker = (h: string) => startWorkerProcess({ host: h, gearman: gearmand.address, secret, extraArgs: ['--sandbox-dir', join(root, h), '--state-dir', join(root, `${h}.state`), ...(opts.workerArgs?.[h] ?? [])] });
+  const startWorker = (h: string) =>
+    startWorkerProcess({
+      host: h,
+      gearman: gearmand.address,
+      secret,
+      extraArgs: [
+        '--sandbox-dir',
+        join(root, h),
+        '--state-dir',
+        join(root, `${h}.state`),
+        ...(opts.workerArgs?.[h] ?? []),
+      ],
+    });
   await Promise.all(
     hosts.map(async (h) => {
       const dir = join(root, h);
@@ -89,12 +103,24 @@ export async function startFleet(opts: { hosts?: string[]; env?: NodeJS.ProcessE
       workers.set(h, await startWorker(h));
     }),
   );
-  const env: NodeJS.ProcessEnv = { GEAROPS_GEARMAN: gearmand.address, GEAROPS_JOB_SECRET: secret, GEAROPS_MYSQL_URL: db.url, GEAROPS_POLICY: 'policies/demo.yml', GEAROPS_ALERT_CHANNEL: 'CALERTS', GEAROPS_POOL_CHANNEL: 'CPOOL', GEAROPS_USER_RATE: '10000', GEAROPS_MONITOR_INTERVAL_MS: '500', ...opts.env };
+  const env: NodeJS.ProcessEnv = {
+    GEAROPS_GEARMAN: gearmand.address,
+    GEAROPS_JOB_SECRET: secret,
+    GEAROPS_MYSQL_URL: db.url,
+    GEAROPS_POLICY: 'policies/demo.yml',
+    GEAROPS_ALERT_CHANNEL: 'CALERTS',
+    GEAROPS_POOL_CHANNEL: 'CPOOL',
+    GEAROPS_USER_RATE: '10000',
+    GEAROPS_MONITOR_INTERVAL_MS: '500',
+    ...opts.env,
+  };
   const sink = createRecordingSink();
-  const newContext = () => createAppContext({ config: parseConfig(env), logger: createSilentLogger(), chat: sink, dispatchPreset: 'fast' });
+  const newContext = () =>
+    createAppContext({ config: parseConfig(env), logger: createSilentLogger(), chat: sink, dispatchPreset: 'fast' });
   const ctx = await newContext();
   // The pid of a sandbox's server, from its mysqld.pid.
-  const sandboxPid = (host: string, name: string) => Number(readFileSync(join(root, host, name, 'mysqld.pid'), 'utf8').trim());
+  const sandboxPid = (host: string, name: string) =>
+    Number(readFileSync(join(root, host, name, 'mysqld.pid'), 'utf8').trim());
   return {
     gearmand,
     db,
@@ -127,7 +153,11 @@ export async function startFleet(opts: { hosts?: string[]; env?: NodeJS.ProcessE
       const build = (await findBuilds()).builds[0];
       if (!build) throw new Error('no server build to start a sandbox with');
       const dir = join(root, host, name);
-      const child = spawn(build.server, [`--defaults-file=${join(dir, 'my.cnf')}`, ...(process.getuid?.() === 0 ? ['--user=root'] : [])], { detached: true, stdio: 'ignore' });
+      const child = spawn(
+        build.server,
+        [`--defaults-file=${join(dir, 'my.cnf')}`, ...(process.getuid?.() === 0 ? ['--user=root'] : [])],
+        { detached: true, stdio: 'ignore' },
+      );
       child.unref();
       const deadline = Date.now() + 60_000;
       for (;;) {
@@ -144,8 +174,20 @@ export async function startFleet(opts: { hosts?: string[]; env?: NodeJS.ProcessE
     async run(line, o) {
       const m = /^\/(\S+)\s*([\s\S]*)$/.exec(line)!;
       const rec = createRecordingReply('C1', { confirm: o?.yes ?? false });
-      const outcome = await ctx.router.dispatch({ command: m[1]!, text: m[2] ?? '', principal: { userId: 'U1', channelId: 'C1', roles: [] }, reply: rec.reply, source: 'console', requestId: randomUUID() });
-      const text = [...rec.confirms, ...rec.ephemerals, ...rec.posts.map((p) => p.text), ...rec.updates.map((u) => u.text)].join('\n');
+      const outcome = await ctx.router.dispatch({
+        command: m[1]!,
+        text: m[2] ?? '',
+        principal: { userId: 'U1', channelId: 'C1', roles: [] },
+        reply: rec.reply,
+        source: 'console',
+        requestId: randomUUID(),
+      });
+      const text = [
+        ...rec.confirms,
+        ...rec.ephemerals,
+        ...rec.posts.map((p) => p.text),
+        ...rec.updates.map((u) => u.text),
+      ].join('\n');
       return { outcome, text };
     },
     async stop() {

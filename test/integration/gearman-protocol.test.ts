@@ -60,7 +60,11 @@ describe('gearman client and worker against a real gearmand', () => {
     const client = createGearmanClient({ servers: [g.address], logger, preset: fast });
     const chunks: string[] = [];
     const statuses: number[][] = [];
-    const r = await client.submit('stream', 'x', { timeoutMs: 5000, onData: (b) => chunks.push(b.toString()), onStatus: (n, d) => statuses.push([n, d]) });
+    const r = await client.submit('stream', 'x', {
+      timeoutMs: 5000,
+      onData: (b) => chunks.push(b.toString()),
+      onStatus: (n, d) => statuses.push([n, d]),
+    });
     expect(chunks.join('')).toBe('chunk0;chunk1;chunk2;');
     expect(statuses).toEqual([[1, 2]]);
     expect(r.data.toString()).toBe('done');
@@ -69,7 +73,10 @@ describe('gearman client and worker against a real gearmand', () => {
 
   it('rejects on WORK_FAIL with the warning text', async () => {
     const client = createGearmanClient({ servers: [g.address], logger, preset: fast });
-    await expect(client.submit('fail', 'x', { timeoutMs: 5000 })).rejects.toMatchObject({ code: 'gearops_job_failed', message: expect.stringContaining('it broke') });
+    await expect(client.submit('fail', 'x', { timeoutMs: 5000 })).rejects.toMatchObject({
+      code: 'gearops_job_failed',
+      message: expect.stringContaining('it broke'),
+    });
     await client.close();
   });
 
@@ -81,7 +88,9 @@ describe('gearman client and worker against a real gearmand', () => {
 
   it('pipelines many jobs on one connection', async () => {
     const client = createGearmanClient({ servers: [g.address], logger, preset: fast });
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => client.submit('echo', `n${i}`, { timeoutMs: 10_000 })));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => client.submit('echo', `n${i}`, { timeoutMs: 10_000 })),
+    );
     expect(results.map((r) => r.data.toString())).toEqual(Array.from({ length: 200 }, (_, i) => `n${i}`));
     await client.close();
   });
@@ -99,7 +108,9 @@ describe('gearman client and worker against a real gearmand', () => {
     const { stdout } = await run('gearman', ['-h', '127.0.0.1', '-p', String(g.port), '-f', 'echo', 'hello from C']);
     expect(stdout.trim()).toBe('hello from C');
 
-    const cWorker = spawn('gearman', ['-h', '127.0.0.1', '-p', String(g.port), '-w', '-f', 'rev', '--', 'rev'], { stdio: 'ignore' });
+    const cWorker = spawn('gearman', ['-h', '127.0.0.1', '-p', String(g.port), '-w', '-f', 'rev', '--', 'rev'], {
+      stdio: 'ignore',
+    });
     try {
       const deadline = Date.now() + 5000;
       while (!(await adminStatus(g.address)).some((s) => s.fn === 'rev' && s.availableWorkers > 0)) {
@@ -117,10 +128,16 @@ describe('gearman client and worker against a real gearmand', () => {
 
   it('rejects in-flight jobs when the job server goes away, and serves again after it returns', async () => {
     const client = createGearmanClient({ servers: [g.address], logger, preset: fast });
-    const inflight = client.submit('slow', 'x', { timeoutMs: 10_000 }).then(() => null, (e: unknown) => e);
+    const inflight = client.submit('slow', 'x', { timeoutMs: 10_000 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     await new Promise((r) => setTimeout(r, 200));
     await g.restart();
-    expect(await inflight).toMatchObject({ code: 'gearops_job_failed', message: expect.stringContaining('lost mid-job') });
+    expect(await inflight).toMatchObject({
+      code: 'gearops_job_failed',
+      message: expect.stringContaining('lost mid-job'),
+    });
     const deadline = Date.now() + 10_000;
     while (!(await adminStatus(g.address).catch(() => [])).some((s) => s.fn === 'echo' && s.availableWorkers > 0)) {
       if (Date.now() > deadline) throw new Error('worker did not re-register after the restart');

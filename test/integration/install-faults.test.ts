@@ -10,7 +10,17 @@
  * from another bot stops what is left and removes it.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +36,12 @@ function serversUnder(root: string): number[] {
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((a) => a.startsWith(`--defaults-file=${root}/`))) pids.push(Number(pid));
+      if (
+        readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+          .split('\0')
+          .some((a) => a.startsWith(`--defaults-file=${root}/`))
+      )
+        pids.push(Number(pid));
     } catch {
       // gone already
     }
@@ -58,16 +73,25 @@ describe('an install whose worker is killed half-way', () => {
     expect(restarted.logs()).toMatch(/"event":"sandbox_half_made_removed"/);
     // One server per node: the dead worker's half-made server was stopped, not left running beside the new one.
     expect(serversUnder(f.root)).toHaveLength(3);
-    const probe = createReplicationProbe({ credentials: { user: 'msandbox', password: 'msandbox' }, logger: createSilentLogger() });
+    const probe = createReplicationProbe({
+      credentials: { user: 'msandbox', password: 'msandbox' },
+      logger: createSilentLogger(),
+    });
     try {
-      for (const port of [24701, 24702]) expect(await probe.status({ address: '127.0.0.1', port })).toMatchObject({ reachable: true, ioRunning: 'Yes', sqlRunning: 'Yes' });
+      for (const port of [24701, 24702])
+        expect(await probe.status({ address: '127.0.0.1', port })).toMatchObject({
+          reachable: true,
+          ioRunning: 'Yes',
+          sqlRunning: 'Yes',
+        });
     } finally {
       await probe.close();
     }
     const removed = await f.run('/replica remove demo', { yes: true });
     expect(removed.outcome.status, removed.text).toBe('ok');
     await until(() => serversUnder(f.root).length === 0, 30_000);
-    for (const h of ['server1', 'server2', 'server3']) expect(readdirSync(join(f.root, h)).filter((e) => !e.startsWith('.'))).toEqual([]);
+    for (const h of ['server1', 'server2', 'server3'])
+      expect(readdirSync(join(f.root, h)).filter((e) => !e.startsWith('.'))).toEqual([]);
   });
 });
 
@@ -84,9 +108,13 @@ describe('an install whose master cannot start', () => {
     const top = join(bins, version);
     for (const d of ['bin', 'sbin', 'scripts', 'share', 'lib/mysql']) mkdirSync(join(top, d), { recursive: true });
     symlinkSync('/usr/sbin/mariadbd', join(top, 'sbin', 'mariadbd'));
-    writeFileSync(join(top, 'bin', 'mariadbd'), '#!/bin/sh\n[ "$1" = --version ] && exec /usr/sbin/mariadbd --version\necho "[ERROR] this build is broken on purpose" >&2\nexit 1\n');
+    writeFileSync(
+      join(top, 'bin', 'mariadbd'),
+      '#!/bin/sh\n[ "$1" = --version ] && exec /usr/sbin/mariadbd --version\necho "[ERROR] this build is broken on purpose" >&2\nexit 1\n',
+    );
     chmodSync(join(top, 'bin', 'mariadbd'), 0o755);
-    for (const tool of ['mariadb', 'my_print_defaults', 'resolveip']) symlinkSync(join('/usr/bin', tool), join(top, 'bin', tool));
+    for (const tool of ['mariadb', 'my_print_defaults', 'resolveip'])
+      symlinkSync(join('/usr/bin', tool), join(top, 'bin', tool));
     symlinkSync('/usr/bin/mariadb-install-db', join(top, 'scripts', 'mariadb-install-db'));
     symlinkSync('/usr/share/mysql', join(top, 'share', 'mysql'));
     symlinkSync('/usr/lib/mysql/plugin', join(top, 'lib', 'mysql', 'plugin'));
@@ -103,17 +131,25 @@ describe('an install whose master cannot start', () => {
     const r = await f.run('/replica install demo master=server1 slaves=server2,server3 port=24710');
     const took = Date.now() - started;
     expect(r.outcome.status, r.text).toBe('failed');
-    const last = r.text.split('\n').filter((l) => l.includes('failed')).at(-1) ?? '';
-    expect(last).toMatch(/^✗ failed: server1: the server did not start\. Removed every node that was made; nothing is left behind\.$/);
+    const last =
+      r.text
+        .split('\n')
+        .filter((l) => l.includes('failed'))
+        .at(-1) ?? '';
+    expect(last).toMatch(
+      /^✗ failed: server1: the server did not start\. Removed every node that was made; nothing is left behind\.$/,
+    );
     expect(r.text).toMatch(/replica +server2:24711 +✗ stopped: another node failed/);
     expect(r.text).toMatch(/replica +server3:24712 +✗ stopped: another node failed/);
     // A replica waits up to 60 s for its master; told to stop, it ends long before.
     expect(took).toBeLessThan(45_000);
     expect(await f.ctx.store!.clusters.get('demo')).toBeNull();
     await until(() => serversUnder(f.root).length === 0, 30_000);
-    for (const h of ['server1', 'server2', 'server3']) expect(readdirSync(join(f.root, h)).filter((e) => !e.startsWith('.'))).toEqual([]);
+    for (const h of ['server1', 'server2', 'server3'])
+      expect(readdirSync(join(f.root, h)).filter((e) => !e.startsWith('.'))).toEqual([]);
     // The cancel is logged on both replicas' workers.
-    for (const h of ['server2', 'server3']) expect(f.workers.get(h)!.logs()).toMatch(/"event":"sandbox_install_cancelled"/);
+    for (const h of ['server2', 'server3'])
+      expect(f.workers.get(h)!.logs()).toMatch(/"event":"sandbox_install_cancelled"/);
   });
 });
 
@@ -130,10 +166,21 @@ describe('an install whose bot dies half-way', () => {
 
   it('stays listed as installing, refuses a second install of that name, and /replica remove leaves nothing', async () => {
     // Another bot process (a console) starts the install and is killed while the workers are building.
-    const other = spawn(process.execPath, ['scripts/gearops.js', 'console', '--user', 'U9', '-e', '/replica install crash master=server1 slaves=server2,server3 port=24720'], {
-      env: { ...process.env, ...f.env, GEAROPS_LOG_LEVEL: 'silent', GEAROPS_ALERT_CHANNEL: '' },
-      stdio: 'ignore',
-    });
+    const other = spawn(
+      process.execPath,
+      [
+        'scripts/gearops.js',
+        'console',
+        '--user',
+        'U9',
+        '-e',
+        '/replica install crash master=server1 slaves=server2,server3 port=24720',
+      ],
+      {
+        env: { ...process.env, ...f.env, GEAROPS_LOG_LEVEL: 'silent', GEAROPS_ALERT_CHANNEL: '' },
+        stdio: 'ignore',
+      },
+    );
     try {
       await until(() => existsSync(join(f.root, 'server2', 'crash', 'my.cnf')), 30_000, 10);
     } finally {
@@ -143,14 +190,22 @@ describe('an install whose bot dies half-way', () => {
     }
     const record = await f.ctx.store!.clusters.get('crash');
     expect(record).toMatchObject({ state: 'installing', createdBy: 'U9' });
-    expect(record?.nodes.map((n) => `${n.host}:${n.port}`)).toEqual(['server1:24720', 'server2:24721', 'server3:24722']);
+    expect(record?.nodes.map((n) => `${n.host}:${n.port}`)).toEqual([
+      'server1:24720',
+      'server2:24721',
+      'server3:24722',
+    ]);
 
     const listed = await f.run('/replica list');
     expect(listed.text).toMatch(/crash +installing \(started [\d.]+ (ms|s) ago\)/);
     const again = await f.run('/replica install crash master=server1 slaves=server2,server3 port=24730');
     expect(again.outcome.status).toBe('refused');
-    expect(again.text).toMatch(/cluster crash is being installed \(started .* ago\); if that install was interrupted, \/replica remove crash stops what is left of it/);
-    expect((await f.run('/replica status crash')).text).toMatch(/\*crash\* — being installed \(started .* by <@U9>\); if that install was interrupted/);
+    expect(again.text).toMatch(
+      /cluster crash is being installed \(started .* ago\); if that install was interrupted, \/replica remove crash stops what is left of it/,
+    );
+    expect((await f.run('/replica status crash')).text).toMatch(
+      /\*crash\* — being installed \(started .* by <@U9>\); if that install was interrupted/,
+    );
 
     const removed = await f.run('/replica remove crash', { yes: true });
     expect(removed.outcome.status, removed.text).toBe('ok');

@@ -29,7 +29,8 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
   const node = (port: number) => ({ address: '127.0.0.1', port });
   const alerts = () => f.sink.posts.filter((p) => p.channel === 'CALERTS' && !p.threadTs);
   const thread = (ts: string) => f.sink.posts.filter((p) => p.threadTs === ts);
-  const poolTypes = async () => (await f.ctx.store!.pool.list()).map((n) => `${n.port}:${n.type.join(',') || 'offline'}`);
+  const poolTypes = async () =>
+    (await f.ctx.store!.pool.list()).map((n) => `${n.port}:${n.type.join(',') || 'offline'}`);
   const replicating = async (port: number) => {
     const s = await probe.status(node(port));
     return s.ioRunning === 'Yes' && s.sqlRunning === 'Yes';
@@ -46,11 +47,20 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
     f = await startFleet({ env: { GEAROPS_LAG_THRESHOLD_S: '2' } });
     const r = await f.run(`/replica install demo master=server1 slaves=server2,server3 port=${MASTER} pool=yes`);
     expect(r.outcome.status, r.text).toBe('ok');
-    probe = createReplicationProbe({ credentials: { user: 'msandbox', password: 'msandbox' }, logger: createSilentLogger() });
+    probe = createReplicationProbe({
+      credentials: { user: 'msandbox', password: 'msandbox' },
+      logger: createSilentLogger(),
+    });
     await probe.exec(node(MASTER), 'CREATE DATABASE app');
     await probe.exec(node(MASTER), 'CREATE TABLE app.t (id INT PRIMARY KEY)');
     for (const port of [R2, R3]) {
-      await until(async () => (await probe.exec(node(port), 'SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "app"')).rows[0]?.[0] === '1', 30_000, `app.t on ${port}`);
+      await until(
+        async () =>
+          (await probe.exec(node(port), 'SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "app"'))
+            .rows[0]?.[0] === '1',
+        30_000,
+        `app.t on ${port}`,
+      );
     }
     // A replica notices a silent master after slave_net_timeout (60 s by default); 4 s, with a heartbeat every second so an idle master is not silent.
     for (const port of [R2, R3]) await probe.exec(node(port), 'SET GLOBAL slave_net_timeout = 4');
@@ -84,23 +94,49 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
       const parent = alerts().find((a) => a.text.includes(`server3:${R3}`))!;
       expect(parent.msg.text).toMatch(/^🔴 demo: replica server3:24502 — replication lag — \d+ s behind the master$/);
       expect(Number(/— (\d+) s behind/.exec(parent.msg.text)![1])).toBeGreaterThan(2);
-      await until(() => thread(parent.ref.ts).some((p) => /^Lag grew: \d+ s → \d+ s behind the master$/.test(p.text)), 60_000, 'a "Lag grew" reply');
+      await until(
+        () => thread(parent.ref.ts).some((p) => /^Lag grew: \d+ s → \d+ s behind the master$/.test(p.text)),
+        60_000,
+        'a "Lag grew" reply',
+      );
       // auto_offline (policies/demo.yml): the lagging replica leaves the READ pool, nothing else moves.
-      await until(async () => (await poolTypes()).join(' ') === `${MASTER}:READ,WRITE ${R2}:READ ${R3}:offline`, 30_000, 'the lagging replica out of the pool');
-      expect(f.sink.posts.filter((p) => p.channel === 'CPOOL').slice(poolPosts).map((p) => p.msg.text)).toEqual([`Pool: 127.0.0.1:${R3} READ → offline by the monitor — monitor: replication lag`]);
+      await until(
+        async () => (await poolTypes()).join(' ') === `${MASTER}:READ,WRITE ${R2}:READ ${R3}:offline`,
+        30_000,
+        'the lagging replica out of the pool',
+      );
+      expect(
+        f.sink.posts
+          .filter((p) => p.channel === 'CPOOL')
+          .slice(poolPosts)
+          .map((p) => p.msg.text),
+      ).toEqual([`Pool: 127.0.0.1:${R3} READ → offline by the monitor — monitor: replication lag`]);
     } finally {
       writing = false;
       await writer;
     }
     const parent = alerts().find((a) => a.text.includes(`server3:${R3}`))!;
     // No more writes: within the delay the replica applies what it holds and is idle (lag 0).
-    await until(() => thread(parent.ref.ts).some((p) => /^✅ Resolved: replication lag on server3:24502 cleared after/.test(p.text)), 90_000, 'the lag resolved');
+    await until(
+      () =>
+        thread(parent.ref.ts).some((p) => /^✅ Resolved: replication lag on server3:24502 cleared after/.test(p.text)),
+      90_000,
+      'the lag resolved',
+    );
     expect((await probe.exec(node(R3), 'SELECT COUNT(*) FROM app.t')).rows[0]?.[0]).toBe(String(rows));
     expect(f.sink.updates.some((u) => u.ref.ts === parent.ref.ts && /RESOLVED/.test(u.text))).toBe(true);
-    await until(async () => (await poolTypes()).join(' ') === poolBefore.join(' '), 30_000, 'the replica back in the pool');
+    await until(
+      async () => (await poolTypes()).join(' ') === poolBefore.join(' '),
+      30_000,
+      'the replica back in the pool',
+    );
     const replies = thread(parent.ref.ts).map((p) => p.text);
     expect(replies.filter((t) => /Resolved/.test(t))).toHaveLength(1);
-    expect(replies.some((t) => /Pool: 127\.0\.0\.1:24502 offline → READ by the monitor — monitor: healthy and caught up/.test(t))).toBe(true);
+    expect(
+      replies.some((t) =>
+        /Pool: 127\.0\.0\.1:24502 offline → READ by the monitor — monitor: healthy and caught up/.test(t),
+      ),
+    ).toBe(true);
     // One alert in all: no other node and no other kind showed up while server3 lagged.
     expect(alerts().map((a) => a.ref.ts)).toEqual([parent.ref.ts]);
 
@@ -117,28 +153,47 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
     await f.killSandbox('server1', 'demo', 'SIGKILL');
     await until(() => fresh().some((a) => a.text.includes(`server1:${MASTER}`)), 60_000, 'an alert for the master');
     // Both replicas retry in vain; let the monitor look a few more times.
-    await until(async () => {
-      const s = await Promise.all([R2, R3].map((p) => probe.status(node(p))));
-      return s.every((x) => x.ioRunning === 'Connecting' && (x.lastIoErrno ?? 0) > 0);
-    }, 30_000, 'both IO threads failing');
+    await until(
+      async () => {
+        const s = await Promise.all([R2, R3].map((p) => probe.status(node(p))));
+        return s.every((x) => x.ioRunning === 'Connecting' && (x.lastIoErrno ?? 0) > 0);
+      },
+      30_000,
+      'both IO threads failing',
+    );
     await sleep(3000);
     const parent = fresh().find((a) => a.text.includes(`server1:${MASTER}`))!;
     expect(fresh().map((a) => a.text)).toEqual([parent.text]);
     // Normally titled "master lost"; if the monitor saw the master gone before the replicas did, its "unreachable" thread says so instead.
-    const saysLost = () => /master lost/.test(parent.text) || thread(parent.ref.ts).some((p) => /master lost/.test(p.text));
+    const saysLost = () =>
+      /master lost/.test(parent.text) || thread(parent.ref.ts).some((p) => /master lost/.test(p.text));
     expect(saysLost()).toBe(true);
-    if (/master lost/.test(parent.text)) expect(parent.msg.text).toMatch(/^🔴 demo: master server1:24500 — master lost \(every replica's IO thread is failing\) — Error 20(03|13): /);
+    if (/master lost/.test(parent.text))
+      expect(parent.msg.text).toMatch(
+        /^🔴 demo: master server1:24500 — master lost \(every replica's IO thread is failing\) — Error 20(03|13): /,
+      );
     // The replicas' errors change (2013 while the master goes, 2003 after): the thread keeps the first, and says a change at most once (the "unreachable" case).
-    expect(thread(parent.ref.ts).filter((p) => /The error changed/.test(p.text)).length).toBeLessThanOrEqual(/master lost/.test(parent.text) ? 0 : 1);
+    expect(thread(parent.ref.ts).filter((p) => /The error changed/.test(p.text)).length).toBeLessThanOrEqual(
+      /master lost/.test(parent.text) ? 0 : 1,
+    );
 
     await f.startSandbox('server1', 'demo');
-    await until(() => thread(parent.ref.ts).some((p) => /^✅ Resolved: .* on server1:24500 cleared after/.test(p.text)), 90_000, 'the master incident resolved');
+    await until(
+      () => thread(parent.ref.ts).some((p) => /^✅ Resolved: .* on server1:24500 cleared after/.test(p.text)),
+      90_000,
+      'the master incident resolved',
+    );
     // Resolved only once both replicas replicate from the master again.
     expect(await replicating(R2)).toBe(true);
     expect(await replicating(R3)).toBe(true);
     expect(f.sink.updates.some((u) => u.ref.ts === parent.ref.ts && /RESOLVED/.test(u.text))).toBe(true);
     await probe.exec(node(MASTER), 'INSERT INTO app.t VALUES (100000)');
-    for (const port of [R2, R3]) await until(async () => (await probe.exec(node(port), 'SELECT COUNT(*) FROM app.t WHERE id = 100000')).rows[0]?.[0] === '1', 30_000, `the new row on ${port}`);
+    for (const port of [R2, R3])
+      await until(
+        async () => (await probe.exec(node(port), 'SELECT COUNT(*) FROM app.t WHERE id = 100000')).rows[0]?.[0] === '1',
+        30_000,
+        `the new row on ${port}`,
+      );
     await sleep(2000);
     // Still the one alert, and the pool never moved: no IO alert took a replica out on the way back.
     expect(fresh().map((a) => a.msg.text)).toEqual([parent.msg.text]);
@@ -154,13 +209,22 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
     f.signalSandbox('server1', 'demo', 'SIGSTOP');
     try {
       // The monitor's probe times out on the master at once; the replicas' IO threads only after slave_net_timeout.
-      await until(() => fresh().some((a) => a.text.includes(`server1:${MASTER}`)), 60_000, 'an alert for the hung master');
+      await until(
+        () => fresh().some((a) => a.text.includes(`server1:${MASTER}`)),
+        60_000,
+        'an alert for the hung master',
+      );
       const parent = fresh().find((a) => a.text.includes(`server1:${MASTER}`))!;
-      await until(async () => {
-        const s = await Promise.all([R2, R3].map((p) => probe.status(node(p))));
-        return s.every((x) => x.ioRunning !== 'Yes' && (x.lastIoErrno ?? 0) > 0);
-      }, 60_000, 'both IO threads failing');
-      const saysLost = () => /master lost/.test(parent.text) || thread(parent.ref.ts).some((p) => /master lost/.test(p.text));
+      await until(
+        async () => {
+          const s = await Promise.all([R2, R3].map((p) => probe.status(node(p))));
+          return s.every((x) => x.ioRunning !== 'Yes' && (x.lastIoErrno ?? 0) > 0);
+        },
+        60_000,
+        'both IO threads failing',
+      );
+      const saysLost = () =>
+        /master lost/.test(parent.text) || thread(parent.ref.ts).some((p) => /master lost/.test(p.text));
       await until(saysLost, 30_000, 'the thread to say master lost');
       await sleep(2000);
       expect(fresh().map((a) => a.text)).toEqual([parent.text]);
@@ -168,7 +232,11 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
       f.signalSandbox('server1', 'demo', 'SIGCONT');
     }
     const parent = fresh().find((a) => a.text.includes(`server1:${MASTER}`))!;
-    await until(() => thread(parent.ref.ts).some((p) => /^✅ Resolved: .* on server1:24500 cleared after/.test(p.text)), 90_000, 'the hung master resolved');
+    await until(
+      () => thread(parent.ref.ts).some((p) => /^✅ Resolved: .* on server1:24500 cleared after/.test(p.text)),
+      90_000,
+      'the hung master resolved',
+    );
     expect(await replicating(R2)).toBe(true);
     expect(await replicating(R3)).toBe(true);
     await sleep(2000);
@@ -177,10 +245,21 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
     expect(await f.ctx.store!.incidents.listOpen()).toEqual([]);
   });
 
-  it('stops holding a returned master\'s incident for a replica that cannot reconnect: past the grace the master resolves and the replica gets its own alert', async () => {
+  it("stops holding a returned master's incident for a replica that cannot reconnect: past the grace the master resolves and the replica gets its own alert", async () => {
     // A monitor of its own, with a short grace (the bot's is 120 s), on the same store and lock.
     await f.ctx.monitor!.stop();
-    const own: ReplicationMonitor = createReplicationMonitor({ store: f.ctx.store!, probe, chat: f.sink, alertChannel: 'CALERTS', poolChannel: 'CPOOL', policy: f.ctx.policy, logger: createSilentLogger(), intervalMs: 500, lagThresholdS: 2, masterReturnGraceMs: 4000 });
+    const own: ReplicationMonitor = createReplicationMonitor({
+      store: f.ctx.store!,
+      probe,
+      chat: f.sink,
+      alertChannel: 'CALERTS',
+      poolChannel: 'CPOOL',
+      policy: f.ctx.policy,
+      logger: createSilentLogger(),
+      intervalMs: 500,
+      lagThresholdS: 2,
+      masterReturnGraceMs: 4000,
+    });
     await own.start();
     const seen = alerts().length;
     const fresh = () => alerts().slice(seen);
@@ -189,19 +268,44 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
       await f.killSandbox('server1', 'demo', 'SIGKILL');
       await until(() => fresh().some((a) => a.text.includes(`server1:${MASTER}`)), 60_000, 'an alert for the master');
       await f.startSandbox('server1', 'demo');
-      await until(async () => (await probe.status(node(MASTER)).catch(() => ({ reachable: false }))).reachable, 30_000, 'the master back');
+      await until(
+        async () => (await probe.status(node(MASTER)).catch(() => ({ reachable: false }))).reachable,
+        30_000,
+        'the master back',
+      );
       // The replication account is locked as the master comes back: server2, retrying every 6 s, cannot get in.
       await probe.exec(node(MASTER), "ALTER USER 'rsandbox'@'%' ACCOUNT LOCK");
       const master = fresh().find((a) => a.text.includes(`server1:${MASTER}`))!;
-      await until(() => thread(master.ref.ts).some((p) => /^✅ Resolved: .* on server1:24500 cleared after/.test(p.text)), 60_000, 'the master incident resolved after the grace');
-      await until(() => fresh().some((a) => a.text.includes(`server2:${R2}`) && /IO thread stopped/.test(a.text)), 30_000, 'server2\'s own IO alert');
+      await until(
+        () => thread(master.ref.ts).some((p) => /^✅ Resolved: .* on server1:24500 cleared after/.test(p.text)),
+        60_000,
+        'the master incident resolved after the grace',
+      );
+      await until(
+        () => fresh().some((a) => a.text.includes(`server2:${R2}`) && /IO thread stopped/.test(a.text)),
+        30_000,
+        "server2's own IO alert",
+      );
       const stuck = fresh().find((a) => a.text.includes(`server2:${R2}`))!;
       // Its last error: the refused connection while the master was down, then the locked account at its next retry.
       expect(stuck.msg.text).toMatch(/Error \d+: /);
-      await until(() => /Error (4151|1045): /.test(stuck.msg.text) || thread(stuck.ref.ts).some((p) => /The error changed.*(4151|1045)/.test(p.text)), 30_000, 'the locked account in server2\'s thread');
+      await until(
+        () =>
+          /Error (4151|1045): /.test(stuck.msg.text) ||
+          thread(stuck.ref.ts).some((p) => /The error changed.*(4151|1045)/.test(p.text)),
+        30_000,
+        "the locked account in server2's thread",
+      );
       expect((await probe.status(node(R2))).ioRunning).toBe('Connecting');
       await probe.exec(node(MASTER), "ALTER USER 'rsandbox'@'%' ACCOUNT UNLOCK");
-      await until(() => thread(stuck.ref.ts).some((p) => /^✅ Resolved: IO thread stopped on server2:24501 cleared after/.test(p.text)), 60_000, 'server2 resolved');
+      await until(
+        () =>
+          thread(stuck.ref.ts).some((p) =>
+            /^✅ Resolved: IO thread stopped on server2:24501 cleared after/.test(p.text),
+          ),
+        60_000,
+        'server2 resolved',
+      );
       expect(await replicating(R2)).toBe(true);
       await until(async () => (await poolTypes()).join(' ') === poolBefore.join(' '), 30_000, 'the pool as before');
       await until(async () => (await f.ctx.store!.incidents.listOpen()).length === 0, 30_000, 'no open incident');

@@ -32,7 +32,14 @@ describe('monitor takeover between bot instances', () => {
 
   const startConsole = (name: string): Console => {
     const child = spawn(process.execPath, ['scripts/gearops.js', 'console', '--user', name], {
-      env: { ...process.env, ...f.env, GEAROPS_ALERT_CHANNEL: 'CALERTS', GEAROPS_MONITOR_INTERVAL_MS: '300', GEAROPS_LOG_LEVEL: 'silent', HOME: home },
+      env: {
+        ...process.env,
+        ...f.env,
+        GEAROPS_ALERT_CHANNEL: 'CALERTS',
+        GEAROPS_MONITOR_INTERVAL_MS: '300',
+        GEAROPS_LOG_LEVEL: 'silent',
+        HOME: home,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '';
@@ -42,14 +49,21 @@ describe('monitor takeover between bot instances', () => {
     consoles.push(c);
     return c;
   };
-  const alerted = (c: Console, node: string) => c.out().split('\n').some((l) => l.includes('[#CALERTS]') && l.includes('🔴') && l.includes(node));
+  const alerted = (c: Console, node: string) =>
+    c
+      .out()
+      .split('\n')
+      .some((l) => l.includes('[#CALERTS]') && l.includes('🔴') && l.includes(node));
 
   beforeAll(async () => {
     f = await startFleet();
     home = mkdtempSync(join(tmpdir(), 'gearops-takeover-home-'));
     const r = await f.run(`/replica install demo master=server1 slaves=server2,server3 port=${MASTER}`);
     expect(r.outcome.status, r.text).toBe('ok');
-    probe = createReplicationProbe({ credentials: { user: 'msandbox', password: 'msandbox' }, logger: createSilentLogger() });
+    probe = createReplicationProbe({
+      credentials: { user: 'msandbox', password: 'msandbox' },
+      logger: createSilentLogger(),
+    });
   });
 
   afterAll(async () => {

@@ -7,7 +7,6 @@ import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { createRecordingReply } from '../unit/fakes/ports.js';
 import { until } from '../helpers/wait.js';
 
-
 describe('replication monitor and alert threads on a real cluster', () => {
   let f: Fleet;
   let probe: ReplicationProbe;
@@ -20,7 +19,10 @@ describe('replication monitor and alert threads on a real cluster', () => {
     f = await startFleet();
     const r = await f.run('/replica install demo master=server1 slaves=server2,server3 port=24300 pool=yes');
     expect(r.outcome.status, r.text).toBe('ok');
-    probe = createReplicationProbe({ credentials: { user: 'msandbox', password: 'msandbox' }, logger: createSilentLogger() });
+    probe = createReplicationProbe({
+      credentials: { user: 'msandbox', password: 'msandbox' },
+      logger: createSilentLogger(),
+    });
     await probe.exec(node(24300), 'CREATE DATABASE app');
     await probe.exec(node(24300), 'CREATE TABLE app.t (id INT PRIMARY KEY)');
     await f.ctx.monitor!.start();
@@ -34,11 +36,19 @@ describe('replication monitor and alert threads on a real cluster', () => {
 
   it('fills the pool on install (master READ,WRITE, replicas READ)', async () => {
     const pool = await f.ctx.store!.pool.list();
-    expect(pool.map((n) => [n.port, n.type.join(',')])).toEqual([[24300, 'READ,WRITE'], [24301, 'READ'], [24302, 'READ']]);
+    expect(pool.map((n) => [n.port, n.type.join(',')])).toEqual([
+      [24300, 'READ,WRITE'],
+      [24301, 'READ'],
+      [24302, 'READ'],
+    ]);
   });
 
   it('opens exactly one alert for a duplicate-key conflict, takes the replica out of the pool, and resolves in the same thread', async () => {
-    await until(async () => (await probe.exec(node(24301), 'SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "app"')).rows[0]?.[0] === '1');
+    await until(
+      async () =>
+        (await probe.exec(node(24301), 'SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "app"'))
+          .rows[0]?.[0] === '1',
+    );
     await probe.exec(node(24301), 'INSERT INTO app.t VALUES (1)');
     const broke = Date.now();
     await probe.exec(node(24300), 'INSERT INTO app.t VALUES (1)');
@@ -48,11 +58,17 @@ describe('replication monitor and alert threads on a real cluster', () => {
     expect(parent.text).toMatch(/SQL thread stopped/);
     expect(parent.text).toMatch(/Duplicate entry '1'/);
     await until(async () => (await f.ctx.store!.pool.get('127.0.0.1', 24301))?.type.length === 0);
-    expect(f.sink.posts.some((p) => p.channel === 'CPOOL' && /127\.0\.0\.1:24301 READ → offline by the monitor/.test(p.text))).toBe(true);
+    expect(
+      f.sink.posts.some(
+        (p) => p.channel === 'CPOOL' && /127\.0\.0\.1:24301 READ → offline by the monitor/.test(p.text),
+      ),
+    ).toBe(true);
     await new Promise((r) => setTimeout(r, 1500));
     expect(alerts().filter((a) => a.text.includes('server2:24301'))).toHaveLength(1);
     await probe.skipOneEvent(node(24301));
-    await until(() => thread(parent.ref.ts).some((p) => /Resolved: SQL thread stopped on server2:24301 cleared after/.test(p.text)));
+    await until(() =>
+      thread(parent.ref.ts).some((p) => /Resolved: SQL thread stopped on server2:24301 cleared after/.test(p.text)),
+    );
     expect(f.sink.updates.some((u) => u.ref.ts === parent.ref.ts && /RESOLVED/.test(u.text))).toBe(true);
     await until(async () => (await f.ctx.store!.pool.get('127.0.0.1', 24301))?.type.join(',') === 'READ');
   });
@@ -70,7 +86,16 @@ describe('replication monitor and alert threads on a real cluster', () => {
     const incident = (await ctx2.store!.incidents.listOpen()).find((i) => i.host === 'server3')!;
     expect(incident.alertTs).toBe(parent.ref.ts);
     const rec = createRecordingReply('CALERTS');
-    const out = await ctx2.router.dispatchAction({ actionId: 'incident.restart', value: String(incident.id), principal: { userId: 'UDBA', channelId: 'CALERTS', roles: [] }, message: parent.ref, threadTs: parent.ref.ts, reply: rec.reply, source: 'slack', requestId: 'btn1' });
+    const out = await ctx2.router.dispatchAction({
+      actionId: 'incident.restart',
+      value: String(incident.id),
+      principal: { userId: 'UDBA', channelId: 'CALERTS', roles: [] },
+      message: parent.ref,
+      threadTs: parent.ref.ts,
+      reply: rec.reply,
+      source: 'slack',
+      requestId: 'btn1',
+    });
     expect(out.status).toBe('ok');
     expect(thread(parent.ref.ts).some((p) => /<@UDBA> pressed \*Restart replication\*/.test(p.text))).toBe(true);
     await until(() => thread(parent.ref.ts).some((p) => /Resolved: IO thread stopped on server3:24302/.test(p.text)));
@@ -78,19 +103,35 @@ describe('replication monitor and alert threads on a real cluster', () => {
     expect(audit.some((a) => a.command === 'incident.restart' && a.userId === 'UDBA' && a.status === 'ok')).toBe(true);
   });
 
-  it('runs the alert buttons on a real replica: acknowledge, put back, take out, skip one event; a master\'s pool button changes nothing', async () => {
+  it("runs the alert buttons on a real replica: acknowledge, put back, take out, skip one event; a master's pool button changes nothing", async () => {
     const press = (actionId: string, incidentId: number, parentTs: string, userId = 'UDBA') => {
       const rec = createRecordingReply('CALERTS');
       const parent = { channel: 'CALERTS', ts: parentTs };
-      return ctx2!.router.dispatchAction({ actionId, value: String(incidentId), principal: { userId, channelId: 'CALERTS', roles: [] }, message: parent, threadTs: parentTs, reply: rec.reply, source: 'slack', requestId: `btn-${actionId}-${Date.now()}` }).then((out) => ({ out, rec }));
+      return ctx2!.router
+        .dispatchAction({
+          actionId,
+          value: String(incidentId),
+          principal: { userId, channelId: 'CALERTS', roles: [] },
+          message: parent,
+          threadTs: parentTs,
+          reply: rec.reply,
+          source: 'slack',
+          requestId: `btn-${actionId}-${Date.now()}`,
+        })
+        .then((out) => ({ out, rec }));
     };
-    const pooled = async (port: number) => (await ctx2!.store!.pool.get('127.0.0.1', port))?.type.join(',') ?? 'missing';
+    const pooled = async (port: number) =>
+      (await ctx2!.store!.pool.get('127.0.0.1', port))?.type.join(',') ?? 'missing';
     const before = alerts().filter((a) => a.text.includes('server2:24301')).length;
     await probe.exec(node(24301), 'INSERT INTO app.t VALUES (2)');
     await probe.exec(node(24300), 'INSERT INTO app.t VALUES (2)');
     await until(() => alerts().filter((a) => a.text.includes('server2:24301')).length === before + 1);
-    const parent = alerts().filter((a) => a.text.includes('server2:24301')).at(-1)!;
-    const incident = (await ctx2!.store!.incidents.listOpen()).find((i) => i.port === 24301 && i.kind === 'sql_stopped')!;
+    const parent = alerts()
+      .filter((a) => a.text.includes('server2:24301'))
+      .at(-1)!;
+    const incident = (await ctx2!.store!.incidents.listOpen()).find(
+      (i) => i.port === 24301 && i.kind === 'sql_stopped',
+    )!;
     await until(async () => (await pooled(24301)) === '');
 
     expect((await press('incident.ack', incident.id, parent.ref.ts)).out.status).toBe('ok');
@@ -99,12 +140,29 @@ describe('replication monitor and alert threads on a real cluster', () => {
     expect(await pooled(24301)).toBe('READ');
     expect((await press('incident.poolout', incident.id, parent.ref.ts)).out.status).toBe('ok');
     expect(await pooled(24301)).toBe('');
-    expect(thread(parent.ref.ts).filter((p) => /^Pool: 127\.0\.0\.1:24301 .* by <@UDBA> — (Put back|Take out of pool) from the alert/.test(p.text))).toHaveLength(2);
+    expect(
+      thread(parent.ref.ts).filter((p) =>
+        /^Pool: 127\.0\.0\.1:24301 .* by <@UDBA> — (Put back|Take out of pool) from the alert/.test(p.text),
+      ),
+    ).toHaveLength(2);
     const history = await ctx2!.store!.pool.history(50);
-    expect(history.filter((h) => h.port === 24301 && h.actor === 'UDBA').map((h) => `${h.before?.join(',') || 'offline'}→${h.after?.join(',') || 'offline'}`).sort()).toEqual(['READ→offline', 'offline→READ']);
+    expect(
+      history
+        .filter((h) => h.port === 24301 && h.actor === 'UDBA')
+        .map((h) => `${h.before?.join(',') || 'offline'}→${h.after?.join(',') || 'offline'}`)
+        .sort(),
+    ).toEqual(['READ→offline', 'offline→READ']);
 
     // The master's row: a pool button pressed on a master's incident (a stale or forged payload) is refused.
-    const master = await ctx2!.store!.incidents.open({ cluster: 'demo', host: 'server1', port: 24300, kind: 'unreachable', errno: null, error: 'test', lag: null });
+    const master = await ctx2!.store!.incidents.open({
+      cluster: 'demo',
+      host: 'server1',
+      port: 24300,
+      kind: 'unreachable',
+      errno: null,
+      error: 'test',
+      lag: null,
+    });
     const refused = await press('incident.poolout', master.incident.id, parent.ref.ts);
     expect(refused.out.status).toBe('refused');
     expect(refused.rec.ephemerals.join()).toMatch(/not a replica/);
@@ -112,11 +170,17 @@ describe('replication monitor and alert threads on a real cluster', () => {
     await ctx2!.store!.incidents.resolve(master.incident.id);
 
     expect((await press('incident.skip', incident.id, parent.ref.ts)).out.status).toBe('ok');
-    await until(() => thread(parent.ref.ts).some((p) => /Resolved: SQL thread stopped on server2:24301 cleared after/.test(p.text)));
+    await until(() =>
+      thread(parent.ref.ts).some((p) => /Resolved: SQL thread stopped on server2:24301 cleared after/.test(p.text)),
+    );
     // Taken out by the button, so back in once healthy, by the monitor.
     await until(async () => (await pooled(24301)) === 'READ');
     const audit = await ctx2!.store!.audit.recent(50);
-    for (const b of ['incident.ack', 'incident.poolin', 'incident.poolout', 'incident.skip']) expect(audit.some((a) => a.command === b && a.userId === 'UDBA' && a.status === 'ok'), b).toBe(true);
+    for (const b of ['incident.ack', 'incident.poolin', 'incident.poolout', 'incident.skip'])
+      expect(
+        audit.some((a) => a.command === b && a.userId === 'UDBA' && a.status === 'ok'),
+        b,
+      ).toBe(true);
   });
 
   it('reports a killed replica as unreachable', async () => {
@@ -130,12 +194,18 @@ describe('replication monitor and alert threads on a real cluster', () => {
     await f.workers.get('server2')!.stop();
     const first = await f.run('/replica remove demo', { yes: true });
     expect(first.outcome.status, first.text).toBe('failed');
-    expect(first.text).toMatch(/only partly removed: server2:24301: .*no worker.* It stays listed as removing \(not monitored\): \/replica remove demo tries again\./);
+    expect(first.text).toMatch(
+      /only partly removed: server2:24301: .*no worker.* It stays listed as removing \(not monitored\): \/replica remove demo tries again\./,
+    );
     expect((await f.ctx.store!.clusters.get('demo'))?.state).toBe('removing');
     expect((await f.run('/replica list')).text).toMatch(/demo +removing/);
     // The master is down now and a replica still runs: four poll cycles (500 ms) see nothing to alert on.
     await new Promise((r) => setTimeout(r, 2000));
-    expect(alerts().slice(before).map((a) => a.text)).toEqual([]);
+    expect(
+      alerts()
+        .slice(before)
+        .map((a) => a.text),
+    ).toEqual([]);
 
     await f.restartWorker('server2');
     const second = await f.run('/replica remove demo', { yes: true });

@@ -36,17 +36,33 @@ describe('/pool through the real pool store on MariaDB', () => {
     createPoolCommand({
       policy: loadPolicyFile('policies/demo.yml'),
       pool: store.pool,
-      chat: { post: async (channel, m) => (announced.push(renderText(m).split('\n')[0]!), { channel, ts: `${announced.length}.0` }), update: async () => undefined, upload: async () => undefined },
+      chat: {
+        post: async (channel, m) => (
+          announced.push(renderText(m).split('\n')[0]!),
+          { channel, ts: `${announced.length}.0` }
+        ),
+        update: async () => undefined,
+        upload: async () => undefined,
+      },
       poolChannel: 'CPOOL',
       logger,
     });
   const go = async (text: string, user = 'U1', confirm = true) => {
     const rec = createRecordingReply('COPS', { confirm });
-    const out = await cmd().handle({ command: 'pool', text, principal: { userId: user, channelId: 'COPS', roles: [] }, reply: rec.reply, source: 'slack', requestId: `r-${user}` });
+    const out = await cmd().handle({
+      command: 'pool',
+      text,
+      principal: { userId: user, channelId: 'COPS', roles: [] },
+      reply: rec.reply,
+      source: 'slack',
+      requestId: `r-${user}`,
+    });
     return { out, rec };
   };
-  const historyOf = async (host: string): Promise<PoolChange[]> => (await store.pool.history(10_000)).filter((h) => h.host === host).reverse();
-  const rowCount = async (sql: string, params: unknown[] = []) => Number((await raw.query<mysql.RowDataPacket[]>(sql, params))[0][0]?.n);
+  const historyOf = async (host: string): Promise<PoolChange[]> =>
+    (await store.pool.history(10_000)).filter((h) => h.host === host).reverse();
+  const rowCount = async (sql: string, params: unknown[] = []) =>
+    Number((await raw.query<mysql.RowDataPacket[]>(sql, params))[0][0]?.n);
 
   it('has the nodes table exactly as the issue gives it, and nothing more', async () => {
     const [cols] = await raw.query<mysql.RowDataPacket[]>(
@@ -66,9 +82,16 @@ describe('/pool through the real pool store on MariaDB', () => {
   it('runs add, set, offline, list and del with history and one announcement per change', async () => {
     const before = announced.length;
     expect((await go('add db3:3306 READ sock=/var/run/mysqld/db3.sock new replica')).out.status).toBe('ok');
-    expect(await store.pool.get('db3', 3306)).toEqual({ host: 'db3', port: 3306, sock: '/var/run/mysqld/db3.sock', type: ['READ'] });
+    expect(await store.pool.get('db3', 3306)).toEqual({
+      host: 'db3',
+      port: 3306,
+      sock: '/var/run/mysqld/db3.sock',
+      type: ['READ'],
+    });
     expect((await go('set db3:3306 READ,WRITE promoted', 'U2')).out.status).toBe('ok');
-    expect((await go('set db3:3306 write,read', 'U2')).rec.ephemerals[0]).toMatch(/already READ,WRITE; nothing was changed/);
+    expect((await go('set db3:3306 write,read', 'U2')).rec.ephemerals[0]).toMatch(
+      /already READ,WRITE; nothing was changed/,
+    );
     expect((await go('offline db3:3306 disk full', 'U3')).out.status).toBe('ok');
     expect((await go('list')).rec.ephemerals[0]).toMatch(/db3:3306\s+\/var\/run\/mysqld\/db3\.sock\s+offline/);
     expect((await go('del db3:3306 retired', 'U1', false)).out.status).toBe('refused');
@@ -96,7 +119,20 @@ describe('/pool through the real pool store on MariaDB', () => {
     await go('add db5:3306 READ');
     const nodes = await store.pool.list();
     const history = await rowCount('SELECT COUNT(*) AS n FROM pool_history');
-    for (const bad of ['add db5', 'add db5:0', 'add db5:99999', 'add db5:3306 READER', 'add db6:3306 READ sock=../x', `add ${'h'.repeat(40)}:3306`, "add db3'; DROP TABLE nodes;--:3306", 'set db5:3306 READER', 'set db9:3306 READ', 'offline db9:3306', 'del db9:3306', 'add db5:3306 WRITE']) {
+    for (const bad of [
+      'add db5',
+      'add db5:0',
+      'add db5:99999',
+      'add db5:3306 READER',
+      'add db6:3306 READ sock=../x',
+      `add ${'h'.repeat(40)}:3306`,
+      "add db3'; DROP TABLE nodes;--:3306",
+      'set db5:3306 READER',
+      'set db9:3306 READ',
+      'offline db9:3306',
+      'del db9:3306',
+      'add db5:3306 WRITE',
+    ]) {
       expect((await go(bad)).out.status, bad).toBe('refused');
     }
     expect(await store.pool.list()).toEqual(nodes);
@@ -105,18 +141,26 @@ describe('/pool through the real pool store on MariaDB', () => {
     const evil = "x'); DROP TABLE nodes; -- \\' \"";
     expect((await go(`offline db5:3306 ${evil}`)).out.status).toBe('ok');
     expect((await historyOf('db5')).at(-1)?.reason).toBe(evil);
-    expect(await rowCount("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'nodes'")).toBe(1);
+    expect(
+      await rowCount(
+        "SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'nodes'",
+      ),
+    ).toBe(1);
   });
 
   it('refuses at the store a host or socket longer than the columns instead of truncating it', async () => {
-    const err = await store.pool.add({ host: 'h'.repeat(29), port: 3306, sock: '', type: [] }, 'U1', 'too long').catch((e: unknown) => e);
+    const err = await store.pool
+      .add({ host: 'h'.repeat(29), port: 3306, sock: '', type: [] }, 'U1', 'too long')
+      .catch((e: unknown) => e);
     expect(isGearopsError(err, ErrorCode.Usage)).toBe(true);
     expect(await rowCount('SELECT COUNT(*) AS n FROM nodes WHERE host LIKE ?', ['hhhh%'])).toBe(0);
   });
 
   it('lands ten concurrent adds from ten users, each in the history and announced once', async () => {
     const before = announced.length;
-    const outs = await Promise.all(Array.from({ length: 10 }, (_, i) => go(`add web${i}:3306 READ scale-out`, `U${i}`)));
+    const outs = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => go(`add web${i}:3306 READ scale-out`, `U${i}`)),
+    );
     expect(outs.map((o) => o.out.status)).toEqual(Array(10).fill('ok'));
     expect(await rowCount("SELECT COUNT(*) AS n FROM nodes WHERE host LIKE 'web%'")).toBe(10);
     expect(await rowCount("SELECT COUNT(*) AS n FROM pool_history WHERE host LIKE 'web%'")).toBe(10);
@@ -129,14 +173,23 @@ describe('/pool through the real pool store on MariaDB', () => {
     expect(ok).toHaveLength(1);
     const refused = outs.filter((o) => o.out.status === 'refused');
     expect(refused).toHaveLength(9);
-    for (const r of refused) expect(r.rec.ephemerals[0]).toMatch(/^same:3306 is already in the pool as READ; nothing was changed/);
+    for (const r of refused)
+      expect(r.rec.ephemerals[0]).toMatch(/^same:3306 is already in the pool as READ; nothing was changed/);
     expect(await historyOf('same')).toHaveLength(1);
   });
 
   it('keeps nodes and history consistent under concurrent set/offline/del from several users', async () => {
     await go('add flip:3306 READ');
     const before = announced.length;
-    const texts = Array.from({ length: 24 }, (_, i) => (i === 17 ? 'del flip:3306 gone' : i % 3 === 0 ? 'offline flip:3306' : i % 3 === 1 ? 'set flip:3306 READ' : 'set flip:3306 READ,WRITE'));
+    const texts = Array.from({ length: 24 }, (_, i) =>
+      i === 17
+        ? 'del flip:3306 gone'
+        : i % 3 === 0
+          ? 'offline flip:3306'
+          : i % 3 === 1
+            ? 'set flip:3306 READ'
+            : 'set flip:3306 READ,WRITE',
+    );
     const outs: CommandOutcome[] = (await Promise.all(texts.map((t, i) => go(t, `U${i}`)))).map((o) => o.out);
     const changed = outs.filter((o) => o.status === 'ok' && !/unchanged/.test(o.summary ?? '')).length;
     const h = await historyOf('flip');

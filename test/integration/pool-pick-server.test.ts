@@ -87,8 +87,18 @@ describe('pickServer (application library) against the real nodes table', () => 
   // Last: it kills the server (and brings it back).
   it('keeps serving the cached list while MySQL is down, logs it once, gives up after maxStaleMs, and recovers', async () => {
     const lines: string[] = [];
-    const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
-    const reader = createPoolReader({ url: db.url, refreshMs: 100, maxStaleMs: 2000, logger: createLogger({ level: 'info', destination: sink }) });
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    });
+    const reader = createPoolReader({
+      url: db.url,
+      refreshMs: 100,
+      maxStaleMs: 2000,
+      logger: createLogger({ level: 'info', destination: sink }),
+    });
     expect((await reader.pickServer('WRITE')).host).toBe('m1');
     await db.kill();
     await sleep(500); // several background refreshes fail meanwhile

@@ -13,7 +13,19 @@ describe('credentials in /run output', () => {
   beforeAll(async () => {
     f = await startFleet({ hosts: ['server1'] });
     // A long-lived process whose argv carries a password, as `mysql -p…` or a backup job would.
-    victim = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', '--', 'mysqldump', `--password=${PASSWORD}`, `-p${PASSWORD}`, 'gearops-redaction-probe'], { stdio: 'ignore' });
+    victim = spawn(
+      process.execPath,
+      [
+        '-e',
+        'setTimeout(() => {}, 60000)',
+        '--',
+        'mysqldump',
+        `--password=${PASSWORD}`,
+        `-p${PASSWORD}`,
+        'gearops-redaction-probe',
+      ],
+      { stdio: 'ignore' },
+    );
   });
   afterAll(async () => {
     victim?.kill('SIGKILL');

@@ -3,7 +3,18 @@
  * templates, what builds are accepted, and that no password ever stands in a
  * process's argv (which every local user can read in /proc).
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +32,22 @@ const PASSWORD = 'Secret_pw.4711';
 type StepEvent = Extract<JobEvent, { type: 'step' }>;
 
 function ctx(args: unknown, events: StepEvent[] = []) {
-  return { job: { v: 1 as const, kind: 'job' as const, id: 't', ts: Date.now(), host: 'h', capability: 'x', requester: { userId: 'U', channelId: 'C', roles: [] }, args }, args, emit: (e: JobEvent) => void (e.type === 'step' && events.push(e)), signal: new AbortController().signal, logger: createSilentLogger() };
+  return {
+    job: {
+      v: 1 as const,
+      kind: 'job' as const,
+      id: 't',
+      ts: Date.now(),
+      host: 'h',
+      capability: 'x',
+      requester: { userId: 'U', channelId: 'C', roles: [] },
+      args,
+    },
+    args,
+    emit: (e: JobEvent) => void (e.type === 'step' && events.push(e)),
+    signal: new AbortController().signal,
+    logger: createSilentLogger(),
+  };
 }
 
 /** Every process's argv on this machine, as /proc shows it to any user. */
@@ -46,27 +72,56 @@ describe('sandboxes on one host', () => {
 
   it('makes one data-directory template per version, even for installs at once, and copies it afterwards', async () => {
     const dir = join(root, 'h1');
-    const { capabilities } = await createSandboxCapabilities({ host: 'h1', sandboxDir: dir, advertise: '127.0.0.1', logger: createSilentLogger() });
+    const { capabilities } = await createSandboxCapabilities({
+      host: 'h1',
+      sandboxDir: dir,
+      advertise: '127.0.0.1',
+      logger: createSilentLogger(),
+    });
     const cap = (n: string) => capabilities.find((c) => c.name === n) as Capability;
     const ev: StepEvent[][] = [[], [], []];
-    await Promise.all(['a', 'b'].map(async (name, i) => cap('sandbox.install').handler(ctx({ name, cluster: name, port: await freePort(), serverId: i + 1, role: 'master' }, ev[i]))));
+    await Promise.all(
+      ['a', 'b'].map(async (name, i) =>
+        cap('sandbox.install').handler(
+          ctx({ name, cluster: name, port: await freePort(), serverId: i + 1, role: 'master' }, ev[i]),
+        ),
+      ),
+    );
     const templates = readdirSync(join(dir, '.templates'));
     expect(templates).toHaveLength(1);
     expect(existsSync(join(dir, '.templates', templates[0]!, 'ready'))).toBe(true);
-    await cap('sandbox.install').handler(ctx({ name: 'c', cluster: 'c', port: await freePort(), serverId: 3, role: 'master' }, ev[2]));
+    await cap('sandbox.install').handler(
+      ctx({ name: 'c', cluster: 'c', port: await freePort(), serverId: 3, role: 'master' }, ev[2]),
+    );
     const initDetail = (e: StepEvent[]) => e.find((x) => x.step === 'init' && x.state === 'ok')?.detail ?? '';
     expect(initDetail(ev[0]!)).toMatch(/initialised/);
     expect(initDetail(ev[1]!)).toMatch(/initialised/);
     expect(initDetail(ev[2]!)).toMatch(/copied from this version's template/);
     // Three servers from one template are three independent servers.
-    const check = (await cap('sandbox.check').handler(ctx({}))) as { sandboxes: Array<{ name: string; running: boolean }> };
-    expect(check.sandboxes.map((s) => [s.name, s.running]).sort()).toEqual([['a', true], ['b', true], ['c', true]]);
+    const check = (await cap('sandbox.check').handler(ctx({}))) as {
+      sandboxes: Array<{ name: string; running: boolean }>;
+    };
+    expect(check.sandboxes.map((s) => [s.name, s.running]).sort()).toEqual([
+      ['a', true],
+      ['b', true],
+      ['c', true],
+    ]);
     for (const n of ['a', 'b', 'c']) await cap('sandbox.remove').handler(ctx({ name: n }));
     expect(readdirSync(dir)).toEqual(['.templates']);
   });
 
   it('keeps passwords out of every process argv while it installs a master and a replica', async () => {
-    const caps = await Promise.all(['m', 'r'].map((h) => createSandboxCapabilities({ host: h, sandboxDir: join(root, h), advertise: '127.0.0.1', logger: createSilentLogger(), credentials: { user: 'admin_u', password: PASSWORD, replUser: 'repl_u', replPassword: `${PASSWORD}r` } })));
+    const caps = await Promise.all(
+      ['m', 'r'].map((h) =>
+        createSandboxCapabilities({
+          host: h,
+          sandboxDir: join(root, h),
+          advertise: '127.0.0.1',
+          logger: createSilentLogger(),
+          credentials: { user: 'admin_u', password: PASSWORD, replUser: 'repl_u', replPassword: `${PASSWORD}r` },
+        }),
+      ),
+    );
     const install = (i: number) => caps[i]!.capabilities.find((c) => c.name === 'sandbox.install') as Capability;
     const seen = { clients: 0, leaks: [] as string[] };
     let sampling = true;
@@ -83,7 +138,16 @@ describe('sandboxes on one host', () => {
     try {
       await Promise.all([
         install(0).handler(ctx({ name: 'pw', cluster: 'pw', port: mp, serverId: 1, role: 'master' })),
-        install(1).handler(ctx({ name: 'pw', cluster: 'pw', port: rp, serverId: 2, role: 'replica', master: { address: '127.0.0.1', port: mp } })),
+        install(1).handler(
+          ctx({
+            name: 'pw',
+            cluster: 'pw',
+            port: rp,
+            serverId: 2,
+            role: 'replica',
+            master: { address: '127.0.0.1', port: mp },
+          }),
+        ),
       ]);
     } finally {
       sampling = false;
@@ -104,7 +168,11 @@ describe('sandboxes on one host', () => {
       mkdirSync(join(dir, name), { recursive: true });
       writeFileSync(join(dir, name, 'my.cnf'), '[mysqld]\n');
       // Stands in for the sandbox's mariadbd: a process started with its my.cnf.
-      return spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', '--', `--defaults-file=${join(dir, name, 'my.cnf')}`], { stdio: 'ignore' });
+      return spawn(
+        process.execPath,
+        ['-e', 'setTimeout(() => {}, 60000)', '--', `--defaults-file=${join(dir, name, 'my.cnf')}`],
+        { stdio: 'ignore' },
+      );
     };
     const half = server('half');
     const whole = server('whole');
@@ -112,7 +180,12 @@ describe('sandboxes on one host', () => {
     mkdirSync(join(dir, '.templates', '10.11.19-x.build-1-ab'), { recursive: true });
     const exited = new Promise((r) => half.once('exit', r));
     try {
-      await createSandboxCapabilities({ host: 'crashed', sandboxDir: dir, advertise: '127.0.0.1', logger: createSilentLogger() });
+      await createSandboxCapabilities({
+        host: 'crashed',
+        sandboxDir: dir,
+        advertise: '127.0.0.1',
+        logger: createSilentLogger(),
+      });
       await exited;
       expect(existsSync(join(dir, 'half'))).toBe(false);
       expect(existsSync(join(dir, 'whole', 'sandbox.json'))).toBe(true);
@@ -138,23 +211,42 @@ describe('sandboxes on one host', () => {
     };
     link('/usr/sbin/mariadbd', join(top, 'bin', 'mariadbd'));
     link('/usr/sbin/mariadbd', join(top, 'sbin', 'mariadbd'));
-    for (const tool of ['mariadb', 'my_print_defaults', 'resolveip']) link(join('/usr/bin', tool), join(top, 'bin', tool));
+    for (const tool of ['mariadb', 'my_print_defaults', 'resolveip'])
+      link(join('/usr/bin', tool), join(top, 'bin', tool));
     link('/usr/bin/mariadb-install-db', join(top, 'scripts', 'mariadb-install-db'));
     link('/usr/share/mysql', join(top, 'share', 'mysql'));
     link('/usr/lib/mysql/plugin', join(top, 'lib', 'mysql', 'plugin'));
 
     const { builds } = await findBuilds(bins);
-    expect(builds.find((b) => b.source === 'tarball')).toMatchObject({ version, basedir: top, server: join(top, 'bin', 'mariadbd') });
+    expect(builds.find((b) => b.source === 'tarball')).toMatchObject({
+      version,
+      basedir: top,
+      server: join(top, 'bin', 'mariadbd'),
+    });
     const dir = join(root, 'htar');
-    const { capabilities } = await createSandboxCapabilities({ host: 'htar', sandboxDir: dir, advertise: '127.0.0.1', binariesDir: bins, logger: createSilentLogger() });
+    const { capabilities } = await createSandboxCapabilities({
+      host: 'htar',
+      sandboxDir: dir,
+      advertise: '127.0.0.1',
+      binariesDir: bins,
+      logger: createSilentLogger(),
+    });
     const cap = (n: string) => capabilities.find((c) => c.name === n) as Capability;
     const port = await freePort();
-    await cap('sandbox.install').handler(ctx({ name: 'tar', cluster: 'tar', port, serverId: 1, role: 'master', version }));
+    await cap('sandbox.install').handler(
+      ctx({ name: 'tar', cluster: 'tar', port, serverId: 1, role: 'master', version }),
+    );
     expect(readFileSync(join(dir, 'tar', 'my.cnf'), 'utf8')).toContain(`basedir=${top}\n`);
     const pid = readFileSync(join(dir, 'tar', 'mysqld.pid'), 'utf8').trim();
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]).toBe(join(top, 'bin', 'mariadbd'));
     const basedir = await new Promise<string>((resolve, reject) => {
-      const c = spawn('mariadb', [`--defaults-file=${join(dir, 'tar', 'client.cnf')}`, '-N', '-B', '-e', 'SELECT @@basedir']);
+      const c = spawn('mariadb', [
+        `--defaults-file=${join(dir, 'tar', 'client.cnf')}`,
+        '-N',
+        '-B',
+        '-e',
+        'SELECT @@basedir',
+      ]);
       let out = '';
       c.stdout.on('data', (d: Buffer) => (out += d.toString()));
       c.on('error', reject);
@@ -169,12 +261,17 @@ describe('sandboxes on one host', () => {
     const bins = join(root, 'binaries');
     const bin = join(bins, '8.0.36', 'bin');
     mkdirSync(bin, { recursive: true });
-    for (const [name, out] of [['mysqld', '/x/mysqld  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)'], ['mysql', 'mysql  Ver 8.0.36']]) {
+    for (const [name, out] of [
+      ['mysqld', '/x/mysqld  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)'],
+      ['mysql', 'mysql  Ver 8.0.36'],
+    ]) {
       writeFileSync(join(bin, name!), `#!/bin/sh\necho '${out}'\n`);
       chmodSync(join(bin, name!), 0o755);
     }
     const { builds, problems } = await findBuilds(bins);
     expect(builds.some((b) => b.version === '8.0.36')).toBe(false);
-    expect(problems).toContainEqual(expect.stringMatching(/MySQL 8\.0\.36 found, but sandboxes support MariaDB builds only/));
+    expect(problems).toContainEqual(
+      expect.stringMatching(/MySQL 8\.0\.36 found, but sandboxes support MariaDB builds only/),
+    );
   });
 });

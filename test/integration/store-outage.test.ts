@@ -38,7 +38,9 @@ describe('a store outage', () => {
     expect(late.status).toBe('ok');
     // Written after the restart, dated when it happened (within the run's own duration).
     expect(Math.abs(late.at.getTime() - during)).toBeLessThan(1500);
-    expect(rows.findIndex((a) => a.text === 'server1 uptime')).toBeLessThan(rows.findIndex((a) => a.text === 'server1 hostname'));
+    expect(rows.findIndex((a) => a.text === 'server1 uptime')).toBeLessThan(
+      rows.findIndex((a) => a.text === 'server1 hostname'),
+    );
   });
 
   it('never leaves two monitors holding the lock after the store restarts', async () => {

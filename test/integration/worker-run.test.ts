@@ -35,7 +35,10 @@ describe('worker process with a real gearmand', () => {
     probe = join(dir, 'must-not-exist');
     // A policy that would let `touch <probe>` run: if any refused job ran, the file would appear.
     const policy = join(dir, 'policy.yml');
-    writeFileSync(policy, `version: 1\ncommands:\n  - rule: diag\n    grep: true\n    allow:\n      - uptime\n      - hostname\n      - touch <path:${dir}/>\n      - sleep <int:1..60>\n      - seq <int:1..10000000>\n      - vmstat 1 3\n`);
+    writeFileSync(
+      policy,
+      `version: 1\ncommands:\n  - rule: diag\n    grep: true\n    allow:\n      - uptime\n      - hostname\n      - touch <path:${dir}/>\n      - sleep <int:1..60>\n      - seq <int:1..10000000>\n      - vmstat 1 3\n`,
+    );
     w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy, extraArgs: workerArgs() });
     d = createGearmanDispatcher({ servers: [g.address], secret, logger, preset: 'fast' });
   });
@@ -49,7 +52,13 @@ describe('worker process with a real gearmand', () => {
 
   it('runs a signed job and returns verified output with the exit code', async () => {
     const out: string[] = [];
-    const r = await d.submit<{ exitCode: number; output: string; rule: string }>({ capability: 'run', host: 'server1', args: { line: 'uptime' }, requester, onEvent: (e) => e.type === 'output' && out.push(e.text) });
+    const r = await d.submit<{ exitCode: number; output: string; rule: string }>({
+      capability: 'run',
+      host: 'server1',
+      args: { line: 'uptime' },
+      requester,
+      onEvent: (e) => e.type === 'output' && out.push(e.text),
+    });
     expect(r.ok).toBe(true);
     expect(r.value?.exitCode).toBe(0);
     expect(r.value?.output).toMatch(/load average/);
@@ -60,19 +69,39 @@ describe('worker process with a real gearmand', () => {
   it('lists the host and fails fast for a host with no worker', async () => {
     expect((await d.hosts()).map((h) => h.host)).toContain('server1');
     const t = Date.now();
-    await expect(d.submit({ capability: 'run', host: 'nohost', args: { line: 'uptime' }, requester })).rejects.toMatchObject({ code: 'gearops_no_worker', message: expect.stringContaining('no worker for `run@nohost`') });
+    await expect(
+      d.submit({ capability: 'run', host: 'nohost', args: { line: 'uptime' }, requester }),
+    ).rejects.toMatchObject({
+      code: 'gearops_no_worker',
+      message: expect.stringContaining('no worker for `run@nohost`'),
+    });
     expect(Date.now() - t).toBeLessThan(2000);
-    await expect(d.reachable('nohost', 'run')).rejects.toMatchObject({ code: 'gearops_no_worker', message: expect.stringContaining('live hosts: server1') });
+    await expect(d.reachable('nohost', 'run')).rejects.toMatchObject({
+      code: 'gearops_no_worker',
+      message: expect.stringContaining('live hosts: server1'),
+    });
     await expect(d.reachable('server1', 'run')).resolves.toBeUndefined();
   });
 
-  it('re-checks sandbox jobs against the worker\'s own policy: one that allows no /replica action builds nothing', async () => {
+  it("re-checks sandbox jobs against the worker's own policy: one that allows no /replica action builds nothing", async () => {
     const hosts = await d.hosts();
     expect(hosts.find((h) => h.host === 'server1')?.capabilities).toContain('sandbox.install');
-    const install = await d.submit({ capability: 'sandbox.install', host: 'server1', args: { name: 'nope', cluster: 'nope', port: 24990, serverId: 1, role: 'master' }, requester: { ...requester, roles: ['dba'] } });
+    const install = await d.submit({
+      capability: 'sandbox.install',
+      host: 'server1',
+      args: { name: 'nope', cluster: 'nope', port: 24990, serverId: 1, role: 'master' },
+      requester: { ...requester, roles: ['dba'] },
+    });
     expect(install.ok).toBe(false);
-    expect(install.error).toMatchObject({ code: 'gearops_policy_denied', message: expect.stringMatching(/^worker server1 policy: .*replica\.install/) });
-    for (const [capability, args] of [['sandbox.check', {}], ['sandbox.remove', { name: 'nope' }], ['sandbox.remove', { name: 'nope', undo: 'install' }]] as const) {
+    expect(install.error).toMatchObject({
+      code: 'gearops_policy_denied',
+      message: expect.stringMatching(/^worker server1 policy: .*replica\.install/),
+    });
+    for (const [capability, args] of [
+      ['sandbox.check', {}],
+      ['sandbox.remove', { name: 'nope' }],
+      ['sandbox.remove', { name: 'nope', undo: 'install' }],
+    ] as const) {
       const r = await d.submit({ capability, host: 'server1', args, requester });
       expect(r.error?.code, capability).toBe('gearops_policy_denied');
     }
@@ -90,12 +119,27 @@ describe('worker process with a real gearmand', () => {
     const client = createGearmanClient({ servers: [g.address], logger });
     const line = `touch ${probe}`;
     const fn = 'run@server1';
-    const attempt = (payload: string) => client.submit(fn, payload, { timeoutMs: 5000 }).then(() => 'completed', (e: Error) => e.message);
+    const attempt = (payload: string) =>
+      client.submit(fn, payload, { timeoutMs: 5000 }).then(
+        () => 'completed',
+        (e: Error) => e.message,
+      );
     expect(await attempt(line)).toMatch(/job refused: not a gearops envelope/);
     expect(await attempt(JSON.stringify({ v: 1, kind: 'job', args: { line } }))).toMatch(/job refused: unsigned/);
-    const forged = signJob('another-secret-0123456789abcdef', { host: 'server1', capability: 'run', requester, args: { line } });
+    const forged = signJob('another-secret-0123456789abcdef', {
+      host: 'server1',
+      capability: 'run',
+      requester,
+      args: { line },
+    });
     expect(await attempt(forged.payload)).toMatch(/bad signature/);
-    const stale = signJob(secret, { host: 'server1', capability: 'run', requester, args: { line }, now: Date.now() - 120_000 });
+    const stale = signJob(secret, {
+      host: 'server1',
+      capability: 'run',
+      requester,
+      args: { line },
+      now: Date.now() - 120_000,
+    });
     expect(await attempt(stale.payload)).toMatch(/stale/);
     const other = signJob(secret, { host: 'server2', capability: 'run', requester, args: { line } });
     expect(await attempt(other.payload)).toMatch(/addressed to server2/);
@@ -103,11 +147,19 @@ describe('worker process with a real gearmand', () => {
     expect(await attempt(once.payload)).toBe('completed');
     expect(await attempt(once.payload)).toMatch(/replayed/);
     // The C client sees the refusal too.
-    const c = await run('gearman', ['-h', '127.0.0.1', '-p', String(g.port), '-f', fn, line]).then(() => 'ok', (e: { stderr?: string; stdout?: string }) => `${e.stdout ?? ''}${e.stderr ?? ''}`);
+    const c = await run('gearman', ['-h', '127.0.0.1', '-p', String(g.port), '-f', fn, line]).then(
+      () => 'ok',
+      (e: { stderr?: string; stdout?: string }) => `${e.stdout ?? ''}${e.stderr ?? ''}`,
+    );
     expect(c).not.toBe('ok');
     expect(existsSync(probe)).toBe(false);
     await client.close();
-    const r = await d.submit<{ exitCode: number }>({ capability: 'run', host: 'server1', args: { line: 'hostname' }, requester });
+    const r = await d.submit<{ exitCode: number }>({
+      capability: 'run',
+      host: 'server1',
+      args: { line: 'hostname' },
+      requester,
+    });
     expect(r.value?.exitCode).toBe(0);
   });
 
@@ -116,7 +168,18 @@ describe('worker process with a real gearmand', () => {
       servers: [g.address],
       logger,
       concurrency: 1,
-      functions: { 'run@evil': async (job) => signResult('rogue-secret-0123456789abcdef', { job: JSON.parse(job.payload.toString()).id, host: 'evil', capability: 'run', ok: true, value: { output: 'all fine' }, error: null, durationMs: 1 }) },
+      functions: {
+        'run@evil': async (job) =>
+          signResult('rogue-secret-0123456789abcdef', {
+            job: JSON.parse(job.payload.toString()).id,
+            host: 'evil',
+            capability: 'run',
+            ok: true,
+            value: { output: 'all fine' },
+            error: null,
+            durationMs: 1,
+          }),
+      },
     });
     await rogue.start();
     const deadline = Date.now() + 5000;
@@ -124,18 +187,35 @@ describe('worker process with a real gearmand', () => {
       if (Date.now() > deadline) throw new Error('rogue worker did not register');
       await new Promise((r) => setTimeout(r, 50));
     }
-    await expect(d.submit({ capability: 'run', host: 'evil', args: { line: 'uptime' }, requester })).rejects.toMatchObject({ code: 'gearops_bad_result' });
+    await expect(
+      d.submit({ capability: 'run', host: 'evil', args: { line: 'uptime' }, requester }),
+    ).rejects.toMatchObject({ code: 'gearops_bad_result' });
     await rogue.stop({ graceMs: 100 });
   });
 
   it('kills a command past its time limit and caps output', async () => {
     const limited = join(dir, 'limited.yml');
-    writeFileSync(limited, `version: 1\ncommands:\n  - rule: slow\n    timeout_s: 1\n    max_output_bytes: 2048\n    allow:\n      - sleep <int:1..60>\n      - seq <int:1..10000000>\n`);
+    writeFileSync(
+      limited,
+      `version: 1\ncommands:\n  - rule: slow\n    timeout_s: 1\n    max_output_bytes: 2048\n    allow:\n      - sleep <int:1..60>\n      - seq <int:1..10000000>\n`,
+    );
     const w2 = await startWorkerProcess({ host: 'server2', gearman: g.address, secret, policy: limited });
     try {
-      const slow = await d.submit<{ timedOut: boolean; exitCode: number | null }>({ capability: 'run', host: 'server2', args: { line: 'sleep 30' }, requester, timeoutMs: 10_000 });
+      const slow = await d.submit<{ timedOut: boolean; exitCode: number | null }>({
+        capability: 'run',
+        host: 'server2',
+        args: { line: 'sleep 30' },
+        requester,
+        timeoutMs: 10_000,
+      });
       expect(slow.value?.timedOut).toBe(true);
-      const big = await d.submit<{ truncated: boolean; outputBytes: number }>({ capability: 'run', host: 'server2', args: { line: 'seq 1000000' }, requester, timeoutMs: 10_000 });
+      const big = await d.submit<{ truncated: boolean; outputBytes: number }>({
+        capability: 'run',
+        host: 'server2',
+        args: { line: 'seq 1000000' },
+        requester,
+        timeoutMs: 10_000,
+      });
       expect(big.value?.truncated).toBe(true);
       expect(big.value?.outputBytes).toBe(2048);
     } finally {
@@ -147,7 +227,9 @@ describe('worker process with a real gearmand', () => {
     await g.restart();
     const deadline = Date.now() + 15_000;
     for (;;) {
-      const r = await d.submit<{ exitCode: number }>({ capability: 'run', host: 'server1', args: { line: 'hostname' }, requester }).catch((e: Error) => e);
+      const r = await d
+        .submit<{ exitCode: number }>({ capability: 'run', host: 'server1', args: { line: 'hostname' }, requester })
+        .catch((e: Error) => e);
       if (!(r instanceof Error)) {
         expect(r.value?.exitCode).toBe(0);
         break;
@@ -158,12 +240,24 @@ describe('worker process with a real gearmand', () => {
   });
 
   it('loses no job when its worker is killed mid-run: gearmand hands it to the worker that comes back', async () => {
-    const job = d.submit<{ exitCode: number }>({ capability: 'run', host: 'server1', args: { line: 'sleep 2' }, requester, timeoutMs: 30_000 });
+    const job = d.submit<{ exitCode: number }>({
+      capability: 'run',
+      host: 'server1',
+      args: { line: 'sleep 2' },
+      requester,
+      timeoutMs: 30_000,
+    });
     await new Promise((r) => setTimeout(r, 500));
     const killed = new Promise((r) => w.child.once('exit', r));
     w.child.kill('SIGKILL');
     await killed;
-    w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy: join(dir, 'policy.yml'), extraArgs: workerArgs() });
+    w = await startWorkerProcess({
+      host: 'server1',
+      gearman: g.address,
+      secret,
+      policy: join(dir, 'policy.yml'),
+      extraArgs: workerArgs(),
+    });
     const r = await job;
     expect(r.ok).toBe(true);
     expect(r.value?.exitCode).toBe(0);
@@ -172,13 +266,23 @@ describe('worker process with a real gearmand', () => {
   it('refuses, after a restart, a replay of a job it ran before it: its record of jobs taken outlives the process', async () => {
     const client = createGearmanClient({ servers: [g.address], logger });
     try {
-      const attempt = (payload: string) => client.submit('run@server1', payload, { timeoutMs: 5000 }).then(() => 'completed', (e: Error) => e.message);
+      const attempt = (payload: string) =>
+        client.submit('run@server1', payload, { timeoutMs: 5000 }).then(
+          () => 'completed',
+          (e: Error) => e.message,
+        );
       const once = signJob(secret, { host: 'server1', capability: 'run', requester, args: { line: 'hostname' } });
       expect(await attempt(once.payload)).toBe('completed');
       const killed = new Promise((r) => w.child.once('exit', r));
       w.child.kill('SIGKILL');
       await killed;
-      w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy: join(dir, 'policy.yml'), extraArgs: workerArgs() });
+      w = await startWorkerProcess({
+        host: 'server1',
+        gearman: g.address,
+        secret,
+        policy: join(dir, 'policy.yml'),
+        extraArgs: workerArgs(),
+      });
       expect(await attempt(once.payload)).toMatch(/replayed/);
       expect(readFileSync(join(dir, 'state', 'seen-jobs'), 'utf8')).toContain(once.envelope.id);
     } finally {
@@ -186,15 +290,28 @@ describe('worker process with a real gearmand', () => {
     }
   });
 
-  it('follows the new run when its worker is killed after streaming output: the old run\'s output is dropped, not refused as a forgery', async () => {
+  it("follows the new run when its worker is killed after streaming output: the old run's output is dropped, not refused as a forgery", async () => {
     // vmstat (procps, which mariadb-server depends on) prints its header and a first sample at once, then one a second.
     const events: string[] = [];
-    const job = d.submit<{ exitCode: number; output: string }>({ capability: 'run', host: 'server1', args: { line: 'vmstat 1 3' }, requester, timeoutMs: 30_000, onEvent: (e) => events.push(e.type === 'output' ? e.text : `<${e.type}>`) });
+    const job = d.submit<{ exitCode: number; output: string }>({
+      capability: 'run',
+      host: 'server1',
+      args: { line: 'vmstat 1 3' },
+      requester,
+      timeoutMs: 30_000,
+      onEvent: (e) => events.push(e.type === 'output' ? e.text : `<${e.type}>`),
+    });
     await until(() => events.join('').includes('procs'), 10_000);
     const killed = new Promise((r) => w.child.once('exit', r));
     w.child.kill('SIGKILL');
     await killed;
-    w = await startWorkerProcess({ host: 'server1', gearman: g.address, secret, policy: join(dir, 'policy.yml'), extraArgs: workerArgs() });
+    w = await startWorkerProcess({
+      host: 'server1',
+      gearman: g.address,
+      secret,
+      policy: join(dir, 'policy.yml'),
+      extraArgs: workerArgs(),
+    });
     const r = await job;
     expect(r.ok, JSON.stringify(r.error)).toBe(true);
     expect(r.value?.exitCode).toBe(0);
@@ -209,22 +326,44 @@ describe('worker process with a real gearmand', () => {
 
   it('loses no job when gearmand restarts mid-run: the bot sends it again and the worker answers with the run it has, not a second one', async () => {
     const events: string[] = [];
-    const job = d.submit<{ exitCode: number }>({ capability: 'run', host: 'server1', args: { line: 'seq 3' }, requester, timeoutMs: 30_000, onEvent: (e) => e.type === 'output' && events.push(e.text) });
-    const slow = d.submit<{ exitCode: number }>({ capability: 'run', host: 'server1', args: { line: 'sleep 3' }, requester, timeoutMs: 30_000 });
+    const job = d.submit<{ exitCode: number }>({
+      capability: 'run',
+      host: 'server1',
+      args: { line: 'seq 3' },
+      requester,
+      timeoutMs: 30_000,
+      onEvent: (e) => e.type === 'output' && events.push(e.text),
+    });
+    const slow = d.submit<{ exitCode: number }>({
+      capability: 'run',
+      host: 'server1',
+      args: { line: 'sleep 3' },
+      requester,
+      timeoutMs: 30_000,
+    });
     expect((await job).value?.exitCode).toBe(0);
     await new Promise((r) => setTimeout(r, 500));
     await g.restart();
     const r = await slow;
     expect(r.ok).toBe(true);
     expect(r.value?.exitCode).toBe(0);
-    const starts = w.logs().split('\n').filter((l) => l.includes('"event":"job_start"') && l.includes('"line":"sleep 3"'));
+    const starts = w
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('"event":"job_start"') && l.includes('"line":"sleep 3"'));
     expect(starts).toHaveLength(1);
     expect(w.logs()).toMatch(/"event":"job_resent"/);
     expect(events.join('')).toBe('1\n2\n3\n');
   });
 
   it('finishes a running job on SIGTERM and exits cleanly', async () => {
-    const job = d.submit<{ exitCode: number }>({ capability: 'run', host: 'server1', args: { line: 'sleep 1' }, requester, timeoutMs: 10_000 });
+    const job = d.submit<{ exitCode: number }>({
+      capability: 'run',
+      host: 'server1',
+      args: { line: 'sleep 1' },
+      requester,
+      timeoutMs: 10_000,
+    });
     await new Promise((r) => setTimeout(r, 300));
     const exited = new Promise<number | null>((r) => w.child.once('exit', (code) => r(code)));
     w.child.kill('SIGTERM');

@@ -39,10 +39,16 @@ describe('config', () => {
     expect(parseConfig({}).groupsTtlS).toBe(300);
     expect(parseConfig({ GEAROPS_GROUPS_TTL_S: '60' }).groupsTtlS).toBe(60);
     expect(parseConfig({ GEAROPS_GROUPS_TTL_S: '' }).groupsTtlS).toBe(300);
-    expect(() => parseConfig({ GEAROPS_GROUPS_TTL_S: '5' })).toThrow(/GEAROPS_GROUPS_TTL_S: must be at least 10 seconds.*— set it to seconds a Slack user group/);
-    expect(() => parseConfig({ GEAROPS_GROUPS_TTL_S: 'five' })).toThrow(/GEAROPS_GROUPS_TTL_S: expected a whole number of seconds/);
+    expect(() => parseConfig({ GEAROPS_GROUPS_TTL_S: '5' })).toThrow(
+      /GEAROPS_GROUPS_TTL_S: must be at least 10 seconds.*— set it to seconds a Slack user group/,
+    );
+    expect(() => parseConfig({ GEAROPS_GROUPS_TTL_S: 'five' })).toThrow(
+      /GEAROPS_GROUPS_TTL_S: expected a whole number of seconds/,
+    );
     expect(() => parseConfig({ GEAROPS_GROUPS_TTL_S: '1.5' })).toThrow(/GEAROPS_GROUPS_TTL_S: expected a whole number/);
-    expect(() => parseConfig({ GEAROPS_GROUPS_TTL_S: '100000' })).toThrow(/GEAROPS_GROUPS_TTL_S: must be at most 86400/);
+    expect(() => parseConfig({ GEAROPS_GROUPS_TTL_S: '100000' })).toThrow(
+      /GEAROPS_GROUPS_TTL_S: must be at most 86400/,
+    );
   });
 
   it('treats empty strings as unset', () => {

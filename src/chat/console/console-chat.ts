@@ -23,10 +23,16 @@ export interface ConsoleReply extends Reply {
 export function createConsoleChat(io: ConsoleIo, opts: { assumeYes?: boolean } = {}) {
   let seq = 0;
   const nextTs = () => `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
-  const indent = (s: string, prefix: string) => s.split('\n').map((l) => prefix + l).join('\n');
+  const indent = (s: string, prefix: string) =>
+    s
+      .split('\n')
+      .map((l) => prefix + l)
+      .join('\n');
   const printFile = (ref: MessageRef, file: ChatFile) => {
     const body = typeof file.content === 'string' ? file.content : file.content.toString('utf8');
-    io.out(`--- file ${file.filename} (${Buffer.byteLength(body)} bytes) in thread ${ref.ts} ---\n${body.replace(/\n$/, '')}\n--- end of ${file.filename} ---`);
+    io.out(
+      `--- file ${file.filename} (${Buffer.byteLength(body)} bytes) in thread ${ref.ts} ---\n${body.replace(/\n$/, '')}\n--- end of ${file.filename} ---`,
+    );
   };
 
   /** Posting to channels outside a command (monitor alerts, pool announcements). */

@@ -25,7 +25,13 @@ export function parseSlashLine(line: string): { command: string; text: string } 
 }
 
 /** Runs one slash command line through the router; returns true when it succeeded. */
-export async function runConsoleLine(router: CommandRouter, chat: ReturnType<typeof createConsoleChat>, io: ConsoleIo, line: string, who: { user: string; channel: string }): Promise<boolean> {
+export async function runConsoleLine(
+  router: CommandRouter,
+  chat: ReturnType<typeof createConsoleChat>,
+  io: ConsoleIo,
+  line: string,
+  who: { user: string; channel: string },
+): Promise<boolean> {
   const parsed = parseSlashLine(line);
   if (!parsed) {
     io.out(`Not a slash command: ${line.slice(0, 80)} (try /run help)`);
@@ -48,7 +54,10 @@ export async function runConsoleLine(router: CommandRouter, chat: ReturnType<typ
 }
 
 /** Entry point of `gearops console`. */
-export async function runConsoleCommand(argv: string[], deps: { env?: NodeJS.ProcessEnv; out?: (s: string) => void; logger?: Logger } = {}): Promise<number> {
+export async function runConsoleCommand(
+  argv: string[],
+  deps: { env?: NodeJS.ProcessEnv; out?: (s: string) => void; logger?: Logger } = {},
+): Promise<number> {
   const env = deps.env ?? process.env;
   const out = deps.out ?? ((s: string) => process.stdout.write(`${s}\n`));
   let args;
@@ -123,7 +132,12 @@ export async function runConsoleCommand(argv: string[], deps: { env?: NodeJS.Pro
     }
     // The interactive console also watches replication (alerts print as they happen).
     await ctx.monitor?.start();
-    rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY, historySize: 500 });
+    rl = createInterface({
+      input: process.stdin,
+      output: process.stdout,
+      terminal: process.stdin.isTTY,
+      historySize: 500,
+    });
     return await repl(ctx, chat, io, rl, who);
   } finally {
     rl?.close();
@@ -131,7 +145,13 @@ export async function runConsoleCommand(argv: string[], deps: { env?: NodeJS.Pro
   }
 }
 
-async function repl(ctx: AppContext, chat: ReturnType<typeof createConsoleChat>, io: ConsoleIo, rl: ReturnType<typeof createInterface>, who: { user: string; channel: string }): Promise<number> {
+async function repl(
+  ctx: AppContext,
+  chat: ReturnType<typeof createConsoleChat>,
+  io: ConsoleIo,
+  rl: ReturnType<typeof createInterface>,
+  who: { user: string; channel: string },
+): Promise<number> {
   const historyFile = join(homedir(), '.gearops_history');
   try {
     const lines = readFileSync(historyFile, 'utf8').split('\n').filter(Boolean).slice(-500).reverse();
@@ -139,7 +159,9 @@ async function repl(ctx: AppContext, chat: ReturnType<typeof createConsoleChat>,
   } catch {
     // no history yet
   }
-  io.out(`gearops console as ${who.user} in ${who.channel} — policy ${ctx.policy.source}. Try /run hosts, /run help, /run server1 uptime; exit with Ctrl-D.`);
+  io.out(
+    `gearops console as ${who.user} in ${who.channel} — policy ${ctx.policy.source}. Try /run hosts, /run help, /run server1 uptime; exit with Ctrl-D.`,
+  );
   rl.setPrompt('gearops> ');
   rl.prompt();
   for await (const raw of rl) {

@@ -14,7 +14,6 @@ import { renderSlack } from './render.js';
 import { createSlackScheduler, SLACK_LIMIT_PRESETS, type SlackLimits } from './limits.js';
 import { createGroupDirectory } from './groups.js';
 
-
 /** Options of the Slack bot. */
 export interface SlackBotOptions {
   botToken: string;
@@ -46,7 +45,11 @@ export interface SlackBot {
 export function createSlackBot(opts: SlackBotOptions): SlackBot {
   const log = opts.logger.child({ component: 'slack' });
   const limits = typeof opts.limits === 'object' ? opts.limits : SLACK_LIMIT_PRESETS[opts.limits ?? 'default'];
-  const clientOptions = { slackApiUrl: opts.apiUrl ?? 'https://slack.com/api/', rejectRateLimitedCalls: true, retryConfig: { retries: 0 } };
+  const clientOptions = {
+    slackApiUrl: opts.apiUrl ?? 'https://slack.com/api/',
+    rejectRateLimitedCalls: true,
+    retryConfig: { retries: 0 },
+  };
   // GET /healthz in both modes (in Socket Mode Bolt serves custom routes on PORT too).
   const healthRoute = {
     path: '/healthz',
@@ -65,11 +68,25 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     },
   };
   let port = opts.port ?? 3000;
-  const receiver = opts.appToken ? undefined : new HTTPReceiver({ signingSecret: opts.signingSecret ?? '', endpoints: '/slack/events', logLevel: LogLevel.WARN, customRoutes: [healthRoute] });
+  const receiver = opts.appToken
+    ? undefined
+    : new HTTPReceiver({
+        signingSecret: opts.signingSecret ?? '',
+        endpoints: '/slack/events',
+        logLevel: LogLevel.WARN,
+        customRoutes: [healthRoute],
+      });
   const app = new App({
     token: opts.botToken,
     // Socket Mode: apps.connections.open goes to the same Web API base URL as every other call.
-    ...(opts.appToken ? { socketMode: true, appToken: opts.appToken, customRoutes: [healthRoute], installerOptions: { port, clientOptions: { slackApiUrl: clientOptions.slackApiUrl } } } : { receiver }),
+    ...(opts.appToken
+      ? {
+          socketMode: true,
+          appToken: opts.appToken,
+          customRoutes: [healthRoute],
+          installerOptions: { port, clientOptions: { slackApiUrl: clientOptions.slackApiUrl } },
+        }
+      : { receiver }),
     clientOptions,
     logLevel: LogLevel.WARN,
   });
@@ -83,15 +100,27 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     waitMs: opts.groups?.waitMs,
     logger: log,
     async fetchMembers(usergroup) {
-      const r = await sched.call('usergroups.users.list', () => client.usergroups.users.list({ usergroup })).catch((err: Error) => {
-        // The usual cause after adding groups to the policy: the app was installed before usergroups:read was in its manifest.
-        throw /missing_scope/.test(err.message) ? new Error(`${err.message} — add usergroups:read to the app's bot scopes (manifest.yml) and reinstall it`, { cause: err }) : err;
-      });
-      if (!Array.isArray(r.users)) throw new Error(`usergroups.users.list answered without a users list${r.warning ? ` (${r.warning})` : ''}`);
+      const r = await sched
+        .call('usergroups.users.list', () => client.usergroups.users.list({ usergroup }))
+        .catch((err: Error) => {
+          // The usual cause after adding groups to the policy: the app was installed before usergroups:read was in its manifest.
+          throw /missing_scope/.test(err.message)
+            ? new Error(
+                `${err.message} — add usergroups:read to the app's bot scopes (manifest.yml) and reinstall it`,
+                { cause: err },
+              )
+            : err;
+        });
+      if (!Array.isArray(r.users))
+        throw new Error(`usergroups.users.list answered without a users list${r.warning ? ` (${r.warning})` : ''}`);
       return r.users;
     },
   });
-  if (opts.groups?.ids.length) log.info({ event: 'slack_groups', groups: opts.groups.ids, ttlS: opts.groups.ttlMs / 1000 }, `policy roles use ${opts.groups.ids.length} user group(s): members are looked up with usergroups.users.list`);
+  if (opts.groups?.ids.length)
+    log.info(
+      { event: 'slack_groups', groups: opts.groups.ids, ttlS: opts.groups.ttlMs / 1000 },
+      `policy roles use ${opts.groups.ids.length} user group(s): members are looked up with usergroups.users.list`,
+    );
 
   /** Remembers a request key for 10 minutes; false when it was already seen (a Slack retry). */
   const firstTime = (key: string) => {
@@ -104,20 +133,41 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
 
   const sink: ChatSink = {
     async post(channel, msg, o) {
-      const r = await sched.paced(channel, 'chat.postMessage', () => client.chat.postMessage({ channel, ...renderSlack(msg), ...(o?.threadTs ? { thread_ts: o.threadTs } : {}), unfurl_links: false } as never));
+      const r = await sched.paced(channel, 'chat.postMessage', () =>
+        client.chat.postMessage({
+          channel,
+          ...renderSlack(msg),
+          ...(o?.threadTs ? { thread_ts: o.threadTs } : {}),
+          unfurl_links: false,
+        } as never),
+      );
       return { channel: (r as { channel?: string }).channel ?? channel, ts: String((r as { ts?: string }).ts) };
     },
     async update(ref, msg) {
-      await sched.update(`${ref.channel}/${ref.ts}`, ref.channel, () => client.chat.update({ channel: ref.channel, ts: ref.ts, ...renderSlack(msg) } as never));
+      await sched.update(`${ref.channel}/${ref.ts}`, ref.channel, () =>
+        client.chat.update({ channel: ref.channel, ts: ref.ts, ...renderSlack(msg) } as never),
+      );
     },
     async upload(ref, file: ChatFile) {
       await sched.paced(ref.channel, 'files.uploadV2', () =>
-        client.filesUploadV2({ channel_id: ref.channel, thread_ts: ref.ts, filename: file.filename, title: file.title ?? file.filename, content: typeof file.content === 'string' ? file.content : file.content.toString('utf8'), ...(file.comment ? { initial_comment: file.comment } : {}) } as never),
+        client.filesUploadV2({
+          channel_id: ref.channel,
+          thread_ts: ref.ts,
+          filename: file.filename,
+          title: file.title ?? file.filename,
+          content: typeof file.content === 'string' ? file.content : file.content.toString('utf8'),
+          ...(file.comment ? { initial_comment: file.comment } : {}),
+        } as never),
       );
     },
   };
 
-  function replyFor(channel: string, user: string, respond: ((m: Record<string, unknown>) => Promise<unknown>) | undefined, threadTs?: string): Reply {
+  function replyFor(
+    channel: string,
+    user: string,
+    respond: ((m: Record<string, unknown>) => Promise<unknown>) | undefined,
+    threadTs?: string,
+  ): Reply {
     return {
       channel,
       async ephemeral(msg) {
@@ -130,7 +180,9 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
             log.warn({ err: (err as Error).message }, 'response_url failed; falling back to chat.postEphemeral');
           }
         }
-        await sched.paced(channel, 'chat.postEphemeral', () => client.chat.postEphemeral({ channel, user, ...body } as never));
+        await sched.paced(channel, 'chat.postEphemeral', () =>
+          client.chat.postEphemeral({ channel, user, ...body } as never),
+        );
       },
       post: (msg, o) => sink.post(channel, msg, { threadTs: o?.threadTs ?? threadTs }),
       update: (ref, msg) => sink.update(ref, msg),
@@ -139,13 +191,25 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
         const id = randomUUID();
         const answer = new Promise<boolean>((resolve) => {
           confirms.set(id, { user, resolve });
-          setTimeout(() => {
-            if (confirms.delete(id)) resolve(false);
-          }, o?.timeoutMs ?? opts.confirmTimeoutMs ?? 120_000).unref();
+          setTimeout(
+            () => {
+              if (confirms.delete(id)) resolve(false);
+            },
+            o?.timeoutMs ?? opts.confirmTimeoutMs ?? 120_000,
+          ).unref();
         });
         await this.ephemeral({
           text: question.text,
-          blocks: [...(question.blocks ?? [{ type: 'text', text: question.text }]), { type: 'buttons', buttons: [{ actionId: 'gearops.confirm.yes', label: o?.yesLabel ?? 'Yes', value: id, style: 'danger' }, { actionId: 'gearops.confirm.no', label: 'Cancel', value: id }] }],
+          blocks: [
+            ...(question.blocks ?? [{ type: 'text', text: question.text }]),
+            {
+              type: 'buttons',
+              buttons: [
+                { actionId: 'gearops.confirm.yes', label: o?.yesLabel ?? 'Yes', value: id, style: 'danger' },
+                { actionId: 'gearops.confirm.no', label: 'Cancel', value: id },
+              ],
+            },
+          ],
         });
         return answer;
       },
@@ -156,7 +220,10 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     await ack();
     const key = `${body.team_id ?? ''}/${command.channel_id}/${command.user_id}/${command.trigger_id}`;
     if (!firstTime(key)) {
-      log.info({ event: 'slack_retry_ignored', retryNum: context.retryNum, command: command.command }, 'retry of an accepted command: not run again');
+      log.info(
+        { event: 'slack_retry_ignored', retryNum: context.retryNum, command: command.command },
+        'retry of an accepted command: not run again',
+      );
       return;
     }
     // Run after the ack: Slack gets its answer within its 3 s whatever the job (or a group lookup) does.
@@ -164,8 +231,21 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       void directory
         .groupsOf(command.user_id)
         .then((groups) => {
-          const principal: Principal = { userId: command.user_id, userName: command.user_name, channelId: command.channel_id, groups, roles: [] };
-          return opts.router.dispatch({ command: command.command.replace(/^\//, ''), text: command.text ?? '', principal, reply: replyFor(command.channel_id, command.user_id, (m) => respond(m as never)), source: 'slack', requestId: command.trigger_id || randomUUID() });
+          const principal: Principal = {
+            userId: command.user_id,
+            userName: command.user_name,
+            channelId: command.channel_id,
+            groups,
+            roles: [],
+          };
+          return opts.router.dispatch({
+            command: command.command.replace(/^\//, ''),
+            text: command.text ?? '',
+            principal,
+            reply: replyFor(command.channel_id, command.user_id, (m) => respond(m as never)),
+            source: 'slack',
+            requestId: command.trigger_id || randomUUID(),
+          });
         })
         .catch((err) => log.error({ err }, 'command failed'));
     });
@@ -173,14 +253,23 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
 
   app.action(/.*/, async ({ ack, body, action, respond }) => {
     await ack();
-    const b = body as { user: { id: string; name?: string }; channel?: { id: string }; message?: { ts: string; thread_ts?: string }; container?: { message_ts?: string; channel_id?: string } };
+    const b = body as {
+      user: { id: string; name?: string };
+      channel?: { id: string };
+      message?: { ts: string; thread_ts?: string };
+      container?: { message_ts?: string; channel_id?: string };
+    };
     const a = action as { action_id: string; value?: string; action_ts?: string };
     if (a.action_id === 'gearops.confirm.yes' || a.action_id === 'gearops.confirm.no') {
       const pending = confirms.get(a.value ?? '');
       if (pending && pending.user === b.user.id) {
         confirms.delete(a.value ?? '');
         pending.resolve(a.action_id === 'gearops.confirm.yes');
-        await respond({ response_type: 'ephemeral', replace_original: true, text: a.action_id === 'gearops.confirm.yes' ? 'Confirmed.' : 'Cancelled.' } as never).catch(() => undefined);
+        await respond({
+          response_type: 'ephemeral',
+          replace_original: true,
+          text: a.action_id === 'gearops.confirm.yes' ? 'Confirmed.' : 'Cancelled.',
+        } as never).catch(() => undefined);
       }
       return;
     }
@@ -191,7 +280,16 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       void directory
         .groupsOf(b.user.id)
         .then((groups) =>
-          opts.router.dispatchAction({ actionId: a.action_id, value: a.value ?? '', principal: { userId: b.user.id, userName: b.user.name, channelId: channel, groups, roles: [] }, message: ref, threadTs: b.message?.thread_ts ?? ref.ts, reply: replyFor(channel, b.user.id, (m) => respond(m as never), b.message?.thread_ts ?? ref.ts), source: 'slack', requestId: randomUUID() }),
+          opts.router.dispatchAction({
+            actionId: a.action_id,
+            value: a.value ?? '',
+            principal: { userId: b.user.id, userName: b.user.name, channelId: channel, groups, roles: [] },
+            message: ref,
+            threadTs: b.message?.thread_ts ?? ref.ts,
+            reply: replyFor(channel, b.user.id, (m) => respond(m as never), b.message?.thread_ts ?? ref.ts),
+            source: 'slack',
+            requestId: randomUUID(),
+          }),
         )
         .catch((err) => log.error({ err }, 'button failed'));
     });
@@ -215,7 +313,11 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     },
     setGroupIds(ids) {
       directory.setGroupIds(ids);
-      if (ids.length) log.info({ event: 'slack_groups', groups: ids }, `policy roles use ${ids.length} user group(s) after the reload`);
+      if (ids.length)
+        log.info(
+          { event: 'slack_groups', groups: ids },
+          `policy roles use ${ids.length} user group(s) after the reload`,
+        );
     },
     async stop() {
       directory.stop();

@@ -77,10 +77,15 @@ export function createGroupDirectory(opts: GroupDirectoryOptions): GroupDirector
     const p = (async (): Promise<Entry | null> => {
       try {
         const list = await opts.fetchMembers(g);
-        if (!Array.isArray(list) || !list.every((u) => typeof u === 'string')) throw new Error('the answer has no list of user ids');
+        if (!Array.isArray(list) || !list.every((u) => typeof u === 'string'))
+          throw new Error('the answer has no list of user ids');
         const entry: Entry = { members: new Set(list), at: now() };
         s.entry = entry;
-        if (s.failures > 0) log.info({ event: 'slack_group_lookup_recovered', group: g, failures: s.failures, members: list.length }, `user group ${g}: Slack answers again after ${s.failures} failed lookup(s)`);
+        if (s.failures > 0)
+          log.info(
+            { event: 'slack_group_lookup_recovered', group: g, failures: s.failures, members: list.length },
+            `user group ${g}: Slack answers again after ${s.failures} failed lookup(s)`,
+          );
         s.failures = 0;
         s.droppedLogged = false;
         return entry;
@@ -129,7 +134,10 @@ export function createGroupDirectory(opts: GroupDirectoryOptions): GroupDirector
       s.entry = undefined;
       if (!s.droppedLogged) {
         s.droppedLogged = true;
-        log.warn({ event: 'slack_group_cache_dropped', group: g }, `user group ${g}: the cached member list is over ${Math.round(maxStale / 1000)} s old and Slack still does not answer; dropped`);
+        log.warn(
+          { event: 'slack_group_cache_dropped', group: g },
+          `user group ${g}: the cached member list is over ${Math.round(maxStale / 1000)} s old and Slack still does not answer; dropped`,
+        );
       }
     }
     return null;

@@ -36,14 +36,20 @@ function retryAfterOf(err: unknown, fallbackMs: number): number | null {
 export function toSlackError(err: unknown, method: string): GearopsError {
   if (err instanceof GearopsError) return err;
   const e = err as { code?: string; data?: { error?: string }; message?: string };
-  return new GearopsError(ErrorCode.Slack, `Slack ${method} failed: ${e?.data?.error ?? e?.message ?? String(err)}`, { cause: err, data: { method } });
+  return new GearopsError(ErrorCode.Slack, `Slack ${method} failed: ${e?.data?.error ?? e?.message ?? String(err)}`, {
+    cause: err,
+    data: { method },
+  });
 }
 
 /** Creates the call scheduler. */
 export function createSlackScheduler(limits: SlackLimits, logger: Logger) {
   const global = new Bottleneck({ maxConcurrent: limits.maxConcurrent });
   const perChannel = new Bottleneck.Group({ maxConcurrent: 1, minTime: limits.perChannelMinMs });
-  const pendingUpdates = new Map<string, { run: () => Promise<unknown>; waiters: Array<{ resolve(): void; reject(e: unknown): void }> }>();
+  const pendingUpdates = new Map<
+    string,
+    { run: () => Promise<unknown>; waiters: Array<{ resolve(): void; reject(e: unknown): void }> }
+  >();
 
   async function withRetry<T>(method: string, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -52,7 +58,10 @@ export function createSlackScheduler(limits: SlackLimits, logger: Logger) {
       } catch (err) {
         const wait = retryAfterOf(err, limits.defaultRetryAfterMs);
         if (wait === null || attempt >= limits.maxAttempts) throw toSlackError(err, method);
-        logger.warn({ event: 'slack_retry', method, attempt, waitMs: wait }, `${method}: rate limited or unreachable; retrying in ${wait} ms`);
+        logger.warn(
+          { event: 'slack_retry', method, attempt, waitMs: wait },
+          `${method}: rate limited or unreachable; retrying in ${wait} ms`,
+        );
         await new Promise((r) => setTimeout(r, wait));
       }
     }

@@ -39,7 +39,14 @@ function renderBlock(b: Block): SlackBlock[] {
     case 'divider':
       return [{ type: 'divider' }];
     case 'fields':
-      return [{ type: 'section', fields: b.fields.slice(0, 10).map((f) => ({ type: 'mrkdwn', text: cut(`*${escapeMrkdwn(f.label)}*\n${mrkdwn(f.value)}`, 2000) })) }];
+      return [
+        {
+          type: 'section',
+          fields: b.fields
+            .slice(0, 10)
+            .map((f) => ({ type: 'mrkdwn', text: cut(`*${escapeMrkdwn(f.label)}*\n${mrkdwn(f.value)}`, 2000) })),
+        },
+      ];
     case 'table':
       return [code(renderTable(b.columns, b.rows))];
     case 'buttons':
@@ -52,7 +59,16 @@ function renderBlock(b: Block): SlackBlock[] {
             text: { type: 'plain_text', text: cut(x.label, 75) },
             value: x.value.slice(0, 2000),
             ...(x.style ? { style: x.style } : {}),
-            ...(x.confirm ? { confirm: { title: { type: 'plain_text', text: x.confirm.title }, text: { type: 'mrkdwn', text: mrkdwn(x.confirm.text) }, confirm: { type: 'plain_text', text: x.confirm.yes }, deny: { type: 'plain_text', text: x.confirm.no } } } : {}),
+            ...(x.confirm
+              ? {
+                  confirm: {
+                    title: { type: 'plain_text', text: x.confirm.title },
+                    text: { type: 'mrkdwn', text: mrkdwn(x.confirm.text) },
+                    confirm: { type: 'plain_text', text: x.confirm.yes },
+                    deny: { type: 'plain_text', text: x.confirm.no },
+                  },
+                }
+              : {}),
           })),
         },
       ];

@@ -15,7 +15,12 @@ type Who = PolicyFile['commands'][number]['who'];
 type Channels = PolicyFile['commands'][number]['channels'];
 
 function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
 }
 
 function invalid(file: string, line: number, reason: string): GearopsError {
@@ -46,15 +51,30 @@ export function parsePolicy(text: string, source: string): Policy {
     const key = issue.code === 'unrecognized_keys' ? [...path, (issue as { keys: string[] }).keys[0] ?? ''] : path;
     let line = lineOf(key);
     if (issue.code === 'unrecognized_keys') {
-      const map = doc.getIn(path as Array<string | number>, true) as { items?: Array<{ key: { value: unknown; range?: [number, number, number] } }> } | undefined;
+      const map = doc.getIn(path as Array<string | number>, true) as
+        { items?: Array<{ key: { value: unknown; range?: [number, number, number] } }> } | undefined;
       const item = map?.items?.find((it) => it.key?.value === (issue as { keys: string[] }).keys[0]);
       if (item?.key?.range) line = lc.linePos(item.key.range[0]).line;
     }
-    throw invalid(source, line, `${where}${issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message}${extra}`);
+    throw invalid(
+      source,
+      line,
+      `${where}${issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message}${extra}`,
+    );
   }
   const p = parsed.data;
   const seen = new Set<string>();
-  const rules: Array<{ rule: string; patterns: Array<{ text: string; tokens: PatternToken[] }>; hosts: RegExp[]; hostText: string[]; who: Who; channels: Channels; grep: boolean; timeoutMs: number; maxOutputBytes: number }> = [];
+  const rules: Array<{
+    rule: string;
+    patterns: Array<{ text: string; tokens: PatternToken[] }>;
+    hosts: RegExp[];
+    hostText: string[];
+    who: Who;
+    channels: Channels;
+    grep: boolean;
+    timeoutMs: number;
+    maxOutputBytes: number;
+  }> = [];
   p.commands.forEach((r, i) => {
     if (seen.has(r.rule)) throw invalid(source, lineOf(['commands', i, 'rule']), `rule name ${r.rule} is used twice`);
     seen.add(r.rule);
@@ -65,7 +85,17 @@ export function parsePolicy(text: string, source: string): Policy {
         throw invalid(source, lineOf(['commands', i, 'allow', j]), `${(err as Error).message}`);
       }
     });
-    rules.push({ rule: r.rule, patterns, hosts: r.hosts.map(globToRegExp), hostText: r.hosts, who: r.who, channels: r.channels, grep: r.grep, timeoutMs: (r.timeout_s ?? p.settings.timeout_s) * 1000, maxOutputBytes: r.max_output_bytes ?? p.settings.max_output_bytes });
+    rules.push({
+      rule: r.rule,
+      patterns,
+      hosts: r.hosts.map(globToRegExp),
+      hostText: r.hosts,
+      who: r.who,
+      channels: r.channels,
+      grep: r.grep,
+      timeoutMs: (r.timeout_s ?? p.settings.timeout_s) * 1000,
+      maxOutputBytes: r.max_output_bytes ?? p.settings.max_output_bytes,
+    });
   });
   for (const [i, r] of p.actions.entries()) {
     if (seen.has(r.rule)) throw invalid(source, lineOf(['actions', i, 'rule']), `rule name ${r.rule} is used twice`);
@@ -74,14 +104,16 @@ export function parsePolicy(text: string, source: string): Policy {
   const checkRoles = (who: Who, path: PropertyKey[]) => {
     if (who === 'everyone') return;
     who.forEach((w, k) => {
-      if (w.startsWith('role:') && !p.roles[w.slice(5)]) throw invalid(source, lineOf([...path, k]), `role ${w.slice(5)} is not defined under roles`);
+      if (w.startsWith('role:') && !p.roles[w.slice(5)])
+        throw invalid(source, lineOf([...path, k]), `role ${w.slice(5)} is not defined under roles`);
     });
   };
   p.commands.forEach((r, i) => checkRoles(r.who, ['commands', i, 'who']));
   p.actions.forEach((r, i) => checkRoles(r.who, ['actions', i, 'who']));
   p.sql.forEach((r, i) => checkRoles(r.who, ['sql', i, 'who']));
 
-  const whoAllows = (who: Who, pr: PolicyPrincipal) => who === 'everyone' || who.some((w) => (w.startsWith('role:') ? pr.roles.includes(w.slice(5)) : w === pr.userId));
+  const whoAllows = (who: Who, pr: PolicyPrincipal) =>
+    who === 'everyone' || who.some((w) => (w.startsWith('role:') ? pr.roles.includes(w.slice(5)) : w === pr.userId));
   const channelAllows = (c: Channels, pr: PolicyPrincipal) => c === 'any' || c.includes(pr.channelId);
   const describeWho = (who: Who) => (who === 'everyone' ? 'everyone' : who.join(', '));
 
@@ -97,17 +129,26 @@ export function parsePolicy(text: string, source: string): Policy {
       return [...new Set(Object.values(p.roles).flatMap((r) => r.groups))].sort();
     },
     checkRun({ host, principal, line }): RunDecision {
-      const deny = (reason: string, rule?: string): RunDecision => ({ allow: false, reason, rule, timeoutMs: 0, maxOutputBytes: 0 });
+      const deny = (reason: string, rule?: string): RunDecision => ({
+        allow: false,
+        reason,
+        rule,
+        timeoutMs: 0,
+        maxOutputBytes: 0,
+      });
       const t = tokenizeCommandLine(line);
       if (!t.ok) return deny(t.reason);
       const [cmd, grep] = t.stages as [string[], string[] | undefined];
       const program = cmd[0]!;
-      if (program.includes('/')) return deny(`\`${program}\`: commands are named without a path (the worker runs them from a fixed PATH)`);
+      if (program.includes('/'))
+        return deny(`\`${program}\`: commands are named without a path (the worker runs them from a fixed PATH)`);
       if (grep) {
         const g = checkGrepStage(grep);
         if (g) return deny(g);
       }
-      const candidates = rules.filter((r) => r.patterns.some((pt) => pt.tokens[0]?.kind === 'literal' && pt.tokens[0].value === program));
+      const candidates = rules.filter((r) =>
+        r.patterns.some((pt) => pt.tokens[0]?.kind === 'literal' && pt.tokens[0].value === program),
+      );
       if (candidates.length === 0) return deny(`\`${program}\` is not in any rule of ${source}`);
       let why = '';
       let whyRule: string | undefined;
@@ -115,7 +156,9 @@ export function parsePolicy(text: string, source: string): Policy {
         const matched = r.patterns.find((pt) => matchPattern(pt.tokens, cmd) === null);
         if (!matched) {
           if (!why) {
-            const shapes = r.patterns.filter((pt) => pt.tokens[0]?.kind === 'literal' && (pt.tokens[0] as { value: string }).value === program);
+            const shapes = r.patterns.filter(
+              (pt) => pt.tokens[0]?.kind === 'literal' && (pt.tokens[0] as { value: string }).value === program,
+            );
             const first = shapes[0];
             why = `rule \`${r.rule}\` allows ${shapes.map((s) => `\`${describePattern(s.tokens)}\``).join(', ')}${first ? `: ${matchPattern(first.tokens, cmd)}` : ''}`;
             whyRule = r.rule;
@@ -142,7 +185,14 @@ export function parsePolicy(text: string, source: string): Policy {
           whyRule = r.rule;
           continue;
         }
-        return { allow: true, rule: r.rule, reason: `allowed by rule \`${r.rule}\``, pipeline: grep ? [cmd, grep] : [cmd], timeoutMs: r.timeoutMs, maxOutputBytes: r.maxOutputBytes };
+        return {
+          allow: true,
+          rule: r.rule,
+          reason: `allowed by rule \`${r.rule}\``,
+          pipeline: grep ? [cmd, grep] : [cmd],
+          timeoutMs: r.timeoutMs,
+          maxOutputBytes: r.maxOutputBytes,
+        };
       }
       return deny(why, whyRule);
     },
@@ -176,10 +226,13 @@ export function parsePolicy(text: string, source: string): Policy {
       if (s.length > 2000) return { allow: false, reason: 'the statement is longer than 2000 characters' };
       if (/;/.test(s)) return { allow: false, reason: 'one statement at a time (`;` is not allowed)' };
       if (/--|#|\/\*/.test(s)) return { allow: false, reason: 'comments are not allowed in statements' };
-      if (/[\u0000-\u001f]/.test(s.replace(/[\n\t]/g, ' '))) return { allow: false, reason: 'control characters are not allowed' };
+      if (/[\u0000-\u001f]/.test(s.replace(/[\n\t]/g, ' ')))
+        return { allow: false, reason: 'control characters are not allowed' };
       if (/\binto\s+(outfile|dumpfile|@)/i.test(s)) return { allow: false, reason: 'SELECT … INTO is not read-only' };
-      if (/\bfor\s+update\b|\block\s+in\s+share\s+mode\b|\bfor\s+share\b/i.test(s)) return { allow: false, reason: 'locking reads are not allowed' };
-      if (/\b(sleep|benchmark|get_lock|load_file)\s*\(/i.test(s)) return { allow: false, reason: 'that function is not allowed in /replica sql' };
+      if (/\bfor\s+update\b|\block\s+in\s+share\s+mode\b|\bfor\s+share\b/i.test(s))
+        return { allow: false, reason: 'locking reads are not allowed' };
+      if (/\b(sleep|benchmark|get_lock|load_file)\s*\(/i.test(s))
+        return { allow: false, reason: 'that function is not allowed in /replica sql' };
       const verb = (/^\s*([A-Za-z]+)/.exec(s)?.[1] ?? '').toUpperCase();
       let why = `no rule of ${source} allows ${verb || 'that'} statements`;
       for (const r of p.sql) {
@@ -197,17 +250,24 @@ export function parsePolicy(text: string, source: string): Policy {
       return { allow: false, reason: why };
     },
     programs() {
-      return [...new Set(rules.flatMap((r) => r.patterns.map((pt) => (pt.tokens[0] as { value: string }).value)))].sort();
+      return [
+        ...new Set(rules.flatMap((r) => r.patterns.map((pt) => (pt.tokens[0] as { value: string }).value))),
+      ].sort();
     },
     describe(principal, opts) {
       const lines: string[] = [];
       for (const r of rules) {
         if (!whoAllows(r.who, principal) || !channelAllows(r.channels, principal)) continue;
         if (opts?.host && !r.hosts.some((h) => h.test(opts.host!))) continue;
-        for (const pt of r.patterns) lines.push(`${describePattern(pt.tokens)}${r.grep ? ' [| grep PATTERN]' : ''}   (rule ${r.rule}, hosts ${r.hostText.join(',')})`);
+        for (const pt of r.patterns)
+          lines.push(
+            `${describePattern(pt.tokens)}${r.grep ? ' [| grep PATTERN]' : ''}   (rule ${r.rule}, hosts ${r.hostText.join(',')})`,
+          );
       }
       const actions = new Set<string>();
-      for (const r of p.actions) if (whoAllows(r.who, principal) && channelAllows(r.channels, principal)) r.actions.forEach((a) => actions.add(a));
+      for (const r of p.actions)
+        if (whoAllows(r.who, principal) && channelAllows(r.channels, principal))
+          r.actions.forEach((a) => actions.add(a));
       if (actions.size) lines.push(`actions: ${[...actions].join(', ')}`);
       const sqlVerbs = new Set<string>();
       for (const r of p.sql) if (whoAllows(r.who, principal)) r.statements.forEach((s) => sqlVerbs.add(s));
@@ -224,7 +284,11 @@ export function loadPolicyFile(path: string): Policy {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new GearopsError(ErrorCode.PolicyInvalid, `cannot read policy file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} — set GEAROPS_POLICY or --policy to a policy file (see policies/default.yml)`, { cause: err, data: { file: path } });
+    throw new GearopsError(
+      ErrorCode.PolicyInvalid,
+      `cannot read policy file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} — set GEAROPS_POLICY or --policy to a policy file (see policies/default.yml)`,
+      { cause: err, data: { file: path } },
+    );
   }
   return parsePolicy(text, path);
 }

@@ -17,7 +17,8 @@ export function compilePattern(text: string): PatternToken[] {
   return tokens.map((t, i): PatternToken => {
     if (!t.startsWith('<')) {
       if (!/^[A-Za-z0-9._\-/:=,+@%]+$/.test(t)) throw new Error(`\`${t}\` is not a plain word`);
-      if (i === 0 && t.includes('/')) throw new Error('a command is named without a path (the worker resolves it on a fixed PATH)');
+      if (i === 0 && t.includes('/'))
+        throw new Error('a command is named without a path (the worker resolves it on a fixed PATH)');
       return { kind: 'literal', value: t };
     }
     if (i === 0) throw new Error('the command itself must be a literal name');
@@ -40,7 +41,17 @@ export function compilePattern(text: string): PatternToken[] {
 
 /** Renders a pattern for people. */
 export function describePattern(p: PatternToken[]): string {
-  return p.map((t) => (t.kind === 'literal' ? t.value : t.kind === 'int' ? `<${t.min}..${t.max}>` : t.kind === 'path' ? `<file under ${t.prefix}>` : '<word>')).join(' ');
+  return p
+    .map((t) =>
+      t.kind === 'literal'
+        ? t.value
+        : t.kind === 'int'
+          ? `<${t.min}..${t.max}>`
+          : t.kind === 'path'
+            ? `<file under ${t.prefix}>`
+            : '<word>',
+    )
+    .join(' ');
 }
 
 /** Matches argv against a pattern: null on a match, else why not. */

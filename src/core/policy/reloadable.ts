@@ -23,7 +23,10 @@ export interface ReloadablePolicy {
 }
 
 /** Loads `path` now (throwing on a bad file, as at start-up) and returns the reloadable handle. */
-export function createReloadablePolicy(path: string, load: (path: string) => Policy = loadPolicyFile): ReloadablePolicy {
+export function createReloadablePolicy(
+  path: string,
+  load: (path: string) => Policy = loadPolicyFile,
+): ReloadablePolicy {
   let current = load(path);
   const policy: Policy = {
     get source() {

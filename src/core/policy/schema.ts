@@ -1,16 +1,40 @@
 /** The policy file's schema (zod, strict: unknown keys are errors). */
 import { z } from 'zod';
 
-const who = z.union([z.literal('everyone'), z.array(z.string().regex(/^(role:[a-z][a-z0-9_-]*|[UW][A-Z0-9]+|[a-zA-Z0-9._-]+)$/, 'expected a Slack user id (U…), role:<name> or a console user name'))]);
+const who = z.union([
+  z.literal('everyone'),
+  z.array(
+    z
+      .string()
+      .regex(
+        /^(role:[a-z][a-z0-9_-]*|[UW][A-Z0-9]+|[a-zA-Z0-9._-]+)$/,
+        'expected a Slack user id (U…), role:<name> or a console user name',
+      ),
+  ),
+]);
 const channels = z.union([z.literal('any'), z.array(z.string().min(1))]);
 // A handle (@dbas) or a name would never match a user's groups: say so at load time, not by silently denying.
-const groupId = z.string().regex(/^S[A-Z0-9]+$/, 'expected a Slack user-group id such as S0123ABCD (not a @handle or a name)');
+const groupId = z
+  .string()
+  .regex(/^S[A-Z0-9]+$/, 'expected a Slack user-group id such as S0123ABCD (not a @handle or a name)');
 const hosts = z.array(z.string().regex(/^[A-Za-z0-9*?._-]+$/, 'expected a host name or glob')).min(1);
 
 /** Every action name the policy may govern. */
 export const ACTION_NAMES = [
-  'replica.install', 'replica.remove', 'replica.status', 'replica.list', 'replica.diagnose', 'replica.sql', 'replica.restart', 'replica.skip',
-  'incident.ack', 'pool.list', 'pool.add', 'pool.set', 'pool.offline', 'pool.del',
+  'replica.install',
+  'replica.remove',
+  'replica.status',
+  'replica.list',
+  'replica.diagnose',
+  'replica.sql',
+  'replica.restart',
+  'replica.skip',
+  'incident.ack',
+  'pool.list',
+  'pool.add',
+  'pool.set',
+  'pool.offline',
+  'pool.del',
 ] as const;
 
 /** The whole file. */
@@ -19,11 +43,21 @@ export const policySchema = z.strictObject({
   settings: z
     .strictObject({
       timeout_s: z.number().int().min(1).max(3600).default(30),
-      max_output_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+      max_output_bytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(64 * 1024 * 1024)
+        .default(1024 * 1024),
       auto_offline: z.boolean().default(false),
     })
     .default({ timeout_s: 30, max_output_bytes: 1024 * 1024, auto_offline: false }),
-  roles: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'role names are lower-case words'), z.strictObject({ users: z.array(z.string()).default([]), groups: z.array(groupId).default([]) })).default({}),
+  roles: z
+    .record(
+      z.string().regex(/^[a-z][a-z0-9_-]*$/, 'role names are lower-case words'),
+      z.strictObject({ users: z.array(z.string()).default([]), groups: z.array(groupId).default([]) }),
+    )
+    .default({}),
   commands: z
     .array(
       z.strictObject({
@@ -34,7 +68,12 @@ export const policySchema = z.strictObject({
         channels: channels.default('any'),
         grep: z.boolean().default(false),
         timeout_s: z.number().int().min(1).max(3600).optional(),
-        max_output_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),
+        max_output_bytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(64 * 1024 * 1024)
+          .optional(),
       }),
     )
     .default([]),

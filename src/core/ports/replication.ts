@@ -34,7 +34,11 @@ export interface ReplicationProbe {
   status(node: NodeAddress): Promise<NodeStatus>;
   exec(node: NodeAddress, sql: string): Promise<{ columns: string[]; rows: string[][] }>;
   /** Writes a unique marker on the master and reads it back on every replica. */
-  verifyReplication(master: NodeAddress, replicas: NodeAddress[], opts?: { timeoutMs?: number }): Promise<Array<{ node: NodeAddress; ok: boolean; detail: string }>>;
+  verifyReplication(
+    master: NodeAddress,
+    replicas: NodeAddress[],
+    opts?: { timeoutMs?: number },
+  ): Promise<Array<{ node: NodeAddress; ok: boolean; detail: string }>>;
   startReplication(node: NodeAddress): Promise<void>;
   stopReplication(node: NodeAddress, thread?: 'io' | 'sql'): Promise<void>;
   skipOneEvent(node: NodeAddress): Promise<void>;

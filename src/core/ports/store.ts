@@ -113,8 +113,15 @@ export interface IncidentStore {
   listOpen(): Promise<Incident[]>;
   get(id: number): Promise<Incident | null>;
   /** Opens an incident; returns the existing open one instead if there is one (never two). */
-  open(i: Pick<Incident, 'cluster' | 'host' | 'port' | 'kind' | 'errno' | 'error' | 'lag'>): Promise<{ incident: Incident; created: boolean }>;
-  update(id: number, patch: Partial<Pick<Incident, 'errno' | 'error' | 'lag' | 'alertChannel' | 'alertTs' | 'acknowledgedBy' | 'pooledOut'>>): Promise<void>;
+  open(
+    i: Pick<Incident, 'cluster' | 'host' | 'port' | 'kind' | 'errno' | 'error' | 'lag'>,
+  ): Promise<{ incident: Incident; created: boolean }>;
+  update(
+    id: number,
+    patch: Partial<
+      Pick<Incident, 'errno' | 'error' | 'lag' | 'alertChannel' | 'alertTs' | 'acknowledgedBy' | 'pooledOut'>
+    >,
+  ): Promise<void>;
   resolve(id: number, at?: Date): Promise<Incident | null>;
 }
 

@@ -16,15 +16,25 @@ export interface RunValue extends ExecResult {
 }
 
 /** Creates the run capability for `host`. */
-export function createRunCapability(deps: { host: string; policy: Policy; logger: Logger }): Capability<{ line: string }, RunValue> {
+export function createRunCapability(deps: {
+  host: string;
+  policy: Policy;
+  logger: Logger;
+}): Capability<{ line: string }, RunValue> {
   return {
     name: 'run',
     async handler(ctx) {
       const line = typeof ctx.args?.line === 'string' ? ctx.args.line : '';
       const r = ctx.job.requester;
-      const d = deps.policy.checkRun({ host: deps.host, principal: { userId: r.userId, channelId: r.channelId, roles: r.roles }, line });
+      const d = deps.policy.checkRun({
+        host: deps.host,
+        principal: { userId: r.userId, channelId: r.channelId, roles: r.roles },
+        line,
+      });
       if (!d.allow || !d.pipeline) {
-        throw new GearopsError(ErrorCode.PolicyDenied, `worker ${deps.host} policy: ${d.reason}`, { data: { rule: d.rule, host: deps.host } });
+        throw new GearopsError(ErrorCode.PolicyDenied, `worker ${deps.host} policy: ${d.reason}`, {
+          data: { rule: d.rule, host: deps.host },
+        });
       }
       const result = await runPipeline(d.pipeline, {
         timeoutMs: d.timeoutMs,
@@ -33,7 +43,9 @@ export function createRunCapability(deps: { host: string; policy: Policy; logger
         onOutput: (stream, text) => ctx.emit({ type: 'output', stream, text }),
       });
       if (result.error && result.exitCode === null && !result.timedOut) {
-        throw new GearopsError(ErrorCode.JobFailed, `${deps.host}: ${result.error}`, { data: { host: deps.host, rule: d.rule } });
+        throw new GearopsError(ErrorCode.JobFailed, `${deps.host}: ${result.error}`, {
+          data: { host: deps.host, rule: d.rule },
+        });
       }
       return { ...result, rule: d.rule };
     },

@@ -24,7 +24,13 @@ export interface ServerBuild {
 /** A build found, or why the one at `server` cannot be used. */
 type Probed = { build: ServerBuild } | { problem: string };
 
-async function probe(server: string, installer: string | null, client: string | null, source: ServerBuild['source'], basedir: string | null): Promise<Probed> {
+async function probe(
+  server: string,
+  installer: string | null,
+  client: string | null,
+  source: ServerBuild['source'],
+  basedir: string | null,
+): Promise<Probed> {
   if (!client) return { problem: `${server}: no command-line client (mariadb or mysql) beside it` };
   try {
     const { stdout } = await run(server, ['--version'], { timeout: 10_000 });
@@ -33,7 +39,8 @@ async function probe(server: string, installer: string | null, client: string | 
     const flavour = m[2] || /mariadb/i.test(stdout) ? 'mariadb' : 'mysql';
     // Only MariaDB's install, user and replication statements are built and tested here; a MySQL build is
     // reported rather than half-supported (MySQL 8 needs --initialize-insecure and CHANGE REPLICATION SOURCE TO).
-    if (flavour === 'mysql') return { problem: `${server}: MySQL ${m[1]} found, but sandboxes support MariaDB builds only for now` };
+    if (flavour === 'mysql')
+      return { problem: `${server}: MySQL ${m[1]} found, but sandboxes support MariaDB builds only for now` };
     if (!installer) return { problem: `${server}: no mariadb-install-db beside it` };
     return { build: { version: m[1], flavour, server, installer, client, source, basedir } };
   } catch (err) {
@@ -47,7 +54,13 @@ export async function findBuilds(binariesDir?: string): Promise<{ builds: Server
   const problems: string[] = [];
   const server = resolveProgram('mariadbd') ?? resolveProgram('mysqld');
   if (server) {
-    const p = await probe(server, resolveProgram('mariadb-install-db') ?? resolveProgram('mysql_install_db'), resolveProgram('mariadb') ?? resolveProgram('mysql'), 'system', null);
+    const p = await probe(
+      server,
+      resolveProgram('mariadb-install-db') ?? resolveProgram('mysql_install_db'),
+      resolveProgram('mariadb') ?? resolveProgram('mysql'),
+      'system',
+      null,
+    );
     if ('build' in p) builds.push(p.build);
     else problems.push(p.problem);
   }
@@ -56,14 +69,24 @@ export async function findBuilds(binariesDir?: string): Promise<{ builds: Server
       const bin = join(binariesDir, v, 'bin');
       const srv = ['mariadbd', 'mysqld'].map((n) => join(bin, n)).find(existsSync);
       if (!srv) continue;
-      const inst = [join(v, 'scripts', 'mariadb-install-db'), join(v, 'bin', 'mariadb-install-db'), join(v, 'scripts', 'mysql_install_db')].map((p) => join(binariesDir, p)).find(existsSync) ?? null;
+      const inst =
+        [
+          join(v, 'scripts', 'mariadb-install-db'),
+          join(v, 'bin', 'mariadb-install-db'),
+          join(v, 'scripts', 'mysql_install_db'),
+        ]
+          .map((p) => join(binariesDir, p))
+          .find(existsSync) ?? null;
       const cli = ['mariadb', 'mysql'].map((n) => join(bin, n)).find(existsSync) ?? null;
       const p = await probe(srv, inst, cli, 'tarball', join(binariesDir, v));
       if ('build' in p) builds.push(p.build);
       else problems.push(p.problem);
     }
   }
-  if (builds.length === 0) problems.unshift(`no mysqld/mariadbd with its install tool found in PATH${binariesDir ? ` or under ${binariesDir}` : ''}`);
+  if (builds.length === 0)
+    problems.unshift(
+      `no mysqld/mariadbd with its install tool found in PATH${binariesDir ? ` or under ${binariesDir}` : ''}`,
+    );
   return { builds, problems };
 }
 
@@ -79,6 +102,8 @@ export function pickBuild(builds: ServerBuild[], version?: string): ServerBuild 
     return 0;
   };
   const rank = (b: ServerBuild) => (b.source === 'tarball' ? 1 : 0);
-  const fit = builds.filter((b) => !version || b.version === version || b.version.startsWith(`${version}.`)).sort((a, b) => cmp(a.version, b.version) || rank(a) - rank(b));
+  const fit = builds
+    .filter((b) => !version || b.version === version || b.version.startsWith(`${version}.`))
+    .sort((a, b) => cmp(a.version, b.version) || rank(a) - rank(b));
   return fit.at(-1) ?? null;
 }

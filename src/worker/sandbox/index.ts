@@ -15,7 +15,6 @@ import type { Capability, CapabilityContext } from '../capability.js';
 import { findBuilds, pickBuild, type ServerBuild } from './builds.js';
 import { createTemplates, DATA_DIR_SETTINGS } from './template.js';
 
-
 /**
  * Runs the server's client with the SQL on stdin, so that no password (in a
  * statement or an option) ever stands in argv, which `ps` shows every user.
@@ -90,7 +89,9 @@ function bad(message: string): GearopsError {
 async function portFree(address: string, port: number): Promise<{ free: boolean; reason?: string }> {
   return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', (err: NodeJS.ErrnoException) => resolve({ free: false, reason: err.code === 'EADDRINUSE' ? 'in use' : err.code ?? err.message }));
+    s.once('error', (err: NodeJS.ErrnoException) =>
+      resolve({ free: false, reason: err.code === 'EADDRINUSE' ? 'in use' : (err.code ?? err.message) }),
+    );
     s.listen(port, address, () => s.close(() => resolve({ free: true })));
   });
 }
@@ -120,14 +121,28 @@ export function pidAlive(pid: number): boolean {
 }
 
 /** Builds the sandbox capabilities; none (with the reasons) when this host has no usable server build. */
-export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{ capabilities: Capability[]; versions: ServerBuild[]; problems: string[] }> {
+export async function createSandboxCapabilities(
+  opts: SandboxOptions,
+): Promise<{ capabilities: Capability[]; versions: ServerBuild[]; problems: string[] }> {
   const { builds, problems } = await findBuilds(opts.binariesDir);
   if (builds.length === 0) return { capabilities: [], versions: [], problems };
-  const cred = { user: 'msandbox', password: 'msandbox', replUser: 'rsandbox', replPassword: 'rsandbox', ...opts.credentials };
+  const cred = {
+    user: 'msandbox',
+    password: 'msandbox',
+    replUser: 'rsandbox',
+    replPassword: 'rsandbox',
+    ...opts.credentials,
+  };
   for (const v of [cred.user, cred.password, cred.replUser, cred.replPassword]) {
-    if (!CRED_RE.test(v)) return { capabilities: [], versions: builds, problems: ['sandbox credentials may only use letters, digits and _.@%+-'] };
+    if (!CRED_RE.test(v))
+      return {
+        capabilities: [],
+        versions: builds,
+        problems: ['sandbox credentials may only use letters, digits and _.@%+-'],
+      };
   }
-  if (!ADDR_RE.test(opts.advertise)) return { capabilities: [], versions: builds, problems: [`--advertise ${opts.advertise} is not an address`] };
+  if (!ADDR_RE.test(opts.advertise))
+    return { capabilities: [], versions: builds, problems: [`--advertise ${opts.advertise} is not an address`] };
   mkdirSync(opts.sandboxDir, { recursive: true });
   const log = opts.logger.child({ component: 'sandbox' });
   const dirOf = (name: string) => join(opts.sandboxDir, name);
@@ -153,7 +168,8 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
     return pid !== null && pidAlive(pid);
   };
   /** Runs SQL as the sandbox's root, through its client.cnf (written once the password is set). */
-  const sql = (b: ServerBuild, name: string, statement: string, extra: string[] = ['-N', '-B']) => client(b.client, [`--defaults-file=${join(dirOf(name), 'client.cnf')}`, ...extra], statement);
+  const sql = (b: ServerBuild, name: string, statement: string, extra: string[] = ['-N', '-B']) =>
+    client(b.client, [`--defaults-file=${join(dirOf(name), 'client.cnf')}`, ...extra], statement);
 
   /**
    * The server processes of sandbox `name`: on Linux, every process started with its my.cnf (so a stale
@@ -195,21 +211,34 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
   // A worker killed during an install leaves a sandbox without its sandbox.json (written last): stop its
   // server and remove it now, so a re-sent install (or a new one) starts clean and nothing half-made stays.
   for (const entry of readdirSync(opts.sandboxDir, { withFileTypes: true })) {
-    if (!entry.isDirectory() || !NAME_RE.test(entry.name) || existsSync(join(dirOf(entry.name), 'sandbox.json'))) continue;
+    if (!entry.isDirectory() || !NAME_RE.test(entry.name) || existsSync(join(dirOf(entry.name), 'sandbox.json')))
+      continue;
     await stopServer(entry.name);
     rmSync(dirOf(entry.name), { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
-    log.warn({ event: 'sandbox_half_made_removed', name: entry.name }, 'removed a sandbox left half-made by an interrupted install');
+    log.warn(
+      { event: 'sandbox_half_made_removed', name: entry.name },
+      'removed a sandbox left half-made by an interrupted install',
+    );
   }
 
   const check: Capability<{ ports?: number[]; version?: string }> = {
     name: 'sandbox.check',
     async handler(ctx) {
-      const ports = Array.isArray(ctx.args?.ports) ? ctx.args.ports.filter((p) => Number.isInteger(p) && p > 0 && p < 65536).slice(0, 20) : [];
+      const ports = Array.isArray(ctx.args?.ports)
+        ? ctx.args.ports.filter((p) => Number.isInteger(p) && p > 0 && p < 65536).slice(0, 20)
+        : [];
       const sandboxes = existsSync(opts.sandboxDir)
         ? readdirSync(opts.sandboxDir)
             .map((n) => readRecord(n))
             .filter((r): r is SandboxRecord => r !== null)
-            .map((r) => ({ name: r.name, version: r.version, port: r.port, running: running(r.name), role: r.role, cluster: r.cluster }))
+            .map((r) => ({
+              name: r.name,
+              version: r.version,
+              port: r.port,
+              running: running(r.name),
+              role: r.role,
+              cluster: r.cluster,
+            }))
         : [];
       const fs = statfsSync(opts.sandboxDir);
       return {
@@ -224,7 +253,16 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
     },
   };
 
-  type InstallArgs = { name: string; cluster: string; version?: string; port: number; serverId: number; role: 'master' | 'replica'; master?: { address: string; port: number }; token?: string };
+  type InstallArgs = {
+    name: string;
+    cluster: string;
+    version?: string;
+    port: number;
+    serverId: number;
+    role: 'master' | 'replica';
+    master?: { address: string; port: number };
+    token?: string;
+  };
   // Installs running here by sandbox name, with the token of the /replica install they belong to, and the
   // tokens sandbox.cancel was sent for (an install whose cancel arrived first never starts).
   const installsInFlight = new Map<string, { token?: string; stop: AbortController }>();
@@ -242,36 +280,85 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
      */
     async handler(ctx: CapabilityContext<InstallArgs>) {
       const a = ctx.args ?? ({} as InstallArgs);
-      if (typeof a.name !== 'string' || !NAME_RE.test(a.name)) throw bad('sandbox name must be lower-case letters, digits and _');
-      if (typeof a.cluster !== 'string' || !NAME_RE.test(a.cluster)) throw bad('cluster name must be lower-case letters, digits and _');
+      if (typeof a.name !== 'string' || !NAME_RE.test(a.name))
+        throw bad('sandbox name must be lower-case letters, digits and _');
+      if (typeof a.cluster !== 'string' || !NAME_RE.test(a.cluster))
+        throw bad('cluster name must be lower-case letters, digits and _');
       if (!Number.isInteger(a.port) || a.port < 1024 || a.port > 65535) throw bad('port must be 1024..65535');
-      if (!Number.isInteger(a.serverId) || a.serverId < 1 || a.serverId > 4_294_967_295) throw bad('serverId must be a positive whole number');
+      if (!Number.isInteger(a.serverId) || a.serverId < 1 || a.serverId > 4_294_967_295)
+        throw bad('serverId must be a positive whole number');
       if (a.role !== 'master' && a.role !== 'replica') throw bad('role must be master or replica');
-      if (a.role === 'replica' && (!a.master || !ADDR_RE.test(String(a.master.address)) || !Number.isInteger(a.master.port))) throw bad('a replica needs master { address, port }');
-      if (a.token !== undefined && (typeof a.token !== 'string' || !TOKEN_RE.test(a.token))) throw bad('token must be 1..64 letters, digits and -');
+      if (
+        a.role === 'replica' &&
+        (!a.master || !ADDR_RE.test(String(a.master.address)) || !Number.isInteger(a.master.port))
+      )
+        throw bad('a replica needs master { address, port }');
+      if (a.token !== undefined && (typeof a.token !== 'string' || !TOKEN_RE.test(a.token)))
+        throw bad('token must be 1..64 letters, digits and -');
       forgetCancels(Date.now());
-      if (a.token && cancelledTokens.has(a.token)) throw new GearopsError(ErrorCode.Cancelled, `${opts.host}: install of ${a.name} not started: it was cancelled (another node of the cluster failed)`, { data: { host: opts.host, step: 'check' } });
+      if (a.token && cancelledTokens.has(a.token))
+        throw new GearopsError(
+          ErrorCode.Cancelled,
+          `${opts.host}: install of ${a.name} not started: it was cancelled (another node of the cluster failed)`,
+          { data: { host: opts.host, step: 'check' } },
+        );
       const b = pickBuild(builds, a.version);
-      if (!b) throw new GearopsError(ErrorCode.Sandbox, `version ${a.version} is not available on ${opts.host} (has: ${builds.map((x) => x.version).join(', ')})`, { data: { host: opts.host, step: 'check' } });
+      if (!b)
+        throw new GearopsError(
+          ErrorCode.Sandbox,
+          `version ${a.version} is not available on ${opts.host} (has: ${builds.map((x) => x.version).join(', ')})`,
+          { data: { host: opts.host, step: 'check' } },
+        );
       const dir = dirOf(a.name);
-      const record: SandboxRecord = { name: a.name, cluster: a.cluster, role: a.role, version: b.version, flavour: b.flavour, address: opts.advertise, port: a.port, serverId: a.serverId, master: a.role === 'replica' ? { address: a.master!.address, port: a.master!.port } : null };
+      const record: SandboxRecord = {
+        name: a.name,
+        cluster: a.cluster,
+        role: a.role,
+        version: b.version,
+        flavour: b.flavour,
+        address: opts.advertise,
+        port: a.port,
+        serverId: a.serverId,
+        master: a.role === 'replica' ? { address: a.master!.address, port: a.master!.port } : null,
+      };
       const value = { ...record, socket: join(dir, 'mysqld.sock'), dataDir: join(dir, 'data'), durationMs: 0 };
       if (existsSync(dir)) {
         const existing = readRecord(a.name);
-        if (existing && JSON.stringify(existing) === JSON.stringify(record) && running(a.name)) return { ...value, alreadyInstalled: true };
-        throw new GearopsError(ErrorCode.Conflict, `${opts.host}: a sandbox named ${a.name} already exists${existing ? ` (port ${existing.port}, ${existing.role})` : ''}`, { data: { host: opts.host, step: 'check' } });
+        if (existing && JSON.stringify(existing) === JSON.stringify(record) && running(a.name))
+          return { ...value, alreadyInstalled: true };
+        throw new GearopsError(
+          ErrorCode.Conflict,
+          `${opts.host}: a sandbox named ${a.name} already exists${existing ? ` (port ${existing.port}, ${existing.role})` : ''}`,
+          { data: { host: opts.host, step: 'check' } },
+        );
       }
       const free = await portFree(opts.advertise, a.port);
-      if (!free.free) throw new GearopsError(ErrorCode.Conflict, `${opts.host}: port ${a.port} on ${opts.advertise} is ${free.reason ?? 'taken'}`, { data: { host: opts.host, step: 'check', port: a.port } });
+      if (!free.free)
+        throw new GearopsError(
+          ErrorCode.Conflict,
+          `${opts.host}: port ${a.port} on ${opts.advertise} is ${free.reason ?? 'taken'}`,
+          { data: { host: opts.host, step: 'check', port: a.port } },
+        );
 
       const started = Date.now();
-      const step = (s: string, state: 'start' | 'ok' | 'fail' | 'info', detail?: string) => ctx.emit({ type: 'step', step: s, state, detail, node: `${opts.host}:${a.port}` });
+      const step = (s: string, state: 'start' | 'ok' | 'fail' | 'info', detail?: string) =>
+        ctx.emit({ type: 'step', step: s, state, detail, node: `${opts.host}:${a.port}` });
       const stop = new AbortController();
       installsInFlight.set(a.name, { token: a.token, stop });
       /** Throws once sandbox.cancel asked this install to stop, or the worker is shutting down; the catch below removes what was made. */
       const goOn = () => {
-        if (stop.signal.aborted) throw new GearopsError(ErrorCode.Cancelled, `${opts.host}: install of ${a.name} stopped: another node of the cluster failed`, { data: { host: opts.host, step: 'cancel' } });
-        if (ctx.signal.aborted) throw new GearopsError(ErrorCode.Cancelled, `${opts.host}: the worker is shutting down; install of ${a.name} stopped`, { data: { host: opts.host, step: 'cancel' } });
+        if (stop.signal.aborted)
+          throw new GearopsError(
+            ErrorCode.Cancelled,
+            `${opts.host}: install of ${a.name} stopped: another node of the cluster failed`,
+            { data: { host: opts.host, step: 'cancel' } },
+          );
+        if (ctx.signal.aborted)
+          throw new GearopsError(
+            ErrorCode.Cancelled,
+            `${opts.host}: the worker is shutting down; install of ${a.name} stopped`,
+            { data: { host: opts.host, step: 'cancel' } },
+          );
       };
       mkdirSync(dir, { recursive: true });
       try {
@@ -309,9 +396,19 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
         mkdirSync(join(dir, 'files'), { recursive: true });
         const { fresh } = await templates.copyTo(b, dataDir);
         goOn();
-        step('init', 'ok', fresh ? 'data directory initialised (first sandbox of this version here)' : 'data directory copied from this version\'s template');
+        step(
+          'init',
+          'ok',
+          fresh
+            ? 'data directory initialised (first sandbox of this version here)'
+            : "data directory copied from this version's template",
+        );
         step('start', 'start');
-        const child = spawn(b.server, [`--defaults-file=${join(dir, 'my.cnf')}`, ...(process.getuid?.() === 0 ? ['--user=root'] : [])], { detached: true, stdio: 'ignore' });
+        const child = spawn(
+          b.server,
+          [`--defaults-file=${join(dir, 'my.cnf')}`, ...(process.getuid?.() === 0 ? ['--user=root'] : [])],
+          { detached: true, stdio: 'ignore' },
+        );
         child.unref();
         const deadline = Date.now() + 60_000;
         const sock = join(dir, 'mysqld.sock');
@@ -327,11 +424,19 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
             if (child.exitCode !== null || Date.now() > deadline) {
               let tail = '';
               try {
-                tail = readFileSync(join(dir, 'error.log'), 'utf8').split('\n').filter((l) => /ERROR/.test(l)).slice(-2).join(' ');
+                tail = readFileSync(join(dir, 'error.log'), 'utf8')
+                  .split('\n')
+                  .filter((l) => /ERROR/.test(l))
+                  .slice(-2)
+                  .join(' ');
               } catch {
                 // no log yet
               }
-              throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: the server did not start${tail ? `: ${tail}` : ''}`, { data: { host: opts.host, step: 'start' } });
+              throw new GearopsError(
+                ErrorCode.Sandbox,
+                `${opts.host}: the server did not start${tail ? `: ${tail}` : ''}`,
+                { data: { host: opts.host, step: 'start' } },
+              );
             }
             await new Promise((r) => setTimeout(r, 10));
           }
@@ -339,50 +444,82 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
         step('start', 'ok');
         step('users', 'start');
         // Not binlogged: replicas create their own users, and the master's would otherwise replicate and collide.
-        await client(b.client, ['--no-defaults', `--socket=${join(dir, 'mysqld.sock')}`, '-uroot', '-N', '-B'], [
-          'SET SESSION sql_log_bin=0',
-          `CREATE USER '${cred.user}'@'%' IDENTIFIED BY '${cred.password}'`,
-          `GRANT ALL PRIVILEGES ON *.* TO '${cred.user}'@'%' WITH GRANT OPTION`,
-          `CREATE USER '${cred.replUser}'@'%' IDENTIFIED BY '${cred.replPassword}'`,
-          `GRANT REPLICATION SLAVE ON *.* TO '${cred.replUser}'@'%'`,
-          "DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1'",
-          `ALTER USER 'root'@'localhost' IDENTIFIED BY '${cred.password}'`,
-        ].join(';\n'));
-        writeClientCnf(join(dir, 'client.cnf'), { user: 'root', password: cred.password, socket: join(dir, 'mysqld.sock') });
+        await client(
+          b.client,
+          ['--no-defaults', `--socket=${join(dir, 'mysqld.sock')}`, '-uroot', '-N', '-B'],
+          [
+            'SET SESSION sql_log_bin=0',
+            `CREATE USER '${cred.user}'@'%' IDENTIFIED BY '${cred.password}'`,
+            `GRANT ALL PRIVILEGES ON *.* TO '${cred.user}'@'%' WITH GRANT OPTION`,
+            `CREATE USER '${cred.replUser}'@'%' IDENTIFIED BY '${cred.replPassword}'`,
+            `GRANT REPLICATION SLAVE ON *.* TO '${cred.replUser}'@'%'`,
+            "DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1'",
+            `ALTER USER 'root'@'localhost' IDENTIFIED BY '${cred.password}'`,
+          ].join(';\n'),
+        );
+        writeClientCnf(join(dir, 'client.cnf'), {
+          user: 'root',
+          password: cred.password,
+          socket: join(dir, 'mysqld.sock'),
+        });
         step('users', 'ok');
         if (a.role === 'replica') {
           step('replication', 'start', `from ${a.master!.address}:${a.master!.port}`);
           // Wait until the master takes the replication login (it may still be starting, in parallel with this
           // replica): a START SLAVE that finds no master yet waits out MASTER_CONNECT_RETRY before trying again.
           const masterCnf = join(dir, 'master.cnf');
-          writeClientCnf(masterCnf, { host: a.master!.address, port: a.master!.port, user: cred.replUser, password: cred.replPassword, 'connect-timeout': 2 });
+          writeClientCnf(masterCnf, {
+            host: a.master!.address,
+            port: a.master!.port,
+            user: cred.replUser,
+            password: cred.replPassword,
+            'connect-timeout': 2,
+          });
           const masterDeadline = Date.now() + 60_000;
           for (;;) {
             try {
-              if (!(await listening(a.master!.address, a.master!.port))) throw new Error(`nothing listens on ${a.master!.address}:${a.master!.port} yet`);
+              if (!(await listening(a.master!.address, a.master!.port)))
+                throw new Error(`nothing listens on ${a.master!.address}:${a.master!.port} yet`);
               await client(b.client, [`--defaults-file=${masterCnf}`, '-N', '-B'], 'SELECT 1', 5000);
               break;
             } catch (err) {
               goOn();
-              if (Date.now() > masterDeadline) throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: the master ${a.master!.address}:${a.master!.port} does not accept the replication user: ${(err as Error).message.split('\n')[0]}`, { data: { host: opts.host, step: 'replication' } });
+              if (Date.now() > masterDeadline)
+                throw new GearopsError(
+                  ErrorCode.Sandbox,
+                  `${opts.host}: the master ${a.master!.address}:${a.master!.port} does not accept the replication user: ${(err as Error).message.split('\n')[0]}`,
+                  { data: { host: opts.host, step: 'replication' } },
+                );
               await new Promise((r) => setTimeout(r, 20));
             }
           }
           rmSync(masterCnf, { force: true });
-          await sql(b, a.name, `SET SESSION sql_log_bin=0; CHANGE MASTER TO MASTER_HOST='${a.master!.address}', MASTER_PORT=${a.master!.port}, MASTER_USER='${cred.replUser}', MASTER_PASSWORD='${cred.replPassword}', MASTER_CONNECT_RETRY=1${b.flavour === 'mariadb' ? ', MASTER_USE_GTID=slave_pos' : ''}; START SLAVE`);
+          await sql(
+            b,
+            a.name,
+            `SET SESSION sql_log_bin=0; CHANGE MASTER TO MASTER_HOST='${a.master!.address}', MASTER_PORT=${a.master!.port}, MASTER_USER='${cred.replUser}', MASTER_PASSWORD='${cred.replPassword}', MASTER_CONNECT_RETRY=1${b.flavour === 'mariadb' ? ', MASTER_USE_GTID=slave_pos' : ''}; START SLAVE`,
+          );
           const until = Date.now() + 30_000;
           for (;;) {
             const { stdout } = await sql(b, a.name, 'SHOW SLAVE STATUS', ['-E']);
             const field = (k: string) => new RegExp(`^\\s*${k}: (.*)$`, 'm').exec(stdout)?.[1]?.trim() ?? '';
             if (field('Slave_IO_Running') === 'Yes' && field('Slave_SQL_Running') === 'Yes') break;
             goOn();
-            if (Date.now() > until) throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: replication did not start: IO ${field('Slave_IO_Running')}, SQL ${field('Slave_SQL_Running')}${field('Last_IO_Error') ? `: ${field('Last_IO_Error')}` : ''}${field('Last_SQL_Error') ? `: ${field('Last_SQL_Error')}` : ''}`, { data: { host: opts.host, step: 'replication' } });
+            if (Date.now() > until)
+              throw new GearopsError(
+                ErrorCode.Sandbox,
+                `${opts.host}: replication did not start: IO ${field('Slave_IO_Running')}, SQL ${field('Slave_SQL_Running')}${field('Last_IO_Error') ? `: ${field('Last_IO_Error')}` : ''}${field('Last_SQL_Error') ? `: ${field('Last_SQL_Error')}` : ''}`,
+                { data: { host: opts.host, step: 'replication' } },
+              );
             await new Promise((r) => setTimeout(r, 20));
           }
           step('replication', 'ok', 'IO and SQL threads running');
         }
         writeFileSync(join(dir, 'sandbox.json'), JSON.stringify(record, null, 2));
-        log.info({ event: 'sandbox_installed', name: a.name, port: a.port, role: a.role, version: b.version }, 'sandbox installed');
+        log.info(
+          { event: 'sandbox_installed', name: a.name, port: a.port, role: a.role, version: b.version },
+          'sandbox installed',
+        );
         return { ...value, durationMs: Date.now() - started };
       } catch (err) {
         step('cleanup', 'info', 'removing what was made');
@@ -391,8 +528,16 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
         if (err instanceof GearopsError) throw err;
         const e = err as { stderr?: string; message: string };
         const lines = (e.stderr || e.message).split('\n').filter((l) => l.trim());
-        const line = lines.find((l) => /ERROR/i.test(l)) ?? lines.find((l) => !/\[(Warning|Note)\]/.test(l)) ?? lines[0] ?? 'failed';
-        throw new GearopsError(ErrorCode.Sandbox, `${opts.host}: ${line.replaceAll(cred.password, '***').replaceAll(cred.replPassword, '***')}`, { data: { host: opts.host, step: 'install' } });
+        const line =
+          lines.find((l) => /ERROR/i.test(l)) ??
+          lines.find((l) => !/\[(Warning|Note)\]/.test(l)) ??
+          lines[0] ??
+          'failed';
+        throw new GearopsError(
+          ErrorCode.Sandbox,
+          `${opts.host}: ${line.replaceAll(cred.password, '***').replaceAll(cred.replPassword, '***')}`,
+          { data: { host: opts.host, step: 'install' } },
+        );
       } finally {
         if (installsInFlight.get(a.name)?.stop === stop) installsInFlight.delete(a.name);
       }
@@ -404,8 +549,12 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
     /** Idempotent: removing what is already gone is NotFound, and changes nothing. */
     async handler(ctx) {
       const name = ctx.args?.name;
-      if (typeof name !== 'string' || !NAME_RE.test(name)) throw bad('sandbox name must be lower-case letters, digits and _');
-      if (!existsSync(dirOf(name))) throw new GearopsError(ErrorCode.NotFound, `${opts.host}: no sandbox named ${name}`, { data: { host: opts.host } });
+      if (typeof name !== 'string' || !NAME_RE.test(name))
+        throw bad('sandbox name must be lower-case letters, digits and _');
+      if (!existsSync(dirOf(name)))
+        throw new GearopsError(ErrorCode.NotFound, `${opts.host}: no sandbox named ${name}`, {
+          data: { host: opts.host },
+        });
       await stopServer(name);
       rmSync(dirOf(name), { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
       log.info({ event: 'sandbox_removed', name }, 'sandbox removed');
@@ -422,7 +571,8 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
      */
     async handler(ctx) {
       const { name, token } = ctx.args ?? ({} as { name: string; token: string });
-      if (typeof name !== 'string' || !NAME_RE.test(name)) throw bad('sandbox name must be lower-case letters, digits and _');
+      if (typeof name !== 'string' || !NAME_RE.test(name))
+        throw bad('sandbox name must be lower-case letters, digits and _');
       if (typeof token !== 'string' || !TOKEN_RE.test(token)) throw bad('token must be 1..64 letters, digits and -');
       const now = Date.now();
       forgetCancels(now);
@@ -430,7 +580,10 @@ export async function createSandboxCapabilities(opts: SandboxOptions): Promise<{
       const r = installsInFlight.get(name);
       const stopped = !!r && r.token === token && !r.stop.signal.aborted;
       if (stopped) r.stop.abort();
-      log.info({ event: 'sandbox_install_cancelled', name, running: stopped }, stopped ? 'install stopped on request' : 'cancel noted; no such install running');
+      log.info(
+        { event: 'sandbox_install_cancelled', name, running: stopped },
+        stopped ? 'install stopped on request' : 'cancel noted; no such install running',
+      );
       return { name, stopped };
     },
   };

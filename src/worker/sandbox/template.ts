@@ -30,7 +30,11 @@ async function copyDir(from: string, to: string): Promise<void> {
     await run('cp', ['-a', '--sparse=always', '--', from, to], { timeout: 120_000 });
   } catch (err) {
     rmSync(to, { recursive: true, force: true });
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !/unrecognized option|illegal option/i.test(String((err as { stderr?: string }).stderr))) throw err;
+    if (
+      (err as NodeJS.ErrnoException).code !== 'ENOENT' &&
+      !/unrecognized option|illegal option/i.test(String((err as { stderr?: string }).stderr))
+    )
+      throw err;
     await cp(from, to, { recursive: true, errorOnExist: true, force: false });
   }
 }
@@ -40,23 +44,51 @@ export function createTemplates(sandboxDir: string) {
   const root = join(sandboxDir, '.templates');
   const building = new Map<string, Promise<string>>();
   // Builds a killed worker left behind.
-  if (existsSync(root)) for (const e of readdirSync(root)) if (e.includes('.build-')) rmSync(join(root, e), { recursive: true, force: true });
+  if (existsSync(root))
+    for (const e of readdirSync(root))
+      if (e.includes('.build-')) rmSync(join(root, e), { recursive: true, force: true });
   const asRoot = process.getuid?.() === 0 ? ['--user=root'] : [];
 
   async function build(b: ServerBuild, dir: string): Promise<string> {
     const work = `${dir}.build-${process.pid}-${randomBytes(4).toString('hex')}`;
     mkdirSync(join(work, 'tmp'), { recursive: true });
     try {
-      writeFileSync(join(work, 'my.cnf'), ['[mysqld]', ...(b.basedir ? [`basedir=${b.basedir}`] : []), `datadir=${join(work, 'data')}`, `tmpdir=${join(work, 'tmp')}`, ...DATA_DIR_SETTINGS, ''].join('\n'));
+      writeFileSync(
+        join(work, 'my.cnf'),
+        [
+          '[mysqld]',
+          ...(b.basedir ? [`basedir=${b.basedir}`] : []),
+          `datadir=${join(work, 'data')}`,
+          `tmpdir=${join(work, 'tmp')}`,
+          ...DATA_DIR_SETTINGS,
+          '',
+        ].join('\n'),
+      );
       // A tarball's install tool finds its server, SQL scripts and messages only through --basedir.
       const basedir = b.basedir ? [`--basedir=${b.basedir}`] : [];
       try {
-        await run(b.installer, [`--defaults-file=${join(work, 'my.cnf')}`, ...basedir, ...asRoot, '--auth-root-authentication-method=normal', '--skip-test-db'], { timeout: 120_000 });
+        await run(
+          b.installer,
+          [
+            `--defaults-file=${join(work, 'my.cnf')}`,
+            ...basedir,
+            ...asRoot,
+            '--auth-root-authentication-method=normal',
+            '--skip-test-db',
+          ],
+          { timeout: 120_000 },
+        );
       } catch (err) {
         // The install tool says what went wrong on stdout or stderr ("FATAL ERROR: …", "[ERROR] …"); its command line says nothing.
         const e = err as { stdout?: string; stderr?: string; code?: number | string; message: string };
-        const lines = `${e.stderr ?? ''}\n${e.stdout ?? ''}`.split('\n').map((l) => l.trim()).filter(Boolean);
-        const why = lines.find((l) => /\bERROR\b/i.test(l)) ?? lines.find((l) => !/\[(Warning|Note)\]/.test(l)) ?? `exit ${e.code ?? '?'}`;
+        const lines = `${e.stderr ?? ''}\n${e.stdout ?? ''}`
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean);
+        const why =
+          lines.find((l) => /\bERROR\b/i.test(l)) ??
+          lines.find((l) => !/\[(Warning|Note)\]/.test(l)) ??
+          `exit ${e.code ?? '?'}`;
         throw new Error(`preparing a data directory with ${basename(b.installer)} failed: ${why}`, { cause: err });
       }
       rmSync(join(work, 'tmp'), { recursive: true, force: true });

@@ -5,7 +5,10 @@ import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const manifest = parse(readFileSync(`${root}manifest.yml`, 'utf8')) as {
-  features: { slash_commands: Array<{ command: string; description: string; usage_hint: string }>; bot_user: { display_name: string } };
+  features: {
+    slash_commands: Array<{ command: string; description: string; usage_hint: string }>;
+    bot_user: { display_name: string };
+  };
   oauth_config: { scopes: { bot: string[] } };
   settings: { interactivity: { is_enabled: boolean }; socket_mode_enabled: boolean };
 };
@@ -22,12 +25,15 @@ describe('manifest.yml', () => {
     }
     // The same names the app registers (src/app.ts builds run, replica and pool).
     const app = readFileSync(`${root}src/app.ts`, 'utf8');
-    for (const c of served) expect(app).toMatch(new RegExp(`create${c[0]!.toUpperCase()}${c.slice(1)}Command|needsStore\\('${c}'`));
+    for (const c of served)
+      expect(app).toMatch(new RegExp(`create${c[0]!.toUpperCase()}${c.slice(1)}Command|needsStore\\('${c}'`));
   });
 
   it('asks only for the bot scopes the code uses, with interactivity and Socket Mode on', () => {
     const dir = `${root}src/chat/slack/`;
-    const slack = readdirSync(dir).map((f) => readFileSync(dir + f, 'utf8')).join('\n');
+    const slack = readdirSync(dir)
+      .map((f) => readFileSync(dir + f, 'utf8'))
+      .join('\n');
     const needs: Record<string, boolean> = {
       commands: /app\.command\(/.test(slack),
       'chat:write': /chat\.postMessage|chat\.update|chat\.postEphemeral/.test(slack),
@@ -35,7 +41,11 @@ describe('manifest.yml', () => {
       'files:write': /filesUploadV2/.test(slack),
       'usergroups:read': /usergroups/.test(slack),
     };
-    expect(manifest.oauth_config.scopes.bot.sort()).toEqual(Object.keys(needs).filter((k) => needs[k]).sort());
+    expect(manifest.oauth_config.scopes.bot.sort()).toEqual(
+      Object.keys(needs)
+        .filter((k) => needs[k])
+        .sort(),
+    );
     expect(manifest.settings.interactivity.is_enabled).toBe(true);
     expect(manifest.settings.socket_mode_enabled).toBe(true);
   });

@@ -4,7 +4,10 @@ import { renderRecords, resultBlock } from '../../../src/core/message.js';
 
 describe('renderSlack', () => {
   it('keeps user mentions in the fallback text and in blocks, and escapes every other control character', () => {
-    const out = renderSlack({ text: '<@U123> pressed <!channel> & <https://evil|x>', blocks: [{ type: 'text', text: '<@W9> ran <b>' }] });
+    const out = renderSlack({
+      text: '<@U123> pressed <!channel> & <https://evil|x>',
+      blocks: [{ type: 'text', text: '<@W9> ran <b>' }],
+    });
     expect(out.text).toBe('<@U123> pressed &lt;!channel&gt; &amp; &lt;https://evil|x&gt;');
     expect(JSON.stringify(out.blocks)).toContain('<@W9> ran &lt;b&gt;');
   });
@@ -19,7 +22,10 @@ describe('renderSlack', () => {
   });
 
   it('stays within Slack limits: 50 blocks, 3000 characters a section, 4000 for text', () => {
-    const out = renderSlack({ text: 'y'.repeat(10_000), blocks: Array.from({ length: 60 }, () => ({ type: 'text' as const, text: 'z'.repeat(5000) })) });
+    const out = renderSlack({
+      text: 'y'.repeat(10_000),
+      blocks: Array.from({ length: 60 }, () => ({ type: 'text' as const, text: 'z'.repeat(5000) })),
+    });
     expect(out.blocks).toHaveLength(50);
     expect(out.text.length).toBeLessThanOrEqual(4000);
     for (const b of out.blocks) expect((b as { text: { text: string } }).text.text.length).toBeLessThanOrEqual(3000);
@@ -28,7 +34,11 @@ describe('renderSlack', () => {
 
 describe('resultBlock', () => {
   it('keeps a narrow result as a table', () => {
-    expect(resultBlock(['@@server_id', '@@read_only'], [['1', '0']])).toEqual({ type: 'table', columns: ['@@server_id', '@@read_only'], rows: [['1', '0']] });
+    expect(resultBlock(['@@server_id', '@@read_only'], [['1', '0']])).toEqual({
+      type: 'table',
+      columns: ['@@server_id', '@@read_only'],
+      rows: [['1', '0']],
+    });
   });
 
   it('lays a wide result out one column per line, leaving out empty and NULL values, so that every value fits in a Slack section', () => {

@@ -29,11 +29,15 @@ function capturingLogger() {
   const lines: Array<Record<string, unknown>> = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
+      for (const l of chunk.toString('utf8').split('\n'))
+        if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
       cb();
     },
   });
-  return { logger: createLogger({ level: 'info', destination }), events: (name: string) => lines.filter((l) => l.event === name) };
+  return {
+    logger: createLogger({ level: 'info', destination }),
+    events: (name: string) => lines.filter((l) => l.event === name),
+  };
 }
 
 describe('the Slack user-group directory', () => {
@@ -48,7 +52,14 @@ describe('the Slack user-group directory', () => {
     const slack = fakeSlack(members);
     const clock = { t: 1_000_000 };
     const log = capturingLogger();
-    dir = createGroupDirectory({ groupIds, fetchMembers: (g) => slack.fetchMembers(g), ttlMs: TTL, logger: log.logger, now: () => clock.t, ...extra });
+    dir = createGroupDirectory({
+      groupIds,
+      fetchMembers: (g) => slack.fetchMembers(g),
+      ttlMs: TTL,
+      logger: log.logger,
+      now: () => clock.t,
+      ...extra,
+    });
     return { slack, clock, log, dir };
   }
 
@@ -110,11 +121,17 @@ describe('the Slack user-group directory', () => {
 
   it('gives no group when a lookup fails with nothing cached, logs once per failure streak, and recovers', async () => {
     const { slack, dir, log } = setup({ S0DBA: ['UIN'] });
-    slack.state.fail = Object.assign(new Error('An API error occurred: missing_scope'), { code: 'slack_webapi_platform_error' });
+    slack.state.fail = Object.assign(new Error('An API error occurred: missing_scope'), {
+      code: 'slack_webapi_platform_error',
+    });
     for (let i = 0; i < 4; i++) expect(await dir.groupsOf('UIN')).toEqual([]);
     expect(slack.calls).toHaveLength(4);
     expect(log.events('slack_group_lookup_failed')).toHaveLength(1);
-    expect(log.events('slack_group_lookup_failed')[0]).toMatchObject({ group: 'S0DBA', stale: false, err: expect.stringMatching(/missing_scope/) });
+    expect(log.events('slack_group_lookup_failed')[0]).toMatchObject({
+      group: 'S0DBA',
+      stale: false,
+      err: expect.stringMatching(/missing_scope/),
+    });
     slack.state.fail = null;
     expect(await dir.groupsOf('UIN')).toEqual(['S0DBA']);
     expect(log.events('slack_group_lookup_recovered')).toMatchObject([{ group: 'S0DBA', failures: 4 }]);
@@ -185,7 +202,12 @@ describe('the Slack user-group directory', () => {
   it('refreshes in the background before the TTL, and stops once nobody asked for 3×TTL', async () => {
     vi.useFakeTimers({ now: 5_000_000 });
     const slack = fakeSlack({ S0DBA: ['UIN'] });
-    dir = createGroupDirectory({ groupIds: ['S0DBA'], fetchMembers: (g) => slack.fetchMembers(g), ttlMs: TTL, logger: capturingLogger().logger });
+    dir = createGroupDirectory({
+      groupIds: ['S0DBA'],
+      fetchMembers: (g) => slack.fetchMembers(g),
+      ttlMs: TTL,
+      logger: capturingLogger().logger,
+    });
     expect(await dir.groupsOf('UIN')).toEqual(['S0DBA']);
     expect(slack.calls).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(TTL);

@@ -28,7 +28,12 @@ function createFakePoolStore(initial: PoolNode[] = []) {
     async add(node, actor, reason) {
       calls.push('add');
       const cur = rows.get(key(node.host, node.port));
-      if (cur) throw new GearopsError(ErrorCode.Conflict, `${node.host}:${node.port} is already in the pool as ${show(cur.type)}`, { data: { current: cur } });
+      if (cur)
+        throw new GearopsError(
+          ErrorCode.Conflict,
+          `${node.host}:${node.port} is already in the pool as ${show(cur.type)}`,
+          { data: { current: cur } },
+        );
       rows.set(key(node.host, node.port), { ...node });
       const ch = { host: node.host, port: node.port, before: null, after: node.type, actor, reason };
       history.push(ch);
@@ -76,16 +81,35 @@ function createRecordingSink() {
 const ALL: PolicyAction[] = ['pool.list', 'pool.add', 'pool.set', 'pool.offline', 'pool.del'];
 const principal: Principal = { userId: 'U123', userName: 'ana', channelId: 'COPS', groups: ['S9'], roles: ['dba'] };
 
-function setup(opts: { nodes?: PoolNode[]; allow?: PolicyAction[]; confirm?: boolean; channel?: string; poolChannel?: string | null; resolveSock?: (h: string, p: number) => string } = {}) {
+function setup(
+  opts: {
+    nodes?: PoolNode[];
+    allow?: PolicyAction[];
+    confirm?: boolean;
+    channel?: string;
+    poolChannel?: string | null;
+    resolveSock?: (h: string, p: number) => string;
+  } = {},
+) {
   const pool = createFakePoolStore(opts.nodes);
   const sink = createRecordingSink();
   const base = createFakePolicy({ allowActions: opts.allow ?? ALL });
   const checks: Array<{ action: PolicyAction; host?: string; principal: PolicyPrincipal }> = [];
-  const policy = { ...base, checkAction(req: { action: PolicyAction; host?: string; principal: PolicyPrincipal }): Decision {
-    checks.push(req);
-    return base.checkAction(req);
-  } };
-  const cmd = createPoolCommand({ policy, pool: pool.store, chat: sink.sink, poolChannel: opts.poolChannel === null ? undefined : (opts.poolChannel ?? 'CPOOL'), logger: createSilentLogger(), resolveSock: opts.resolveSock });
+  const policy = {
+    ...base,
+    checkAction(req: { action: PolicyAction; host?: string; principal: PolicyPrincipal }): Decision {
+      checks.push(req);
+      return base.checkAction(req);
+    },
+  };
+  const cmd = createPoolCommand({
+    policy,
+    pool: pool.store,
+    chat: sink.sink,
+    poolChannel: opts.poolChannel === null ? undefined : (opts.poolChannel ?? 'CPOOL'),
+    logger: createSilentLogger(),
+    resolveSock: opts.resolveSock,
+  });
   const run = async (text: string, source: 'slack' | 'console' = 'slack') => {
     const rec = createRecordingReply(opts.channel ?? 'COPS', { confirm: opts.confirm ?? true });
     const out = await cmd.handle({ command: 'pool', text, principal, reply: rec.reply, source, requestId: 'r1' });
@@ -111,12 +135,14 @@ describe('/pool argument parsing', () => {
   it('parses types case-insensitively, deduplicated and sorted, and rejects anything else', () => {
     expect(parseTypes('write,read')).toEqual(['READ', 'WRITE']);
     expect(parseTypes('Read,READ')).toEqual(['READ']);
-    for (const bad of ['READER', 'READ,', '', 'READ;WRITE', 'OFFLINE']) expect(() => parseTypes(bad), bad).toThrow(/is not a type/);
+    for (const bad of ['READER', 'READ,', '', 'READ;WRITE', 'OFFLINE'])
+      expect(() => parseTypes(bad), bad).toThrow(/is not a type/);
   });
 
   it('accepts only absolute socket paths of at most 64 characters without ..', () => {
     expect(parseSock('/var/run/mysqld/mysqld.sock')).toBe('/var/run/mysqld/mysqld.sock');
-    for (const bad of ['../x', 'tmp/x.sock', '/tmp/../etc/passwd', `/${'s'.repeat(64)}`, '/tmp/x;rm', "/tmp/x'"]) expect(() => parseSock(bad), bad).toThrow(/sock=/);
+    for (const bad of ['../x', 'tmp/x.sock', '/tmp/../etc/passwd', `/${'s'.repeat(64)}`, '/tmp/x;rm', "/tmp/x'"])
+      expect(() => parseSock(bad), bad).toThrow(/sock=/);
   });
 });
 
@@ -129,7 +155,11 @@ describe('/pool command', () => {
     expect(table).toMatch(/server\s+sock\s+type/);
     expect(table).toMatch(/db3:3306\s+\/tmp\/db3\.sock\s+READ,WRITE/);
     expect(table).toMatch(/db4:3307\s+-\s+offline/);
-    expect(t.checks[0]).toEqual({ action: 'pool.list', host: undefined, principal: { userId: 'U123', channelId: 'COPS', groups: ['S9'], roles: ['dba'] } });
+    expect(t.checks[0]).toEqual({
+      action: 'pool.list',
+      host: undefined,
+      principal: { userId: 'U123', channelId: 'COPS', groups: ['S9'], roles: ['dba'] },
+    });
   });
 
   it('adds a server with type, sock and reason: one announcement in the pool channel, a visible confirmation for the requester', async () => {
@@ -137,7 +167,12 @@ describe('/pool command', () => {
     const { out, rec } = await t.run('add db3:3306 read sock=/tmp/db3.sock back from maintenance');
     expect(out.status).toBe('ok');
     expect(t.pool.rows.get('db3:3306')).toEqual({ host: 'db3', port: 3306, sock: '/tmp/db3.sock', type: ['READ'] });
-    expect(t.pool.history[0]).toMatchObject({ actor: 'U123', reason: 'back from maintenance', before: null, after: ['READ'] });
+    expect(t.pool.history[0]).toMatchObject({
+      actor: 'U123',
+      reason: 'back from maintenance',
+      before: null,
+      after: ['READ'],
+    });
     expect(t.sink.posts).toHaveLength(1);
     expect(t.sink.posts[0]!.channel).toBe('CPOOL');
     expect(t.sink.posts[0]!.text).toMatch(/db3:3306 not in pool → READ by <@U123> — back from maintenance/);
@@ -149,7 +184,12 @@ describe('/pool command', () => {
   it('adds a server without a type offline (as pool_add does), sock before type, default reason and resolved sock', async () => {
     const t = setup({ resolveSock: (h, p) => `/sandboxes/${h}-${p}/mysqld.sock` });
     expect((await t.run('add db5:3306')).out.status).toBe('ok');
-    expect(t.pool.rows.get('db5:3306')).toEqual({ host: 'db5', port: 3306, sock: '/sandboxes/db5-3306/mysqld.sock', type: [] });
+    expect(t.pool.rows.get('db5:3306')).toEqual({
+      host: 'db5',
+      port: 3306,
+      sock: '/sandboxes/db5-3306/mysqld.sock',
+      type: [],
+    });
     expect(t.sink.posts[0]!.text).toMatch(/db5:3306 not in pool → offline by <@U123> — \(no reason given\)/);
     expect((await t.run('add db6:3306 sock=/s/db6.sock WRITE')).out.status).toBe('ok');
     expect(t.pool.rows.get('db6:3306')).toMatchObject({ sock: '/s/db6.sock', type: ['WRITE'] });
@@ -262,7 +302,12 @@ describe('/pool command', () => {
 
   it('denies a subcommand the policy does not allow, with the reason, and touches nothing', async () => {
     const t = setup({ nodes: [db3(['READ'])], allow: ['pool.list'] });
-    for (const [text, action] of [['add db4:3306 READ', 'pool.add'], ['set db3:3306 WRITE', 'pool.set'], ['offline db3:3306', 'pool.offline'], ['del db3:3306', 'pool.del']] as const) {
+    for (const [text, action] of [
+      ['add db4:3306 READ', 'pool.add'],
+      ['set db3:3306 WRITE', 'pool.set'],
+      ['offline db3:3306', 'pool.offline'],
+      ['del db3:3306', 'pool.del'],
+    ] as const) {
       const { out, rec } = await t.run(text);
       expect(out.status, text).toBe('denied');
       expect(rec.ephemerals[0], text).toBe(`Denied: no rule allows ${action}`);

@@ -11,7 +11,16 @@ import { createFakePolicy, createRecordingReply } from '../fakes/ports.js';
 
 describe('parseInstall', () => {
   it('parses the full form and rejects bad input with a reason', () => {
-    expect(parseInstall(['demo', 'master=server1', 'slaves=server2,server3', 'version=10.11', 'port=24000', 'pool=yes'])).toEqual({ cluster: 'demo', master: 'server1', replicas: ['server2', 'server3'], version: '10.11', port: 24000, pool: true });
+    expect(
+      parseInstall(['demo', 'master=server1', 'slaves=server2,server3', 'version=10.11', 'port=24000', 'pool=yes']),
+    ).toEqual({
+      cluster: 'demo',
+      master: 'server1',
+      replicas: ['server2', 'server3'],
+      version: '10.11',
+      port: 24000,
+      pool: true,
+    });
     for (const [args, why] of [
       [['demo', 'master=s1'], /slaves=/],
       [['demo', 'master=s1', 'slaves=s1'], /named twice/],
@@ -28,28 +37,81 @@ describe('parseInstall', () => {
 describe('/replica install when a node fails half-way', () => {
   it('removes every node that was made and records nothing', async () => {
     const requests: JobRequest[] = [];
-    const ok = <V>(host: string, capability: string, value: V): JobResult<V> => ({ host, capability, handle: 'H', ok: true, value, error: null, durationMs: 1 });
+    const ok = <V>(host: string, capability: string, value: V): JobResult<V> => ({
+      host,
+      capability,
+      handle: 'H',
+      ok: true,
+      value,
+      error: null,
+      durationMs: 1,
+    });
     const dispatcher: Dispatcher = {
       async submit<V>(req: JobRequest) {
         requests.push(req);
         const a = req.args as { port?: number; role?: string };
-        if (req.capability === 'sandbox.check') return ok(req.host, req.capability, { host: req.host, versions: [{ version: '10.11.6', flavour: 'mariadb' }], ports: [{ port: (req.args as { ports: number[] }).ports[0], free: true }], freeDiskBytes: 1e10, sandboxes: [] }) as unknown as JobResult<V>;
-        if (req.capability === 'sandbox.install' && a.role === 'replica' && req.host === 'server3') throw new GearopsError(ErrorCode.Sandbox, 'server3: replication did not start');
-        return ok(req.host, req.capability, { name: 'demo', version: '10.11.6', flavour: 'mariadb', address: '127.0.0.1', port: a.port, serverId: 1 }) as unknown as JobResult<V>;
+        if (req.capability === 'sandbox.check')
+          return ok(req.host, req.capability, {
+            host: req.host,
+            versions: [{ version: '10.11.6', flavour: 'mariadb' }],
+            ports: [{ port: (req.args as { ports: number[] }).ports[0], free: true }],
+            freeDiskBytes: 1e10,
+            sandboxes: [],
+          }) as unknown as JobResult<V>;
+        if (req.capability === 'sandbox.install' && a.role === 'replica' && req.host === 'server3')
+          throw new GearopsError(ErrorCode.Sandbox, 'server3: replication did not start');
+        return ok(req.host, req.capability, {
+          name: 'demo',
+          version: '10.11.6',
+          flavour: 'mariadb',
+          address: '127.0.0.1',
+          port: a.port,
+          serverId: 1,
+        }) as unknown as JobResult<V>;
       },
-      hosts: async () => ['server1', 'server2', 'server3'].map((host) => ({ host, capabilities: ['run', 'sandbox.check', 'sandbox.install', 'sandbox.remove'], servers: ['g:4730'] })),
+      hosts: async () =>
+        ['server1', 'server2', 'server3'].map((host) => ({
+          host,
+          capabilities: ['run', 'sandbox.check', 'sandbox.install', 'sandbox.remove'],
+          servers: ['g:4730'],
+        })),
       ping: async () => true,
       reachable: async () => undefined,
       close: async () => undefined,
     };
     const created: ClusterRecord[] = [];
     const removed: string[] = [];
-    const clusters: ClusterStore = { create: async (c) => void created.push(c), get: async () => null, list: async () => [], remove: async (n) => (removed.push(n), true), markReady: async () => true, markRemoving: async () => true };
-    const cmd = createReplicaCommand({ dispatcher, policy: createFakePolicy({ allowActions: ['replica.install'] }), clusters, probe: {} as ReplicationProbe, logger: createSilentLogger() });
+    const clusters: ClusterStore = {
+      create: async (c) => void created.push(c),
+      get: async () => null,
+      list: async () => [],
+      remove: async (n) => (removed.push(n), true),
+      markReady: async () => true,
+      markRemoving: async () => true,
+    };
+    const cmd = createReplicaCommand({
+      dispatcher,
+      policy: createFakePolicy({ allowActions: ['replica.install'] }),
+      clusters,
+      probe: {} as ReplicationProbe,
+      logger: createSilentLogger(),
+    });
     const rec = createRecordingReply();
-    const out = await cmd.handle({ command: 'replica', text: 'install demo master=server1 slaves=server2,server3 port=24000', principal: { userId: 'U1', channelId: 'C1', roles: [] }, reply: rec.reply, source: 'console', requestId: 'r' });
+    const out = await cmd.handle({
+      command: 'replica',
+      text: 'install demo master=server1 slaves=server2,server3 port=24000',
+      principal: { userId: 'U1', channelId: 'C1', roles: [] },
+      reply: rec.reply,
+      source: 'console',
+      requestId: 'r',
+    });
     expect(out.status).toBe('failed');
-    expect(requests.filter((r) => r.capability === 'sandbox.remove').map((r) => `${r.host} ${JSON.stringify(r.args)}`).sort()).toEqual(['server1 {"name":"demo","undo":"install"}', 'server2 {"name":"demo","undo":"install"}']);
+    expect(
+      requests
+        .filter((r) => r.capability === 'sandbox.remove')
+        .map((r) => `${r.host} ${JSON.stringify(r.args)}`)
+        .sort(),
+    ).toEqual(['server1 {"name":"demo","undo":"install"}', 'server2 {"name":"demo","undo":"install"}']);
     // Recorded as installing before anything was built, and forgotten once everything made was removed.
     expect(created.map((c) => [c.name, c.state, typeof c.installToken])).toEqual([['demo', 'installing', 'string']]);
     expect(removed).toEqual(['demo']);
@@ -75,7 +137,15 @@ describe('/replica remove of a cluster whose nodes are in the pool', () => {
       async submit<V>(req: JobRequest) {
         requests.push(req);
         poolSizeAtStop.push(rows.size);
-        return { host: req.host, capability: req.capability, handle: 'H', ok: true, value: { removed: true } as V, error: null, durationMs: 1 };
+        return {
+          host: req.host,
+          capability: req.capability,
+          handle: 'H',
+          ok: true,
+          value: { removed: true } as V,
+          error: null,
+          durationMs: 1,
+        };
       },
       hosts: async () => [],
       ping: async () => true,
@@ -90,19 +160,44 @@ describe('/replica remove of a cluster whose nodes are in the pool', () => {
       list: async () => [...rows.values()],
       get: async (h: string, p: number) => rows.get(`${h}:${p}`) ?? null,
       async del(h: string, p: number, actor: string, reason: string): Promise<PoolChange> {
-        if (opts.delFails && h === opts.delFails) throw new GearopsError(ErrorCode.StoreUnavailable, 'the store is unreachable');
+        if (opts.delFails && h === opts.delFails)
+          throw new GearopsError(ErrorCode.StoreUnavailable, 'the store is unreachable');
         const cur = rows.get(`${h}:${p}`)!;
         rows.delete(`${h}:${p}`);
         return { host: h, port: p, before: cur.type, after: null, actor, reason };
       },
     } as unknown as PoolStore;
     let removedRecord = false;
-    const clusters: ClusterStore = { create: async () => undefined, get: async () => cluster, list: async () => [cluster], remove: async () => (removedRecord = true), markReady: async () => true, markRemoving: async () => true };
+    const clusters: ClusterStore = {
+      create: async () => undefined,
+      get: async () => cluster,
+      list: async () => [cluster],
+      remove: async () => (removedRecord = true),
+      markReady: async () => true,
+      markRemoving: async () => true,
+    };
     const posts: string[] = [];
     const chat = { post: async (_c: string, m: { text: string }) => void posts.push(m.text) } as unknown as ChatSink;
-    const cmd = createReplicaCommand({ dispatcher, policy: createFakePolicy({ allowActions: opts.allow }), clusters, pool, chat, poolChannel: 'CPOOL', probe: {} as ReplicationProbe, logger: createSilentLogger() });
+    const cmd = createReplicaCommand({
+      dispatcher,
+      policy: createFakePolicy({ allowActions: opts.allow }),
+      clusters,
+      pool,
+      chat,
+      poolChannel: 'CPOOL',
+      probe: {} as ReplicationProbe,
+      logger: createSilentLogger(),
+    });
     const rec = createRecordingReply('C1', { confirm: true });
-    const run = () => cmd.handle({ command: 'replica', text: 'remove c1', principal: { userId: 'U1', channelId: 'C1', roles: [] }, reply: rec.reply, source: 'console', requestId: 'r' });
+    const run = () =>
+      cmd.handle({
+        command: 'replica',
+        text: 'remove c1',
+        principal: { userId: 'U1', channelId: 'C1', roles: [] },
+        reply: rec.reply,
+        source: 'console',
+        requestId: 'r',
+      });
     return { run, rec, rows, requests, posts, poolSizeAtStop, removed: () => removedRecord };
   }
 
@@ -121,7 +216,9 @@ describe('/replica remove of a cluster whose nodes are in the pool', () => {
     const s = setup({ allow: ['replica.remove', 'pool.del'], delFails: '10.0.0.2' });
     const out = await s.run();
     expect(out.status).toBe('failed');
-    expect(s.rec.updates.at(-1)?.text).toBe('✗ cluster c1 not removed: taking 10.0.0.2:24001 out of the pool failed: the store is unreachable. No server was stopped. Already out of the pool: 10.0.0.1:24000.');
+    expect(s.rec.updates.at(-1)?.text).toBe(
+      '✗ cluster c1 not removed: taking 10.0.0.2:24001 out of the pool failed: the store is unreachable. No server was stopped. Already out of the pool: 10.0.0.1:24000.',
+    );
     expect(s.requests).toHaveLength(0);
     expect(s.removed()).toBe(false);
     expect(s.posts).toEqual(['Pool: 10.0.0.1:24000 READ,WRITE → not in pool by <@U1> — /replica remove c1']);
@@ -132,10 +229,15 @@ describe('/replica remove of a cluster whose nodes are in the pool', () => {
     const out = await s.run();
     expect(out.status).toBe('ok');
     expect(s.rows.size).toBe(0);
-    expect(s.requests.map((r) => `${r.capability}@${r.host}`)).toEqual(['sandbox.remove@server1', 'sandbox.remove@server2']);
+    expect(s.requests.map((r) => `${r.capability}@${r.host}`)).toEqual([
+      'sandbox.remove@server1',
+      'sandbox.remove@server2',
+    ]);
     expect(s.poolSizeAtStop).toEqual([0, 0]);
     expect(s.posts).toHaveLength(2);
-    expect(s.rec.updates.at(-1)?.text).toMatch(/removed: 2 servers stopped and deleted, record removed\. Taken out of the pool: 10\.0\.0\.1:24000, 10\.0\.0\.2:24001\. ⚠ The pool now has no WRITE server\./);
+    expect(s.rec.updates.at(-1)?.text).toMatch(
+      /removed: 2 servers stopped and deleted, record removed\. Taken out of the pool: 10\.0\.0\.1:24000, 10\.0\.0\.2:24001\. ⚠ The pool now has no WRITE server\./,
+    );
     expect(s.removed()).toBe(true);
   });
 });

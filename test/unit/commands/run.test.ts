@@ -7,11 +7,24 @@ import type { Dispatcher, JobRequest, JobResult } from '../../../src/core/ports/
 import { createFakePolicy, createRecordingReply } from '../fakes/ports.js';
 
 function value(output: string, over: Partial<RunValue> = {}): RunValue {
-  return { exitCode: 0, signal: null, timedOut: false, truncated: false, outputBytes: Buffer.byteLength(output), output, durationMs: 12, rule: 'fake', ...over };
+  return {
+    exitCode: 0,
+    signal: null,
+    timedOut: false,
+    truncated: false,
+    outputBytes: Buffer.byteLength(output),
+    output,
+    durationMs: 12,
+    rule: 'fake',
+    ...over,
+  };
 }
 
 /** A dispatcher fake that answers with `answer(req)` after streaming `chunks`. */
-function fakeDispatcher(answer: (req: JobRequest) => Promise<JobResult<RunValue>> | JobResult<RunValue>, chunks: string[] = []): Dispatcher & { requests: JobRequest[] } {
+function fakeDispatcher(
+  answer: (req: JobRequest) => Promise<JobResult<RunValue>> | JobResult<RunValue>,
+  chunks: string[] = [],
+): Dispatcher & { requests: JobRequest[] } {
   const requests: JobRequest[] = [];
   return {
     requests,
@@ -23,23 +36,60 @@ function fakeDispatcher(answer: (req: JobRequest) => Promise<JobResult<RunValue>
     hosts: async () => [{ host: 'server1', capabilities: ['run'], servers: ['127.0.0.1:4730'] }],
     ping: async () => true,
     async reachable(host) {
-      if (host !== 'server1') throw new GearopsError(ErrorCode.NoWorker, `no worker for \`run@${host}\` on 127.0.0.1:4730 — live hosts: server1`);
+      if (host !== 'server1')
+        throw new GearopsError(
+          ErrorCode.NoWorker,
+          `no worker for \`run@${host}\` on 127.0.0.1:4730 — live hosts: server1`,
+        );
     },
     close: async () => undefined,
   };
 }
 
-const ok = (v: RunValue): JobResult<RunValue> => ({ host: 'server1', capability: 'run', handle: 'H:1', ok: true, value: v, error: null, durationMs: 12 });
-const policy = createFakePolicy({ allowRun: { uptime: [['uptime']], 'netstat -nat | grep 80': [['netstat', '-nat'], ['grep', '80']] } });
+const ok = (v: RunValue): JobResult<RunValue> => ({
+  host: 'server1',
+  capability: 'run',
+  handle: 'H:1',
+  ok: true,
+  value: v,
+  error: null,
+  durationMs: 12,
+});
+const policy = createFakePolicy({
+  allowRun: {
+    uptime: [['uptime']],
+    'netstat -nat | grep 80': [
+      ['netstat', '-nat'],
+      ['grep', '80'],
+    ],
+  },
+});
 
 function setup(dispatcher: Dispatcher, previewChars = 2500) {
-  const cmd = createRunCommand({ dispatcher, policy, limiter: createHostLimiter({ maxConcurrent: 2 }), logger: createSilentLogger(), previewChars, updateEveryMs: 0 });
+  const cmd = createRunCommand({
+    dispatcher,
+    policy,
+    limiter: createHostLimiter({ maxConcurrent: 2 }),
+    logger: createSilentLogger(),
+    previewChars,
+    updateEveryMs: 0,
+  });
   return cmd;
 }
 
 function inv(text: string) {
   const rec = createRecordingReply();
-  return { rec, inv: { command: 'run', text, principal: { userId: 'U1', channelId: 'C1', roles: ['dba'] }, reply: rec.reply, source: 'console' as const, requestId: 'r' } };
+  return {
+    rec,
+    inv: {
+      command: 'run',
+      text,
+      principal: { userId: 'U1', channelId: 'C1', roles: ['dba'] },
+      reply: rec.reply,
+      source: 'console' as const,
+      requestId: 'r',
+    },
+  };
 }
 
 describe('/run', () => {
@@ -48,7 +98,12 @@ describe('/run', () => {
     const { rec, inv: i } = inv('server1 uptime');
     const out = await setup(d).handle(i);
     expect(out).toMatchObject({ status: 'ok', host: 'server1', exitCode: 0, rule: 'fake', jobHandle: 'H:1' });
-    expect(d.requests[0]).toMatchObject({ capability: 'run', host: 'server1', args: { line: 'uptime' }, requester: { userId: 'U1', channelId: 'C1', roles: ['dba'] } });
+    expect(d.requests[0]).toMatchObject({
+      capability: 'run',
+      host: 'server1',
+      args: { line: 'uptime' },
+      requester: { userId: 'U1', channelId: 'C1', roles: ['dba'] },
+    });
     expect(rec.posts[0]?.text).toContain('ran `uptime` on *server1*');
     const last = rec.updates.at(-1)?.text ?? '';
     expect(last).toContain('load average');
@@ -107,7 +162,15 @@ describe('/run', () => {
   });
 
   it('reports a worker-side denial and a dispatcher failure with their reasons', async () => {
-    const denied = fakeDispatcher(() => ({ host: 'server1', capability: 'run', handle: 'H:2', ok: false, value: null, error: { code: ErrorCode.PolicyDenied, message: 'worker policy: no rule allows uptime', data: { rule: 'w' } }, durationMs: 1 }));
+    const denied = fakeDispatcher(() => ({
+      host: 'server1',
+      capability: 'run',
+      handle: 'H:2',
+      ok: false,
+      value: null,
+      error: { code: ErrorCode.PolicyDenied, message: 'worker policy: no rule allows uptime', data: { rule: 'w' } },
+      durationMs: 1,
+    }));
     const a = inv('server1 uptime');
     expect(await setup(denied).handle(a.inv)).toMatchObject({ status: 'denied', rule: 'w' });
     expect(a.rec.updates.at(-1)?.text).toContain('denied by the worker: worker policy: no rule allows uptime');
@@ -123,7 +186,11 @@ describe('/run', () => {
   it('answers a host with no worker to the requester alone: nothing posted in the channel, nothing submitted', async () => {
     const d = fakeDispatcher(() => ok(value('')));
     const { rec, inv: i } = inv('nohost uptime');
-    expect(await setup(d).handle(i)).toMatchObject({ status: 'failed', host: 'nohost', summary: expect.stringContaining('no worker for `run@nohost`') });
+    expect(await setup(d).handle(i)).toMatchObject({
+      status: 'failed',
+      host: 'nohost',
+      summary: expect.stringContaining('no worker for `run@nohost`'),
+    });
     expect(rec.ephemerals).toEqual(['Failed: no worker for `run@nohost` on 127.0.0.1:4730 — live hosts: server1']);
     expect(rec.posts).toHaveLength(0);
     expect(d.requests).toHaveLength(0);
@@ -156,7 +223,13 @@ describe('/run', () => {
       await gate;
       return ok(value('up'));
     });
-    const cmd = createRunCommand({ dispatcher: d, policy, limiter: createHostLimiter({ maxConcurrent: 1 }), logger: createSilentLogger(), updateEveryMs: 0 });
+    const cmd = createRunCommand({
+      dispatcher: d,
+      policy,
+      limiter: createHostLimiter({ maxConcurrent: 1 }),
+      logger: createSilentLogger(),
+      updateEveryMs: 0,
+    });
     const a = inv('server1 uptime');
     const b = inv('server1 uptime');
     const first = cmd.handle(a.inv);

@@ -3,7 +3,15 @@ import { createAuditOutbox } from '../../../src/core/audit-outbox.js';
 import type { AuditEntry, AuditStore } from '../../../src/core/ports/store.js';
 import { createSilentLogger } from '../../../src/log.js';
 
-const entry = (text: string): AuditEntry => ({ source: 'slack', userId: 'U1', channelId: 'C1', command: 'run', text, decision: 'allow', status: 'ok' });
+const entry = (text: string): AuditEntry => ({
+  source: 'slack',
+  userId: 'U1',
+  channelId: 'C1',
+  command: 'run',
+  text,
+  decision: 'allow',
+  status: 'ok',
+});
 
 /** A store that is down while `down` is true. */
 function flakyStore() {
@@ -67,14 +75,19 @@ describe('audit outbox', () => {
     const { store, rows, state } = flakyStore();
     const lines: Array<Record<string, unknown>> = [];
     const logger = createSilentLogger();
-    const spy = vi.spyOn(logger, 'error').mockImplementation(((o: Record<string, unknown>) => void lines.push(o)) as never);
+    const spy = vi
+      .spyOn(logger, 'error')
+      .mockImplementation(((o: Record<string, unknown>) => void lines.push(o)) as never);
     const o = createAuditOutbox(store, logger, { retryMs: 60_000, maxRows: 2 });
     state.down = true;
     for (const x of ['a', 'b', 'c']) await o.record(entry(x));
     expect(o.pending()).toBe(2);
     expect(lines.filter((l) => l.event === 'audit_dropped').map((l) => (l.entry as AuditEntry).text)).toEqual(['a']);
     await o.close();
-    expect(lines.filter((l) => l.event === 'audit_unwritten').map((l) => (l.entry as AuditEntry).text)).toEqual(['b', 'c']);
+    expect(lines.filter((l) => l.event === 'audit_unwritten').map((l) => (l.entry as AuditEntry).text)).toEqual([
+      'b',
+      'c',
+    ]);
     expect(rows).toEqual([]);
     spy.mockRestore();
   });

@@ -71,11 +71,28 @@ describe('injection corpus against policies/default.yml', () => {
   });
 
   it('allows the legitimate forms with the exact pipeline to spawn', () => {
-    expect(check('netstat -nat | grep 80')).toMatchObject({ allow: true, rule: 'diagnostics', pipeline: [['netstat', '-nat'], ['grep', '80']] });
+    expect(check('netstat -nat | grep 80')).toMatchObject({
+      allow: true,
+      rule: 'diagnostics',
+      pipeline: [
+        ['netstat', '-nat'],
+        ['grep', '80'],
+      ],
+    });
     expect(check('uptime').pipeline).toEqual([['uptime']]);
-    expect(check('ps auxww | grep -iv mysqld').pipeline).toEqual([['ps', 'auxww'], ['grep', '-iv', 'mysqld']]);
-    expect(check('ss -nat | grep -e 3306').pipeline).toEqual([['ss', '-nat'], ['grep', '-e', '3306']]);
-    expect(check('tail -n 100 /var/log/mysql/error.log')).toMatchObject({ allow: true, rule: 'mysql-logs', pipeline: [['tail', '-n', '100', '/var/log/mysql/error.log']] });
+    expect(check('ps auxww | grep -iv mysqld').pipeline).toEqual([
+      ['ps', 'auxww'],
+      ['grep', '-iv', 'mysqld'],
+    ]);
+    expect(check('ss -nat | grep -e 3306').pipeline).toEqual([
+      ['ss', '-nat'],
+      ['grep', '-e', '3306'],
+    ]);
+    expect(check('tail -n 100 /var/log/mysql/error.log')).toMatchObject({
+      allow: true,
+      rule: 'mysql-logs',
+      pipeline: [['tail', '-n', '100', '/var/log/mysql/error.log']],
+    });
     expect(check('  uptime  ').pipeline).toEqual([['uptime']]);
   });
 });

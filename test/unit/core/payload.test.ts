@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isGearopsError } from '../../../src/errors.js';
-import { NonceCache, canonicalJson, signEvent, signJob, signResult, verifyEvent, verifyJob, verifyResult } from '../../../src/core/payload.js';
+import {
+  NonceCache,
+  canonicalJson,
+  signEvent,
+  signJob,
+  signResult,
+  verifyEvent,
+  verifyJob,
+  verifyResult,
+} from '../../../src/core/payload.js';
 
 const SECRET = 'unit-test-secret-0123456789';
 const requester = { userId: 'U1', channelId: 'C1', roles: ['dba'] };
@@ -18,7 +27,9 @@ function expectCode(fn: () => unknown, code: string): void {
 
 describe('canonicalJson', () => {
   it('sorts keys at every depth and drops undefined', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } })).toBe('{"a":{"d":[1,{"y":2,"z":1}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } })).toBe(
+      '{"a":{"d":[1,{"y":2,"z":1}]},"b":1}',
+    );
   });
   it('refuses non-finite numbers', () => {
     expect(() => canonicalJson({ a: Number.NaN })).toThrow();
@@ -29,7 +40,12 @@ describe('jobs', () => {
   const opts = () => ({ host: 'server1', capability: 'run', nonces: new NonceCache() });
 
   it('round-trips a signed job', () => {
-    const { payload, envelope } = signJob(SECRET, { host: 'server1', capability: 'run', requester, args: { line: 'uptime' } });
+    const { payload, envelope } = signJob(SECRET, {
+      host: 'server1',
+      capability: 'run',
+      requester,
+      args: { line: 'uptime' },
+    });
     const job = verifyJob(SECRET, Buffer.from(payload), opts());
     expect(job).toEqual(envelope);
   });
@@ -41,7 +57,12 @@ describe('jobs', () => {
   });
 
   it('refuses a job signed with another secret', () => {
-    const { payload } = signJob('another-secret-0123456789', { host: 'server1', capability: 'run', requester, args: {} });
+    const { payload } = signJob('another-secret-0123456789', {
+      host: 'server1',
+      capability: 'run',
+      requester,
+      args: {},
+    });
     expectCode(() => verifyJob(SECRET, payload, opts()), ErrorCode.BadSignature);
   });
 
@@ -55,7 +76,13 @@ describe('jobs', () => {
   it('refuses stale and far-future jobs', () => {
     const old = signJob(SECRET, { host: 'server1', capability: 'run', requester, args: {}, now: Date.now() - 61_000 });
     expectCode(() => verifyJob(SECRET, old.payload, opts()), ErrorCode.StaleJob);
-    const future = signJob(SECRET, { host: 'server1', capability: 'run', requester, args: {}, now: Date.now() + 61_000 });
+    const future = signJob(SECRET, {
+      host: 'server1',
+      capability: 'run',
+      requester,
+      args: {},
+      now: Date.now() + 61_000,
+    });
     expectCode(() => verifyJob(SECRET, future.payload, opts()), ErrorCode.StaleJob);
   });
 
@@ -70,7 +97,14 @@ describe('jobs', () => {
     const o = opts();
     const first = signJob(SECRET, { host: 'server1', capability: 'run', requester, args: {} });
     verifyJob(SECRET, first.payload, o);
-    const again = signJob(SECRET, { host: 'server1', capability: 'run', requester, args: {}, id: first.envelope.id, attempt: 2 });
+    const again = signJob(SECRET, {
+      host: 'server1',
+      capability: 'run',
+      requester,
+      args: {},
+      id: first.envelope.id,
+      attempt: 2,
+    });
     expect(verifyJob(SECRET, again.payload, o)).toMatchObject({ id: first.envelope.id, attempt: 2 });
     expectCode(() => verifyJob(SECRET, again.payload, o), ErrorCode.ReplayedJob);
     expectCode(() => verifyJob(SECRET, first.payload, o), ErrorCode.ReplayedJob);
@@ -111,9 +145,25 @@ describe('events and results', () => {
   });
 
   it('verifies a result and rejects one from a rogue worker or for another job', () => {
-    const raw = signResult(SECRET, { job: 'job-1', host: 'server1', capability: 'run', ok: true, value: { exitCode: 0 }, error: null, durationMs: 5 });
+    const raw = signResult(SECRET, {
+      job: 'job-1',
+      host: 'server1',
+      capability: 'run',
+      ok: true,
+      value: { exitCode: 0 },
+      error: null,
+      durationMs: 5,
+    });
     expect(verifyResult(SECRET, raw, job).value).toEqual({ exitCode: 0 });
-    const rogue = signResult('rogue-secret-0123456789', { job: 'job-1', host: 'server1', capability: 'run', ok: true, value: 'pwned', error: null, durationMs: 1 });
+    const rogue = signResult('rogue-secret-0123456789', {
+      job: 'job-1',
+      host: 'server1',
+      capability: 'run',
+      ok: true,
+      value: 'pwned',
+      error: null,
+      durationMs: 1,
+    });
     expectCode(() => verifyResult(SECRET, rogue, job), ErrorCode.BadResult);
     expectCode(() => verifyResult(SECRET, raw, { ...job, id: 'job-2' }), ErrorCode.BadResult);
     expectCode(() => verifyResult(SECRET, raw, { ...job, host: 'server2' }), ErrorCode.BadResult);
@@ -160,7 +210,6 @@ describe('NonceCache', () => {
     expect(saved.length).toBeLessThan(1200);
     expect(saved.some((e) => e.id === 'k2999')).toBe(true);
   });
-
 
   it('forgets ids after the ttl and caps its size', () => {
     const c = new NonceCache(1000, 2);

@@ -7,7 +7,8 @@ import { createReloadablePolicy } from '../../../src/core/policy/reloadable.js';
 const dir = mkdtempSync(join(tmpdir(), 'gearops-policy-reload-'));
 const file = join(dir, 'policy.yml');
 const principal = { userId: 'U1', channelId: 'C1', roles: [] as string[] };
-const rules = (allow: string, groups = '') => `version: 1\n${groups ? `roles:\n  dba: { groups: [${groups}] }\n` : ''}commands:\n  - rule: diag\n    allow:\n      - ${allow}\n`;
+const rules = (allow: string, groups = '') =>
+  `version: 1\n${groups ? `roles:\n  dba: { groups: [${groups}] }\n` : ''}commands:\n  - rule: diag\n    allow:\n      - ${allow}\n`;
 
 describe('createReloadablePolicy', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,20 +9,32 @@ describe('checkAutomaticChange', () => {
   const pool = [node('db1', 'READ', 'WRITE'), node('db2', 'READ'), node('db3', 'READ')];
 
   it('lets the monitor take out a replica while other READ servers remain', () => {
-    expect(checkAutomaticChange(pool, take('db2'))).toEqual({ allowed: true, reason: 'db2:3306 may change automatically' });
+    expect(checkAutomaticChange(pool, take('db2'))).toEqual({
+      allowed: true,
+      reason: 'db2:3306 may change automatically',
+    });
     expect(checkAutomaticChange(pool, take('db1', ['WRITE'])).allowed).toBe(true);
   });
 
   it('refuses to take out the last READ server, and says so', () => {
     const last = [node('db1', 'WRITE'), node('db2', 'READ'), node('db3')];
-    expect(checkAutomaticChange(last, take('db2'))).toEqual({ allowed: false, reason: 'not taking db2:3306 out: it is the last READ server' });
+    expect(checkAutomaticChange(last, take('db2'))).toEqual({
+      allowed: false,
+      reason: 'not taking db2:3306 out: it is the last READ server',
+    });
     // The master is the last reader once the replicas are out: dropping only its READ role is refused too.
     const masterOnly = [node('db1', 'READ', 'WRITE'), node('db2'), node('db3')];
-    expect(checkAutomaticChange(masterOnly, take('db1', ['WRITE']))).toEqual({ allowed: false, reason: 'not taking db1:3306 out: it is the last READ server' });
+    expect(checkAutomaticChange(masterOnly, take('db1', ['WRITE']))).toEqual({
+      allowed: false,
+      reason: 'not taking db1:3306 out: it is the last READ server',
+    });
   });
 
   it('refuses to leave the pool without a WRITE server, and says so', () => {
-    expect(checkAutomaticChange(pool, take('db1', ['READ']))).toEqual({ allowed: false, reason: 'not taking db1:3306 out: it is the last WRITE server' });
+    expect(checkAutomaticChange(pool, take('db1', ['READ']))).toEqual({
+      allowed: false,
+      reason: 'not taking db1:3306 out: it is the last WRITE server',
+    });
     expect(checkAutomaticChange(pool, take('db1')).reason).toBe('not taking db1:3306 out: it is the last WRITE server');
   });
 
@@ -37,7 +49,10 @@ describe('checkAutomaticChange', () => {
   });
 
   it('refuses a change to a server that is not in the pool', () => {
-    expect(checkAutomaticChange(pool, { host: 'db9', port: 3306, after: [] })).toEqual({ allowed: false, reason: 'db9:3306 is not in the pool' });
+    expect(checkAutomaticChange(pool, { host: 'db9', port: 3306, after: [] })).toEqual({
+      allowed: false,
+      reason: 'db9:3306 is not in the pool',
+    });
     // Same host, other port: a different server.
     expect(checkAutomaticChange(pool, { host: 'db2', port: 3307, after: [] }).allowed).toBe(false);
   });

@@ -14,15 +14,39 @@ describe('redactSecrets', () => {
     ["CHANGE MASTER TO MASTER_HOST='a', MASTER_PASSWORD='r3pl'", "MASTER_PASSWORD='****'"],
     ["SET PASSWORD = PASSWORD('old')", "PASSWORD('****')"],
     ['token xoxb-1234567890-abcdefghij in a log line', 'xox?-****'],
-    ["GRANT USAGE ON *.* TO `msandbox`@`%` IDENTIFIED BY PASSWORD '*6C387FC3893DBA1E3BA155E74754DA6682D04747'", "IDENTIFIED BY PASSWORD '****'"],
+    [
+      "GRANT USAGE ON *.* TO `msandbox`@`%` IDENTIFIED BY PASSWORD '*6C387FC3893DBA1E3BA155E74754DA6682D04747'",
+      "IDENTIFIED BY PASSWORD '****'",
+    ],
   ])('masks %s', (input, expected) => {
     const out = redactSecrets(input);
     expect(out).toContain(expected);
-    for (const secret of ['S3cr3t', 'hunter2', 'two words', 'abc ', 'topsecret', 'abcd1234', 'pa55', 'pw1', 'r3pl', "'old'", '1234567890-abcdefghij', '6C387FC3']) expect(out).not.toContain(secret);
+    for (const secret of [
+      'S3cr3t',
+      'hunter2',
+      'two words',
+      'abc ',
+      'topsecret',
+      'abcd1234',
+      'pa55',
+      'pw1',
+      'r3pl',
+      "'old'",
+      '1234567890-abcdefghij',
+      '6C387FC3',
+    ])
+      expect(out).not.toContain(secret);
   });
 
   it('leaves what is not a credential alone', () => {
-    const text = ['tcp 0 0 127.0.0.1:3306 0.0.0.0:* LISTEN', 'root 1 ssh -p22 backup@db2', 'ps -p 1234', 'grep -p pattern file', 'password_reuse_check enabled', 'mysql -p (prompted)'].join('\n');
+    const text = [
+      'tcp 0 0 127.0.0.1:3306 0.0.0.0:* LISTEN',
+      'root 1 ssh -p22 backup@db2',
+      'ps -p 1234',
+      'grep -p pattern file',
+      'password_reuse_check enabled',
+      'mysql -p (prompted)',
+    ].join('\n');
     expect(redactSecrets(text)).toBe(text);
   });
 
@@ -36,12 +60,24 @@ describe('redactRows', () => {
   it('masks every value of a credential column and credentials inside other values, and keeps the rest', () => {
     const columns = ['User', 'Host', 'authentication_string', 'plugin', 'Grants'];
     const rows = [
-      ['msandbox', '%', '*6C387FC3893DBA1E3BA155E74754DA6682D04747', 'mysql_native_password', "GRANT ALL ON *.* TO x IDENTIFIED BY PASSWORD '*6C387FC3893DBA1E3BA155E74754DA6682D04747'"],
+      [
+        'msandbox',
+        '%',
+        '*6C387FC3893DBA1E3BA155E74754DA6682D04747',
+        'mysql_native_password',
+        "GRANT ALL ON *.* TO x IDENTIFIED BY PASSWORD '*6C387FC3893DBA1E3BA155E74754DA6682D04747'",
+      ],
       ['mariadb.sys', 'localhost', '', 'mysql_native_password', 'NULL'],
       ['app', '%', '$A$005$opaque-sha2-bytes', 'caching_sha2_password', ''],
     ];
     const out = redactRows(columns, rows);
-    expect(out[0]).toEqual(['msandbox', '%', '****', 'mysql_native_password', "GRANT ALL ON *.* TO x IDENTIFIED BY PASSWORD '****'"]);
+    expect(out[0]).toEqual([
+      'msandbox',
+      '%',
+      '****',
+      'mysql_native_password',
+      "GRANT ALL ON *.* TO x IDENTIFIED BY PASSWORD '****'",
+    ]);
     expect(out[1]).toEqual(rows[1]);
     expect(out[2]?.[2]).toBe('****');
     expect(JSON.stringify(out)).not.toContain('6C387FC3');

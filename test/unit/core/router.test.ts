@@ -10,7 +10,8 @@ const echo: CommandModule = {
   description: 'echo',
   usage: '<text>',
   async handle(inv) {
-    if (inv.text === 'deny') throw new GearopsError(ErrorCode.PolicyDenied, 'no rule allows deny', { data: { rule: 'r1' } });
+    if (inv.text === 'deny')
+      throw new GearopsError(ErrorCode.PolicyDenied, 'no rule allows deny', { data: { rule: 'r1' } });
     if (inv.text === 'crash') throw new Error('boom');
     await inv.reply.post({ text: `${inv.text} roles=${inv.principal.roles.join(',')}` });
     return { status: 'ok', host: 'h1' };
@@ -25,24 +26,51 @@ const echo: CommandModule = {
 
 function invocation(text: string, user = 'U1') {
   const rec = createRecordingReply();
-  return { rec, inv: { command: 'echo', text, principal: { userId: user, channelId: 'C1', roles: [] }, reply: rec.reply, source: 'console' as const, requestId: 'r1' } };
+  return {
+    rec,
+    inv: {
+      command: 'echo',
+      text,
+      principal: { userId: user, channelId: 'C1', roles: [] },
+      reply: rec.reply,
+      source: 'console' as const,
+      requestId: 'r1',
+    },
+  };
 }
 
 describe('command router', () => {
   it('fills roles from the policy, runs the command and audits it', async () => {
     const audit = createMemoryAudit();
-    const router = createCommandRouter({ commands: [echo], policy: createFakePolicy({ roles: { U1: ['dba'] } }), logger: createSilentLogger(), audit });
+    const router = createCommandRouter({
+      commands: [echo],
+      policy: createFakePolicy({ roles: { U1: ['dba'] } }),
+      logger: createSilentLogger(),
+      audit,
+    });
     const { rec, inv } = invocation('hello');
     const out = await router.dispatch(inv);
     expect(out.status).toBe('ok');
     expect(rec.posts[0]?.text).toBe('hello roles=dba');
     expect(audit.rows).toHaveLength(1);
-    expect(audit.rows[0]).toMatchObject({ command: 'echo', text: 'hello', decision: 'allow', status: 'ok', host: 'h1', userId: 'U1' });
+    expect(audit.rows[0]).toMatchObject({
+      command: 'echo',
+      text: 'hello',
+      decision: 'allow',
+      status: 'ok',
+      host: 'h1',
+      userId: 'U1',
+    });
   });
 
   it('answers a GearopsError with its reason and records a denial', async () => {
     const audit = createMemoryAudit();
-    const router = createCommandRouter({ commands: [echo], policy: createFakePolicy(), logger: createSilentLogger(), audit });
+    const router = createCommandRouter({
+      commands: [echo],
+      policy: createFakePolicy(),
+      logger: createSilentLogger(),
+      audit,
+    });
     const { rec, inv } = invocation('deny');
     const out = await router.dispatch(inv);
     expect(out).toMatchObject({ status: 'denied', rule: 'r1' });
@@ -52,7 +80,12 @@ describe('command router', () => {
 
   it('answers an unexpected crash without leaking it, and still audits', async () => {
     const audit = createMemoryAudit();
-    const router = createCommandRouter({ commands: [echo], policy: createFakePolicy(), logger: createSilentLogger(), audit });
+    const router = createCommandRouter({
+      commands: [echo],
+      policy: createFakePolicy(),
+      logger: createSilentLogger(),
+      audit,
+    });
     const { rec, inv } = invocation('crash');
     expect((await router.dispatch(inv)).status).toBe('failed');
     expect(rec.ephemerals[0]).toMatch(/internal error \(request r1\)/);
@@ -69,7 +102,13 @@ describe('command router', () => {
 
   it('rate-limits one user without touching another', async () => {
     let t = 0;
-    const router = createCommandRouter({ commands: [echo], policy: createFakePolicy(), logger: createSilentLogger(), userRate: { limit: 2, windowMs: 60_000 }, now: () => t });
+    const router = createCommandRouter({
+      commands: [echo],
+      policy: createFakePolicy(),
+      logger: createSilentLogger(),
+      userRate: { limit: 2, windowMs: 60_000 },
+      now: () => t,
+    });
     expect((await router.dispatch(invocation('a').inv)).status).toBe('ok');
     expect((await router.dispatch(invocation('b').inv)).status).toBe('ok');
     const third = invocation('c');
@@ -83,9 +122,21 @@ describe('command router', () => {
 
   it('routes buttons by action id prefix', async () => {
     const audit = createMemoryAudit();
-    const router = createCommandRouter({ commands: [echo], policy: createFakePolicy(), logger: createSilentLogger(), audit });
+    const router = createCommandRouter({
+      commands: [echo],
+      policy: createFakePolicy(),
+      logger: createSilentLogger(),
+      audit,
+    });
     const rec = createRecordingReply();
-    const base = { value: '42', principal: { userId: 'U1', channelId: 'C1', roles: [] }, message: { channel: 'C1', ts: '1.1' }, reply: rec.reply, source: 'slack' as const, requestId: 'r2' };
+    const base = {
+      value: '42',
+      principal: { userId: 'U1', channelId: 'C1', roles: [] },
+      message: { channel: 'C1', ts: '1.1' },
+      reply: rec.reply,
+      source: 'slack' as const,
+      requestId: 'r2',
+    };
     expect((await router.dispatchAction({ ...base, actionId: 'echo.ack' })).status).toBe('ok');
     expect(rec.ephemerals[0]).toBe('pressed echo.ack=42');
     expect((await router.dispatchAction({ ...base, actionId: 'other.x' })).status).toBe('refused');

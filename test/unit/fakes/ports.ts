@@ -38,7 +38,9 @@ export function createRecordingReply(channel = 'C1', opts: { confirm?: boolean }
 }
 
 /** A policy fake: allows run lines in `allowRun` and actions in `allowActions`. */
-export function createFakePolicy(opts: { allowRun?: Record<string, string[][]>; allowActions?: PolicyAction[]; roles?: Record<string, string[]> } = {}): Policy {
+export function createFakePolicy(
+  opts: { allowRun?: Record<string, string[][]>; allowActions?: PolicyAction[]; roles?: Record<string, string[]> } = {},
+): Policy {
   return {
     source: 'fake.yml',
     settings: { autoOffline: false },
@@ -47,11 +49,20 @@ export function createFakePolicy(opts: { allowRun?: Record<string, string[][]>; 
     checkRun({ host, line }): RunDecision {
       const pipeline = opts.allowRun?.[line];
       return pipeline
-        ? { allow: true, rule: 'fake', reason: 'allowed by rule fake', pipeline, timeoutMs: 5000, maxOutputBytes: 1 << 20 }
+        ? {
+            allow: true,
+            rule: 'fake',
+            reason: 'allowed by rule fake',
+            pipeline,
+            timeoutMs: 5000,
+            maxOutputBytes: 1 << 20,
+          }
         : { allow: false, reason: `no rule allows \`${line}\` on ${host}`, timeoutMs: 0, maxOutputBytes: 0 };
     },
     checkAction({ action }): Decision {
-      return opts.allowActions?.includes(action) ? { allow: true, rule: 'fake', reason: 'allowed by rule fake' } : { allow: false, reason: `no rule allows ${action}` };
+      return opts.allowActions?.includes(action)
+        ? { allow: true, rule: 'fake', reason: 'allowed by rule fake' }
+        : { allow: false, reason: `no rule allows ${action}` };
     },
     checkSql: () => ({ allow: false, reason: 'no sql' }),
     programs: () => ['uptime'],

@@ -21,7 +21,8 @@ const incident = (patch: Partial<Incident> = {}): Incident => ({
   ...patch,
 });
 
-const actions = (m: ReturnType<typeof alertMessage>) => m.blocks?.flatMap((b) => (b.type === 'buttons' ? b.buttons.map((x) => x.actionId) : [])) ?? [];
+const actions = (m: ReturnType<typeof alertMessage>) =>
+  m.blocks?.flatMap((b) => (b.type === 'buttons' ? b.buttons.map((x) => x.actionId) : [])) ?? [];
 
 describe('alertMessage buttons', () => {
   it('offers ack, restart, a confirmed skip and take-out-of-pool on a broken replica', () => {
@@ -31,17 +32,40 @@ describe('alertMessage buttons', () => {
   });
 
   it('offers put-back once the replica is out of the pool, and no skip for an IO fault', () => {
-    expect(actions(alertMessage(incident({ kind: 'io_stopped', pooledOut: true }), { role: 'replica', pool: true, pooledOut: true }))).toEqual(['incident.ack', 'incident.restart', 'incident.poolin']);
+    expect(
+      actions(
+        alertMessage(incident({ kind: 'io_stopped', pooledOut: true }), {
+          role: 'replica',
+          pool: true,
+          pooledOut: true,
+        }),
+      ),
+    ).toEqual(['incident.ack', 'incident.restart', 'incident.poolin']);
   });
 
   it('offers no pool button for a master, nor without a pool', () => {
-    expect(actions(alertMessage(incident({ kind: 'unreachable', errno: null, error: 'connect ECONNREFUSED' }), { role: 'master', pool: true }))).toEqual(['incident.ack']);
-    expect(actions(alertMessage(incident({ kind: 'master_lost' }), { role: 'master', pool: true }))).toEqual(['incident.ack', 'incident.restart']);
-    expect(actions(alertMessage(incident({ kind: 'lag', lag: 45 }), { role: 'replica', pool: false }))).toEqual(['incident.ack']);
+    expect(
+      actions(
+        alertMessage(incident({ kind: 'unreachable', errno: null, error: 'connect ECONNREFUSED' }), {
+          role: 'master',
+          pool: true,
+        }),
+      ),
+    ).toEqual(['incident.ack']);
+    expect(actions(alertMessage(incident({ kind: 'master_lost' }), { role: 'master', pool: true }))).toEqual([
+      'incident.ack',
+      'incident.restart',
+    ]);
+    expect(actions(alertMessage(incident({ kind: 'lag', lag: 45 }), { role: 'replica', pool: false }))).toEqual([
+      'incident.ack',
+    ]);
   });
 
   it('drops every button once resolved', () => {
-    const m = alertMessage(incident({ state: 'resolved', resolvedAt: new Date('2026-11-24T10:02:05Z') }), { role: 'replica', pool: true });
+    const m = alertMessage(incident({ state: 'resolved', resolvedAt: new Date('2026-11-24T10:02:05Z') }), {
+      role: 'replica',
+      pool: true,
+    });
     expect(actions(m)).toEqual([]);
     expect(m.text.startsWith('✅ RESOLVED after 2 min 5 s: demo: replica 127.0.0.1:5001 — ')).toBe(true);
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNonceFile } from '../../../src/worker/nonce-file.js';
 
-describe('the worker\'s record of jobs taken (state-dir/seen-jobs)', () => {
+describe("the worker's record of jobs taken (state-dir/seen-jobs)", () => {
   const dirs: string[] = [];
   const dir = () => {
     const d = mkdtempSync(join(tmpdir(), 'gearops-nonce-test-'));
