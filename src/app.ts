@@ -19,6 +19,7 @@ import { createGearmanDispatcher } from './gearman/dispatcher.js';
 import type { ReplicationMonitor } from './monitor/monitor.js';
 import { createRunCommand } from '../commands/run.js';
 import { createAuditOutbox } from './core/audit-outbox.js';
+import { loadCredentialsFile } from './credentials-file.js';
 
 /** Everything a transport needs to serve commands. */
 export interface AppContext {
@@ -73,8 +74,14 @@ async function storeParts(d: {
       import('./monitor/incident-actions.js'),
       import('./monitor/monitor.js'),
     ]);
-  const probe = createReplicationProbe({ credentials: d.config.sandboxCredentials, logger: d.logger });
-  const commands = createStoreCommands({ ...d, probe });
+  // Refused at start-up when others can read it (the error names the path and the fix).
+  const credentials = loadCredentialsFile(d.config.credentialsFile, { sandbox: d.config.sandboxCredentials });
+  const probe = createReplicationProbe({
+    credentials: d.config.sandboxCredentials,
+    named: credentials.get,
+    logger: d.logger,
+  });
+  const commands = createStoreCommands({ ...d, probe, credentials });
   const actions = createIncidentActions({
     store: d.store,
     probe,

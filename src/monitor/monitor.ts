@@ -15,6 +15,7 @@ import { checkAutomaticChange } from '../core/pool-guard.js';
 import { poolChangeMessage, showPoolType } from '../core/pool-message.js';
 import { alertMessage, describeError, humanDuration } from './alert-message.js';
 import { confirmLag, detectFaults, FAULT_TITLES, type Fault } from './detect.js';
+import { nodeAddress } from '../core/cluster.js';
 
 /** Dependencies and settings of the monitor. */
 export interface MonitorDeps {
@@ -192,7 +193,7 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     const statuses: NodeStatus[] = await Promise.all(
       c.nodes.map((n) =>
         limiter.schedule(() =>
-          deps.probe.status({ address: n.address, port: n.port }).catch((err: Error): NodeStatus => ({
+          deps.probe.status(nodeAddress(c, n)).catch((err: Error): NodeStatus => ({
             reachable: false,
             error: err.message,
             isReplica: false,
