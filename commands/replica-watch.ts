@@ -9,7 +9,8 @@ import { resultBlock, textMessage } from '../src/core/message.js';
 import type { ChatSink } from '../src/core/ports/chat.js';
 import type { CommandInvocation, CommandOutcome } from '../src/core/ports/commands.js';
 import type { Policy } from '../src/core/ports/policy.js';
-import type { ClusterNode, ClusterStore, IncidentStore } from '../src/core/ports/store.js';
+import type { ClusterStore, IncidentStore } from '../src/core/ports/store.js';
+import { watchedNodes } from '../src/core/cluster.js';
 import { discoverTopology, type Discovery, type TopologyReader } from '../src/core/topology.js';
 import { mention, policyPrincipal } from './shared.js';
 
@@ -80,19 +81,6 @@ export function topologyBlocks(d: Discovery): Block[] {
     });
   if (d.notes.length > 0) blocks.push({ type: 'text', text: `*Notes:*\n${d.notes.map((n) => `• ${n}`).join('\n')}` });
   return blocks;
-}
-
-/** The nodes of a watched cluster as the store keeps them: every server by its address, no sandbox. */
-export function watchedNodes(d: Discovery): ClusterNode[] {
-  return d.nodes.map((n) => ({
-    host: n.address,
-    address: n.address,
-    port: n.port,
-    role: n.role === 'master' ? 'master' : 'replica',
-    serverId: n.serverId,
-    sandbox: '',
-    ...(n.replicatesFrom ? { replicatesFrom: n.replicatesFrom } : {}),
-  }));
 }
 
 /** Creates the watch and unwatch handlers. */

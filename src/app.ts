@@ -67,13 +67,21 @@ async function storeParts(d: {
   config: GearopsConfig;
   logger: Logger;
 }) {
-  const [{ createStoreCommands }, { createReplicationProbe }, { createIncidentActions }, { createReplicationMonitor }] =
-    await Promise.all([
-      import('./store-commands.js'),
-      import('./mysql/replication.js'),
-      import('./monitor/incident-actions.js'),
-      import('./monitor/monitor.js'),
-    ]);
+  const [
+    { createStoreCommands },
+    { createReplicationProbe },
+    { createIncidentActions },
+    { createReplicationMonitor },
+    { createTopologyChanges },
+    { createTopologyReader },
+  ] = await Promise.all([
+    import('./store-commands.js'),
+    import('./mysql/replication.js'),
+    import('./monitor/incident-actions.js'),
+    import('./monitor/monitor.js'),
+    import('./monitor/topology-changes.js'),
+    import('./mysql/topology-reader.js'),
+  ]);
   // Refused at start-up when others can read it (the error names the path and the fix).
   const credentials = loadCredentialsFile(d.config.credentialsFile, { sandbox: d.config.sandboxCredentials });
   const probe = createReplicationProbe({
@@ -92,6 +100,13 @@ async function storeParts(d: {
   });
   const monitor = d.config.alertChannel
     ? createReplicationMonitor({
+        topology: createTopologyChanges({
+          clusters: d.store.clusters,
+          reader: (name) => createTopologyReader({ credentials: credentials.get(name) }),
+          chat: d.chat,
+          alertChannel: d.config.alertChannel,
+          logger: d.logger,
+        }),
         store: d.store,
         probe,
         chat: d.chat,

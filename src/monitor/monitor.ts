@@ -37,6 +37,8 @@ export interface MonitorDeps {
   /** Nodes polled at once (one slow node never delays the others beyond its own slot). */
   concurrency?: number;
   lockName?: string;
+  /** Compares each watched cluster's topology with its record every cycle (new replicas, changed sources). */
+  topology?: { check(c: ClusterRecord, open: Incident[]): Promise<void> };
 }
 
 /** A running monitor. */
@@ -251,7 +253,12 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     const [all, open] = await Promise.all([deps.store.clusters.list(), deps.store.incidents.listOpen()]);
     // Only ready clusters are watched: one being built is not up yet, one being removed is going down on purpose.
     const clusters = all.filter((c) => (c.state ?? 'ready') === 'ready');
-    await Promise.all(clusters.map((c) => pollCluster(c, open)));
+    await Promise.all(
+      clusters.map(async (c) => {
+        await pollCluster(c, open);
+        if (c.kind === 'watched') await deps.topology?.check(c, open);
+      }),
+    );
     // Incidents of clusters that were removed: resolve them so no thread stays open forever.
     const names = new Set(all.map((c) => c.name));
     for (const i of open) {

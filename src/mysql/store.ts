@@ -232,6 +232,34 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
         const r = await q<ResultSetHeader>('DELETE FROM clusters WHERE name = ?', [name]);
         return r.affectedRows > 0;
       },
+      async setNodes(name, nodes) {
+        let conn: PoolConnection | null = null;
+        try {
+          conn = await db.getConnection();
+          await conn.beginTransaction();
+          const [found] = await conn.query<RowDataPacket[]>('SELECT name FROM clusters WHERE name = ? FOR UPDATE', [
+            name,
+          ]);
+          if (found.length === 0) {
+            await conn.rollback();
+            return false;
+          }
+          await conn.query('DELETE FROM cluster_nodes WHERE cluster = ?', [name]);
+          for (const [i, n] of nodes.entries())
+            await conn.query(
+              'INSERT INTO cluster_nodes (cluster, position, host, address, port, role, server_id, sandbox, replicates_from) ' +
+                'VALUES (?,?,?,?,?,?,?,?,?)',
+              [name, i, n.host, n.address, n.port, n.role, n.serverId, n.sandbox, n.replicatesFrom ?? null],
+            );
+          await conn.commit();
+          return true;
+        } catch (err) {
+          await conn?.rollback().catch(() => undefined);
+          throw toStoreError(err, p.where);
+        } finally {
+          conn?.release();
+        }
+      },
       async markRemoving(name) {
         const r = await q<ResultSetHeader>("UPDATE clusters SET state = 'removing' WHERE name = ?", [name]);
         return r.affectedRows > 0;

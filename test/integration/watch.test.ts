@@ -28,10 +28,12 @@ describe.skipIf(why !== null)(`/replica watch of plain replication on namespace 
   const thread = (ts: string) => f.sink.posts.filter((p) => p.threadTs === ts);
 
   beforeAll(async () => {
-    net = createNetnsNetwork(['db1', 'db2', 'db3']);
+    net = createNetnsNetwork(['db1', 'db2', 'db3', 'db4']);
     console.log(`made ${net.hosts.length} network-namespace hosts on ${net.subnet}`);
     topo = createPlainTopology();
-    const s = await Promise.all(net.hosts.map((host, i) => topo.start({ host, port: 3306, serverId: 11 + i })));
+    const s = await Promise.all(
+      net.hosts.slice(0, 3).map((host, i) => topo.start({ host, port: 3306, serverId: 11 + i })),
+    );
     [m, r1, r2] = s as [PlainServer, PlainServer, PlainServer];
     await r1.replicateFrom(m);
     await r2.replicateFrom(m);
@@ -98,13 +100,38 @@ describe.skipIf(why !== null)(`/replica watch of plain replication on namespace 
     expect(alerts().filter((a) => a.text.includes(`${r1.address}:3306`))).toHaveLength(1);
   });
 
+  it('notices a replica started by hand within two polls, and a replica repointed by hand', async () => {
+    // Polls are driven one by one here, so "within two polls" is counted, not timed.
+    await f.ctx.monitor!.stop();
+    const r3 = await topo.start({ host: net.host('db4'), port: 3306, serverId: 14 });
+    await r3.replicateFrom(m);
+    const announced = (source: PlainServer) =>
+      alerts().some((a) => a.text.includes(`${r3.address}:3306 now replicates from ${source.address}:3306`));
+    for (let poll = 0; poll < 2 && !announced(m); poll++) await f.ctx.monitor!.pollOnce();
+    expect(announced(m)).toBe(true);
+    const c = await f.ctx.store!.clusters.get('prod');
+    expect(c?.nodes.map((n) => [n.address, n.role, n.replicatesFrom])).toContainEqual([
+      r3.address,
+      'replica',
+      `${m.address}:3306`,
+    ]);
+    // Repointed below db2: the record follows and db2 shows as an intermediate master.
+    await r3.sql('STOP SLAVE');
+    await r3.replicateFrom(r1);
+    for (let poll = 0; poll < 2 && !announced(r1); poll++) await f.ctx.monitor!.pollOnce();
+    expect(alerts().some((a) => a.text.includes(`(was ${m.address}:3306; cluster prod)`))).toBe(true);
+    const st = await f.run('/replica status prod');
+    expect(st.text).toMatch(new RegExp(`intermediate +${r1.address.replace(/\./g, '\\.')}:3306`));
+    await f.ctx.monitor!.start();
+  });
+
   it('/replica unwatch forgets the cluster and leaves every server running, untouched', async () => {
-    const before = await Promise.all([m, r1, r2].map((s) => s.sql('SELECT @@gtid_binlog_pos, @@read_only')));
+    const before = await Promise.all(topo.servers.map((s) => s.sql('SELECT @@gtid_binlog_pos, @@read_only')));
     const { outcome, text } = await f.run('/replica unwatch prod');
     expect(outcome.status, text).toBe('ok');
-    expect(text).toMatch(/its 3 servers were not touched/);
+    expect(text).toMatch(/its 4 servers were not touched/);
     expect(await f.ctx.store!.clusters.get('prod')).toBeNull();
-    expect(await Promise.all([m, r1, r2].map((s) => s.sql('SELECT @@gtid_binlog_pos, @@read_only')))).toEqual(before);
+    expect(await Promise.all(topo.servers.map((s) => s.sql('SELECT @@gtid_binlog_pos, @@read_only')))).toEqual(before);
     for (const r of [r1, r2]) expect(await r.sql("SHOW STATUS LIKE 'Slave_running'")).toMatch(/ON/);
   });
 

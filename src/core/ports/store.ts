@@ -87,6 +87,8 @@ export interface ClusterStore {
   list(): Promise<ClusterRecord[]>;
   /** True when a record was removed. */
   remove(name: string): Promise<boolean>;
+  /** Replaces a cluster's nodes (a watched cluster's topology changed); false when its record is gone. */
+  setNodes(name: string, nodes: ClusterNode[]): Promise<boolean>;
   /** An installing cluster is built: ready, with the version its master runs. False when its record is gone (removed meanwhile). */
   markReady(name: string, version: string): Promise<boolean>;
   /** /replica remove is stopping its servers: no longer monitored. False when its record is gone. */
