@@ -28,7 +28,9 @@ import type {
 } from '../src/core/ports/store.js';
 import { poolChangeMessage, showPoolType } from '../src/core/pool-message.js';
 import { redactRows } from '../src/core/redact.js';
+import { nodeAddress } from '../src/core/cluster.js';
 import { formatDuration, mention, policyPrincipal, requesterOf, words } from './shared.js';
+import { createWatchCommands, WATCH_USAGE, type WatchDeps } from './replica-watch.js';
 
 /** What `sandbox.check@host` answers. */
 export interface SandboxCheckValue {
@@ -68,6 +70,8 @@ export interface ReplicaCommandDeps {
   /** Ports tried when `port=` is not given. */
   portRange?: { from: number; to: number };
   installTimeoutMs?: number;
+  /** For /replica watch: reads servers with named credentials. Without it, watch is not offered. */
+  watch?: Pick<WatchDeps, 'topologyReader' | 'defaultCredentials' | 'incidents'>;
 }
 
 const USAGE = [
@@ -77,6 +81,7 @@ const USAGE = [
   '/replica diagnose <host>',
   '/replica remove <cluster>',
   '/replica sql <cluster> <statement>',
+  ...WATCH_USAGE,
 ].join('\n');
 
 const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
@@ -141,6 +146,10 @@ type NodeState = { host: string; role: 'master' | 'replica'; port: number; state
 export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
   const range = deps.portRange ?? { from: 21000, to: 29000 };
   const installTimeoutMs = deps.installTimeoutMs ?? 180_000;
+
+  const watching = deps.watch
+    ? createWatchCommands({ ...deps.watch, policy: deps.policy, clusters: deps.clusters, chat: deps.chat })
+    : null;
 
   // Installs this process is running (their tokens): /replica remove leaves those alone.
   const installingHere = new Set<string>();
@@ -536,20 +545,21 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
         });
         continue;
       }
-      const statuses = await Promise.all(c.nodes.map((n) => deps.probe.status({ address: n.address, port: n.port })));
+      const statuses = await Promise.all(c.nodes.map((n) => deps.probe.status(nodeAddress(c, n))));
       const rows = c.nodes.map((n, i) => {
         const s = statuses[i]!;
         const bad = isBroken(n, s);
         if (bad) broken++;
         return [
           bad ? '✗ BROKEN' : '✓',
-          n.role,
-          `${n.host} ${n.address}:${n.port}`,
+          roleOf(c, n),
+          n.host === n.address ? `${n.address}:${n.port}` : `${n.host} ${n.address}:${n.port}`,
           s.version ?? '?',
           ...replicationCells(n, s),
         ];
       });
-      blocks.push({ type: 'text', text: `*${c.name}* — ${c.nodes.length} nodes, version ${c.version}` });
+      const kind = c.kind === 'watched' ? ', watched' : '';
+      blocks.push({ type: 'text', text: `*${c.name}* — ${c.nodes.length} nodes, version ${c.version}${kind}` });
       blocks.push({
         type: 'table',
         columns: ['', 'role', 'node', 'version', 'IO', 'SQL', 'behind', 'last error', 'position'],
@@ -575,7 +585,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
             blocks: [
               {
                 type: 'table',
-                columns: ['cluster', 'state', 'version', 'master', 'replicas', 'created by'],
+                columns: ['cluster', 'state', 'kind', 'version', 'master', 'replicas', 'created by'],
                 rows: all.map((c) => [
                   c.name,
                   c.state === 'installing'
@@ -583,6 +593,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
                     : c.state === 'removing'
                       ? 'removing'
                       : 'ready',
+                  c.kind === 'watched' ? 'watched' : 'built',
                   c.version,
                   nodeName(c.nodes.find((n) => n.role === 'master')),
                   c.nodes
@@ -630,6 +641,12 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     if (!name) throw new GearopsError(ErrorCode.Usage, 'name the cluster.\nUsage: /replica remove <cluster>');
     const c = await deps.clusters.get(name);
     if (!c) throw new GearopsError(ErrorCode.Usage, `no cluster named ${name}; see /replica list.`);
+    if (c.kind === 'watched')
+      throw new GearopsError(
+        ErrorCode.Usage,
+        `cluster ${name} is watched, not built by gearops: its servers are never removed. ` +
+          `/replica unwatch ${name} forgets it and touches no server.`,
+      );
     const gate = await allowed(
       inv,
       'replica.remove',
@@ -766,9 +783,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       await inv.reply.ephemeral(textMessage(`Denied: ${d.reason}`));
       return { status: 'denied', rule: d.rule, summary: d.reason };
     }
-    const results = await Promise.allSettled(
-      c.nodes.map((n) => deps.probe.exec({ address: n.address, port: n.port }, statement)),
-    );
+    const results = await Promise.allSettled(c.nodes.map((n) => deps.probe.exec(nodeAddress(c, n), statement)));
     const blocks: Block[] = [
       { type: 'text', text: `${mention(inv.principal.userId)} ran \`${statement}\` on every node of *${name}*` },
     ];
@@ -811,7 +826,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     name: 'replica',
     description: 'Install, check and remove MySQL replication sandboxes',
     usage:
-      'install <cluster> master=<host> slaves=<h1,h2> | status [cluster] | list | diagnose <host> | remove <cluster> | sql <cluster> <statement>',
+      'install <cluster> master=<host> slaves=<h1,h2> | status [cluster] | list | diagnose <host> | remove <cluster> | sql <cluster> <statement> | watch <cluster> <host:port> | unwatch <cluster>',
     async handle(inv) {
       const [sub, ...args] = words(inv.text);
       switch (sub) {
@@ -827,6 +842,10 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
           return remove(inv, args[0]);
         case 'sql':
           return sql(inv, args[0], inv.text.trim().replace(/^sql\s+\S+\s*/, ''));
+        case 'watch':
+        case 'unwatch':
+          if (!watching) throw new GearopsError(ErrorCode.Usage, `/replica ${sub} needs the store.`);
+          return sub === 'watch' ? watching.watch(inv, args) : watching.unwatch(inv, args[0]);
         case undefined:
         case 'help':
           return help(inv);
@@ -836,6 +855,13 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       }
     },
   };
+}
+
+/** A node's role as shown: a replica that others replicate from is an intermediate master. */
+function roleOf(c: ClusterRecord, n: ClusterNode): string {
+  const self = `${n.address}:${n.port}`;
+  if (n.role === 'replica' && c.nodes.some((o) => o.replicatesFrom === self)) return 'intermediate';
+  return n.role;
 }
 
 function nodeName(n: ClusterNode | undefined): string {

@@ -19,6 +19,7 @@ import { createGearmanDispatcher } from './gearman/dispatcher.js';
 import type { ReplicationMonitor } from './monitor/monitor.js';
 import { createRunCommand } from '../commands/run.js';
 import { createAuditOutbox } from './core/audit-outbox.js';
+import { loadCredentialsFile } from './credentials-file.js';
 
 /** Everything a transport needs to serve commands. */
 export interface AppContext {
@@ -66,15 +67,29 @@ async function storeParts(d: {
   config: GearopsConfig;
   logger: Logger;
 }) {
-  const [{ createStoreCommands }, { createReplicationProbe }, { createIncidentActions }, { createReplicationMonitor }] =
-    await Promise.all([
-      import('./store-commands.js'),
-      import('./mysql/replication.js'),
-      import('./monitor/incident-actions.js'),
-      import('./monitor/monitor.js'),
-    ]);
-  const probe = createReplicationProbe({ credentials: d.config.sandboxCredentials, logger: d.logger });
-  const commands = createStoreCommands({ ...d, probe });
+  const [
+    { createStoreCommands },
+    { createReplicationProbe },
+    { createIncidentActions },
+    { createReplicationMonitor },
+    { createTopologyChanges },
+    { createTopologyReader },
+  ] = await Promise.all([
+    import('./store-commands.js'),
+    import('./mysql/replication.js'),
+    import('./monitor/incident-actions.js'),
+    import('./monitor/monitor.js'),
+    import('./monitor/topology-changes.js'),
+    import('./mysql/topology-reader.js'),
+  ]);
+  // Refused at start-up when others can read it (the error names the path and the fix).
+  const credentials = loadCredentialsFile(d.config.credentialsFile, { sandbox: d.config.sandboxCredentials });
+  const probe = createReplicationProbe({
+    credentials: d.config.sandboxCredentials,
+    named: credentials.get,
+    logger: d.logger,
+  });
+  const commands = createStoreCommands({ ...d, probe, credentials });
   const actions = createIncidentActions({
     store: d.store,
     probe,
@@ -85,6 +100,13 @@ async function storeParts(d: {
   });
   const monitor = d.config.alertChannel
     ? createReplicationMonitor({
+        topology: createTopologyChanges({
+          clusters: d.store.clusters,
+          reader: (name) => createTopologyReader({ credentials: credentials.get(name) }),
+          chat: d.chat,
+          alertChannel: d.config.alertChannel,
+          logger: d.logger,
+        }),
         store: d.store,
         probe,
         chat: d.chat,

@@ -26,6 +26,8 @@ export const VARIABLES = {
   GEAROPS_HOST_CONCURRENCY: 'jobs that may run at once on one host; more wait in line (e.g. 4)',
   GEAROPS_GROUPS_TTL_S:
     "seconds a Slack user group's member list is trusted before it is looked up again, a whole number from 10 to 86400 (default 300); only used when the policy's roles list groups",
+  GEAROPS_CREDENTIALS_FILE:
+    'a YAML file of named MySQL credentials for watched clusters (name: { user, password } or { defaults_file }), mode 0600',
   GEAROPS_SANDBOX_USER: 'the sandbox admin user (default msandbox)',
   GEAROPS_SANDBOX_PASSWORD: 'the sandbox admin password (default msandbox)',
   GEAROPS_LOG_LEVEL: 'trace, debug, info, warn, error or silent',
@@ -104,6 +106,7 @@ const schema = z.object({
       )
       .default(300),
   ),
+  GEAROPS_CREDENTIALS_FILE: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
   GEAROPS_SANDBOX_USER: z.preprocess(emptyToUndefined, z.string().min(1).default('msandbox')),
   GEAROPS_SANDBOX_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(1).default('msandbox')),
   GEAROPS_LOG_LEVEL: z.preprocess(
@@ -128,6 +131,8 @@ export interface GearopsConfig {
   /** Seconds a user group's member list is fresh (stale lists serve up to 3× this while Slack fails). */
   groupsTtlS: number;
   sandboxCredentials: { user: string; password: string };
+  /** GEAROPS_CREDENTIALS_FILE: named credentials for watched clusters (owner-only). */
+  credentialsFile?: string;
   logLevel: string;
 }
 
@@ -185,6 +190,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, require: Requirement[] = [])
     hostConcurrency: e.GEAROPS_HOST_CONCURRENCY,
     groupsTtlS: e.GEAROPS_GROUPS_TTL_S,
     sandboxCredentials: { user: e.GEAROPS_SANDBOX_USER, password: e.GEAROPS_SANDBOX_PASSWORD },
+    credentialsFile: e.GEAROPS_CREDENTIALS_FILE,
     logLevel: e.GEAROPS_LOG_LEVEL,
   };
 }

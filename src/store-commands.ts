@@ -8,6 +8,8 @@ import type { Policy } from './core/ports/policy.js';
 import type { ReplicationProbe } from './core/ports/replication.js';
 import type { Store } from './core/ports/store.js';
 import { createReplicationProbe } from './mysql/replication.js';
+import { createTopologyReader } from './mysql/topology-reader.js';
+import { loadCredentialsFile, type CredentialsDirectory } from './credentials-file.js';
 import { createReplicaCommand } from '../commands/replica.js';
 import { createPoolCommand } from '../commands/pool.js';
 
@@ -20,8 +22,14 @@ export function createStoreCommands(d: {
   config: GearopsConfig;
   logger: Logger;
   probe?: ReplicationProbe;
+  credentials?: CredentialsDirectory;
 }): CommandModule[] {
-  const probe = d.probe ?? createReplicationProbe({ credentials: d.config.sandboxCredentials, logger: d.logger });
+  // Refused here, at start-up, when others can read it: the path and the fix are in the error.
+  const credentials =
+    d.credentials ?? loadCredentialsFile(d.config.credentialsFile, { sandbox: d.config.sandboxCredentials });
+  const probe =
+    d.probe ??
+    createReplicationProbe({ credentials: d.config.sandboxCredentials, named: credentials.get, logger: d.logger });
   return [
     createReplicaCommand({
       dispatcher: d.dispatcher,
@@ -33,6 +41,11 @@ export function createStoreCommands(d: {
       chat: d.chat,
       poolChannel: d.config.poolChannel,
       credentialsName: `GEAROPS_SANDBOX_USER (${d.config.sandboxCredentials.user})`,
+      watch: {
+        topologyReader: (name) => createTopologyReader({ credentials: credentials.get(name) }),
+        defaultCredentials: 'sandbox',
+        incidents: d.store.incidents,
+      },
     }),
     createPoolCommand({
       policy: d.policy,

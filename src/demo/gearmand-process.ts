@@ -16,12 +16,12 @@ export interface GearmandProcess {
   stop(): Promise<void>;
 }
 
-/** Asks the kernel for a free loopback port. */
-export async function freePort(): Promise<number> {
+/** Asks the kernel for a free port on `host` (loopback unless given). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(0, host, () => {
       const addr = srv.address();
       srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
     });
@@ -51,14 +51,17 @@ export async function waitForPort(
   }
 }
 
-/** Starts gearmand on 127.0.0.1 (a free port unless one is given). */
-export async function startGearmandProcess(opts: { port?: number; binary?: string } = {}): Promise<GearmandProcess> {
-  const port = opts.port ?? (await freePort());
+/** Starts gearmand on 127.0.0.1, or on `listen` (a free port unless one is given). */
+export async function startGearmandProcess(
+  opts: { port?: number; binary?: string; listen?: string } = {},
+): Promise<GearmandProcess> {
+  const listen = opts.listen ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort(listen));
   const dir = mkdtempSync(join(tmpdir(), 'gearops-gearmand-'));
   const child: ChildProcess = spawn(
     opts.binary ?? 'gearmand',
     [
-      '--listen=127.0.0.1',
+      `--listen=${listen}`,
       `--port=${port}`,
       `--log-file=${join(dir, 'gearmand.log')}`,
       '--verbose=WARNING',
@@ -81,9 +84,9 @@ export async function startGearmandProcess(opts: { port?: number; binary?: strin
       ),
     ),
   );
-  await Promise.race([waitForPort('127.0.0.1', port, 10_000, () => !exited), spawnError]);
+  await Promise.race([waitForPort(listen, port, 10_000, () => !exited), spawnError]);
   return {
-    address: `127.0.0.1:${port}`,
+    address: `${listen}:${port}`,
     port,
     async stop() {
       if (!exited) {

@@ -27,6 +27,8 @@ export async function startWorkerProcess(opts: {
   extraArgs?: string[];
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** An argv prefix the worker runs under, e.g. `ip netns exec NS` for a test host of its own (it must exec). */
+  wrap?: string[];
 }): Promise<WorkerProcess> {
   // Without a --sandbox-dir or --state-dir of the caller's, they go to a temp dir of this process's own
   // (removed when it ends), never to the defaults under the user's home.
@@ -38,9 +40,11 @@ export async function startWorkerProcess(opts: {
     ...(ownDir && !given('--sandbox-dir') ? ['--sandbox-dir', join(ownDir, 'sandboxes')] : []),
     ...(ownDir && !given('--state-dir') ? ['--state-dir', join(ownDir, 'state')] : []),
   ];
+  const [program, ...prefix] = [...(opts.wrap ?? []), process.execPath];
   const child = spawn(
-    process.execPath,
+    program!,
     [
+      ...prefix,
       join(ROOT, 'scripts/gearops.js'),
       'worker',
       '--host',

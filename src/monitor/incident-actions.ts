@@ -13,6 +13,7 @@ import type { ReplicationProbe } from '../core/ports/replication.js';
 import type { Incident, PoolRole, Store } from '../core/ports/store.js';
 import { poolChangeMessage } from '../core/pool-message.js';
 import { alertMessage } from './alert-message.js';
+import { nodeAddress } from '../core/cluster.js';
 
 /** Dependencies of the incident buttons. */
 export interface IncidentActionDeps {
@@ -65,7 +66,7 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
     }
     const cluster = await deps.store.clusters.get(incident.cluster);
     const node = cluster?.nodes.find((n) => n.host === incident.host && n.port === incident.port);
-    const addr = node ? { address: node.address, port: node.port } : { address: incident.host, port: incident.port };
+    const addr = node && cluster ? nodeAddress(cluster, node) : { address: incident.host, port: incident.port };
     const role = node?.role;
     const done = (summary: string): CommandOutcome => ({
       status: 'ok',

@@ -15,6 +15,7 @@ import { checkAutomaticChange } from '../core/pool-guard.js';
 import { poolChangeMessage, showPoolType } from '../core/pool-message.js';
 import { alertMessage, describeError, humanDuration } from './alert-message.js';
 import { confirmLag, detectFaults, FAULT_TITLES, type Fault } from './detect.js';
+import { nodeAddress } from '../core/cluster.js';
 
 /** Dependencies and settings of the monitor. */
 export interface MonitorDeps {
@@ -36,6 +37,8 @@ export interface MonitorDeps {
   /** Nodes polled at once (one slow node never delays the others beyond its own slot). */
   concurrency?: number;
   lockName?: string;
+  /** Compares each watched cluster's topology with its record every cycle (new replicas, changed sources). */
+  topology?: { check(c: ClusterRecord, open: Incident[]): Promise<void> };
 }
 
 /** A running monitor. */
@@ -192,7 +195,7 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     const statuses: NodeStatus[] = await Promise.all(
       c.nodes.map((n) =>
         limiter.schedule(() =>
-          deps.probe.status({ address: n.address, port: n.port }).catch((err: Error): NodeStatus => ({
+          deps.probe.status(nodeAddress(c, n)).catch((err: Error): NodeStatus => ({
             reachable: false,
             error: err.message,
             isReplica: false,
@@ -250,7 +253,12 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     const [all, open] = await Promise.all([deps.store.clusters.list(), deps.store.incidents.listOpen()]);
     // Only ready clusters are watched: one being built is not up yet, one being removed is going down on purpose.
     const clusters = all.filter((c) => (c.state ?? 'ready') === 'ready');
-    await Promise.all(clusters.map((c) => pollCluster(c, open)));
+    await Promise.all(
+      clusters.map(async (c) => {
+        await pollCluster(c, open);
+        if (c.kind === 'watched') await deps.topology?.check(c, open);
+      }),
+    );
     // Incidents of clusters that were removed: resolve them so no thread stays open forever.
     const names = new Set(all.map((c) => c.name));
     for (const i of open) {

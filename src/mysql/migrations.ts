@@ -88,6 +88,14 @@ export const STORE_MIGRATIONS: Migration[] = [
         ADD COLUMN install_token VARCHAR(64) NULL`,
     ],
   },
+  {
+    version: 6,
+    name: 'watched clusters: replication gearops did not build',
+    statements: [
+      `ALTER TABLE clusters ADD COLUMN kind ENUM('built','watched') NOT NULL DEFAULT 'built'`,
+      `ALTER TABLE cluster_nodes ADD COLUMN replicates_from VARCHAR(255) NULL`,
+    ],
+  },
 ];
 
 /** Every migration, in order. */

@@ -10,6 +10,9 @@ import { ErrorCode, GearopsError } from '../errors.js';
 import type { NodeAddress, NodeStatus, ReplicationProbe } from '../core/ports/replication.js';
 import { toStoreError } from './errors.js';
 
+const missing = (name: string): never => {
+  throw new GearopsError(ErrorCode.Config, `no credentials named '${name}' are configured (GEAROPS_CREDENTIALS_FILE)`);
+};
 const num = (v: unknown): number | null => (v === null || v === undefined || v === '' ? null : Number(v));
 const pick = (r: RowDataPacket, ...names: string[]): unknown => {
   for (const n of names) if (n in r) return r[n];
@@ -19,19 +22,22 @@ const pick = (r: RowDataPacket, ...names: string[]): unknown => {
 /** Creates a probe that connects with `credentials`. */
 export function createReplicationProbe(opts: {
   credentials: { user: string; password: string };
+  /** Named credentials (a node's `credentials`, a watched cluster's); throws for an unknown name. */
+  named?: (name: string) => { user: string; password: string };
   logger: Logger;
   connectTimeoutMs?: number;
 }): ReplicationProbe {
   const pools = new Map<string, Pool>();
   const poolFor = (n: NodeAddress): Pool => {
-    const key = `${n.address}:${n.port}`;
+    const key = `${n.credentials ?? ''}@${n.address}:${n.port}`;
     let p = pools.get(key);
     if (!p) {
+      const login = n.credentials ? (opts.named?.(n.credentials) ?? missing(n.credentials)) : opts.credentials;
       p = mysql.createPool({
         host: n.address,
         port: n.port,
-        user: opts.credentials.user,
-        password: opts.credentials.password,
+        user: login.user,
+        password: login.password,
         connectTimeout: opts.connectTimeoutMs ?? 1000,
         connectionLimit: 3,
         enableKeepAlive: true,

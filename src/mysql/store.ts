@@ -195,9 +195,10 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
           conn = await db.getConnection();
           await conn.beginTransaction();
           await conn.query(
-            'INSERT INTO clusters (name, version, credentials, created_by, state, install_token) VALUES (?,?,?,?,?,?)',
+            'INSERT INTO clusters (name, kind, version, credentials, created_by, state, install_token) VALUES (?,?,?,?,?,?,?)',
             [
               c.name,
+              c.kind ?? 'built',
               c.version,
               c.credentials,
               c.createdBy,
@@ -207,8 +208,9 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
           );
           for (const [i, n] of c.nodes.entries()) {
             await conn.query(
-              'INSERT INTO cluster_nodes (cluster, position, host, address, port, role, server_id, sandbox) VALUES (?,?,?,?,?,?,?,?)',
-              [c.name, i, n.host, n.address, n.port, n.role, n.serverId, n.sandbox],
+              'INSERT INTO cluster_nodes (cluster, position, host, address, port, role, server_id, sandbox, replicates_from) ' +
+                'VALUES (?,?,?,?,?,?,?,?,?)',
+              [c.name, i, n.host, n.address, n.port, n.role, n.serverId, n.sandbox, n.replicatesFrom ?? null],
             );
           }
           await conn.commit();
@@ -229,6 +231,34 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
       async remove(name) {
         const r = await q<ResultSetHeader>('DELETE FROM clusters WHERE name = ?', [name]);
         return r.affectedRows > 0;
+      },
+      async setNodes(name, nodes) {
+        let conn: PoolConnection | null = null;
+        try {
+          conn = await db.getConnection();
+          await conn.beginTransaction();
+          const [found] = await conn.query<RowDataPacket[]>('SELECT name FROM clusters WHERE name = ? FOR UPDATE', [
+            name,
+          ]);
+          if (found.length === 0) {
+            await conn.rollback();
+            return false;
+          }
+          await conn.query('DELETE FROM cluster_nodes WHERE cluster = ?', [name]);
+          for (const [i, n] of nodes.entries())
+            await conn.query(
+              'INSERT INTO cluster_nodes (cluster, position, host, address, port, role, server_id, sandbox, replicates_from) ' +
+                'VALUES (?,?,?,?,?,?,?,?,?)',
+              [name, i, n.host, n.address, n.port, n.role, n.serverId, n.sandbox, n.replicatesFrom ?? null],
+            );
+          await conn.commit();
+          return true;
+        } catch (err) {
+          await conn?.rollback().catch(() => undefined);
+          throw toStoreError(err, p.where);
+        } finally {
+          conn?.release();
+        }
       },
       async markRemoving(name) {
         const r = await q<ResultSetHeader>("UPDATE clusters SET state = 'removing' WHERE name = ?", [name]);
@@ -323,6 +353,7 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
     );
     return rows.map((r) => ({
       name: r.name,
+      kind: r.kind === 'watched' ? ('watched' as const) : ('built' as const),
       version: r.version,
       credentials: r.credentials,
       createdBy: r.created_by,
@@ -341,6 +372,7 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
           role: n.role,
           serverId: Number(n.server_id),
           sandbox: n.sandbox,
+          ...(n.replicates_from ? { replicatesFrom: String(n.replicates_from) } : {}),
         })),
     }));
   }

@@ -20,6 +20,7 @@ import { findBuilds } from '../../src/worker/sandbox/builds.js';
 import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
 import { startGearmand, type GearmandHandle } from './gearmand.js';
 import { startMariadb } from './mariadb.js';
+import { createNetnsNetwork, type NetnsNetwork } from './netns.js';
 import { createRecordingReply } from '../unit/fakes/ports.js';
 
 /** Everything posted to channels outside command replies (alerts, pool announcements). */
@@ -53,6 +54,8 @@ export interface Fleet {
   gearmand: GearmandHandle;
   db: MariadbProcess;
   workers: Map<string, WorkerProcess>;
+  /** With `netns: true`: every host is a network namespace of its own on this bridge. */
+  network: NetnsNetwork | null;
   secret: string;
   root: string;
   sink: ReturnType<typeof createRecordingSink>;
@@ -75,12 +78,23 @@ export interface Fleet {
 
 /** Starts gearmand, MariaDB and workers for `hosts`. */
 export async function startFleet(
-  opts: { hosts?: string[]; env?: NodeJS.ProcessEnv; workerArgs?: Record<string, string[]> } = {},
+  opts: {
+    hosts?: string[];
+    env?: NodeJS.ProcessEnv;
+    workerArgs?: Record<string, string[]>;
+    /**
+     * Each host in a network namespace of its own (test/helpers/netns.ts; the caller checks netnsUnavailable()):
+     * gearmand listens on the bridge's address, each worker runs inside its host and advertises the host's address,
+     * so its sandboxes listen there. The store stays on this process's loopback.
+     */
+    netns?: boolean;
+  } = {},
 ): Promise<Fleet> {
   const hosts = opts.hosts ?? ['server1', 'server2', 'server3'];
   const secret = randomBytes(32).toString('hex');
   const root = mkdtempSync(join(tmpdir(), 'gearops-fleet-'));
-  const [gearmand, db] = await Promise.all([startGearmand(), startMariadb()]);
+  const network = opts.netns ? createNetnsNetwork(hosts) : null;
+  const [gearmand, db] = await Promise.all([startGearmand(network ? { listen: network.gateway } : {}), startMariadb()]);
   const workers = new Map<string, WorkerProcess>();
   // A restarted worker keeps its state dir (the record of jobs it took), as on a real host.
   const startWorker = (h: string) =>
@@ -93,8 +107,10 @@ export async function startFleet(
         join(root, h),
         '--state-dir',
         join(root, `${h}.state`),
+        ...(network ? ['--advertise', network.host(h).address] : []),
         ...(opts.workerArgs?.[h] ?? []),
       ],
+      ...(network ? { wrap: network.host(h).wrap } : {}),
     });
   await Promise.all(
     hosts.map(async (h) => {
@@ -125,6 +141,7 @@ export async function startFleet(
     gearmand,
     db,
     workers,
+    network,
     secret,
     root,
     sink,
@@ -153,11 +170,14 @@ export async function startFleet(
       const build = (await findBuilds()).builds[0];
       if (!build) throw new Error('no server build to start a sandbox with');
       const dir = join(root, host, name);
-      const child = spawn(
+      const argv = [
         build.server,
-        [`--defaults-file=${join(dir, 'my.cnf')}`, ...(process.getuid?.() === 0 ? ['--user=root'] : [])],
-        { detached: true, stdio: 'ignore' },
-      );
+        `--defaults-file=${join(dir, 'my.cnf')}`,
+        ...(process.getuid?.() === 0 ? ['--user=root'] : []),
+      ];
+      // On a namespace host the server must start inside it: its bind-address exists only there.
+      const [program, ...args] = [...(network?.host(host).wrap ?? []), ...argv];
+      const child = spawn(program!, args, { detached: true, stdio: 'ignore' });
       child.unref();
       const deadline = Date.now() + 60_000;
       for (;;) {
@@ -195,6 +215,7 @@ export async function startFleet(
       await Promise.all([...workers.values()].map((w) => w.stop()));
       await stopAllSandboxes(root);
       await Promise.all([gearmand.stop(), db.stop()]);
+      network?.destroy();
       rmSync(root, { recursive: true, force: true });
     },
   };

@@ -4,7 +4,7 @@ import { freePort, startGearmandProcess, type GearmandProcess } from '../../src/
 
 /** A gearmand under test. */
 export interface GearmandHandle {
-  host: '127.0.0.1';
+  host: string;
   port: number;
   address: string;
   /** Stops it (SIGTERM). */
@@ -26,21 +26,22 @@ export function gearmandAvailable(): boolean {
 
 export { freePort };
 
-/** Starts gearmand on a free port. */
-export async function startGearmand(): Promise<GearmandHandle> {
-  let proc: GearmandProcess | null = await startGearmandProcess();
+/** Starts gearmand on a free port of loopback, or of `listen` (a test network's gateway). */
+export async function startGearmand(opts: { listen?: string } = {}): Promise<GearmandHandle> {
+  const listen = opts.listen ?? '127.0.0.1';
+  let proc: GearmandProcess | null = await startGearmandProcess({ listen });
   const port = proc.port;
   return {
-    host: '127.0.0.1',
+    host: listen,
     port,
-    address: `127.0.0.1:${port}`,
+    address: `${listen}:${port}`,
     async stop() {
       await proc?.stop();
       proc = null;
     },
     async restart() {
       await proc?.stop();
-      proc = await startGearmandProcess({ port });
+      proc = await startGearmandProcess({ port, listen });
     },
   };
 }

@@ -29,6 +29,8 @@ export const ACTION_NAMES = [
   'replica.sql',
   'replica.restart',
   'replica.skip',
+  'replica.watch',
+  'replica.unwatch',
   'incident.ack',
   'pool.list',
   'pool.add',

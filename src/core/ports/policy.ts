@@ -40,6 +40,8 @@ export type PolicyAction =
   | 'replica.sql'
   | 'replica.restart'
   | 'replica.skip'
+  | 'replica.watch'
+  | 'replica.unwatch'
   | 'incident.ack'
   | 'pool.list'
   | 'pool.add'

@@ -4,6 +4,8 @@
 export interface NodeAddress {
   address: string;
   port: number;
+  /** The credentials entry to log in with (a watched cluster's); absent: the probe's own sandbox credentials. */
+  credentials?: string;
 }
 
 /** What one node says about itself and its replication threads. */

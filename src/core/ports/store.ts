@@ -43,15 +43,26 @@ export interface ClusterNode {
   port: number;
   role: 'master' | 'replica';
   serverId: number;
+  /** The sandbox's name on its host; empty for a watched cluster's servers. */
   sandbox: string;
+  /** address:port of the server it replicates from, when recorded (watched clusters; intermediate masters). */
+  replicatesFrom?: string;
 }
 
 /** Where a cluster is in its life. */
 export type ClusterState = 'installing' | 'ready' | 'removing';
 
+/**
+ * 'built': sandboxes gearops made and may delete. 'watched': adopted from one address (/replica watch); never
+ * deleted or wiped, only forgotten (/replica unwatch).
+ */
+export type ClusterKind = 'built' | 'watched';
+
 /** A replication cluster as recorded in the store. */
 export interface ClusterRecord {
   name: string;
+  /** Default 'built'. */
+  kind?: ClusterKind;
   version: string;
   /** Where the sandbox credentials live (a name, never the password itself). */
   credentials: string;
@@ -76,6 +87,8 @@ export interface ClusterStore {
   list(): Promise<ClusterRecord[]>;
   /** True when a record was removed. */
   remove(name: string): Promise<boolean>;
+  /** Replaces a cluster's nodes (a watched cluster's topology changed); false when its record is gone. */
+  setNodes(name: string, nodes: ClusterNode[]): Promise<boolean>;
   /** An installing cluster is built: ready, with the version its master runs. False when its record is gone (removed meanwhile). */
   markReady(name: string, version: string): Promise<boolean>;
   /** /replica remove is stopping its servers: no longer monitored. False when its record is gone. */

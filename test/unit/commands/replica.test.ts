@@ -88,6 +88,7 @@ describe('/replica install when a node fails half-way', () => {
       remove: async (n) => (removed.push(n), true),
       markReady: async () => true,
       markRemoving: async () => true,
+      setNodes: async () => true,
     };
     const cmd = createReplicaCommand({
       dispatcher,
@@ -175,6 +176,7 @@ describe('/replica remove of a cluster whose nodes are in the pool', () => {
       remove: async () => (removedRecord = true),
       markReady: async () => true,
       markRemoving: async () => true,
+      setNodes: async () => true,
     };
     const posts: string[] = [];
     const chat = { post: async (_c: string, m: { text: string }) => void posts.push(m.text) } as unknown as ChatSink;

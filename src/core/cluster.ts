@@ -1,0 +1,27 @@
+/** Small facts about cluster records that several parts share. */
+import type { NodeAddress } from './ports/replication.js';
+import type { ClusterNode, ClusterRecord } from './ports/store.js';
+import type { DiscoveredNode } from './topology.js';
+
+/**
+ * How to reach and log in to a cluster's node: a watched cluster's servers with its named credentials, a built
+ * cluster's sandboxes with the probe's own (sandbox) credentials.
+ */
+export function nodeAddress(c: Pick<ClusterRecord, 'kind' | 'credentials'>, n: ClusterNode): NodeAddress {
+  return c.kind === 'watched'
+    ? { address: n.address, port: n.port, credentials: c.credentials }
+    : { address: n.address, port: n.port };
+}
+
+/** Discovered servers as a watched cluster's nodes: each named by its address, no sandbox. */
+export function watchedNodes(d: { nodes: DiscoveredNode[] }): ClusterNode[] {
+  return d.nodes.map((n) => ({
+    host: n.address,
+    address: n.address,
+    port: n.port,
+    role: n.role === 'master' ? 'master' : 'replica',
+    serverId: n.serverId,
+    sandbox: '',
+    ...(n.replicatesFrom ? { replicatesFrom: n.replicatesFrom } : {}),
+  }));
+}
