@@ -12,6 +12,7 @@ import type { Policy } from '../src/core/ports/policy.js';
 import type { ClusterStore, IncidentStore } from '../src/core/ports/store.js';
 import { watchedNodes } from '../src/core/cluster.js';
 import { discoverTopology, type Discovery, type TopologyReader } from '../src/core/topology.js';
+import type { NodeAddress } from '../src/core/ports/replication.js';
 import { mention, policyPrincipal } from './shared.js';
 
 /** What watch and unwatch need. */
@@ -20,14 +21,22 @@ export interface WatchDeps {
   clusters: ClusterStore;
   incidents?: IncidentStore;
   chat?: ChatSink;
-  /** A reader that logs in with the named credentials; throws gearops_config for an unknown name. */
-  topologyReader(credentials: string): TopologyReader;
+  /**
+   * A reader that logs in with the named credentials (throws gearops_config for an unknown name), reading the
+   * servers `viaFor` names a host for through that host's worker.
+   */
+  topologyReader(credentials: string, viaFor: (n: NodeAddress) => string | undefined): TopologyReader;
+  /** Hosts with a live worker that reads MySQL for the bot (mysql.status): a server named like one is read there. */
+  statusHosts(): Promise<string[]>;
   /** The credentials entry used when none is named. */
   defaultCredentials: string;
 }
 
 /** Usage lines of the two subcommands. */
-export const WATCH_USAGE = ['/replica watch <cluster> <host:port> [credentials=<name>]', '/replica unwatch <cluster>'];
+export const WATCH_USAGE = [
+  '/replica watch <cluster> <host:port> [credentials=<name>] [probe=direct|worker:<host>]',
+  '/replica unwatch <cluster>',
+];
 
 const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
 const ADDRESS_RE = /^([A-Za-z0-9][A-Za-z0-9._-]{0,253}):(\d{1,5})$/;
@@ -39,6 +48,8 @@ export interface WatchPlan {
   address: string;
   port: number;
   credentials?: string;
+  /** probe=worker:<host>: the given server is read by that host's worker; probe=direct: nothing is. */
+  probe?: { via: string } | 'direct';
 }
 
 /** Parses `/replica watch` arguments; throws a usage error naming what is wrong. */
@@ -52,11 +63,19 @@ export function parseWatch(args: string[]): WatchPlan {
   if (!m || port < 1 || port > 65535) throw usage(`\`${(at ?? '').slice(0, 60)}\` is not host:port of a server.`);
   const plan: WatchPlan = { cluster, address: m[1]!, port };
   for (const a of rest) {
-    const kv = /^credentials=(.*)$/.exec(a);
-    if (!kv) throw usage(`unknown option \`${a.slice(0, 40)}\` (credentials=<name> is the only one).`);
-    if (plan.credentials !== undefined) throw usage('credentials= given twice.');
-    if (!CRED_RE.test(kv[1] ?? '')) throw usage(`\`${(kv[1] ?? '').slice(0, 40)}\` is not a credentials name.`);
-    plan.credentials = kv[1];
+    const kv = /^(credentials|probe)=(.*)$/.exec(a);
+    if (!kv) throw usage(`unknown option \`${a.slice(0, 40)}\` (credentials=<name> and probe= are the options).`);
+    const value = kv[2] ?? '';
+    if (kv[1] === 'credentials') {
+      if (plan.credentials !== undefined) throw usage('credentials= given twice.');
+      if (!CRED_RE.test(value)) throw usage(`\`${value.slice(0, 40)}\` is not a credentials name.`);
+      plan.credentials = value;
+      continue;
+    }
+    if (plan.probe !== undefined) throw usage('probe= given twice.');
+    const w = /^worker:([A-Za-z0-9][A-Za-z0-9._-]{0,62})$/.exec(value);
+    if (value !== 'direct' && !w) throw usage(`probe=${value.slice(0, 40)}: say probe=direct or probe=worker:<host>.`);
+    plan.probe = w ? { via: w[1]! } : 'direct';
   }
   return plan;
 }
@@ -104,7 +123,13 @@ export function createWatchCommands(deps: WatchDeps) {
           'choose another name.',
       );
     const credentials = plan.credentials ?? deps.defaultCredentials;
-    const reader = deps.topologyReader(credentials);
+    // Which servers a worker reads: the one given with probe=worker:<host>, and any named like a live worker's host.
+    const live = plan.probe === 'direct' ? new Set<string>() : new Set(await deps.statusHosts().catch(() => []));
+    const viaFor = (n: NodeAddress): string | undefined => {
+      if (n.address === plan.address && n.port === plan.port && typeof plan.probe === 'object') return plan.probe.via;
+      return live.has(n.address) ? n.address : undefined;
+    };
+    const reader = deps.topologyReader(credentials, viaFor);
     const d = await discoverTopology(reader, { address: plan.address, port: plan.port });
     const where = `${plan.address}:${plan.port}`;
     if (!d.master) {
@@ -133,7 +158,7 @@ export function createWatchCommands(deps: WatchDeps) {
       createdBy: inv.principal.userId,
       kind: 'watched',
       state: 'ready',
-      nodes: watchedNodes(d),
+      nodes: watchedNodes(d, viaFor),
     });
     const text = `${mention(inv.principal.userId)} now watches cluster ${plan.cluster} (${d.nodes.length} servers, master ${d.master.address}:${d.master.port}).`;
     await inv.reply.post({ text, blocks: [{ type: 'text', text }, ...topologyBlocks(d)] });

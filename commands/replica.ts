@@ -71,7 +71,7 @@ export interface ReplicaCommandDeps {
   portRange?: { from: number; to: number };
   installTimeoutMs?: number;
   /** For /replica watch: reads servers with named credentials. Without it, watch is not offered. */
-  watch?: Pick<WatchDeps, 'topologyReader' | 'defaultCredentials' | 'incidents'>;
+  watch?: Pick<WatchDeps, 'topologyReader' | 'statusHosts' | 'defaultCredentials' | 'incidents'>;
 }
 
 const USAGE = [

@@ -68,27 +68,27 @@ async function storeParts(d: {
   logger: Logger;
 }) {
   const [
-    { createStoreCommands },
+    { createStoreCommands, watchReaders },
     { createReplicationProbe },
     { createIncidentActions },
     { createReplicationMonitor },
     { createTopologyChanges },
-    { createTopologyReader },
+    { createRoutedProbe },
   ] = await Promise.all([
     import('./store-commands.js'),
     import('./mysql/replication.js'),
     import('./monitor/incident-actions.js'),
     import('./monitor/monitor.js'),
     import('./monitor/topology-changes.js'),
-    import('./mysql/topology-reader.js'),
+    import('./core/routed-probe.js'),
   ]);
   // Refused at start-up when others can read it (the error names the path and the fix).
   const credentials = loadCredentialsFile(d.config.credentialsFile, { sandbox: d.config.sandboxCredentials });
-  const probe = createReplicationProbe({
-    credentials: d.config.sandboxCredentials,
-    named: credentials.get,
-    logger: d.logger,
-  });
+  // Watched servers whose port the bot cannot reach are read through their host's worker (mysql.status).
+  const probe = createRoutedProbe(
+    createReplicationProbe({ credentials: d.config.sandboxCredentials, named: credentials.get, logger: d.logger }),
+    d.dispatcher,
+  );
   const commands = createStoreCommands({ ...d, probe, credentials });
   const actions = createIncidentActions({
     store: d.store,
@@ -102,7 +102,7 @@ async function storeParts(d: {
     ? createReplicationMonitor({
         topology: createTopologyChanges({
           clusters: d.store.clusters,
-          reader: (name) => createTopologyReader({ credentials: credentials.get(name) }),
+          ...watchReaders(credentials, d.dispatcher),
           chat: d.chat,
           alertChannel: d.config.alertChannel,
           logger: d.logger,

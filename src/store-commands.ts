@@ -9,9 +9,28 @@ import type { ReplicationProbe } from './core/ports/replication.js';
 import type { Store } from './core/ports/store.js';
 import { createReplicationProbe } from './mysql/replication.js';
 import { createTopologyReader } from './mysql/topology-reader.js';
+import { createRoutedTopologyReader } from './core/routed-probe.js';
+import type { TopologyReader } from './core/topology.js';
+import type { NodeAddress } from './core/ports/replication.js';
 import { loadCredentialsFile, type CredentialsDirectory } from './credentials-file.js';
 import { createReplicaCommand } from '../commands/replica.js';
 import { createPoolCommand } from '../commands/pool.js';
+
+/**
+ * How the bot reads watched servers for discovery: directly with the named credentials (looked up when a server is
+ * read, so a cluster read only through workers needs no password here), or through the worker a server names.
+ */
+export function watchReaders(credentials: CredentialsDirectory, dispatcher: Dispatcher) {
+  const direct = (name: string): TopologyReader => ({
+    facts: (n) => createTopologyReader({ credentials: credentials.get(name) }).facts(n),
+  });
+  return {
+    topologyReader: (name: string, viaFor: (n: NodeAddress) => string | undefined) =>
+      createRoutedTopologyReader(direct(name), dispatcher, { credentials: name, viaFor }),
+    statusHosts: async () =>
+      (await dispatcher.hosts()).filter((h) => h.capabilities.includes('mysql.status')).map((h) => h.host),
+  };
+}
 
 /** Builds /replica and /pool over the store; returns the probe too, for the monitor. */
 export function createStoreCommands(d: {
@@ -42,7 +61,7 @@ export function createStoreCommands(d: {
       poolChannel: d.config.poolChannel,
       credentialsName: `GEAROPS_SANDBOX_USER (${d.config.sandboxCredentials.user})`,
       watch: {
-        topologyReader: (name) => createTopologyReader({ credentials: credentials.get(name) }),
+        ...watchReaders(credentials, d.dispatcher),
         defaultCredentials: 'sandbox',
         incidents: d.store.incidents,
       },

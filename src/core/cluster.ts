@@ -9,12 +9,18 @@ import type { DiscoveredNode } from './topology.js';
  */
 export function nodeAddress(c: Pick<ClusterRecord, 'kind' | 'credentials'>, n: ClusterNode): NodeAddress {
   return c.kind === 'watched'
-    ? { address: n.address, port: n.port, credentials: c.credentials }
+    ? { address: n.address, port: n.port, credentials: c.credentials, ...(n.via ? { via: n.via } : {}) }
     : { address: n.address, port: n.port };
 }
 
-/** Discovered servers as a watched cluster's nodes: each named by its address, no sandbox. */
-export function watchedNodes(d: { nodes: DiscoveredNode[] }): ClusterNode[] {
+/**
+ * Discovered servers as a watched cluster's nodes: each named by its address, no sandbox; `viaFor` names the host
+ * whose worker reads a server whose port the bot cannot reach.
+ */
+export function watchedNodes(
+  d: { nodes: DiscoveredNode[] },
+  viaFor: (n: NodeAddress) => string | undefined = () => undefined,
+): ClusterNode[] {
   return d.nodes.map((n) => ({
     host: n.address,
     address: n.address,
@@ -23,5 +29,6 @@ export function watchedNodes(d: { nodes: DiscoveredNode[] }): ClusterNode[] {
     serverId: n.serverId,
     sandbox: '',
     ...(n.replicatesFrom ? { replicatesFrom: n.replicatesFrom } : {}),
+    ...(viaFor(n) ? { via: viaFor(n) } : {}),
   }));
 }

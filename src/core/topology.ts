@@ -153,7 +153,6 @@ export async function discoverTopology(
     // report_host announced, then the master's own port and 3306.
     const named = new Set([...candidates.values()].map((c) => c.address));
     const portsToTry = [...new Set([...facts.registered.filter((r) => !r.host).map((r) => r.port), at.port, 3306])];
-    const unnamed: string[] = [...new Set(facts.dumpClients.filter((a) => !named.has(a)))];
     const found: Array<{ at: NodeAddress; facts: NodeFacts }> = [];
     const confirms = (f: NodeFacts) =>
       f.source !== null && f.source.port === at.port && (f.source.host === at.address || sameServer(f, facts));
@@ -168,6 +167,12 @@ export async function discoverTopology(
         }
       }),
     );
+    // A dump thread's address may belong to a replica already found by its report_host name (which cannot be
+    // told from here): only more dump threads than such replicas leave some to look for.
+    const confirmed = new Set(found.map((f) => f.at.address));
+    const leftover = facts.dumpClients.filter((a) => !confirmed.has(a));
+    const byName = found.filter((f) => !facts.dumpClients.includes(f.at.address)).length;
+    const unnamed = leftover.length > byName ? [...new Set(leftover.filter((a) => !named.has(a)))] : [];
     await Promise.all(
       unnamed.map(async (address) => {
         for (const port of portsToTry) {

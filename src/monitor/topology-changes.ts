@@ -11,12 +11,15 @@ import type { ChatSink } from '../core/ports/chat.js';
 import type { ClusterNode, ClusterRecord, ClusterStore, Incident } from '../core/ports/store.js';
 import { discoverTopology, type TopologyReader } from '../core/topology.js';
 import { watchedNodes } from '../core/cluster.js';
+import type { NodeAddress } from '../core/ports/replication.js';
 
 /** What the topology check needs. */
 export interface TopologyChangeDeps {
   clusters: Pick<ClusterStore, 'setNodes'>;
-  /** A reader logging in with the named credentials entry. */
-  reader(credentials: string): TopologyReader;
+  /** A reader logging in with the named credentials entry, reading through a worker the servers viaFor names. */
+  topologyReader(credentials: string, viaFor: (n: NodeAddress) => string | undefined): TopologyReader;
+  /** Hosts whose worker reads MySQL for the bot: a new server named like one is read there. */
+  statusHosts(): Promise<string[]>;
   chat: ChatSink;
   alertChannel: string;
   logger: Logger;
@@ -40,14 +43,17 @@ export function createTopologyChanges(deps: TopologyChangeDeps): TopologyChanges
       if (!master) return;
       busy.add(c.name);
       try {
-        const found = await discoverTopology(deps.reader(c.credentials), {
+        const recordedVia = new Map(c.nodes.filter((n) => n.via).map((n) => [at(n), n.via]));
+        const live = new Set(await deps.statusHosts().catch(() => []));
+        const viaFor = (n: NodeAddress) => recordedVia.get(at(n)) ?? (live.has(n.address) ? n.address : undefined);
+        const found = await discoverTopology(deps.topologyReader(c.credentials, viaFor), {
           address: master.address,
           port: master.port,
         });
         // A master that cannot be read is the monitor's own incident; nothing to compare against.
         if (!found.master || at(found.master) !== at(master)) return;
         const recorded = new Map(c.nodes.map((n) => [at(n), n]));
-        const now = watchedNodes(found);
+        const now = watchedNodes(found, viaFor);
         const added = now.filter((n) => !recorded.has(at(n)));
         const moved = now.filter((n) => {
           const before = recorded.get(at(n));

@@ -94,6 +94,7 @@ export const STORE_MIGRATIONS: Migration[] = [
     statements: [
       `ALTER TABLE clusters ADD COLUMN kind ENUM('built','watched') NOT NULL DEFAULT 'built'`,
       `ALTER TABLE cluster_nodes ADD COLUMN replicates_from VARCHAR(255) NULL`,
+      `ALTER TABLE cluster_nodes ADD COLUMN probe_via VARCHAR(64) NULL`,
     ],
   },
 ];

@@ -6,7 +6,15 @@
 import mysql, { type Pool, type PoolConnection, type RowDataPacket, type ResultSetHeader } from 'mysql2/promise';
 import type { Logger } from '../log.js';
 import { ErrorCode, GearopsError } from '../errors.js';
-import type { AuditRow, ClusterRecord, Incident, IncidentKind, Store, StoreLock } from '../core/ports/store.js';
+import type {
+  AuditRow,
+  ClusterNode,
+  ClusterRecord,
+  Incident,
+  IncidentKind,
+  Store,
+  StoreLock,
+} from '../core/ports/store.js';
 import { toStoreError } from './errors.js';
 import { ALL_MIGRATIONS } from './migrations.js';
 import { createPoolStore } from './pool-store.js';
@@ -206,13 +214,7 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
               c.state === 'installing' ? (c.installToken ?? null) : null,
             ],
           );
-          for (const [i, n] of c.nodes.entries()) {
-            await conn.query(
-              'INSERT INTO cluster_nodes (cluster, position, host, address, port, role, server_id, sandbox, replicates_from) ' +
-                'VALUES (?,?,?,?,?,?,?,?,?)',
-              [c.name, i, n.host, n.address, n.port, n.role, n.serverId, n.sandbox, n.replicatesFrom ?? null],
-            );
-          }
+          await insertNodes(conn, c.name, c.nodes);
           await conn.commit();
         } catch (err) {
           await conn?.rollback().catch(() => undefined);
@@ -245,12 +247,7 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
             return false;
           }
           await conn.query('DELETE FROM cluster_nodes WHERE cluster = ?', [name]);
-          for (const [i, n] of nodes.entries())
-            await conn.query(
-              'INSERT INTO cluster_nodes (cluster, position, host, address, port, role, server_id, sandbox, replicates_from) ' +
-                'VALUES (?,?,?,?,?,?,?,?,?)',
-              [name, i, n.host, n.address, n.port, n.role, n.serverId, n.sandbox, n.replicatesFrom ?? null],
-            );
+          await insertNodes(conn, name, nodes);
           await conn.commit();
           return true;
         } catch (err) {
@@ -341,6 +338,15 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
     },
   };
 
+  async function insertNodes(conn: PoolConnection, cluster: string, nodes: ClusterNode[]): Promise<void> {
+    for (const [i, n] of nodes.entries())
+      await conn.query(
+        'INSERT INTO cluster_nodes (cluster, position, host, address, port, role, server_id, sandbox, replicates_from, ' +
+          'probe_via) VALUES (?,?,?,?,?,?,?,?,?,?)',
+        [cluster, i, n.host, n.address, n.port, n.role, n.serverId, n.sandbox, n.replicatesFrom ?? null, n.via ?? null],
+      );
+  }
+
   async function loadClusters(name?: string): Promise<ClusterRecord[]> {
     const rows = await q<RowDataPacket[]>(
       `SELECT * FROM clusters ${name ? 'WHERE name = ?' : ''} ORDER BY name`,
@@ -373,6 +379,7 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
           serverId: Number(n.server_id),
           sandbox: n.sandbox,
           ...(n.replicates_from ? { replicatesFrom: String(n.replicates_from) } : {}),
+          ...(n.probe_via ? { via: String(n.probe_via) } : {}),
         })),
     }));
   }

@@ -16,9 +16,11 @@ import { createRunCapability } from './capabilities/run.js';
 import { createWorkerDaemon } from './daemon.js';
 import { resolveProgram } from './exec.js';
 import { loadSandboxCapabilities } from './sandbox-loader.js';
+import { createMysqlStatusCapability } from './capabilities/mysql-status.js';
+import { loadCredentialsFile, type CredentialsDirectory } from '../credentials-file.js';
 
 const USAGE =
-  'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] [--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N]';
+  'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] [--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N] [--credentials-file FILE]';
 
 /** Entry point of `gearops worker`; resolves with the exit code once stopped. */
 export async function runWorkerCommand(
@@ -44,6 +46,7 @@ export async function runWorkerCommand(
         'binaries-dir': { type: 'string' },
         advertise: { type: 'string' },
         concurrency: { type: 'string' },
+        'credentials-file': { type: 'string' },
       },
       allowPositionals: false,
     }).values;
@@ -83,6 +86,14 @@ export async function runWorkerCommand(
   } catch (err) {
     problems.push((err as Error).message);
   }
+  // Named MySQL credentials for mysql.status (servers on this host); refused unless only its owner can read it.
+  let credentials: CredentialsDirectory | undefined;
+  if (v['credentials-file'])
+    try {
+      credentials = loadCredentialsFile(v['credentials-file']);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
   const policy = reloadable?.policy;
   if (problems.length || !reloadable || !policy || !v.host)
     return fail(`cannot start:\n  - ${problems.join('\n  - ')}\n${USAGE}`);
@@ -124,6 +135,13 @@ export async function runWorkerCommand(
       `sandbox capabilities not registered: ${sandbox.problems.join('; ')}`,
     );
 
+  // mysql.status reads this host's servers for the bot (status and discovery), as replica.status allows.
+  if (credentials)
+    capabilities.push(
+      requireAction(createMysqlStatusCapability({ credentials, logger }), { host: v.host, policy }, () => [
+        'replica.status',
+      ]) as Capability,
+    );
   // The record of jobs taken, kept across restarts so that a worker back within a minute refuses a replay.
   const stateDir = v['state-dir'] ?? join(homedir(), '.gearops', 'state', v.host);
   let daemon;

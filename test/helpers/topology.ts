@@ -39,7 +39,18 @@ export interface PlainServer {
 export interface PlainTopology {
   accounts: PlainAccounts;
   servers: PlainServer[];
-  start(opts: { host?: NetnsHost; port: number; serverId: number; reportHost?: boolean }): Promise<PlainServer>;
+  /**
+   * `listen`: the bind address (default the host's address; '127.0.0.1' keeps the server off the network, reachable
+   * only from inside its host). `reportHost`: true (default) reports the host's address, a string reports that name,
+   * false reports nothing.
+   */
+  start(opts: {
+    host?: NetnsHost;
+    port: number;
+    serverId: number;
+    reportHost?: boolean | string;
+    listen?: string;
+  }): Promise<PlainServer>;
   stop(): Promise<void>;
 }
 
@@ -78,13 +89,15 @@ export function createPlainTopology(): PlainTopology {
         `--tmpdir=${tmp}`,
         `--socket=${socket}`,
         `--port=${o.port}`,
-        `--bind-address=${address}`,
+        `--bind-address=${o.listen ?? address}`,
         `--log-error=${join(dir, 'error.log')}`,
         `--server-id=${o.serverId}`,
         `--log-bin=${join(dir, 'binlog')}`,
         '--log-slave-updates',
         `--relay-log=${join(dir, 'relay')}`,
-        ...(o.reportHost === false ? [] : [`--report-host=${address}`]),
+        ...(o.reportHost === false
+          ? []
+          : [`--report-host=${typeof o.reportHost === 'string' ? o.reportHost : address}`]),
         ...smallServerArgs().filter((a) => a !== '--skip-log-bin'),
       ];
       const [program, ...args] = [...(o.host?.wrap ?? []), ...argv];

@@ -6,6 +6,8 @@ export interface NodeAddress {
   port: number;
   /** The credentials entry to log in with (a watched cluster's); absent: the probe's own sandbox credentials. */
   credentials?: string;
+  /** Read through the worker on this host (mysql.status@via) instead of directly. */
+  via?: string;
 }
 
 /** What one node says about itself and its replication threads. */
@@ -45,4 +47,18 @@ export interface ReplicationProbe {
   stopReplication(node: NodeAddress, thread?: 'io' | 'sql'): Promise<void>;
   skipOneEvent(node: NodeAddress): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The status of a node that could not be read, with why. */
+export function unreachableStatus(error: string): NodeStatus {
+  return {
+    reachable: false,
+    error,
+    isReplica: false,
+    secondsBehind: null,
+    lastIoErrno: null,
+    lastIoError: null,
+    lastSqlErrno: null,
+    lastSqlError: null,
+  };
 }

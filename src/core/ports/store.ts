@@ -47,6 +47,8 @@ export interface ClusterNode {
   sandbox: string;
   /** address:port of the server it replicates from, when recorded (watched clusters; intermediate masters). */
   replicatesFrom?: string;
+  /** Read through the worker on this host (mysql.status) instead of directly: a watched server's closed port. */
+  via?: string;
 }
 
 /** Where a cluster is in its life. */
