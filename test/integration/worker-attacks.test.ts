@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../src/log.js';
 import { createGearmanDispatcher } from '../../src/gearman/dispatcher.js';
@@ -189,31 +190,73 @@ describe('attacks through the job server, against a real gearmand and worker', (
     expect(r.value?.exitCode).toBe(0);
   });
 
+  it('the bot refuses an oversized answer from a rogue unread, logs it, and the job fails', async () => {
+    const lines: string[] = [];
+    const botLogger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+    const small = createGearmanDispatcher({
+      servers: [g.address],
+      secret,
+      logger: botLogger,
+      preset: 'fast',
+      maxFrameBytes: 1024 * 1024,
+    });
+    const rogue = createGearmanWorker({
+      servers: [g.address],
+      logger,
+      concurrency: 1,
+      functions: { 'run@server1': async () => Buffer.alloc(2 * 1024 * 1024, 'B') },
+    });
+    await rogue.start();
+    w.child.kill('SIGSTOP');
+    try {
+      const err = await small
+        .submit({ capability: 'run', host: 'server1', args: { line: 'seq 1 2' }, requester, timeoutMs: 5000 })
+        .then(
+          () => null,
+          (e: Error) => e,
+        );
+      expect(err).toBeInstanceOf(Error);
+      const refused = lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.event === 'frame_refused');
+      expect(refused[0]).toMatchObject({ component: 'gearman-client', byReason: { oversized: 1 } });
+    } finally {
+      w.child.kill('SIGCONT');
+      await rogue.stop({ graceMs: 100 });
+      await small.close();
+    }
+  });
+
   it('refuses a captured job replayed after gearmand and the worker both restarted, though its handle is the same', async () => {
-    const client = createGearmanClient({ servers: [g.address], logger });
     const marker = join(dir, 'ran');
     const once = signJob(secret, { host: 'server1', capability: 'run', requester, args: { line: `touch ${marker}` } });
-    try {
-      // A fresh gearmand, so the captured job gets the first handle, as its replay will after the next restart.
-      await g.restart();
+    /** Submits `payload` raw (as an attacker would) once the worker is registered on the gearmand running now. */
+    const submitRaw = async (payload: string) => {
       await until(async () => (await d.hosts()).some((h) => h.host === 'server1'));
-      const first = await client.submit('run@server1', once.payload, { timeoutMs: 10_000 });
-      expect(existsSync(marker)).toBe(true);
-      unlinkSync(marker);
-      const killed = new Promise((r) => w.child.once('exit', r));
-      w.child.kill('SIGKILL');
-      await killed;
-      await g.restart();
-      w = await startWorker();
-      const replay = await client.submit('run@server1', once.payload, { timeoutMs: 10_000 }).then(
-        () => null,
-        (e: Error & { data?: { handle?: string } }) => e,
-      );
-      expect(replay?.data?.handle).toBe(first.handle);
-      expect(replay?.message).toMatch(/replayed/);
-      expect(existsSync(marker)).toBe(false);
-    } finally {
-      await client.close();
-    }
+      const client = createGearmanClient({ servers: [g.address], logger });
+      try {
+        return await client.submit('run@server1', payload, { timeoutMs: 10_000 }).then(
+          (r) => ({ handle: r.handle, error: null }),
+          (e: Error & { data?: { handle?: string } }) => ({ handle: e.data?.handle, error: e }),
+        );
+      } finally {
+        await client.close();
+      }
+    };
+    // A fresh gearmand, so the captured job gets the first handle, as its replay will after the next restart.
+    await g.restart();
+    const first = await submitRaw(once.payload);
+    expect(first.error).toBeNull();
+    expect(existsSync(marker)).toBe(true);
+    unlinkSync(marker);
+    const killed = new Promise((r) => w.child.once('exit', r));
+    w.child.kill('SIGKILL');
+    await killed;
+    await g.restart();
+    w = await startWorker();
+    const replay = await submitRaw(once.payload);
+    expect(replay.handle).toBe(first.handle);
+    expect(replay.error?.message).toMatch(/replayed/);
+    expect(existsSync(marker)).toBe(false);
   });
 });
