@@ -64,6 +64,9 @@ export interface EventEnvelope {
   /** Which execution of the job: a worker picks a new id each time it starts the job (seq counts within it). */
   run?: string;
   seq: number;
+  /** The host and capability the job was signed for (a worker moving an event to another job's stream fails). */
+  host?: string;
+  capability?: string;
   event: JobEvent;
 }
 
@@ -319,14 +322,23 @@ export function verifyJob(secret: string, raw: Buffer | string, opts: VerifyJobO
 }
 
 /** Signs one streamed event of job `jobId`. */
-export function signEvent(secret: string, jobId: string, run: string, seq: number, event: JobEvent): string {
-  const env: EventEnvelope = { v: PAYLOAD_VERSION, kind: 'event', job: jobId, run, seq, event };
+export function signEvent(
+  secret: string,
+  jobId: string,
+  run: string,
+  seq: number,
+  event: JobEvent,
+  to?: { host: string; capability: string },
+): string {
+  const env: EventEnvelope = { v: PAYLOAD_VERSION, kind: 'event', job: jobId, run, seq, ...to, event };
   return seal(secret, env);
 }
 
 /** How large an event or result may be (the frame limit the bot reads with); default MAX_ENVELOPE_BYTES. */
 export interface VerifyAnswerOptions {
   maxBytes?: number;
+  /** For events: the host and capability the job was for; when given, the event must name them. */
+  to?: { host: string; capability: string };
 }
 
 /** Verifies a streamed event; it must belong to `jobId`. */
@@ -342,6 +354,7 @@ export function verifyEvent(
     body.job !== jobId ||
     typeof body.seq !== 'number' ||
     (body.run !== undefined && typeof body.run !== 'string') ||
+    (opts.to !== undefined && (body.host !== opts.to.host || body.capability !== opts.to.capability)) ||
     !body.event ||
     typeof body.event !== 'object'
   ) {

@@ -262,7 +262,10 @@ export function createGearmanDispatcher(opts: {
           { cause: err, data: { host: req.host } },
         );
       }
-      const result = verifyResult<V>(opts.secret, opened, job, { maxBytes: maxFrameBytes });
+      const result = verifyResult<V>(opts.secret, opened, job, {
+        maxBytes: maxFrameBytes,
+        to: { host: req.host, capability: req.capability },
+      });
       return {
         host: req.host,
         capability: req.capability,

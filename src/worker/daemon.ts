@@ -161,13 +161,14 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
       'job started',
     );
     const base = { job: envelope.id, host: opts.host, capability: cap.name };
+    const to = { host: opts.host, capability: cap.name };
     try {
       const value = await cap.handler({
         job: envelope,
         args: envelope.args,
         emit: (event) => {
           // Sealed to the bot: a rogue relaying this job sees ciphertext, not the (unredacted) output.
-          const sealed = sealFor(opts.secret, envelope.id, signEvent(opts.secret, envelope.id, run, seq++, event));
+          const sealed = sealFor(opts.secret, envelope.id, signEvent(opts.secret, envelope.id, run, seq++, event, to));
           if (entry.bytes < RESEND_BUFFER_BYTES) {
             entry.events.push(sealed);
             entry.bytes += sealed.length;

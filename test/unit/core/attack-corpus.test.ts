@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { createRunCommand } from '../../../commands/run.js';
 import { renderSlack } from '../../../src/chat/slack/render.js';
 import { createHostLimiter } from '../../../src/core/host-limiter.js';
-import { NonceCache, signEvent } from '../../../src/core/payload.js';
+import { NonceCache, signEvent, verifyEvent } from '../../../src/core/payload.js';
 import type { Dispatcher } from '../../../src/core/ports/dispatcher.js';
 import { openFrom, sealFor } from '../../../src/core/sealed.js';
 import { ErrorCode, GearopsError } from '../../../src/errors.js';
@@ -43,6 +43,18 @@ describe('issue 11 item 7: a rogue worker learns nothing, and its text is not tr
     }
     expect(() => openFrom(SECRET, 'job-1', sealed.subarray(0, 20))).toThrow(/not sealed by gearops/);
     expect(() => openFrom(SECRET, 'job-1', Buffer.from(event))).toThrow(/refused/);
+  });
+
+  it("an event signed for another host or capability is refused in this job's stream", () => {
+    const to = { host: 'server1', capability: 'run' };
+    const out = { type: 'output', stream: 'stdout', text: 'x' } as const;
+    const right = signEvent(SECRET, 'job-1', 'r1', 0, out, to);
+    expect(verifyEvent(SECRET, right, 'job-1', { to }).event).toEqual(out);
+    const otherHost = signEvent(SECRET, 'job-1', 'r1', 0, out, { ...to, host: 'server2' });
+    expect(() => verifyEvent(SECRET, otherHost, 'job-1', { to })).toThrow(/not an event of this job/);
+    const otherCap = signEvent(SECRET, 'job-1', 'r1', 0, out, { ...to, capability: 'sandbox.install' });
+    expect(() => verifyEvent(SECRET, otherCap, 'job-1', { to })).toThrow(/not an event of this job/);
+    expect(() => verifyEvent(SECRET, event, 'job-1', { to })).toThrow(/not an event of this job/);
   });
 
   const hostile = [
