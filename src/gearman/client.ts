@@ -139,8 +139,8 @@ export function createGearmanClient(opts: {
           break;
       }
     });
-    const ready = conn.open().catch(() => undefined);
-    return { server, conn, awaitingHandle, ready };
+    void conn.open().catch(() => undefined);
+    return { server, conn, awaitingHandle };
   });
 
   function finish(j: Job, err: Error): void {
@@ -160,11 +160,17 @@ export function createGearmanClient(opts: {
     );
     const up = ordered.find((c) => c.conn.connected);
     if (up) return up;
-    // Nothing up yet: give the first connect attempts a moment (start-up, or a server restarting).
-    await Promise.race([
-      Promise.all(conns.map((c) => c.ready)),
-      new Promise((r) => setTimeout(r, preset.connectTimeoutMs)),
-    ]);
+    // Nothing up yet: give the connect attempts a moment (start-up, or a server restarting). Waiting for the
+    // next connect of any connection, not for the first ones: after a restart those resolved long ago.
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        for (const c of conns) c.conn.off('connect', done);
+        resolve();
+      };
+      const timer = setTimeout(done, preset.connectTimeoutMs);
+      for (const c of conns) c.conn.on('connect', done);
+    });
     const later = ordered.find((c) => c.conn.connected);
     if (later) return later;
     throw new GearopsError(ErrorCode.GearmanUnavailable, `no job server is reachable (${opts.servers.join(', ')})`, {
