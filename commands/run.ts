@@ -233,10 +233,11 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
       finished = true;
       if (pending) clearTimeout(pending);
       const message = isGearopsError(err) ? err.message : (err as Error).message;
+      // Text nobody signed is not the job's error: the dispatcher labels it ("unverified answer from …").
+      const status = isGearopsError(err) && err.code === ErrorCode.UnverifiedAnswer ? message : `failed: ${message}`;
       const doneRef = ref as MessageRef | null;
-      if (doneRef)
-        await inv.reply.update(doneRef, render(host, line, who, output, `failed: ${message}`)).catch(() => undefined);
-      else await inv.reply.ephemeral(textMessage(`Failed: ${message}`));
+      if (doneRef) await inv.reply.update(doneRef, render(host, line, who, output, status)).catch(() => undefined);
+      else await inv.reply.ephemeral(textMessage(status.charAt(0).toUpperCase() + status.slice(1)));
       return { status: 'failed', host, rule: decision.rule, summary: message };
     }
   }

@@ -155,6 +155,7 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
     secret: config.jobSecret,
     logger,
     preset: opts.dispatchPreset,
+    maxFrameBytes: config.maxFrameBytes,
   });
   let store: Store | null = null;
   try {

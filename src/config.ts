@@ -31,6 +31,9 @@ export const VARIABLES = {
   GEAROPS_SANDBOX_USER: 'the sandbox admin user (default msandbox)',
   GEAROPS_SANDBOX_PASSWORD: 'the sandbox admin password (default msandbox)',
   GEAROPS_LOG_LEVEL: 'trace, debug, info, warn, error or silent',
+  GEAROPS_MAX_FRAME_BYTES:
+    'the largest Gearman frame read from a job server, in bytes, from 65536 to 268435456 (default 8388608); ' +
+    'a result must fit: keep it above 6 × the largest max_output_bytes',
 } as const;
 
 /** Names of the variables gearops reads. */
@@ -113,6 +116,7 @@ const schema = z.object({
     emptyToUndefined,
     z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   ),
+  GEAROPS_MAX_FRAME_BYTES: z.preprocess(emptyToUndefined, intIn(64 * 1024, 256 * 1024 * 1024).default(8 * 1024 * 1024)),
 });
 
 /** The validated configuration. */
@@ -134,6 +138,8 @@ export interface GearopsConfig {
   /** GEAROPS_CREDENTIALS_FILE: named credentials for watched clusters (owner-only). */
   credentialsFile?: string;
   logLevel: string;
+  /** The largest Gearman frame read; a job server sending a bigger one is disconnected. */
+  maxFrameBytes: number;
 }
 
 /** What a command needs of the configuration; checked on top of the schema. */
@@ -192,6 +198,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, require: Requirement[] = [])
     sandboxCredentials: { user: e.GEAROPS_SANDBOX_USER, password: e.GEAROPS_SANDBOX_PASSWORD },
     credentialsFile: e.GEAROPS_CREDENTIALS_FILE,
     logLevel: e.GEAROPS_LOG_LEVEL,
+    maxFrameBytes: e.GEAROPS_MAX_FRAME_BYTES,
   };
 }
 

@@ -20,6 +20,8 @@ export const ErrorCode = {
   ReplayedJob: 'gearops_replayed_job',
   WrongHost: 'gearops_wrong_host',
   BadResult: 'gearops_bad_result',
+  /** A worker-side failure whose text nobody signed (WORK_FAIL/WORK_EXCEPTION): shown labelled, never as the error. */
+  UnverifiedAnswer: 'gearops_unverified_answer',
   GearmanUnavailable: 'gearops_gearman_unavailable',
   Store: 'gearops_store',
   StoreUnavailable: 'gearops_store_unavailable',

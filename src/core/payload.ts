@@ -14,7 +14,10 @@ import { ErrorCode, GearopsError } from '../errors.js';
 export const PAYLOAD_VERSION = 1;
 /** A job older than this (or this far in the future) is refused. */
 export const DEFAULT_MAX_AGE_MS = 60_000;
-/** No envelope may be larger than this; larger input is refused before parsing. */
+/**
+ * No job may be larger than this; larger input is refused before parsing. Events and results are bounded by
+ * the frame limit the bot reads with instead (GEAROPS_MAX_FRAME_BYTES), which also bounds max_output_bytes.
+ */
 export const MAX_ENVELOPE_BYTES = 256 * 1024;
 
 /** Who asked for a job: carried inside the signature so the worker can re-check the policy. */
@@ -61,6 +64,9 @@ export interface EventEnvelope {
   /** Which execution of the job: a worker picks a new id each time it starts the job (seq counts within it). */
   run?: string;
   seq: number;
+  /** The host and capability the job was signed for (a worker moving an event to another job's stream fails). */
+  host?: string;
+  capability?: string;
   event: JobEvent;
 }
 
@@ -114,14 +120,16 @@ function assertSecret(secret: string): void {
 }
 
 /** Parses and checks the signature of any envelope; returns the body without `sig`. */
-function openEnvelope(secret: string, raw: Buffer | string, what: string): Record<string, unknown> {
+function openEnvelope(
+  secret: string,
+  raw: Buffer | string,
+  what: string,
+  maxBytes = MAX_ENVELOPE_BYTES,
+): Record<string, unknown> {
   assertSecret(secret);
   const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
-  if (size > MAX_ENVELOPE_BYTES)
-    throw new GearopsError(
-      ErrorCode.BadSignature,
-      `${what} refused: ${size} bytes is over the ${MAX_ENVELOPE_BYTES}-byte limit`,
-    );
+  if (size > maxBytes)
+    throw new GearopsError(ErrorCode.BadSignature, `${what} refused: ${size} bytes is over the ${maxBytes}-byte limit`);
   let parsed: unknown;
   try {
     const text = typeof raw === 'string' ? raw : new TextDecoder('utf-8', { fatal: true }).decode(raw);
@@ -187,7 +195,8 @@ export interface NonceStore {
 
 /**
  * Remembers job nonces long enough to refuse a replay inside the freshness window. Each is bound to the
- * job-server hand-out it came with (`server|handle`): gearmand handing the same job out again — to another
+ * job-server hand-out it came with (`server|instance|handle`, the instance naming one run of gearmand, since a
+ * restarted gearmand numbers handles from 1 again): gearmand handing the same job out again — to another
  * connection after one dropped, or to this worker restarted after a crash — has the same handle, and is not
  * a replay; anyone sending a captured job again gets a new handle, and is. With a store, what was seen
  * outlives a restart, so a worker that just came back refuses a replay too.
@@ -248,7 +257,7 @@ export interface VerifyJobOptions {
   host: string;
   capability: string;
   nonces: NonceCache;
-  /** The job server's hand-out of this job (`server|handle`): the same hand-out again is not a replay. */
+  /** The job server's hand-out of this job (`server|instance|handle`): the same hand-out again is not a replay. */
   binding?: string;
   maxAgeMs?: number;
   now?: number;
@@ -313,19 +322,39 @@ export function verifyJob(secret: string, raw: Buffer | string, opts: VerifyJobO
 }
 
 /** Signs one streamed event of job `jobId`. */
-export function signEvent(secret: string, jobId: string, run: string, seq: number, event: JobEvent): string {
-  const env: EventEnvelope = { v: PAYLOAD_VERSION, kind: 'event', job: jobId, run, seq, event };
+export function signEvent(
+  secret: string,
+  jobId: string,
+  run: string,
+  seq: number,
+  event: JobEvent,
+  to?: { host: string; capability: string },
+): string {
+  const env: EventEnvelope = { v: PAYLOAD_VERSION, kind: 'event', job: jobId, run, seq, ...to, event };
   return seal(secret, env);
 }
 
+/** How large an event or result may be (the frame limit the bot reads with); default MAX_ENVELOPE_BYTES. */
+export interface VerifyAnswerOptions {
+  maxBytes?: number;
+  /** For events: the host and capability the job was for; when given, the event must name them. */
+  to?: { host: string; capability: string };
+}
+
 /** Verifies a streamed event; it must belong to `jobId`. */
-export function verifyEvent(secret: string, raw: Buffer | string, jobId: string): EventEnvelope {
-  const body = openEnvelope(secret, raw, 'event');
+export function verifyEvent(
+  secret: string,
+  raw: Buffer | string,
+  jobId: string,
+  opts: VerifyAnswerOptions = {},
+): EventEnvelope {
+  const body = openEnvelope(secret, raw, 'event', opts.maxBytes);
   if (
     body.kind !== 'event' ||
     body.job !== jobId ||
     typeof body.seq !== 'number' ||
     (body.run !== undefined && typeof body.run !== 'string') ||
+    (opts.to !== undefined && (body.host !== opts.to.host || body.capability !== opts.to.capability)) ||
     !body.event ||
     typeof body.event !== 'object'
   ) {
@@ -344,10 +373,11 @@ export function verifyResult<V = unknown>(
   secret: string,
   raw: Buffer | string,
   job: { id: string; host: string; capability: string },
+  opts: VerifyAnswerOptions = {},
 ): ResultEnvelope<V> {
   let body: Record<string, unknown>;
   try {
-    body = openEnvelope(secret, raw, 'result');
+    body = openEnvelope(secret, raw, 'result', opts.maxBytes);
   } catch (err) {
     throw new GearopsError(
       ErrorCode.BadResult,

@@ -1,4 +1,4 @@
-/** gearmand's plain-text admin protocol on the job port: `status` and `workers`. */
+/** gearmand's plain-text admin protocol on the job port: `status`, `workers` and `getpid`. */
 import { connect } from 'node:net';
 import { parseServer } from './protocol.js';
 import { toGearmanError } from './errors.js';
@@ -19,12 +19,13 @@ export interface WorkerInfo {
   functions: string[];
 }
 
-/** Sends one admin command and resolves with the lines before the closing `.`. */
+/** Sends one admin command and resolves with the lines before the closing `.` (one line for `getpid`). */
 export function adminCommand(
   server: string,
-  command: 'status' | 'workers',
+  command: 'status' | 'workers' | 'getpid',
   opts: { timeoutMs?: number } = {},
 ): Promise<string[]> {
+  const oneLine = command === 'getpid';
   const { host, port } = parseServer(server);
   return new Promise((resolve, reject) => {
     const s = connect({ host, port });
@@ -38,7 +39,7 @@ export function adminCommand(
     s.on('data', (d: Buffer) => {
       buf += d.toString('utf8');
       const lines = buf.split('\n');
-      const end = lines.indexOf('.');
+      const end = oneLine ? (lines.length > 1 ? 1 : -1) : lines.indexOf('.');
       if (end >= 0) {
         clearTimeout(timer);
         s.end();
@@ -71,4 +72,15 @@ export async function adminWorkers(server: string, opts: { timeoutMs?: number } 
     const [fd = '', ip = '', clientId = '-'] = head.trim().split(/\s+/);
     return { fd, ip, clientId, functions: fns.trim() ? fns.trim().split(/\s+/) : [] };
   });
+}
+
+/**
+ * `getpid`: the job server's process id ("OK 1234"). Part of what tells one gearmand instance from the next
+ * on the same address: a restarted gearmand numbers its job handles from 1 again.
+ */
+export async function adminGetpid(server: string, opts: { timeoutMs?: number } = {}): Promise<number> {
+  const [line = ''] = await adminCommand(server, 'getpid', opts);
+  const m = /^OK (\d{1,10})\s*$/.exec(line);
+  if (!m) throw toGearmanError(new Error(`getpid answered ${JSON.stringify(line.slice(0, 80))}`), server);
+  return Number(m[1]);
 }

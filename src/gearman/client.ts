@@ -7,7 +7,8 @@ import type { Logger } from '../log.js';
 import { ErrorCode, GearopsError } from '../errors.js';
 import { GearmanConnection, RECONNECT_PRESETS, type ReconnectPreset } from './connection.js';
 import { toGearmanError } from './errors.js';
-import { Packet, type ResponsePacket } from './protocol.js';
+import { DEFAULT_MAX_FRAME_BYTES, Packet, type ResponsePacket } from './protocol.js';
+import { createRefusalLog } from './refusal-log.js';
 
 /** Options of one submission. */
 export interface SubmitOptions {
@@ -49,11 +50,17 @@ export function createGearmanClient(opts: {
   servers: string[];
   logger: Logger;
   preset?: ReconnectPreset;
+  /** The largest frame read from a job server (a result, streamed output); a larger one closes that connection. */
+  maxFrameBytes?: number;
 }): GearmanClient {
   const preset = opts.preset ?? RECONNECT_PRESETS.default;
   const log = opts.logger.child({ component: 'gearman-client' });
+  const limits = {
+    maxFrameBytes: opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    refusals: createRefusalLog({ logger: log }),
+  };
   const conns = opts.servers.map((server) => {
-    const conn = new GearmanConnection(server, preset, true);
+    const conn = new GearmanConnection(server, preset, true, limits);
     const awaitingHandle: Job[] = [];
     const byHandle = new Map<string, Job>();
     const failAll = (why: string) => {
@@ -114,7 +121,8 @@ export function createGearmanClient(opts: {
             new GearopsError(
               ErrorCode.JobFailed,
               `${j.fn} failed on the worker${j.warnings.length ? `: ${j.warnings.join('; ')}` : ''}`,
-              { data: { server, handle } },
+              // Unsigned text from whatever process took the job: the dispatcher labels it, never trusts it.
+              { data: { server, handle, workerText: j.warnings.join('; ') } },
             ),
           );
           break;
@@ -125,14 +133,14 @@ export function createGearmanClient(opts: {
             new GearopsError(
               ErrorCode.JobFailed,
               `${j.fn} failed on the worker: ${(p.args[1] ?? Buffer.alloc(0)).toString('utf8')}`,
-              { data: { server, handle } },
+              { data: { server, handle, workerText: (p.args[1] ?? Buffer.alloc(0)).toString('utf8') } },
             ),
           );
           break;
       }
     });
-    const ready = conn.open().catch(() => undefined);
-    return { server, conn, awaitingHandle, ready };
+    void conn.open().catch(() => undefined);
+    return { server, conn, awaitingHandle };
   });
 
   function finish(j: Job, err: Error): void {
@@ -152,11 +160,17 @@ export function createGearmanClient(opts: {
     );
     const up = ordered.find((c) => c.conn.connected);
     if (up) return up;
-    // Nothing up yet: give the first connect attempts a moment (start-up, or a server restarting).
-    await Promise.race([
-      Promise.all(conns.map((c) => c.ready)),
-      new Promise((r) => setTimeout(r, preset.connectTimeoutMs)),
-    ]);
+    // Nothing up yet: give the connect attempts a moment (start-up, or a server restarting). Waiting for the
+    // next connect of any connection, not for the first ones: after a restart those resolved long ago.
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        for (const c of conns) c.conn.off('connect', done);
+        resolve();
+      };
+      const timer = setTimeout(done, preset.connectTimeoutMs);
+      for (const c of conns) c.conn.on('connect', done);
+    });
     const later = ordered.find((c) => c.conn.connected);
     if (later) return later;
     throw new GearopsError(ErrorCode.GearmanUnavailable, `no job server is reachable (${opts.servers.join(', ')})`, {
@@ -210,6 +224,7 @@ export function createGearmanClient(opts: {
     },
     async close() {
       await Promise.all(conns.map((c) => c.conn.close()));
+      limits.refusals.flush();
     },
   };
 }

@@ -5,7 +5,27 @@
  */
 import { EventEmitter } from 'node:events';
 import { Socket, connect } from 'node:net';
-import { encodeRequest, PacketDecoder, parseServer, type PacketType, type ResponsePacket } from './protocol.js';
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeRequest,
+  FrameRefusedError,
+  PacketDecoder,
+  parseServer,
+  type PacketType,
+  type ResponsePacket,
+} from './protocol.js';
+import type { RefusalLog } from './refusal-log.js';
+
+/** Limits of one connection: the largest frame it reads, and where refusals are counted. */
+export interface FrameLimits {
+  maxFrameBytes?: number;
+  refusals?: RefusalLog;
+  /**
+   * Last words before a connection closes over a refused frame: packets sent first (a worker fails the
+   * oversized job by its handle, or gearmand would hand the same job out again on every reconnect).
+   */
+  lastWords?(err: FrameRefusedError): Array<{ type: PacketType; args: Array<Buffer | string> }>;
+}
 
 /** Backoff between reconnect attempts. */
 export interface ReconnectPreset {
@@ -27,8 +47,10 @@ export const RECONNECT_PRESETS: Record<'default' | 'fast', ReconnectPreset> = {
 export class GearmanConnection extends EventEmitter {
   readonly server: string;
   private socket: Socket | null = null;
-  private decoder = new PacketDecoder();
+  private decoder: PacketDecoder;
   private closed = false;
+  /** Set when the last connection was closed for a refused frame: the reconnect backoff keeps growing then. */
+  private refusedLast = false;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   /** Whether writes of this turn are being gathered into one (see send). */
@@ -39,9 +61,11 @@ export class GearmanConnection extends EventEmitter {
     server: string,
     private readonly preset: ReconnectPreset,
     private readonly reconnect: boolean,
+    private readonly limits: FrameLimits = {},
   ) {
     super();
     this.server = server;
+    this.decoder = new PacketDecoder(limits.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
   }
 
   /** Connects (and keeps reconnecting when asked to); resolves on the first successful connect or rejects on the first failure. */
@@ -73,14 +97,16 @@ export class GearmanConnection extends EventEmitter {
     const { host, port } = parseServer(this.server);
     const socket = connect({ host, port });
     this.socket = socket;
-    this.decoder = new PacketDecoder();
+    this.decoder = new PacketDecoder(this.limits.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     socket.setTimeout(this.preset.connectTimeoutMs);
     let failure: Error | undefined;
     socket.once('connect', () => {
       socket.setTimeout(0);
-      this.attempt = 0;
+      // A job server that keeps sending a refused frame (gearmand re-hands the job) is retried ever more slowly.
+      if (!this.refusedLast) this.attempt = 0;
+      this.refusedLast = false;
       this.connected = true;
       this.emit('connect');
     });
@@ -94,6 +120,20 @@ export class GearmanConnection extends EventEmitter {
         packets = this.decoder.push(chunk);
       } catch (err) {
         failure = err as Error;
+        if (err instanceof FrameRefusedError) {
+          this.refusedLast = true;
+          this.limits.refusals?.refused({ server: this.server, reason: err.reason, size: err.size });
+          const words = this.limits.lastWords?.(err) ?? [];
+          if (words.length > 0) {
+            // Nothing more is read (the rest of the frame stays in the kernel's buffer); what is said leaves first.
+            socket.pause();
+            this.connected = false;
+            socket.end(Buffer.concat(words.map((w) => encodeRequest(w.type, w.args))));
+            setTimeout(() => socket.destroy(), 500).unref();
+            return;
+          }
+        }
+        // Nothing more is read from a stream given up on: the rest of an oversized frame is never buffered.
         socket.destroy();
         return;
       }

@@ -10,10 +10,12 @@
 import type { Logger } from '../log.js';
 import { ErrorCode, GearopsError, isGearopsError } from '../errors.js';
 import { signJob, verifyEvent, verifyResult, type JobEnvelope } from '../core/payload.js';
+import { openFrom } from '../core/sealed.js';
 import type { Dispatcher, HostInfo, JobRequest, JobResult } from '../core/ports/dispatcher.js';
 import { adminStatus, type FunctionStatus } from './admin.js';
 import { createGearmanClient } from './client.js';
 import { RECONNECT_PRESETS } from './connection.js';
+import { DEFAULT_MAX_FRAME_BYTES } from './protocol.js';
 import { functionName, parseFunctionName } from './names.js';
 
 /** How many times one job is sent at most when job servers go away under it. */
@@ -34,19 +36,59 @@ export const DISPATCH_PRESETS: Record<'default' | 'fast', DispatchPreset> = {
   fast: { discoveryTtlMs: 100, adminTimeoutMs: 1000, defaultJobTimeoutMs: 15_000, reconnect: 'fast' },
 };
 
+/** The most of an unverified worker text shown, once made inert. */
+const UNVERIFIED_CHARS = 300;
+
+/**
+ * Text nobody signed, made harmless to show: control characters dropped, `<`, `>`, `&`, `@` and backticks
+ * replaced by look-alikes (so no mention, channel ping, link or code span can come out of it), and cut.
+ */
+export function inertText(text: string, max = UNVERIFIED_CHARS): string {
+  const flat = text
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .replace(/</g, '‹')
+    .replace(/>/g, '›')
+    .replace(/&/g, '＆')
+    .replace(/@/g, '＠')
+    .replace(/`/g, 'ʼ')
+    .trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max)}…`;
+}
+
+/**
+ * A WORK_FAIL or WORK_EXCEPTION carries text nobody signed: any process registered under the function
+ * (a rogue that took the job first) can write it. It is never passed off as the job's error: it is labelled
+ * as what it is, made inert, and coded gearops_unverified_answer.
+ */
+function unverifiedAnswer(err: unknown, host: string, fn: string): unknown {
+  const data = isGearopsError(err) ? (err.data as { workerText?: unknown } | undefined) : undefined;
+  if (!isGearopsError(err) || typeof data?.workerText !== 'string') return err;
+  const text = inertText(data.workerText);
+  return new GearopsError(
+    ErrorCode.UnverifiedAnswer,
+    `unverified answer from a process claiming to be ${host}${text ? `: “${text}”` : ' (no text)'}` +
+      ' — it failed the job without a signature; the real worker may not have seen it',
+    { cause: err, data: { host, fn } },
+  );
+}
+
 /** Creates the Gearman dispatcher. */
 export function createGearmanDispatcher(opts: {
   servers: string[];
   secret: string;
   logger: Logger;
   preset?: keyof typeof DISPATCH_PRESETS | DispatchPreset;
+  /** The largest frame read from a job server (GEAROPS_MAX_FRAME_BYTES); results up to it are verified. */
+  maxFrameBytes?: number;
 }): Dispatcher {
+  const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const preset = typeof opts.preset === 'object' ? opts.preset : DISPATCH_PRESETS[opts.preset ?? 'default'];
   const log = opts.logger.child({ component: 'dispatcher' });
   const client = createGearmanClient({
     servers: opts.servers,
     logger: opts.logger,
     preset: RECONNECT_PRESETS[preset.reconnect],
+    maxFrameBytes,
   });
   let cache: { at: number; byServer: Map<string, FunctionStatus[]> } | null = null;
 
@@ -158,7 +200,9 @@ export function createGearmanDispatcher(opts: {
             unique: `${jobId}#${attempt}`,
             onData: (b) => {
               try {
-                const ev = verifyEvent(opts.secret, b, jobId);
+                const ev = verifyEvent(opts.secret, openFrom(opts.secret, jobId, b), jobId, {
+                  maxBytes: maxFrameBytes,
+                });
                 const r = ev.run ?? '';
                 if (run === null) run = r;
                 else if (r !== run) {
@@ -196,7 +240,8 @@ export function createGearmanDispatcher(opts: {
           // answers with it instead of running it twice), within the request's own time limit.
           const lost =
             isGearopsError(err) && (err.data as { connectionLost?: boolean } | undefined)?.connectionLost === true;
-          if (!lost || attempt >= MAX_SENDS || req.signal?.aborted || Date.now() >= deadline) throw err;
+          if (!lost || attempt >= MAX_SENDS || req.signal?.aborted || Date.now() >= deadline)
+            throw unverifiedAnswer(err, req.host, fn);
           log.warn(
             { event: 'job_resend', fn, job: jobId, attempt: attempt + 1, err: (err as Error).message },
             'job server lost mid-job; sending the job again once one is back',
@@ -205,10 +250,21 @@ export function createGearmanDispatcher(opts: {
         }
       }
       if (forged) throw forged;
-      const result = verifyResult<V>(opts.secret, out.data, {
-        id: envelope!.id,
-        host: req.host,
-        capability: req.capability,
+      const job = { id: envelope!.id, host: req.host, capability: req.capability };
+      let opened: string;
+      try {
+        opened = openFrom(opts.secret, job.id, out.data);
+      } catch (err) {
+        throw new GearopsError(
+          ErrorCode.BadResult,
+          `result from ${fn} rejected: ${(err as Error).message} — ` +
+            'a worker without the shared secret may be registered under this name',
+          { cause: err, data: { host: req.host } },
+        );
+      }
+      const result = verifyResult<V>(opts.secret, opened, job, {
+        maxBytes: maxFrameBytes,
+        to: { host: req.host, capability: req.capability },
       });
       return {
         host: req.host,

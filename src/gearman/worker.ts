@@ -5,8 +5,9 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
-import { GearmanConnection, RECONNECT_PRESETS, type ReconnectPreset } from './connection.js';
-import { Packet, type ResponsePacket } from './protocol.js';
+import { GearmanConnection, RECONNECT_PRESETS, type FrameLimits, type ReconnectPreset } from './connection.js';
+import { DEFAULT_MAX_FRAME_BYTES, Packet, type ResponsePacket } from './protocol.js';
+import { createRefusalLog } from './refusal-log.js';
 
 /** One job handed to a worker function. */
 export interface WorkerJob {
@@ -14,6 +15,11 @@ export interface WorkerJob {
   functionName: string;
   payload: Buffer;
   server: string;
+  /**
+   * Which instance of the job server handed the job out (from identifyServer, learned when the connection came
+   * up; '' without it). Handles are unique within one instance only: a restarted gearmand counts from 1 again.
+   */
+  serverInstance: string;
   /** Aborted when the worker stops and the grace period is over. */
   signal: AbortSignal;
   sendData(d: Buffer | string): void;
@@ -43,6 +49,10 @@ export interface GearmanWorkerOptions {
   concurrency?: number;
   logger: Logger;
   preset?: ReconnectPreset;
+  /** The largest frame read from a job server (a job); a larger one closes that connection, unread. */
+  maxFrameBytes?: number;
+  /** Names the job-server instance behind `server`; asked on each (re)connect, before the first grab. Never rejects. */
+  identifyServer?: (server: string) => Promise<string>;
 }
 
 /** Creates a worker (call start()). */
@@ -58,17 +68,52 @@ export function createGearmanWorker(opts: GearmanWorkerOptions): GearmanWorker {
   const slots: GearmanConnection[] = [];
   let firstRegistered: (() => void) | null = null;
   const firstRegistration = new Promise<void>((r) => (firstRegistered = r));
+  const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const limits: FrameLimits = {
+    maxFrameBytes,
+    refusals: createRefusalLog({ logger: log }),
+    // An oversized job is failed by its handle before the connection closes: otherwise gearmand hands the same
+    // job out again on every reconnect, and the worker serves nothing else while it is queued.
+    lastWords: (err) => {
+      const p = err.packet;
+      const nul = p && (p.type === Packet.JOB_ASSIGN || p.type === Packet.JOB_ASSIGN_UNIQ) ? p.prefix.indexOf(0) : -1;
+      if (!p || nul <= 0) return [];
+      const handle = p.prefix.subarray(0, nul);
+      const why = `job refused unread: ${err.message} (the worker's --max-frame-bytes)`;
+      return [
+        { type: Packet.WORK_WARNING, args: [handle, why] },
+        { type: Packet.WORK_FAIL, args: [handle] },
+      ];
+    },
+  };
 
   for (const server of opts.servers) {
     for (let i = 0; i < (opts.concurrency ?? 4); i++) {
-      const conn = new GearmanConnection(server, preset, true);
+      const conn = new GearmanConnection(server, preset, true, limits);
       let jobRunning = false;
       let up = false;
+      // The instance behind this connection; null until identified (nothing is grabbed before).
+      let instance: string | null = null;
+      let generation = 0;
       const grab = () => {
-        if (!stopping && !jobRunning) conn.send(Packet.GRAB_JOB);
+        if (!stopping && !jobRunning && instance !== null) conn.send(Packet.GRAB_JOB);
       };
       conn.on('connect', () => {
         up = true;
+        instance = opts.identifyServer ? null : '';
+        const gen = ++generation;
+        if (opts.identifyServer) {
+          void opts.identifyServer(server).then(
+            (id) => {
+              if (!up || gen !== generation) return;
+              instance = id;
+              grab();
+            },
+            (err: Error) => {
+              log.error({ event: 'identify_failed', server, err: err.message }, 'cannot tell which job server this is');
+            },
+          );
+        }
         if (opts.clientId) conn.send(Packet.SET_CLIENT_ID, [opts.clientId]);
         for (const fn of Object.keys(opts.functions)) conn.send(Packet.CAN_DO, [fn]);
         const n = (registered.get(server) ?? 0) + 1;
@@ -83,6 +128,7 @@ export function createGearmanWorker(opts: GearmanWorkerOptions): GearmanWorker {
       conn.on('close', (err?: Error) => {
         if (!up) return;
         up = false;
+        instance = null;
         const n = (registered.get(server) ?? 1) - 1;
         registered.set(server, n);
         if (n === 0 && !stopping) {
@@ -105,6 +151,7 @@ export function createGearmanWorker(opts: GearmanWorkerOptions): GearmanWorker {
             functionName: fnName,
             payload,
             server,
+            serverInstance: instance ?? '',
             signal: abort.signal,
             sendData: (d) => void conn.send(Packet.WORK_DATA, [handle, typeof d === 'string' ? Buffer.from(d) : d]),
             sendStatus: (n, d) => void conn.send(Packet.WORK_STATUS, [handle, String(n), String(d)]),
@@ -159,6 +206,7 @@ export function createGearmanWorker(opts: GearmanWorkerOptions): GearmanWorker {
     // Let the final WORK_* packets leave before the sockets close.
     await new Promise((r) => setTimeout(r, 20));
     await Promise.all(slots.map((s) => s.close()));
+    limits.refusals?.flush();
   };
   return emitter;
 }

@@ -10,7 +10,7 @@ import { loadDotenvFile } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 import { createReloadablePolicy, type ReloadablePolicy } from '../core/policy/reloadable.js';
 import { isValidHostName } from '../gearman/names.js';
-import { parseServer } from '../gearman/protocol.js';
+import { DEFAULT_MAX_FRAME_BYTES, parseServer } from '../gearman/protocol.js';
 import { requireAction, SANDBOX_ACTIONS, type Capability } from './capability.js';
 import { createRunCapability } from './capabilities/run.js';
 import { createWorkerDaemon } from './daemon.js';
@@ -20,7 +20,7 @@ import { createMysqlStatusCapability } from './capabilities/mysql-status.js';
 import { loadCredentialsFile, type CredentialsDirectory } from '../credentials-file.js';
 
 const USAGE =
-  'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] [--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N] [--credentials-file FILE]';
+  'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] [--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N] [--max-frame-bytes N] [--credentials-file FILE]';
 
 /** Entry point of `gearops worker`; resolves with the exit code once stopped. */
 export async function runWorkerCommand(
@@ -47,6 +47,7 @@ export async function runWorkerCommand(
         advertise: { type: 'string' },
         concurrency: { type: 'string' },
         'credentials-file': { type: 'string' },
+        'max-frame-bytes': { type: 'string' },
       },
       allowPositionals: false,
     }).values;
@@ -79,6 +80,9 @@ export async function runWorkerCommand(
   const concurrency = Number(v.concurrency ?? 4);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
     problems.push('--concurrency must be a whole number from 1 to 64');
+  const maxFrameBytes = Number(v['max-frame-bytes'] ?? env.GEAROPS_MAX_FRAME_BYTES ?? DEFAULT_MAX_FRAME_BYTES);
+  if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 64 * 1024 || maxFrameBytes > 256 * 1024 * 1024)
+    problems.push('--max-frame-bytes (or GEAROPS_MAX_FRAME_BYTES) must be a whole number from 65536 to 268435456');
   const policyFile = v.policy ?? env.GEAROPS_POLICY ?? 'policies/default.yml';
   let reloadable: ReloadablePolicy | undefined;
   try {
@@ -146,7 +150,16 @@ export async function runWorkerCommand(
   const stateDir = v['state-dir'] ?? join(homedir(), '.gearops', 'state', v.host);
   let daemon;
   try {
-    daemon = createWorkerDaemon({ host: v.host, servers, secret, logger, capabilities, concurrency, stateDir });
+    daemon = createWorkerDaemon({
+      host: v.host,
+      servers,
+      secret,
+      logger,
+      capabilities,
+      concurrency,
+      stateDir,
+      maxFrameBytes,
+    });
   } catch (err) {
     return fail(
       `cannot start: --state-dir ${stateDir} is not usable (${(err as Error).message}); give a folder this user can write`,

@@ -12,7 +12,10 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { ErrorCode, GearopsError, toGearopsError } from '../errors.js';
 import { DEFAULT_MAX_AGE_MS, NonceCache, signEvent, signResult, verifyJob, type JobEnvelope } from '../core/payload.js';
-import { createNonceFile } from './nonce-file.js';
+import { sealFor } from '../core/sealed.js';
+import { DEFAULT_MAX_FRAME_BYTES } from '../gearman/protocol.js';
+import { adminGetpid } from '../gearman/admin.js';
+import { createNonceFile, createServerInstances } from './nonce-file.js';
 import type { Capability } from './capability.js';
 import { createGearmanWorker, type GearmanWorker, type WorkerJob } from '../gearman/worker.js';
 
@@ -21,10 +24,10 @@ const RESEND_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** A job this worker started: what it sent so far, who listens, and its signed result. */
 interface StartedJob {
-  events: string[];
+  events: Buffer[];
   bytes: number;
-  listeners: Set<(signed: string) => void>;
-  result: Promise<string>;
+  listeners: Set<(sealed: Buffer) => void>;
+  result: Promise<Buffer>;
   /** When to forget it (set once it ends). */
   expires: number | null;
 }
@@ -43,6 +46,8 @@ export interface WorkerDaemonOptions {
   reconnect?: ReconnectPreset;
   /** Where the record of jobs taken lives across restarts (`<dir>/seen-jobs`); without it, memory only. */
   stateDir?: string;
+  /** The largest frame read or sent (GEAROPS_MAX_FRAME_BYTES): a bigger job is refused, a bigger result replaced. */
+  maxFrameBytes?: number;
 }
 
 /** A running worker daemon. */
@@ -69,18 +74,23 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
   const prune = (now: number) => {
     for (const [id, j] of startedJobs) if (j.expires !== null && j.expires < now) startedJobs.delete(id);
   };
+  const instances = createServerInstances({ dir: opts.stateDir, getpid: (server) => adminGetpid(server) });
+  const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  // Room for the packet header and the job handle in the WORK_COMPLETE frame.
+  const maxResultBytes = maxFrameBytes - 1024;
   const functions: Record<string, (job: WorkerJob) => Promise<Buffer | string>> = {};
   for (const cap of opts.capabilities) {
     const fn = functionName(cap.name, opts.host);
     functions[fn] = async (job) => {
       let envelope;
       try {
-        // Bound to this hand-out by the job server: gearmand handing the same job out again is not a replay.
+        // Bound to this hand-out by this instance of the job server: gearmand handing the same job out again
+        // is not a replay; the same handle from a restarted gearmand (it counts from 1 again) is.
         envelope = verifyJob(opts.secret, job.payload, {
           host: opts.host,
           capability: cap.name,
           nonces,
-          binding: `${job.server}|${job.handle}`,
+          binding: `${job.server}|${job.serverInstance}|${job.handle}`,
           maxAgeMs: opts.maxAgeMs,
         });
       } catch (err) {
@@ -110,7 +120,7 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
         events: [],
         bytes: 0,
         listeners: new Set([job.sendData]),
-        result: Promise.resolve(''),
+        result: Promise.resolve(Buffer.alloc(0)),
         expires: null,
       };
       startedJobs.set(envelope.id, entry);
@@ -129,7 +139,7 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
     entry: StartedJob,
     fn: string,
     cap: Capability,
-  ): Promise<string> {
+  ): Promise<Buffer> {
     const started = Date.now();
     let seq = 0;
     // This execution's id: if this process dies and the job server hands the job to another, the bot can tell the runs apart.
@@ -151,17 +161,19 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
       'job started',
     );
     const base = { job: envelope.id, host: opts.host, capability: cap.name };
+    const to = { host: opts.host, capability: cap.name };
     try {
       const value = await cap.handler({
         job: envelope,
         args: envelope.args,
         emit: (event) => {
-          const signed = signEvent(opts.secret, envelope.id, run, seq++, event);
+          // Sealed to the bot: a rogue relaying this job sees ciphertext, not the (unredacted) output.
+          const sealed = sealFor(opts.secret, envelope.id, signEvent(opts.secret, envelope.id, run, seq++, event, to));
           if (entry.bytes < RESEND_BUFFER_BYTES) {
-            entry.events.push(signed);
-            entry.bytes += signed.length;
+            entry.events.push(sealed);
+            entry.bytes += sealed.length;
           }
-          for (const send of entry.listeners) send(signed);
+          for (const send of entry.listeners) send(sealed);
         },
         signal: job.signal,
         logger: log,
@@ -169,13 +181,19 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
       if (job.signal.aborted)
         throw new GearopsError(ErrorCode.Cancelled, `worker ${opts.host} is shutting down; the job was stopped`);
       log.info({ event: 'job_done', fn, handle: job.handle, job: envelope.id, ms: Date.now() - started }, 'job done');
-      return signResult(opts.secret, {
-        ...base,
-        ok: true,
-        value: value ?? null,
-        error: null,
-        durationMs: Date.now() - started,
-      });
+      const sealed = seal(
+        envelope.id,
+        { ...base, ok: true, value: value ?? null, error: null, durationMs: 0 },
+        started,
+      );
+      if (sealed.length <= maxResultBytes) return sealed;
+      // Bigger than the bot reads: say so, signed, instead of a frame the bot would refuse as a flood.
+      const why =
+        `the result of ${sealed.length} bytes is over the ${maxFrameBytes}-byte frame limit ` +
+        '(GEAROPS_MAX_FRAME_BYTES); lower max_output_bytes in the policy or raise the limit on the bot and workers';
+      log.warn({ event: 'result_too_large', fn, job: envelope.id, bytes: sealed.length, maxFrameBytes }, why);
+      const error = { code: ErrorCode.JobFailed, message: `${opts.host}: ${why}`, data: { host: opts.host } };
+      return seal(envelope.id, { ...base, ok: false, value: null, error, durationMs: 0 }, started);
     } catch (err) {
       const e = job.signal.aborted
         ? new GearopsError(ErrorCode.Cancelled, `worker ${opts.host} is shutting down; the job was stopped`)
@@ -184,14 +202,14 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
         { event: 'job_failed', fn, handle: job.handle, job: envelope.id, code: e.code, reason: e.message },
         'job failed',
       );
-      return signResult(opts.secret, {
-        ...base,
-        ok: false,
-        value: null,
-        error: { code: e.code, message: e.message, data: e.data },
-        durationMs: Date.now() - started,
-      });
+      const error = { code: e.code, message: e.message, data: e.data };
+      return seal(envelope.id, { ...base, ok: false, value: null, error, durationMs: 0 }, started);
     }
+  }
+
+  /** Signs and seals a result to the bot (durationMs measured from `started`). */
+  function seal(jobId: string, result: Parameters<typeof signResult>[1], started: number): Buffer {
+    return sealFor(opts.secret, jobId, signResult(opts.secret, { ...result, durationMs: Date.now() - started }));
   }
 
   const gearman = createGearmanWorker({
@@ -201,6 +219,8 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
     concurrency: opts.concurrency ?? 4,
     logger: opts.logger,
     preset: opts.reconnect ?? RECONNECT_PRESETS.default,
+    maxFrameBytes,
+    identifyServer: (server) => instances.identify(server),
   });
   return {
     functions: Object.keys(functions),

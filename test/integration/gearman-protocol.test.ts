@@ -147,4 +147,18 @@ describe('gearman client and worker against a real gearmand', () => {
     expect(r.data.toString()).toBe('again');
     await client.close();
   });
+
+  it('a submit just after the job server came back waits for the reconnect instead of failing at once', async () => {
+    // Reconnects only every 300 ms: right after the restart the client is surely not connected yet.
+    const client = createGearmanClient({
+      servers: [g.address],
+      logger,
+      preset: { initialMs: 300, maxMs: 300, connectTimeoutMs: 3000 },
+    });
+    expect((await client.submit('echo', 'before', { timeoutMs: 5000 })).data.toString()).toBe('before');
+    await g.restart();
+    const r = await client.submit('echo', 'after', { timeoutMs: 10_000 });
+    expect(r.data.toString()).toBe('after');
+    await client.close();
+  });
 });

@@ -51,6 +51,14 @@ describe('config', () => {
     );
   });
 
+  it('reads the frame limit, 8 MiB by default, and names the variable when it is bad', () => {
+    expect(parseConfig({}).maxFrameBytes).toBe(8 * 1024 * 1024);
+    expect(parseConfig({ GEAROPS_MAX_FRAME_BYTES: '1048576' }).maxFrameBytes).toBe(1048576);
+    expect(() => parseConfig({ GEAROPS_MAX_FRAME_BYTES: '1000' })).toThrow(
+      /GEAROPS_MAX_FRAME_BYTES: .*— set it to the largest Gearman frame/,
+    );
+  });
+
   it('treats empty strings as unset', () => {
     expect(parseConfig({ SLACK_APP_TOKEN: '', GEAROPS_MYSQL_URL: '' }).mysqlUrl).toBeUndefined();
   });
