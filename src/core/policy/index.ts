@@ -190,6 +190,7 @@ export function parsePolicy(text: string, source: string): Policy {
           rule: r.rule,
           reason: `allowed by rule \`${r.rule}\``,
           pipeline: grep ? [cmd, grep] : [cmd],
+          paths: matched.tokens.flatMap((t, index) => (t.kind === 'path' ? [{ index, prefix: t.prefix }] : [])),
           timeoutMs: r.timeoutMs,
           maxOutputBytes: r.maxOutputBytes,
         };

@@ -6,7 +6,7 @@ export interface PolicyPrincipal {
   channelId: string;
   /** Slack user-group ids the user belongs to (if user groups are configured). */
   groups?: string[];
-  /** Roles already resolved (the worker receives these in the signed job). */
+  /** Roles already resolved from the policy (the worker resolves them from its own policy, not from the job). */
   roles: string[];
 }
 
@@ -26,6 +26,11 @@ export type Argv = string[];
 export interface RunDecision extends Decision {
   /** 1 or 2 stages: the command, and optionally its `grep` stage. */
   pipeline?: Argv[];
+  /**
+   * Arguments of the first stage the rule matched as `<path:PREFIX>`, checked here by their text only; the worker
+   * resolves each on its own filesystem before it runs anything (symlinks, FIFOs, /proc).
+   */
+  paths?: Array<{ index: number; prefix: string }>;
   timeoutMs: number;
   maxOutputBytes: number;
 }

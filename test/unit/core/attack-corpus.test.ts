@@ -2,8 +2,33 @@
  * Attack corpus: every hole found by trying gearops as an attacker would, as a test that fails if it
  * opens again. Each group of cases lives in its own describe block; add to it, do not rewrite it.
  */
-import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePolicy } from '../../../src/core/policy/index.js';
 import { createLineRedactor, redactSecrets } from '../../../src/core/redact.js';
+import { createSilentLogger } from '../../../src/log.js';
+import { createRunCapability } from '../../../src/worker/capabilities/run.js';
+import { requireAction, workerPrincipal, type CapabilityContext } from '../../../src/worker/capability.js';
+
+/** What a capability handler gets for a verified job (the daemon's part is not under test here). */
+function jobContext<A>(
+  capability: string,
+  who: { userId: string; roles: string[] },
+  args: A,
+  emit: (e: { type: string; text?: string }) => void = () => undefined,
+): CapabilityContext<A> {
+  const requester = { ...who, channelId: 'C1' };
+  return {
+    job: { v: 1, kind: 'job', id: 'j', ts: 0, host: 'db1', capability, requester, args },
+    args,
+    emit,
+    signal: new AbortController().signal,
+    logger: createSilentLogger(),
+  };
+}
 
 describe('attack corpus: passwords on DBA tool command lines and in general logs are masked', () => {
   // [tool, what `ps auxww` or a general log showed, the secret, what stays readable]
@@ -111,5 +136,103 @@ describe('attack corpus: separators other than \\n do not hide a secret from the
     expect(out).not.toContain('eam-pw-1');
     expect(out).not.toContain('abcdef');
     expect(out).toBe('root 1 mysql -uroot -p**** shop\nnext line MYSQL_PWD=****\0tail');
+  });
+});
+
+describe("attack corpus: the worker decides roles with its own policy, not the bot's signed roles", () => {
+  const policy = parsePolicy(
+    [
+      'version: 1',
+      'roles:',
+      '  dba: { users: [UALICE], groups: [SDBAS] }',
+      'actions:',
+      '  - rule: dba-changes',
+      '    actions: [replica.install]',
+      '    who: [role:dba]',
+      '',
+    ].join('\n'),
+    'worker.yml',
+  );
+
+  it('a requester signed with roles [dba] gets no role the worker file does not give', () => {
+    expect(workerPrincipal(policy, { userId: 'UBOB', channelId: 'C1', roles: ['dba'] }).roles).toEqual([]);
+    expect(workerPrincipal(policy, { userId: 'UALICE', channelId: 'C1', roles: [] }).roles).toEqual(['dba']);
+    expect(workerPrincipal(policy, { userId: 'UC', channelId: 'C1', roles: [], groups: ['SDBAS'] }).roles).toEqual([
+      'dba',
+    ]);
+  });
+
+  it('a dba-only install for UBOB signed as dba runs nothing', async () => {
+    let ran = 0;
+    const cap = requireAction(
+      { name: 'sandbox.install', handler: async () => void ran++ },
+      { host: 'db1', policy },
+      () => ['replica.install'],
+    );
+    const ctx = (userId: string, roles: string[]) => jobContext('sandbox.install', { userId, roles }, {});
+    await expect(cap.handler(ctx('UBOB', ['dba']))).rejects.toMatchObject({
+      code: 'gearops_policy_denied',
+      message: 'worker db1 policy: rule `dba-changes` allows replica.install only for role:dba',
+    });
+    expect(ran).toBe(0);
+    await cap.handler(ctx('UALICE', []));
+    expect(ran).toBe(1);
+  });
+});
+
+describe('attack corpus: /run path arguments are checked on the worker after links are resolved', () => {
+  let dir: string;
+  let logs: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gearops-paths-'));
+    logs = join(dir, 'mysql');
+    mkdirSync(join(logs, 'old'), { recursive: true });
+    writeFileSync(join(logs, 'error.log'), 'ok\n');
+    writeFileSync(join(dir, 'outside.log'), 'outside\n');
+    symlinkSync('/etc/shadow', join(logs, 'shadow'));
+    symlinkSync('/proc/self/environ', join(logs, 'environ'));
+    symlinkSync('/dev/zero', join(logs, 'zero'));
+    symlinkSync(join(dir, 'outside.log'), join(logs, 'sibling'));
+    symlinkSync(dir, join(logs, 'up'));
+    symlinkSync(join(logs, 'old'), join(logs, 'olddir'));
+    symlinkSync(join(logs, 'error.log'), join(logs, 'current'));
+    execFileSync('mkfifo', [join(logs, 'fifo')]);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const run = async (file: string) => {
+    const policy = parsePolicy(
+      `version: 1\ncommands:\n  - rule: mysql-logs\n    allow: ["cat <path:${logs}/>"]\n`,
+      'paths.yml',
+    );
+    const cap = createRunCapability({ host: 'db1', policy, logger: createSilentLogger() });
+    const out: string[] = [];
+    const line = `cat ${join(logs, file)}`;
+    const ctx = jobContext('run', { userId: 'U1', roles: [] }, { line }, (e) => void out.push(e.text ?? ''));
+    return { result: cap.handler(ctx), out };
+  };
+
+  it.each([
+    ['shadow', /`.*\/shadow` resolves to \/etc\/shadow, which is not a file under /],
+    ['environ', /resolves to \/proc\/\d+\/environ: \/proc, \/sys and \/dev are never read/],
+    ['zero', /resolves to \/dev\/zero: \/proc, \/sys and \/dev are never read/],
+    ['sibling', /resolves to .*\/outside\.log, which is not a file under/],
+    ['up/outside.log', /resolves to .*\/outside\.log, which is not a file under/],
+    ['fifo', /is a FIFO, not a regular file/],
+    ['olddir', /is a directory, not a regular file/],
+  ])('%s is refused, naming the rule', async (file, why) => {
+    const r = await run(file);
+    await expect(r.result).rejects.toMatchObject({
+      code: 'gearops_policy_denied',
+      message: expect.stringMatching(why),
+      data: { rule: 'mysql-logs', host: 'db1' },
+    });
+    await expect(r.result).rejects.toThrow(/^worker db1 policy: rule `mysql-logs`: /);
+    expect(r.out).toEqual([]);
+  });
+
+  it('a link that stays under the prefix is read (as its real path)', async () => {
+    const r = await run('current');
+    await expect(r.result).resolves.toMatchObject({ exitCode: 0, output: 'ok\n', rule: 'mysql-logs' });
   });
 });
