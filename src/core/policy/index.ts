@@ -207,6 +207,13 @@ export function parsePolicy(text: string, source: string): Policy {
           whyRule = r.rule;
           continue;
         }
+        // A host-scoped rule stays host-scoped: asked without a host (all clusters, the pool), only a rule for
+        // every host answers; a caller asking about one cluster asks for each of its nodes' hosts.
+        if (!host && !r.hosts.includes('*')) {
+          why = `rule \`${r.rule}\` allows ${action} only on hosts ${r.hosts.join(', ')}, not on every host`;
+          whyRule = r.rule;
+          continue;
+        }
         if (!whoAllows(r.who, principal)) {
           why = `rule \`${r.rule}\` allows ${action} only for ${describeWho(r.who)}`;
           whyRule = r.rule;

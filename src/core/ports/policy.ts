@@ -69,7 +69,10 @@ export interface Policy {
   groupIds(): string[];
   /** Decides a `/run` command line on a host. Never throws on bad input: it denies with a reason. */
   checkRun(req: { host: string; principal: PolicyPrincipal; line: string }): RunDecision;
-  /** Decides a named action (optionally on a host). */
+  /**
+   * Decides a named action on a host, or, without one, on every host: then only rules without a host limit
+   * (`hosts: ["*"]`) allow it. A cluster-level action asks once per host of the cluster's nodes.
+   */
   checkAction(req: { action: PolicyAction; host?: string; principal: PolicyPrincipal }): Decision;
   /** Decides a SQL statement for `/replica sql` (read-only statements the policy lists). */
   checkSql(req: { statement: string; principal: PolicyPrincipal }): Decision;

@@ -7,11 +7,17 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createReplicaCommand } from '../../../commands/replica.js';
 import { parsePolicy } from '../../../src/core/policy/index.js';
+import type { Dispatcher } from '../../../src/core/ports/dispatcher.js';
+import type { PolicyAction } from '../../../src/core/ports/policy.js';
+import type { ReplicationProbe } from '../../../src/core/ports/replication.js';
+import type { ClusterRecord, ClusterStore } from '../../../src/core/ports/store.js';
 import { createLineRedactor, redactSecrets } from '../../../src/core/redact.js';
 import { createSilentLogger } from '../../../src/log.js';
 import { createRunCapability } from '../../../src/worker/capabilities/run.js';
 import { requireAction, workerPrincipal, type CapabilityContext } from '../../../src/worker/capability.js';
+import { createRecordingReply } from '../fakes/ports.js';
 
 /** What a capability handler gets for a verified job (the daemon's part is not under test here). */
 function jobContext<A>(
@@ -136,6 +142,120 @@ describe('attack corpus: separators other than \\n do not hide a secret from the
     expect(out).not.toContain('eam-pw-1');
     expect(out).not.toContain('abcdef');
     expect(out).toBe('root 1 mysql -uroot -p**** shop\nnext line MYSQL_PWD=****\0tail');
+  });
+});
+
+describe('attack corpus: host-scoped rules stay host-scoped for host-less actions', () => {
+  const policy = parsePolicy(
+    [
+      'version: 1',
+      'actions:',
+      '  - rule: test-reads',
+      '    hosts: [test-*]',
+      '    actions: [replica.status, replica.list, pool.list]',
+      '',
+    ].join('\n'),
+    'scoped.yml',
+  );
+  const principal = { userId: 'U1', channelId: 'C1', roles: [] };
+
+  it.each(['replica.status', 'replica.list', 'pool.list'] as PolicyAction[])(
+    '%s without a host is not allowed by a rule for test-*',
+    (action) => {
+      const d = policy.checkAction({ action, principal });
+      expect(d.allow).toBe(false);
+      expect(d.rule).toBe('test-reads');
+      expect(d.reason).toBe(`rule \`test-reads\` allows ${action} only on hosts test-*, not on every host`);
+      expect(policy.checkAction({ action, host: 'test-1', principal }).allow).toBe(true);
+      expect(policy.checkAction({ action, host: 'prod-1', principal }).rule).toBe('test-reads');
+    },
+  );
+
+  const node = (host: string, role: 'master' | 'replica') => ({
+    host,
+    address: '127.0.0.1',
+    port: 3306,
+    role,
+    serverId: 1,
+    sandbox: 's',
+  });
+  const records: ClusterRecord[] = [
+    {
+      name: 'testc',
+      version: '10.11',
+      credentials: 'c',
+      createdBy: 'U1',
+      nodes: [node('test-1', 'master'), node('test-2', 'replica')],
+    },
+    {
+      name: 'prodc',
+      version: '10.11',
+      credentials: 'c',
+      createdBy: 'U1',
+      nodes: [node('prod-1', 'master'), node('prod-2', 'replica')],
+    },
+    {
+      name: 'mixed',
+      version: '10.11',
+      credentials: 'c',
+      createdBy: 'U1',
+      nodes: [node('test-3', 'master'), node('prod-3', 'replica')],
+    },
+  ];
+  const clusters: ClusterStore = {
+    create: async () => undefined,
+    get: async (n) => records.find((c) => c.name === n) ?? null,
+    list: async () => records,
+    remove: async () => false,
+    markReady: async () => true,
+    markRemoving: async () => true,
+  };
+  const probed: string[] = [];
+  const probe = {
+    status: async (n: { address: string; port: number }) => (probed.push(`${n.address}:${n.port}`), { ok: true }),
+  } as unknown as ReplicationProbe;
+  const cmd = createReplicaCommand({
+    dispatcher: {} as Dispatcher,
+    policy,
+    clusters,
+    probe,
+    logger: createSilentLogger(),
+  });
+  const run = async (text: string) => {
+    const rec = createRecordingReply();
+    const out = await cmd.handle({
+      command: 'replica',
+      text,
+      principal,
+      reply: rec.reply,
+      source: 'console',
+      requestId: 'r',
+    });
+    return { out, text: [...rec.ephemerals, ...rec.posts.map((p) => p.text)].join('\n') };
+  };
+
+  it('/replica status <cluster> is denied, naming the rule, for a cluster with a node outside test-*', async () => {
+    for (const name of ['prodc', 'mixed']) {
+      const r = await run(`status ${name}`);
+      expect(r.out.status, name).toBe('denied');
+      expect(r.out.rule, name).toBe('test-reads');
+      expect(r.text, name).toMatch(/Denied: rule `test-reads` allows replica\.status on test-\*, not prod-\d/);
+    }
+    expect(probed).toEqual([]);
+    const ok = await run('status testc');
+    expect(ok.out.status).toBe('ok');
+    expect(ok.text).toContain('*testc*');
+  });
+
+  it('/replica status and /replica list show only the clusters the rule covers', async () => {
+    for (const sub of ['status', 'list']) {
+      const r = await run(sub);
+      expect(r.out.status, sub).toBe('ok');
+      expect(r.text, sub).toContain('testc');
+      expect(r.text, sub).not.toContain('prodc');
+      expect(r.text, sub).not.toContain('mixed');
+      expect(r.text, sub).toContain('2 cluster(s) on hosts your rules do not cover are not shown');
+    }
   });
 });
 
