@@ -16,12 +16,28 @@ const MASK = '****';
  */
 const SEPARATORS = /(\r\n|[\n\r\0\f\v\u0085\u2028\u2029\u001c-\u001e])/;
 
-/** A quoted value, escapes and doubled quotes included, or else a whole word: never a guess at its end. */
-const VALUE = `(?:'(?:[^'\\\\]|\\\\.|'')*'|"(?:[^"\\\\]|\\\\.|"")*"|\\S+)`;
-/** A quoted SQL string. */
-const QUOTED = `(?:'(?:[^'\\\\]|\\\\.|'')*'|"(?:[^"\\\\]|\\\\.|"")*")`;
+/** The separator characters, for character classes (`\s` covers only some of them). */
+const SEP = '\\n\\r\\0\\f\\v\\u0085\\u2028\\u2029\\u001c-\\u001e';
+/** One character of a word: not whitespace, not a separator. */
+const S = `[^\\s${SEP}]`;
+/** Whitespace within a line. */
+const H = `[^\\S${SEP}]`;
+/** Any character within a line. */
+const L = `[^${SEP}]`;
+/** Where a value or a word ends. */
+const END = `(?:['"]|[\\s${SEP}]|$)`;
+/**
+ * A quoted value, escapes and doubled quotes included, or else a whole word: never a guess at its end.
+ * No rule matches across a separator. Every open-ended run is bounded, or starts only where such a run
+ * starts (a lookbehind), so no output costs more than linear time to redact: what a command prints is
+ * attacker text.
+ */
+const QUOTED = `(?:'(?:[^'\\\\${SEP}]|\\\\${L}|''){0,1024}'|"(?:[^"\\\\${SEP}]|\\\\${L}|""){0,1024}")`;
+const VALUE = `(?:${QUOTED}|${S}+)`;
 /** Not a value already masked (redaction runs on the worker and again on the bot: it must be idempotent). */
-const NOT_MASKED = `(?!['"]?\\*{4}(?:['"]|\\s|$))`;
+const NOT_MASKED = `(?!['"]?\\*{4}${END})`;
+/** Where a DSN starts: the start of the text, after whitespace or a separator, or as an option's value (`--source=`). */
+const DSN_START = `(?:^|(?<=[\\s${SEP}]|--[a-z-]{1,32}=))`;
 
 /** Programs whose attached `-p<value>` is a password (for others, such as ssh, it is a port). */
 const MYSQL_TOOLS =
@@ -33,67 +49,83 @@ const re = (source: string, flags = 'g') => new RegExp(source, flags);
 
 const RULES: Array<[RegExp, string]> = [
   // SQL first: IDENTIFIED BY 'x', IDENTIFIED BY PASSWORD 'x', IDENTIFIED WITH p AS 'x'
-  [re(`(\\bIDENTIFIED\\s+(?:WITH\\s+\\S+\\s+)?(?:BY|AS)\\s+(?:PASSWORD\\s+)?)${QUOTED}`, 'gi'), `$1'${MASK}'`],
-  // IDENTIFIED VIA plugin USING 'x' [OR plugin USING 'y'], USING PASSWORD('x') is PASSWORD('x') below
-  [re(`(\\b(?:VIA|OR)\\s+[A-Za-z0-9_]+\\s+USING\\s+)${QUOTED}`, 'gi'), `$1'${MASK}'`],
+  [re(`(\\bIDENTIFIED${H}+(?:WITH${H}+${S}+${H}+)?(?:BY|AS)${H}+(?:PASSWORD${H}+)?)${QUOTED}`, 'gi'), `$1'${MASK}'`],
+  // IDENTIFIED VIA plugin USING 'x' [OR plugin USING 'y']; USING PASSWORD('x') is PASSWORD('x') below
+  [re(`(\\b(?:VIA|OR)${H}+[A-Za-z0-9_]+${H}+USING${H}+)${QUOTED}`, 'gi'), `$1'${MASK}'`],
   // SET PASSWORD [FOR user] = 'x'
-  [re(`(\\bSET\\s+PASSWORD\\b[^=]*=\\s*)${QUOTED}`, 'gi'), `$1'${MASK}'`],
+  [re(`(\\bSET${H}+PASSWORD\\b[^=${SEP}]{0,200}=${H}*)${QUOTED}`, 'gi'), `$1'${MASK}'`],
   // MASTER_PASSWORD='x', SOURCE_PASSWORD = 'x'
-  [re(`(\\b(?:MASTER|SOURCE)_PASSWORD\\s*=\\s*)${QUOTED}`, 'gi'), `$1'${MASK}'`],
+  [re(`(\\b(?:MASTER|SOURCE)_PASSWORD${H}*=${H}*)${QUOTED}`, 'gi'), `$1'${MASK}'`],
   // PASSWORD('x'), OLD_PASSWORD('x')
-  [re(`(\\bPASSWORD\\s*\\(\\s*)${QUOTED}(\\s*\\))`, 'gi'), `$1'${MASK}'$2`],
+  [re(`(\\bPASSWORD${H}*\\(${H}*)${QUOTED}(${H}*\\))`, 'gi'), `$1'${MASK}'$2`],
   // --password=x, --password x, --pass=x, --passwd=x, --master-password=x, --ssl-key-password=x
-  [re(`(--[a-z-]*(?:pass(?:word|wd)?|pwd)(?:=|\\s+))${NOT_MASKED}${VALUE}`, 'gi'), `$1${MASK}`],
+  [re(`((?<![a-z0-9-])--[a-z-]{0,64}?(?:pass(?:word|wd)?|pwd)(?:=|${H}+))${NOT_MASKED}${VALUE}`, 'gi'), `$1${MASK}`],
   // MYSQL_PWD=x, password=x, db_passwd=x, any *password*= / *pwd*= / *secret*= / *token*= assignment, any case
   [
     re(
-      `(\\b[A-Za-z0-9_.-]*(?:PASSWORD|PASSWD|PWD|SECRET|TOKEN)[A-Za-z0-9_.-]*\\s*=\\s*)(?!PASSWORD\\s*\\()${NOT_MASKED}${VALUE}`,
+      `((?<![A-Za-z0-9_.-])[A-Za-z0-9_.-]{0,64}?(?:PASSWORD|PASSWD|PWD|SECRET|TOKEN)[A-Za-z0-9_.-]{0,64}${H}*=${H}*)` +
+        `(?!PASSWORD${H}*\\()${NOT_MASKED}${VALUE}`,
       'gi',
     ),
     `$1${MASK}`,
   ],
   // scheme://user:password@host: the password runs to the last @ of the word (it may hold / or @)
-  [/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)(?!\*{4}@)(\S*)(@[^\s@]*)/gi, `$1${MASK}$3`],
+  [
+    re(
+      `((?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,32}:\\/\\/[^\\s:/@${SEP}]{1,256}:)(?!\\*{4}@)(${S}{0,128})(@[^\\s@${SEP}]*)`,
+      'gi',
+    ),
+    `$1${MASK}$3`,
+  ],
   // user:password@host without a scheme, as mysqlsh takes it (`mysqlsh root:pw@db1`, `--uri root:pw@db1`, `\c …`)
   [
-    /((?:--uri(?:=|\s+)|\bmysqlsh(?:\s+-\S+)*\s+|\\c(?:onnect)?\s+)[^\s:/@]+:)(?!\/\/|\*{4}@)(\S*)(@[^\s@]*)/gi,
+    re(
+      `((?:--uri(?:=|${H}+)|\\bmysqlsh(?:${H}+-${S}+)*${H}+|\\\\c(?:onnect)?${H}+)[^\\s:/@${SEP}]{1,256}:)` +
+        `(?!\\/\\/|\\*{4}@)(${S}{0,128})(@[^\\s@${SEP}]*)`,
+      'gi',
+    ),
     `$1${MASK}$3`,
   ],
   // Percona-toolkit DSNs: h=db1,u=root,p=secret,D=shop (the value ends at the next comma)
-  [/((?:^|[\s=])(?:[A-Za-z]=[^,\s]*,)+p=)(?!\*{4}(?:,|\s|$))[^,\s]+/g, `$1${MASK}`],
-  [/((?:^|[\s=])p=)(?!\*{4}(?:,|\s|$))[^,\s]+(?=(?:,[A-Za-z]=[^,\s]*)+)/g, `$1${MASK}`],
-  // curl -u user:password, --user, --proxy-user, -U
-  [
-    re(`(\\bcurl\\b.*?(?:\\s-[uU]\\s*|\\s--(?:proxy-)?user(?:=|\\s+))['"]?[^\\s:'"]*:)${NOT_MASKED}${VALUE}`),
-    `$1${MASK}`,
-  ],
+  [re(`(${DSN_START}(?:[A-Za-z]=[^,=\\s${SEP}]{0,256},)+p=)(?!\\*{4}(?:,|[\\s${SEP}]|$))[^,\\s${SEP}]+`), `$1${MASK}`],
+  [re(`(${DSN_START}p=)(?!\\*{4}(?:,|[\\s${SEP}]|$))(?=([^,\\s${SEP}]{1,512}))\\2(?=,[A-Za-z]=)`), `$1${MASK}`],
   // sshpass -p password (its first -p; a later `ssh -p 22` is a port)
-  [re(`(\\bsshpass(?:\\s+-[^p\\s]\\S*)*\\s+-p\\s*)${NOT_MASKED}${VALUE}`), `$1${MASK}`],
-  // redis-cli -a password
-  [re(`(\\bredis-cli\\b.*?\\s-a\\s*)${NOT_MASKED}${VALUE}`), `$1${MASK}`],
+  [re(`(\\bsshpass(?:${H}+-[^p\\s${SEP}]${S}*)*${H}+-p${H}*)${NOT_MASKED}${VALUE}`), `$1${MASK}`],
   // mysql_native_password hashes (*94BDCEBE19083CE2A1F959FD02F964C7AF4CFC29): crackable, so not for a channel
   [/\*[0-9A-Fa-f]{40}\b/g, MASK],
   // Slack tokens anywhere
   [/\bx(?:ox[abprs]|app)-[A-Za-z0-9-]{8,}/g, `xox?-${MASK}`],
 ];
 
-const ATTACHED_P = re(`(\\s-p)(?=[^\\s-])${NOT_MASKED}${VALUE}`);
-const SPACED_P = re(`(\\s-p\\s+)(?!-)${NOT_MASKED}${VALUE}`);
-
-function redactLine(line: string): string {
-  let out = line;
-  for (const [rule, to] of RULES) out = out.replace(rule, to);
-  // -p<password> attached, only on lines that run a MySQL tool; `-p <password>` for the tools that take it so.
-  if (MYSQL_TOOLS.test(out)) out = out.replace(ATTACHED_P, `$1${MASK}`);
-  if (SPACED_P_TOOLS.test(out)) out = out.replace(SPACED_P, `$1${MASK}`);
-  return out;
-}
+const ATTACHED_P = re(`(${H}-p)(?=[^\\s-])${NOT_MASKED}${VALUE}`);
+const SPACED_P = re(`(${H}-p${H}+)(?!-)${NOT_MASKED}${VALUE}`);
+/** curl -u user:password, --user, --proxy-user, -U (on lines that run curl). */
+const CURL_USER = re(
+  `(${H}(?:-[uU]${H}*|--(?:proxy-)?user(?:=|${H}+))['"]?[^\\s:'"${SEP}]{0,256}:)${NOT_MASKED}${VALUE}`,
+);
+/** redis-cli -a password (on lines that run redis-cli). */
+const REDIS_AUTH = re(`(${H}-a${H}*)${NOT_MASKED}${VALUE}`);
+/** Whether a line may need a rule of the per-line pass. */
+const LINE_HINT = /-p|curl|redis-cli/;
 
 /** Returns `text` with credentials masked. */
 export function redactSecrets(text: string): string {
-  const parts = text.split(SEPARATORS);
+  let out = text;
+  for (const [rule, to] of RULES) out = out.replace(rule, to);
+  if (!LINE_HINT.test(out)) return out;
+  // Options that are passwords only for some programs, on the lines that run them: -p<password> attached for
+  // MySQL tools, `-p <password>` for those that take it so, curl's -u user:password, redis-cli's -a.
+  const parts = out.split(SEPARATORS);
   // Odd indexes are the separators split() kept.
-  for (let i = 0; i < parts.length; i += 2) parts[i] = redactLine(parts[i]!);
+  for (let i = 0; i < parts.length; i += 2) {
+    let line = parts[i]!;
+    if (!LINE_HINT.test(line)) continue;
+    if (line.includes('-p') && MYSQL_TOOLS.test(line)) line = line.replace(ATTACHED_P, `$1${MASK}`);
+    if (line.includes('-p') && SPACED_P_TOOLS.test(line)) line = line.replace(SPACED_P, `$1${MASK}`);
+    if (/\bcurl\b/.test(line)) line = line.replace(CURL_USER, `$1${MASK}`);
+    if (/\bredis-cli\b/.test(line)) line = line.replace(REDIS_AUTH, `$1${MASK}`);
+    parts[i] = line;
+  }
   return parts.join('');
 }
 

@@ -109,6 +109,32 @@ describe('attack corpus: passwords on DBA tool command lines and in general logs
   });
 });
 
+describe('attack corpus: hostile output cannot stall the redactor', () => {
+  // What a command prints is attacker text. Each of these took the old rules (or a first version of the new
+  // ones) minutes or more on 1 MB; a hang here fails the test by its timeout, no duration is asserted.
+  const K = 256 * 1024;
+  it.each([
+    ['dotted words', 'a.'.repeat(K / 2)],
+    ['dashes', '-'.repeat(K)],
+    ['assignments', 'a='.repeat(K / 2)],
+    ['p= chains', 'p='.repeat(K / 2)],
+    ['curl words', 'curl '.repeat(K / 5)],
+    ['URL starts', 'a://b:'.repeat(K / 6)],
+    ['SET PASSWORD', 'SET PASSWORD '.repeat(K / 13)],
+    ['password words', 'password'.repeat(K / 8)],
+    ['open quotes', "password='".repeat(K / 10)],
+    ['redis-cli words', 'redis-cli '.repeat(K / 10)],
+    ['tool lines', 'mysql -pabc\n'.repeat(K / 12)],
+  ])(
+    '%s',
+    (_name, text) => {
+      const out = redactSecrets(text);
+      expect(out.length).toBeGreaterThan(0);
+    },
+    60_000,
+  );
+});
+
 describe('attack corpus: separators other than \\n do not hide a secret from the redactor', () => {
   // /proc/<pid>/environ and cmdline are NUL-separated: one symlink away from a log file, they showed the job secret.
   it.each([
