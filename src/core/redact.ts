@@ -9,10 +9,10 @@
 const MASK = '****';
 
 /**
- * Where one value ends for sure: output is split into lines on every one of these (NUL from
- * /proc/<pid>/environ and cmdline, CR, FF, VT, the Unicode line and paragraph separators, NEL, the ASCII
- * file/group/record separators) before any rule runs, so no rule is kept from matching by a separator it
- * did not expect, and no mask runs past one. The separators themselves are kept.
+ * Where one value ends for sure: NUL (/proc/<pid>/environ and cmdline), CR, FF, VT, the Unicode line and
+ * paragraph separators, NEL and the ASCII file/group/record separators end a line as LF does. No rule
+ * matches across one (so none is kept from matching by a separator it did not expect, and no mask runs
+ * past one), and the per-line pass splits on them. The separators themselves are kept.
  */
 const SEPARATORS = /(\r\n|[\n\r\0\f\v\u0085\u2028\u2029\u001c-\u001e])/;
 
