@@ -188,6 +188,32 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     return { ok: true };
   }
 
+  /**
+   * The clusters `action` may show: all of them under a rule for every host; else those all of whose nodes'
+   * hosts the user's host-scoped rules cover (a rule for test-* shows the test clusters, not the others).
+   */
+  async function visibleClusters(
+    inv: CommandInvocation,
+    action: PolicyAction,
+    clusters: ClusterRecord[],
+  ): Promise<{ ok: true; shown: ClusterRecord[]; hidden: number } | { ok: false; outcome: CommandOutcome }> {
+    const principal = policyPrincipal(inv.principal);
+    const everywhere = deps.policy.checkAction({ action, principal });
+    if (everywhere.allow) return { ok: true, shown: clusters, hidden: 0 };
+    const covered = (c: ClusterRecord) =>
+      c.nodes.length > 0 && c.nodes.every((n) => deps.policy.checkAction({ action, host: n.host, principal }).allow);
+    const shown = clusters.filter(covered);
+    if (shown.length === 0) {
+      await inv.reply.ephemeral(textMessage(`Denied: ${everywhere.reason}`));
+      return { ok: false, outcome: { status: 'denied', rule: everywhere.rule, summary: everywhere.reason } };
+    }
+    return { ok: true, shown, hidden: clusters.length - shown.length };
+  }
+
+  /** Says how many clusters the user's rules leave out, when any. */
+  const hiddenNote = (hidden: number): Block[] =>
+    hidden ? [{ type: 'context', text: `${hidden} cluster(s) on hosts your rules do not cover are not shown` }] : [];
+
   async function job<V>(
     inv: CommandInvocation,
     capability: string,
@@ -516,10 +542,25 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
   }
 
   async function status(inv: CommandInvocation, name?: string): Promise<CommandOutcome> {
-    const gate = await allowed(inv, 'replica.status');
-    if (!gate.ok) return gate.outcome;
-    const clusters = name ? [await deps.clusters.get(name)] : await deps.clusters.list();
-    if (name && !clusters[0]) throw new GearopsError(ErrorCode.Usage, `no cluster named ${name}; see /replica list.`);
+    let clusters: ClusterRecord[];
+    let hidden = 0;
+    if (name) {
+      const c = await deps.clusters.get(name);
+      // One cluster: allowed when rules cover every host of its nodes (one that does not exist: a rule for all hosts).
+      const gate = await allowed(
+        inv,
+        'replica.status',
+        c?.nodes.map((n) => n.host),
+      );
+      if (!gate.ok) return gate.outcome;
+      if (!c) throw new GearopsError(ErrorCode.Usage, `no cluster named ${name}; see /replica list.`);
+      clusters = [c];
+    } else {
+      const v = await visibleClusters(inv, 'replica.status', await deps.clusters.list());
+      if (!v.ok) return v.outcome;
+      clusters = v.shown;
+      hidden = v.hidden;
+    }
     if (clusters.length === 0) {
       await inv.reply.ephemeral(
         textMessage('No clusters yet. Install one with /replica install <cluster> master=<host> slaves=<host>,<host>.'),
@@ -567,6 +608,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       });
     }
     blocks.push({ type: 'context', text: broken ? `${broken} broken node(s)` : 'every node healthy' });
+    blocks.push(...hiddenNote(hidden));
     await inv.reply.post({
       text: broken ? `/replica status: ${broken} broken node(s)` : '/replica status: all healthy',
       blocks,
@@ -575,9 +617,9 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
   }
 
   async function list(inv: CommandInvocation): Promise<CommandOutcome> {
-    const gate = await allowed(inv, 'replica.list');
-    if (!gate.ok) return gate.outcome;
-    const all = await deps.clusters.list();
+    const v = await visibleClusters(inv, 'replica.list', await deps.clusters.list());
+    if (!v.ok) return v.outcome;
+    const all = v.shown;
     await inv.reply.ephemeral(
       all.length
         ? {
@@ -603,6 +645,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
                   c.createdBy,
                 ]),
               },
+              ...hiddenNote(v.hidden),
             ],
           }
         : textMessage('No clusters yet.'),

@@ -8,9 +8,9 @@ export function policyPrincipal(p: Principal): PolicyPrincipal {
   return { userId: p.userId, channelId: p.channelId, groups: p.groups, roles: p.roles };
 }
 
-/** The requester signed into every job (the worker re-checks the policy with it). */
+/** The requester signed into every job (the worker re-checks the policy with it, resolving roles itself). */
 export function requesterOf(p: Principal): Requester {
-  return { userId: p.userId, channelId: p.channelId, roles: p.roles };
+  return { userId: p.userId, channelId: p.channelId, groups: p.groups ?? [], roles: p.roles };
 }
 
 /** Slack-style mention; the console renders it as the raw id. */

@@ -24,6 +24,12 @@ export const MAX_ENVELOPE_BYTES = 256 * 1024;
 export interface Requester {
   userId: string;
   channelId: string;
+  /**
+   * The Slack user-group ids the bot found the user in (among those its policy names). The worker maps them,
+   * and the user id, through its own policy's `roles:`.
+   */
+  groups?: string[];
+  /** The roles the bot resolved. Workers ignore them (they resolve roles from their own policy); kept for old workers. */
   roles: string[];
 }
 
@@ -282,7 +288,8 @@ export function verifyJob(secret: string, raw: Buffer | string, opts: VerifyJobO
     !isStr(r.userId, 255) ||
     typeof r.channelId !== 'string' ||
     !Array.isArray(r.roles) ||
-    !r.roles.every((x) => typeof x === 'string')
+    !r.roles.every((x) => typeof x === 'string') ||
+    (r.groups !== undefined && (!Array.isArray(r.groups) || !r.groups.every((x) => typeof x === 'string')))
   ) {
     throw new GearopsError(ErrorCode.BadSignature, 'job refused: malformed requester');
   }

@@ -1,7 +1,7 @@
 /** What a worker can do: each capability is registered as `<name>@<host>` on every job server. */
 import type { Logger } from '../log.js';
-import type { JobEnvelope, JobEvent } from '../core/payload.js';
-import type { Policy, PolicyAction } from '../core/ports/policy.js';
+import type { JobEnvelope, JobEvent, Requester } from '../core/payload.js';
+import type { Policy, PolicyAction, PolicyPrincipal } from '../core/ports/policy.js';
 import { ErrorCode, GearopsError } from '../errors.js';
 
 /** Everything a capability handler gets for one verified job. */
@@ -28,6 +28,15 @@ export interface Capability<A = unknown, V = unknown> {
 }
 
 /**
+ * The requester as this worker's policy sees them: roles come from its own `roles:` (by user id, and by the user-group
+ * ids the bot signed), never from the roles the bot signed — a host's owner decides who is a dba on their host.
+ */
+export function workerPrincipal(policy: Policy, r: Requester): PolicyPrincipal {
+  const groups = r.groups ?? [];
+  return { userId: r.userId, channelId: r.channelId, groups, roles: policy.rolesFor(r.userId, groups) };
+}
+
+/**
  * Wraps a capability so that the worker's own policy must allow, for the signed requester on this
  * host, at least one of the actions `actionsFor(args)` names — the worker's second look at what the
  * bot already allowed (as `run` re-checks its command line). A denial runs nothing.
@@ -40,8 +49,7 @@ export function requireAction<A, V>(
   return {
     name: cap.name,
     async handler(ctx) {
-      const r = ctx.job.requester;
-      const principal = { userId: r.userId, channelId: r.channelId, roles: r.roles };
+      const principal = workerPrincipal(deps.policy, ctx.job.requester);
       let denial: string | undefined;
       for (const action of actionsFor(ctx.args ?? ({} as A))) {
         const d = deps.policy.checkAction({ action, host: deps.host, principal });

@@ -190,6 +190,7 @@ export function parsePolicy(text: string, source: string): Policy {
           rule: r.rule,
           reason: `allowed by rule \`${r.rule}\``,
           pipeline: grep ? [cmd, grep] : [cmd],
+          paths: matched.tokens.flatMap((t, index) => (t.kind === 'path' ? [{ index, prefix: t.prefix }] : [])),
           timeoutMs: r.timeoutMs,
           maxOutputBytes: r.maxOutputBytes,
         };
@@ -203,6 +204,13 @@ export function parsePolicy(text: string, source: string): Policy {
         if (!r.actions.includes(action as (typeof r.actions)[number])) continue;
         if (host && !r.hosts.some((h) => globToRegExp(h).test(host))) {
           why = `rule \`${r.rule}\` allows ${action} on ${r.hosts.join(', ')}, not ${host}`;
+          whyRule = r.rule;
+          continue;
+        }
+        // A host-scoped rule stays host-scoped: asked without a host (all clusters, the pool), only a rule for
+        // every host answers; a caller asking about one cluster asks for each of its nodes' hosts.
+        if (!host && !r.hosts.includes('*')) {
+          why = `rule \`${r.rule}\` allows ${action} only on hosts ${r.hosts.join(', ')}, not on every host`;
           whyRule = r.rule;
           continue;
         }

@@ -6,7 +6,7 @@ export interface PolicyPrincipal {
   channelId: string;
   /** Slack user-group ids the user belongs to (if user groups are configured). */
   groups?: string[];
-  /** Roles already resolved (the worker receives these in the signed job). */
+  /** Roles already resolved from the policy (the worker resolves them from its own policy, not from the job). */
   roles: string[];
 }
 
@@ -26,6 +26,11 @@ export type Argv = string[];
 export interface RunDecision extends Decision {
   /** 1 or 2 stages: the command, and optionally its `grep` stage. */
   pipeline?: Argv[];
+  /**
+   * Arguments of the first stage the rule matched as `<path:PREFIX>`, checked here by their text only; the worker
+   * resolves each on its own filesystem before it runs anything (symlinks, FIFOs, /proc).
+   */
+  paths?: Array<{ index: number; prefix: string }>;
   timeoutMs: number;
   maxOutputBytes: number;
 }
@@ -66,7 +71,10 @@ export interface Policy {
   groupIds(): string[];
   /** Decides a `/run` command line on a host. Never throws on bad input: it denies with a reason. */
   checkRun(req: { host: string; principal: PolicyPrincipal; line: string }): RunDecision;
-  /** Decides a named action (optionally on a host). */
+  /**
+   * Decides a named action on a host, or, without one, on every host: then only rules without a host limit
+   * (`hosts: ["*"]`) allow it. A cluster-level action asks once per host of the cluster's nodes.
+   */
   checkAction(req: { action: PolicyAction; host?: string; principal: PolicyPrincipal }): Decision;
   /** Decides a SQL statement for `/replica sql` (read-only statements the policy lists). */
   checkSql(req: { statement: string; principal: PolicyPrincipal }): Decision;

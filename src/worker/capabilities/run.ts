@@ -1,14 +1,16 @@
 /**
  * The `run` capability: re-checks the worker's own policy for the signed
  * requester and spawns only the pipeline that policy produced — never
- * anything else the bot sent. Read-only diagnostics: safe to run twice when
+ * anything else the bot sent. Its output is redacted before it leaves the host. Read-only diagnostics: safe to run twice when
  * gearmand re-sends a job whose worker disconnected.
  */
 import type { Logger } from '../../log.js';
 import { ErrorCode, GearopsError } from '../../errors.js';
 import type { Policy } from '../../core/ports/policy.js';
-import type { Capability } from '../capability.js';
+import { workerPrincipal, type Capability } from '../capability.js';
 import { runPipeline, type ExecResult } from '../exec.js';
+import { resolvePathArgs } from '../real-path.js';
+import { createLineRedactor, redactSecrets } from '../../core/redact.js';
 
 /** What `run` returns. */
 export interface RunValue extends ExecResult {
@@ -25,10 +27,9 @@ export function createRunCapability(deps: {
     name: 'run',
     async handler(ctx) {
       const line = typeof ctx.args?.line === 'string' ? ctx.args.line : '';
-      const r = ctx.job.requester;
       const d = deps.policy.checkRun({
         host: deps.host,
-        principal: { userId: r.userId, channelId: r.channelId, roles: r.roles },
+        principal: workerPrincipal(deps.policy, ctx.job.requester),
         line,
       });
       if (!d.allow || !d.pipeline) {
@@ -36,12 +37,30 @@ export function createRunCapability(deps: {
           data: { rule: d.rule, host: deps.host },
         });
       }
-      const result = await runPipeline(d.pipeline, {
+      // The policy matched paths by their text; on this host, links are resolved first (see real-path.ts).
+      const [cmd, ...rest] = d.pipeline as [string[], ...string[][]];
+      const real = await resolvePathArgs(cmd, d.paths ?? []);
+      if (!real.ok) {
+        throw new GearopsError(
+          ErrorCode.PolicyDenied,
+          `worker ${deps.host} policy: rule \`${d.rule}\`: ${real.reason}`,
+          { data: { rule: d.rule, host: deps.host } },
+        );
+      }
+      // Redacted here, before anything leaves the host: whoever holds the job server's port (a rogue worker
+      // relaying the job) sees no more than the channel does. Streamed by whole lines so a cut hides nothing.
+      const redactors = { stdout: createLineRedactor(), stderr: createLineRedactor() };
+      const send = (stream: 'stdout' | 'stderr', text: string) => {
+        if (text) ctx.emit({ type: 'output', stream, text });
+      };
+      const result = await runPipeline([real.argv, ...rest], {
         timeoutMs: d.timeoutMs,
         maxOutputBytes: d.maxOutputBytes,
         signal: ctx.signal,
-        onOutput: (stream, text) => ctx.emit({ type: 'output', stream, text }),
+        onOutput: (stream, text) => send(stream, redactors[stream].write(text)),
       });
+      for (const stream of ['stdout', 'stderr'] as const) send(stream, redactors[stream].end());
+      result.output = redactSecrets(result.output);
       if (result.error && result.exitCode === null && !result.timedOut) {
         throw new GearopsError(ErrorCode.JobFailed, `${deps.host}: ${result.error}`, {
           data: { host: deps.host, rule: d.rule },

@@ -2,10 +2,10 @@
  * The attack corpus: every hole found, as a case that must stay closed. Each block names the issue item it
  * comes from; add new cases to the block of their item, or a block of their own.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, afterAll, beforeAll } from 'vitest';
 import { createRunCommand } from '../../../commands/run.js';
 import { renderSlack } from '../../../src/chat/slack/render.js';
 import { createHostLimiter } from '../../../src/core/host-limiter.js';
@@ -18,6 +18,15 @@ import { FrameRefusedError, Packet, PacketDecoder } from '../../../src/gearman/p
 import { createSilentLogger } from '../../../src/log.js';
 import { createServerInstances } from '../../../src/worker/nonce-file.js';
 import { createFakePolicy, createRecordingReply } from '../fakes/ports.js';
+import { execFileSync } from 'node:child_process';
+import { createReplicaCommand } from '../../../commands/replica.js';
+import { parsePolicy } from '../../../src/core/policy/index.js';
+import type { PolicyAction } from '../../../src/core/ports/policy.js';
+import type { ReplicationProbe } from '../../../src/core/ports/replication.js';
+import type { ClusterRecord, ClusterStore } from '../../../src/core/ports/store.js';
+import { createLineRedactor, redactSecrets } from '../../../src/core/redact.js';
+import { createRunCapability } from '../../../src/worker/capabilities/run.js';
+import { requireAction, workerPrincipal, type CapabilityContext } from '../../../src/worker/capability.js';
 
 const SECRET = 'attack-corpus-secret-0123456789';
 
@@ -193,5 +202,370 @@ describe('issue 11 item 9: replays stay refused across gearmand and worker resta
     const b = await book.identify('g:4730');
     expect(a).toMatch(/^unknown-/);
     expect(a).not.toBe(b);
+  });
+});
+
+/** What a capability handler gets for a verified job (the daemon's part is not under test here). */
+function jobContext<A>(
+  capability: string,
+  who: { userId: string; roles: string[] },
+  args: A,
+  emit: (e: { type: string; text?: string }) => void = () => undefined,
+): CapabilityContext<A> {
+  const requester = { ...who, channelId: 'C1' };
+  return {
+    job: { v: 1, kind: 'job', id: 'j', ts: 0, host: 'db1', capability, requester, args },
+    args,
+    emit,
+    signal: new AbortController().signal,
+    logger: createSilentLogger(),
+  };
+}
+
+describe('attack corpus: passwords on DBA tool command lines and in general logs are masked', () => {
+  // [tool, what `ps auxww` or a general log showed, the secret, what stays readable]
+  const cases: Array<[string, string, string, string]> = [
+    ['mysqlsh --uri', 'mysqlsh --uri admin:Pw7-uri@db1:3306', 'Pw7-uri', 'mysqlsh --uri admin:****@db1:3306'],
+    ['mysqlsh --uri=scheme', 'mysqlsh --uri=mysql://admin:Pw7-u2@db1', 'Pw7-u2', 'mysql://admin:****@db1'],
+    ['mysqlsh positional', 'mysqlsh --js root:Pw7-pos@localhost:3306', 'Pw7-pos', 'root:****@localhost:3306'],
+    ['mysql_upgrade -p', 'mysql_upgrade -uroot -pUpgr4de!', 'Upgr4de', 'mysql_upgrade -uroot -p****'],
+    ['mydumper -p <pw>', 'mydumper -u bk -p Dump3r-pw -o /backup', 'Dump3r-pw', 'mydumper -u bk -p **** -o /backup'],
+    ['myloader -p <pw>', 'myloader -u bk -p L0ad-pw -d /backup', 'L0ad-pw', '-p **** -d /backup'],
+    ['pt-* -p <pw>', 'pt-table-checksum -u cs -p Chk-pw --replicate x.y', 'Chk-pw', '-p **** --replicate x.y'],
+    ['--passwd=', 'innobackupex --user=bk --passwd=Passwd-pw /b', 'Passwd-pw', '--passwd=****'],
+    ['lowercase password=', 'app --opt password=low3r-pw', 'low3r-pw', 'password=****'],
+    ['libpq-style user= password=', 'psql "host=db1 user=x password=libpq-pw"', 'libpq-pw', 'password=****'],
+    ['pt DSN p=', 'pt-online-schema-change h=db1,u=root,p=DsnPw-1,D=shop,t=orders', 'DsnPw-1', 'p=****,D=shop'],
+    ['pt DSN p= first', 'pt-archiver --source p=DsnPw-2,h=db1,u=r', 'DsnPw-2', 'p=****,h=db1'],
+    ['pt DSN p= last', 'pt-kill --dsn=h=db1,u=root,p=DsnPw-3', 'DsnPw-3', 'h=db1,u=root,p=****'],
+    ['curl -u', 'curl -s -u admin:Curl-pw https://db1/api', 'Curl-pw', '-u admin:**** https://db1/api'],
+    ['curl --user=', 'curl --user=admin:Curl-pw2 https://db1', 'Curl-pw2', '--user=admin:****'],
+    ['sshpass -p', 'sshpass -p Ssh-pw ssh -p 2222 db2', 'Ssh-pw', 'sshpass -p **** ssh -p 2222 db2'],
+    ['sshpass -p attached', 'sshpass -pSsh-pw2 scp a db2:', 'Ssh-pw2', 'sshpass -p****'],
+    ['redis-cli -a', 'redis-cli -h cache1 -a Red1s-pw ping', 'Red1s-pw', '-a **** ping'],
+    [
+      'URL with / in the password',
+      'app --db mysql://app:pa/ss@w0rd@db3:3306/common',
+      'pa/ss',
+      'mysql://app:****@db3:3306/common',
+    ],
+    ['quoted password with spaces', 'mysqldump --password="two words here" shop', 'two words', '--password=**** shop'],
+    ['quoted -p with spaces', "mysql -p'sp ace pw' -e 'select 1'", 'sp ace', "mysql -p**** -e 'select 1'"],
+    ['quoted sshpass with spaces', "sshpass -p 'ssh sp ace' ssh db2", 'ssh sp', 'sshpass -p **** ssh db2'],
+    [
+      'SET PASSWORD = plain',
+      "SET PASSWORD FOR 'app'@'%' = 'Set-pw-1'",
+      'Set-pw-1',
+      "SET PASSWORD FOR 'app'@'%' = '****'",
+    ],
+    ['SET PASSWORD escaped quote', "SET PASSWORD = 'it''s-Set\\'pw'", 's-Set', "SET PASSWORD = '****'"],
+    ['IDENTIFIED VIA … USING', "ALTER USER x IDENTIFIED VIA ed25519 USING 'Via-hash-1'", 'Via-hash-1', "USING '****'"],
+    [
+      'IDENTIFIED VIA … OR … USING',
+      "CREATE USER y IDENTIFIED VIA mysql_native_password USING 'Via-1' OR ed25519 USING 'Via-2'",
+      'Via-',
+      "USING '****' OR ed25519 USING '****'",
+    ],
+    [
+      'IDENTIFIED VIA … USING PASSWORD()',
+      "ALTER USER z IDENTIFIED VIA ed25519 USING PASSWORD('Via-3')",
+      'Via-3',
+      "PASSWORD('****')",
+    ],
+  ];
+  it.each(cases)('%s', (_tool, line, secret, shown) => {
+    const out = redactSecrets(`root 4242 0.0 ${line}`);
+    expect(out).not.toContain(secret);
+    expect(out).toContain(shown);
+    expect(redactSecrets(out)).toBe(out);
+  });
+
+  it('masks nothing that is not a credential on the same tools', () => {
+    const text = [
+      'mysql -p shop',
+      'ssh -p 2222 db2',
+      'curl -s https://db1/api',
+      'redis-cli -h cache1 ping',
+      'pt-query-digest --type slowlog /var/log/mysql/slow.log',
+      'mydumper -u bk -p -o /b',
+      'password_reuse_check enabled',
+      'git@github.com:org/repo.git',
+    ].join('\n');
+    expect(redactSecrets(text)).toBe(text);
+  });
+});
+
+describe('attack corpus: hostile output cannot stall the redactor', () => {
+  // What a command prints is attacker text. Each of these took the old rules (or a first version of the new
+  // ones) minutes or more on 1 MB; a hang here fails the test by its timeout, no duration is asserted.
+  const K = 256 * 1024;
+  it.each([
+    ['dotted words', 'a.'.repeat(K / 2)],
+    ['dashes', '-'.repeat(K)],
+    ['assignments', 'a='.repeat(K / 2)],
+    ['p= chains', 'p='.repeat(K / 2)],
+    ['curl words', 'curl '.repeat(K / 5)],
+    ['URL starts', 'a://b:'.repeat(K / 6)],
+    ['SET PASSWORD', 'SET PASSWORD '.repeat(K / 13)],
+    ['password words', 'password'.repeat(K / 8)],
+    ['open quotes', "password='".repeat(K / 10)],
+    ['redis-cli words', 'redis-cli '.repeat(K / 10)],
+    ['tool lines', 'mysql -pabc\n'.repeat(K / 12)],
+  ])(
+    '%s',
+    (_name, text) => {
+      const out = redactSecrets(text);
+      expect(out.length).toBeGreaterThan(0);
+    },
+    60_000,
+  );
+});
+
+describe('attack corpus: separators other than \\n do not hide a secret from the redactor', () => {
+  // /proc/<pid>/environ and cmdline are NUL-separated: one symlink away from a log file, they showed the job secret.
+  it.each([
+    ['NUL', '\0'],
+    ['CR', '\r'],
+    ['CRLF', '\r\n'],
+    ['FF', '\f'],
+    ['VT', '\v'],
+    ['LINE SEPARATOR', '\u2028'],
+    ['PARAGRAPH SEPARATOR', '\u2029'],
+    ['NEL', '\u0085'],
+    ['RS', '\u001e'],
+  ])('%s', (_name, sep) => {
+    const environ = ['PATH=/usr/bin', 'GEAROPS_JOB_SECRET=job-secret-42', 'HOME=/root', ''].join(sep);
+    const cmdline = ['mysql', '-uroot', '-pNulPw-9', 'shop'].join(sep);
+    const out = redactSecrets(`${environ}${sep}${cmdline}`);
+    expect(out).not.toContain('job-secret-42');
+    expect(out).toContain(`GEAROPS_JOB_SECRET=****${sep}HOME=/root`);
+    expect(out).toContain('PATH=/usr/bin');
+    // The separators are kept, and a mask stops at one: the next variable still reads.
+    expect(out.split(sep).length).toBe(`${environ}${sep}${cmdline}`.split(sep).length);
+    // A NUL-separated cmdline has no spaces: -p is no longer preceded by whitespace, so it shows as it is (not a secret of
+    // ours); but a password assignment on its own line is masked.
+    expect(redactSecrets(`x${sep}MYSQL_PWD=NulPw-10${sep}y`)).not.toContain('NulPw-10');
+  });
+
+  it('a streamed secret cut by a chunk boundary is still masked', () => {
+    const r = createLineRedactor();
+    const chunks = ['root 1 mysql -uroot -pStr', 'eam-pw-1 shop\nnext line', ' MYSQL_PWD=abc', 'def\0tail'];
+    const out = chunks.map((c) => r.write(c)).join('') + r.end();
+    expect(out).not.toContain('eam-pw-1');
+    expect(out).not.toContain('abcdef');
+    expect(out).toBe('root 1 mysql -uroot -p**** shop\nnext line MYSQL_PWD=****\0tail');
+  });
+});
+
+describe('attack corpus: host-scoped rules stay host-scoped for host-less actions', () => {
+  const policy = parsePolicy(
+    [
+      'version: 1',
+      'actions:',
+      '  - rule: test-reads',
+      '    hosts: [test-*]',
+      '    actions: [replica.status, replica.list, pool.list]',
+      '',
+    ].join('\n'),
+    'scoped.yml',
+  );
+  const principal = { userId: 'U1', channelId: 'C1', roles: [] };
+
+  it.each(['replica.status', 'replica.list', 'pool.list'] as PolicyAction[])(
+    '%s without a host is not allowed by a rule for test-*',
+    (action) => {
+      const d = policy.checkAction({ action, principal });
+      expect(d.allow).toBe(false);
+      expect(d.rule).toBe('test-reads');
+      expect(d.reason).toBe(`rule \`test-reads\` allows ${action} only on hosts test-*, not on every host`);
+      expect(policy.checkAction({ action, host: 'test-1', principal }).allow).toBe(true);
+      expect(policy.checkAction({ action, host: 'prod-1', principal }).rule).toBe('test-reads');
+    },
+  );
+
+  const node = (host: string, role: 'master' | 'replica') => ({
+    host,
+    address: '127.0.0.1',
+    port: 3306,
+    role,
+    serverId: 1,
+    sandbox: 's',
+  });
+  const records: ClusterRecord[] = [
+    {
+      name: 'testc',
+      version: '10.11',
+      credentials: 'c',
+      createdBy: 'U1',
+      nodes: [node('test-1', 'master'), node('test-2', 'replica')],
+    },
+    {
+      name: 'prodc',
+      version: '10.11',
+      credentials: 'c',
+      createdBy: 'U1',
+      nodes: [node('prod-1', 'master'), node('prod-2', 'replica')],
+    },
+    {
+      name: 'mixed',
+      version: '10.11',
+      credentials: 'c',
+      createdBy: 'U1',
+      nodes: [node('test-3', 'master'), node('prod-3', 'replica')],
+    },
+  ];
+  const clusters: ClusterStore = {
+    create: async () => undefined,
+    get: async (n) => records.find((c) => c.name === n) ?? null,
+    list: async () => records,
+    remove: async () => false,
+    markReady: async () => true,
+    markRemoving: async () => true,
+    setNodes: async () => true,
+  };
+  const probed: string[] = [];
+  const probe = {
+    status: async (n: { address: string; port: number }) => (probed.push(`${n.address}:${n.port}`), { ok: true }),
+  } as unknown as ReplicationProbe;
+  const cmd = createReplicaCommand({
+    dispatcher: {} as Dispatcher,
+    policy,
+    clusters,
+    probe,
+    logger: createSilentLogger(),
+  });
+  const run = async (text: string) => {
+    const rec = createRecordingReply();
+    const out = await cmd.handle({
+      command: 'replica',
+      text,
+      principal,
+      reply: rec.reply,
+      source: 'console',
+      requestId: 'r',
+    });
+    return { out, text: [...rec.ephemerals, ...rec.posts.map((p) => p.text)].join('\n') };
+  };
+
+  it('/replica status <cluster> is denied, naming the rule, for a cluster with a node outside test-*', async () => {
+    for (const name of ['prodc', 'mixed']) {
+      const r = await run(`status ${name}`);
+      expect(r.out.status, name).toBe('denied');
+      expect(r.out.rule, name).toBe('test-reads');
+      expect(r.text, name).toMatch(/Denied: rule `test-reads` allows replica\.status on test-\*, not prod-\d/);
+    }
+    expect(probed).toEqual([]);
+    const ok = await run('status testc');
+    expect(ok.out.status).toBe('ok');
+    expect(ok.text).toContain('*testc*');
+  });
+
+  it('/replica status and /replica list show only the clusters the rule covers', async () => {
+    for (const sub of ['status', 'list']) {
+      const r = await run(sub);
+      expect(r.out.status, sub).toBe('ok');
+      expect(r.text, sub).toContain('testc');
+      expect(r.text, sub).not.toContain('prodc');
+      expect(r.text, sub).not.toContain('mixed');
+      expect(r.text, sub).toContain('2 cluster(s) on hosts your rules do not cover are not shown');
+    }
+  });
+});
+
+describe("attack corpus: the worker decides roles with its own policy, not the bot's signed roles", () => {
+  const policy = parsePolicy(
+    [
+      'version: 1',
+      'roles:',
+      '  dba: { users: [UALICE], groups: [SDBAS] }',
+      'actions:',
+      '  - rule: dba-changes',
+      '    actions: [replica.install]',
+      '    who: [role:dba]',
+      '',
+    ].join('\n'),
+    'worker.yml',
+  );
+
+  it('a requester signed with roles [dba] gets no role the worker file does not give', () => {
+    expect(workerPrincipal(policy, { userId: 'UBOB', channelId: 'C1', roles: ['dba'] }).roles).toEqual([]);
+    expect(workerPrincipal(policy, { userId: 'UALICE', channelId: 'C1', roles: [] }).roles).toEqual(['dba']);
+    expect(workerPrincipal(policy, { userId: 'UC', channelId: 'C1', roles: [], groups: ['SDBAS'] }).roles).toEqual([
+      'dba',
+    ]);
+  });
+
+  it('a dba-only install for UBOB signed as dba runs nothing', async () => {
+    let ran = 0;
+    const cap = requireAction(
+      { name: 'sandbox.install', handler: async () => void ran++ },
+      { host: 'db1', policy },
+      () => ['replica.install'],
+    );
+    const ctx = (userId: string, roles: string[]) => jobContext('sandbox.install', { userId, roles }, {});
+    await expect(cap.handler(ctx('UBOB', ['dba']))).rejects.toMatchObject({
+      code: 'gearops_policy_denied',
+      message: 'worker db1 policy: rule `dba-changes` allows replica.install only for role:dba',
+    });
+    expect(ran).toBe(0);
+    await cap.handler(ctx('UALICE', []));
+    expect(ran).toBe(1);
+  });
+});
+
+describe('attack corpus: /run path arguments are checked on the worker after links are resolved', () => {
+  let dir: string;
+  let logs: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gearops-paths-'));
+    logs = join(dir, 'mysql');
+    mkdirSync(join(logs, 'old'), { recursive: true });
+    writeFileSync(join(logs, 'error.log'), 'ok\n');
+    writeFileSync(join(dir, 'outside.log'), 'outside\n');
+    symlinkSync('/etc/shadow', join(logs, 'shadow'));
+    symlinkSync('/proc/self/environ', join(logs, 'environ'));
+    symlinkSync('/dev/zero', join(logs, 'zero'));
+    symlinkSync(join(dir, 'outside.log'), join(logs, 'sibling'));
+    symlinkSync(dir, join(logs, 'up'));
+    symlinkSync(join(logs, 'old'), join(logs, 'olddir'));
+    symlinkSync(join(logs, 'error.log'), join(logs, 'current'));
+    execFileSync('mkfifo', [join(logs, 'fifo')]);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const run = async (file: string) => {
+    const policy = parsePolicy(
+      `version: 1\ncommands:\n  - rule: mysql-logs\n    allow: ["cat <path:${logs}/>"]\n`,
+      'paths.yml',
+    );
+    const cap = createRunCapability({ host: 'db1', policy, logger: createSilentLogger() });
+    const out: string[] = [];
+    const line = `cat ${join(logs, file)}`;
+    const ctx = jobContext('run', { userId: 'U1', roles: [] }, { line }, (e) => void out.push(e.text ?? ''));
+    return { result: cap.handler(ctx), out };
+  };
+
+  it.each([
+    ['shadow', /`.*\/shadow` resolves to \/etc\/shadow, which is not a file under /],
+    ['environ', /resolves to \/proc\/\d+\/environ: \/proc, \/sys and \/dev are never read/],
+    ['zero', /resolves to \/dev\/zero: \/proc, \/sys and \/dev are never read/],
+    ['sibling', /resolves to .*\/outside\.log, which is not a file under/],
+    ['up/outside.log', /resolves to .*\/outside\.log, which is not a file under/],
+    ['fifo', /is a FIFO, not a regular file/],
+    ['olddir', /is a directory, not a regular file/],
+  ])('%s is refused, naming the rule', async (file, why) => {
+    const r = await run(file);
+    await expect(r.result).rejects.toMatchObject({
+      code: 'gearops_policy_denied',
+      message: expect.stringMatching(why),
+      data: { rule: 'mysql-logs', host: 'db1' },
+    });
+    await expect(r.result).rejects.toThrow(/^worker db1 policy: rule `mysql-logs`: /);
+    expect(r.out).toEqual([]);
+  });
+
+  it('a link that stays under the prefix is read (as its real path)', async () => {
+    const r = await run('current');
+    await expect(r.result).resolves.toMatchObject({ exitCode: 0, output: 'ok\n', rule: 'mysql-logs' });
   });
 });

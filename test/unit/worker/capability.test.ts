@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadPolicyFile } from '../../../src/core/policy/index.js';
+import { readFileSync } from 'node:fs';
+import { parsePolicy } from '../../../src/core/policy/index.js';
 import { createSilentLogger } from '../../../src/log.js';
 import {
   requireAction,
@@ -8,7 +9,14 @@ import {
   type CapabilityContext,
 } from '../../../src/worker/capability.js';
 
-const policy = loadPolicyFile('policies/default.yml');
+// The shipped default, with a DBA filled in (as its comment asks): UALICE is the host owner's dba, UBOB is not.
+const policy = parsePolicy(
+  readFileSync('policies/default.yml', 'utf8').replace(
+    /dba:\n {4}users: \[\]\n {4}groups: \[\]/,
+    'dba:\n    users: [UALICE]\n    groups: [SDBAS]',
+  ),
+  'policies/default.yml',
+);
 
 /** A sandbox capability that records whether it ran, wrapped as the worker wraps it. */
 function guarded(name: string) {
@@ -17,7 +25,11 @@ function guarded(name: string) {
   return { ran, cap: requireAction(inner, { host: 'db1', policy }, SANDBOX_ACTIONS[name]!) };
 }
 
-function ctx(args: Record<string, unknown>, roles: string[]): CapabilityContext<{ undo?: unknown }> {
+function ctx(
+  args: Record<string, unknown>,
+  userId: string,
+  signed: { roles?: string[]; groups?: string[] } = {},
+): CapabilityContext<{ undo?: unknown }> {
   return {
     job: {
       v: 1,
@@ -26,7 +38,7 @@ function ctx(args: Record<string, unknown>, roles: string[]): CapabilityContext<
       ts: Date.now(),
       host: 'db1',
       capability: 'x',
-      requester: { userId: 'U1', channelId: 'C1', roles },
+      requester: { userId, channelId: 'C1', roles: signed.roles ?? [], groups: signed.groups },
       args,
     },
     args,
@@ -37,23 +49,30 @@ function ctx(args: Record<string, unknown>, roles: string[]): CapabilityContext<
 }
 
 describe("sandbox jobs against the worker's own policy (policies/default.yml)", () => {
-  it('lets everyone check (it is /replica diagnose) and only the dba role install or remove', async () => {
+  it("lets everyone check (it is /replica diagnose) and only the worker's own dbas install or remove", async () => {
     for (const [name, args] of [
       ['sandbox.install', { name: 'c1' }],
       ['sandbox.remove', { name: 'c1' }],
       ['sandbox.remove', { name: 'c1', undo: 'install' }],
     ] as const) {
       const g = guarded(name);
-      await expect(g.cap.handler(ctx(args, []))).rejects.toMatchObject({
-        code: 'gearops_policy_denied',
-        message: expect.stringMatching(/^worker db1 policy: /),
-      });
+      // UBOB is no dba here, whatever roles the bot signed: the worker resolves roles from its own policy.
+      for (const signed of [{}, { roles: ['dba'] }, { groups: ['SOTHER'] }])
+        await expect(g.cap.handler(ctx(args, 'UBOB', signed))).rejects.toMatchObject({
+          code: 'gearops_policy_denied',
+          message: expect.stringMatching(
+            /^worker db1 policy: rule `dba-changes` allows replica\.\w+ only for role:dba/,
+          ),
+        });
       expect(g.ran, name).toHaveLength(0);
-      await g.cap.handler(ctx(args, ['dba']));
+      await g.cap.handler(ctx(args, 'UALICE'));
       expect(g.ran, name).toHaveLength(1);
+      // A member of the user group the worker's dba role names, as the bot looked it up and signed it.
+      await g.cap.handler(ctx(args, 'UCAROL', { groups: ['SDBAS'] }));
+      expect(g.ran, name).toHaveLength(2);
     }
     const check = guarded('sandbox.check');
-    await check.cap.handler(ctx({}, []));
+    await check.cap.handler(ctx({}, 'UBOB'));
     expect(check.ran).toHaveLength(1);
   });
 
