@@ -16,9 +16,11 @@ import { createRunCapability } from './capabilities/run.js';
 import { createWorkerDaemon } from './daemon.js';
 import { resolveProgram } from './exec.js';
 import { loadSandboxCapabilities } from './sandbox-loader.js';
+import { groupMarker } from './capabilities/group.js';
+import { GROUP_NAME_RE } from '../core/targets.js';
 
 const USAGE =
-  'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] [--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N]';
+  'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] [--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N] [--groups NAME,NAME…]';
 
 /** Entry point of `gearops worker`; resolves with the exit code once stopped. */
 export async function runWorkerCommand(
@@ -44,6 +46,7 @@ export async function runWorkerCommand(
         'binaries-dir': { type: 'string' },
         advertise: { type: 'string' },
         concurrency: { type: 'string' },
+        groups: { type: 'string' },
       },
       allowPositionals: false,
     }).values;
@@ -76,6 +79,12 @@ export async function runWorkerCommand(
   const concurrency = Number(v.concurrency ?? 4);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
     problems.push('--concurrency must be a whole number from 1 to 64');
+  const groups = (v.groups ?? '')
+    .split(',')
+    .map((g) => g.trim())
+    .filter(Boolean);
+  for (const g of groups)
+    if (!GROUP_NAME_RE.test(g)) problems.push(`--groups: ${g} is not a group name (lower-case letters, digits, _ -)`);
   const policyFile = v.policy ?? env.GEAROPS_POLICY ?? 'policies/default.yml';
   let reloadable: ReloadablePolicy | undefined;
   try {
@@ -101,7 +110,10 @@ export async function runWorkerCommand(
       `programs named in ${policyFile} that this host lacks (commands using them will fail): ${missing.join(', ')}`,
     );
 
-  const capabilities: Capability[] = [createRunCapability({ host: v.host, policy, logger }) as Capability];
+  const capabilities: Capability[] = [
+    createRunCapability({ host: v.host, policy, logger }) as Capability,
+    ...groups.map(groupMarker),
+  ];
   const sandbox = await loadSandboxCapabilities({
     host: v.host,
     sandboxDir: v['sandbox-dir'] ?? join(homedir(), '.gearops', 'sandboxes'),
