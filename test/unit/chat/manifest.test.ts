@@ -26,7 +26,7 @@ describe('manifest.yml', () => {
     // The same names the app registers (src/app.ts builds run, replica and pool).
     const app = readFileSync(`${root}src/app.ts`, 'utf8');
     for (const c of served)
-      expect(app).toMatch(new RegExp(`create${c[0]!.toUpperCase()}${c.slice(1)}Command|needsStore\\('${c}'`));
+      expect(app).toMatch(new RegExp(`create${c[0]!.toUpperCase()}${c.slice(1)}Command|needsStore\\(\\s*'${c}'`));
   });
 
   it('asks only for the bot scopes the code uses, with interactivity and Socket Mode on', () => {
