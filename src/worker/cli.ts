@@ -57,6 +57,9 @@ export async function runWorkerCommand(
   if (!v.host) problems.push('--host is missing: the name users type, e.g. --host db1');
   else if (!isValidHostName(v.host))
     problems.push(`--host ${v.host} is not a valid host name (letters, digits, . _ -)`);
+  // `/run all …` means every live host: a host by that name could never be reached alone.
+  else if (v.host === 'all')
+    problems.push('--host all is reserved (`/run all` means every live host); pick another name');
   const servers = (v.gearman ?? env.GEAROPS_GEARMAN ?? '')
     .split(',')
     .map((s) => s.trim())

@@ -19,6 +19,15 @@ describe('worker groups', () => {
     );
     expect(code).toBe(2);
     expect(err.join('')).toContain('--groups: Bad! is not a group name');
+    const named = await runWorkerCommand(
+      ['--host', 'all', '--gearman', '127.0.0.1:9', '--policy', 'policies/demo.yml'],
+      {
+        env: { GEAROPS_JOB_SECRET: 'x'.repeat(32) },
+        logger: createSilentLogger(),
+      },
+    );
+    expect(named).toBe(2);
+    expect(err.join('')).toContain('--host all is reserved');
   });
 
   it('advertises a group as a marker function that runs nothing', async () => {
