@@ -71,18 +71,25 @@ export async function benchFanout(
   const dispatcher = createGearmanDispatcher({ servers: [g.address], secret, logger });
   try {
     const names = Array.from({ length: n }, (_, i) => `fan${i + 1}`);
-    // Ten at a time: fifty Node processes starting at once on two cores miss their registration deadline.
-    for (let i = 0; i < n; i += 10) {
-      const batch = names.slice(i, i + 10).map((host) =>
+    // Five at a time, each given two minutes and one more try: fifty Node processes starting on two shared cores
+    // (each loading the TypeScript sources) otherwise miss their registration deadline.
+    const start = async (host: string) => {
+      const once = () =>
         startWorkerProcess({
           host,
           gearman: g.address,
           secret,
           env: { GEAROPS_LOG_LEVEL: 'warn' },
-          timeoutMs: 60_000,
-        }),
-      );
-      workers.push(...(await Promise.all(batch)));
+          timeoutMs: 120_000,
+        });
+      return once().catch(once);
+    };
+    for (let i = 0; i < n; i += 5) {
+      const batch = await Promise.allSettled(names.slice(i, i + 5).map(start));
+      // Those that did start are stopped in `finally` even when another of the batch failed.
+      for (const b of batch) if (b.status === 'fulfilled') workers.push(b.value);
+      const failed = batch.find((b) => b.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
       log(`fanout: ${workers.length}/${n} worker processes registered`);
     }
     for (let i = 1; i <= n; i++)
