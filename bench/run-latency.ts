@@ -22,7 +22,8 @@ export interface RunLatencyBench {
   runs: number;
 }
 
-const quietReply: Reply = {
+/** A reply that says nothing: the benchmarks measure the work, not a chat. */
+export const quietReply: Reply = {
   channel: 'CBENCH',
   ephemeral: async () => undefined,
   post: async () => ({ channel: 'CBENCH', ts: '1.1' }),

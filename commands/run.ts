@@ -15,6 +15,8 @@ import type { HostLimiter } from '../src/core/host-limiter.js';
 import type { MessageRef } from '../src/core/ports/chat.js';
 import { formatDuration, mention, policyPrincipal, requesterOf } from './shared.js';
 import type { RunValue } from '../src/worker/capabilities/run.js';
+import { groupRows, runFanout } from './run-fanout.js';
+import { isSingleHost, TARGET_RE } from '../src/core/targets.js';
 
 /** What the worker's `run` capability returns (exit code, output, limits hit). */
 export type { RunValue };
@@ -31,9 +33,14 @@ export interface RunCommandDeps {
   updateEveryMs?: number;
   /** Client-side limit on top of the policy's own time limit. */
   extraTimeoutMs?: number;
+  /** Host jobs one fan-out keeps in flight at once (GEAROPS_FANOUT, default 64). */
+  fanout?: number;
+  /** Gathered fan-out output longer than this goes up as a file; the message keeps a summary. */
+  fanoutChars?: number;
 }
 
-const USAGE = '/run <host> <command> [| grep PATTERN]   ·   /run hosts   ·   /run help [host]';
+const USAGE =
+  '/run <targets> <command> [| grep PATTERN]   ·   targets: db1 | db1,db2 | db* | db[1-12] | @group | all   ·   /run hosts   ·   /run help [host]';
 const HOST_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** Keeps the tail of the output that fits the preview. */
@@ -85,6 +92,12 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
     return { status: 'ok', summary: 'help' };
   }
 
+  /** Groups from the policy file and from the workers, with their live members. */
+  function groupTable(list: Awaited<ReturnType<Dispatcher['hosts']>>): Block[] {
+    const rows = groupRows(deps.policy, list);
+    return rows.length ? [{ type: 'table', columns: ['group', 'from', 'members'], rows }] : [];
+  }
+
   async function hosts(inv: CommandInvocation): Promise<CommandOutcome> {
     const list = await deps.dispatcher.hosts();
     if (list.length === 0) {
@@ -101,8 +114,13 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
         {
           type: 'table',
           columns: ['host', 'capabilities', 'job servers'],
-          rows: list.map((h) => [h.host, h.capabilities.join(', '), h.servers.join(', ')]),
+          rows: list.map((h) => [
+            h.host,
+            h.capabilities.filter((c) => !c.startsWith('group.')).join(', '),
+            h.servers.join(', '),
+          ]),
         },
+        ...groupTable(list),
       ],
     });
     return { status: 'ok', summary: `${list.length} hosts` };
@@ -244,8 +262,8 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
 
   return {
     name: 'run',
-    description: 'Run an allow-listed diagnostic command on a host',
-    usage: '<host> <command> [| grep PATTERN]',
+    description: 'Run an allow-listed diagnostic command on a host or many (db[1-12], @group, all)',
+    usage: '<targets> <command> [| grep PATTERN]',
     async handle(inv) {
       const text = inv.text.trim();
       const m = /^(\S+)(?:\s+([\s\S]*))?$/.exec(text);
@@ -253,7 +271,23 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
       const rest = (m?.[2] ?? '').trim();
       if (!first || first === 'help') return help(inv, rest && HOST_RE.test(rest) ? rest : undefined);
       if (first === 'hosts' && rest === '') return hosts(inv);
-      if (!HOST_RE.test(first)) {
+      if (!isSingleHost(first) && TARGET_RE.test(first) && rest)
+        return runFanout(
+          {
+            dispatcher: deps.dispatcher,
+            policy: deps.policy,
+            limiter: deps.limiter,
+            logger: deps.logger,
+            fanout: deps.fanout ?? 64,
+            messageChars: deps.fanoutChars ?? 3500,
+            updateEveryMs,
+            extraTimeoutMs: deps.extraTimeoutMs ?? 10_000,
+          },
+          inv,
+          first,
+          rest,
+        );
+      if (!TARGET_RE.test(first)) {
         await inv.reply.ephemeral(
           textMessage(`Refused: \`${first.slice(0, 64)}\` is not a host name.\nUsage: ${USAGE}`),
         );

@@ -165,7 +165,7 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
     throw err;
   }
   const limiter = createHostLimiter({ maxConcurrent: config.hostConcurrency });
-  const commands: CommandModule[] = [createRunCommand({ dispatcher, policy, limiter, logger })];
+  const commands: CommandModule[] = [createRunCommand({ dispatcher, policy, limiter, logger, fanout: config.fanout })];
   const parts = store ? await storeParts({ store, policy, dispatcher, chat: opts.chat, config, logger }) : null;
   commands.push(
     ...(parts

@@ -24,6 +24,8 @@ export const VARIABLES = {
   GEAROPS_LAG_THRESHOLD_S: 'seconds behind the master that count as lag (e.g. 30)',
   GEAROPS_USER_RATE: 'commands one user may run per minute (e.g. 20)',
   GEAROPS_HOST_CONCURRENCY: 'jobs that may run at once on one host; more wait in line (e.g. 4)',
+  GEAROPS_FANOUT:
+    'host jobs one /run over many hosts keeps running at once, a whole number from 1 to 1024 (default 64)',
   GEAROPS_GROUPS_TTL_S:
     "seconds a Slack user group's member list is trusted before it is looked up again, a whole number from 10 to 86400 (default 300); only used when the policy's roles list groups",
   GEAROPS_CREDENTIALS_FILE:
@@ -97,6 +99,7 @@ const schema = z.object({
   GEAROPS_LAG_THRESHOLD_S: z.preprocess(emptyToUndefined, intIn(1, 86_400).default(30)),
   GEAROPS_USER_RATE: z.preprocess(emptyToUndefined, intIn(1, 10_000).default(20)),
   GEAROPS_HOST_CONCURRENCY: z.preprocess(emptyToUndefined, intIn(1, 1000).default(4)),
+  GEAROPS_FANOUT: z.preprocess(emptyToUndefined, intIn(1, 1024).default(64)),
   GEAROPS_GROUPS_TTL_S: z.preprocess(
     emptyToUndefined,
     z.coerce
@@ -132,6 +135,8 @@ export interface GearopsConfig {
   lagThresholdS: number;
   userRatePerMinute: number;
   hostConcurrency: number;
+  /** Host jobs one fan-out `/run` keeps in flight at once (dsh and clush use 64 too). */
+  fanout: number;
   /** Seconds a user group's member list is fresh (stale lists serve up to 3× this while Slack fails). */
   groupsTtlS: number;
   sandboxCredentials: { user: string; password: string };
@@ -194,6 +199,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, require: Requirement[] = [])
     lagThresholdS: e.GEAROPS_LAG_THRESHOLD_S,
     userRatePerMinute: e.GEAROPS_USER_RATE,
     hostConcurrency: e.GEAROPS_HOST_CONCURRENCY,
+    fanout: e.GEAROPS_FANOUT,
     groupsTtlS: e.GEAROPS_GROUPS_TTL_S,
     sandboxCredentials: { user: e.GEAROPS_SANDBOX_USER, password: e.GEAROPS_SANDBOX_PASSWORD },
     credentialsFile: e.GEAROPS_CREDENTIALS_FILE,

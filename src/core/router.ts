@@ -166,7 +166,9 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
           inv.requestId,
         );
       }
-      await audit(auditRow(inv, inv.command, inv.text, outcome, started));
+      // A fan-out is one command of many host jobs: one row per host job, tied together by the request id.
+      const rows = outcome.jobs?.length ? outcome.jobs : [outcome];
+      for (const row of rows) await audit(auditRow(inv, inv.command, inv.text, row, started));
       return outcome;
     },
 

@@ -1,7 +1,8 @@
 /** Gearman function names are `<capability>@<host>`: the contract between the bot and its workers. */
 
 const HOST_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-const CAPABILITY_RE = /^[a-z][a-z0-9.]{0,62}$/;
+// `_` and `-` for group markers such as `group.eu-west@db1`.
+const CAPABILITY_RE = /^[a-z][a-z0-9._-]{0,62}$/;
 
 /** True for a host name a worker may register under. */
 export function isValidHostName(h: string): boolean {

@@ -19,8 +19,11 @@ import { loadSandboxCapabilities } from './sandbox-loader.js';
 import { createMysqlStatusCapability } from './capabilities/mysql-status.js';
 import { loadCredentialsFile, type CredentialsDirectory } from '../credentials-file.js';
 
+import { groupMarker } from './capabilities/group.js';
+import { GROUP_NAME_RE } from '../core/targets.js';
+
 const USAGE =
-  'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] [--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N] [--max-frame-bytes N] [--credentials-file FILE]';
+  'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] [--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N] [--max-frame-bytes N] [--credentials-file FILE] [--groups NAME,NAME…]';
 
 /** Entry point of `gearops worker`; resolves with the exit code once stopped. */
 export async function runWorkerCommand(
@@ -48,6 +51,7 @@ export async function runWorkerCommand(
         concurrency: { type: 'string' },
         'credentials-file': { type: 'string' },
         'max-frame-bytes': { type: 'string' },
+        groups: { type: 'string' },
       },
       allowPositionals: false,
     }).values;
@@ -58,6 +62,9 @@ export async function runWorkerCommand(
   if (!v.host) problems.push('--host is missing: the name users type, e.g. --host db1');
   else if (!isValidHostName(v.host))
     problems.push(`--host ${v.host} is not a valid host name (letters, digits, . _ -)`);
+  // `/run all …` means every live host: a host by that name could never be reached alone.
+  else if (v.host === 'all')
+    problems.push('--host all is reserved (`/run all` means every live host); pick another name');
   const servers = (v.gearman ?? env.GEAROPS_GEARMAN ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -83,6 +90,12 @@ export async function runWorkerCommand(
   const maxFrameBytes = Number(v['max-frame-bytes'] ?? env.GEAROPS_MAX_FRAME_BYTES ?? DEFAULT_MAX_FRAME_BYTES);
   if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 64 * 1024 || maxFrameBytes > 256 * 1024 * 1024)
     problems.push('--max-frame-bytes (or GEAROPS_MAX_FRAME_BYTES) must be a whole number from 65536 to 268435456');
+  const groups = (v.groups ?? '')
+    .split(',')
+    .map((g) => g.trim())
+    .filter(Boolean);
+  for (const g of groups)
+    if (!GROUP_NAME_RE.test(g)) problems.push(`--groups: ${g} is not a group name (lower-case letters, digits, _ -)`);
   const policyFile = v.policy ?? env.GEAROPS_POLICY ?? 'policies/default.yml';
   let reloadable: ReloadablePolicy | undefined;
   try {
@@ -116,7 +129,10 @@ export async function runWorkerCommand(
       `programs named in ${policyFile} that this host lacks (commands using them will fail): ${missing.join(', ')}`,
     );
 
-  const capabilities: Capability[] = [createRunCapability({ host: v.host, policy, logger }) as Capability];
+  const capabilities: Capability[] = [
+    createRunCapability({ host: v.host, policy, logger }) as Capability,
+    ...groups.map(groupMarker),
+  ];
   const sandbox = await loadSandboxCapabilities({
     host: v.host,
     sandboxDir: v['sandbox-dir'] ?? join(homedir(), '.gearops', 'sandboxes'),

@@ -11,6 +11,13 @@ describe('config', () => {
     expect(c.lagThresholdS).toBe(30);
   });
 
+  it('reads GEAROPS_FANOUT, 64 by default, and names the variable when it is bad', () => {
+    expect(parseConfig({}).fanout).toBe(64);
+    expect(parseConfig({ GEAROPS_FANOUT: '8' }).fanout).toBe(8);
+    expect(() => parseConfig({ GEAROPS_FANOUT: '0' })).toThrow(/GEAROPS_FANOUT: .*— set it to host jobs one \/run/);
+    expect(() => parseConfig({ GEAROPS_FANOUT: 'lots' })).toThrow(/GEAROPS_FANOUT/);
+  });
+
   it('parses several job servers', () => {
     expect(parseConfig({ GEAROPS_GEARMAN: 'a:4730, b:4731' }).gearman).toEqual(['a:4730', 'b:4731']);
   });

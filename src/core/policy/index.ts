@@ -10,6 +10,7 @@ import { tokenizeCommandLine } from '../command-line.js';
 import type { Decision, Policy, PolicyAction, PolicyPrincipal, RunDecision } from '../ports/policy.js';
 import { checkGrepStage, compilePattern, describePattern, matchPattern, type PatternToken } from './pattern.js';
 import { policySchema, type PolicyFile } from './schema.js';
+import { expandNodeSet } from '../nodeset.js';
 
 type Who = PolicyFile['commands'][number]['who'];
 type Channels = PolicyFile['commands'][number]['channels'];
@@ -74,6 +75,7 @@ export function parsePolicy(text: string, source: string): Policy {
     grep: boolean;
     timeoutMs: number;
     maxOutputBytes: number;
+    maxHosts: number;
   }> = [];
   p.commands.forEach((r, i) => {
     if (seen.has(r.rule)) throw invalid(source, lineOf(['commands', i, 'rule']), `rule name ${r.rule} is used twice`);
@@ -95,11 +97,22 @@ export function parsePolicy(text: string, source: string): Policy {
       grep: r.grep,
       timeoutMs: (r.timeout_s ?? p.settings.timeout_s) * 1000,
       maxOutputBytes: r.max_output_bytes ?? p.settings.max_output_bytes,
+      maxHosts: r.max_hosts ?? p.settings.max_hosts,
     });
   });
   for (const [i, r] of p.actions.entries()) {
     if (seen.has(r.rule)) throw invalid(source, lineOf(['actions', i, 'rule']), `rule name ${r.rule} is used twice`);
     seen.add(r.rule);
+  }
+  // A group is checked when the file loads: a bad range there must stop start-up, not fail a command later.
+  for (const [name, patterns] of Object.entries(p.groups)) {
+    patterns.forEach((pattern, j) => {
+      try {
+        expandNodeSet(pattern);
+      } catch (err) {
+        throw invalid(source, lineOf(['groups', name, j]), `groups.${name}: ${(err as Error).message}`);
+      }
+    });
   }
   const checkRoles = (who: Who, path: PropertyKey[]) => {
     if (who === 'everyone') return;
@@ -193,6 +206,7 @@ export function parsePolicy(text: string, source: string): Policy {
           paths: matched.tokens.flatMap((t, index) => (t.kind === 'path' ? [{ index, prefix: t.prefix }] : [])),
           timeoutMs: r.timeoutMs,
           maxOutputBytes: r.maxOutputBytes,
+          maxHosts: r.maxHosts,
         };
       }
       return deny(why, whyRule);
@@ -256,6 +270,9 @@ export function parsePolicy(text: string, source: string): Policy {
         return { allow: true, rule: r.rule, reason: `allowed by rule \`${r.rule}\`` };
       }
       return { allow: false, reason: why };
+    },
+    hostGroups() {
+      return Object.fromEntries(Object.entries(p.groups).map(([k, v]) => [k, [...v]]));
     },
     programs() {
       return [

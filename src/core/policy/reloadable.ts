@@ -41,6 +41,7 @@ export function createReloadablePolicy(
     checkAction: (req) => current.checkAction(req),
     checkSql: (req) => current.checkSql(req),
     programs: () => current.programs(),
+    hostGroups: () => current.hostGroups?.() ?? {},
     describe: (principal, opts) => current.describe(principal, opts),
   };
   return {

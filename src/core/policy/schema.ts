@@ -17,6 +17,8 @@ const channels = z.union([z.literal('any'), z.array(z.string().min(1))]);
 const groupId = z
   .string()
   .regex(/^S[A-Z0-9]+$/, 'expected a Slack user-group id such as S0123ABCD (not a @handle or a name)');
+// How many hosts one /run may reach (fan-out), for the whole policy or one rule.
+const maxHosts = z.number().int().min(1).max(10_000);
 const hosts = z.array(z.string().regex(/^[A-Za-z0-9*?._-]+$/, 'expected a host name or glob')).min(1);
 
 /** Every action name the policy may govern. */
@@ -52,8 +54,17 @@ export const policySchema = z.strictObject({
         .max(64 * 1024 * 1024)
         .default(1024 * 1024),
       auto_offline: z.boolean().default(false),
+      max_hosts: maxHosts.default(100),
     })
-    .default({ timeout_s: 30, max_output_bytes: 1024 * 1024, auto_offline: false }),
+    .default({ timeout_s: 30, max_output_bytes: 1024 * 1024, auto_offline: false, max_hosts: 100 }),
+  groups: z
+    .record(
+      z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, 'group names are lower-case words (letters, digits, _ -)'),
+      z
+        .array(z.string().regex(/^[A-Za-z0-9._\-[\],*?@]{1,512}$/, 'expected host names, ranges, globs or @groups'))
+        .min(1),
+    )
+    .default({}),
   roles: z
     .record(
       z.string().regex(/^[a-z][a-z0-9_-]*$/, 'role names are lower-case words'),
@@ -70,6 +81,7 @@ export const policySchema = z.strictObject({
         channels: channels.default('any'),
         grep: z.boolean().default(false),
         timeout_s: z.number().int().min(1).max(3600).optional(),
+        max_hosts: maxHosts.optional(),
         max_output_bytes: z
           .number()
           .int()

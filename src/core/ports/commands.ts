@@ -39,6 +39,8 @@ export interface CommandOutcome {
   exitCode?: number | null;
   durationMs?: number;
   outputBytes?: number;
+  /** One per host job of a fan-out `/run`: the audit keeps a row for each, under the command's request id. */
+  jobs?: CommandOutcome[];
 }
 
 /** A slash command's handler. */

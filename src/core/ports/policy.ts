@@ -33,6 +33,8 @@ export interface RunDecision extends Decision {
   paths?: Array<{ index: number; prefix: string }>;
   timeoutMs: number;
   maxOutputBytes: number;
+  /** Most hosts one fan-out may reach under the deciding rule (the rule's `max_hosts`, else the policy's). */
+  maxHosts?: number;
 }
 
 /** Named state-changing or sensitive actions the policy governs besides `/run`. */
@@ -78,6 +80,8 @@ export interface Policy {
   checkAction(req: { action: PolicyAction; host?: string; principal: PolicyPrincipal }): Decision;
   /** Decides a SQL statement for `/replica sql` (read-only statements the policy lists). */
   checkSql(req: { statement: string; principal: PolicyPrincipal }): Decision;
+  /** Host groups the policy file defines: name → node sets (`db[2-9]`, `db1?`, `@other`). */
+  hostGroups?(): Record<string, string[]>;
   /** Every program a command rule names (the worker checks they exist before registering). */
   programs(): string[];
   /** Lines describing what this principal may do (for `help`), optionally for one host. */
