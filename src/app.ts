@@ -74,6 +74,12 @@ async function storeParts(d: {
       import('./monitor/monitor.js'),
     ]);
   const probe = createReplicationProbe({ credentials: d.config.sandboxCredentials, logger: d.logger });
+  // The monitor's own connections: commands' statements (/replica sql, status, repairs) never take them.
+  const monitorProbe = createReplicationProbe({
+    credentials: d.config.sandboxCredentials,
+    logger: d.logger,
+    connectionLimit: 2,
+  });
   const commands = createStoreCommands({ ...d, probe });
   const actions = createIncidentActions({
     store: d.store,
@@ -86,7 +92,7 @@ async function storeParts(d: {
   const monitor = d.config.alertChannel
     ? createReplicationMonitor({
         store: d.store,
-        probe,
+        probe: monitorProbe,
         chat: d.chat,
         alertChannel: d.config.alertChannel,
         poolChannel: d.config.poolChannel,
@@ -96,7 +102,7 @@ async function storeParts(d: {
         lagThresholdS: d.config.lagThresholdS,
       })
     : null;
-  return { probe, commands, actions, monitor };
+  return { probe, monitorProbe, commands, actions, monitor };
 }
 
 /** A stand-in for a command that needs the store when none is configured: it says so. */
@@ -179,7 +185,7 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
     async close() {
       await parts?.monitor?.stop();
       await audit?.close();
-      await Promise.allSettled([dispatcher.close(), store?.close(), parts?.probe.close()]);
+      await Promise.allSettled([dispatcher.close(), store?.close(), parts?.probe.close(), parts?.monitorProbe.close()]);
     },
   };
 }

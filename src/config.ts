@@ -26,6 +26,10 @@ export const VARIABLES = {
   GEAROPS_HOST_CONCURRENCY: 'jobs that may run at once on one host; more wait in line (e.g. 4)',
   GEAROPS_GROUPS_TTL_S:
     "seconds a Slack user group's member list is trusted before it is looked up again, a whole number from 10 to 86400 (default 300); only used when the policy's roles list groups",
+  GEAROPS_SQL_TIMEOUT_S:
+    'seconds a /replica sql statement may run before it is ended on the server (KILL QUERY), 1 to 3600 (default 30)',
+  GEAROPS_SQL_PER_USER: '/replica sql statements one user may have running at once, 1 to 100 (default 2)',
+  GEAROPS_SQL_PER_CLUSTER: '/replica sql statements that may run at once on one cluster, 1 to 100 (default 4)',
   GEAROPS_SANDBOX_USER: 'the sandbox admin user (default msandbox)',
   GEAROPS_SANDBOX_PASSWORD: 'the sandbox admin password (default msandbox)',
   GEAROPS_LOG_LEVEL: 'trace, debug, info, warn, error or silent',
@@ -104,6 +108,9 @@ const schema = z.object({
       )
       .default(300),
   ),
+  GEAROPS_SQL_TIMEOUT_S: z.preprocess(emptyToUndefined, intIn(1, 3600).default(30)),
+  GEAROPS_SQL_PER_USER: z.preprocess(emptyToUndefined, intIn(1, 100).default(2)),
+  GEAROPS_SQL_PER_CLUSTER: z.preprocess(emptyToUndefined, intIn(1, 100).default(4)),
   GEAROPS_SANDBOX_USER: z.preprocess(emptyToUndefined, z.string().min(1).default('msandbox')),
   GEAROPS_SANDBOX_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(1).default('msandbox')),
   GEAROPS_LOG_LEVEL: z.preprocess(
@@ -128,6 +135,8 @@ export interface GearopsConfig {
   /** Seconds a user group's member list is fresh (stale lists serve up to 3× this while Slack fails). */
   groupsTtlS: number;
   sandboxCredentials: { user: string; password: string };
+  /** /replica sql: statements at once per user and per cluster, and each one's time-out (KILL QUERY). */
+  sql: { perUser: number; perCluster: number; timeoutMs: number };
   logLevel: string;
 }
 
@@ -185,6 +194,11 @@ export function parseConfig(env: NodeJS.ProcessEnv, require: Requirement[] = [])
     hostConcurrency: e.GEAROPS_HOST_CONCURRENCY,
     groupsTtlS: e.GEAROPS_GROUPS_TTL_S,
     sandboxCredentials: { user: e.GEAROPS_SANDBOX_USER, password: e.GEAROPS_SANDBOX_PASSWORD },
+    sql: {
+      perUser: e.GEAROPS_SQL_PER_USER,
+      perCluster: e.GEAROPS_SQL_PER_CLUSTER,
+      timeoutMs: e.GEAROPS_SQL_TIMEOUT_S * 1000,
+    },
     logLevel: e.GEAROPS_LOG_LEVEL,
   };
 }

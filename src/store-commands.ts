@@ -33,6 +33,7 @@ export function createStoreCommands(d: {
       chat: d.chat,
       poolChannel: d.config.poolChannel,
       credentialsName: `GEAROPS_SANDBOX_USER (${d.config.sandboxCredentials.user})`,
+      sqlLimits: d.config.sql,
     }),
     createPoolCommand({
       policy: d.policy,

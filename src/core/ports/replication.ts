@@ -29,10 +29,25 @@ export interface NodeStatus {
   binlogPos?: number | null;
 }
 
+/** The status of a node that could not be read: `error` says what happened. */
+export function unreachableStatus(error: string): NodeStatus {
+  return {
+    reachable: false,
+    error,
+    isReplica: false,
+    secondsBehind: null,
+    lastIoErrno: null,
+    lastIoError: null,
+    lastSqlErrno: null,
+    lastSqlError: null,
+  };
+}
+
 /** Reads and repairs replication on nodes. */
 export interface ReplicationProbe {
   status(node: NodeAddress): Promise<NodeStatus>;
-  exec(node: NodeAddress, sql: string): Promise<{ columns: string[]; rows: string[][] }>;
+  /** Runs one statement; past `timeoutMs` it is ended on the server (KILL QUERY) and fails with gearops_job_timeout. */
+  exec(node: NodeAddress, sql: string, opts?: { timeoutMs?: number }): Promise<{ columns: string[]; rows: string[][] }>;
   /** Writes a unique marker on the master and reads it back on every replica. */
   verifyReplication(
     master: NodeAddress,
