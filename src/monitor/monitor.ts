@@ -88,7 +88,7 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
   const missesBeforeUnreachable = deps.missesBeforeUnreachable ?? 3;
   const within = deadlineMs < 1000 ? `${deadlineMs} ms` : humanDuration(deadlineMs);
   /** Status probes still out, by node (cluster, host, port): a node is never asked twice at once. */
-  const inFlight = new Map<string, Promise<NodeStatus>>();
+  const inFlight = new Set<string>();
   /** Cycles in a row a node did not answer in time. */
   const misses = new Map<string, number>();
   const listeners = new Set<(c: MonitorCycle) => void>();
@@ -230,14 +230,19 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
       return unreachableStatus(`did not answer the monitor within ${within}, ${count} polls in a row`);
     };
     if (inFlight.has(k)) return miss();
-    const probe = deps.probe
-      .status({ address: n.address, port: n.port })
-      .catch((err: Error) => unreachableStatus(err.message))
-      .finally(() => inFlight.delete(k));
-    inFlight.set(k, probe);
+    inFlight.add(k);
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<null>((r) => (timer = setTimeout(() => r(null), deadlineMs)));
-    const s = await limiter.schedule(() => Promise.race([probe, late])).finally(() => clearTimeout(timer));
+    // The deadline runs from the probe's start, inside its limiter slot; the slot is held at most that long.
+    const s = await limiter
+      .schedule(() => {
+        const probe = deps.probe
+          .status({ address: n.address, port: n.port })
+          .catch((err: Error) => unreachableStatus(err.message))
+          .finally(() => inFlight.delete(k));
+        const late = new Promise<null>((r) => (timer = setTimeout(() => r(null), deadlineMs)));
+        return Promise.race([probe, late]);
+      })
+      .finally(() => clearTimeout(timer));
     if (s === null) return miss();
     misses.delete(k);
     return s;
@@ -268,11 +273,15 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     const faults = confirmed.faults;
     const openByKey = new Map(mine.map((i) => [key(i.cluster, i.host, i.port, i.kind), i]));
     const active = new Set<string>();
-    // A node that did not answer this cycle keeps its incidents as they are: no answer is not a fix.
+    // A node that did not answer this cycle keeps its incidents as they are: no answer is not a fix. Nor is a
+    // replica's IO fault fixed while its master did not answer (detection excuses retrying replicas then).
+    const masterUnknown = mi >= 0 && !statuses[mi];
     c.nodes.forEach((n, i) => {
-      if (statuses[i]) return;
-      for (const o of mine)
-        if (o.host === n.host && o.port === n.port) active.add(key(o.cluster, o.host, o.port, o.kind));
+      if (statuses[i] && !masterUnknown) return;
+      for (const o of mine) {
+        if (o.host !== n.host || o.port !== n.port) continue;
+        if (!statuses[i] || o.kind === 'io_stopped') active.add(key(o.cluster, o.host, o.port, o.kind));
+      }
     });
     for (const f of faults) {
       const k = key(c.name, f.host, f.port, f.kind);

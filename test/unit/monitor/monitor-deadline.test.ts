@@ -128,4 +128,41 @@ describe('monitor deadline per node', () => {
     expect(cycles.map((c) => c.n)).toEqual([1, 2, 3]);
     await monitor.stop();
   });
+
+  it("keeps a replica's IO incident open while its master does not answer: no answer is not a fix", async () => {
+    const c = fakeCluster('c', 7000);
+    const { store, incidents } = fakeStore([c]);
+    let masterHung = false;
+    const probe = {
+      status(n: NodeAddress): Promise<NodeStatus> {
+        if (n.port === 7000) return masterHung ? new Promise(() => undefined) : Promise.resolve(healthy(false));
+        // The replica keeps retrying with an error, as one does while its master is gone.
+        return Promise.resolve({ ...healthy(true), ioRunning: 'Connecting', lastIoErrno: 2013, lastIoError: 'lost' });
+      },
+    } as unknown as ReplicationProbe;
+    const chat: ChatSink = {
+      post: async () => ({ channel: 'CALERTS', ts: '1.0' }),
+      update: async () => undefined,
+      upload: async () => undefined,
+    };
+    const monitor = createReplicationMonitor({
+      store,
+      probe,
+      chat,
+      alertChannel: 'CALERTS',
+      policy: createFakePolicy(),
+      logger: createSilentLogger(),
+      intervalMs: 1000,
+      lagThresholdS: 30,
+      nodeDeadlineMs: 20,
+    });
+    await monitor.pollOnce();
+    const open = () => incidents.filter((i) => i.state === 'open').map((i) => `${i.host}:${i.kind}`);
+    expect(open()).toEqual(['c2:io_stopped']);
+    masterHung = true;
+    await monitor.pollOnce();
+    await monitor.pollOnce();
+    expect(open()).toEqual(['c2:io_stopped']);
+    await monitor.stop();
+  });
 });
