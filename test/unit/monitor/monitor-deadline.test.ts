@@ -65,6 +65,20 @@ function fakeStore(clusters: ClusterRecord[]) {
   return { store: store as unknown as Pick<Store, 'clusters' | 'incidents' | 'pool' | 'lock'>, incidents };
 }
 
+/** A monitor over the fakes, with a 20 ms deadline per node. */
+const monitorOver = (store: ReturnType<typeof fakeStore>['store'], probe: ReplicationProbe, chat: ChatSink) =>
+  createReplicationMonitor({
+    store,
+    probe,
+    chat,
+    alertChannel: 'CALERTS',
+    policy: createFakePolicy(),
+    logger: createSilentLogger(),
+    intervalMs: 1000,
+    lagThresholdS: 30,
+    nodeDeadlineMs: 20,
+  });
+
 describe('monitor deadline per node', () => {
   it('counts a silent node as unknown, never asks it twice at once, calls it unreachable after three misses, and alerts another cluster meanwhile', async () => {
     const hung = fakeCluster('hung', 5000);
@@ -91,17 +105,7 @@ describe('monitor deadline per node', () => {
       upload: async () => undefined,
     };
     const cycles: MonitorCycle[] = [];
-    const monitor = createReplicationMonitor({
-      store,
-      probe,
-      chat,
-      alertChannel: 'CALERTS',
-      policy: createFakePolicy(),
-      logger: createSilentLogger(),
-      intervalMs: 1000,
-      lagThresholdS: 30,
-      nodeDeadlineMs: 20,
-    });
+    const monitor = monitorOver(store, probe, chat);
     monitor.onCycle((c) => cycles.push(c));
 
     otherBroken = true;
@@ -145,17 +149,7 @@ describe('monitor deadline per node', () => {
       update: async () => undefined,
       upload: async () => undefined,
     };
-    const monitor = createReplicationMonitor({
-      store,
-      probe,
-      chat,
-      alertChannel: 'CALERTS',
-      policy: createFakePolicy(),
-      logger: createSilentLogger(),
-      intervalMs: 1000,
-      lagThresholdS: 30,
-      nodeDeadlineMs: 20,
-    });
+    const monitor = monitorOver(store, probe, chat);
     await monitor.pollOnce();
     const open = () => incidents.filter((i) => i.state === 'open').map((i) => `${i.host}:${i.kind}`);
     expect(open()).toEqual(['c2:io_stopped']);
