@@ -29,11 +29,12 @@ export interface PoolCommandDeps {
 /** Usage lines of `/pool` (also shown on every bad input). */
 export const POOL_USAGE = [
   '/pool list',
-  '/pool add <host:port> [READ|WRITE|READ,WRITE] [sock=<path>] [reason…]   (no type: added offline)',
-  '/pool set <host:port> <READ|WRITE|READ,WRITE> [reason…]',
-  '/pool offline <host:port> [reason…]',
-  '/pool del <host:port> [reason…]   (asks to confirm; --yes in the console)',
+  '/pool add <host:port> [READ|WRITE|READ,WRITE|none] [sock=<path>] [-- reason…]   (no type, or none: added offline)',
+  '/pool set <host:port> <READ|WRITE|READ,WRITE|none> [-- reason…]',
+  '/pool offline <host:port> [-- reason…]',
+  '/pool del <host:port> [-- reason…]   (asks to confirm; --yes in the console)',
   '/pool help',
+  'A reason goes after -- or reason=; without them it may start with any word that does not look like a type.',
 ].join('\n');
 
 const HOST_MAX = 28; // nodes.host is CHAR(28)
@@ -72,12 +73,73 @@ export function parseServerArg(s: string | undefined): { host: string; port: num
   return { host, port };
 }
 
-/** Parses READ / WRITE / READ,WRITE (case-insensitive, deduplicated, sorted); throws a usage error otherwise. */
+const TYPES_HINT = 'use READ, WRITE, READ,WRITE or none (in the pool, offline)';
+
+/** Parses READ / WRITE / READ,WRITE or none (case-insensitive, deduplicated, sorted); throws a usage error otherwise. */
 export function parseTypes(s: string): PoolRole[] {
+  if (s.toLowerCase() === 'none') return [];
   const parts = s.toUpperCase().split(',');
   if (parts.some((p) => p !== 'READ' && p !== 'WRITE'))
-    throw usage(`\`${s.slice(0, 30)}\` is not a type: use READ, WRITE or READ,WRITE.`);
+    throw usage(`\`${s.slice(0, 30)}\` is not a type: ${TYPES_HINT}.`);
   return [...new Set(parts as PoolRole[])].sort();
+}
+
+/** True for a word that is a type keyword: READ, WRITE, a comma list of them, or none. */
+const isTypeWord = (w: string) => w.toLowerCase() === 'none' || /^(read|write)(,(read|write))*$/i.test(w);
+
+/** Words people use for a pool state that are not its keywords. */
+const POOL_WORDS = new Set(
+  'offline online rw ro r w delete del remove drop master primary replica slave reader writer both'.split(' '),
+);
+
+/** `a` and `b` differ by one swap of neighbours, one letter more or one letter less (RAED, WRTIE, WRTE, NON). */
+function oneSlipAway(a: string, b: string): boolean {
+  if (a.length === b.length) {
+    const diff = [...a].flatMap((ch, i) => (ch === b[i] ? [] : [i]));
+    return diff.length === 2 && diff[1] === diff[0]! + 1 && a[diff[0]!] === b[diff[1]!] && a[diff[1]!] === b[diff[0]!];
+  }
+  const [long, short] = a.length > b.length ? [a, b] : [b, a];
+  if (long.length !== short.length + 1) return false;
+  return [...long].some((_, i) => long.slice(0, i) + long.slice(i + 1) === short);
+}
+
+/**
+ * True for a word that looks like a type but is not one: a comma list, a word starting with read/write (READER),
+ * a slip of READ/WRITE/none (RAED, WRTIE), a pool word (offline, rw, delete…), or a word in capitals the way types
+ * are written (DELETE, REDA). Such a word in a type's place, or starting a free-form reason, is refused: it is a
+ * typo, not the first word of a reason.
+ */
+export function looksLikeType(w: string): boolean {
+  if (isTypeWord(w)) return false;
+  const lower = w.toLowerCase();
+  if (w.includes(',') || /^(read|write)/.test(lower) || POOL_WORDS.has(lower)) return true;
+  if (/^[A-Z]{2,}$/.test(w)) return true;
+  return ['read', 'write', 'none'].some((t) => oneSlipAway(lower, t));
+}
+
+/** The usage error for a type-like word in `sub`'s type or reason place. */
+function notAType(sub: string, w: string): GearopsError {
+  const shown = `\`${w.slice(0, 30)}\``;
+  const what =
+    sub === 'offline'
+      ? `${shown} is not something /pool offline takes: it takes no type (to give one, use /pool set)`
+      : isTypeWord(w)
+        ? `${shown} is a second type: give the types as one word (READ,WRITE); ${TYPES_HINT}`
+        : `${shown} is not a type: ${TYPES_HINT}`;
+  return usage(`${what}. A reason that starts with such a word goes after -- or reason=. Nothing was changed.`);
+}
+
+/**
+ * The reason in `rest`: everything after `--`, or from `reason=` on, or the free words when the first of them is
+ * not a type and does not look like one (`checkTypos`; `del` takes no type, so any word may start its reason).
+ */
+function parseReason(sub: string, rest: string[], checkTypos: boolean): string {
+  let words = rest;
+  if (words[0] === '--') words = words.slice(1);
+  else if (words[0]?.toLowerCase().startsWith('reason=')) words = [words[0].slice(7), ...words.slice(1)];
+  else if (checkTypos && words[0] !== undefined && (isTypeWord(words[0]) || looksLikeType(words[0])))
+    throw notAType(sub, words[0]);
+  return words.join(' ').trim().slice(0, REASON_MAX) || DEFAULT_REASON;
 }
 
 /** Checks a `sock=` path: absolute, at most 64 characters, no `..`, no shell or quote characters. */
@@ -86,11 +148,6 @@ export function parseSock(s: string): string {
     throw usage(`sock= must be an absolute path of at most ${SOCK_MAX} characters without \`..\`.`);
   return s;
 }
-
-/** How a type reads in messages: offline when empty, "not in pool" when absent. */
-// A word the user meant as a type (starts with read/write, or is a comma list of words) must be a valid one:
-// `READER` or `READ,WIRTE` is a typo, not the first word of a reason. Other words start the reason.
-const meantAsType = (w: string) => /^(read|write)/i.test(w) || /^[a-z]+(,[a-z]*)+$/i.test(w);
 
 /** What a change subcommand asks for, after parsing. */
 interface ChangeRequest {
@@ -109,22 +166,29 @@ function parseChange(sub: ChangeRequest['sub'], args: string[]): ChangeRequest {
   let type: PoolRole[] = [];
   let sock: string | null = null;
   if (sub === 'set') {
-    if (!rest[0]) throw usage('Say which types: READ, WRITE or READ,WRITE (use /pool offline to take a server out).');
+    if (!rest[0] || rest[0] === '--' || rest[0].toLowerCase().startsWith('reason='))
+      throw usage(`Say which types: ${TYPES_HINT}.`);
+    if (!isTypeWord(rest[0])) throw notAType(sub, rest[0]);
     type = parseTypes(rest[0]);
     rest = rest.slice(1);
   } else if (sub === 'add') {
     // Options come before the reason, in either order; the first other word starts the reason.
+    let typed = false;
     for (let i = 0; i < 2 && rest[0] !== undefined; i++) {
       const w = rest[0];
       if (w.toLowerCase().startsWith('sock=') && sock === null) sock = parseSock(w.slice(5));
-      else if (meantAsType(w) && type.length === 0) type = parseTypes(w);
-      else break;
+      else if (isTypeWord(w) && !typed) {
+        type = parseTypes(w);
+        typed = true;
+      } else break;
       rest = rest.slice(1);
     }
+  } else if (sub === 'offline' && rest[0]?.toLowerCase() === 'none') {
+    rest = rest.slice(1);
   }
   const assumeYes = sub === 'del' && rest.includes('--yes');
   if (sub === 'del') rest = rest.filter((w) => w !== '--yes');
-  const reason = rest.join(' ').slice(0, REASON_MAX) || DEFAULT_REASON;
+  const reason = parseReason(sub, rest, sub !== 'del');
   return { sub, host, port, type, sock, reason, assumeYes };
 }
 
@@ -254,7 +318,7 @@ export function createPoolCommand(deps: PoolCommandDeps): CommandModule {
     name: 'pool',
     description: 'Change the load-balancer pool (common.nodes)',
     usage:
-      'list | add <host:port> [READ|WRITE|READ,WRITE] [sock=<path>] [reason] | set <host:port> <types> | offline <host:port> | del <host:port> | help',
+      'list | add <host:port> [READ|WRITE|READ,WRITE|none] [sock=<path>] [-- reason] | set <host:port> <types> | offline <host:port> | del <host:port> | help',
     async handle(inv) {
       const [sub, ...args] = words(inv.text);
       try {

@@ -29,6 +29,7 @@ import type {
 import { poolChangeMessage, showPoolType } from '../src/core/pool-message.js';
 import { redactRows } from '../src/core/redact.js';
 import { nodeAddress } from '../src/core/cluster.js';
+import { createSqlSlots, type SqlSlotLimits } from '../src/core/sql-slots.js';
 import { formatDuration, mention, policyPrincipal, requesterOf, words } from './shared.js';
 import { createWatchCommands, WATCH_USAGE, type WatchDeps } from './replica-watch.js';
 
@@ -72,6 +73,11 @@ export interface ReplicaCommandDeps {
   installTimeoutMs?: number;
   /** For /replica watch: reads servers with named credentials. Without it, watch is not offered. */
   watch?: Pick<WatchDeps, 'topologyReader' | 'statusHosts' | 'defaultCredentials' | 'incidents'>;
+  /**
+   * /replica sql: statements running at once per user and per cluster, and each statement's time-out (ended on
+   * the server with KILL QUERY). Defaults: 2, 4, 30 s.
+   */
+  sqlLimits?: Partial<SqlSlotLimits> & { timeoutMs?: number };
 }
 
 const USAGE = [
@@ -153,6 +159,8 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
 
   // Installs this process is running (their tokens): /replica remove leaves those alone.
   const installingHere = new Set<string>();
+  const sqlLimits = { perUser: 2, perCluster: 4, timeoutMs: 30_000, ...deps.sqlLimits };
+  const sqlSlots = createSqlSlots(sqlLimits);
 
   const ago = (d?: Date) => (d ? `${formatDuration(Math.max(0, Date.now() - d.getTime()))} ago` : 'earlier');
 
@@ -826,7 +834,27 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       await inv.reply.ephemeral(textMessage(`Denied: ${d.reason}`));
       return { status: 'denied', rule: d.rule, summary: d.reason };
     }
-    const results = await Promise.allSettled(c.nodes.map((n) => deps.probe.exec(nodeAddress(c, n), statement)));
+    // A slot per user and per cluster, held until every node answered or its statement was ended at the time-out.
+    const slot = sqlSlots.acquire(inv.principal.userId, name);
+    if (!slot.ok) {
+      const why =
+        slot.limit === 'user'
+          ? `you already have ${slot.running} /replica sql statements running, the limit per user ` +
+            `(GEAROPS_SQL_PER_USER=${slot.max})`
+          : `cluster ${name} already runs ${slot.running} /replica sql statements, the limit per cluster ` +
+            `(GEAROPS_SQL_PER_CLUSTER=${slot.max})`;
+      const msg = `Not run: ${why}. Try again when one has finished; each ends within ${formatDuration(sqlLimits.timeoutMs)}.`;
+      await inv.reply.ephemeral(textMessage(msg));
+      return { status: 'refused', summary: `sql limit per ${slot.limit} (${slot.max}) reached` };
+    }
+    let results: Array<PromiseSettledResult<{ columns: string[]; rows: string[][] }>>;
+    try {
+      results = await Promise.allSettled(
+        c.nodes.map((n) => deps.probe.exec(nodeAddress(c, n), statement, { timeoutMs: sqlLimits.timeoutMs })),
+      );
+    } finally {
+      slot.release();
+    }
     const blocks: Block[] = [
       { type: 'text', text: `${mention(inv.principal.userId)} ran \`${statement}\` on every node of *${name}*` },
     ];

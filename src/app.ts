@@ -89,6 +89,16 @@ async function storeParts(d: {
     createReplicationProbe({ credentials: d.config.sandboxCredentials, named: credentials.get, logger: d.logger }),
     d.dispatcher,
   );
+  // The monitor's own connections: commands' statements (/replica sql, status, repairs) never take them.
+  const monitorProbe = createRoutedProbe(
+    createReplicationProbe({
+      credentials: d.config.sandboxCredentials,
+      named: credentials.get,
+      logger: d.logger,
+      connectionLimit: 2,
+    }),
+    d.dispatcher,
+  );
   const commands = createStoreCommands({ ...d, probe, credentials });
   const actions = createIncidentActions({
     store: d.store,
@@ -108,7 +118,7 @@ async function storeParts(d: {
           logger: d.logger,
         }),
         store: d.store,
-        probe,
+        probe: monitorProbe,
         chat: d.chat,
         alertChannel: d.config.alertChannel,
         poolChannel: d.config.poolChannel,
@@ -118,7 +128,7 @@ async function storeParts(d: {
         lagThresholdS: d.config.lagThresholdS,
       })
     : null;
-  return { probe, commands, actions, monitor };
+  return { probe, monitorProbe, commands, actions, monitor };
 }
 
 /** A stand-in for a command that needs the store when none is configured: it says so. */
@@ -202,7 +212,7 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
     async close() {
       await parts?.monitor?.stop();
       await audit?.close();
-      await Promise.allSettled([dispatcher.close(), store?.close(), parts?.probe.close()]);
+      await Promise.allSettled([dispatcher.close(), store?.close(), parts?.probe.close(), parts?.monitorProbe.close()]);
     },
   };
 }

@@ -30,6 +30,10 @@ export const VARIABLES = {
     "seconds a Slack user group's member list is trusted before it is looked up again, a whole number from 10 to 86400 (default 300); only used when the policy's roles list groups",
   GEAROPS_CREDENTIALS_FILE:
     'a YAML file of named MySQL credentials for watched clusters (name: { user, password } or { defaults_file }), mode 0600',
+  GEAROPS_SQL_TIMEOUT_S:
+    'seconds a /replica sql statement may run before it is ended on the server (KILL QUERY), 1 to 3600 (default 30)',
+  GEAROPS_SQL_PER_USER: '/replica sql statements one user may have running at once, 1 to 100 (default 2)',
+  GEAROPS_SQL_PER_CLUSTER: '/replica sql statements that may run at once on one cluster, 1 to 100 (default 4)',
   GEAROPS_SANDBOX_USER: 'the sandbox admin user (default msandbox)',
   GEAROPS_SANDBOX_PASSWORD: 'the sandbox admin password (default msandbox)',
   GEAROPS_LOG_LEVEL: 'trace, debug, info, warn, error or silent',
@@ -113,6 +117,9 @@ const schema = z.object({
       .default(300),
   ),
   GEAROPS_CREDENTIALS_FILE: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
+  GEAROPS_SQL_TIMEOUT_S: z.preprocess(emptyToUndefined, intIn(1, 3600).default(30)),
+  GEAROPS_SQL_PER_USER: z.preprocess(emptyToUndefined, intIn(1, 100).default(2)),
+  GEAROPS_SQL_PER_CLUSTER: z.preprocess(emptyToUndefined, intIn(1, 100).default(4)),
   GEAROPS_SANDBOX_USER: z.preprocess(emptyToUndefined, z.string().min(1).default('msandbox')),
   GEAROPS_SANDBOX_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(1).default('msandbox')),
   GEAROPS_LOG_LEVEL: z.preprocess(
@@ -142,6 +149,8 @@ export interface GearopsConfig {
   sandboxCredentials: { user: string; password: string };
   /** GEAROPS_CREDENTIALS_FILE: named credentials for watched clusters (owner-only). */
   credentialsFile?: string;
+  /** /replica sql: statements at once per user and per cluster, and each one's time-out (KILL QUERY). */
+  sql: { perUser: number; perCluster: number; timeoutMs: number };
   logLevel: string;
   /** The largest Gearman frame read; a job server sending a bigger one is disconnected. */
   maxFrameBytes: number;
@@ -203,6 +212,11 @@ export function parseConfig(env: NodeJS.ProcessEnv, require: Requirement[] = [])
     groupsTtlS: e.GEAROPS_GROUPS_TTL_S,
     sandboxCredentials: { user: e.GEAROPS_SANDBOX_USER, password: e.GEAROPS_SANDBOX_PASSWORD },
     credentialsFile: e.GEAROPS_CREDENTIALS_FILE,
+    sql: {
+      perUser: e.GEAROPS_SQL_PER_USER,
+      perCluster: e.GEAROPS_SQL_PER_CLUSTER,
+      timeoutMs: e.GEAROPS_SQL_TIMEOUT_S * 1000,
+    },
     logLevel: e.GEAROPS_LOG_LEVEL,
     maxFrameBytes: e.GEAROPS_MAX_FRAME_BYTES,
   };

@@ -65,6 +65,7 @@ export function createStoreCommands(d: {
         defaultCredentials: 'sandbox',
         incidents: d.store.incidents,
       },
+      sqlLimits: d.config.sql,
     }),
     createPoolCommand({
       policy: d.policy,

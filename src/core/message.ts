@@ -20,7 +20,8 @@ export type Block =
   | { type: 'header'; text: string }
   | { type: 'text'; text: string }
   | { type: 'code'; text: string }
-  | { type: 'fields'; fields: Array<{ label: string; value: string }> }
+  /** `repeatsText`: the fields lay out what the text above already says (rich clients); plain text leaves them out. */
+  | { type: 'fields'; fields: Array<{ label: string; value: string }>; repeatsText?: boolean }
   | { type: 'table'; columns: string[]; rows: string[][] }
   | { type: 'context'; text: string }
   | { type: 'divider' }
@@ -76,7 +77,7 @@ export function renderText(msg: ChatMessage): string {
         out.push('--');
         break;
       case 'fields':
-        out.push(b.fields.map((f) => `${f.label}: ${f.value}`).join('\n'));
+        if (!b.repeatsText) out.push(b.fields.map((f) => `${f.label}: ${f.value}`).join('\n'));
         break;
       case 'table':
         out.push(renderTable(b.columns, b.rows));

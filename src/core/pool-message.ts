@@ -21,6 +21,8 @@ export function poolChangeMessage(ch: PoolChange, by = `<@${ch.actor}>`): ChatMe
       { type: 'text', text: line },
       {
         type: 'fields',
+        // The line says it all in plain text (the console printed it twice); Slack shows the fields as a table.
+        repeatsText: true,
         fields: [
           { label: 'Server', value: server },
           { label: 'Before', value: showPoolType(ch.before) },

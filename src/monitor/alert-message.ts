@@ -12,11 +12,15 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-/** One line naming the error, or the lag. */
+/**
+ * One line naming the error, or the lag. A server error has its number; what happened without one (a node that
+ * cannot be reached: refused, timed out, no answer) is said as it is, never as "Error ?".
+ */
 export function describeError(i: Pick<Incident, 'kind' | 'errno' | 'error' | 'lag'>): string {
   if (i.kind === 'lag') return `${i.lag ?? '?'} s behind the master`;
-  if (i.errno || i.error) return `Error ${i.errno ?? '?'}: ${i.error ?? '(no text)'}`;
-  return 'no error reported';
+  if (i.errno) return `Error ${i.errno}: ${i.error ?? '(no text)'}`;
+  if (i.error) return i.error.charAt(0).toUpperCase() + i.error.slice(1);
+  return i.kind === 'unreachable' ? 'No answer from the server' : 'no error reported';
 }
 
 /** The parent message of an incident's thread, with its buttons while it is open. */

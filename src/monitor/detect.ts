@@ -54,10 +54,12 @@ export const MASTER_LOST_TOO = "every replica's IO thread is failing too (master
  *   still failing to connect gets an `io_stopped` of its own.
  * An open lag incident stays open while the lag cannot be measured (NULL):
  * it is resolved by a measured lag at or under the threshold, not by a break.
+ * A node whose status is missing (undefined: it did not answer the monitor in
+ * time) has no faults this poll; the monitor keeps its incidents as they are.
  */
 export function detectFaults(
   nodes: ClusterNode[],
-  statuses: NodeStatus[],
+  statuses: Array<NodeStatus | undefined>,
   lagThresholdS: number,
   open: OpenFault[] = [],
   opts: { masterBackGraceOver?: boolean } = {},
@@ -103,6 +105,8 @@ export function detectFaults(
   } else if (masterDown) {
     excused = onItsWay;
   }
+  // A master that did not answer this poll (unknown, not down) may be why replicas are retrying: not their fault yet.
+  if (m && !statuses[master]) excused = onItsWay;
 
   nodes.forEach((n, i) => {
     const s = statuses[i];

@@ -110,7 +110,7 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
           throw new GearopsError(ErrorCode.Usage, 'Skip one event is only for a stopped SQL thread.');
         await say(
           incident,
-          `${who} pressed *Skip one event* on ${incident.host}:${incident.port} (error ${incident.errno ?? '?'})…`,
+          `${who} pressed *Skip one event* on ${incident.host}:${incident.port}${incident.errno ? ` (error ${incident.errno})` : ''}…`,
         );
         try {
           await deps.probe.skipOneEvent(addr);

@@ -9,8 +9,8 @@ import type { Logger } from '../log.js';
 import { textMessage } from '../core/message.js';
 import type { ChatSink } from '../core/ports/chat.js';
 import type { Policy } from '../core/ports/policy.js';
-import type { NodeStatus, ReplicationProbe } from '../core/ports/replication.js';
-import type { ClusterRecord, Incident, PoolRole, Store } from '../core/ports/store.js';
+import { unreachableStatus, type NodeStatus, type ReplicationProbe } from '../core/ports/replication.js';
+import type { ClusterNode, ClusterRecord, Incident, PoolRole, Store } from '../core/ports/store.js';
 import { checkAutomaticChange } from '../core/pool-guard.js';
 import { poolChangeMessage, showPoolType } from '../core/pool-message.js';
 import { alertMessage, describeError, humanDuration } from './alert-message.js';
@@ -36,9 +36,26 @@ export interface MonitorDeps {
   masterReturnGraceMs?: number;
   /** Nodes polled at once (one slow node never delays the others beyond its own slot). */
   concurrency?: number;
+  /**
+   * How long one node's status may take (default: the poll interval, at most 5 s). A node that does not answer in
+   * time is unknown for that cycle (its incidents stay as they are), and it is not asked again while that probe is
+   * still out; after `missesBeforeUnreachable` cycles in a row (default 3) it is unreachable.
+   */
+  nodeDeadlineMs?: number;
+  missesBeforeUnreachable?: number;
   lockName?: string;
   /** Compares each watched cluster's topology with its record every cycle (new replicas, changed sources). */
   topology?: { check(c: ClusterRecord, open: Incident[]): Promise<void> };
+}
+
+/** What one poll cycle did (for tests, the benchmark and logs). */
+export interface MonitorCycle {
+  /** Cycles started so far by this monitor, this one included. */
+  n: number;
+  /** False when another instance holds the lock (nothing was polled). */
+  leader: boolean;
+  /** Nodes that did not answer within the deadline this cycle (still answering an earlier probe, or too slow). */
+  missed: Array<{ cluster: string; host: string; port: number }>;
 }
 
 /** A running monitor. */
@@ -47,6 +64,8 @@ export interface ReplicationMonitor {
   stop(): Promise<void>;
   /** One poll cycle (tests and the benchmark call it directly). Returns false when another instance holds the lock. */
   pollOnce(): Promise<boolean>;
+  /** Calls `listener` at the end of every poll cycle; returns a function that stops it. */
+  onCycle(listener: (c: MonitorCycle) => void): () => void;
   readonly leader: boolean;
 }
 
@@ -68,6 +87,15 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
   /** When a master with an open incident was first seen answering again, by cluster. */
   const masterBackAt = new Map<string, number>();
   const graceMs = deps.masterReturnGraceMs ?? 120_000;
+  const deadlineMs = deps.nodeDeadlineMs ?? Math.min(deps.intervalMs, 5000);
+  const missesBeforeUnreachable = deps.missesBeforeUnreachable ?? 3;
+  const within = deadlineMs < 1000 ? `${deadlineMs} ms` : humanDuration(deadlineMs);
+  /** Status probes still out, by node (cluster, host, port): a node is never asked twice at once. */
+  const inFlight = new Set<string>();
+  /** Cycles in a row a node did not answer in time. */
+  const misses = new Map<string, number>();
+  const listeners = new Set<(c: MonitorCycle) => void>();
+  let cycles = 0;
 
   async function thread(i: Incident, text: string): Promise<void> {
     if (!i.alertChannel || !i.alertTs) return;
@@ -191,23 +219,40 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     if (done.pooledOut) await autoPool(done, false);
   }
 
-  async function pollCluster(c: ClusterRecord, open: Incident[]): Promise<void> {
-    const statuses: NodeStatus[] = await Promise.all(
-      c.nodes.map((n) =>
-        limiter.schedule(() =>
-          deps.probe.status(nodeAddress(c, n)).catch((err: Error): NodeStatus => ({
-            reachable: false,
-            error: err.message,
-            isReplica: false,
-            secondsBehind: null,
-            lastIoErrno: null,
-            lastIoError: null,
-            lastSqlErrno: null,
-            lastSqlError: null,
-          })),
-        ),
-      ),
-    );
+  /**
+   * One node's status within the deadline, or undefined (unknown this cycle) when it did not answer in time or is
+   * still answering an earlier probe. Its slot in the limiter is held only up to the deadline.
+   */
+  async function nodeStatus(c: ClusterRecord, n: ClusterNode, missed: MonitorCycle['missed']) {
+    const k = key(c.name, n.host, n.port, '');
+    const miss = (): NodeStatus | undefined => {
+      const count = (misses.get(k) ?? 0) + 1;
+      misses.set(k, count);
+      missed.push({ cluster: c.name, host: n.host, port: n.port });
+      if (count < missesBeforeUnreachable) return undefined;
+      return unreachableStatus(`did not answer the monitor within ${within}, ${count} polls in a row`);
+    };
+    if (inFlight.has(k)) return miss();
+    inFlight.add(k);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // The deadline runs from the probe's start, inside its limiter slot; the slot is held at most that long.
+    const s = await limiter
+      .schedule(() => {
+        const probe = deps.probe
+          .status(nodeAddress(c, n))
+          .catch((err: Error) => unreachableStatus(err.message))
+          .finally(() => inFlight.delete(k));
+        const late = new Promise<null>((r) => (timer = setTimeout(() => r(null), deadlineMs)));
+        return Promise.race([probe, late]);
+      })
+      .finally(() => clearTimeout(timer));
+    if (s === null) return miss();
+    misses.delete(k);
+    return s;
+  }
+
+  async function pollCluster(c: ClusterRecord, open: Incident[], missed: MonitorCycle['missed']): Promise<void> {
+    const statuses: Array<NodeStatus | undefined> = await Promise.all(c.nodes.map((n) => nodeStatus(c, n, missed)));
     const mine = open.filter((i) => i.cluster === c.name);
     const mi = c.nodes.findIndex((n) => n.role === 'master');
     const masterHeld =
@@ -220,7 +265,7 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
       );
     if (masterHeld && statuses[mi]?.reachable) {
       if (!masterBackAt.has(c.name)) masterBackAt.set(c.name, Date.now());
-    } else masterBackAt.delete(c.name);
+    } else if (mi < 0 || statuses[mi]) masterBackAt.delete(c.name); // an unknown master leaves the clock as it is
     const masterBackGraceOver = masterBackAt.has(c.name) && Date.now() - masterBackAt.get(c.name)! >= graceMs;
     const confirmed = confirmLag(
       detectFaults(c.nodes, statuses, deps.lagThresholdS, mine, { masterBackGraceOver }),
@@ -231,6 +276,16 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     const faults = confirmed.faults;
     const openByKey = new Map(mine.map((i) => [key(i.cluster, i.host, i.port, i.kind), i]));
     const active = new Set<string>();
+    // A node that did not answer this cycle keeps its incidents as they are: no answer is not a fix. Nor is a
+    // replica's IO fault fixed while its master did not answer (detection excuses retrying replicas then).
+    const masterUnknown = mi >= 0 && !statuses[mi];
+    c.nodes.forEach((n, i) => {
+      if (statuses[i] && !masterUnknown) return;
+      for (const o of mine) {
+        if (o.host !== n.host || o.port !== n.port) continue;
+        if (!statuses[i] || o.kind === 'io_stopped') active.add(key(o.cluster, o.host, o.port, o.kind));
+      }
+    });
     for (const f of faults) {
       const k = key(c.name, f.host, f.port, f.kind);
       active.add(k);
@@ -247,7 +302,30 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     }
   }
 
+  function tell(c: MonitorCycle): void {
+    for (const l of listeners) {
+      try {
+        l(c);
+      } catch (err) {
+        log.warn({ err }, 'a poll-cycle listener failed');
+      }
+    }
+  }
+
   async function pollOnce(): Promise<boolean> {
+    const n = ++cycles;
+    const missed: MonitorCycle['missed'] = [];
+    let leader = false;
+    try {
+      leader = await pollCycle(missed);
+      return leader;
+    } finally {
+      if (missed.length) log.warn({ event: 'monitor_nodes_missed', cycle: n, missed }, 'nodes did not answer in time');
+      tell({ n, leader, missed });
+    }
+  }
+
+  async function pollCycle(missed: MonitorCycle['missed']): Promise<boolean> {
     // Every cycle: take the lock, or check it is still ours (a store restart releases it).
     if (!(await lock.tryAcquire().catch(() => false))) return false;
     const [all, open] = await Promise.all([deps.store.clusters.list(), deps.store.incidents.listOpen()]);
@@ -255,7 +333,7 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     const clusters = all.filter((c) => (c.state ?? 'ready') === 'ready');
     await Promise.all(
       clusters.map(async (c) => {
-        await pollCluster(c, open);
+        await pollCluster(c, open, missed);
         if (c.kind === 'watched') await deps.topology?.check(c, open);
       }),
     );
@@ -287,6 +365,10 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
       return lock.held;
     },
     pollOnce,
+    onCycle(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     async start() {
       if (running) return;
       running = true;

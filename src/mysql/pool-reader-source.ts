@@ -1,7 +1,7 @@
 /** The raw read of common.nodes for the application library (kept in src/mysql: only it imports mysql2). */
 import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise';
 import type { PoolNode } from '../core/ports/store.js';
-import { parseSet } from './pool-store.js';
+import { parseSet, poolAddress } from './pool-store.js';
 import { toStoreError } from './errors.js';
 
 /** A mysql2 promise pool an application already has (re-exported so src/pool needs no mysql2 import). */
@@ -44,7 +44,7 @@ export function createPoolSource(target: string | MysqlPool, opts: { connectTime
           type: parseSet(r.type),
         }));
       } catch (err) {
-        throw toStoreError(err, 'pool');
+        throw toStoreError(err, poolAddress(db));
       }
     },
     close: async () => {

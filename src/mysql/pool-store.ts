@@ -55,9 +55,19 @@ function checkSizes(host: string, sock = ''): void {
     );
 }
 
-/** Creates the pool store on an open mysql2 pool (the store's database selected). */
-export function createPoolStore(deps: { db: Pool; logger: Logger }): PoolStore {
-  const where = 'store';
+/** The host:port a mysql2 pool connects to, for error messages. */
+export function poolAddress(db: Pool): string {
+  const c = (db as unknown as { pool?: { config?: { connectionConfig?: { host?: string; port?: number } } } }).pool
+    ?.config?.connectionConfig;
+  return c?.host ? `${c.host}:${c.port ?? 3306}` : 'an unknown address';
+}
+
+/**
+ * Creates the pool store on an open mysql2 pool (the store's database selected). `where` is the store's host:port,
+ * named in errors as /replica names it (default: read from the pool's own settings).
+ */
+export function createPoolStore(deps: { db: Pool; logger: Logger; where?: string }): PoolStore {
+  const where = deps.where ?? poolAddress(deps.db);
   const log = deps.logger.child({ component: 'pool-store' });
 
   async function tx<T>(fn: (c: PoolConnection) => Promise<T>): Promise<T> {

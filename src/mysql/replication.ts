@@ -4,11 +4,17 @@
  * column names; short time-outs so a dead node answers fast and never hangs.
  */
 import { randomUUID } from 'node:crypto';
-import mysql, { type Pool, type RowDataPacket, type FieldPacket } from 'mysql2/promise';
+import mysql, { type ConnectionOptions, type Pool, type RowDataPacket, type FieldPacket } from 'mysql2/promise';
 import type { Logger } from '../log.js';
 import { ErrorCode, GearopsError } from '../errors.js';
-import type { NodeAddress, NodeStatus, ReplicationProbe } from '../core/ports/replication.js';
+import {
+  unreachableStatus,
+  type NodeAddress,
+  type NodeStatus,
+  type ReplicationProbe,
+} from '../core/ports/replication.js';
 import { toStoreError } from './errors.js';
+import { runKillable } from './killable-query.js';
 
 const missing = (name: string): never => {
   throw new GearopsError(ErrorCode.Config, `no credentials named '${name}' are configured (GEAROPS_CREDENTIALS_FILE)`);
@@ -19,33 +25,47 @@ const pick = (r: RowDataPacket, ...names: string[]): unknown => {
   return undefined;
 };
 
-/** Creates a probe that connects with `credentials`. */
+/**
+ * Creates a probe that connects with `credentials`. Each probe has connections of its own, per node: give the
+ * monitor a probe of its own, so that commands' statements never take the connections it reads status with.
+ * Statements of `exec` (what /replica sql runs) have their own connections too, and are ended with KILL QUERY at
+ * their time-out (`execTimeoutMs`, default 5 s, or the caller's).
+ */
 export function createReplicationProbe(opts: {
   credentials: { user: string; password: string };
   /** Named credentials (a node's `credentials`, a watched cluster's); throws for an unknown name. */
   named?: (name: string) => { user: string; password: string };
   logger: Logger;
   connectTimeoutMs?: number;
+  /** Connections per node for status and repairs (default 3). */
+  connectionLimit?: number;
+  /** Connections per node for `exec` (default 8; /replica sql's per-cluster limit keeps below it). */
+  execConnectionLimit?: number;
+  execTimeoutMs?: number;
 }): ReplicationProbe {
   const pools = new Map<string, Pool>();
-  const poolFor = (n: NodeAddress): Pool => {
+  const execPools = new Map<string, Pool>();
+  const connectOptions = (n: NodeAddress): ConnectionOptions => {
+    // A watched cluster's node names its credentials entry; a sandbox logs in with the probe's own account.
+    const login = n.credentials ? (opts.named?.(n.credentials) ?? missing(n.credentials)) : opts.credentials;
+    return {
+      host: n.address,
+      port: n.port,
+      user: login.user,
+      password: login.password,
+      connectTimeout: opts.connectTimeoutMs ?? 1000,
+    };
+  };
+  const poolIn = (map: Map<string, Pool>, n: NodeAddress, connectionLimit: number): Pool => {
     const key = `${n.credentials ?? ''}@${n.address}:${n.port}`;
-    let p = pools.get(key);
+    let p = map.get(key);
     if (!p) {
-      const login = n.credentials ? (opts.named?.(n.credentials) ?? missing(n.credentials)) : opts.credentials;
-      p = mysql.createPool({
-        host: n.address,
-        port: n.port,
-        user: login.user,
-        password: login.password,
-        connectTimeout: opts.connectTimeoutMs ?? 1000,
-        connectionLimit: 3,
-        enableKeepAlive: true,
-      });
-      pools.set(key, p);
+      p = mysql.createPool({ ...connectOptions(n), connectionLimit, enableKeepAlive: true });
+      map.set(key, p);
     }
     return p;
   };
+  const poolFor = (n: NodeAddress): Pool => poolIn(pools, n, opts.connectionLimit ?? 3);
   const query = async (
     n: NodeAddress,
     sql: string,
@@ -125,20 +145,19 @@ export function createReplicationProbe(opts: {
           binlogPos: num(pick(r, 'Exec_Master_Log_Pos', 'Exec_Source_Log_Pos')),
         };
       } catch (err) {
-        return {
-          reachable: false,
-          error: (err as Error).message,
-          isReplica: false,
-          secondsBehind: null,
-          lastIoErrno: null,
-          lastIoError: null,
-          lastSqlErrno: null,
-          lastSqlError: null,
-        };
+        return unreachableStatus((err as Error).message);
       }
     },
-    async exec(n, sql) {
-      const [rows, fields] = await query(n, sql);
+    async exec(n, sql, o) {
+      const [rows, fields] = await runKillable(
+        poolIn(execPools, n, opts.execConnectionLimit ?? 8),
+        connectOptions(n),
+        sql,
+        {
+          timeoutMs: o?.timeoutMs ?? opts.execTimeoutMs ?? 5000,
+          where: `${n.address}:${n.port}`,
+        },
+      );
       if (!Array.isArray(rows))
         return { columns: ['affected rows'], rows: [[String((rows as { affectedRows?: number }).affectedRows ?? 0)]] };
       const columns = (fields ?? []).map((f) => f.name);
@@ -214,8 +233,9 @@ export function createReplicationProbe(opts: {
       }
     },
     async close() {
-      await Promise.all([...pools.values()].map((p) => p.end().catch(() => undefined)));
+      await Promise.all([...pools.values(), ...execPools.values()].map((p) => p.end().catch(() => undefined)));
       pools.clear();
+      execPools.clear();
     },
   };
   return probe;

@@ -321,7 +321,7 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
         return store.incidents.get(id);
       },
     },
-    pool: createPoolStore({ db, logger: opts.logger }),
+    pool: createPoolStore({ db, logger: opts.logger, where: p.where }),
     lock(name, o) {
       return createLock(base, p, name, log, o?.idleTimeoutS ?? 60);
     },

@@ -28,7 +28,13 @@ describe('a store outage', () => {
     expect(f.ctx.auditPending()).toBe(1);
     const pool = await f.run('/pool list');
     expect(pool.outcome.status).not.toBe('ok');
-    expect(pool.text).toMatch(/store|database|MySQL|MariaDB/i);
+    // Both commands name the store by host:port (the pool's errors once said "the store at store").
+    const at = new URL(f.db.url);
+    const where = `the store at ${at.hostname}:${at.port} is unavailable`;
+    expect(pool.text).toContain(where);
+    const replica = await f.run('/replica list');
+    expect(replica.outcome.status).not.toBe('ok');
+    expect(replica.text).toContain(where);
     await new Promise((res) => setTimeout(res, 1500));
     await f.db.restart();
     await until(() => f.ctx.auditPending() === 0, 60_000);

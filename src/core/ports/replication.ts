@@ -33,23 +33,7 @@ export interface NodeStatus {
   binlogPos?: number | null;
 }
 
-/** Reads and repairs replication on nodes. */
-export interface ReplicationProbe {
-  status(node: NodeAddress): Promise<NodeStatus>;
-  exec(node: NodeAddress, sql: string): Promise<{ columns: string[]; rows: string[][] }>;
-  /** Writes a unique marker on the master and reads it back on every replica. */
-  verifyReplication(
-    master: NodeAddress,
-    replicas: NodeAddress[],
-    opts?: { timeoutMs?: number },
-  ): Promise<Array<{ node: NodeAddress; ok: boolean; detail: string }>>;
-  startReplication(node: NodeAddress): Promise<void>;
-  stopReplication(node: NodeAddress, thread?: 'io' | 'sql'): Promise<void>;
-  skipOneEvent(node: NodeAddress): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** The status of a node that could not be read, with why. */
+/** The status of a node that could not be read: `error` says what happened. */
 export function unreachableStatus(error: string): NodeStatus {
   return {
     reachable: false,
@@ -61,4 +45,21 @@ export function unreachableStatus(error: string): NodeStatus {
     lastSqlErrno: null,
     lastSqlError: null,
   };
+}
+
+/** Reads and repairs replication on nodes. */
+export interface ReplicationProbe {
+  status(node: NodeAddress): Promise<NodeStatus>;
+  /** Runs one statement; past `timeoutMs` it is ended on the server (KILL QUERY) and fails with gearops_job_timeout. */
+  exec(node: NodeAddress, sql: string, opts?: { timeoutMs?: number }): Promise<{ columns: string[]; rows: string[][] }>;
+  /** Writes a unique marker on the master and reads it back on every replica. */
+  verifyReplication(
+    master: NodeAddress,
+    replicas: NodeAddress[],
+    opts?: { timeoutMs?: number },
+  ): Promise<Array<{ node: NodeAddress; ok: boolean; detail: string }>>;
+  startReplication(node: NodeAddress): Promise<void>;
+  stopReplication(node: NodeAddress, thread?: 'io' | 'sql'): Promise<void>;
+  skipOneEvent(node: NodeAddress): Promise<void>;
+  close(): Promise<void>;
 }

@@ -49,3 +49,21 @@ describe('console confirmations', () => {
     expect(seen.map((s) => s.confirmed)).toEqual([false, false]);
   });
 });
+
+describe('console pool announcements', () => {
+  it('prints a pool change once: the summary line, not its fields again', async () => {
+    const { poolChangeMessage } = await import('../../../src/core/pool-message.js');
+    const out: string[] = [];
+    const { sink } = createConsoleChat({ out: (s) => void out.push(s) });
+    const change = {
+      host: '10.0.0.6',
+      port: 3306,
+      before: ['READ' as const],
+      after: [],
+      actor: 'U1',
+      reason: 'maintenance',
+    };
+    await sink.post('CPOOL', poolChangeMessage(change));
+    expect(out).toEqual(['[#CPOOL] Pool: 10.0.0.6:3306 READ → offline by <@U1> — maintenance']);
+  });
+});

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { createPoolCommand, isPoolHost, parseServerArg, parseSock, parseTypes } from '../../../commands/pool.js';
+import {
+  createPoolCommand,
+  isPoolHost,
+  looksLikeType,
+  parseServerArg,
+  parseSock,
+  parseTypes,
+} from '../../../commands/pool.js';
 import { ErrorCode, GearopsError } from '../../../src/errors.js';
 import { createSilentLogger } from '../../../src/log.js';
 import { renderText, type ChatMessage } from '../../../src/core/message.js';
@@ -360,5 +367,87 @@ describe('/pool command', () => {
     expect(t.pool.rows.has('db3:3306')).toBe(true);
     expect(rec.ephemerals[0]).toMatch(/announcing it in <#CPOOL> failed: channel_not_found/);
     expect(rec.posts).toHaveLength(1);
+  });
+});
+
+describe('/pool types are keywords: a mistyped type is refused, not taken as a reason', () => {
+  const typos = [
+    'add 10.0.0.6:3306 DELETE',
+    'add 10.0.0.6:3306 REDA',
+    'add 10.0.0.6:3306 WRTIE',
+    'add 10.0.0.6:3306 RAED maintenance',
+    'add 10.0.0.6:3306 raed',
+    'add 10.0.0.6:3306 wrte',
+    'add 10.0.0.6:3306 sock=/tmp/x.sock RW',
+    'add 10.0.0.6:3306 offline',
+    'add 10.0.0.6:3306 READ WRITE',
+    'set db3:3306 DELETE',
+    'set db3:3306 RAED',
+    'set db3:3306 READ WRITE',
+    'set db3:3306 reason=promoted',
+    'offline db3:3306 READ',
+    'offline db3:3306 WRTIE disk full',
+    'offline db3:3306 noen',
+  ];
+  it.each(typos)('refuses `%s`, names the valid types, and changes nothing', async (text) => {
+    const t = setup({ nodes: [db3(['READ'])] });
+    const { out, rec } = await t.run(text);
+    expect(out.status).toBe('refused');
+    expect(rec.ephemerals).toHaveLength(1);
+    const answer = rec.ephemerals[0]!;
+    if (text.startsWith('offline')) expect(answer).toMatch(/it takes no type/);
+    else expect(answer).toMatch(/use READ, WRITE, READ,WRITE or none/);
+    expect(answer).toMatch(/Usage:\n\/pool list/);
+    expect(t.pool.calls).toEqual([]);
+    expect(t.checks).toHaveLength(0);
+    expect(t.sink.posts).toHaveLength(0);
+  });
+
+  it('takes none as offline, and a reason after -- or reason= whatever its first word', async () => {
+    const t = setup({ nodes: [db3(['READ'])] });
+    expect((await t.run('add 10.0.0.6:3306 none -- DELETE after the migration')).out.status).toBe('ok');
+    expect(t.pool.rows.get('10.0.0.6:3306')?.type).toEqual([]);
+    expect((await t.run('set db3:3306 NONE reason=RAID rebuild')).out.status).toBe('ok');
+    expect(t.pool.rows.get('db3:3306')?.type).toEqual([]);
+    expect((await t.run('set db3:3306 read,write -- READ WRITE again')).out.status).toBe('ok');
+    expect((await t.run('offline db3:3306 none -- OFFLINE for the night')).out.status).toBe('ok');
+    expect(t.pool.history.map((h) => h.reason)).toEqual([
+      'DELETE after the migration',
+      'RAID rebuild',
+      'READ WRITE again',
+      'OFFLINE for the night',
+    ]);
+  });
+
+  it('keeps the free-form reason when its first word cannot be a type', async () => {
+    const t = setup({ nodes: [db3(['READ'])] });
+    expect((await t.run('add 10.0.0.6:3306 READ dead replica replaced')).out.status).toBe('ok');
+    expect((await t.run('offline db3:3306 node down, ticket DBA-12')).out.status).toBe('ok');
+    expect((await t.run('del 10.0.0.6:3306 DELETE as planned')).out.status).toBe('ok');
+    expect(t.pool.history.map((h) => h.reason)).toEqual([
+      'dead replica replaced',
+      'node down, ticket DBA-12',
+      'DELETE as planned',
+    ]);
+  });
+
+  it('tells a type-like word from a reason word', () => {
+    for (const w of [
+      'DELETE',
+      'REDA',
+      'WRTIE',
+      'RAED',
+      'raed',
+      'READER',
+      'Writes',
+      'rw',
+      'RO',
+      'offline',
+      'read,',
+      'a,b',
+    ])
+      expect(looksLikeType(w), w).toBe(true);
+    for (const w of ['READ', 'write', 'READ,WRITE', 'none', 'dead', 'node', 'real', 'back', 'maintenance', 'DBA-12'])
+      expect(looksLikeType(w), w).toBe(false);
   });
 });

@@ -3,7 +3,7 @@ import type { ChatFile, ChatMessage } from '../../../src/core/message.js';
 import { renderText } from '../../../src/core/message.js';
 import type { MessageRef, Reply } from '../../../src/core/ports/chat.js';
 import type { Decision, Policy, PolicyAction, RunDecision } from '../../../src/core/ports/policy.js';
-import type { AuditEntry, AuditRow, AuditStore } from '../../../src/core/ports/store.js';
+import type { AuditEntry, AuditRow, AuditStore, ClusterRecord } from '../../../src/core/ports/store.js';
 
 /** A Reply that records what a command said. */
 export function createRecordingReply(channel = 'C1', opts: { confirm?: boolean } = {}) {
@@ -81,5 +81,20 @@ export function createMemoryAudit(): AuditStore & { rows: AuditEntry[] } {
     async recent(limit): Promise<AuditRow[]> {
       return rows.slice(-limit).map((r, i) => ({ ...r, id: i + 1, at: new Date() }));
     },
+  };
+}
+
+/** A ready two-node cluster record: master `<name>1` at 10.0.0.1:`port`, replica `<name>2` at 10.0.0.2:`port + 1`. */
+export function fakeCluster(name: string, port: number): ClusterRecord {
+  return {
+    name,
+    version: '10.11',
+    credentials: 'test',
+    createdBy: 'U0',
+    state: 'ready',
+    nodes: [
+      { host: `${name}1`, address: '10.0.0.1', port, role: 'master', serverId: 1, sandbox: name },
+      { host: `${name}2`, address: '10.0.0.2', port: port + 1, role: 'replica', serverId: 2, sandbox: name },
+    ],
   };
 }

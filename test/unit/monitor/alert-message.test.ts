@@ -70,3 +70,23 @@ describe('alertMessage buttons', () => {
     expect(m.text.startsWith('✅ RESOLVED after 2 min 5 s: demo: replica 127.0.0.1:5001 — ')).toBe(true);
   });
 });
+
+describe('alert wording', () => {
+  it('says what happened to an unreachable node, never "Error ?"', () => {
+    const error = 'the server at 127.0.0.1:5001 is unavailable: ECONNREFUSED connect ECONNREFUSED 127.0.0.1:5001';
+    const m = alertMessage(incident({ kind: 'unreachable', errno: null, error }), { role: 'replica', pool: true });
+    expect(m.text).toBe(
+      '🔴 demo: replica 127.0.0.1:5001 — node unreachable — The server at 127.0.0.1:5001 is unavailable: ' +
+        'ECONNREFUSED connect ECONNREFUSED 127.0.0.1:5001',
+    );
+    const shown = [m.text, ...(m.blocks ?? []).map((b) => ('text' in b ? b.text : ''))].join('\n');
+    expect(shown).not.toMatch(/Error \?/);
+    const silent = alertMessage(incident({ kind: 'unreachable', errno: null, error: null }), {
+      role: 'master',
+      pool: true,
+    });
+    expect(silent.text).toMatch(/node unreachable — No answer from the server$/);
+    // A server error keeps its number.
+    expect(alertMessage(incident(), { role: 'replica', pool: true }).text).toMatch(/— Error 1062: Duplicate entry/);
+  });
+});
