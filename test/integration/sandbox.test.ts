@@ -18,6 +18,7 @@ import {
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mysql from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../src/log.js';
 import type { Capability } from '../../src/worker/capability.js';
@@ -25,6 +26,7 @@ import type { JobEvent } from '../../src/core/payload.js';
 import { createSandboxCapabilities, stopAllSandboxes } from '../../src/worker/sandbox/index.js';
 import { findBuilds } from '../../src/worker/sandbox/builds.js';
 import { freePort } from '../../src/demo/gearmand-process.js';
+import { until } from '../helpers/wait.js';
 
 const root = mkdtempSync(join(tmpdir(), 'gearops-sandbox-'));
 const PASSWORD = 'Secret_pw.4711';
@@ -156,10 +158,77 @@ describe('sandboxes on one host', () => {
     // The sampler did see the install's processes (so it could have seen a password), and never a password.
     expect(seen.clients).toBeGreaterThan(0);
     expect(seen.leaks).toEqual([]);
-    // The client option files that hold them are readable by their owner only.
-    expect(readFileSync(join(root, 'r', 'pw', 'client.cnf'), 'utf8')).toContain(PASSWORD);
+    // The client option file holds the sandbox's own root password (not the admin's), for its owner only.
+    expect(readFileSync(join(root, 'r', 'pw', 'client.cnf'), 'utf8')).toMatch(/^user=root\npassword=\S{20,}$/m);
     expect(statSync(join(root, 'r', 'pw', 'client.cnf')).mode & 0o077).toBe(0);
     expect(existsSync(join(root, 'r', 'pw', 'master.cnf'))).toBe(false);
+  });
+
+  it('never lets a client on the network log in without a password during an install, nor after it', async () => {
+    const dir = join(root, 'hwin');
+    const { capabilities } = await createSandboxCapabilities({
+      host: 'hwin',
+      sandboxDir: dir,
+      advertise: '127.0.0.1',
+      logger: createSilentLogger(),
+    });
+    const install = capabilities.find((c) => c.name === 'sandbox.install') as Capability;
+    const port = await freePort();
+    // What an attacker on the network tries, as fast as it can, from before the install until after it.
+    const tries = [
+      { user: 'root', password: '' },
+      { user: 'root', password: undefined },
+      { user: '', password: '' },
+      { user: 'mariadb.sys', password: '' },
+    ];
+    const seen = { attempts: 0, refusedLogins: 0, loggedIn: [] as string[] };
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        for (const t of tries) {
+          seen.attempts++;
+          try {
+            const c = await mysql.createConnection({ host: '127.0.0.1', port, ...t, connectTimeout: 1000 });
+            seen.loggedIn.push(t.user || '(anonymous)');
+            await c.end().catch(() => undefined);
+          } catch (err) {
+            // A server answered and refused the login (not "nothing listens"): the poller saw it listening.
+            if ((err as { code?: string }).code === 'ER_ACCESS_DENIED_ERROR') seen.refusedLogins++;
+          }
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    try {
+      await install.handler(ctx({ name: 'win', cluster: 'win', port, serverId: 1, role: 'master' }));
+      // Keep trying a little while it runs after "ready", until it has refused some logins.
+      await until(() => seen.refusedLogins >= tries.length * 3);
+    } finally {
+      polling = false;
+      await poller;
+    }
+    expect(seen.loggedIn).toEqual([]);
+    expect(seen.attempts).toBeGreaterThan(seen.refusedLogins);
+    // No account is left without a password (checked as root over the socket, through the worker's client.cnf).
+    const open = await new Promise<string>((resolve, reject) => {
+      const c = spawn('mariadb', [`--defaults-file=${join(dir, 'win', 'client.cnf')}`, '-N', '-B']);
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.on('error', reject);
+      c.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`mariadb exited ${code}`))));
+      c.stdin.end(
+        [
+          "SELECT CONCAT(u.User, '@', u.Host) FROM mysql.user u WHERE u.Password = '' AND u.authentication_string = ''",
+          "AND u.is_role = 'N' AND NOT EXISTS (SELECT 1 FROM mysql.global_priv g WHERE g.User = u.User",
+          "AND g.Host = u.Host AND JSON_EXTRACT(g.Priv, '$.account_locked') = true);",
+        ].join(' '),
+      );
+    });
+    expect(open).toBe('');
+    // The template it was copied from holds none either.
+    const tpl = readdirSync(join(dir, '.templates'))[0]!;
+    expect(statSync(join(dir, '.templates', tpl, 'root.pw')).mode & 0o077).toBe(0);
+    await (capabilities.find((c) => c.name === 'sandbox.remove') as Capability).handler(ctx({ name: 'win' }));
   });
 
   it('removes what an interrupted install left half-made when the worker starts, and nothing else', async () => {

@@ -6,6 +6,7 @@
  * spawned with argv, and every value put into SQL was validated first.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import type { Logger } from '../../log.js';
 import { ErrorCode, GearopsError } from '../../errors.js';
 import type { Capability, CapabilityContext } from '../capability.js';
 import { findBuilds, pickBuild, type ServerBuild } from './builds.js';
-import { createTemplates, DATA_DIR_SETTINGS } from './template.js';
+import { createTemplates, DATA_DIR_SETTINGS, sandboxEnv } from './template.js';
 
 /**
  * Runs the server's client with the SQL on stdin, so that no password (in a
@@ -21,7 +22,7 @@ import { createTemplates, DATA_DIR_SETTINGS } from './template.js';
  */
 function client(path: string, args: string[], input: string, timeoutMs = 30_000): Promise<{ stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'], env: sandboxEnv() });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -81,6 +82,14 @@ const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
 const TOKEN_RE = /^[A-Za-z0-9-]{1,64}$/;
 const ADDR_RE = /^[A-Za-z0-9.:_-]{1,255}$/;
 const CRED_RE = /^[A-Za-z0-9_.@%+-]{1,64}$/;
+
+/** Lists the accounts (user@host, one a line) that log in without a password; locked accounts cannot log in. */
+export const PASSWORDLESS_ACCOUNTS_SQL = [
+  "SELECT CONCAT(user, '@', host) FROM mysql.global_priv",
+  "WHERE IFNULL(JSON_VALUE(priv, '$.authentication_string'), '') = ''",
+  "AND IFNULL(JSON_VALUE(priv, '$.plugin'), 'mysql_native_password') IN ('mysql_native_password', 'mysql_old_password', '')",
+  "AND IFNULL(JSON_VALUE(priv, '$.account_locked'), 0) NOT IN (1, 'true')",
+].join(' ');
 
 function bad(message: string): GearopsError {
   return new GearopsError(ErrorCode.Usage, message);
@@ -394,7 +403,7 @@ export async function createSandboxCapabilities(
         // Each sandbox its own tmpdir: concurrent installs in one /tmp trip over each other's temporary tables.
         mkdirSync(join(dir, 'tmp'), { recursive: true });
         mkdirSync(join(dir, 'files'), { recursive: true });
-        const { fresh } = await templates.copyTo(b, dataDir);
+        const { fresh, rootPassword } = await templates.copyTo(b, dataDir);
         goOn();
         step(
           'init',
@@ -403,66 +412,89 @@ export async function createSandboxCapabilities(
             ? 'data directory initialised (first sandbox of this version here)'
             : "data directory copied from this version's template",
         );
-        step('start', 'start');
-        const child = spawn(
-          b.server,
-          [`--defaults-file=${join(dir, 'my.cnf')}`, ...(process.getuid?.() === 0 ? ['--user=root'] : [])],
-          { detached: true, stdio: 'ignore' },
-        );
-        child.unref();
-        const deadline = Date.now() + 60_000;
+        const rootCnf = join(dir, 'client.cnf');
         const sock = join(dir, 'mysqld.sock');
-        for (;;) {
-          try {
-            // The server makes its socket when it is about to take connections: until then a look at the
-            // directory is enough (a client process per try costs CPU that the starting servers need).
-            if (!existsSync(sock)) throw new Error('no socket yet');
-            await client(b.client, ['--no-defaults', `--socket=${sock}`, '-uroot', '-N', '-B'], 'SELECT 1', 5000);
-            break;
-          } catch {
-            goOn();
-            if (child.exitCode !== null || Date.now() > deadline) {
-              let tail = '';
-              try {
-                tail = readFileSync(join(dir, 'error.log'), 'utf8')
-                  .split('\n')
-                  .filter((l) => /ERROR/.test(l))
-                  .slice(-2)
-                  .join(' ');
-              } catch {
-                // no log yet
+        writeClientCnf(rootCnf, { user: 'root', password: rootPassword, socket: sock });
+        /**
+         * Starts the server and waits until root logs in over its socket. `networking: false` is the first
+         * start: socket only, so that nobody reaches the server over the network before its accounts are set.
+         */
+        const startServer = async (networking: boolean) => {
+          const child = spawn(
+            b.server,
+            [
+              `--defaults-file=${join(dir, 'my.cnf')}`,
+              ...(process.getuid?.() === 0 ? ['--user=root'] : []),
+              ...(networking ? [] : ['--skip-networking']),
+            ],
+            { detached: true, stdio: 'ignore', env: sandboxEnv() },
+          );
+          child.unref();
+          const deadline = Date.now() + 60_000;
+          for (;;) {
+            try {
+              // The server makes its socket when it is about to take connections: until then a look at the
+              // directory is enough (a client process per try costs CPU that the starting servers need).
+              if (!existsSync(sock)) throw new Error('no socket yet');
+              await client(b.client, [`--defaults-file=${rootCnf}`, '-N', '-B'], 'SELECT 1', 5000);
+              return;
+            } catch {
+              goOn();
+              if (child.exitCode !== null || Date.now() > deadline) {
+                let tail = '';
+                try {
+                  tail = readFileSync(join(dir, 'error.log'), 'utf8')
+                    .split('\n')
+                    .filter((l) => /ERROR/.test(l))
+                    .slice(-2)
+                    .join(' ');
+                } catch {
+                  // no log yet
+                }
+                throw new GearopsError(
+                  ErrorCode.Sandbox,
+                  `${opts.host}: the server did not start${tail ? `: ${tail}` : ''}`,
+                  { data: { host: opts.host, step: 'start' } },
+                );
               }
-              throw new GearopsError(
-                ErrorCode.Sandbox,
-                `${opts.host}: the server did not start${tail ? `: ${tail}` : ''}`,
-                { data: { host: opts.host, step: 'start' } },
-              );
+              await new Promise((r) => setTimeout(r, 10));
             }
-            await new Promise((r) => setTimeout(r, 10));
           }
-        }
+        };
+        step('start', 'start', 'socket only, until its accounts are set');
+        await startServer(false);
         step('start', 'ok');
         step('users', 'start');
+        // This sandbox's own root password, known only to this worker (client.cnf, 0600).
+        const newRootPassword = randomBytes(24).toString('base64url');
         // Not binlogged: replicas create their own users, and the master's would otherwise replicate and collide.
         await client(
           b.client,
-          ['--no-defaults', `--socket=${join(dir, 'mysqld.sock')}`, '-uroot', '-N', '-B'],
+          [`--defaults-file=${rootCnf}`, '-N', '-B'],
           [
             'SET SESSION sql_log_bin=0',
             `CREATE USER '${cred.user}'@'%' IDENTIFIED BY '${cred.password}'`,
             `GRANT ALL PRIVILEGES ON *.* TO '${cred.user}'@'%' WITH GRANT OPTION`,
             `CREATE USER '${cred.replUser}'@'%' IDENTIFIED BY '${cred.replPassword}'`,
             `GRANT REPLICATION SLAVE ON *.* TO '${cred.replUser}'@'%'`,
-            "DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1'",
-            `ALTER USER 'root'@'localhost' IDENTIFIED BY '${cred.password}'`,
+            `ALTER USER 'root'@'localhost' IDENTIFIED BY '${newRootPassword}'`,
           ].join(';\n'),
         );
-        writeClientCnf(join(dir, 'client.cnf'), {
-          user: 'root',
-          password: cred.password,
-          socket: join(dir, 'mysqld.sock'),
-        });
+        writeClientCnf(rootCnf, { user: 'root', password: newRootPassword, socket: sock });
+        // Whatever the data directory held, no account without a password goes on the network.
+        const { stdout: open } = await sql(b, a.name, PASSWORDLESS_ACCOUNTS_SQL);
+        if (open.trim())
+          throw new GearopsError(
+            ErrorCode.Sandbox,
+            `${opts.host}: accounts without a password remain (${open.trim().split('\n').join(', ')}); not starting`,
+            { data: { host: opts.host, step: 'users' } },
+          );
         step('users', 'ok');
+        step('listen', 'start', `on ${opts.advertise}:${a.port}`);
+        await stopServer(a.name);
+        goOn();
+        await startServer(true);
+        step('listen', 'ok');
         if (a.role === 'replica') {
           step('replication', 'start', `from ${a.master!.address}:${a.master!.port}`);
           // Wait until the master takes the replication login (it may still be starting, in parallel with this
