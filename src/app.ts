@@ -19,6 +19,7 @@ import { createGearmanDispatcher } from './gearman/dispatcher.js';
 import type { ReplicationMonitor } from './monitor/monitor.js';
 import { createRunCommand } from '../commands/run.js';
 import { createAuditOutbox } from './core/audit-outbox.js';
+import { createFileCredentialStore } from './cluster-credentials.js';
 
 /** Everything a transport needs to serve commands. */
 export interface AppContext {
@@ -73,8 +74,10 @@ async function storeParts(d: {
       import('./monitor/incident-actions.js'),
       import('./monitor/monitor.js'),
     ]);
-  const probe = createReplicationProbe({ credentials: d.config.sandboxCredentials, logger: d.logger });
-  const commands = createStoreCommands({ ...d, probe });
+  // Each cluster's own passwords, from the bot's state dir (0600 files), never from the store.
+  const credentials = createFileCredentialStore(d.config.stateDir);
+  const probe = createReplicationProbe({ credentials, logger: d.logger });
+  const commands = createStoreCommands({ ...d, probe, credentials });
   const actions = createIncidentActions({
     store: d.store,
     probe,

@@ -2,6 +2,8 @@
  * Configuration: dotenv, then one zod schema. A bad or missing value stops
  * start-up with a message that names the variable and what to put there.
  */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
 import { ErrorCode, GearopsError } from './errors.js';
@@ -26,8 +28,10 @@ export const VARIABLES = {
   GEAROPS_HOST_CONCURRENCY: 'jobs that may run at once on one host; more wait in line (e.g. 4)',
   GEAROPS_GROUPS_TTL_S:
     "seconds a Slack user group's member list is trusted before it is looked up again, a whole number from 10 to 86400 (default 300); only used when the policy's roles list groups",
-  GEAROPS_SANDBOX_USER: 'the sandbox admin user (default msandbox)',
-  GEAROPS_SANDBOX_PASSWORD: 'the sandbox admin password (default msandbox)',
+  GEAROPS_STATE_DIR:
+    "a folder only the bot's user can read, where it keeps each cluster's passwords (default ~/.gearops/bot)",
+  GEAROPS_SANDBOX_DEMO_CREDENTIALS:
+    '1 to give sandboxes on a loopback address the well-known msandbox/msandbox accounts (the demo), or 0 (default): every cluster gets its own random passwords',
   GEAROPS_LOG_LEVEL: 'trace, debug, info, warn, error or silent',
 } as const;
 
@@ -104,8 +108,14 @@ const schema = z.object({
       )
       .default(300),
   ),
-  GEAROPS_SANDBOX_USER: z.preprocess(emptyToUndefined, z.string().min(1).default('msandbox')),
-  GEAROPS_SANDBOX_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(1).default('msandbox')),
+  GEAROPS_STATE_DIR: z.preprocess(emptyToUndefined, z.string().default(join(homedir(), '.gearops', 'bot'))),
+  GEAROPS_SANDBOX_DEMO_CREDENTIALS: z.preprocess(
+    emptyToUndefined,
+    z
+      .enum(['0', '1', 'true', 'false'], { error: 'expected 1 or 0' })
+      .default('0')
+      .transform((v) => v === '1' || v === 'true'),
+  ),
   GEAROPS_LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -127,7 +137,10 @@ export interface GearopsConfig {
   hostConcurrency: number;
   /** Seconds a user group's member list is fresh (stale lists serve up to 3× this while Slack fails). */
   groupsTtlS: number;
-  sandboxCredentials: { user: string; password: string };
+  /** Where the bot keeps its own state: each cluster's passwords (0600 files). */
+  stateDir: string;
+  /** Sandboxes on loopback addresses get the well-known demo accounts instead of random passwords. */
+  sandboxDemoCredentials: boolean;
   logLevel: string;
 }
 
@@ -184,7 +197,8 @@ export function parseConfig(env: NodeJS.ProcessEnv, require: Requirement[] = [])
     userRatePerMinute: e.GEAROPS_USER_RATE,
     hostConcurrency: e.GEAROPS_HOST_CONCURRENCY,
     groupsTtlS: e.GEAROPS_GROUPS_TTL_S,
-    sandboxCredentials: { user: e.GEAROPS_SANDBOX_USER, password: e.GEAROPS_SANDBOX_PASSWORD },
+    stateDir: e.GEAROPS_STATE_DIR,
+    sandboxDemoCredentials: e.GEAROPS_SANDBOX_DEMO_CREDENTIALS,
     logLevel: e.GEAROPS_LOG_LEVEL,
   };
 }

@@ -8,6 +8,9 @@ import type { Policy } from './core/ports/policy.js';
 import type { ReplicationProbe } from './core/ports/replication.js';
 import type { Store } from './core/ports/store.js';
 import { createReplicationProbe } from './mysql/replication.js';
+import type { ClusterCredentialStore } from './core/ports/credentials.js';
+import { seal } from './core/sealed.js';
+import { createFileCredentialStore } from './cluster-credentials.js';
 import { createReplicaCommand } from '../commands/replica.js';
 import { createPoolCommand } from '../commands/pool.js';
 
@@ -20,8 +23,11 @@ export function createStoreCommands(d: {
   config: GearopsConfig;
   logger: Logger;
   probe?: ReplicationProbe;
+  credentials?: ClusterCredentialStore;
 }): CommandModule[] {
-  const probe = d.probe ?? createReplicationProbe({ credentials: d.config.sandboxCredentials, logger: d.logger });
+  const credentials = d.credentials ?? createFileCredentialStore(d.config.stateDir);
+  const probe = d.probe ?? createReplicationProbe({ credentials, logger: d.logger });
+  const secret = d.config.jobSecret ?? '';
   return [
     createReplicaCommand({
       dispatcher: d.dispatcher,
@@ -32,7 +38,12 @@ export function createStoreCommands(d: {
       pool: d.store.pool,
       chat: d.chat,
       poolChannel: d.config.poolChannel,
-      credentialsName: `GEAROPS_SANDBOX_USER (${d.config.sandboxCredentials.user})`,
+      credentialsName: `the bot's state dir (GEAROPS_STATE_DIR)`,
+      credentials: {
+        store: credentials,
+        seal: (jobId, plaintext) => seal(secret, jobId, plaintext),
+        demo: d.config.sandboxDemoCredentials,
+      },
     }),
     createPoolCommand({
       policy: d.policy,

@@ -65,7 +65,9 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
     }
     const cluster = await deps.store.clusters.get(incident.cluster);
     const node = cluster?.nodes.find((n) => n.host === incident.host && n.port === incident.port);
-    const addr = node ? { address: node.address, port: node.port } : { address: incident.host, port: incident.port };
+    const addr = node
+      ? { address: node.address, port: node.port, cluster: incident.cluster }
+      : { address: incident.host, port: incident.port, cluster: incident.cluster };
     const role = node?.role;
     const done = (summary: string): CommandOutcome => ({
       status: 'ok',

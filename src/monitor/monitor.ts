@@ -192,7 +192,7 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     const statuses: NodeStatus[] = await Promise.all(
       c.nodes.map((n) =>
         limiter.schedule(() =>
-          deps.probe.status({ address: n.address, port: n.port }).catch((err: Error): NodeStatus => ({
+          deps.probe.status({ address: n.address, port: n.port, cluster: c.name }).catch((err: Error): NodeStatus => ({
             reachable: false,
             error: err.message,
             isReplica: false,

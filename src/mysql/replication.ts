@@ -8,6 +8,7 @@ import mysql, { type Pool, type RowDataPacket, type FieldPacket } from 'mysql2/p
 import type { Logger } from '../log.js';
 import { ErrorCode, GearopsError } from '../errors.js';
 import type { NodeAddress, NodeStatus, ReplicationProbe } from '../core/ports/replication.js';
+import type { CredentialResolver, DbAccount } from '../core/ports/credentials.js';
 import { toStoreError } from './errors.js';
 
 const num = (v: unknown): number | null => (v === null || v === undefined || v === '' ? null : Number(v));
@@ -16,22 +17,40 @@ const pick = (r: RowDataPacket, ...names: string[]): unknown => {
   return undefined;
 };
 
-/** Creates a probe that connects with `credentials`. */
+/** Schemas that are the server's own: /replica sql's account never reads them (mysql.* holds password hashes). */
+const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
+
+/**
+ * Creates a probe. `credentials` is one account for every node (benchmarks, tests), or a resolver that
+ * gives each cluster's own accounts by the node's `cluster`.
+ */
 export function createReplicationProbe(opts: {
-  credentials: { user: string; password: string };
+  credentials: DbAccount | CredentialResolver;
   logger: Logger;
   connectTimeoutMs?: number;
 }): ReplicationProbe {
   const pools = new Map<string, Pool>();
-  const poolFor = (n: NodeAddress): Pool => {
-    const key = `${n.address}:${n.port}`;
+  const accountFor = (n: NodeAddress, role: 'admin' | 'readOnly'): DbAccount => {
+    const c = opts.credentials;
+    if ('user' in c) return c;
+    const found = n.cluster ? c.get(n.cluster) : null;
+    if (!found)
+      throw new GearopsError(
+        ErrorCode.Config,
+        `no credentials for ${n.cluster ? `cluster ${n.cluster}` : `${n.address}:${n.port}`} in the bot's state dir (GEAROPS_STATE_DIR)`,
+      );
+    return found[role];
+  };
+  const poolFor = (n: NodeAddress, role: 'admin' | 'readOnly' = 'admin'): Pool => {
+    const account = accountFor(n, role);
+    const key = `${n.address}:${n.port}:${account.user}`;
     let p = pools.get(key);
     if (!p) {
       p = mysql.createPool({
         host: n.address,
         port: n.port,
-        user: opts.credentials.user,
-        password: opts.credentials.password,
+        user: account.user,
+        password: account.password,
         connectTimeout: opts.connectTimeoutMs ?? 1000,
         connectionLimit: 3,
         enableKeepAlive: true,
@@ -64,6 +83,75 @@ export function createReplicationProbe(opts: {
   };
   const replicaStatement = (f: { replicaWords: boolean }) =>
     f.replicaWords ? 'SHOW REPLICA STATUS' : 'SHOW SLAVE STATUS';
+
+  /**
+   * Gives the read-only account SELECT on every application schema of the node that it lacks (schemas are
+   * made after the install). Not binlogged: every node grants its own, as the install made the account on each.
+   */
+  const grantApplicationSchemas = async (n: NodeAddress): Promise<void> => {
+    const ro = accountFor(n, 'readOnly');
+    const [schemas] = await query(
+      n,
+      `SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (${SYSTEM_SCHEMAS.map(() => '?').join(',')})`,
+      SYSTEM_SCHEMAS,
+    );
+    const [granted] = await query(
+      n,
+      "SELECT Db AS d FROM mysql.db WHERE User = ? AND Host = '%' AND Select_priv = 'Y'",
+      [ro.user],
+    );
+    // Grants name schemas as LIKE patterns: _ and % are escaped so that each grant covers its own schema only.
+    const pattern = (s: string) => s.replace(/[\\_%]/g, (ch) => `\\${ch}`);
+    const have = new Set(granted.map((r) => String(r.d)));
+    const missing = schemas.map((r) => String(r.s)).filter((s) => !have.has(pattern(s)));
+    if (missing.length === 0) return;
+    const admin = accountFor(n, 'admin');
+    const c = await mysql.createConnection({
+      host: n.address,
+      port: n.port,
+      user: admin.user,
+      password: admin.password,
+      connectTimeout: opts.connectTimeoutMs ?? 1000,
+    });
+    try {
+      await c.query('SET SESSION sql_log_bin = 0');
+      for (const s of missing)
+        await c.query(`GRANT SELECT ON \`${pattern(s).replaceAll('`', '``')}\`.* TO ?@'%'`, [ro.user]);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  };
+
+  /** Runs `sql` as the node's read-only account, inside a read-only transaction the server ends at `limitS`. */
+  const readOnlyQuery = async (
+    n: NodeAddress,
+    sql: string,
+    limitS: number,
+  ): Promise<[RowDataPacket[], FieldPacket[]]> => {
+    try {
+      await grantApplicationSchemas(n);
+      const conn = await poolFor(n, 'readOnly').getConnection();
+      let broken = false;
+      try {
+        await conn.query('SET SESSION max_statement_time = ?', [limitS]);
+        await conn.query('START TRANSACTION READ ONLY');
+        return (await conn.query<RowDataPacket[]>({ sql, timeout: (limitS + 5) * 1000 })) as [
+          RowDataPacket[],
+          FieldPacket[],
+        ];
+      } catch (err) {
+        broken = true;
+        throw err;
+      } finally {
+        await conn.query('ROLLBACK').catch(() => (broken = true));
+        if (broken) conn.destroy();
+        else conn.release();
+      }
+    } catch (err) {
+      if (err instanceof GearopsError) throw err;
+      throw toStoreError(err, `${n.address}:${n.port}`, 'the server');
+    }
+  };
 
   const probe: ReplicationProbe = {
     async status(n) {
@@ -131,8 +219,8 @@ export function createReplicationProbe(opts: {
         };
       }
     },
-    async exec(n, sql) {
-      const [rows, fields] = await query(n, sql);
+    async exec(n, sql, ro) {
+      const [rows, fields] = ro ? await readOnlyQuery(n, sql, ro.maxStatementTimeS) : await query(n, sql);
       if (!Array.isArray(rows))
         return { columns: ['affected rows'], rows: [[String((rows as { affectedRows?: number }).affectedRows ?? 0)]] };
       const columns = (fields ?? []).map((f) => f.name);

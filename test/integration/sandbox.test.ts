@@ -27,18 +27,26 @@ import { createSandboxCapabilities, stopAllSandboxes } from '../../src/worker/sa
 import { findBuilds } from '../../src/worker/sandbox/builds.js';
 import { freePort } from '../../src/demo/gearmand-process.js';
 import { until } from '../helpers/wait.js';
+import { seal } from '../../src/core/sealed.js';
+import { DEMO_CREDENTIALS, type ClusterCredentials } from '../../src/core/ports/credentials.js';
+import { randomUUID } from 'node:crypto';
 
 const root = mkdtempSync(join(tmpdir(), 'gearops-sandbox-'));
 const PASSWORD = 'Secret_pw.4711';
 
 type StepEvent = Extract<JobEvent, { type: 'step' }>;
 
-function ctx(args: unknown, events: StepEvent[] = []) {
+const SECRET = 'sandbox-test-job-secret-0123';
+
+/** A job context as the daemon gives it; installs carry `creds` sealed for this job, as the bot sends them. */
+function ctx(raw: unknown, events: StepEvent[] = [], creds: ClusterCredentials | null = DEMO_CREDENTIALS) {
+  const id = `t-${randomUUID()}`;
+  const args = creds ? { ...(raw as object), secrets: seal(SECRET, id, JSON.stringify(creds)) } : raw;
   return {
     job: {
       v: 1 as const,
       kind: 'job' as const,
-      id: 't',
+      id,
       ts: Date.now(),
       host: 'h',
       capability: 'x',
@@ -78,6 +86,7 @@ describe('sandboxes on one host', () => {
       host: 'h1',
       sandboxDir: dir,
       advertise: '127.0.0.1',
+      jobSecret: SECRET,
       logger: createSilentLogger(),
     });
     const cap = (n: string) => capabilities.find((c) => c.name === n) as Capability;
@@ -119,12 +128,18 @@ describe('sandboxes on one host', () => {
           host: h,
           sandboxDir: join(root, h),
           advertise: '127.0.0.1',
+          jobSecret: SECRET,
+          stateDir: join(root, `${h}.state`),
           logger: createSilentLogger(),
-          credentials: { user: 'admin_u', password: PASSWORD, replUser: 'repl_u', replPassword: `${PASSWORD}r` },
         }),
       ),
     );
     const install = (i: number) => caps[i]!.capabilities.find((c) => c.name === 'sandbox.install') as Capability;
+    const creds: ClusterCredentials = {
+      admin: { user: 'admin_u', password: PASSWORD },
+      replication: { user: 'repl_u', password: `${PASSWORD}r` },
+      readOnly: { user: 'ro_u', password: `${PASSWORD}o` },
+    };
     const seen = { clients: 0, leaks: [] as string[] };
     let sampling = true;
     const sampler = (async () => {
@@ -137,21 +152,29 @@ describe('sandboxes on one host', () => {
       }
     })();
     const [mp, rp] = [await freePort(), await freePort()];
+    // Stands in for what a worker's environment holds (its job secret): the servers must not inherit it.
+    const canary = `canary-${randomUUID()}`;
+    process.env.GEAROPS_JOB_SECRET_CANARY = canary;
     try {
       await Promise.all([
-        install(0).handler(ctx({ name: 'pw', cluster: 'pw', port: mp, serverId: 1, role: 'master' })),
+        install(0).handler(ctx({ name: 'pw', cluster: 'pw', port: mp, serverId: 1, role: 'master' }, [], creds)),
         install(1).handler(
-          ctx({
-            name: 'pw',
-            cluster: 'pw',
-            port: rp,
-            serverId: 2,
-            role: 'replica',
-            master: { address: '127.0.0.1', port: mp },
-          }),
+          ctx(
+            {
+              name: 'pw',
+              cluster: 'pw',
+              port: rp,
+              serverId: 2,
+              role: 'replica',
+              master: { address: '127.0.0.1', port: mp },
+            },
+            [],
+            creds,
+          ),
         ),
       ]);
     } finally {
+      delete process.env.GEAROPS_JOB_SECRET_CANARY;
       sampling = false;
       await sampler;
     }
@@ -162,6 +185,41 @@ describe('sandboxes on one host', () => {
     expect(readFileSync(join(root, 'r', 'pw', 'client.cnf'), 'utf8')).toMatch(/^user=root\npassword=\S{20,}$/m);
     expect(statSync(join(root, 'r', 'pw', 'client.cnf')).mode & 0o077).toBe(0);
     expect(existsSync(join(root, 'r', 'pw', 'master.cnf'))).toBe(false);
+    // The worker keeps the cluster's accounts for later jobs in its state dir, for its owner only.
+    const kept = join(root, 'r.state', 'sandboxes', 'clusters', 'pw.json');
+    expect(JSON.parse(readFileSync(kept, 'utf8'))).toEqual(creds);
+    expect(statSync(kept).mode & 0o077).toBe(0);
+    // The servers run with a minimal environment: nothing of the worker's (job secret, store URL, tokens).
+    for (const h of ['m', 'r']) {
+      const pid = readFileSync(join(root, h, 'pw', 'mysqld.pid'), 'utf8').trim();
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
+      expect(env.map((e) => e.split('=')[0]).sort()).toEqual(['LANG', 'LC_ALL', 'PATH']);
+      expect(env.join('\n')).not.toContain(canary);
+    }
+  });
+
+  it('installs only with passwords sealed for that very job, and keeps the demo ones off other addresses', async () => {
+    const make = (advertise: string) =>
+      createSandboxCapabilities({
+        host: 'hseal',
+        sandboxDir: join(root, 'hseal'),
+        advertise,
+        jobSecret: SECRET,
+        logger: createSilentLogger(),
+      });
+    const install = async (advertise: string) =>
+      (await make(advertise)).capabilities.find((c) => c.name === 'sandbox.install') as Capability;
+    const args = { name: 'sl', cluster: 'sl', port: await freePort(), serverId: 1, role: 'master' };
+    const local = await install('127.0.0.1');
+    await expect(local.handler(ctx(args, [], null))).rejects.toThrow(/carries no passwords/);
+    // Sealed for another job (a copy from a captured install): it does not open.
+    const other = ctx(args);
+    const replayed = { ...ctx(args), args: other.args };
+    await expect(local.handler(replayed)).rejects.toThrow(/sealed passwords do not open/);
+    await expect((await install('10.99.0.1')).handler(ctx(args))).rejects.toThrow(
+      /refusing the well-known demo passwords on 10\.99\.0\.1/,
+    );
+    expect(existsSync(join(root, 'hseal', 'sl'))).toBe(false);
   });
 
   it('never lets a client on the network log in without a password during an install, nor after it', async () => {
@@ -170,6 +228,7 @@ describe('sandboxes on one host', () => {
       host: 'hwin',
       sandboxDir: dir,
       advertise: '127.0.0.1',
+      jobSecret: SECRET,
       logger: createSilentLogger(),
     });
     const install = capabilities.find((c) => c.name === 'sandbox.install') as Capability;
@@ -253,6 +312,7 @@ describe('sandboxes on one host', () => {
         host: 'crashed',
         sandboxDir: dir,
         advertise: '127.0.0.1',
+        jobSecret: SECRET,
         logger: createSilentLogger(),
       });
       await exited;
@@ -298,6 +358,7 @@ describe('sandboxes on one host', () => {
       sandboxDir: dir,
       advertise: '127.0.0.1',
       binariesDir: bins,
+      jobSecret: SECRET,
       logger: createSilentLogger(),
     });
     const cap = (n: string) => capabilities.find((c) => c.name === n) as Capability;

@@ -4,6 +4,15 @@
 export interface NodeAddress {
   address: string;
   port: number;
+  /** The cluster the node belongs to: whose credentials the probe logs in with. */
+  cluster?: string;
+}
+
+/** How /replica sql runs a statement: as the cluster's read-only account, in a read-only transaction. */
+export interface ReadOnlyExec {
+  readOnly: true;
+  /** The server ends the statement after this many seconds (max_statement_time). */
+  maxStatementTimeS: number;
 }
 
 /** What one node says about itself and its replication threads. */
@@ -32,7 +41,8 @@ export interface NodeStatus {
 /** Reads and repairs replication on nodes. */
 export interface ReplicationProbe {
   status(node: NodeAddress): Promise<NodeStatus>;
-  exec(node: NodeAddress, sql: string): Promise<{ columns: string[]; rows: string[][] }>;
+  /** Runs `sql` as the admin account, or with `opts` as the read-only account (what /replica sql must pass). */
+  exec(node: NodeAddress, sql: string, opts?: ReadOnlyExec): Promise<{ columns: string[]; rows: string[][] }>;
   /** Writes a unique marker on the master and reads it back on every replica. */
   verifyReplication(
     master: NodeAddress,

@@ -15,6 +15,9 @@ import { ErrorCode, GearopsError } from '../../errors.js';
 import type { Capability, CapabilityContext } from '../capability.js';
 import { findBuilds, pickBuild, type ServerBuild } from './builds.js';
 import { createTemplates, DATA_DIR_SETTINGS, sandboxEnv } from './template.js';
+import { unseal } from '../../core/sealed.js';
+import { isLoopbackAddress, usesDemoPassword, type ClusterCredentials } from '../../core/ports/credentials.js';
+import { createFileCredentialStore, isClusterCredentials } from '../../cluster-credentials.js';
 
 /**
  * Runs the server's client with the SQL on stdin, so that no password (in a
@@ -47,21 +50,16 @@ function writeClientCnf(path: string, o: Record<string, string | number>): void 
   writeFileSync(path, ['[client]', ...Object.entries(o).map(([k, v]) => `${k}=${v}`), ''].join('\n'), { mode: 0o600 });
 }
 
-/** Sandbox credentials (MySQL Sandbox's convention by default). Never sent back or logged. */
-export interface SandboxCredentials {
-  user: string;
-  password: string;
-  replUser?: string;
-  replPassword?: string;
-}
-
 /** Options of the sandbox capabilities. */
 export interface SandboxOptions {
   host: string;
   sandboxDir: string;
   binariesDir?: string;
   advertise: string;
-  credentials?: SandboxCredentials;
+  /** The job secret: installs carry the cluster's passwords sealed with it (src/core/sealed.ts). */
+  jobSecret: string;
+  /** Where this worker keeps each sandbox's accounts for later jobs (0600 files); none kept when unset. */
+  stateDir?: string;
   logger: Logger;
 }
 
@@ -81,7 +79,6 @@ interface SandboxRecord {
 const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
 const TOKEN_RE = /^[A-Za-z0-9-]{1,64}$/;
 const ADDR_RE = /^[A-Za-z0-9.:_-]{1,255}$/;
-const CRED_RE = /^[A-Za-z0-9_.@%+-]{1,64}$/;
 
 /** Lists the accounts (user@host, one a line) that log in without a password; locked accounts cannot log in. */
 export const PASSWORDLESS_ACCOUNTS_SQL = [
@@ -135,27 +132,42 @@ export async function createSandboxCapabilities(
 ): Promise<{ capabilities: Capability[]; versions: ServerBuild[]; problems: string[] }> {
   const { builds, problems } = await findBuilds(opts.binariesDir);
   if (builds.length === 0) return { capabilities: [], versions: [], problems };
-  const cred = {
-    user: 'msandbox',
-    password: 'msandbox',
-    replUser: 'rsandbox',
-    replPassword: 'rsandbox',
-    ...opts.credentials,
-  };
-  for (const v of [cred.user, cred.password, cred.replUser, cred.replPassword]) {
-    if (!CRED_RE.test(v))
-      return {
-        capabilities: [],
-        versions: builds,
-        problems: ['sandbox credentials may only use letters, digits and _.@%+-'],
-      };
-  }
   if (!ADDR_RE.test(opts.advertise))
     return { capabilities: [], versions: builds, problems: [`--advertise ${opts.advertise} is not an address`] };
   mkdirSync(opts.sandboxDir, { recursive: true });
   const log = opts.logger.child({ component: 'sandbox' });
   const dirOf = (name: string) => join(opts.sandboxDir, name);
   const templates = createTemplates(opts.sandboxDir);
+  const kept = opts.stateDir ? createFileCredentialStore(join(opts.stateDir, 'sandboxes')) : null;
+
+  /** The cluster's accounts, opened from the install job; never from anywhere else. */
+  const credentialsOf = (ctx: CapabilityContext, sealed: unknown): ClusterCredentials => {
+    if (typeof sealed !== 'string')
+      throw new GearopsError(
+        ErrorCode.Usage,
+        `${opts.host}: this install carries no passwords for the cluster (a bot older than this worker?); nothing was made`,
+        { data: { host: opts.host, step: 'check' } },
+      );
+    let c: unknown;
+    try {
+      c = JSON.parse(unseal(opts.jobSecret, ctx.job.id, sealed));
+    } catch (err) {
+      throw new GearopsError(ErrorCode.BadSignature, `${opts.host}: the install's sealed passwords do not open`, {
+        cause: err,
+        data: { host: opts.host, step: 'check' },
+      });
+    }
+    if (!isClusterCredentials(c))
+      throw bad('the cluster accounts may only use letters, digits and _.@%+- (1 to 64 of them)');
+    // The well-known demo passwords stay on this machine: never on an address other hosts reach.
+    if (usesDemoPassword(c) && !isLoopbackAddress(opts.advertise))
+      throw new GearopsError(
+        ErrorCode.Usage,
+        `${opts.host}: refusing the well-known demo passwords on ${opts.advertise}, which is not a loopback address`,
+        { data: { host: opts.host, step: 'check' } },
+      );
+    return c;
+  };
 
   const readRecord = (name: string): SandboxRecord | null => {
     try {
@@ -311,6 +323,13 @@ export async function createSandboxCapabilities(
           `${opts.host}: install of ${a.name} not started: it was cancelled (another node of the cluster failed)`,
           { data: { host: opts.host, step: 'check' } },
         );
+      const creds = credentialsOf(ctx, (a as { secrets?: unknown }).secrets);
+      const cred = {
+        user: creds.admin.user,
+        password: creds.admin.password,
+        replUser: creds.replication.user,
+        replPassword: creds.replication.password,
+      };
       const b = pickBuild(builds, a.version);
       if (!b)
         throw new GearopsError(
@@ -477,6 +496,10 @@ export async function createSandboxCapabilities(
             `GRANT ALL PRIVILEGES ON *.* TO '${cred.user}'@'%' WITH GRANT OPTION`,
             `CREATE USER '${cred.replUser}'@'%' IDENTIFIED BY '${cred.replPassword}'`,
             `GRANT REPLICATION SLAVE ON *.* TO '${cred.replUser}'@'%'`,
+            // /replica sql's account: no access to mysql.* (password hashes); SELECT on application schemas is
+            // granted per schema by the bot. The server ends each of its statements after 60 s whatever it asks.
+            `CREATE USER '${creds.readOnly.user}'@'%' IDENTIFIED BY '${creds.readOnly.password}' WITH MAX_STATEMENT_TIME 60 MAX_USER_CONNECTIONS 20`,
+            `GRANT SLAVE MONITOR, BINLOG MONITOR ON *.* TO '${creds.readOnly.user}'@'%'`,
             `ALTER USER 'root'@'localhost' IDENTIFIED BY '${newRootPassword}'`,
           ].join(';\n'),
         );
@@ -547,6 +570,7 @@ export async function createSandboxCapabilities(
           }
           step('replication', 'ok', 'IO and SQL threads running');
         }
+        kept?.save(a.name, creds);
         writeFileSync(join(dir, 'sandbox.json'), JSON.stringify(record, null, 2));
         log.info(
           { event: 'sandbox_installed', name: a.name, port: a.port, role: a.role, version: b.version },
@@ -567,7 +591,7 @@ export async function createSandboxCapabilities(
           'failed';
         throw new GearopsError(
           ErrorCode.Sandbox,
-          `${opts.host}: ${line.replaceAll(cred.password, '***').replaceAll(cred.replPassword, '***')}`,
+          `${opts.host}: ${[cred.password, cred.replPassword, creds.readOnly.password].reduce((l, p) => l.replaceAll(p, '***'), line)}`,
           { data: { host: opts.host, step: 'install' } },
         );
       } finally {
@@ -589,6 +613,7 @@ export async function createSandboxCapabilities(
         });
       await stopServer(name);
       rmSync(dirOf(name), { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+      kept?.remove(name);
       log.info({ event: 'sandbox_removed', name }, 'sandbox removed');
       return { name, removed: true };
     },
