@@ -50,7 +50,7 @@ function bootstrap(server: string, args: string[], sql: string[]): Promise<void>
     child.on('close', (code) => {
       clearTimeout(timer);
       if (code === 0) resolve();
-      else reject(Object.assign(new Error(`bootstrap exited ${code}`), { stderr, code }));
+      else reject(Object.assign(new Error(`bootstrap exited ${code}`), { stderr, code, tool: basename(server) }));
     });
     child.stdin.on('error', () => undefined);
     child.stdin.end(`${sql.join(';\n')};\n`);
@@ -133,7 +133,7 @@ export function createTemplates(sandboxDir: string) {
         writeFileSync(join(work, 'root.pw'), `${rootPassword}\n`, { mode: 0o600 });
       } catch (err) {
         // The install tool says what went wrong on stdout or stderr ("FATAL ERROR: …", "[ERROR] …"); its command line says nothing.
-        const e = err as { stdout?: string; stderr?: string; code?: number | string; message: string };
+        const e = err as { stdout?: string; stderr?: string; code?: number | string; message: string; tool?: string };
         const lines = `${e.stderr ?? ''}\n${e.stdout ?? ''}`
           .split('\n')
           .map((l) => l.trim())
@@ -142,7 +142,8 @@ export function createTemplates(sandboxDir: string) {
           lines.find((l) => /\bERROR\b/i.test(l)) ??
           lines.find((l) => !/\[(Warning|Note)\]/.test(l)) ??
           `exit ${e.code ?? '?'}`;
-        throw new Error(`preparing a data directory with ${basename(b.installer)} failed: ${why}`, { cause: err });
+        const tool = e.tool ?? basename(b.installer);
+        throw new Error(`preparing a data directory with ${tool} failed: ${why}`, { cause: err });
       }
       rmSync(join(work, 'tmp'), { recursive: true, force: true });
       writeFileSync(join(work, 'ready'), `${b.version} ${b.server}\n`);
