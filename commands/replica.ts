@@ -372,7 +372,8 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       await deps.clusters.remove(plan.cluster).catch(() => undefined);
       throw new GearopsError(
         ErrorCode.Config,
-        `nothing was built: cannot keep the cluster's passwords in the bot's state dir (GEAROPS_STATE_DIR): ${(err as Error).message}`,
+        "nothing was built: cannot keep the cluster's passwords in the bot's state dir (GEAROPS_STATE_DIR): " +
+          (err as Error).message,
         { cause: err },
       );
     }

@@ -37,7 +37,8 @@ export function createReplicationProbe(opts: {
     if (!found)
       throw new GearopsError(
         ErrorCode.Config,
-        `no credentials for ${n.cluster ? `cluster ${n.cluster}` : `${n.address}:${n.port}`} in the bot's state dir (GEAROPS_STATE_DIR)`,
+        `no credentials for ${n.cluster ? `cluster ${n.cluster}` : `${n.address}:${n.port}`} ` +
+          "in the bot's state dir (GEAROPS_STATE_DIR)",
       );
     return found[role];
   };
@@ -92,8 +93,8 @@ export function createReplicationProbe(opts: {
     const ro = accountFor(n, 'readOnly');
     const [schemas] = await query(
       n,
-      `SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (${SYSTEM_SCHEMAS.map(() => '?').join(',')})`,
-      SYSTEM_SCHEMAS,
+      'SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (?)',
+      [SYSTEM_SCHEMAS],
     );
     const [granted] = await query(
       n,

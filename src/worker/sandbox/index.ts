@@ -84,9 +84,13 @@ const ADDR_RE = /^[A-Za-z0-9.:_-]{1,255}$/;
 export const PASSWORDLESS_ACCOUNTS_SQL = [
   "SELECT CONCAT(user, '@', host) FROM mysql.global_priv",
   "WHERE IFNULL(JSON_VALUE(priv, '$.authentication_string'), '') = ''",
-  "AND IFNULL(JSON_VALUE(priv, '$.plugin'), 'mysql_native_password') IN ('mysql_native_password', 'mysql_old_password', '')",
+  "AND IFNULL(JSON_VALUE(priv, '$.plugin'), 'mysql_native_password')",
+  "IN ('mysql_native_password', 'mysql_old_password', '')",
   "AND IFNULL(JSON_VALUE(priv, '$.account_locked'), 0) NOT IN (1, 'true')",
 ].join(' ');
+
+/** The passwords of a cluster's accounts, to mask in any error text. */
+const secretsOf = (c: ClusterCredentials) => [c.admin.password, c.replication.password, c.readOnly.password];
 
 function bad(message: string): GearopsError {
   return new GearopsError(ErrorCode.Usage, message);
@@ -145,7 +149,8 @@ export async function createSandboxCapabilities(
     if (typeof sealed !== 'string')
       throw new GearopsError(
         ErrorCode.Usage,
-        `${opts.host}: this install carries no passwords for the cluster (a bot older than this worker?); nothing was made`,
+        `${opts.host}: this install carries no passwords for the cluster ` +
+          '(a bot older than this worker?); nothing was made',
         { data: { host: opts.host, step: 'check' } },
       );
     let c: unknown;
@@ -498,7 +503,8 @@ export async function createSandboxCapabilities(
             `GRANT REPLICATION SLAVE ON *.* TO '${cred.replUser}'@'%'`,
             // /replica sql's account: no access to mysql.* (password hashes); SELECT on application schemas is
             // granted per schema by the bot. The server ends each of its statements after 60 s whatever it asks.
-            `CREATE USER '${creds.readOnly.user}'@'%' IDENTIFIED BY '${creds.readOnly.password}' WITH MAX_STATEMENT_TIME 60 MAX_USER_CONNECTIONS 20`,
+            `CREATE USER '${creds.readOnly.user}'@'%' IDENTIFIED BY '${creds.readOnly.password}'` +
+              ' WITH MAX_STATEMENT_TIME 60 MAX_USER_CONNECTIONS 20',
             `GRANT SLAVE MONITOR, BINLOG MONITOR ON *.* TO '${creds.readOnly.user}'@'%'`,
             `ALTER USER 'root'@'localhost' IDENTIFIED BY '${newRootPassword}'`,
           ].join(';\n'),
@@ -591,7 +597,7 @@ export async function createSandboxCapabilities(
           'failed';
         throw new GearopsError(
           ErrorCode.Sandbox,
-          `${opts.host}: ${[cred.password, cred.replPassword, creds.readOnly.password].reduce((l, p) => l.replaceAll(p, '***'), line)}`,
+          `${opts.host}: ${secretsOf(creds).reduce((l, p) => l.replaceAll(p, '***'), line)}`,
           { data: { host: opts.host, step: 'install' } },
         );
       } finally {
