@@ -14,8 +14,16 @@ import type { Capability } from '../src/worker/capability.js';
 import { createSandboxCapabilities } from '../src/worker/sandbox/index.js';
 import { freePort } from '../src/demo/gearmand-process.js';
 import { median, round } from './stats.js';
+import { seal } from '../src/core/sealed.js';
+import { DEMO_CREDENTIALS } from '../src/core/ports/credentials.js';
 
-const ctx = (args: unknown) => ({
+// The bench plays the bot: installs carry the (loopback-only) demo accounts, sealed with this secret.
+const SECRET = 'bench-job-secret-0123456789';
+const withSecrets = (args: unknown) => ({
+  ...(args as object),
+  secrets: seal(SECRET, 'bench', JSON.stringify(DEMO_CREDENTIALS)),
+});
+const ctx = (raw: unknown) => ({
   job: {
     v: 1 as const,
     kind: 'job' as const,
@@ -24,9 +32,9 @@ const ctx = (args: unknown) => ({
     host: 'h',
     capability: 'x',
     requester: { userId: 'U', channelId: 'C', roles: [] },
-    args,
+    args: withSecrets(raw),
   },
-  args,
+  args: withSecrets(raw),
   emit: () => undefined,
   signal: new AbortController().signal,
   logger: createSilentLogger(),
@@ -47,6 +55,7 @@ export async function benchInstall(opts: { reps?: number } = {}): Promise<{
         host: h,
         sandboxDir: join(root, h),
         advertise: '127.0.0.1',
+        jobSecret: SECRET,
         logger: createSilentLogger(),
       }),
     ),

@@ -19,8 +19,16 @@ import { parsePolicy } from '../src/core/policy/index.js';
 import type { ChatSink } from '../src/core/ports/chat.js';
 import type { ClusterNode } from '../src/core/ports/store.js';
 import { median, round } from './stats.js';
+import { seal } from '../src/core/sealed.js';
+import { DEMO_CREDENTIALS } from '../src/core/ports/credentials.js';
 
-const ctx = (args: unknown) => ({
+// The bench plays the bot: installs carry the (loopback-only) demo accounts, sealed with this secret.
+const SECRET = 'bench-job-secret-0123456789';
+const withSecrets = (args: unknown) => ({
+  ...(args as object),
+  secrets: seal(SECRET, 'bench', JSON.stringify(DEMO_CREDENTIALS)),
+});
+const ctx = (raw: unknown) => ({
   job: {
     v: 1 as const,
     kind: 'job' as const,
@@ -29,9 +37,9 @@ const ctx = (args: unknown) => ({
     host: 'h',
     capability: 'x',
     requester: { userId: 'U', channelId: 'C', roles: [] },
-    args,
+    args: withSecrets(raw),
   },
-  args,
+  args: withSecrets(raw),
   emit: () => undefined,
   signal: new AbortController().signal,
   logger: createSilentLogger(),
@@ -47,7 +55,13 @@ export async function benchMonitor(
   const db = await startMariadbProcess({ baseDir: join(root, 'store') });
   const caps = await Promise.all(
     ['h1', 'h2', 'h3'].map((h) =>
-      createSandboxCapabilities({ host: h, sandboxDir: join(root, h), advertise: '127.0.0.1', logger }),
+      createSandboxCapabilities({
+        host: h,
+        sandboxDir: join(root, h),
+        advertise: '127.0.0.1',
+        jobSecret: SECRET,
+        logger,
+      }),
     ),
   );
   const install = (i: number) => caps[i]!.capabilities.find((c) => c.name === 'sandbox.install') as Capability;

@@ -30,6 +30,12 @@ import { poolChangeMessage, showPoolType } from '../src/core/pool-message.js';
 import { redactRows } from '../src/core/redact.js';
 import { nodeAddress } from '../src/core/cluster.js';
 import { createSqlSlots, type SqlSlotLimits } from '../src/core/sql-slots.js';
+import {
+  DEMO_CREDENTIALS,
+  generateClusterCredentials,
+  isLoopbackAddress,
+  type ClusterCredentialStore,
+} from '../src/core/ports/credentials.js';
 import { formatDuration, mention, policyPrincipal, requesterOf, words } from './shared.js';
 import { createWatchCommands, WATCH_USAGE, type WatchDeps } from './replica-watch.js';
 
@@ -68,6 +74,11 @@ export interface ReplicaCommandDeps {
   poolChannel?: string;
   /** Name recorded as where the sandbox credentials live (never the password). */
   credentialsName?: string;
+  /**
+   * Each cluster's own passwords: made at install, kept in `store`, sent to the workers sealed for each job.
+   * `demo`: sandboxes whose every address is loopback get the well-known demo accounts instead.
+   */
+  credentials?: { store: ClusterCredentialStore; seal(jobId: string, plaintext: string): string; demo: boolean };
   /** Ports tried when `port=` is not given. */
   portRange?: { from: number; to: number };
   installTimeoutMs?: number;
@@ -91,6 +102,7 @@ const USAGE = [
 ].join('\n');
 
 const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
+/** Seconds the server lets one /replica sql statement run (max_statement_time of its session). */
 const HOST_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const VERSION_RE = /^[0-9]+(\.[0-9]+){0,2}$/;
 
@@ -229,11 +241,13 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     args: unknown,
     onEvent?: (text: string) => void,
     timeoutMs?: number,
+    id?: string,
   ): Promise<V> {
     const r: JobResult<V> = await deps.dispatcher.submit<V>({
       capability,
       host,
       args,
+      ...(id ? { id } : {}),
       requester: requesterOf(inv.principal),
       timeoutMs: timeoutMs ?? 30_000,
       onEvent: (ev) => {
@@ -369,7 +383,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     const record: ClusterRecord = {
       name: plan.cluster,
       version,
-      credentials: deps.credentialsName ?? 'sandbox credentials of the workers (GEAROPS_SANDBOX_USER)',
+      credentials: deps.credentialsName ?? "the bot's state dir (GEAROPS_STATE_DIR)",
       createdBy: inv.principal.userId,
       state: 'installing',
       installToken: token,
@@ -389,6 +403,22 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       const now = await deps.clusters.get(plan.cluster);
       throw now ? alreadyThere(now) : err;
     }
+    // This cluster's own passwords (the demo's well-known ones only on loopback addresses, when asked for).
+    const creds =
+      deps.credentials?.demo && record.nodes.every((n) => isLoopbackAddress(n.address))
+        ? DEMO_CREDENTIALS
+        : generateClusterCredentials();
+    try {
+      deps.credentials?.store.save(plan.cluster, creds);
+    } catch (err) {
+      await deps.clusters.remove(plan.cluster).catch(() => undefined);
+      throw new GearopsError(
+        ErrorCode.Config,
+        "nothing was built: cannot keep the cluster's passwords in the bot's state dir (GEAROPS_STATE_DIR): " +
+          (err as Error).message,
+        { cause: err },
+      );
+    }
     installingHere.add(token);
     const started = Date.now();
     let ref: MessageRef;
@@ -398,6 +428,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       // Nothing was built: forget the record too.
       installingHere.delete(token);
       await deps.clusters.remove(plan.cluster).catch(() => undefined);
+      deps.credentials?.store.remove(plan.cluster);
       throw err;
     }
     let lastPush = 0;
@@ -420,6 +451,9 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       n.state = 'installing';
       push(`installing ${n.role} on ${n.host}…`, true);
       inFlight.add(i);
+      // The passwords travel sealed for this one job: gearmand and whoever reads its queue see ciphertext.
+      const jobId = randomUUID();
+      const secrets = deps.credentials?.seal(jobId, JSON.stringify(creds));
       try {
         const v = await job<SandboxInstallValue>(
           inv,
@@ -434,12 +468,14 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
             role: n.role,
             master: master ? { address: master.address, port: master.port } : undefined,
             token,
+            ...(secrets ? { secrets } : {}),
           },
           (step) => {
             n.state = step;
             push(`installing ${n.role} on ${n.host}…`);
           },
           installTimeoutMs,
+          jobId,
         );
         made.push({ host: n.host, name: plan.cluster });
         n.state = `running ${v.flavour} ${v.version}${n.role === 'replica' ? ', replicating' : ''}`;
@@ -478,8 +514,8 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       const replicaValues = settled.map((s) => (s as PromiseFulfilledResult<SandboxInstallValue>).value);
       push('verifying replication: writing on the master, reading on every replica…', true);
       const verified = await deps.probe.verifyReplication(
-        { address: master.address, port: master.port },
-        replicaValues.map((r) => ({ address: r.address, port: r.port })),
+        { address: master.address, port: master.port, cluster: plan.cluster },
+        replicaValues.map((r) => ({ address: r.address, port: r.port, cluster: plan.cluster })),
       );
       const bad = verified.filter((v) => !v.ok);
       if (bad.length)
@@ -516,6 +552,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
           () => null,
           (e: Error) => e.message,
         );
+        if (!forgotten) deps.credentials?.store.remove(plan.cluster);
         status = forgotten
           ? `✗ failed: ${reason}. Removed every node that was made, but not the cluster's record (${forgotten}): /replica remove ${plan.cluster} once the store answers.`
           : `✗ failed: ${reason}. Removed every node that was made; nothing is left behind.`;
@@ -805,6 +842,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       return { status: 'failed', summary: failures.join('; ') };
     }
     await deps.clusters.remove(name);
+    deps.credentials?.store.remove(name);
     await inv.reply.update(
       ref,
       textMessage(
@@ -850,7 +888,15 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     let results: Array<PromiseSettledResult<{ columns: string[]; rows: string[][] }>>;
     try {
       results = await Promise.allSettled(
-        c.nodes.map((n) => deps.probe.exec(nodeAddress(c, n), statement, { timeoutMs: sqlLimits.timeoutMs })),
+        // As the cluster's read-only account, in a read-only transaction the server itself ends at the time-out;
+        // KILL QUERY from another connection ends it should the server not.
+        c.nodes.map((n) =>
+          deps.probe.exec(nodeAddress(c, n), statement, {
+            readOnly: true,
+            maxStatementTimeS: Math.max(1, Math.ceil(sqlLimits.timeoutMs / 1000)),
+            timeoutMs: sqlLimits.timeoutMs,
+          }),
+        ),
       );
     } finally {
       slot.release();

@@ -19,7 +19,7 @@ import { createGearmanDispatcher } from './gearman/dispatcher.js';
 import type { ReplicationMonitor } from './monitor/monitor.js';
 import { createRunCommand } from '../commands/run.js';
 import { createAuditOutbox } from './core/audit-outbox.js';
-import { loadCredentialsFile } from './credentials-file.js';
+import { createFileCredentialStore } from './cluster-credentials.js';
 
 /** Everything a transport needs to serve commands. */
 export interface AppContext {
@@ -68,7 +68,7 @@ async function storeParts(d: {
   logger: Logger;
 }) {
   const [
-    { createStoreCommands, watchReaders },
+    { createStoreCommands, watchReaders, loadWatchCredentials },
     { createReplicationProbe },
     { createIncidentActions },
     { createReplicationMonitor },
@@ -82,24 +82,21 @@ async function storeParts(d: {
     import('./monitor/topology-changes.js'),
     import('./core/routed-probe.js'),
   ]);
-  // Refused at start-up when others can read it (the error names the path and the fix).
-  const credentials = loadCredentialsFile(d.config.credentialsFile, { sandbox: d.config.sandboxCredentials });
+  // Each built cluster's own passwords, from the bot's state dir (0600 files), never from the store.
+  const credentials = createFileCredentialStore(d.config.stateDir);
+  // Watched clusters' named credentials: refused at start-up when others can read the file (path and fix named).
+  const named = loadWatchCredentials(d.config);
   // Watched servers whose port the bot cannot reach are read through their host's worker (mysql.status).
   const probe = createRoutedProbe(
-    createReplicationProbe({ credentials: d.config.sandboxCredentials, named: credentials.get, logger: d.logger }),
+    createReplicationProbe({ credentials, named: named.get, logger: d.logger }),
     d.dispatcher,
   );
   // The monitor's own connections: commands' statements (/replica sql, status, repairs) never take them.
   const monitorProbe = createRoutedProbe(
-    createReplicationProbe({
-      credentials: d.config.sandboxCredentials,
-      named: credentials.get,
-      logger: d.logger,
-      connectionLimit: 2,
-    }),
+    createReplicationProbe({ credentials, named: named.get, logger: d.logger, connectionLimit: 2 }),
     d.dispatcher,
   );
-  const commands = createStoreCommands({ ...d, probe, credentials });
+  const commands = createStoreCommands({ ...d, probe, credentials, named });
   const actions = createIncidentActions({
     store: d.store,
     probe,
@@ -112,7 +109,7 @@ async function storeParts(d: {
     ? createReplicationMonitor({
         topology: createTopologyChanges({
           clusters: d.store.clusters,
-          ...watchReaders(credentials, d.dispatcher),
+          ...watchReaders(named, d.dispatcher),
           chat: d.chat,
           alertChannel: d.config.alertChannel,
           logger: d.logger,

@@ -2,6 +2,8 @@
  * Configuration: dotenv, then one zod schema. A bad or missing value stops
  * start-up with a message that names the variable and what to put there.
  */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
 import { ErrorCode, GearopsError } from './errors.js';
@@ -34,8 +36,10 @@ export const VARIABLES = {
     'seconds a /replica sql statement may run before it is ended on the server (KILL QUERY), 1 to 3600 (default 30)',
   GEAROPS_SQL_PER_USER: '/replica sql statements one user may have running at once, 1 to 100 (default 2)',
   GEAROPS_SQL_PER_CLUSTER: '/replica sql statements that may run at once on one cluster, 1 to 100 (default 4)',
-  GEAROPS_SANDBOX_USER: 'the sandbox admin user (default msandbox)',
-  GEAROPS_SANDBOX_PASSWORD: 'the sandbox admin password (default msandbox)',
+  GEAROPS_STATE_DIR:
+    "a folder only the bot's user can read, where it keeps each cluster's passwords (default ~/.gearops/bot)",
+  GEAROPS_SANDBOX_DEMO_CREDENTIALS:
+    '1 to give sandboxes on a loopback address the well-known msandbox/msandbox accounts (the demo), or 0 (default): every cluster gets its own random passwords',
   GEAROPS_LOG_LEVEL: 'trace, debug, info, warn, error or silent',
   GEAROPS_MAX_FRAME_BYTES:
     'the largest Gearman frame read from a job server, in bytes, from 65536 to 268435456 (default 8388608); ' +
@@ -120,8 +124,14 @@ const schema = z.object({
   GEAROPS_SQL_TIMEOUT_S: z.preprocess(emptyToUndefined, intIn(1, 3600).default(30)),
   GEAROPS_SQL_PER_USER: z.preprocess(emptyToUndefined, intIn(1, 100).default(2)),
   GEAROPS_SQL_PER_CLUSTER: z.preprocess(emptyToUndefined, intIn(1, 100).default(4)),
-  GEAROPS_SANDBOX_USER: z.preprocess(emptyToUndefined, z.string().min(1).default('msandbox')),
-  GEAROPS_SANDBOX_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(1).default('msandbox')),
+  GEAROPS_STATE_DIR: z.preprocess(emptyToUndefined, z.string().default(join(homedir(), '.gearops', 'bot'))),
+  GEAROPS_SANDBOX_DEMO_CREDENTIALS: z.preprocess(
+    emptyToUndefined,
+    z
+      .enum(['0', '1', 'true', 'false'], { error: 'expected 1 or 0' })
+      .default('0')
+      .transform((v) => v === '1' || v === 'true'),
+  ),
   GEAROPS_LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -146,11 +156,14 @@ export interface GearopsConfig {
   fanout: number;
   /** Seconds a user group's member list is fresh (stale lists serve up to 3× this while Slack fails). */
   groupsTtlS: number;
-  sandboxCredentials: { user: string; password: string };
   /** GEAROPS_CREDENTIALS_FILE: named credentials for watched clusters (owner-only). */
   credentialsFile?: string;
   /** /replica sql: statements at once per user and per cluster, and each one's time-out (KILL QUERY). */
   sql: { perUser: number; perCluster: number; timeoutMs: number };
+  /** Where the bot keeps its own state: each cluster's passwords (0600 files). */
+  stateDir: string;
+  /** Sandboxes on loopback addresses get the well-known demo accounts instead of random passwords. */
+  sandboxDemoCredentials: boolean;
   logLevel: string;
   /** The largest Gearman frame read; a job server sending a bigger one is disconnected. */
   maxFrameBytes: number;
@@ -210,13 +223,14 @@ export function parseConfig(env: NodeJS.ProcessEnv, require: Requirement[] = [])
     hostConcurrency: e.GEAROPS_HOST_CONCURRENCY,
     fanout: e.GEAROPS_FANOUT,
     groupsTtlS: e.GEAROPS_GROUPS_TTL_S,
-    sandboxCredentials: { user: e.GEAROPS_SANDBOX_USER, password: e.GEAROPS_SANDBOX_PASSWORD },
     credentialsFile: e.GEAROPS_CREDENTIALS_FILE,
     sql: {
       perUser: e.GEAROPS_SQL_PER_USER,
       perCluster: e.GEAROPS_SQL_PER_CLUSTER,
       timeoutMs: e.GEAROPS_SQL_TIMEOUT_S * 1000,
     },
+    stateDir: e.GEAROPS_STATE_DIR,
+    sandboxDemoCredentials: e.GEAROPS_SANDBOX_DEMO_CREDENTIALS,
     logLevel: e.GEAROPS_LOG_LEVEL,
     maxFrameBytes: e.GEAROPS_MAX_FRAME_BYTES,
   };

@@ -64,6 +64,9 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
       GEAROPS_GEARMAN: gearmand.address,
       GEAROPS_POLICY: join(ROOT, 'policies/demo.yml'),
       GEAROPS_MYSQL_URL: db.url,
+      GEAROPS_STATE_DIR: join(root, 'bot'),
+      // Everything is on 127.0.0.1: the sandboxes get MySQL Sandbox's well-known msandbox/msandbox accounts.
+      GEAROPS_SANDBOX_DEMO_CREDENTIALS: '1',
       GEAROPS_ALERT_CHANNEL: process.env.GEAROPS_ALERT_CHANNEL ?? 'CALERTS',
       GEAROPS_POOL_CHANNEL: process.env.GEAROPS_POOL_CHANNEL ?? 'CPOOL',
       GEAROPS_LOG_LEVEL: process.env.GEAROPS_LOG_LEVEL ?? 'warn',

@@ -5,16 +5,30 @@ import type { ChatSink } from './core/ports/chat.js';
 import type { CommandModule } from './core/ports/commands.js';
 import type { Dispatcher } from './core/ports/dispatcher.js';
 import type { Policy } from './core/ports/policy.js';
-import type { ReplicationProbe } from './core/ports/replication.js';
+import type { NodeAddress, ReplicationProbe } from './core/ports/replication.js';
 import type { Store } from './core/ports/store.js';
 import { createReplicationProbe } from './mysql/replication.js';
 import { createTopologyReader } from './mysql/topology-reader.js';
 import { createRoutedTopologyReader } from './core/routed-probe.js';
 import type { TopologyReader } from './core/topology.js';
-import type { NodeAddress } from './core/ports/replication.js';
+import { DEMO_CREDENTIALS, type ClusterCredentialStore } from './core/ports/credentials.js';
+import { seal } from './core/sealed.js';
+import { createFileCredentialStore } from './cluster-credentials.js';
 import { loadCredentialsFile, type CredentialsDirectory } from './credentials-file.js';
 import { createReplicaCommand } from '../commands/replica.js';
 import { createPoolCommand } from '../commands/pool.js';
+
+/**
+ * The named credentials for watched clusters (GEAROPS_CREDENTIALS_FILE), refused at start-up when others can read
+ * the file. The entry `sandbox` is what /replica watch uses when none is named; with the demo setting it falls
+ * back to the well-known sandbox account.
+ */
+export function loadWatchCredentials(config: GearopsConfig): CredentialsDirectory {
+  return loadCredentialsFile(
+    config.credentialsFile,
+    config.sandboxDemoCredentials ? { sandbox: DEMO_CREDENTIALS.admin } : {},
+  );
+}
 
 /**
  * How the bot reads watched servers for discovery: directly with the named credentials (looked up when a server is
@@ -32,7 +46,7 @@ export function watchReaders(credentials: CredentialsDirectory, dispatcher: Disp
   };
 }
 
-/** Builds /replica and /pool over the store; returns the probe too, for the monitor. */
+/** Builds /replica and /pool over the store. */
 export function createStoreCommands(d: {
   store: Store;
   policy: Policy;
@@ -41,14 +55,15 @@ export function createStoreCommands(d: {
   config: GearopsConfig;
   logger: Logger;
   probe?: ReplicationProbe;
-  credentials?: CredentialsDirectory;
+  /** Each built cluster's own passwords (the bot's state dir). */
+  credentials?: ClusterCredentialStore;
+  /** Named credentials of watched clusters. */
+  named?: CredentialsDirectory;
 }): CommandModule[] {
-  // Refused here, at start-up, when others can read it: the path and the fix are in the error.
-  const credentials =
-    d.credentials ?? loadCredentialsFile(d.config.credentialsFile, { sandbox: d.config.sandboxCredentials });
-  const probe =
-    d.probe ??
-    createReplicationProbe({ credentials: d.config.sandboxCredentials, named: credentials.get, logger: d.logger });
+  const credentials = d.credentials ?? createFileCredentialStore(d.config.stateDir);
+  const named = d.named ?? loadWatchCredentials(d.config);
+  const probe = d.probe ?? createReplicationProbe({ credentials, named: named.get, logger: d.logger });
+  const secret = d.config.jobSecret ?? '';
   return [
     createReplicaCommand({
       dispatcher: d.dispatcher,
@@ -59,9 +74,14 @@ export function createStoreCommands(d: {
       pool: d.store.pool,
       chat: d.chat,
       poolChannel: d.config.poolChannel,
-      credentialsName: `GEAROPS_SANDBOX_USER (${d.config.sandboxCredentials.user})`,
+      credentialsName: `the bot's state dir (GEAROPS_STATE_DIR)`,
+      credentials: {
+        store: credentials,
+        seal: (jobId, plaintext) => seal(secret, jobId, plaintext),
+        demo: d.config.sandboxDemoCredentials,
+      },
       watch: {
-        ...watchReaders(credentials, d.dispatcher),
+        ...watchReaders(named, d.dispatcher),
         defaultCredentials: 'sandbox',
         incidents: d.store.incidents,
       },

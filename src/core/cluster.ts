@@ -4,13 +4,13 @@ import type { ClusterNode, ClusterRecord } from './ports/store.js';
 import type { DiscoveredNode } from './topology.js';
 
 /**
- * How to reach and log in to a cluster's node: a watched cluster's servers with its named credentials, a built
- * cluster's sandboxes with the probe's own (sandbox) credentials.
+ * How to reach and log in to a cluster's node: a watched cluster's servers with its named credentials (through
+ * their host's worker when recorded so), a built cluster's sandboxes with that cluster's own accounts.
  */
-export function nodeAddress(c: Pick<ClusterRecord, 'kind' | 'credentials'>, n: ClusterNode): NodeAddress {
+export function nodeAddress(c: Pick<ClusterRecord, 'name' | 'kind' | 'credentials'>, n: ClusterNode): NodeAddress {
   return c.kind === 'watched'
     ? { address: n.address, port: n.port, credentials: c.credentials, ...(n.via ? { via: n.via } : {}) }
-    : { address: n.address, port: n.port };
+    : { address: n.address, port: n.port, cluster: c.name };
 }
 
 /**

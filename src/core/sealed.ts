@@ -52,3 +52,20 @@ export function openFrom(secret: string, jobId: string, sealed: Buffer): string 
   }
   return plain.toString('utf8');
 }
+
+/** Seals `plaintext` for job `jobId` as text (for a JSON field, e.g. a cluster's passwords in an install job). */
+export function seal(secret: string, jobId: string, plaintext: string): string {
+  return `s1.${sealFor(secret, jobId, plaintext).toString('base64url')}`;
+}
+
+/** Opens what `seal` made for the same secret and job id; throws gearops_bad_signature for anything else. */
+export function unseal(secret: string, jobId: string, sealed: string): string {
+  const refuse = () =>
+    new GearopsError(ErrorCode.BadSignature, 'sealed data does not open with this job secret for this job');
+  if (typeof sealed !== 'string' || !/^s1\.[\w-]+$/.test(sealed)) throw refuse();
+  try {
+    return openFrom(secret, jobId, Buffer.from(sealed.slice(3), 'base64url'));
+  } catch {
+    throw refuse();
+  }
+}

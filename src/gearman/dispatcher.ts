@@ -187,7 +187,7 @@ export function createGearmanDispatcher(opts: {
           capability: req.capability,
           requester: req.requester,
           args: req.args,
-          id: envelope?.id,
+          id: envelope?.id ?? req.id,
           attempt,
         });
         envelope = signed.envelope;

@@ -30,7 +30,15 @@ export async function runKillable(
   pool: Pool,
   connect: ConnectionOptions,
   sql: string,
-  opts: { timeoutMs: number; where: string; params?: unknown[] },
+  opts: {
+    timeoutMs: number;
+    where: string;
+    params?: unknown[];
+    /** Statements run first on the same connection (session settings, START TRANSACTION READ ONLY). */
+    prelude?: string[];
+    /** Run after the statement on a connection that is kept (ROLLBACK); a failure closes the connection. */
+    finish?: string;
+  },
 ): Promise<QueryAnswer> {
   let conn: Awaited<ReturnType<Pool['getConnection']>>;
   try {
@@ -39,6 +47,12 @@ export async function runKillable(
     throw toStoreError(err, opts.where, 'the server');
   }
   const id = conn.threadId;
+  try {
+    for (const s of opts.prelude ?? []) await conn.query(s);
+  } catch (err) {
+    conn.destroy();
+    throw toStoreError(err, opts.where, 'the server');
+  }
   let killing: Promise<string | null> | null = null;
   const timer = setTimeout(() => {
     killing = killQuery(connect, id).then(
@@ -69,6 +83,11 @@ export async function runKillable(
     if (killing) {
       await killing;
       conn.destroy();
-    } else conn.release();
+    } else if (opts.finish)
+      await conn.query(opts.finish).then(
+        () => conn.release(),
+        () => conn.destroy(),
+      );
+    else conn.release();
   }
 }

@@ -13,28 +13,35 @@ import {
   type NodeStatus,
   type ReplicationProbe,
 } from '../core/ports/replication.js';
+import type { CredentialResolver, DbAccount } from '../core/ports/credentials.js';
 import { toStoreError } from './errors.js';
 import { runKillable } from './killable-query.js';
 
 const missing = (name: string): never => {
   throw new GearopsError(ErrorCode.Config, `no credentials named '${name}' are configured (GEAROPS_CREDENTIALS_FILE)`);
 };
+
 const num = (v: unknown): number | null => (v === null || v === undefined || v === '' ? null : Number(v));
 const pick = (r: RowDataPacket, ...names: string[]): unknown => {
   for (const n of names) if (n in r) return r[n];
   return undefined;
 };
 
+/** Schemas that are the server's own: /replica sql's account never reads them (mysql.* holds password hashes). */
+const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
+
 /**
- * Creates a probe that connects with `credentials`. Each probe has connections of its own, per node: give the
- * monitor a probe of its own, so that commands' statements never take the connections it reads status with.
- * Statements of `exec` (what /replica sql runs) have their own connections too, and are ended with KILL QUERY at
- * their time-out (`execTimeoutMs`, default 5 s, or the caller's).
+ * Creates a probe. `credentials` is one account for every node (benchmarks, tests), or a resolver that
+ * gives each cluster's own accounts by the node's `cluster`; a watched cluster's node names its credentials
+ * entry instead (`named`). Each probe has connections of its own, per node: give the monitor a probe of its
+ * own, so that commands' statements never take the connections it reads status with. Statements of `exec`
+ * (what /replica sql runs) have their own connections too, and are ended with KILL QUERY at their time-out
+ * (`execTimeoutMs`, default 5 s, or the caller's).
  */
 export function createReplicationProbe(opts: {
-  credentials: { user: string; password: string };
+  credentials: DbAccount | CredentialResolver;
   /** Named credentials (a node's `credentials`, a watched cluster's); throws for an unknown name. */
-  named?: (name: string) => { user: string; password: string };
+  named?: (name: string) => DbAccount;
   logger: Logger;
   connectTimeoutMs?: number;
   /** Connections per node for status and repairs (default 3). */
@@ -45,27 +52,41 @@ export function createReplicationProbe(opts: {
 }): ReplicationProbe {
   const pools = new Map<string, Pool>();
   const execPools = new Map<string, Pool>();
-  const connectOptions = (n: NodeAddress): ConnectionOptions => {
-    // A watched cluster's node names its credentials entry; a sandbox logs in with the probe's own account.
-    const login = n.credentials ? (opts.named?.(n.credentials) ?? missing(n.credentials)) : opts.credentials;
+  const accountFor = (n: NodeAddress, role: 'admin' | 'readOnly'): DbAccount => {
+    // A watched cluster's servers have one account, the named entry; gearops made no other there.
+    if (n.credentials) return opts.named?.(n.credentials) ?? missing(n.credentials);
+    const c = opts.credentials;
+    if ('user' in c) return c;
+    const found = n.cluster ? c.get(n.cluster) : null;
+    if (!found)
+      throw new GearopsError(
+        ErrorCode.Config,
+        `no credentials for ${n.cluster ? `cluster ${n.cluster}` : `${n.address}:${n.port}`} ` +
+          "in the bot's state dir (GEAROPS_STATE_DIR)",
+      );
+    return found[role];
+  };
+  const connectOptions = (n: NodeAddress, role: 'admin' | 'readOnly'): ConnectionOptions => {
+    const account = accountFor(n, role);
     return {
       host: n.address,
       port: n.port,
-      user: login.user,
-      password: login.password,
+      user: account.user,
+      password: account.password,
       connectTimeout: opts.connectTimeoutMs ?? 1000,
     };
   };
-  const poolIn = (map: Map<string, Pool>, n: NodeAddress, connectionLimit: number): Pool => {
-    const key = `${n.credentials ?? ''}@${n.address}:${n.port}`;
+  const poolIn = (map: Map<string, Pool>, n: NodeAddress, role: 'admin' | 'readOnly', limit: number): Pool => {
+    const o = connectOptions(n, role);
+    const key = `${n.address}:${n.port}:${o.user}:${n.credentials ?? ''}`;
     let p = map.get(key);
     if (!p) {
-      p = mysql.createPool({ ...connectOptions(n), connectionLimit, enableKeepAlive: true });
+      p = mysql.createPool({ ...o, connectionLimit: limit, enableKeepAlive: true });
       map.set(key, p);
     }
     return p;
   };
-  const poolFor = (n: NodeAddress): Pool => poolIn(pools, n, opts.connectionLimit ?? 3);
+  const poolFor = (n: NodeAddress): Pool => poolIn(pools, n, 'admin', opts.connectionLimit ?? 3);
   const query = async (
     n: NodeAddress,
     sql: string,
@@ -90,6 +111,69 @@ export function createReplicationProbe(opts: {
   };
   const replicaStatement = (f: { replicaWords: boolean }) =>
     f.replicaWords ? 'SHOW REPLICA STATUS' : 'SHOW SLAVE STATUS';
+
+  /**
+   * Gives the read-only account SELECT on every application schema of the node that it lacks (schemas are
+   * made after the install). Not binlogged: every node grants its own, as the install made the account on each.
+   */
+  const grantApplicationSchemas = async (n: NodeAddress): Promise<void> => {
+    const ro = accountFor(n, 'readOnly');
+    const [schemas] = await query(
+      n,
+      'SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (?)',
+      [SYSTEM_SCHEMAS],
+    );
+    const [granted] = await query(
+      n,
+      "SELECT Db AS d FROM mysql.db WHERE User = ? AND Host = '%' AND Select_priv = 'Y'",
+      [ro.user],
+    );
+    // Grants name schemas as LIKE patterns: _ and % are escaped so that each grant covers its own schema only.
+    const pattern = (s: string) => s.replace(/[\\_%]/g, (ch) => `\\${ch}`);
+    const have = new Set(granted.map((r) => String(r.d)));
+    const missing = schemas.map((r) => String(r.s)).filter((s) => !have.has(pattern(s)));
+    if (missing.length === 0) return;
+    const admin = accountFor(n, 'admin');
+    const c = await mysql.createConnection({
+      host: n.address,
+      port: n.port,
+      user: admin.user,
+      password: admin.password,
+      connectTimeout: opts.connectTimeoutMs ?? 1000,
+    });
+    try {
+      await c.query('SET SESSION sql_log_bin = 0');
+      for (const s of missing)
+        await c.query(`GRANT SELECT ON \`${pattern(s).replaceAll('`', '``')}\`.* TO ?@'%'`, [ro.user]);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  };
+
+  /** Runs `sql` as the node's read-only account, inside a read-only transaction the server ends at `limitS`. */
+  const readOnlyQuery = async (
+    n: NodeAddress,
+    sql: string,
+    limitS: number,
+    timeoutMs: number,
+  ): Promise<[RowDataPacket[], FieldPacket[]]> => {
+    // gearops grants only on the sandboxes it built: a watched server's account is as its DBAs made it.
+    if (!n.credentials)
+      await grantApplicationSchemas(n).catch((err) => {
+        throw toStoreError(err, `${n.address}:${n.port}`, 'the server');
+      });
+    return runKillable(
+      poolIn(execPools, n, 'readOnly', opts.execConnectionLimit ?? 8),
+      connectOptions(n, 'readOnly'),
+      sql,
+      {
+        timeoutMs,
+        where: `${n.address}:${n.port}`,
+        prelude: [`SET SESSION max_statement_time = ${Number(limitS)}`, 'START TRANSACTION READ ONLY'],
+        finish: 'ROLLBACK',
+      },
+    );
+  };
 
   const probe: ReplicationProbe = {
     async status(n) {
@@ -149,15 +233,18 @@ export function createReplicationProbe(opts: {
       }
     },
     async exec(n, sql, o) {
-      const [rows, fields] = await runKillable(
-        poolIn(execPools, n, opts.execConnectionLimit ?? 8),
-        connectOptions(n),
-        sql,
-        {
-          timeoutMs: o?.timeoutMs ?? opts.execTimeoutMs ?? 5000,
-          where: `${n.address}:${n.port}`,
-        },
-      );
+      const timeoutMs = o?.timeoutMs ?? opts.execTimeoutMs ?? 5000;
+      const [rows, fields] = o?.readOnly
+        ? await readOnlyQuery(n, sql, o.maxStatementTimeS ?? Math.ceil(timeoutMs / 1000), timeoutMs)
+        : await runKillable(
+            poolIn(execPools, n, 'admin', opts.execConnectionLimit ?? 8),
+            connectOptions(n, 'admin'),
+            sql,
+            {
+              timeoutMs,
+              where: `${n.address}:${n.port}`,
+            },
+          );
       if (!Array.isArray(rows))
         return { columns: ['affected rows'], rows: [[String((rows as { affectedRows?: number }).affectedRows ?? 0)]] };
       const columns = (fields ?? []).map((f) => f.name);
@@ -235,7 +322,6 @@ export function createReplicationProbe(opts: {
     async close() {
       await Promise.all([...pools.values(), ...execPools.values()].map((p) => p.end().catch(() => undefined)));
       pools.clear();
-      execPools.clear();
     },
   };
   return probe;

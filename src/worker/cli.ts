@@ -129,6 +129,7 @@ export async function runWorkerCommand(
       `programs named in ${policyFile} that this host lacks (commands using them will fail): ${missing.join(', ')}`,
     );
 
+  const stateDir = v['state-dir'] ?? join(homedir(), '.gearops', 'state', v.host);
   const capabilities: Capability[] = [
     createRunCapability({ host: v.host, policy, logger }) as Capability,
     ...groups.map(groupMarker),
@@ -138,7 +139,9 @@ export async function runWorkerCommand(
     sandboxDir: v['sandbox-dir'] ?? join(homedir(), '.gearops', 'sandboxes'),
     binariesDir: v['binaries-dir'],
     advertise: v.advertise ?? '127.0.0.1',
-    credentials: { user: env.GEAROPS_SANDBOX_USER ?? 'msandbox', password: env.GEAROPS_SANDBOX_PASSWORD ?? 'msandbox' },
+    // Each install brings its cluster's passwords, sealed with the job secret; kept under the state dir.
+    jobSecret: secret,
+    stateDir,
     logger,
   });
   // Each sandbox job is checked against this worker's own policy too, as /run's command lines are.
@@ -163,7 +166,6 @@ export async function runWorkerCommand(
       ]) as Capability,
     );
   // The record of jobs taken, kept across restarts so that a worker back within a minute refuses a replay.
-  const stateDir = v['state-dir'] ?? join(homedir(), '.gearops', 'state', v.host);
   let daemon;
   try {
     daemon = createWorkerDaemon({

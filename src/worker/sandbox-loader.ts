@@ -8,7 +8,8 @@ export interface SandboxOptions {
   sandboxDir: string;
   binariesDir?: string;
   advertise: string;
-  credentials: { user: string; password: string };
+  jobSecret: string;
+  stateDir?: string;
   logger: Logger;
 }
 

@@ -128,6 +128,10 @@ export async function startFleet(
     GEAROPS_POOL_CHANNEL: 'CPOOL',
     GEAROPS_USER_RATE: '10000',
     GEAROPS_MONITOR_INTERVAL_MS: '500',
+    GEAROPS_STATE_DIR: join(root, 'bot.state'),
+    // Every fleet is on loopback: its clusters get the well-known accounts, which tests use to break replication.
+    // A test of the real, random passwords sets it to 0.
+    GEAROPS_SANDBOX_DEMO_CREDENTIALS: '1',
     ...opts.env,
   };
   const sink = createRecordingSink();

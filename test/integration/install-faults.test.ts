@@ -102,7 +102,8 @@ describe('an install whose master cannot start', () => {
   beforeAll(async () => {
     // server1 gets a build of the system's version (so it is the one picked there) whose server, bin/mariadbd,
     // exits at once; its install tool finds a working sbin/mariadbd, so the data directory is made and the
-    // master fails half-way, when its server starts, after every check passed.
+    // master fails half-way, when its server first runs (to lock the template's accounts), after every check
+    // passed.
     const version = (await findBuilds()).builds[0]!.version;
     bins = mkdtempSync(join(tmpdir(), 'gearops-broken-build-'));
     const top = join(bins, version);
@@ -137,7 +138,7 @@ describe('an install whose master cannot start', () => {
         .filter((l) => l.includes('failed'))
         .at(-1) ?? '';
     expect(last).toMatch(
-      /^✗ failed: server1: the server did not start\. Removed every node that was made; nothing is left behind\.$/,
+      /^✗ failed: server1: preparing a data directory with mariadbd failed: \[ERROR\] this build is broken on purpose\. Removed every node that was made; nothing is left behind\.$/,
     );
     expect(r.text).toMatch(/replica +server2:24711 +✗ stopped: another node failed/);
     expect(r.text).toMatch(/replica +server3:24712 +✗ stopped: another node failed/);

@@ -1,7 +1,10 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
+import { createReplicationProbe } from '../../src/mysql/replication.js';
+import type { ClusterCredentials } from '../../src/core/ports/credentials.js';
+import { createFileCredentialStore } from '../../src/cluster-credentials.js';
 
 const pidsOf = (f: Fleet) => {
   const out: string[] = [];
@@ -14,8 +17,13 @@ const pidsOf = (f: Fleet) => {
 
 describe('/replica with real workers and MariaDB sandboxes', () => {
   let f: Fleet;
+  // This fleet's clusters get random passwords, as on real hosts (not the demo's well-known ones).
+  const credsOf = (cluster: string): ClusterCredentials =>
+    JSON.parse(readFileSync(join(f.root, 'bot.state', 'clusters', `${cluster}.json`), 'utf8')) as ClusterCredentials;
+  const adminProbe = (cluster: string) =>
+    createReplicationProbe({ credentials: credsOf(cluster).admin, logger: f.ctx.logger });
   beforeAll(async () => {
-    f = await startFleet();
+    f = await startFleet({ env: { GEAROPS_SANDBOX_DEMO_CREDENTIALS: '0' } });
   });
   afterAll(async () => {
     await f?.stop();
@@ -31,10 +39,7 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
       ['server2', 24101, 'replica'],
       ['server3', 24102, 'replica'],
     ]);
-    const probe = (await import('../../src/mysql/replication.js')).createReplicationProbe({
-      credentials: { user: 'msandbox', password: 'msandbox' },
-      logger: f.ctx.logger,
-    });
+    const probe = adminProbe('demo');
     await probe.exec({ address: '127.0.0.1', port: 24100 }, 'CREATE DATABASE t1');
     await probe.exec({ address: '127.0.0.1', port: 24100 }, 'CREATE TABLE t1.x (id INT PRIMARY KEY)');
     await probe.exec({ address: '127.0.0.1', port: 24100 }, 'INSERT INTO t1.x VALUES (1), (2)');
@@ -66,20 +71,79 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
       expect(part).toMatch(/^ +Slave_IO_Running: Yes$/m);
       expect(part).toMatch(/^ +Master_Port: 24100$/m);
     }
-    // Password hashes are credentials too: they do not reach the channel.
-    const users = await f.run(
-      "/replica sql demo SELECT User, authentication_string FROM mysql.user WHERE User = 'msandbox'",
-    );
-    expect(users.outcome.status, users.text).toBe('ok');
-    expect(users.text).toMatch(/msandbox +\*\*\*\*/);
-    expect(users.text).not.toMatch(/\*[0-9A-F]{40}/);
   });
 
-  it('shows a broken replica in /replica status with its error', async () => {
-    const probe = (await import('../../src/mysql/replication.js')).createReplicationProbe({
+  it('gives every cluster its own passwords, kept in the bot state dir only, and servers a minimal environment', async () => {
+    const creds = credsOf('demo');
+    const all = [creds.admin, creds.replication, creds.readOnly];
+    expect(all.map((a) => a.password)).not.toContain('msandbox');
+    expect(new Set(all.map((a) => a.password)).size).toBe(3);
+    for (const a of all) expect(a.password.length).toBeGreaterThanOrEqual(24);
+    expect(statSync(join(f.root, 'bot.state', 'clusters', 'demo.json')).mode & 0o077).toBe(0);
+    expect(statSync(join(f.root, 'bot.state', 'clusters')).mode & 0o077).toBe(0);
+    // The store records where they live, never them.
+    const record = JSON.stringify(await f.ctx.store!.clusters.get('demo'));
+    for (const a of all) expect(record).not.toContain(a.password);
+    // The public msandbox/msandbox does not log in.
+    const publicProbe = createReplicationProbe({
       credentials: { user: 'msandbox', password: 'msandbox' },
       logger: f.ctx.logger,
     });
+    expect((await publicProbe.status({ address: '127.0.0.1', port: 24100 })).error).toMatch(/Access denied/);
+    await publicProbe.close();
+    // Each worker keeps them too (0600), for later jobs of that cluster.
+    const kept = join(f.root, 'server2.state', 'sandboxes', 'clusters', 'demo.json');
+    expect(JSON.parse(readFileSync(kept, 'utf8'))).toEqual(creds);
+    expect(statSync(kept).mode & 0o077).toBe(0);
+    // The worker has GEAROPS_JOB_SECRET and the store URL in its environment; its servers do not.
+    for (const h of ['server1', 'server2']) {
+      const pid = readFileSync(join(f.root, h, 'demo', 'mysqld.pid'), 'utf8').trim();
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      expect(env).not.toContain(f.secret);
+      expect(env).not.toMatch(/(^|\0)GEAROPS_/);
+      expect(env).not.toContain(f.db.url);
+    }
+  });
+
+  it('/replica sql runs as a read-only account that cannot see password hashes', async () => {
+    // Application schemas made after the install are readable.
+    const count = await f.run('/replica sql demo SELECT COUNT(*) AS n FROM t1.x');
+    expect(count.outcome.status, count.text).toBe('ok');
+    expect(count.text.match(/^ *2 *$/gm)?.length ?? count.text).toBe(3);
+    const who = await f.run('/replica sql demo SELECT CURRENT_USER() AS u, @@max_statement_time AS t');
+    expect(who.text).toMatch(/gearops_ro@% +30(\.0+)?$/m);
+    expect(who.text).not.toMatch(/msandbox@/);
+    // Password hashes: not by column name, not through expressions; the account has no access to mysql.*.
+    for (const statement of [
+      "SELECT User, authentication_string FROM mysql.user WHERE User = 'msandbox'",
+      'SELECT SUBSTR(authentication_string, 2) AS s FROM mysql.user',
+      'SELECT HEX(authentication_string) AS h FROM mysql.user',
+      'SELECT HEX(Priv) AS p FROM mysql.global_priv',
+    ]) {
+      const r = await f.run(`/replica sql demo ${statement}`);
+      expect(r.text, statement).toMatch(/SELECT command denied to user 'gearops_ro'/);
+      expect(r.text, statement).not.toMatch(/[0-9A-F]{40}/);
+      expect(r.outcome.status, statement).toBe('failed');
+    }
+    // Even a statement past the checks could not write: the transaction is read-only.
+    const probe = createReplicationProbe({
+      credentials: createFileCredentialStore(join(f.root, 'bot.state')),
+      logger: f.ctx.logger,
+    });
+    const node = { address: '127.0.0.1', port: 24100, cluster: 'demo' };
+    const ro = { readOnly: true as const, maxStatementTimeS: 5 };
+    const inside = (await probe.exec(node, 'SELECT @@in_transaction AS t, @@max_statement_time AS m', ro)).rows;
+    expect(inside.map((r) => r.map(Number))).toEqual([[1, 5]]);
+    await expect(probe.exec(node, 'INSERT INTO t1.x VALUES (99)', ro)).rejects.toThrow(/read only|denied/i);
+    await expect(probe.exec(node, 'CREATE DATABASE nope', ro)).rejects.toThrow(/read only|denied/i);
+    await probe.close();
+    const quoted = await f.run('/replica sql demo SELECT `SLEEP`(240)');
+    expect(quoted.outcome).toMatchObject({ status: 'denied', rule: 'sql-denied-function' });
+    expect(quoted.text).toMatch(/the function SLEEP is not allowed/);
+  });
+
+  it('shows a broken replica in /replica status with its error', async () => {
+    const probe = adminProbe('demo');
     // A row only the replica has, then the same key on the master: the replica's SQL thread stops with 1062.
     await probe.exec({ address: '127.0.0.1', port: 24102 }, 'INSERT INTO t1.x VALUES (3)');
     await probe.exec({ address: '127.0.0.1', port: 24100 }, 'INSERT INTO t1.x VALUES (3)');
@@ -128,6 +192,9 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
     expect(yes.outcome.status, yes.text).toBe('ok');
     expect(await f.ctx.store!.clusters.get('demo')).toBeNull();
     for (const h of ['server1', 'server2', 'server3']) expect(existsSync(join(f.root, h, 'demo'))).toBe(false);
+    // Its passwords go with it, on the bot and on the workers.
+    expect(existsSync(join(f.root, 'bot.state', 'clusters', 'demo.json'))).toBe(false);
+    expect(existsSync(join(f.root, 'server2.state', 'sandboxes', 'clusters', 'demo.json'))).toBe(false);
     const { execFileSync } = await import('node:child_process');
     const procs = execFileSync('ps', ['-eo', 'args']).toString();
     expect(procs).not.toContain(join(f.root, 'server1', 'demo'));

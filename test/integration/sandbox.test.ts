@@ -18,6 +18,7 @@ import {
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mysql from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../src/log.js';
 import type { Capability } from '../../src/worker/capability.js';
@@ -25,18 +26,27 @@ import type { JobEvent } from '../../src/core/payload.js';
 import { createSandboxCapabilities, stopAllSandboxes } from '../../src/worker/sandbox/index.js';
 import { findBuilds } from '../../src/worker/sandbox/builds.js';
 import { freePort } from '../../src/demo/gearmand-process.js';
+import { until } from '../helpers/wait.js';
+import { seal } from '../../src/core/sealed.js';
+import { DEMO_CREDENTIALS, type ClusterCredentials } from '../../src/core/ports/credentials.js';
+import { randomUUID } from 'node:crypto';
 
 const root = mkdtempSync(join(tmpdir(), 'gearops-sandbox-'));
 const PASSWORD = 'Secret_pw.4711';
 
 type StepEvent = Extract<JobEvent, { type: 'step' }>;
 
-function ctx(args: unknown, events: StepEvent[] = []) {
+const SECRET = 'sandbox-test-job-secret-0123';
+
+/** A job context as the daemon gives it; installs carry `creds` sealed for this job, as the bot sends them. */
+function ctx(raw: unknown, events: StepEvent[] = [], creds: ClusterCredentials | null = DEMO_CREDENTIALS) {
+  const id = `t-${randomUUID()}`;
+  const args = creds ? { ...(raw as object), secrets: seal(SECRET, id, JSON.stringify(creds)) } : raw;
   return {
     job: {
       v: 1 as const,
       kind: 'job' as const,
-      id: 't',
+      id,
       ts: Date.now(),
       host: 'h',
       capability: 'x',
@@ -76,6 +86,7 @@ describe('sandboxes on one host', () => {
       host: 'h1',
       sandboxDir: dir,
       advertise: '127.0.0.1',
+      jobSecret: SECRET,
       logger: createSilentLogger(),
     });
     const cap = (n: string) => capabilities.find((c) => c.name === n) as Capability;
@@ -117,12 +128,18 @@ describe('sandboxes on one host', () => {
           host: h,
           sandboxDir: join(root, h),
           advertise: '127.0.0.1',
+          jobSecret: SECRET,
+          stateDir: join(root, `${h}.state`),
           logger: createSilentLogger(),
-          credentials: { user: 'admin_u', password: PASSWORD, replUser: 'repl_u', replPassword: `${PASSWORD}r` },
         }),
       ),
     );
     const install = (i: number) => caps[i]!.capabilities.find((c) => c.name === 'sandbox.install') as Capability;
+    const creds: ClusterCredentials = {
+      admin: { user: 'admin_u', password: PASSWORD },
+      replication: { user: 'repl_u', password: `${PASSWORD}r` },
+      readOnly: { user: 'ro_u', password: `${PASSWORD}o` },
+    };
     const seen = { clients: 0, leaks: [] as string[] };
     let sampling = true;
     const sampler = (async () => {
@@ -135,31 +152,142 @@ describe('sandboxes on one host', () => {
       }
     })();
     const [mp, rp] = [await freePort(), await freePort()];
+    // Stands in for what a worker's environment holds (its job secret): the servers must not inherit it.
+    const canary = `canary-${randomUUID()}`;
+    process.env.GEAROPS_JOB_SECRET_CANARY = canary;
     try {
       await Promise.all([
-        install(0).handler(ctx({ name: 'pw', cluster: 'pw', port: mp, serverId: 1, role: 'master' })),
+        install(0).handler(ctx({ name: 'pw', cluster: 'pw', port: mp, serverId: 1, role: 'master' }, [], creds)),
         install(1).handler(
-          ctx({
-            name: 'pw',
-            cluster: 'pw',
-            port: rp,
-            serverId: 2,
-            role: 'replica',
-            master: { address: '127.0.0.1', port: mp },
-          }),
+          ctx(
+            {
+              name: 'pw',
+              cluster: 'pw',
+              port: rp,
+              serverId: 2,
+              role: 'replica',
+              master: { address: '127.0.0.1', port: mp },
+            },
+            [],
+            creds,
+          ),
         ),
       ]);
     } finally {
+      delete process.env.GEAROPS_JOB_SECRET_CANARY;
       sampling = false;
       await sampler;
     }
     // The sampler did see the install's processes (so it could have seen a password), and never a password.
     expect(seen.clients).toBeGreaterThan(0);
     expect(seen.leaks).toEqual([]);
-    // The client option files that hold them are readable by their owner only.
-    expect(readFileSync(join(root, 'r', 'pw', 'client.cnf'), 'utf8')).toContain(PASSWORD);
+    // The client option file holds the sandbox's own root password (not the admin's), for its owner only.
+    expect(readFileSync(join(root, 'r', 'pw', 'client.cnf'), 'utf8')).toMatch(/^user=root\npassword=\S{20,}$/m);
     expect(statSync(join(root, 'r', 'pw', 'client.cnf')).mode & 0o077).toBe(0);
     expect(existsSync(join(root, 'r', 'pw', 'master.cnf'))).toBe(false);
+    // The worker keeps the cluster's accounts for later jobs in its state dir, for its owner only.
+    const kept = join(root, 'r.state', 'sandboxes', 'clusters', 'pw.json');
+    expect(JSON.parse(readFileSync(kept, 'utf8'))).toEqual(creds);
+    expect(statSync(kept).mode & 0o077).toBe(0);
+    // The servers run with a minimal environment: nothing of the worker's (job secret, store URL, tokens).
+    for (const h of ['m', 'r']) {
+      const pid = readFileSync(join(root, h, 'pw', 'mysqld.pid'), 'utf8').trim();
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
+      expect(env.map((e) => e.split('=')[0]).sort()).toEqual(['LANG', 'LC_ALL', 'PATH']);
+      expect(env.join('\n')).not.toContain(canary);
+    }
+  });
+
+  it('installs only with passwords sealed for that very job, and keeps the demo ones off other addresses', async () => {
+    const make = (advertise: string) =>
+      createSandboxCapabilities({
+        host: 'hseal',
+        sandboxDir: join(root, 'hseal'),
+        advertise,
+        jobSecret: SECRET,
+        logger: createSilentLogger(),
+      });
+    const install = async (advertise: string) =>
+      (await make(advertise)).capabilities.find((c) => c.name === 'sandbox.install') as Capability;
+    const args = { name: 'sl', cluster: 'sl', port: await freePort(), serverId: 1, role: 'master' };
+    const local = await install('127.0.0.1');
+    await expect(local.handler(ctx(args, [], null))).rejects.toThrow(/carries no passwords/);
+    // Sealed for another job (a copy from a captured install): it does not open.
+    const other = ctx(args);
+    const replayed = { ...ctx(args), args: other.args };
+    await expect(local.handler(replayed)).rejects.toThrow(/sealed passwords do not open/);
+    await expect((await install('10.99.0.1')).handler(ctx(args))).rejects.toThrow(
+      /refusing the well-known demo passwords on 10\.99\.0\.1/,
+    );
+    expect(existsSync(join(root, 'hseal', 'sl'))).toBe(false);
+  });
+
+  it('never lets a client on the network log in without a password during an install, nor after it', async () => {
+    const dir = join(root, 'hwin');
+    const { capabilities } = await createSandboxCapabilities({
+      host: 'hwin',
+      sandboxDir: dir,
+      advertise: '127.0.0.1',
+      jobSecret: SECRET,
+      logger: createSilentLogger(),
+    });
+    const install = capabilities.find((c) => c.name === 'sandbox.install') as Capability;
+    const port = await freePort();
+    // What an attacker on the network tries, as fast as it can, from before the install until after it.
+    const tries = [
+      { user: 'root', password: '' },
+      { user: 'root', password: undefined },
+      { user: '', password: '' },
+      { user: 'mariadb.sys', password: '' },
+    ];
+    const seen = { attempts: 0, refusedLogins: 0, loggedIn: [] as string[] };
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        for (const t of tries) {
+          seen.attempts++;
+          try {
+            const c = await mysql.createConnection({ host: '127.0.0.1', port, ...t, connectTimeout: 1000 });
+            seen.loggedIn.push(t.user || '(anonymous)');
+            await c.end().catch(() => undefined);
+          } catch (err) {
+            // A server answered and refused the login (not "nothing listens"): the poller saw it listening.
+            if ((err as { code?: string }).code === 'ER_ACCESS_DENIED_ERROR') seen.refusedLogins++;
+          }
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    try {
+      await install.handler(ctx({ name: 'win', cluster: 'win', port, serverId: 1, role: 'master' }));
+      // Keep trying a little while it runs after "ready", until it has refused some logins.
+      await until(() => seen.refusedLogins >= tries.length * 3);
+    } finally {
+      polling = false;
+      await poller;
+    }
+    expect(seen.loggedIn).toEqual([]);
+    expect(seen.attempts).toBeGreaterThan(seen.refusedLogins);
+    // No account is left without a password (checked as root over the socket, through the worker's client.cnf).
+    const open = await new Promise<string>((resolve, reject) => {
+      const c = spawn('mariadb', [`--defaults-file=${join(dir, 'win', 'client.cnf')}`, '-N', '-B']);
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.on('error', reject);
+      c.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`mariadb exited ${code}`))));
+      c.stdin.end(
+        [
+          "SELECT CONCAT(u.User, '@', u.Host) FROM mysql.user u WHERE u.Password = '' AND u.authentication_string = ''",
+          "AND u.is_role = 'N' AND NOT EXISTS (SELECT 1 FROM mysql.global_priv g WHERE g.User = u.User",
+          "AND g.Host = u.Host AND JSON_EXTRACT(g.Priv, '$.account_locked') = true);",
+        ].join(' '),
+      );
+    });
+    expect(open).toBe('');
+    // The template it was copied from holds none either.
+    const tpl = readdirSync(join(dir, '.templates'))[0]!;
+    expect(statSync(join(dir, '.templates', tpl, 'root.pw')).mode & 0o077).toBe(0);
+    await (capabilities.find((c) => c.name === 'sandbox.remove') as Capability).handler(ctx({ name: 'win' }));
   });
 
   it('removes what an interrupted install left half-made when the worker starts, and nothing else', async () => {
@@ -184,6 +312,7 @@ describe('sandboxes on one host', () => {
         host: 'crashed',
         sandboxDir: dir,
         advertise: '127.0.0.1',
+        jobSecret: SECRET,
         logger: createSilentLogger(),
       });
       await exited;
@@ -229,6 +358,7 @@ describe('sandboxes on one host', () => {
       sandboxDir: dir,
       advertise: '127.0.0.1',
       binariesDir: bins,
+      jobSecret: SECRET,
       logger: createSilentLogger(),
     });
     const cap = (n: string) => capabilities.find((c) => c.name === n) as Capability;

@@ -66,6 +66,17 @@ describe('config', () => {
     );
   });
 
+  it('gives clusters random passwords unless the demo setting asks otherwise, and keeps them in a state dir', () => {
+    const d = parseConfig({});
+    expect(d.sandboxDemoCredentials).toBe(false);
+    expect(d.stateDir).toMatch(/\.gearops\/bot$/);
+    const demo = parseConfig({ GEAROPS_SANDBOX_DEMO_CREDENTIALS: '1', GEAROPS_STATE_DIR: '/srv/gearops' });
+    expect(demo).toMatchObject({ sandboxDemoCredentials: true, stateDir: '/srv/gearops' });
+    expect(() => parseConfig({ GEAROPS_SANDBOX_DEMO_CREDENTIALS: 'yes' })).toThrow(
+      /GEAROPS_SANDBOX_DEMO_CREDENTIALS: expected 1 or 0 — set it to 1 to give sandboxes on a loopback address/,
+    );
+  });
+
   it('treats empty strings as unset', () => {
     expect(parseConfig({ SLACK_APP_TOKEN: '', GEAROPS_MYSQL_URL: '' }).mysqlUrl).toBeUndefined();
   });

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { ErrorCode, GearopsError } from '../../errors.js';
 import { tokenizeCommandLine } from '../command-line.js';
+import { checkReadOnlyStatement } from '../sql-guard.js';
 import type { Decision, Policy, PolicyAction, PolicyPrincipal, RunDecision } from '../ports/policy.js';
 import { checkGrepStage, compilePattern, describePattern, matchPattern, type PatternToken } from './pattern.js';
 import { policySchema, type PolicyFile } from './schema.js';
@@ -243,19 +244,9 @@ export function parsePolicy(text: string, source: string): Policy {
       return { allow: false, rule: whyRule, reason: why };
     },
     checkSql({ statement, principal }): Decision {
-      const s = statement.trim().replace(/;\s*$/, '');
-      if (s.length === 0) return { allow: false, reason: 'no statement given' };
-      if (s.length > 2000) return { allow: false, reason: 'the statement is longer than 2000 characters' };
-      if (/;/.test(s)) return { allow: false, reason: 'one statement at a time (`;` is not allowed)' };
-      if (/--|#|\/\*/.test(s)) return { allow: false, reason: 'comments are not allowed in statements' };
-      if (/[\u0000-\u001f]/.test(s.replace(/[\n\t]/g, ' ')))
-        return { allow: false, reason: 'control characters are not allowed' };
-      if (/\binto\s+(outfile|dumpfile|@)/i.test(s)) return { allow: false, reason: 'SELECT … INTO is not read-only' };
-      if (/\bfor\s+update\b|\block\s+in\s+share\s+mode\b|\bfor\s+share\b/i.test(s))
-        return { allow: false, reason: 'locking reads are not allowed' };
-      if (/\b(sleep|benchmark|get_lock|load_file)\s*\(/i.test(s))
-        return { allow: false, reason: 'that function is not allowed in /replica sql' };
-      const verb = (/^\s*([A-Za-z]+)/.exec(s)?.[1] ?? '').toUpperCase();
+      const checked = checkReadOnlyStatement(statement);
+      if (!('verb' in checked)) return { allow: false, rule: checked.rule, reason: checked.reason };
+      const verb = checked.verb;
       let why = `no rule of ${source} allows ${verb || 'that'} statements`;
       for (const r of p.sql) {
         if (!r.statements.includes(verb as (typeof r.statements)[number])) continue;

@@ -15,6 +15,8 @@ export interface JobRequest {
   /** Verified events streamed by the worker while the job runs. */
   onEvent?: (event: JobEvent) => void;
   signal?: AbortSignal;
+  /** The job's id, when the caller needs it beforehand (to seal secrets for this job); a fresh one otherwise. */
+  id?: string;
 }
 
 /** The verified final answer of a job. `ok: false` is a worker-side refusal or failure with its reason. */

@@ -8,6 +8,20 @@ export interface NodeAddress {
   credentials?: string;
   /** Read through the worker on this host (mysql.status@via) instead of directly. */
   via?: string;
+  /** The cluster the node belongs to (a built one): whose credentials the probe logs in with. */
+  cluster?: string;
+}
+
+/**
+ * How `exec` runs a statement. `readOnly`: as the cluster's read-only account (a watched cluster's named one),
+ * in a read-only transaction the server ends after `maxStatementTimeS` (what /replica sql must pass). Past
+ * `timeoutMs` the statement is ended on the server with KILL QUERY and fails with gearops_job_timeout.
+ */
+export interface ExecOptions {
+  readOnly?: boolean;
+  /** The server ends the statement after this many seconds (max_statement_time); default the time-out. */
+  maxStatementTimeS?: number;
+  timeoutMs?: number;
 }
 
 /** What one node says about itself and its replication threads. */
@@ -50,8 +64,8 @@ export function unreachableStatus(error: string): NodeStatus {
 /** Reads and repairs replication on nodes. */
 export interface ReplicationProbe {
   status(node: NodeAddress): Promise<NodeStatus>;
-  /** Runs one statement; past `timeoutMs` it is ended on the server (KILL QUERY) and fails with gearops_job_timeout. */
-  exec(node: NodeAddress, sql: string, opts?: { timeoutMs?: number }): Promise<{ columns: string[]; rows: string[][] }>;
+  /** Runs `sql` as the admin account, or read-only with `opts.readOnly` (what /replica sql must pass). */
+  exec(node: NodeAddress, sql: string, opts?: ExecOptions): Promise<{ columns: string[]; rows: string[][] }>;
   /** Writes a unique marker on the master and reads it back on every replica. */
   verifyReplication(
     master: NodeAddress,

@@ -6,6 +6,7 @@
  * spawned with argv, and every value put into SQL was validated first.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -13,7 +14,10 @@ import type { Logger } from '../../log.js';
 import { ErrorCode, GearopsError } from '../../errors.js';
 import type { Capability, CapabilityContext } from '../capability.js';
 import { findBuilds, pickBuild, type ServerBuild } from './builds.js';
-import { createTemplates, DATA_DIR_SETTINGS } from './template.js';
+import { createTemplates, DATA_DIR_SETTINGS, sandboxEnv } from './template.js';
+import { unseal } from '../../core/sealed.js';
+import { isLoopbackAddress, usesDemoPassword, type ClusterCredentials } from '../../core/ports/credentials.js';
+import { createFileCredentialStore, isClusterCredentials } from '../../cluster-credentials.js';
 
 /**
  * Runs the server's client with the SQL on stdin, so that no password (in a
@@ -21,7 +25,7 @@ import { createTemplates, DATA_DIR_SETTINGS } from './template.js';
  */
 function client(path: string, args: string[], input: string, timeoutMs = 30_000): Promise<{ stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'], env: sandboxEnv() });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -46,21 +50,16 @@ function writeClientCnf(path: string, o: Record<string, string | number>): void 
   writeFileSync(path, ['[client]', ...Object.entries(o).map(([k, v]) => `${k}=${v}`), ''].join('\n'), { mode: 0o600 });
 }
 
-/** Sandbox credentials (MySQL Sandbox's convention by default). Never sent back or logged. */
-export interface SandboxCredentials {
-  user: string;
-  password: string;
-  replUser?: string;
-  replPassword?: string;
-}
-
 /** Options of the sandbox capabilities. */
 export interface SandboxOptions {
   host: string;
   sandboxDir: string;
   binariesDir?: string;
   advertise: string;
-  credentials?: SandboxCredentials;
+  /** The job secret: installs carry the cluster's passwords sealed with it (src/core/sealed.ts). */
+  jobSecret: string;
+  /** Where this worker keeps each sandbox's accounts for later jobs (0600 files); none kept when unset. */
+  stateDir?: string;
   logger: Logger;
 }
 
@@ -80,7 +79,18 @@ interface SandboxRecord {
 const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
 const TOKEN_RE = /^[A-Za-z0-9-]{1,64}$/;
 const ADDR_RE = /^[A-Za-z0-9.:_-]{1,255}$/;
-const CRED_RE = /^[A-Za-z0-9_.@%+-]{1,64}$/;
+
+/** Lists the accounts (user@host, one a line) that log in without a password; locked accounts cannot log in. */
+export const PASSWORDLESS_ACCOUNTS_SQL = [
+  "SELECT CONCAT(user, '@', host) FROM mysql.global_priv",
+  "WHERE IFNULL(JSON_VALUE(priv, '$.authentication_string'), '') = ''",
+  "AND IFNULL(JSON_VALUE(priv, '$.plugin'), 'mysql_native_password')",
+  "IN ('mysql_native_password', 'mysql_old_password', '')",
+  "AND IFNULL(JSON_VALUE(priv, '$.account_locked'), 0) NOT IN (1, 'true')",
+].join(' ');
+
+/** The passwords of a cluster's accounts, to mask in any error text. */
+const secretsOf = (c: ClusterCredentials) => [c.admin.password, c.replication.password, c.readOnly.password];
 
 function bad(message: string): GearopsError {
   return new GearopsError(ErrorCode.Usage, message);
@@ -126,27 +136,43 @@ export async function createSandboxCapabilities(
 ): Promise<{ capabilities: Capability[]; versions: ServerBuild[]; problems: string[] }> {
   const { builds, problems } = await findBuilds(opts.binariesDir);
   if (builds.length === 0) return { capabilities: [], versions: [], problems };
-  const cred = {
-    user: 'msandbox',
-    password: 'msandbox',
-    replUser: 'rsandbox',
-    replPassword: 'rsandbox',
-    ...opts.credentials,
-  };
-  for (const v of [cred.user, cred.password, cred.replUser, cred.replPassword]) {
-    if (!CRED_RE.test(v))
-      return {
-        capabilities: [],
-        versions: builds,
-        problems: ['sandbox credentials may only use letters, digits and _.@%+-'],
-      };
-  }
   if (!ADDR_RE.test(opts.advertise))
     return { capabilities: [], versions: builds, problems: [`--advertise ${opts.advertise} is not an address`] };
   mkdirSync(opts.sandboxDir, { recursive: true });
   const log = opts.logger.child({ component: 'sandbox' });
   const dirOf = (name: string) => join(opts.sandboxDir, name);
   const templates = createTemplates(opts.sandboxDir);
+  const kept = opts.stateDir ? createFileCredentialStore(join(opts.stateDir, 'sandboxes')) : null;
+
+  /** The cluster's accounts, opened from the install job; never from anywhere else. */
+  const credentialsOf = (ctx: CapabilityContext, sealed: unknown): ClusterCredentials => {
+    if (typeof sealed !== 'string')
+      throw new GearopsError(
+        ErrorCode.Usage,
+        `${opts.host}: this install carries no passwords for the cluster ` +
+          '(a bot older than this worker?); nothing was made',
+        { data: { host: opts.host, step: 'check' } },
+      );
+    let c: unknown;
+    try {
+      c = JSON.parse(unseal(opts.jobSecret, ctx.job.id, sealed));
+    } catch (err) {
+      throw new GearopsError(ErrorCode.BadSignature, `${opts.host}: the install's sealed passwords do not open`, {
+        cause: err,
+        data: { host: opts.host, step: 'check' },
+      });
+    }
+    if (!isClusterCredentials(c))
+      throw bad('the cluster accounts may only use letters, digits and _.@%+- (1 to 64 of them)');
+    // The well-known demo passwords stay on this machine: never on an address other hosts reach.
+    if (usesDemoPassword(c) && !isLoopbackAddress(opts.advertise))
+      throw new GearopsError(
+        ErrorCode.Usage,
+        `${opts.host}: refusing the well-known demo passwords on ${opts.advertise}, which is not a loopback address`,
+        { data: { host: opts.host, step: 'check' } },
+      );
+    return c;
+  };
 
   const readRecord = (name: string): SandboxRecord | null => {
     try {
@@ -302,6 +328,13 @@ export async function createSandboxCapabilities(
           `${opts.host}: install of ${a.name} not started: it was cancelled (another node of the cluster failed)`,
           { data: { host: opts.host, step: 'check' } },
         );
+      const creds = credentialsOf(ctx, (a as { secrets?: unknown }).secrets);
+      const cred = {
+        user: creds.admin.user,
+        password: creds.admin.password,
+        replUser: creds.replication.user,
+        replPassword: creds.replication.password,
+      };
       const b = pickBuild(builds, a.version);
       if (!b)
         throw new GearopsError(
@@ -394,7 +427,7 @@ export async function createSandboxCapabilities(
         // Each sandbox its own tmpdir: concurrent installs in one /tmp trip over each other's temporary tables.
         mkdirSync(join(dir, 'tmp'), { recursive: true });
         mkdirSync(join(dir, 'files'), { recursive: true });
-        const { fresh } = await templates.copyTo(b, dataDir);
+        const { fresh, rootPassword } = await templates.copyTo(b, dataDir);
         goOn();
         step(
           'init',
@@ -403,66 +436,94 @@ export async function createSandboxCapabilities(
             ? 'data directory initialised (first sandbox of this version here)'
             : "data directory copied from this version's template",
         );
-        step('start', 'start');
-        const child = spawn(
-          b.server,
-          [`--defaults-file=${join(dir, 'my.cnf')}`, ...(process.getuid?.() === 0 ? ['--user=root'] : [])],
-          { detached: true, stdio: 'ignore' },
-        );
-        child.unref();
-        const deadline = Date.now() + 60_000;
+        const rootCnf = join(dir, 'client.cnf');
         const sock = join(dir, 'mysqld.sock');
-        for (;;) {
-          try {
-            // The server makes its socket when it is about to take connections: until then a look at the
-            // directory is enough (a client process per try costs CPU that the starting servers need).
-            if (!existsSync(sock)) throw new Error('no socket yet');
-            await client(b.client, ['--no-defaults', `--socket=${sock}`, '-uroot', '-N', '-B'], 'SELECT 1', 5000);
-            break;
-          } catch {
-            goOn();
-            if (child.exitCode !== null || Date.now() > deadline) {
-              let tail = '';
-              try {
-                tail = readFileSync(join(dir, 'error.log'), 'utf8')
-                  .split('\n')
-                  .filter((l) => /ERROR/.test(l))
-                  .slice(-2)
-                  .join(' ');
-              } catch {
-                // no log yet
+        writeClientCnf(rootCnf, { user: 'root', password: rootPassword, socket: sock });
+        /**
+         * Starts the server and waits until root logs in over its socket. `networking: false` is the first
+         * start: socket only, so that nobody reaches the server over the network before its accounts are set.
+         */
+        const startServer = async (networking: boolean) => {
+          const child = spawn(
+            b.server,
+            [
+              `--defaults-file=${join(dir, 'my.cnf')}`,
+              ...(process.getuid?.() === 0 ? ['--user=root'] : []),
+              ...(networking ? [] : ['--skip-networking']),
+            ],
+            { detached: true, stdio: 'ignore', env: sandboxEnv() },
+          );
+          child.unref();
+          const deadline = Date.now() + 60_000;
+          for (;;) {
+            try {
+              // The server makes its socket when it is about to take connections: until then a look at the
+              // directory is enough (a client process per try costs CPU that the starting servers need).
+              if (!existsSync(sock)) throw new Error('no socket yet');
+              await client(b.client, [`--defaults-file=${rootCnf}`, '-N', '-B'], 'SELECT 1', 5000);
+              return;
+            } catch {
+              goOn();
+              if (child.exitCode !== null || Date.now() > deadline) {
+                let tail = '';
+                try {
+                  tail = readFileSync(join(dir, 'error.log'), 'utf8')
+                    .split('\n')
+                    .filter((l) => /ERROR/.test(l))
+                    .slice(-2)
+                    .join(' ');
+                } catch {
+                  // no log yet
+                }
+                throw new GearopsError(
+                  ErrorCode.Sandbox,
+                  `${opts.host}: the server did not start${tail ? `: ${tail}` : ''}`,
+                  { data: { host: opts.host, step: 'start' } },
+                );
               }
-              throw new GearopsError(
-                ErrorCode.Sandbox,
-                `${opts.host}: the server did not start${tail ? `: ${tail}` : ''}`,
-                { data: { host: opts.host, step: 'start' } },
-              );
+              await new Promise((r) => setTimeout(r, 10));
             }
-            await new Promise((r) => setTimeout(r, 10));
           }
-        }
+        };
+        step('start', 'start', 'socket only, until its accounts are set');
+        await startServer(false);
         step('start', 'ok');
         step('users', 'start');
+        // This sandbox's own root password, known only to this worker (client.cnf, 0600).
+        const newRootPassword = randomBytes(24).toString('base64url');
         // Not binlogged: replicas create their own users, and the master's would otherwise replicate and collide.
         await client(
           b.client,
-          ['--no-defaults', `--socket=${join(dir, 'mysqld.sock')}`, '-uroot', '-N', '-B'],
+          [`--defaults-file=${rootCnf}`, '-N', '-B'],
           [
             'SET SESSION sql_log_bin=0',
             `CREATE USER '${cred.user}'@'%' IDENTIFIED BY '${cred.password}'`,
             `GRANT ALL PRIVILEGES ON *.* TO '${cred.user}'@'%' WITH GRANT OPTION`,
             `CREATE USER '${cred.replUser}'@'%' IDENTIFIED BY '${cred.replPassword}'`,
             `GRANT REPLICATION SLAVE ON *.* TO '${cred.replUser}'@'%'`,
-            "DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1'",
-            `ALTER USER 'root'@'localhost' IDENTIFIED BY '${cred.password}'`,
+            // /replica sql's account: no access to mysql.* (password hashes); SELECT on application schemas is
+            // granted per schema by the bot. The server ends each of its statements after 60 s whatever it asks.
+            `CREATE USER '${creds.readOnly.user}'@'%' IDENTIFIED BY '${creds.readOnly.password}'` +
+              ' WITH MAX_STATEMENT_TIME 60 MAX_USER_CONNECTIONS 20',
+            `GRANT SLAVE MONITOR, BINLOG MONITOR ON *.* TO '${creds.readOnly.user}'@'%'`,
+            `ALTER USER 'root'@'localhost' IDENTIFIED BY '${newRootPassword}'`,
           ].join(';\n'),
         );
-        writeClientCnf(join(dir, 'client.cnf'), {
-          user: 'root',
-          password: cred.password,
-          socket: join(dir, 'mysqld.sock'),
-        });
+        writeClientCnf(rootCnf, { user: 'root', password: newRootPassword, socket: sock });
+        // Whatever the data directory held, no account without a password goes on the network.
+        const { stdout: open } = await sql(b, a.name, PASSWORDLESS_ACCOUNTS_SQL);
+        if (open.trim())
+          throw new GearopsError(
+            ErrorCode.Sandbox,
+            `${opts.host}: accounts without a password remain (${open.trim().split('\n').join(', ')}); not starting`,
+            { data: { host: opts.host, step: 'users' } },
+          );
         step('users', 'ok');
+        step('listen', 'start', `on ${opts.advertise}:${a.port}`);
+        await stopServer(a.name);
+        goOn();
+        await startServer(true);
+        step('listen', 'ok');
         if (a.role === 'replica') {
           step('replication', 'start', `from ${a.master!.address}:${a.master!.port}`);
           // Wait until the master takes the replication login (it may still be starting, in parallel with this
@@ -515,6 +576,7 @@ export async function createSandboxCapabilities(
           }
           step('replication', 'ok', 'IO and SQL threads running');
         }
+        kept?.save(a.name, creds);
         writeFileSync(join(dir, 'sandbox.json'), JSON.stringify(record, null, 2));
         log.info(
           { event: 'sandbox_installed', name: a.name, port: a.port, role: a.role, version: b.version },
@@ -535,7 +597,7 @@ export async function createSandboxCapabilities(
           'failed';
         throw new GearopsError(
           ErrorCode.Sandbox,
-          `${opts.host}: ${line.replaceAll(cred.password, '***').replaceAll(cred.replPassword, '***')}`,
+          `${opts.host}: ${secretsOf(creds).reduce((l, p) => l.replaceAll(p, '***'), line)}`,
           { data: { host: opts.host, step: 'install' } },
         );
       } finally {
@@ -557,6 +619,7 @@ export async function createSandboxCapabilities(
         });
       await stopServer(name);
       rmSync(dirOf(name), { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+      kept?.remove(name);
       log.info({ event: 'sandbox_removed', name }, 'sandbox removed');
       return { name, removed: true };
     },

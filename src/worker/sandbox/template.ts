@@ -6,16 +6,56 @@
  * on one host no longer queue for the CPU. MariaDB keeps nothing per-instance
  * in a fresh data directory (server ids and ports live in my.cnf), so copies
  * are as good as new ones.
+ *
+ * A template holds no account without a password: the install tool's root
+ * accounts (localhost, 127.0.0.1, ::1, the host name) are passwordless, so
+ * the template keeps only root@localhost, with a random password that only
+ * this worker's user can read (`root.pw`, 0600). A copy's first start (socket
+ * only) logs in with it and sets the sandbox's own accounts.
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ServerBuild } from './builds.js';
 
 const run = promisify(execFile);
+
+/**
+ * The environment of every process the sandboxes start (installer, servers, clients): a search path and a
+ * locale, nothing of the worker's (its GEAROPS_JOB_SECRET, store URL, tokens), which /proc/<pid>/environ shows
+ * to the sandbox's owner and which a server has no use for.
+ */
+export function sandboxEnv(): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' };
+}
+
+/** Bumped when templates change shape, so that older ones (with passwordless root accounts) are never copied. */
+const TEMPLATE_FORMAT = 'v2';
+
+/** Runs `server --bootstrap` with `sql` on stdin (the server reads one statement per line there). */
+function bootstrap(server: string, args: string[], sql: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(server, [...args, '--bootstrap'], { stdio: ['pipe', 'ignore', 'pipe'], env: sandboxEnv() });
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(Object.assign(new Error(`bootstrap exited ${code}`), { stderr, code, tool: basename(server) }));
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(`${sql.join(';\n')};\n`);
+  });
+}
 
 /** Server settings that shape a data directory: the template is made with them and every sandbox runs with them. */
 export const DATA_DIR_SETTINGS = ['innodb-buffer-pool-size=32M', 'innodb-log-file-size=8M', 'performance-schema=OFF'];
@@ -76,11 +116,24 @@ export function createTemplates(sandboxDir: string) {
             '--auth-root-authentication-method=normal',
             '--skip-test-db',
           ],
-          { timeout: 120_000 },
+          { timeout: 120_000, env: sandboxEnv() },
         );
+        // Only root@localhost stays, with a password: every other account the tool made has none.
+        const rootPassword = randomBytes(24).toString('base64url');
+        await bootstrap(
+          b.server,
+          [`--defaults-file=${join(work, 'my.cnf')}`, ...asRoot],
+          [
+            'FLUSH PRIVILEGES',
+            "DELETE FROM mysql.global_priv WHERE NOT (host = 'localhost' AND user IN ('root', 'mariadb.sys'))",
+            'FLUSH PRIVILEGES',
+            `ALTER USER 'root'@'localhost' IDENTIFIED BY '${rootPassword}'`,
+          ],
+        );
+        writeFileSync(join(work, 'root.pw'), `${rootPassword}\n`, { mode: 0o600 });
       } catch (err) {
         // The install tool says what went wrong on stdout or stderr ("FATAL ERROR: …", "[ERROR] …"); its command line says nothing.
-        const e = err as { stdout?: string; stderr?: string; code?: number | string; message: string };
+        const e = err as { stdout?: string; stderr?: string; code?: number | string; message: string; tool?: string };
         const lines = `${e.stderr ?? ''}\n${e.stdout ?? ''}`
           .split('\n')
           .map((l) => l.trim())
@@ -89,7 +142,8 @@ export function createTemplates(sandboxDir: string) {
           lines.find((l) => /\bERROR\b/i.test(l)) ??
           lines.find((l) => !/\[(Warning|Note)\]/.test(l)) ??
           `exit ${e.code ?? '?'}`;
-        throw new Error(`preparing a data directory with ${basename(b.installer)} failed: ${why}`, { cause: err });
+        const tool = e.tool ?? basename(b.installer);
+        throw new Error(`preparing a data directory with ${tool} failed: ${why}`, { cause: err });
       }
       rmSync(join(work, 'tmp'), { recursive: true, force: true });
       writeFileSync(join(work, 'ready'), `${b.version} ${b.server}\n`);
@@ -106,9 +160,13 @@ export function createTemplates(sandboxDir: string) {
   }
 
   return {
-    /** Copies a fresh data directory of build `b` to `dataDir`; `fresh` tells whether the template had to be made first. */
-    async copyTo(b: ServerBuild, dataDir: string): Promise<{ fresh: boolean }> {
-      const key = `${b.version}-${createHash('sha256').update(`${b.server}\0${b.installer}`).digest('hex').slice(0, 10)}`;
+    /**
+     * Copies a fresh data directory of build `b` to `dataDir`; `fresh` tells whether the template had to be made
+     * first, `rootPassword` is the password of the copy's only account (root@localhost) until it is changed.
+     */
+    async copyTo(b: ServerBuild, dataDir: string): Promise<{ fresh: boolean; rootPassword: string }> {
+      const hash = createHash('sha256').update(`${TEMPLATE_FORMAT}\0${b.server}\0${b.installer}`).digest('hex');
+      const key = `${b.version}-${hash.slice(0, 10)}`;
       const dir = join(root, key);
       let fresh = false;
       if (!existsSync(join(dir, 'ready'))) {
@@ -122,7 +180,7 @@ export function createTemplates(sandboxDir: string) {
         await p;
       }
       await copyDir(join(dir, 'data'), dataDir);
-      return { fresh };
+      return { fresh, rootPassword: readFileSync(join(dir, 'root.pw'), 'utf8').trim() };
     },
   };
 }
