@@ -770,7 +770,9 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       c.nodes.map((n) => deps.probe.exec({ address: n.address, port: n.port }, statement)),
     );
     const blocks: Block[] = [
-      { type: 'text', text: `${mention(inv.principal.userId)} ran \`${statement}\` on every node of *${name}*` },
+      // The statement in a code block: backticks in it (quoted identifiers) cannot break out of an inline span.
+      { type: 'text', text: `${mention(inv.principal.userId)} ran this on every node of *${name}*:` },
+      { type: 'code', text: statement },
     ];
     results.forEach((r, i) => {
       const n = c.nodes[i]!;

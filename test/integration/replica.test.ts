@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
+import { showMentions } from '../../src/core/message.js';
 
 const pidsOf = (f: Fleet) => {
   const out: string[] = [];
@@ -140,7 +141,7 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
     const pool = async () =>
       (await f.ctx.store!.pool.list()).map((n) => `${n.host}:${n.port}:${n.type.join(',')}`).sort();
     expect(await pool()).toEqual(['127.0.0.1:24110:READ,WRITE', '127.0.0.1:24111:READ', 'db9:3306:READ']);
-    const announced = () => f.sink.posts.filter((p) => p.channel === 'CPOOL').map((p) => p.msg.text);
+    const announced = () => f.sink.posts.filter((p) => p.channel === 'CPOOL').map((p) => showMentions(p.msg.text));
     expect(announced()).toEqual(
       expect.arrayContaining([
         expect.stringMatching(
