@@ -164,6 +164,7 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
     audit,
     actions: parts?.actions,
     userRate: { limit: config.userRatePerMinute, windowMs: 60_000 },
+    sharedRate: store ? (user, limit, windowMs) => store.interactions.takeRate(user, limit, windowMs) : undefined,
   });
   return {
     config,

@@ -41,6 +41,8 @@ export async function startBot(
     logger,
     limits: opts.slackLimits,
     groups: { ids: ctx.policy.groupIds(), ttlMs: config.groupsTtlS * 1000 },
+    interactions: ctx.store?.interactions,
+    responseOrigins: config.slack.responseOrigins,
     health: async () => {
       const [gearman, store] = await Promise.all([
         ctx.dispatcher.ping().catch(() => false),

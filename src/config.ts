@@ -5,6 +5,7 @@
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
 import { ErrorCode, GearopsError } from './errors.js';
+import { SLACK_RESPONSE_ORIGINS } from './chat/slack/requests.js';
 
 /** Each variable: what it is for and what to put there (the README's configuration table follows this). */
 export const VARIABLES = {
@@ -12,6 +13,8 @@ export const VARIABLES = {
   SLACK_APP_TOKEN: 'an app-level token (xapp-…) with connections:write, for Socket Mode; leave unset for HTTP mode',
   SLACK_SIGNING_SECRET: "the signing secret from the Slack app's Basic Information page (HTTP mode)",
   SLACK_API_URL: 'the Web API base URL, e.g. https://slack.com/api/',
+  SLACK_RESPONSE_ORIGINS:
+    'the only origins the bot posts response_urls to, comma-separated (default https://hooks.slack.com,https://hooks.slack-gov.com)',
   PORT: 'the HTTP port for /slack/events and /healthz, e.g. 3000',
   GEAROPS_GEARMAN: 'job servers as host:port[,host:port…], e.g. 127.0.0.1:4730',
   GEAROPS_JOB_SECRET:
@@ -56,6 +59,16 @@ const channelId = z
   .string()
   .trim()
   .regex(/^[CGD][A-Z0-9]{2,}$/, 'expected a channel id such as C0123456789');
+const originList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
+  .refine((l) => l.length > 0 && l.every(isOrigin), 'expected origins such as https://hooks.slack.com, comma-separated')
+  .transform((l) => l.map((x) => new URL(x).origin));
 const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
 const schema = z.object({
@@ -75,6 +88,7 @@ const schema = z.object({
   ),
   SLACK_SIGNING_SECRET: z.preprocess(emptyToUndefined, z.string().min(8).optional()),
   SLACK_API_URL: z.preprocess(emptyToUndefined, z.string().url().default('https://slack.com/api/')),
+  SLACK_RESPONSE_ORIGINS: z.preprocess(emptyToUndefined, originList.default([...SLACK_RESPONSE_ORIGINS])),
   PORT: z.preprocess(emptyToUndefined, intIn(0, 65535).default(3000)),
   GEAROPS_GEARMAN: z.preprocess(emptyToUndefined, gearmanList.default(['127.0.0.1:4730'])),
   GEAROPS_JOB_SECRET: z.preprocess(emptyToUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
@@ -114,7 +128,15 @@ const schema = z.object({
 
 /** The validated configuration. */
 export interface GearopsConfig {
-  slack: { botToken?: string; appToken?: string; signingSecret?: string; apiUrl: string; port: number };
+  slack: {
+    botToken?: string;
+    appToken?: string;
+    signingSecret?: string;
+    apiUrl: string;
+    port: number;
+    /** Origins response_urls may be on (Slack's hooks hosts unless set for tests). */
+    responseOrigins: string[];
+  };
   gearman: string[];
   jobSecret?: string;
   mysqlUrl?: string;
@@ -172,6 +194,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, require: Requirement[] = [])
       signingSecret: e.SLACK_SIGNING_SECRET,
       apiUrl: e.SLACK_API_URL,
       port: e.PORT,
+      responseOrigins: e.SLACK_RESPONSE_ORIGINS,
     },
     gearman: e.GEAROPS_GEARMAN,
     jobSecret: e.GEAROPS_JOB_SECRET,
@@ -193,4 +216,14 @@ function configError(problems: string[]): GearopsError {
   return new GearopsError(ErrorCode.Config, `configuration is not valid:\n  - ${problems.join('\n  - ')}`, {
     data: { problems },
   });
+}
+
+/** An origin: scheme, host and optional port, nothing after (https://hooks.slack.com). */
+function isOrigin(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.origin === s.replace(/\/$/, '');
+  } catch {
+    return false;
+  }
 }
