@@ -31,6 +31,8 @@ export const VARIABLES = {
     "seconds a Slack user group's member list is trusted before it is looked up again, a whole number from 10 to 86400 (default 300); only used when the policy's roles list groups",
   GEAROPS_SANDBOX_USER: 'the sandbox admin user (default msandbox)',
   GEAROPS_SANDBOX_PASSWORD: 'the sandbox admin password (default msandbox)',
+  GEAROPS_SHUTDOWN_GRACE_S:
+    'seconds the bot lets running commands finish after SIGTERM before it hands the rest over and exits, 1 to 3600 (default 20)',
   GEAROPS_LOG_LEVEL: 'trace, debug, info, warn, error or silent',
 } as const;
 
@@ -120,6 +122,15 @@ const schema = z.object({
   ),
   GEAROPS_SANDBOX_USER: z.preprocess(emptyToUndefined, z.string().min(1).default('msandbox')),
   GEAROPS_SANDBOX_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(1).default('msandbox')),
+  GEAROPS_SHUTDOWN_GRACE_S: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ error: 'expected a whole number of seconds' })
+      .int('expected a whole number of seconds')
+      .min(1, 'must be at least 1 second')
+      .max(3600, 'must be at most 3600 seconds: a process manager stops waiting long before that')
+      .default(20),
+  ),
   GEAROPS_LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -150,6 +161,8 @@ export interface GearopsConfig {
   /** Seconds a user group's member list is fresh (stale lists serve up to 3× this while Slack fails). */
   groupsTtlS: number;
   sandboxCredentials: { user: string; password: string };
+  /** Seconds running commands get after SIGTERM before the bot hands them over and exits. */
+  shutdownGraceS: number;
   logLevel: string;
 }
 
@@ -208,6 +221,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, require: Requirement[] = [])
     hostConcurrency: e.GEAROPS_HOST_CONCURRENCY,
     groupsTtlS: e.GEAROPS_GROUPS_TTL_S,
     sandboxCredentials: { user: e.GEAROPS_SANDBOX_USER, password: e.GEAROPS_SANDBOX_PASSWORD },
+    shutdownGraceS: e.GEAROPS_SHUTDOWN_GRACE_S,
     logLevel: e.GEAROPS_LOG_LEVEL,
   };
 }
