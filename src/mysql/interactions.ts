@@ -61,12 +61,13 @@ export function createMysqlInteractions(q: StoreQuery): InteractionStore {
       const row = rows[0];
       if (!row) return { press: 'unknown' };
       const askedOf = String(row.user_id);
+      // Taken without an answer: the asker's wait ran out (expired), whatever the clock says now.
       const press: ConfirmationPress =
         askedOf !== userId
           ? 'not_yours'
-          : row.answer !== null || row.taken !== null
+          : row.answer !== null
             ? 'answered'
-            : Number(row.expired) === 1
+            : row.taken !== null || Number(row.expired) === 1
               ? 'expired'
               : 'unknown';
       return { press, askedOf };

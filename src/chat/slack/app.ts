@@ -186,6 +186,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
    */
   const respondVia = <R>(url: unknown, respond: R): R | undefined => {
     if (isAllowedResponseUrl(url, responseOrigins)) return respond;
+    if (url === undefined) return undefined;
     log.warn(
       { event: 'slack_response_url_refused', origin: originOf(url) },
       'response_url is not on an allowed origin: answering through the Web API instead',

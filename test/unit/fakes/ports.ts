@@ -117,8 +117,8 @@ export function createMemoryInteractions(opts: { now?: () => number } = {}): Int
       const c = confirmations.get(id);
       if (!c) return { press: 'unknown' as const };
       if (c.user !== user) return { press: 'not_yours' as const, askedOf: c.user };
-      if (c.answer !== null || c.taken !== null) return { press: 'answered' as const, askedOf: c.user };
-      if (c.expiresAt <= now()) return { press: 'expired' as const, askedOf: c.user };
+      if (c.answer !== null) return { press: 'answered' as const, askedOf: c.user };
+      if (c.taken !== null || c.expiresAt <= now()) return { press: 'expired' as const, askedOf: c.user };
       c.answer = yes;
       return { press: 'ok' as const };
     },
