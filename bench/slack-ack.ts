@@ -74,6 +74,7 @@ export async function benchSlackAck(opts: { n?: number; rounds?: number } = {}):
     router,
     logger: createSilentLogger(),
     limits: 'fast',
+    responseOrigins: ['http://hooks.bench'],
   });
   const { port } = await bot.start();
   const baseline = await startBaseline();

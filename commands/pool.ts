@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../src/log.js';
 import { ErrorCode, GearopsError, isGearopsError } from '../src/errors.js';
-import { textMessage } from '../src/core/message.js';
+import { channelMention, textMessage } from '../src/core/message.js';
 import type { ChatSink } from '../src/core/ports/chat.js';
 import type { CommandInvocation, CommandModule, CommandOutcome } from '../src/core/ports/commands.js';
 import type { Policy, PolicyAction } from '../src/core/ports/policy.js';
@@ -219,7 +219,7 @@ export function createPoolCommand(deps: PoolCommandDeps): CommandModule {
         await inv.reply
           .ephemeral(
             textMessage(
-              `The change was made, but announcing it in <#${deps.poolChannel}> failed: ${(err as Error).message}`,
+              `The change was made, but announcing it in ${channelMention(deps.poolChannel!)} failed: ${(err as Error).message}`,
             ),
           )
           .catch(() => undefined);

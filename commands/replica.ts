@@ -902,7 +902,9 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
       slot.release();
     }
     const blocks: Block[] = [
-      { type: 'text', text: `${mention(inv.principal.userId)} ran \`${statement}\` on every node of *${name}*` },
+      // The statement in a code block: backticks in it (quoted identifiers) cannot break out of an inline span.
+      { type: 'text', text: `${mention(inv.principal.userId)} ran this on every node of *${name}*:` },
+      { type: 'code', text: statement },
     ];
     results.forEach((r, i) => {
       const n = c.nodes[i]!;

@@ -13,10 +13,8 @@ export function requesterOf(p: Principal): Requester {
   return { userId: p.userId, channelId: p.channelId, groups: p.groups ?? [], roles: p.roles };
 }
 
-/** Slack-style mention; the console renders it as the raw id. */
-export function mention(userId: string): string {
-  return `<@${userId}>`;
-}
+/** A mention of a user that the chat renderer makes live (text from servers or users never does). */
+export { mention } from '../src/core/message.js';
 
 /** Formats a duration for people: 850 ms, 12.3 s, 4 min 5 s. */
 export function formatDuration(ms: number): string {

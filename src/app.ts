@@ -8,6 +8,7 @@ import type { Logger } from './log.js';
 import { ErrorCode, GearopsError } from './errors.js';
 import { textMessage } from './core/message.js';
 import { createCommandRouter } from './core/router.js';
+import { createDrainableRouter, type DrainableRouter } from './core/drain.js';
 import { createHostLimiter, type HostLimiter } from './core/host-limiter.js';
 import type { ChatSink } from './core/ports/chat.js';
 import type { CommandModule, CommandRouter } from './core/ports/commands.js';
@@ -29,6 +30,8 @@ export interface AppContext {
   store: Store | null;
   limiter: HostLimiter;
   router: CommandRouter;
+  /** Stops the router taking work (shutdown) and tells what still runs. */
+  drain: DrainableRouter;
   logger: Logger;
   /** The replication monitor, when a store and GEAROPS_ALERT_CHANNEL are configured (not started). */
   monitor: ReplicationMonitor | null;
@@ -187,14 +190,17 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
         ]),
   );
   const audit = store ? createAuditOutbox(store.audit, logger) : undefined;
-  const router = createCommandRouter({
+  const inner = createCommandRouter({
     commands,
     policy,
     logger,
     audit,
     actions: parts?.actions,
     userRate: { limit: config.userRatePerMinute, windowMs: 60_000 },
+    sharedRate: store ? (user, limit, windowMs) => store.interactions.takeRate(user, limit, windowMs) : undefined,
   });
+  const drain = createDrainableRouter(inner, { logger, audit });
+  const router = drain.router;
   return {
     config,
     policy,
@@ -202,6 +208,7 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
     store,
     limiter,
     router,
+    drain,
     logger,
     monitor: parts?.monitor ?? null,
     auditPending: () => audit?.pending() ?? 0,

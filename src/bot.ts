@@ -4,10 +4,26 @@
  * pool) and refuses to start without it.
  */
 import { loadDotenvFile, parseConfig } from './config.js';
-import { createLogger } from './log.js';
+import { createLogger, type Logger } from './log.js';
 import { createAppContext, type AppContext } from './app.js';
 import { createDeferredSink } from './chat/deferred-sink.js';
 import { createSlackBot } from './chat/slack/app.js';
+import { textMessage } from './core/message.js';
+import type { RunningCommand } from './core/drain.js';
+
+/**
+ * What becomes of commands still running when the grace period is over. The default tells their users and logs
+ * them; a command journal can take them over instead (finish their messages after the restart).
+ */
+export type HandOver = (running: RunningCommand[]) => Promise<void>;
+
+/** How a shutdown ended: `clean` when nothing was left running; `handedOver` counts what was. */
+export interface ShutdownResult {
+  clean: boolean;
+  handedOver: number;
+  /** Closing the adapters (store, job servers, Slack) took longer than its share of the grace period. */
+  closeTimedOut: boolean;
+}
 
 /** A running bot, for tests and the demo. */
 export interface RunningBot {
@@ -19,6 +35,12 @@ export interface RunningBot {
    * answer says why.
    */
   reloadPolicy(): { ok: boolean; message: string };
+  /**
+   * SIGTERM: stops taking work (new commands are answered "restarting"), lets running ones finish for most of
+   * `graceMs` (default GEAROPS_SHUTDOWN_GRACE_S), hands the rest to `handOver`, and closes everything within the
+   * grace period.
+   */
+  shutdown(opts?: { graceMs?: number; handOver?: HandOver }): Promise<ShutdownResult>;
   stop(): Promise<void>;
 }
 
@@ -41,6 +63,8 @@ export async function startBot(
     logger,
     limits: opts.slackLimits,
     groups: { ids: ctx.policy.groupIds(), ttlMs: config.groupsTtlS * 1000 },
+    interactions: ctx.store?.interactions,
+    responseOrigins: config.slack.responseOrigins,
     health: async () => {
       const [gearman, store] = await Promise.all([
         ctx.dispatcher.ping().catch(() => false),
@@ -63,6 +87,10 @@ export async function startBot(
     { event: 'bot_started', mode: config.slack.appToken ? 'socket' : 'http', port: started.port },
     'gearops bot started',
   );
+  const stop = async () => {
+    await bot.stop();
+    await ctx.close();
+  };
   return {
     ctx,
     port: started.port,
@@ -79,10 +107,55 @@ export async function startBot(
         return { ok: false, message };
       }
     },
-    async stop() {
-      await bot.stop();
-      await ctx.close();
+    stop,
+    async shutdown(o = {}) {
+      const graceMs = o.graceMs ?? config.shutdownGraceS * 1000;
+      // The last quarter (at most 5 s) is for handing over and closing; until then, running commands may finish.
+      const closeMs = Math.min(5_000, graceMs / 4);
+      ctx.drain.drain();
+      logger.info(
+        { event: 'bot_stopping', graceS: graceMs / 1000, running: ctx.drain.running().length },
+        'stopping: new commands are answered "restarting"',
+      );
+      const clean = await ctx.drain.idle(graceMs - closeMs);
+      const left = ctx.drain.running();
+      const deadline = Date.now() + closeMs;
+      if (left.length) await within(deadline, (o.handOver ?? defaultHandOver(logger))(left));
+      const closed = await within(deadline, stop());
+      if (!closed) logger.warn({ event: 'bot_close_timeout' }, 'closing the adapters took too long; exiting anyway');
+      return { clean, handedOver: left.length, closeTimedOut: !closed };
     },
+  };
+}
+
+/** Resolves true when `p` settles before `deadline`, false when the deadline comes first. */
+function within(deadline: number, p: Promise<unknown>): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+    p.then(
+      () => (clearTimeout(t), resolve(true)),
+      () => (clearTimeout(t), resolve(true)),
+    );
+  });
+}
+
+/** Tells each user whose command was still running that its result will not be posted, and logs it. */
+function defaultHandOver(logger: Logger): HandOver {
+  return async (running) => {
+    await Promise.allSettled(
+      running.map((r) => {
+        logger.warn(
+          { event: 'command_abandoned', what: r.what, requestId: r.requestId, userId: r.userId },
+          'still running when the bot stopped: its result will not be posted',
+        );
+        return r.reply.ephemeral(
+          textMessage(
+            `The bot restarted while your ${r.kind === 'command' ? `/${r.what}` : 'button'} was running or waiting: ` +
+              'it may still finish, but its result will not be posted here. Check before running it again.',
+          ),
+        );
+      }),
+    );
   };
 }
 
@@ -104,6 +177,22 @@ export async function runBotCommand(_argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
   });
   process.removeListener('SIGHUP', reload);
-  await bot.stop();
+  const log = bot.ctx.logger;
+  const graceMs = bot.ctx.config.shutdownGraceS * 1000;
+  // A second signal means now; and whatever hangs, the process is gone soon after its grace period.
+  const now = () => {
+    log.warn({ event: 'bot_killed' }, 'second signal: exiting now');
+    process.exit(1);
+  };
+  process.once('SIGTERM', now);
+  process.once('SIGINT', now);
+  setTimeout(() => {
+    log.error({ event: 'bot_shutdown_overdue' }, 'shutdown did not finish within the grace period: exiting');
+    process.exit(1);
+  }, graceMs + 2_000).unref();
+  const r = await bot.shutdown({ graceMs });
+  log.info({ event: 'bot_stopped', ...r }, 'gearops bot stopped');
+  // A job the worker still runs keeps a socket open: it must not keep the process alive.
+  setTimeout(() => process.exit(0), 500).unref();
   return 0;
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
 import { ErrorCode, GearopsError } from './errors.js';
+import { SLACK_RESPONSE_ORIGINS } from './chat/slack/requests.js';
 
 /** Each variable: what it is for and what to put there (the README's configuration table follows this). */
 export const VARIABLES = {
@@ -14,6 +15,8 @@ export const VARIABLES = {
   SLACK_APP_TOKEN: 'an app-level token (xapp-…) with connections:write, for Socket Mode; leave unset for HTTP mode',
   SLACK_SIGNING_SECRET: "the signing secret from the Slack app's Basic Information page (HTTP mode)",
   SLACK_API_URL: 'the Web API base URL, e.g. https://slack.com/api/',
+  SLACK_RESPONSE_ORIGINS:
+    'the only origins the bot posts response_urls to, comma-separated (default https://hooks.slack.com,https://hooks.slack-gov.com)',
   PORT: 'the HTTP port for /slack/events and /healthz, e.g. 3000',
   GEAROPS_GEARMAN: 'job servers as host:port[,host:port…], e.g. 127.0.0.1:4730',
   GEAROPS_JOB_SECRET:
@@ -40,6 +43,8 @@ export const VARIABLES = {
     "a folder only the bot's user can read, where it keeps each cluster's passwords (default ~/.gearops/bot)",
   GEAROPS_SANDBOX_DEMO_CREDENTIALS:
     '1 to give sandboxes on a loopback address the well-known msandbox/msandbox accounts (the demo), or 0 (default): every cluster gets its own random passwords',
+  GEAROPS_SHUTDOWN_GRACE_S:
+    'seconds the bot lets running commands finish after SIGTERM before it hands the rest over and exits, 1 to 3600 (default 20)',
   GEAROPS_LOG_LEVEL: 'trace, debug, info, warn, error or silent',
   GEAROPS_MAX_FRAME_BYTES:
     'the largest Gearman frame read from a job server, in bytes, from 65536 to 268435456 (default 8388608); ' +
@@ -71,6 +76,16 @@ const channelId = z
   .string()
   .trim()
   .regex(/^[CGD][A-Z0-9]{2,}$/, 'expected a channel id such as C0123456789');
+const originList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
+  .refine((l) => l.length > 0 && l.every(isOrigin), 'expected origins such as https://hooks.slack.com, comma-separated')
+  .transform((l) => l.map((x) => new URL(x).origin));
 const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
 const schema = z.object({
@@ -90,6 +105,7 @@ const schema = z.object({
   ),
   SLACK_SIGNING_SECRET: z.preprocess(emptyToUndefined, z.string().min(8).optional()),
   SLACK_API_URL: z.preprocess(emptyToUndefined, z.string().url().default('https://slack.com/api/')),
+  SLACK_RESPONSE_ORIGINS: z.preprocess(emptyToUndefined, originList.default([...SLACK_RESPONSE_ORIGINS])),
   PORT: z.preprocess(emptyToUndefined, intIn(0, 65535).default(3000)),
   GEAROPS_GEARMAN: z.preprocess(emptyToUndefined, gearmanList.default(['127.0.0.1:4730'])),
   GEAROPS_JOB_SECRET: z.preprocess(emptyToUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
@@ -132,6 +148,15 @@ const schema = z.object({
       .default('0')
       .transform((v) => v === '1' || v === 'true'),
   ),
+  GEAROPS_SHUTDOWN_GRACE_S: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ error: 'expected a whole number of seconds' })
+      .int('expected a whole number of seconds')
+      .min(1, 'must be at least 1 second')
+      .max(3600, 'must be at most 3600 seconds: a process manager stops waiting long before that')
+      .default(20),
+  ),
   GEAROPS_LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -141,7 +166,15 @@ const schema = z.object({
 
 /** The validated configuration. */
 export interface GearopsConfig {
-  slack: { botToken?: string; appToken?: string; signingSecret?: string; apiUrl: string; port: number };
+  slack: {
+    botToken?: string;
+    appToken?: string;
+    signingSecret?: string;
+    apiUrl: string;
+    port: number;
+    /** Origins response_urls may be on (Slack's hooks hosts unless set for tests). */
+    responseOrigins: string[];
+  };
   gearman: string[];
   jobSecret?: string;
   mysqlUrl?: string;
@@ -164,6 +197,8 @@ export interface GearopsConfig {
   stateDir: string;
   /** Sandboxes on loopback addresses get the well-known demo accounts instead of random passwords. */
   sandboxDemoCredentials: boolean;
+  /** Seconds running commands get after SIGTERM before the bot hands them over and exits. */
+  shutdownGraceS: number;
   logLevel: string;
   /** The largest Gearman frame read; a job server sending a bigger one is disconnected. */
   maxFrameBytes: number;
@@ -210,6 +245,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, require: Requirement[] = [])
       signingSecret: e.SLACK_SIGNING_SECRET,
       apiUrl: e.SLACK_API_URL,
       port: e.PORT,
+      responseOrigins: e.SLACK_RESPONSE_ORIGINS,
     },
     gearman: e.GEAROPS_GEARMAN,
     jobSecret: e.GEAROPS_JOB_SECRET,
@@ -231,6 +267,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, require: Requirement[] = [])
     },
     stateDir: e.GEAROPS_STATE_DIR,
     sandboxDemoCredentials: e.GEAROPS_SANDBOX_DEMO_CREDENTIALS,
+    shutdownGraceS: e.GEAROPS_SHUTDOWN_GRACE_S,
     logLevel: e.GEAROPS_LOG_LEVEL,
     maxFrameBytes: e.GEAROPS_MAX_FRAME_BYTES,
   };
@@ -240,4 +277,14 @@ function configError(problems: string[]): GearopsError {
   return new GearopsError(ErrorCode.Config, `configuration is not valid:\n  - ${problems.join('\n  - ')}`, {
     data: { problems },
   });
+}
+
+/** An origin: scheme, host and optional port, nothing after (https://hooks.slack.com). */
+function isOrigin(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.origin === s.replace(/\/$/, '');
+  } catch {
+    return false;
+  }
 }

@@ -2,6 +2,7 @@
  * Platform-neutral chat messages. Commands and the monitor build these; the
  * Slack transport renders them as Block Kit, the console as plain text.
  */
+import { randomBytes } from 'node:crypto';
 
 /** A button on a message (Slack block action; a prompt in the console). */
 export interface Button {
@@ -41,6 +42,43 @@ export interface ChatFile {
   comment?: string;
 }
 
+/*
+ * Mentions the bot means to make are tokens only mention() and channelMention() produce: a private-use character,
+ * a key drawn at start-up, the id, another private-use character. Renderers turn those tokens, and nothing else,
+ * into live mentions: text from servers and users (an error, a result, a reason, a host name) cannot ping anyone,
+ * whatever it contains, since it cannot know the key.
+ */
+const MENTION_KEY = randomBytes(9).toString('base64url');
+const MENTION_TOKEN = new RegExp(`\uE000${MENTION_KEY}([@#])([A-Z0-9]{2,24})\uE001`, 'g');
+
+/** A mention of a Slack user (U…/W…) that renderers make live; anything else is shown as the plain id. */
+export function mention(userId: string): string {
+  return /^[UW][A-Z0-9]{1,23}$/.test(userId) ? `\uE000${MENTION_KEY}@${userId}\uE001` : userId;
+}
+
+/** A link to a channel (C…/G…) that renderers make live; anything else is shown as the plain id. */
+export function channelMention(channelId: string): string {
+  return /^[CG][A-Z0-9]{1,23}$/.test(channelId) ? `\uE000${MENTION_KEY}#${channelId}\uE001` : channelId;
+}
+
+/** Text cut into plain pieces and the mentions the bot made (tokens of mention()/channelMention()). */
+export function mentionSegments(s: string): Array<{ text: string } | { kind: '@' | '#'; id: string }> {
+  const out: Array<{ text: string } | { kind: '@' | '#'; id: string }> = [];
+  let at = 0;
+  for (const m of s.matchAll(MENTION_TOKEN)) {
+    if (m.index > at) out.push({ text: s.slice(at, m.index) });
+    out.push({ kind: m[1] as '@' | '#', id: m[2]! });
+    at = m.index + m[0].length;
+  }
+  if (at < s.length) out.push({ text: s.slice(at) });
+  return out;
+}
+
+/** Writes the bot's mentions as `show` says (plain text: `<@U…>`, as Slack shows them to people who type them). */
+export function showMentions(s: string, show = (kind: '@' | '#', id: string) => `<${kind}${id}>`): string {
+  return s.replace(MENTION_TOKEN, (_m, kind: '@' | '#', id: string) => show(kind, id));
+}
+
 /** Builds a message of one text line. */
 export function textMessage(text: string): ChatMessage {
   return { text, blocks: [{ type: 'text', text }] };
@@ -57,6 +95,10 @@ export function stripAnsi(s: string): string {
 
 /** Renders a message as plain text (console, logs, file previews). */
 export function renderText(msg: ChatMessage): string {
+  return showMentions(renderPlain(msg));
+}
+
+function renderPlain(msg: ChatMessage): string {
   if (!msg.blocks || msg.blocks.length === 0) return msg.text;
   const out: string[] = [];
   for (const b of msg.blocks) {

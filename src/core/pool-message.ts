@@ -3,7 +3,7 @@
  * same whoever made it (`/pool`, `/replica install … pool=yes`, `/replica
  * remove`, an alert's button, the monitor): server, before → after, who, why.
  */
-import type { ChatMessage } from './message.js';
+import { mention, type ChatMessage } from './message.js';
 import type { PoolChange, PoolRole } from './ports/store.js';
 
 /** A pool type for people: READ,WRITE · READ · offline (in the pool, no type) · not in pool. */
@@ -12,7 +12,7 @@ export function showPoolType(t: PoolRole[] | null): string {
 }
 
 /** The announcement of `ch`; `by` is how the actor is shown (default: a mention of ch.actor). */
-export function poolChangeMessage(ch: PoolChange, by = `<@${ch.actor}>`): ChatMessage {
+export function poolChangeMessage(ch: PoolChange, by = mention(ch.actor)): ChatMessage {
   const server = `${ch.host}:${ch.port}`;
   const line = `Pool: ${server} ${showPoolType(ch.before)} → ${showPoolType(ch.after)} by ${by} — ${ch.reason}`;
   return {

@@ -33,6 +33,11 @@ export interface RouterDeps {
   /** Where audit rows go; without a store they go to the log only. */
   audit?: AuditStore;
   userRate?: UserRateLimit;
+  /**
+   * Counts userRate over every bot instance (the store): 0, or ms to wait. When it fails, this instance counts
+   * alone.
+   */
+  sharedRate?: (userId: string, limit: number, windowMs: number) => Promise<number>;
   /** Buttons that belong to no slash command (e.g. the monitor's incident buttons), by action id prefix. */
   actions?: Record<string, ActionHandler>;
   now?: () => number;
@@ -62,6 +67,19 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
   const now = deps.now ?? Date.now;
   const byName = new Map(deps.commands.map((c) => [c.name, c]));
   const limiter = deps.userRate ? createUserLimiter(deps.userRate, now) : null;
+  const takeRate = async (userId: string): Promise<number> => {
+    if (!limiter || !deps.userRate) return 0;
+    if (!deps.sharedRate) return limiter.take(userId);
+    try {
+      return await deps.sharedRate(userId, deps.userRate.limit, deps.userRate.windowMs);
+    } catch (err) {
+      deps.logger.warn(
+        { event: 'rate_shared_failed', err: (err as Error).message },
+        'the store did not count this command: the rate limit is counted by this instance only',
+      );
+      return limiter.take(userId);
+    }
+  };
 
   async function audit(entry: AuditEntry): Promise<void> {
     deps.logger.info({ event: 'audit', ...entry }, 'audit');
@@ -143,7 +161,7 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
       const started = now();
       const mod = byName.get(inv.command);
       let outcome: CommandOutcome;
-      const wait = limiter?.take(inv.principal.userId) ?? 0;
+      const wait = await takeRate(inv.principal.userId);
       if (!mod) {
         await inv.reply.ephemeral(
           textMessage(

@@ -1,5 +1,5 @@
 /** The alert thread's parent message and replies, as neutral chat messages. */
-import type { Button, ChatMessage } from '../core/message.js';
+import { mention, type Button, type ChatMessage } from '../core/message.js';
 import type { Incident } from '../core/ports/store.js';
 import { FAULT_TITLES } from './detect.js';
 
@@ -72,7 +72,7 @@ export function alertMessage(i: Incident, opts: { role?: string; pool: boolean; 
       { type: 'code', text: describeError(i) },
       {
         type: 'context',
-        text: `opened ${i.openedAt.toISOString()}${i.acknowledgedBy ? ` · acknowledged by <@${i.acknowledgedBy}>` : ''}${opts.pooledOut ? ' · out of the pool' : ''} · updates in this thread`,
+        text: `opened ${i.openedAt.toISOString()}${i.acknowledgedBy ? ` · acknowledged by ${mention(i.acknowledgedBy)}` : ''}${opts.pooledOut ? ' · out of the pool' : ''} · updates in this thread`,
       },
       ...(buttons.length ? [{ type: 'buttons' as const, buttons }] : []),
     ],

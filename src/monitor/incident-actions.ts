@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../log.js';
 import { ErrorCode, GearopsError } from '../errors.js';
-import { textMessage } from '../core/message.js';
+import { mention, textMessage } from '../core/message.js';
 import type { ChatSink } from '../core/ports/chat.js';
 import type { ActionHandler, ActionInvocation, CommandOutcome } from '../core/ports/commands.js';
 import type { Policy, PolicyAction } from '../core/ports/policy.js';
@@ -55,7 +55,7 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
         roles: inv.principal.roles,
       },
     });
-    const who = `<@${inv.principal.userId}>`;
+    const who = mention(inv.principal.userId);
     if (!decision.allow) {
       await inv.reply.ephemeral(textMessage(`Denied: ${decision.reason}`));
       return { status: 'denied', rule: decision.rule, host: incident.host, summary: decision.reason };

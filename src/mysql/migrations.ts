@@ -97,6 +97,34 @@ export const STORE_MIGRATIONS: Migration[] = [
       `ALTER TABLE cluster_nodes ADD COLUMN probe_via VARCHAR(64) NULL`,
     ],
   },
+  {
+    version: 3,
+    name: 'Slack requests, confirmations and user rates shared between bot instances',
+    statements: [
+      // Keys of requests taken (sha256 of trigger_id keys and of timestamp+signature): retries and replays.
+      `CREATE TABLE IF NOT EXISTS slack_requests (
+        k CHAR(64) NOT NULL PRIMARY KEY,
+        at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        KEY (at)
+      ) ENGINE=InnoDB DEFAULT CHARSET=ascii`,
+      // answer: what the asker's user pressed; taken: what the asking instance acted on (each set once).
+      `CREATE TABLE IF NOT EXISTS confirmations (
+        id CHAR(36) NOT NULL PRIMARY KEY,
+        user_id VARCHAR(64) NOT NULL,
+        answer TINYINT(1) NULL,
+        taken TINYINT(1) NULL,
+        expires_at DATETIME(3) NOT NULL,
+        at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        KEY (at)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS user_rate_hits (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        user_id VARCHAR(64) NOT NULL,
+        at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        KEY (user_id, at)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
 ];
 
 /** Every migration, in order. */

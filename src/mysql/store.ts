@@ -6,6 +6,7 @@
 import mysql, { type Pool, type PoolConnection, type RowDataPacket, type ResultSetHeader } from 'mysql2/promise';
 import type { Logger } from '../log.js';
 import { ErrorCode, GearopsError } from '../errors.js';
+import { createMysqlInteractions } from './interactions.js';
 import type {
   AuditRow,
   ClusterNode,
@@ -269,6 +270,7 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
         return r.affectedRows > 0;
       },
     },
+    interactions: createMysqlInteractions(q),
     incidents: {
       async findOpen(cluster, host, port, kind) {
         const rows = await q<RowDataPacket[]>('SELECT * FROM incidents WHERE open_key = ?', [

@@ -76,6 +76,7 @@ describe('Slack user groups map to policy roles, end to end', () => {
       GEAROPS_LOG_LEVEL: 'silent',
       GEAROPS_USER_RATE: '1000',
       GEAROPS_GROUPS_TTL_S: '3600',
+      SLACK_RESPONSE_ORIGINS: HOOKS,
     };
     bot = await startBot({ ...env, SLACK_API_URL: `${API}/api/` }, { dispatchPreset: 'fast', slackLimits: 'fast' });
     broken = await startBot(

@@ -234,6 +234,7 @@ export async function startHttpBotStack(opts: {
         GEAROPS_POLICY: policy,
         GEAROPS_LOG_LEVEL: 'silent',
         GEAROPS_USER_RATE: '1000',
+        SLACK_RESPONSE_ORIGINS: RESPONSE_ORIGIN,
         ...opts.env,
       },
       { dispatchPreset: 'fast', slackLimits: 'fast' },

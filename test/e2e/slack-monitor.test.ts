@@ -38,6 +38,7 @@ describe('alert threads through Slack over HTTP, on a real cluster', () => {
         SLACK_API_URL: `${API}/api/`,
         GEAROPS_LOG_LEVEL: 'silent',
         GEAROPS_MONITOR_INTERVAL_MS: '1000',
+        SLACK_RESPONSE_ORIGINS: new URL(respondUrl).origin,
       },
       { dispatchPreset: 'fast', slackLimits: 'fast' },
     );

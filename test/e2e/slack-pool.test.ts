@@ -358,8 +358,13 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
     const before = await snapshot();
     const ask = await askDelete('del db1:3306 retiring');
     expect(ask.question).toContain('Delete db1:3306 (READ) from the pool? Reason: retiring');
-    // Another DBA presses "Delete" on someone else's question: ignored, and the question still waits.
+    // Another DBA presses "Delete" on someone else's question: refused with the reason; the question still waits.
     const intruder = await pressButton('gearops.confirm.yes', ask.confirmId, DBA2);
+    const refusal = () => stack.responses.filter((r) => r.path === intruder);
+    await waitFor(() => refusal().length > 0);
+    expect(refusal().map((r) => [r.body.text, r.body.replace_original])).toEqual([
+      [`Only <@${DBA}> can answer this question; your press changed nothing.`, false],
+    ]);
     const owner = await pressButton('gearops.confirm.no', ask.confirmId, DBA);
     expect(await audited(ask.trigger)).toMatchObject({
       status: 'refused',
@@ -367,7 +372,6 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
       userId: DBA,
     });
     expect(stack.responses.filter((r) => r.path === owner).map((r) => r.body.text)).toEqual(['Cancelled.']);
-    expect(stack.responses.filter((r) => r.path === intruder)).toEqual([]);
     expect(
       stack.responses
         .filter((r) => r.path === `/respond/${ask.trigger}`)
@@ -397,11 +401,14 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
       reason: 'retired',
     });
 
-    // A second press of the same button finds nothing to confirm: no second delete, no second announcement.
+    // A second press of the same button is told it counts for nothing: no second delete, no second announcement.
     const again = await pressButton('gearops.confirm.yes', ask.confirmId, DBA);
+    await waitFor(() => stack.responses.some((r) => r.path === again));
+    expect(stack.responses.filter((r) => r.path === again).map((r) => r.body.text)).toEqual([
+      'This question was already answered; your press changed nothing.',
+    ]);
     const del = await pool('del db1:3306 retired');
     expect(del.replyText).toContain('db1:3306 is not in the pool; nothing was changed.');
-    expect(stack.responses.filter((r) => r.path === again)).toEqual([]);
     expect(announcements().length).toBe(before + 1);
   });
 

@@ -56,6 +56,7 @@ describe('the bot in Socket Mode', () => {
         GEAROPS_POLICY: 'policies/demo.yml',
         GEAROPS_LOG_LEVEL: 'silent',
         GEAROPS_USER_RATE: '1000',
+        SLACK_RESPONSE_ORIGINS: 'http://hooks-socket.test',
       },
       { dispatchPreset: 'fast', slackLimits: 'fast' },
     );

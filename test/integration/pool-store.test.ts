@@ -8,6 +8,7 @@ import { createPoolCommand } from '../../commands/pool.js';
 import { createCommandRouter } from '../../src/core/router.js';
 import { startMariadb } from '../helpers/mariadb.js';
 import { createRecordingReply } from '../unit/fakes/ports.js';
+import { showMentions } from '../../src/core/message.js';
 
 const logger = createSilentLogger();
 
@@ -48,7 +49,10 @@ describe('store and /pool on a real MariaDB', () => {
     const policy = loadPolicyFile('policies/demo.yml');
     const announced: string[] = [];
     const chat = {
-      post: async (_c: string, m: { text: string }) => (announced.push(m.text), { channel: 'CPOOL', ts: '1.1' }),
+      post: async (_c: string, m: { text: string }) => (
+        announced.push(showMentions(m.text)),
+        { channel: 'CPOOL', ts: '1.1' }
+      ),
       update: async () => undefined,
       upload: async () => undefined,
     };

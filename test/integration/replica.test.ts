@@ -5,6 +5,7 @@ import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { createReplicationProbe } from '../../src/mysql/replication.js';
 import type { ClusterCredentials } from '../../src/core/ports/credentials.js';
 import { createFileCredentialStore } from '../../src/cluster-credentials.js';
+import { showMentions } from '../../src/core/message.js';
 
 const pidsOf = (f: Fleet) => {
   const out: string[] = [];
@@ -207,7 +208,7 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
     const pool = async () =>
       (await f.ctx.store!.pool.list()).map((n) => `${n.host}:${n.port}:${n.type.join(',')}`).sort();
     expect(await pool()).toEqual(['127.0.0.1:24110:READ,WRITE', '127.0.0.1:24111:READ', 'db9:3306:READ']);
-    const announced = () => f.sink.posts.filter((p) => p.channel === 'CPOOL').map((p) => p.msg.text);
+    const announced = () => f.sink.posts.filter((p) => p.channel === 'CPOOL').map((p) => showMentions(p.msg.text));
     expect(announced()).toEqual(
       expect.arrayContaining([
         expect.stringMatching(

@@ -81,3 +81,23 @@ describe('config', () => {
     expect(parseConfig({ SLACK_APP_TOKEN: '', GEAROPS_MYSQL_URL: '' }).mysqlUrl).toBeUndefined();
   });
 });
+
+describe('shutdown grace and response_url origins', () => {
+  it('defaults to 20 s and to Slack hooks hosts, and names the variable and the fix for a bad value', () => {
+    const c = parseConfig({});
+    expect(c.shutdownGraceS).toBe(20);
+    expect(c.slack.responseOrigins).toEqual(['https://hooks.slack.com', 'https://hooks.slack-gov.com']);
+    expect(
+      parseConfig({ SLACK_RESPONSE_ORIGINS: 'http://127.0.0.1:8080/, https://hooks.slack.com' }).slack.responseOrigins,
+    ).toEqual(['http://127.0.0.1:8080', 'https://hooks.slack.com']);
+    expect(() => parseConfig({ GEAROPS_SHUTDOWN_GRACE_S: '0' })).toThrow(
+      /GEAROPS_SHUTDOWN_GRACE_S: must be at least 1/,
+    );
+    expect(() => parseConfig({ GEAROPS_SHUTDOWN_GRACE_S: 'soon' })).toThrow(
+      /GEAROPS_SHUTDOWN_GRACE_S: expected a whole/,
+    );
+    expect(() => parseConfig({ SLACK_RESPONSE_ORIGINS: 'https://hooks.slack.com/commands' })).toThrow(
+      /SLACK_RESPONSE_ORIGINS: expected origins/,
+    );
+  });
+});

@@ -7,10 +7,13 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
 import type { Logger } from '../../log.js';
-import type { ChatFile, ChatMessage } from '../../core/message.js';
+import { textMessage, type ChatFile, type ChatMessage } from '../../core/message.js';
 import type { ChatSink, MessageRef, Reply } from '../../core/ports/chat.js';
 import type { CommandRouter, Principal } from '../../core/ports/commands.js';
+import type { InteractionStore } from '../../core/ports/store.js';
 import { renderSlack } from './render.js';
+import { createConfirmationDesk } from './confirmations.js';
+import { isAllowedResponseUrl, refuseUnfreshRequests, signatureKey, SLACK_RESPONSE_ORIGINS } from './requests.js';
 import { createSlackScheduler, SLACK_LIMIT_PRESETS, type SlackLimits } from './limits.js';
 import { createGroupDirectory } from './groups.js';
 
@@ -30,6 +33,15 @@ export interface SlackBotOptions {
   confirmTimeoutMs?: number;
   /** User groups the policy names (policy.groupIds()) and how long a member list is fresh; no ids: usergroups.* is never called. */
   groups?: { ids: readonly string[]; ttlMs: number; waitMs?: number };
+  /**
+   * Shared with the other bot instances (the store): requests taken, confirmations, per-user counts. Without it
+   * (or while it does not answer) this instance knows only its own.
+   */
+  interactions?: InteractionStore;
+  /** How often an open confirmation looks for a press that reached another instance. */
+  confirmPollMs?: number;
+  /** The only origins the bot posts response_urls to (default: Slack's hooks hosts). */
+  responseOrigins?: readonly string[];
 }
 
 /** A Slack bot. */
@@ -75,7 +87,20 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
         endpoints: '/slack/events',
         logLevel: LogLevel.WARN,
         customRoutes: [healthRoute],
+        // Bolt's context gets the signed request's timestamp and signature: a replay of the same bytes is refused.
+        customPropertiesExtractor: (req) => {
+          const key = signatureKey(req.headers);
+          return key ? { gearopsSignatureKey: key } : {};
+        },
       });
+  // Bolt refuses stale timestamps only; one dated ahead (a request signed now to be replayed later) is refused too.
+  if (receiver)
+    receiver.requestListener = refuseUnfreshRequests(receiver.requestListener, (skewS, req) =>
+      log.warn(
+        { event: 'slack_request_unfresh', skewS, url: req.url },
+        'refused a request whose timestamp is missing or more than 5 minutes off (401)',
+      ),
+    );
   const app = new App({
     token: opts.botToken,
     // Socket Mode: apps.connections.open goes to the same Web API base URL as every other call.
@@ -93,7 +118,12 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
   const client = app.client;
   const sched = createSlackScheduler(limits, log);
   const seen = new Map<string, number>();
-  const confirms = new Map<string, { user: string; resolve(v: boolean): void }>();
+  const confirms = createConfirmationDesk({
+    shared: opts.interactions,
+    logger: log,
+    pollMs: opts.confirmPollMs,
+  });
+  const responseOrigins = opts.responseOrigins ?? SLACK_RESPONSE_ORIGINS;
   const directory = createGroupDirectory({
     groupIds: opts.groups?.ids ?? [],
     ttlMs: opts.groups?.ttlMs ?? 300_000,
@@ -122,13 +152,46 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       `policy roles use ${opts.groups.ids.length} user group(s): members are looked up with usergroups.users.list`,
     );
 
-  /** Remembers a request key for 10 minutes; false when it was already seen (a Slack retry). */
-  const firstTime = (key: string) => {
+  /** Remembers request keys for 10 minutes; false when one was already seen (a Slack retry, or a replay). */
+  const firstTime = (keys: readonly string[]) => {
     const now = Date.now();
     for (const [k, t] of seen) if (now - t > 600_000) seen.delete(k);
-    if (seen.has(key)) return false;
-    seen.set(key, now);
+    if (keys.some((k) => seen.has(k))) return false;
+    for (const k of keys) seen.set(k, now);
     return true;
+  };
+
+  /**
+   * firstTime, and across instances and restarts (the store): a request taken anywhere is not run again. If the
+   * store does not answer, this instance's own memory decides (logged: a retry reaching another may run twice).
+   */
+  const firstEverywhere = async (keys: Array<string | undefined>): Promise<boolean> => {
+    const ks = keys.filter((k): k is string => !!k);
+    if (!firstTime(ks)) return false;
+    if (!opts.interactions) return true;
+    try {
+      return await opts.interactions.claim(ks);
+    } catch (err) {
+      log.warn(
+        { event: 'slack_claim_failed', err: (err as Error).message },
+        'the store did not answer: this request is deduplicated by this instance only',
+      );
+      return true;
+    }
+  };
+
+  /**
+   * Bolt's respond() for this request if its response_url is on Slack's hosts; else none, and answers go through
+   * the Web API (a forged body must not make the bot post to a URL of its choice).
+   */
+  const respondVia = <R>(url: unknown, respond: R): R | undefined => {
+    if (isAllowedResponseUrl(url, responseOrigins)) return respond;
+    if (url === undefined) return undefined;
+    log.warn(
+      { event: 'slack_response_url_refused', origin: originOf(url) },
+      'response_url is not on an allowed origin: answering through the Web API instead',
+    );
+    return undefined;
   };
 
   const sink: ChatSink = {
@@ -188,16 +251,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       update: (ref, msg) => sink.update(ref, msg),
       upload: (ref, file) => sink.upload(ref, file),
       async confirm(question: ChatMessage, o) {
-        const id = randomUUID();
-        const answer = new Promise<boolean>((resolve) => {
-          confirms.set(id, { user, resolve });
-          setTimeout(
-            () => {
-              if (confirms.delete(id)) resolve(false);
-            },
-            o?.timeoutMs ?? opts.confirmTimeoutMs ?? 120_000,
-          ).unref();
-        });
+        const { id, answer } = await confirms.ask(user, o?.timeoutMs ?? opts.confirmTimeoutMs ?? 120_000);
         await this.ephemeral({
           text: question.text,
           blocks: [
@@ -219,7 +273,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
   app.command(/.*/, async ({ command, ack, respond, context, body }) => {
     await ack();
     const key = `${body.team_id ?? ''}/${command.channel_id}/${command.user_id}/${command.trigger_id}`;
-    if (!firstTime(key)) {
+    if (!(await firstEverywhere([key, signed(context)]))) {
       log.info(
         { event: 'slack_retry_ignored', retryNum: context.retryNum, command: command.command },
         'retry of an accepted command: not run again',
@@ -242,7 +296,11 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
             command: command.command.replace(/^\//, ''),
             text: command.text ?? '',
             principal,
-            reply: replyFor(command.channel_id, command.user_id, (m) => respond(m as never)),
+            reply: replyFor(
+              command.channel_id,
+              command.user_id,
+              respondVia(command.response_url, (m: Record<string, unknown>) => respond(m as never)),
+            ),
             source: 'slack',
             requestId: command.trigger_id || randomUUID(),
           });
@@ -251,8 +309,9 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     });
   });
 
-  app.action(/.*/, async ({ ack, body, action, respond }) => {
+  app.action(/.*/, async ({ ack, body, action, respond: boltRespond, context }) => {
     await ack();
+    const respond = respondVia((body as { response_url?: unknown }).response_url, boltRespond);
     const b = body as {
       user: { id: string; name?: string };
       channel?: { id: string };
@@ -260,21 +319,28 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       container?: { message_ts?: string; channel_id?: string };
     };
     const a = action as { action_id: string; value?: string; action_ts?: string };
+    const channel = b.channel?.id ?? b.container?.channel_id ?? '';
     if (a.action_id === 'gearops.confirm.yes' || a.action_id === 'gearops.confirm.no') {
-      const pending = confirms.get(a.value ?? '');
-      if (pending && pending.user === b.user.id) {
-        confirms.delete(a.value ?? '');
-        pending.resolve(a.action_id === 'gearops.confirm.yes');
-        await respond({
-          response_type: 'ephemeral',
-          replace_original: true,
-          text: a.action_id === 'gearops.confirm.yes' ? 'Confirmed.' : 'Cancelled.',
-        } as never).catch(() => undefined);
-      }
+      if (!(await firstEverywhere([signed(context)]))) return;
+      const yes = a.action_id === 'gearops.confirm.yes';
+      const r = await confirms.press(a.value ?? '', b.user.id, yes);
+      if (!r.taken)
+        log.info({ event: 'slack_confirm_refused', user: b.user.id, reason: r.text }, 'confirmation press refused');
+      // A press that counted replaces the question; a refused one is told why, the question stays.
+      const answer = { response_type: 'ephemeral', replace_original: r.taken, ...renderSlack(textMessage(r.text)) };
+      await (respond ? respond(answer as never) : Promise.reject(new Error('no response_url'))).catch(() =>
+        sched
+          .paced(channel, 'chat.postEphemeral', () =>
+            client.chat.postEphemeral({ channel, user: b.user.id, ...renderSlack(textMessage(r.text)) } as never),
+          )
+          .catch((err: Error) =>
+            log.warn({ err: err.message }, 'the answer to a confirmation press was not delivered'),
+          ),
+      );
       return;
     }
-    const channel = b.channel?.id ?? b.container?.channel_id ?? '';
-    if (!firstTime(`action/${b.user.id}/${a.action_id}/${a.action_ts ?? ''}/${b.message?.ts ?? ''}`)) return;
+    const actionKey = `action/${b.user.id}/${a.action_id}/${a.action_ts ?? ''}/${b.message?.ts ?? ''}`;
+    if (!(await firstEverywhere([actionKey, signed(context)]))) return;
     const ref: MessageRef = { channel, ts: b.message?.ts ?? b.container?.message_ts ?? '' };
     setImmediate(() => {
       void directory
@@ -286,7 +352,12 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
             principal: { userId: b.user.id, userName: b.user.name, channelId: channel, groups, roles: [] },
             message: ref,
             threadTs: b.message?.thread_ts ?? ref.ts,
-            reply: replyFor(channel, b.user.id, (m) => respond(m as never), b.message?.thread_ts ?? ref.ts),
+            reply: replyFor(
+              channel,
+              b.user.id,
+              respond && ((m: Record<string, unknown>) => respond(m as never)),
+              b.message?.thread_ts ?? ref.ts,
+            ),
             source: 'slack',
             requestId: randomUUID(),
           }),
@@ -325,4 +396,18 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       await sched.stop();
     },
   };
+}
+
+/** The signed request's key Bolt's context carries in HTTP mode (see customPropertiesExtractor). */
+function signed(context: Record<string, unknown>): string | undefined {
+  return typeof context.gearopsSignatureKey === 'string' ? context.gearopsSignatureKey : undefined;
+}
+
+/** The origin of a URL for the log (never the whole URL: a response_url is a credential for its request). */
+function originOf(url: unknown): string {
+  try {
+    return typeof url === 'string' ? new URL(url).origin : typeof url;
+  } catch {
+    return 'not a URL';
+  }
 }

@@ -1,19 +1,34 @@
 /** ChatMessage → Block Kit, within Slack's limits (3000 characters a section, 50 blocks, 4000 for `text`). */
-import { renderTable, type Block, type ChatMessage } from '../../core/message.js';
+import { mentionSegments, renderTable, showMentions, type Block, type ChatMessage } from '../../core/message.js';
 
 /** A Block Kit block (loosely typed: Bolt's types are wider than what we build). */
 export type SlackBlock = Record<string, unknown>;
 
 const SECTION_MAX = 3000;
 
-/** Escapes text for mrkdwn (Slack's three control characters). */
+/** Escapes text for mrkdwn (Slack's three control characters); the bot's mention tokens become plain ids. */
 export function escapeMrkdwn(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return plainMentions(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** Keeps user mentions (<@U123>) working while escaping everything else. */
+/** The bot's mention tokens as plain text (@U123, #C123), for places that must not ping (code, plain_text). */
+function plainMentions(s: string): string {
+  return showMentions(s, (kind, id) => `${kind}${id}`).replace(/[\uE000\uE001]/g, '');
+}
+
+/**
+ * Everything escaped, so no value can make a mention (<@…>), a broadcast (<!here>), a channel link (<#…>) or a
+ * labelled link (<http…|…>); only the mentions the bot made (core/message.ts mention()) become live ones.
+ */
 function mrkdwn(s: string): string {
-  return escapeMrkdwn(s).replace(/&lt;@([UW][A-Z0-9]+)&gt;/g, '<@$1>');
+  return mentionSegments(s)
+    .map((seg) => ('kind' in seg ? `<${seg.kind}${seg.id}>` : escapeMrkdwn(seg.text)))
+    .join('');
+}
+
+/** Plain text (headers, button labels, dialog titles): Slack does not parse it, but tokens must not show. */
+function plain(s: string): string {
+  return plainMentions(s);
 }
 
 function cut(s: string, max: number): string {
@@ -29,7 +44,7 @@ function code(text: string): SlackBlock {
 function renderBlock(b: Block): SlackBlock[] {
   switch (b.type) {
     case 'header':
-      return [{ type: 'header', text: { type: 'plain_text', text: cut(b.text, 150) } }];
+      return [{ type: 'header', text: { type: 'plain_text', text: cut(plain(b.text), 150) } }];
     case 'text':
       return [{ type: 'section', text: { type: 'mrkdwn', text: cut(mrkdwn(b.text), SECTION_MAX) } }];
     case 'code':
@@ -56,13 +71,13 @@ function renderBlock(b: Block): SlackBlock[] {
           elements: b.buttons.slice(0, 25).map((x) => ({
             type: 'button',
             action_id: x.actionId,
-            text: { type: 'plain_text', text: cut(x.label, 75) },
+            text: { type: 'plain_text', text: cut(plain(x.label), 75) },
             value: x.value.slice(0, 2000),
             ...(x.style ? { style: x.style } : {}),
             ...(x.confirm
               ? {
                   confirm: {
-                    title: { type: 'plain_text', text: x.confirm.title },
+                    title: { type: 'plain_text', text: plain(x.confirm.title) },
                     text: { type: 'mrkdwn', text: mrkdwn(x.confirm.text) },
                     confirm: { type: 'plain_text', text: x.confirm.yes },
                     deny: { type: 'plain_text', text: x.confirm.no },

@@ -184,12 +184,42 @@ export interface StoreLock {
   readonly held: boolean;
 }
 
+/** Why a confirmation press was or was not taken. */
+export type ConfirmationPress = 'ok' | 'not_yours' | 'answered' | 'expired' | 'unknown';
+
+/**
+ * What several bot instances share about Slack's requests: Slack may send a command's retry, a replay, or a button
+ * press to another instance than the one that took the command (HTTP behind a balancer; Socket Mode spreads events
+ * over every open connection), and a restarted instance remembers nothing of its own.
+ */
+export interface InteractionStore {
+  /** Records request keys; false when any of them was recorded before (a retry or replay of a taken request). */
+  claim(keys: readonly string[]): Promise<boolean>;
+  /** A confirmation asked of `userId` is open for `ttlMs`. */
+  openConfirmation(id: string, userId: string, ttlMs: number): Promise<void>;
+  /**
+   * Answers an open confirmation, once: 'ok', or why not (someone else's question, answered before, expired,
+   * unknown). `askedOf` is whom it was asked of, when known.
+   */
+  answerConfirmation(id: string, userId: string, yes: boolean): Promise<{ press: ConfirmationPress; askedOf?: string }>;
+  /**
+   * The asker takes the answer, once: the answer given, else null while open; `final` (the wait is over) takes
+   * "no" when nobody answered, so that a later press is refused as answered.
+   */
+  settleConfirmation(id: string, final: boolean): Promise<boolean | null>;
+  /** What the asker acted on (settleConfirmation); null while it has not taken an answer. */
+  confirmationTaken(id: string): Promise<boolean | null>;
+  /** One command of `userId` within `limit` per `windowMs`, counted over every instance: 0, or ms to wait. */
+  takeRate(userId: string, limit: number, windowMs: number): Promise<number>;
+}
+
 /** The whole store. */
 export interface Store {
   audit: AuditStore;
   clusters: ClusterStore;
   incidents: IncidentStore;
   pool: PoolStore;
+  interactions: InteractionStore;
   /** A named advisory lock (e.g. 'gearops.monitor'). */
   /** A named lock held by one process at a time; a holder silent for `idleTimeoutS` (default 60) loses it. */
   lock(name: string, opts?: { idleTimeoutS?: number }): StoreLock;

@@ -1,15 +1,37 @@
 import { describe, expect, it } from 'vitest';
 import { renderSlack } from '../../../src/chat/slack/render.js';
-import { renderRecords, resultBlock } from '../../../src/core/message.js';
+import { channelMention, mention, renderRecords, resultBlock } from '../../../src/core/message.js';
 
 describe('renderSlack', () => {
-  it('keeps user mentions in the fallback text and in blocks, and escapes every other control character', () => {
+  it("makes the bot's own mentions live in the fallback text and in blocks, and escapes everything else", () => {
     const out = renderSlack({
-      text: '<@U123> pressed <!channel> & <https://evil|x>',
-      blocks: [{ type: 'text', text: '<@W9> ran <b>' }],
+      text: `${mention('U123')} pressed <@U9> <!channel> & <https://evil|x>`,
+      blocks: [{ type: 'text', text: `${mention('W9')} ran <b> in ${channelMention('C42')}` }],
     });
-    expect(out.text).toBe('<@U123> pressed &lt;!channel&gt; &amp; &lt;https://evil|x&gt;');
-    expect(JSON.stringify(out.blocks)).toContain('<@W9> ran &lt;b&gt;');
+    expect(out.text).toBe('<@U123> pressed &lt;@U9&gt; &lt;!channel&gt; &amp; &lt;https://evil|x&gt;');
+    expect(JSON.stringify(out.blocks)).toContain('<@W9> ran &lt;b&gt; in <#C42>');
+  });
+
+  it("shows the bot's mentions as plain ids where nothing may ping: code, headers, button labels", () => {
+    const out = renderSlack({
+      text: 'x',
+      blocks: [
+        { type: 'code', text: `by ${mention('U1')}` },
+        { type: 'header', text: `by ${mention('U2')}` },
+        { type: 'buttons', buttons: [{ actionId: 'a', label: `ask ${mention('U3')}`, value: 'v' }] },
+      ],
+    });
+    const json = JSON.stringify(out.blocks);
+    expect(json).toContain('by @U1');
+    expect(json).toContain('by @U2');
+    expect(json).toContain('ask @U3');
+    expect(json).not.toMatch(/<@|\\ue000|\uE000/);
+  });
+
+  it('renders a forged token (without the key) as text', () => {
+    const out = renderSlack({ text: '\uE000AAAAAAAAAAAA@U1\uE001 <@U1>' });
+    expect(out.text).not.toContain('<@');
+    expect(out.text).not.toMatch(/[\uE000\uE001]/);
   });
 
   it('escapes output in code blocks and cannot be closed early by backticks in it', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createReplicaCommand, parseInstall } from '../../../commands/replica.js';
 import { ErrorCode, GearopsError } from '../../../src/errors.js';
 import { createSilentLogger } from '../../../src/log.js';
+import { showMentions, type ChatMessage } from '../../../src/core/message.js';
 import type { Dispatcher, JobRequest, JobResult } from '../../../src/core/ports/dispatcher.js';
 import type { ReplicationProbe } from '../../../src/core/ports/replication.js';
 import type { ChatSink } from '../../../src/core/ports/chat.js';
@@ -179,7 +180,9 @@ describe('/replica remove of a cluster whose nodes are in the pool', () => {
       setNodes: async () => true,
     };
     const posts: string[] = [];
-    const chat = { post: async (_c: string, m: { text: string }) => void posts.push(m.text) } as unknown as ChatSink;
+    const chat = {
+      post: async (_c: string, m: ChatMessage) => void posts.push(showMentions(m.text)),
+    } as unknown as ChatSink;
     const cmd = createReplicaCommand({
       dispatcher,
       policy: createFakePolicy({ allowActions: opts.allow }),

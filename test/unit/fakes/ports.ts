@@ -3,7 +3,13 @@ import type { ChatFile, ChatMessage } from '../../../src/core/message.js';
 import { renderText } from '../../../src/core/message.js';
 import type { MessageRef, Reply } from '../../../src/core/ports/chat.js';
 import type { Decision, Policy, PolicyAction, RunDecision } from '../../../src/core/ports/policy.js';
-import type { AuditEntry, AuditRow, AuditStore, ClusterRecord } from '../../../src/core/ports/store.js';
+import type {
+  AuditEntry,
+  AuditRow,
+  AuditStore,
+  ClusterRecord,
+  InteractionStore,
+} from '../../../src/core/ports/store.js';
 
 /** A Reply that records what a command said. */
 export function createRecordingReply(channel = 'C1', opts: { confirm?: boolean } = {}) {
@@ -97,4 +103,69 @@ export function fakeCluster(name: string, port: number): ClusterRecord {
       { host: `${name}2`, address: '10.0.0.2', port: port + 1, role: 'replica', serverId: 2, sandbox: name },
     ],
   };
+}
+
+/**
+ * The store's InteractionStore in memory, with the same once-only rules as the MySQL one (tables of migration
+ * 3); `now` moves time for expiry and rate windows; `failing` makes every call throw (the store is down).
+ */
+export function createMemoryInteractions(opts: { now?: () => number } = {}): InteractionStore & {
+  failing: boolean;
+  keys: Set<string>;
+} {
+  const now = opts.now ?? Date.now;
+  const keys = new Set<string>();
+  const confirmations = new Map<
+    string,
+    { user: string; answer: boolean | null; taken: boolean | null; expiresAt: number }
+  >();
+  const hits = new Map<string, number[]>();
+  const self = {
+    failing: false,
+    keys,
+    async claim(ks: readonly string[]) {
+      check();
+      const fresh = ks.filter((k) => !keys.has(k));
+      for (const k of ks) keys.add(k);
+      return fresh.length === ks.length;
+    },
+    async openConfirmation(id: string, user: string, ttlMs: number) {
+      check();
+      confirmations.set(id, { user, answer: null, taken: null, expiresAt: now() + ttlMs });
+    },
+    async answerConfirmation(id: string, user: string, yes: boolean) {
+      check();
+      const c = confirmations.get(id);
+      if (!c) return { press: 'unknown' as const };
+      if (c.user !== user) return { press: 'not_yours' as const, askedOf: c.user };
+      if (c.answer !== null) return { press: 'answered' as const, askedOf: c.user };
+      if (c.taken !== null || c.expiresAt <= now()) return { press: 'expired' as const, askedOf: c.user };
+      c.answer = yes;
+      return { press: 'ok' as const };
+    },
+    async settleConfirmation(id: string, final: boolean) {
+      check();
+      const c = confirmations.get(id);
+      if (!c) return null;
+      if (c.taken === null && (c.answer !== null || final)) c.taken = c.answer ?? false;
+      return c.taken;
+    },
+    async confirmationTaken(id: string) {
+      check();
+      return confirmations.get(id)?.taken ?? null;
+    },
+    async takeRate(user: string, limit: number, windowMs: number) {
+      check();
+      const t = now();
+      const recent = (hits.get(user) ?? []).filter((x) => t - x < windowMs);
+      hits.set(user, recent);
+      if (recent.length >= limit) return windowMs - (t - recent[0]!);
+      recent.push(t);
+      return 0;
+    },
+  };
+  function check() {
+    if (self.failing) throw new Error('store unavailable');
+  }
+  return self;
 }
