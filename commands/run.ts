@@ -12,7 +12,7 @@ import type { CommandInvocation, CommandModule, CommandOutcome } from '../src/co
 import type { Dispatcher } from '../src/core/ports/dispatcher.js';
 import type { Policy } from '../src/core/ports/policy.js';
 import type { HostLimiter } from '../src/core/host-limiter.js';
-import type { MessageRef } from '../src/core/ports/chat.js';
+import { createLiveMessage } from '../src/core/live-message.js';
 import { formatDuration, mention, policyPrincipal, requesterOf } from './shared.js';
 import type { RunValue } from '../src/worker/capabilities/run.js';
 
@@ -123,20 +123,30 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
       return { status: 'failed', host, rule: decision.rule, summary: message };
     }
     const who = mention(inv.principal.userId);
-    let ref: MessageRef | null = null;
     let output = '';
     let lastUpdate = 0;
     let pending: ReturnType<typeof setTimeout> | null = null;
     let finished = false;
-    const started = Date.now();
+    let started = Date.now();
+    // The message is posted and updated at chat's pace, apart from the job: the host's slot is held only
+    // while the job runs, and a result that comes before the first post leaves is posted once, final.
+    let chatError: { err: Error; what: string } | null = null;
+    let shown = false;
+    const live = createLiveMessage({
+      reply: inv.reply,
+      logger: deps.logger,
+      onFailure: (err, stage) =>
+        (chatError = {
+          err,
+          what: stage === 'post' ? 'Could not post in the channel' : 'Could not update the message in the channel',
+        }),
+    });
 
     const push = () => {
       pending = null;
-      if (finished || !ref) return;
+      if (finished) return;
       lastUpdate = Date.now();
-      void inv.reply
-        .update(ref, render(host, line, who, output, `running for ${formatDuration(Date.now() - started)}…`))
-        .catch((err) => deps.logger.warn({ err }, 'stream update failed'));
+      live.show(render(host, line, who, output, `running for ${formatDuration(Date.now() - started)}…`));
     };
     const onOutput = (text: string) => {
       output += text;
@@ -144,13 +154,35 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
       pending = setTimeout(push, Math.max(0, updateEveryMs - (Date.now() - lastUpdate)));
     };
 
-    let queuedNote: string | null = null;
+    /** Shows the final state; where the channel cannot have it, the requester gets it privately, once, with why. */
+    const conclude = async (msg: ChatMessage, upload?: () => Promise<void>) => {
+      finished = true;
+      if (pending) clearTimeout(pending);
+      const ref = await live.finish(msg);
+      if (ref && upload)
+        await upload().catch((err: Error) => (chatError ??= { err, what: 'The full output could not be attached' }));
+      if (!chatError) return;
+      const { err, what } = chatError as { err: Error; what: string };
+      deps.logger.warn({ event: 'run_not_shown', host, err: err.message }, 'the channel could not be given the result');
+      // The requester is told once, privately, with Slack's reason and the fix; the result comes with it
+      // whenever the channel does not show it.
+      await inv.reply
+        .ephemeral({
+          text: `${what}: ${err.message}`,
+          blocks: [{ type: 'text', text: `:warning: ${what}: ${err.message}` }, ...(ref ? [] : (msg.blocks ?? []))],
+        })
+        .catch((e: Error) =>
+          deps.logger.error({ event: 'run_unreported', host, err: e.message }, 'the requester could not be told'),
+        );
+    };
+
     try {
       const result = await deps.limiter.schedule(
         host,
         async () => {
-          if (queuedNote && ref) await inv.reply.update(ref, render(host, line, who, '', 'starting…'));
-          else ref = await inv.reply.post(render(host, line, who, '', 'starting…'));
+          started = Date.now();
+          shown = true;
+          live.show(render(host, line, who, '', 'starting…'));
           return deps.dispatcher.submit<RunValue>({
             capability: 'run',
             host,
@@ -166,23 +198,14 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
           });
         },
         (position) => {
-          queuedNote = `queued: ${host} is busy, ${position} job(s) waiting`;
-          void inv.reply.post(render(host, line, who, '', queuedNote)).then((r) => {
-            ref = r;
-          });
+          shown = true;
+          live.show(render(host, line, who, '', `queued: ${host} is busy, ${position} job(s) waiting`));
         },
       );
-      finished = true;
-      if (pending) clearTimeout(pending);
-      const doneRef = ref as MessageRef | null;
       if (!result.ok || !result.value) {
         const reason = result.error?.message ?? 'the worker returned no result';
         const denied = result.error?.code === ErrorCode.PolicyDenied;
-        if (doneRef)
-          await inv.reply.update(
-            doneRef,
-            render(host, line, who, output, `${denied ? 'denied by the worker' : 'failed'}: ${reason}`),
-          );
+        await conclude(render(host, line, who, output, `${denied ? 'denied by the worker' : 'failed'}: ${reason}`));
         return {
           status: denied ? 'denied' : 'failed',
           host,
@@ -192,7 +215,6 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
         };
       }
       const v = result.value;
-      const final = v.output;
       const status = [
         v.timedOut
           ? `killed after its time limit (${formatDuration(decision.timeoutMs)})`
@@ -204,17 +226,18 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
         `rule ${v.rule ?? decision.rule ?? '?'}`,
       ].join(' · ');
       // Credentials in the output (other users' command lines in `ps auxww`) never reach the channel.
-      const clean = redactSecrets(stripAnsi(final));
-      if (doneRef) {
-        await inv.reply.update(doneRef, render(host, line, who, clean.length === 0 ? '(no output)' : clean, status));
-        if (clean.length > previewChars) {
-          await inv.reply.upload(doneRef, {
-            filename: `${host}-${line.split(' ')[0]}-${new Date(started).toISOString().replace(/[:.]/g, '-')}.txt`,
-            content: clean,
-            title: `${host}: ${line}`,
-          });
-        }
-      }
+      const clean = redactSecrets(stripAnsi(v.output));
+      await conclude(
+        render(host, line, who, clean.length === 0 ? '(no output)' : clean, status),
+        clean.length > previewChars
+          ? () =>
+              inv.reply.upload(live.ref()!, {
+                filename: `${host}-${line.split(' ')[0]}-${new Date(started).toISOString().replace(/[:.]/g, '-')}.txt`,
+                content: clean,
+                title: `${host}: ${line}`,
+              })
+          : undefined,
+      );
       const ok =
         !v.timedOut &&
         v.signal === null &&
@@ -230,13 +253,9 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
         summary: status,
       };
     } catch (err) {
-      finished = true;
-      if (pending) clearTimeout(pending);
       const message = isGearopsError(err) ? err.message : (err as Error).message;
-      const doneRef = ref as MessageRef | null;
-      if (doneRef)
-        await inv.reply.update(doneRef, render(host, line, who, output, `failed: ${message}`)).catch(() => undefined);
-      else await inv.reply.ephemeral(textMessage(`Failed: ${message}`));
+      if (shown) await conclude(render(host, line, who, output, `failed: ${message}`));
+      else await inv.reply.ephemeral(textMessage(`Failed: ${message}`)).catch(() => undefined);
       return { status: 'failed', host, rule: decision.rule, summary: message };
     }
   }

@@ -8,6 +8,7 @@ import { createLogger } from './log.js';
 import { createAppContext, type AppContext } from './app.js';
 import { createDeferredSink } from './chat/deferred-sink.js';
 import { createSlackBot } from './chat/slack/app.js';
+import { guardUnhandledRejections } from './process-guard.js';
 
 /** A running bot, for tests and the demo. */
 export interface RunningBot {
@@ -89,11 +90,13 @@ export async function startBot(
 /** Entry point of `gearops bot`: runs until SIGTERM/SIGINT; SIGHUP reads the policy file again. */
 export async function runBotCommand(_argv: string[]): Promise<number> {
   loadDotenvFile();
+  const unguard = guardUnhandledRejections(createLogger());
   let bot: RunningBot;
   try {
     bot = await startBot(process.env);
   } catch (err) {
     process.stderr.write(`gearops bot: ${(err as Error).message}\n`);
+    unguard();
     return 2;
   }
   const reload = () => void bot.reloadPolicy();
@@ -105,5 +108,6 @@ export async function runBotCommand(_argv: string[]): Promise<number> {
   });
   process.removeListener('SIGHUP', reload);
   await bot.stop();
+  unguard();
   return 0;
 }

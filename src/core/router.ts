@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { isGearopsError } from '../errors.js';
-import { textMessage } from './message.js';
+import { textMessage, type ChatMessage } from './message.js';
+import type { Reply } from './ports/chat.js';
 import type {
   ActionHandler,
   ActionInvocation,
@@ -74,6 +75,25 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
     }
   }
 
+  /**
+   * The reply handed to commands: a private answer that cannot be delivered (Slack refused it by every route) is
+   * logged, not thrown, so a denial stays a denial in the audit trail and the command goes on as decided.
+   */
+  function safeReply(reply: Reply, requestId: string, userId: string): Reply {
+    const ephemeral = (msg: ChatMessage) =>
+      reply
+        .ephemeral(msg)
+        .catch((err: Error) =>
+          deps.logger.error(
+            { event: 'answer_undelivered', requestId, user: userId, err: err.message, text: msg.text },
+            'the requester could not be told',
+          ),
+        );
+    return Object.assign(Object.create(reply) as Reply, { ephemeral });
+  }
+
+  const tell = (inv: CommandInvocation | ActionInvocation, text: string) => inv.reply.ephemeral(textMessage(text));
+
   async function guarded(
     run: () => Promise<CommandOutcome>,
     answer: (text: string) => Promise<void>,
@@ -85,9 +105,7 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
       if (isGearopsError(err)) {
         const status =
           err.code === 'gearops_policy_denied' ? 'denied' : err.code === 'gearops_usage' ? 'refused' : 'failed';
-        await answer(
-          `${status === 'denied' ? 'Denied' : status === 'refused' ? 'Refused' : 'Failed'}: ${err.message}`,
-        ).catch(() => undefined);
+        await answer(`${status === 'denied' ? 'Denied' : status === 'refused' ? 'Refused' : 'Failed'}: ${err.message}`);
         return {
           status,
           summary: err.message,
@@ -96,9 +114,7 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
         };
       }
       deps.logger.error({ event: 'command_crashed', err, requestId }, 'command failed unexpectedly');
-      await answer(`Failed: internal error (request ${requestId}); the details are in the bot's log.`).catch(
-        () => undefined,
-      );
+      await answer(`Failed: internal error (request ${requestId}); the details are in the bot's log.`);
       return { status: 'failed', summary: err instanceof Error ? err.message : String(err) };
     }
   }
@@ -139,30 +155,29 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
     commands: () => [...byName.values()],
 
     async dispatch(raw) {
-      const inv = withRoles({ ...raw, requestId: raw.requestId || randomUUID() });
+      const requestId = raw.requestId || randomUUID();
+      const inv = withRoles({ ...raw, requestId, reply: safeReply(raw.reply, requestId, raw.principal.userId) });
       const started = now();
       const mod = byName.get(inv.command);
       let outcome: CommandOutcome;
       const wait = limiter?.take(inv.principal.userId) ?? 0;
       if (!mod) {
-        await inv.reply.ephemeral(
-          textMessage(
-            `Unknown command /${inv.command}. Commands: ${[...byName.keys()].map((n) => `/${n}`).join(', ')}`,
-          ),
+        await tell(
+          inv,
+          `Unknown command /${inv.command}. Commands: ${[...byName.keys()].map((n) => `/${n}`).join(', ')}`,
         );
         outcome = { status: 'refused', summary: 'unknown command' };
       } else if (wait > 0) {
         const s = Math.ceil(wait / 1000);
-        await inv.reply.ephemeral(
-          textMessage(
-            `Slow down: you can run ${deps.userRate?.limit} commands per ${Math.round((deps.userRate?.windowMs ?? 60_000) / 1000)} s. Try again in ${s} s; nothing was run.`,
-          ),
+        await tell(
+          inv,
+          `Slow down: you can run ${deps.userRate?.limit} commands per ${Math.round((deps.userRate?.windowMs ?? 60_000) / 1000)} s. Try again in ${s} s; nothing was run.`,
         );
         outcome = { status: 'refused', summary: `rate limited (${s} s)` };
       } else {
         outcome = await guarded(
           () => mod.handle(inv),
-          (t) => inv.reply.ephemeral(textMessage(t)),
+          (t) => tell(inv, t),
           inv.requestId,
         );
       }
@@ -171,7 +186,8 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
     },
 
     async dispatchAction(raw) {
-      const inv = withRoles({ ...raw, requestId: raw.requestId || randomUUID() });
+      const requestId = raw.requestId || randomUUID();
+      const inv = withRoles({ ...raw, requestId, reply: safeReply(raw.reply, requestId, raw.principal.userId) });
       const started = now();
       let handler: ActionHandler | undefined;
       for (const table of [...[...byName.values()].map((m) => m.actions ?? {}), deps.actions ?? {}]) {
@@ -182,7 +198,7 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
       const outcome = handler
         ? await guarded(
             () => handler(inv),
-            (t) => inv.reply.ephemeral(textMessage(t)),
+            (t) => tell(inv, t),
             inv.requestId,
           )
         : { status: 'refused' as const, summary: `no handler for button ${inv.actionId}` };

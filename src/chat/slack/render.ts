@@ -11,9 +11,11 @@ export function escapeMrkdwn(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** Keeps user mentions (<@U123>) working while escaping everything else. */
+/** Keeps user mentions (<@U123>) and channel links (<#C123>, which notify nobody) working; escapes the rest. */
 function mrkdwn(s: string): string {
-  return escapeMrkdwn(s).replace(/&lt;@([UW][A-Z0-9]+)&gt;/g, '<@$1>');
+  return escapeMrkdwn(s)
+    .replace(/&lt;@([UW][A-Z0-9]+)&gt;/g, '<@$1>')
+    .replace(/&lt;#([CGD][A-Z0-9]+)&gt;/g, '<#$1>');
 }
 
 function cut(s: string, max: number): string {
