@@ -5,6 +5,7 @@
  */
 import { benchGearman } from './gearman.js';
 import { benchRunLatency } from './run-latency.js';
+import { benchBurst } from './burst.js';
 
 type Figures = Record<string, number | string | null>;
 
@@ -17,6 +18,7 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
   const sections: Array<[string, () => Promise<Figures>]> = [
     ['gearman', async () => ({ ...(await benchGearman({ log })) })],
     ['run', async () => ({ ...(await benchRunLatency()) })],
+    ['burst', async () => ({ ...(await benchBurst()) })],
   ];
   const extra = await loadOptionalSections(log);
   sections.push(...extra);
