@@ -167,6 +167,17 @@ export function interceptSlackApi(
   return { calls };
 }
 
+/** The messages of `channel` whose latest content (their post, or their last update) includes `final`, by ts. */
+export function finalMessages(calls: ApiCall[], channel: string, final = 'exit 0'): Map<string, string> {
+  const latest = new Map<string, string>();
+  for (const c of calls) {
+    if (c.body.channel !== channel) continue;
+    if (c.method === 'chat.postMessage' && c.reply?.ts) latest.set(String(c.reply.ts), c.body.blocks ?? '');
+    if (c.method === 'chat.update') latest.set(c.body.ts!, c.body.blocks ?? '');
+  }
+  return new Map([...latest].filter(([, b]) => b.includes(final)));
+}
+
 /** Polls `what` every 50 ms until it holds; throws after `ms`. */
 export function waitFor(what: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   return until(what, ms, 50);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBot } from '../../src/bot.js';
 import {
+  finalMessages,
   postInteraction,
   postSlashCommand,
   RESPONSE_ORIGIN,
@@ -35,17 +36,6 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
   afterAll(async () => {
     await stack?.stop();
   });
-
-  /** The messages of `channel` whose latest content (post or update) shows an exit status, by ts. */
-  const finalMessages = (channel: string) => {
-    const latest = new Map<string, string>();
-    for (const c of api.calls) {
-      if (c.body.channel !== channel) continue;
-      if (c.method === 'chat.postMessage' && c.reply?.ts) latest.set(String(c.reply.ts), c.body.blocks ?? '');
-      if (c.method === 'chat.update') latest.set(c.body.ts!, c.body.blocks ?? '');
-    }
-    return new Map([...latest].filter(([, b]) => b.includes('exit 0')));
-  };
 
   const command = (text: string, extra: Record<string, string> = {}) => ({
     command: '/run',
@@ -160,7 +150,7 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
         ).length === 20,
       30_000,
     );
-    await until(() => finalMessages('C7').size === 20, 30_000);
+    await until(() => finalMessages(api.calls, 'C7').size === 20, 30_000);
     const posts = api.calls.filter((c) => c.method === 'chat.postMessage' && c.body.channel === 'C7').map((c) => c.at);
     // One message per command: a queued one's note is updated, never followed by a second message.
     expect(posts).toHaveLength(20);
