@@ -60,6 +60,12 @@ export async function startBot(
   }
   // Only one bot instance monitors at a time (a lock in the store); the others stand by.
   await ctx.monitor?.start();
+  // What a previous bot process left in flight (it restarted or handed it over) is finished here.
+  void ctx
+    .recover(sink)
+    .catch((err: Error) =>
+      logger.error({ event: 'recover_failed', err: err.message }, 'commands of a previous bot could not be finished'),
+    );
   logger.info(
     { event: 'bot_started', mode: config.slack.appToken ? 'socket' : 'http', port: started.port },
     'gearops bot started',
@@ -81,6 +87,7 @@ export async function startBot(
       }
     },
     async stop() {
+      await ctx.handOver();
       await bot.stop();
       await ctx.close();
     },

@@ -28,6 +28,8 @@ export interface LiveMessageOptions {
   logger: Logger;
   /** Called at most once, with the first failure that keeps the channel from showing the final state. */
   onFailure?: (err: Error, stage: 'post' | 'update') => void;
+  /** Called once the message is posted (e.g. to journal where it is). */
+  onPosted?: (ref: MessageRef) => void;
 }
 
 /** Creates a live message in the reply's channel (nothing is posted before the first show()). */
@@ -79,6 +81,7 @@ export function createLiveMessage(opts: LiveMessageOptions): LiveMessage {
           .then(
             (ref) => {
               posted = ref;
+              opts.onPosted?.(ref);
               sendUpdate();
               return ref;
             },

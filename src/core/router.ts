@@ -181,7 +181,9 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
           inv.requestId,
         );
       }
-      await audit(auditRow(inv, inv.command, inv.text, outcome, started));
+      if (outcome.handedOver)
+        deps.logger.info({ event: 'handed_over', requestId: inv.requestId }, 'left to the next bot process');
+      else await audit(auditRow(inv, inv.command, inv.text, outcome, started));
       return outcome;
     },
 

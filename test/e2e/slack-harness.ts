@@ -210,6 +210,8 @@ export interface HttpBotStack {
   responses: ResponseCall[];
   /** A temp dir for the test's own files; removed by stop(). */
   dir: string;
+  /** The environment the bot was started with (to start another bot process on the same servers). */
+  env: NodeJS.ProcessEnv;
   /** Stops the bot, worker and servers and lifts the interception. */
   stop(): Promise<void>;
 }
@@ -266,23 +268,21 @@ export async function startHttpBotStack(opts: {
         responses.push({ path, body: (typeof body === 'string' ? JSON.parse(body) : body) as Record<string, unknown> });
         return [200, 'ok'];
       });
-    bot = await startBot(
-      {
-        SLACK_BOT_TOKEN: 'xoxb-test',
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        PORT: '0',
-        SLACK_API_URL: `${SLACK_API_ORIGIN}/api/`,
-        GEAROPS_GEARMAN: gm.address,
-        GEAROPS_JOB_SECRET: secret,
-        GEAROPS_MYSQL_URL: mdb.url,
-        GEAROPS_POLICY: policy,
-        GEAROPS_LOG_LEVEL: 'silent',
-        GEAROPS_USER_RATE: '1000',
-        ...opts.env,
-      },
-      { dispatchPreset: 'fast', slackLimits: 'fast' },
-    );
-    return { gearmand: gm, db: mdb, worker, bot, base: `http://127.0.0.1:${bot.port}`, api, responses, dir, stop };
+    const env: NodeJS.ProcessEnv = {
+      SLACK_BOT_TOKEN: 'xoxb-test',
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      PORT: '0',
+      SLACK_API_URL: `${SLACK_API_ORIGIN}/api/`,
+      GEAROPS_GEARMAN: gm.address,
+      GEAROPS_JOB_SECRET: secret,
+      GEAROPS_MYSQL_URL: mdb.url,
+      GEAROPS_POLICY: policy,
+      GEAROPS_LOG_LEVEL: 'silent',
+      GEAROPS_USER_RATE: '1000',
+      ...opts.env,
+    };
+    bot = await startBot(env, { dispatchPreset: 'fast', slackLimits: 'fast' });
+    return { gearmand: gm, db: mdb, worker, bot, base: `http://127.0.0.1:${bot.port}`, api, responses, dir, env, stop };
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;

@@ -15,6 +15,12 @@ export interface JobRequest {
   /** Verified events streamed by the worker while the job runs. */
   onEvent?: (event: JobEvent) => void;
   signal?: AbortSignal;
+  /**
+   * The job's id, when the caller journals it before submitting; with `firstAttempt` > 1 the job is a re-send of
+   * that id (a restarted bot following a command): the worker that ran it answers with that run's output.
+   */
+  jobId?: string;
+  firstAttempt?: number;
 }
 
 /** The verified final answer of a job. `ok: false` is a worker-side refusal or failure with its reason. */
