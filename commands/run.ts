@@ -254,7 +254,8 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
       const ref = await live.finish(msg);
       if (ref && upload)
         await upload().catch((err: Error) => (chatError ??= { err, what: 'The full output could not be attached' }));
-      if (!chatError) return;
+      // A bot that is stopping says nothing privately: the next process finishes the message.
+      if (!chatError || journal?.handedOver()) return;
       const { err, what } = chatError as { err: Error; what: string };
       deps.logger.warn({ event: 'run_not_shown', host, err: err.message }, 'the channel could not be given the result');
       // The requester is told once, privately, with Slack's reason and the fix; the result comes with it
@@ -300,7 +301,6 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
       );
       if (journal?.handedOver()) return handedOver(host);
       const { msg, outcome, clean } = settle(result, decision, host, line, who, output);
-      note({ state: 'done', jobHandle: result.handle });
       await conclude(
         msg,
         clean.length > previewChars
@@ -312,14 +312,17 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
               })
           : undefined,
       );
+      // Done only once the message shows it: a bot stopping meanwhile leaves it to the next, which finishes it.
+      if (journal?.handedOver()) return handedOver(host);
+      note({ state: 'done', jobHandle: result.handle });
       await journaled;
       return outcome;
     } catch (err) {
       if (journal?.handedOver()) return handedOver(host);
       const message = isGearopsError(err) ? err.message : (err as Error).message;
-      note({ state: 'done' });
       if (shown) await conclude(render(host, line, who, output, `failed: ${message}`));
       else await inv.reply.ephemeral(textMessage(`Failed: ${message}`)).catch(() => undefined);
+      note({ state: 'done' });
       await journaled;
       return { status: 'failed', host, rule: decision.rule, summary: message };
     }
