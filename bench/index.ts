@@ -6,6 +6,7 @@
 import { benchGearman } from './gearman.js';
 import { benchRunLatency } from './run-latency.js';
 import { benchFanout } from './fanout.js';
+import { benchBurst } from './burst.js';
 
 type Figures = Record<string, number | string | null>;
 
@@ -19,6 +20,7 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
     ['gearman', async () => ({ ...(await benchGearman({ log })) })],
     ['run', async () => ({ ...(await benchRunLatency()) })],
     ['fanout', async () => ({ ...(await benchFanout({ log })) })],
+    ['burst', async () => ({ ...(await benchBurst()) })],
   ];
   const extra = await loadOptionalSections(log);
   sections.push(...extra);

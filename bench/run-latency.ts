@@ -4,7 +4,8 @@
  * verified → final message. Sequential, so each figure is one user's wait.
  */
 import { randomBytes } from 'node:crypto';
-import { createSilentLogger } from '../src/log.js';
+import { createSilentLogger, type Logger } from '../src/log.js';
+import type { CommandRouter } from '../src/core/ports/commands.js';
 import { startGearmandProcess } from '../src/demo/gearmand-process.js';
 import { startWorkerProcess } from '../src/demo/worker-process.js';
 import { createGearmanDispatcher } from '../src/gearman/dispatcher.js';
@@ -32,10 +33,8 @@ export const quietReply: Reply = {
   confirm: async () => false,
 };
 
-/** Runs `runs` sequential `/run server1 hostname` commands and reports p50/p99. */
-export async function benchRunLatency(opts: { runs?: number } = {}): Promise<RunLatencyBench> {
-  const runs = opts.runs ?? 200;
-  const logger = createSilentLogger();
+/** gearmand, one worker process for server1 and a router serving /run on them (demo policy); stop() ends all. */
+export async function startRunRouter(logger: Logger): Promise<{ router: CommandRouter; stop(): Promise<void> }> {
   const secret = randomBytes(32).toString('hex');
   const g = await startGearmandProcess();
   const w = await startWorkerProcess({
@@ -51,6 +50,20 @@ export async function benchRunLatency(opts: { runs?: number } = {}): Promise<Run
     policy,
     logger,
   });
+  return {
+    router,
+    async stop() {
+      await dispatcher.close();
+      await w.stop();
+      await g.stop();
+    },
+  };
+}
+
+/** Runs `runs` sequential `/run server1 hostname` commands and reports p50/p99. */
+export async function benchRunLatency(opts: { runs?: number } = {}): Promise<RunLatencyBench> {
+  const runs = opts.runs ?? 200;
+  const { router, stop } = await startRunRouter(createSilentLogger());
   try {
     const times: number[] = [];
     for (let i = 0; i < runs + 5; i++) {
@@ -72,8 +85,6 @@ export async function benchRunLatency(opts: { runs?: number } = {}): Promise<Run
       runs,
     };
   } finally {
-    await dispatcher.close();
-    await w.stop();
-    await g.stop();
+    await stop();
   }
 }

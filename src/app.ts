@@ -3,6 +3,8 @@
  * demo: policy, dispatcher, store, limits, commands and the router, wired
  * from the configuration. Every adapter is created here and closed here.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { GearopsConfig } from './config.js';
 import type { Logger } from './log.js';
 import { ErrorCode, GearopsError } from './errors.js';
@@ -37,6 +39,12 @@ export interface AppContext {
   monitor: ReplicationMonitor | null;
   /** Audit rows waiting for the store (it was unreachable when they happened). */
   auditPending(): number;
+  /** Stopping: journals this process's commands in flight as handed over, and leaves them alone from now on. */
+  handOver(): Promise<number>;
+  /** True when accepted commands are journaled in the store: what a stopping bot leaves, the next one finishes. */
+  readonly journaled: boolean;
+  /** Finishes the commands other bot processes left (handed over, or silent for `staleMs`); returns how many. */
+  recover(chat: ChatSink, staleMs?: number): Promise<number>;
   /** Reads the policy file again (SIGHUP); throws and keeps the current rules when it does not load. */
   reloadPolicy(): PolicyReload;
   /** Closes every adapter this context opened. */
@@ -175,7 +183,13 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
     throw err;
   }
   const limiter = createHostLimiter({ maxConcurrent: config.hostConcurrency });
-  const commands: CommandModule[] = [createRunCommand({ dispatcher, policy, limiter, logger, fanout: config.fanout })];
+  // This process's name in the commands journal: what it leaves behind, another process finishes.
+  const instance = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  let handedOver = false;
+  const journal = store?.commands ? { instance, commands: store.commands, handedOver: () => handedOver } : undefined;
+  const commands: CommandModule[] = [
+    createRunCommand({ dispatcher, policy, limiter, logger, journal, fanout: config.fanout }),
+  ];
   const parts = store ? await storeParts({ store, policy, dispatcher, chat: opts.chat, config, logger }) : null;
   commands.push(
     ...(parts
@@ -212,6 +226,50 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
     logger,
     monitor: parts?.monitor ?? null,
     auditPending: () => audit?.pending() ?? 0,
+    journaled: journal !== undefined,
+    async handOver() {
+      if (!journal || handedOver) return 0;
+      handedOver = true;
+      const n = await journal.commands.handOver(instance).catch((err: Error) => {
+        logger.error({ event: 'handover_failed', err: err.message }, 'commands in flight could not be handed over');
+        return 0;
+      });
+      if (n) logger.info({ event: 'handed_over', commands: n }, `${n} command(s) in flight left to the next bot`);
+      return n;
+    },
+    async recover(chat, staleMs = 60_000) {
+      if (!journal) return 0;
+      const entries = await journal.commands.claim(instance, staleMs);
+      const finish = async (entry: (typeof entries)[number]) => {
+        const mod = commands.find((c) => c.name === entry.command);
+        const started = Date.now();
+        const outcome = mod?.recover
+          ? await mod.recover(entry, chat)
+          : { status: 'failed' as const, summary: 'not finished: the bot restarted' };
+        await audit?.record({
+          source: 'slack',
+          userId: entry.userId,
+          channelId: entry.channelId,
+          command: entry.command,
+          text: entry.text,
+          decision: outcome.status === 'denied' ? 'deny' : 'allow',
+          rule: outcome.rule ?? null,
+          status: outcome.status,
+          host: outcome.host ?? entry.host,
+          jobHandle: outcome.jobHandle ?? null,
+          exitCode: outcome.exitCode ?? null,
+          durationMs: outcome.durationMs ?? Date.now() - started,
+          outputBytes: outcome.outputBytes ?? null,
+          requestId: entry.requestId,
+          summary: `${outcome.summary ?? ''} (finished after a bot restart)`,
+        });
+      };
+      // At once: each waits for its host's slot like any command.
+      await Promise.all(entries.map(finish));
+      if (entries.length)
+        logger.info({ event: 'recovered', commands: entries.length }, 'commands of a previous bot finished');
+      return entries.length;
+    },
     reloadPolicy: () => policyFile.reload(),
     async close() {
       await parts?.monitor?.stop();

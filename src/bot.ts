@@ -24,6 +24,7 @@ export interface ShutdownResult {
   /** Closing the adapters (store, job servers, Slack) took longer than its share of the grace period. */
   closeTimedOut: boolean;
 }
+import { guardUnhandledRejections } from './process-guard.js';
 
 /** A running bot, for tests and the demo. */
 export interface RunningBot {
@@ -83,11 +84,19 @@ export async function startBot(
   }
   // Only one bot instance monitors at a time (a lock in the store); the others stand by.
   await ctx.monitor?.start();
+  // What a previous bot process left in flight (it restarted or handed it over) is finished here.
+  void ctx
+    .recover(sink)
+    .catch((err: Error) =>
+      logger.error({ event: 'recover_failed', err: err.message }, 'commands of a previous bot could not be finished'),
+    );
   logger.info(
     { event: 'bot_started', mode: config.slack.appToken ? 'socket' : 'http', port: started.port },
     'gearops bot started',
   );
   const stop = async () => {
+    // Commands still in flight are journaled as handed over: the next bot process finishes their messages.
+    await ctx.handOver();
     await bot.stop();
     await ctx.close();
   };
@@ -120,7 +129,10 @@ export async function startBot(
       const clean = await ctx.drain.idle(graceMs - closeMs);
       const left = ctx.drain.running();
       const deadline = Date.now() + closeMs;
-      if (left.length) await within(deadline, (o.handOver ?? defaultHandOver(logger))(left));
+      // With the commands journal the next bot process finishes what is left (stop() hands it over); without it,
+      // the users are told their results will not be posted.
+      const handOver = o.handOver ?? (ctx.journaled ? async () => undefined : defaultHandOver(logger));
+      if (left.length) await within(deadline, handOver(left));
       const closed = await within(deadline, stop());
       if (!closed) logger.warn({ event: 'bot_close_timeout' }, 'closing the adapters took too long; exiting anyway');
       return { clean, handedOver: left.length, closeTimedOut: !closed };
@@ -162,11 +174,13 @@ function defaultHandOver(logger: Logger): HandOver {
 /** Entry point of `gearops bot`: runs until SIGTERM/SIGINT; SIGHUP reads the policy file again. */
 export async function runBotCommand(_argv: string[]): Promise<number> {
   loadDotenvFile();
+  const unguard = guardUnhandledRejections(createLogger());
   let bot: RunningBot;
   try {
     bot = await startBot(process.env);
   } catch (err) {
     process.stderr.write(`gearops bot: ${(err as Error).message}\n`);
+    unguard();
     return 2;
   }
   const reload = () => void bot.reloadPolicy();
@@ -194,5 +208,6 @@ export async function runBotCommand(_argv: string[]): Promise<number> {
   log.info({ event: 'bot_stopped', ...r }, 'gearops bot stopped');
   // A job the worker still runs keeps a socket open: it must not keep the process alive.
   setTimeout(() => process.exit(0), 500).unref();
+  unguard();
   return 0;
 }

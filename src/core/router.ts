@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { isGearopsError } from '../errors.js';
-import { textMessage } from './message.js';
+import { textMessage, type ChatMessage } from './message.js';
+import type { Reply } from './ports/chat.js';
 import type {
   ActionHandler,
   ActionInvocation,
@@ -92,6 +93,25 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
     }
   }
 
+  /**
+   * The reply handed to commands: a private answer that cannot be delivered (Slack refused it by every route) is
+   * logged, not thrown, so a denial stays a denial in the audit trail and the command goes on as decided.
+   */
+  function safeReply(reply: Reply, requestId: string, userId: string): Reply {
+    const ephemeral = (msg: ChatMessage) =>
+      reply
+        .ephemeral(msg)
+        .catch((err: Error) =>
+          deps.logger.error(
+            { event: 'answer_undelivered', requestId, user: userId, err: err.message, text: msg.text },
+            'the requester could not be told',
+          ),
+        );
+    return Object.assign(Object.create(reply) as Reply, { ephemeral });
+  }
+
+  const tell = (inv: CommandInvocation | ActionInvocation, text: string) => inv.reply.ephemeral(textMessage(text));
+
   async function guarded(
     run: () => Promise<CommandOutcome>,
     answer: (text: string) => Promise<void>,
@@ -103,9 +123,7 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
       if (isGearopsError(err)) {
         const status =
           err.code === 'gearops_policy_denied' ? 'denied' : err.code === 'gearops_usage' ? 'refused' : 'failed';
-        await answer(
-          `${status === 'denied' ? 'Denied' : status === 'refused' ? 'Refused' : 'Failed'}: ${err.message}`,
-        ).catch(() => undefined);
+        await answer(`${status === 'denied' ? 'Denied' : status === 'refused' ? 'Refused' : 'Failed'}: ${err.message}`);
         return {
           status,
           summary: err.message,
@@ -114,9 +132,7 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
         };
       }
       deps.logger.error({ event: 'command_crashed', err, requestId }, 'command failed unexpectedly');
-      await answer(`Failed: internal error (request ${requestId}); the details are in the bot's log.`).catch(
-        () => undefined,
-      );
+      await answer(`Failed: internal error (request ${requestId}); the details are in the bot's log.`);
       return { status: 'failed', summary: err instanceof Error ? err.message : String(err) };
     }
   }
@@ -157,41 +173,44 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
     commands: () => [...byName.values()],
 
     async dispatch(raw) {
-      const inv = withRoles({ ...raw, requestId: raw.requestId || randomUUID() });
+      const requestId = raw.requestId || randomUUID();
+      const inv = withRoles({ ...raw, requestId, reply: safeReply(raw.reply, requestId, raw.principal.userId) });
       const started = now();
       const mod = byName.get(inv.command);
       let outcome: CommandOutcome;
       const wait = await takeRate(inv.principal.userId);
       if (!mod) {
-        await inv.reply.ephemeral(
-          textMessage(
-            `Unknown command /${inv.command}. Commands: ${[...byName.keys()].map((n) => `/${n}`).join(', ')}`,
-          ),
+        await tell(
+          inv,
+          `Unknown command /${inv.command}. Commands: ${[...byName.keys()].map((n) => `/${n}`).join(', ')}`,
         );
         outcome = { status: 'refused', summary: 'unknown command' };
       } else if (wait > 0) {
         const s = Math.ceil(wait / 1000);
-        await inv.reply.ephemeral(
-          textMessage(
-            `Slow down: you can run ${deps.userRate?.limit} commands per ${Math.round((deps.userRate?.windowMs ?? 60_000) / 1000)} s. Try again in ${s} s; nothing was run.`,
-          ),
+        await tell(
+          inv,
+          `Slow down: you can run ${deps.userRate?.limit} commands per ${Math.round((deps.userRate?.windowMs ?? 60_000) / 1000)} s. Try again in ${s} s; nothing was run.`,
         );
         outcome = { status: 'refused', summary: `rate limited (${s} s)` };
       } else {
         outcome = await guarded(
           () => mod.handle(inv),
-          (t) => inv.reply.ephemeral(textMessage(t)),
+          (t) => tell(inv, t),
           inv.requestId,
         );
       }
       // A fan-out is one command of many host jobs: one row per host job, tied together by the request id.
-      const rows = outcome.jobs?.length ? outcome.jobs : [outcome];
-      for (const row of rows) await audit(auditRow(inv, inv.command, inv.text, row, started));
+      if (outcome.handedOver)
+        deps.logger.info({ event: 'handed_over', requestId: inv.requestId }, 'left to the next bot process');
+      else
+        for (const row of outcome.jobs?.length ? outcome.jobs : [outcome])
+          await audit(auditRow(inv, inv.command, inv.text, row, started));
       return outcome;
     },
 
     async dispatchAction(raw) {
-      const inv = withRoles({ ...raw, requestId: raw.requestId || randomUUID() });
+      const requestId = raw.requestId || randomUUID();
+      const inv = withRoles({ ...raw, requestId, reply: safeReply(raw.reply, requestId, raw.principal.userId) });
       const started = now();
       let handler: ActionHandler | undefined;
       for (const table of [...[...byName.values()].map((m) => m.actions ?? {}), deps.actions ?? {}]) {
@@ -202,7 +221,7 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
       const outcome = handler
         ? await guarded(
             () => handler(inv),
-            (t) => inv.reply.ephemeral(textMessage(t)),
+            (t) => tell(inv, t),
             inv.requestId,
           )
         : { status: 'refused' as const, summary: `no handler for button ${inv.actionId}` };

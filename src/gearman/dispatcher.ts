@@ -181,13 +181,13 @@ export function createGearmanDispatcher(opts: {
       const pastRuns = new Set<string>();
       let envelope: JobEnvelope | null = null;
       let out: Awaited<ReturnType<typeof client.submit>> | null = null;
-      for (let attempt = 1; !out; attempt++) {
+      for (let attempt = Math.max(1, req.firstAttempt ?? 1); !out; attempt++) {
         const signed: { envelope: JobEnvelope; payload: string } = signJob(opts.secret, {
           host: req.host,
           capability: req.capability,
           requester: req.requester,
           args: req.args,
-          id: envelope?.id ?? req.id,
+          id: envelope?.id ?? req.jobId ?? req.id,
           attempt,
         });
         envelope = signed.envelope;
@@ -240,7 +240,12 @@ export function createGearmanDispatcher(opts: {
           // answers with it instead of running it twice), within the request's own time limit.
           const lost =
             isGearopsError(err) && (err.data as { connectionLost?: boolean } | undefined)?.connectionLost === true;
-          if (!lost || attempt >= MAX_SENDS || req.signal?.aborted || Date.now() >= deadline)
+          if (
+            !lost ||
+            attempt >= (req.firstAttempt ?? 1) + MAX_SENDS - 1 ||
+            req.signal?.aborted ||
+            Date.now() >= deadline
+          )
             throw unverifiedAnswer(err, req.host, fn);
           log.warn(
             { event: 'job_resend', fn, job: jobId, attempt: attempt + 1, err: (err as Error).message },

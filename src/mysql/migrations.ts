@@ -125,6 +125,31 @@ export const STORE_MIGRATIONS: Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     ],
   },
+  {
+    version: 4,
+    name: 'commands journal',
+    statements: [
+      // One row per accepted command, written before its job is submitted: a restarted bot (or another
+      // instance) finds what was in flight, and its message, from here.
+      `CREATE TABLE IF NOT EXISTS commands (
+        request_id VARCHAR(128) NOT NULL PRIMARY KEY,
+        -- 'handed-over:<instance>' once that bot stopped with it in flight.
+        instance VARCHAR(96) NOT NULL,
+        command VARCHAR(64) NOT NULL,
+        text TEXT NOT NULL,
+        user_id VARCHAR(64) NOT NULL,
+        channel_id VARCHAR(64) NOT NULL,
+        host VARCHAR(255) NULL,
+        job_id VARCHAR(128) NULL,
+        job_handle VARCHAR(128) NULL,
+        message_ts VARCHAR(64) NULL,
+        state ENUM('accepted','queued','running','done') NOT NULL,
+        accepted_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+        KEY (state, instance)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
 ];
 
 /** Every migration, in order. */

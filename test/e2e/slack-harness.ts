@@ -74,6 +74,25 @@ export interface ApiCall {
   reply?: Record<string, unknown>;
 }
 
+/**
+ * A failure the fake Web API answers with instead of `ok`: a Slack error (`{ error: 'not_in_channel' }`), an HTTP
+ * status (`{ status: 500 }`), or `'drop'`: the connection is reset before any answer.
+ */
+export type SlackFault = { error: string } | { status: number } | 'drop';
+
+/** Decides, call by call, whether the fake Web API fails this one (undefined: it answers as Slack would). */
+export type FaultPicker = (call: { method: string; body: Record<string, string> }) => SlackFault | undefined;
+
+/**
+ * The answer of a faulty call, or a thrown error that nock turns into a dropped connection. A Slack error is a
+ * 200 with ok:false from the Web API, and a 404 from a response_url or an upload URL (which have no ok field).
+ */
+function faultReply(fault: SlackFault, plain = false): [number, Record<string, unknown>] {
+  if (fault === 'drop') throw Object.assign(new Error('socket hang up (test fault)'), { code: 'ECONNRESET' });
+  if ('status' in fault) return [fault.status, { ok: false, error: `http_${fault.status}` }];
+  return [plain ? 404 : 200, { ok: false, error: fault.error }];
+}
+
 /** What usergroups.users.list answers for one group: its members, or a Slack error such as missing_scope. */
 export type GroupAnswer = string[] | { error: string };
 
@@ -81,11 +100,17 @@ export type GroupAnswer = string[] | { error: string };
  * Intercepts the Web API at `origin` + /api/: records every call, answers ok; `rateLimitFirst` answers that many
  * chat.postMessage calls with 429 first; `socketUrl` is what apps.connections.open hands out; `groupMembers` answers
  * usergroups.users.list by group id (read at each call, so a test may change it; a group not listed gets
- * no_such_subteam, as from Slack).
+ * no_such_subteam, as from Slack); `faults` (read at each call) fails chosen calls, the file upload's POST
+ * included (method `upload`).
  */
 export function interceptSlackApi(
   origin: string,
-  opts: { rateLimitFirst?: number; socketUrl?: string; groupMembers?: Record<string, GroupAnswer> } = {},
+  opts: {
+    rateLimitFirst?: number;
+    socketUrl?: string;
+    groupMembers?: Record<string, GroupAnswer>;
+    faults?: { pick?: FaultPicker };
+  } = {},
 ) {
   const calls: ApiCall[] = [];
   let ts = 1000;
@@ -93,11 +118,16 @@ export function interceptSlackApi(
   nock(origin)
     .persist()
     .post(/\/api\/.*/)
-    .reply(function (uri, raw) {
+    .reply(async function (uri, raw) {
       const method = uri.replace(/^\/api\//, '');
       const body =
         typeof raw === 'string' ? Object.fromEntries(new URLSearchParams(raw)) : (raw as Record<string, string>);
       calls.push({ method, body, at: Date.now() });
+      const fault = opts.faults?.pick?.({ method, body });
+      if (fault) {
+        calls[calls.length - 1]!.reply = { fault };
+        return faultReply(fault);
+      }
       if (method === 'chat.postMessage' && limited > 0) {
         limited--;
         return [429, { ok: false, error: 'ratelimited' }, { 'retry-after': '1' }];
@@ -127,15 +157,25 @@ export function interceptSlackApi(
   nock(origin)
     .persist()
     .post(/\/upload\/.*/)
-    .reply(function (uri, raw) {
-      calls.push({
-        method: 'upload',
-        body: { path: uri, bytes: String(typeof raw === 'string' ? raw.length : JSON.stringify(raw).length) },
-        at: Date.now(),
-      });
+    .reply(async function (uri, raw) {
+      const body = { path: uri, bytes: String(typeof raw === 'string' ? raw.length : JSON.stringify(raw).length) };
+      calls.push({ method: 'upload', body, at: Date.now() });
+      const fault = opts.faults?.pick?.({ method: 'upload', body });
+      if (fault) return faultReply(fault, true);
       return [200, 'OK'];
     });
   return { calls };
+}
+
+/** The messages of `channel` whose latest content (their post, or their last update) includes `final`, by ts. */
+export function finalMessages(calls: ApiCall[], channel: string, final = 'exit 0'): Map<string, string> {
+  const latest = new Map<string, string>();
+  for (const c of calls) {
+    if (c.body.channel !== channel) continue;
+    if (c.method === 'chat.postMessage' && c.reply?.ts) latest.set(String(c.reply.ts), c.body.blocks ?? '');
+    if (c.method === 'chat.update') latest.set(c.body.ts!, c.body.blocks ?? '');
+  }
+  return new Map([...latest].filter(([, b]) => b.includes(final)));
 }
 
 /** Polls `what` every 50 ms until it holds; throws after `ms`. */
@@ -170,6 +210,8 @@ export interface HttpBotStack {
   responses: ResponseCall[];
   /** A temp dir for the test's own files; removed by stop(). */
   dir: string;
+  /** The environment the bot was started with (to start another bot process on the same servers). */
+  env: NodeJS.ProcessEnv;
   /** Stops the bot, worker and servers and lifts the interception. */
   stop(): Promise<void>;
 }
@@ -184,6 +226,8 @@ export async function startHttpBotStack(opts: {
   workerHost?: string;
   env?: Record<string, string>;
   rateLimitFirst?: number;
+  /** Fails chosen Web API and response_url calls (method `respond`, body.path); read at each call. */
+  faults?: { pick?: FaultPicker };
 }): Promise<HttpBotStack> {
   const secret = randomBytes(32).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'gearops-e2e-'));
@@ -214,32 +258,32 @@ export async function startHttpBotStack(opts: {
       worker = await startWorkerProcess({ host: opts.workerHost, gearman: gm.address, secret, policy });
     nock.disableNetConnect();
     nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    const api = interceptSlackApi(SLACK_API_ORIGIN, { rateLimitFirst: opts.rateLimitFirst });
+    const api = interceptSlackApi(SLACK_API_ORIGIN, { rateLimitFirst: opts.rateLimitFirst, faults: opts.faults });
     nock(RESPONSE_ORIGIN)
       .persist()
       .post(/^\/respond/)
-      .reply(200, (path, body) => {
+      .reply(async (path, body) => {
+        const fault = opts.faults?.pick?.({ method: 'respond', body: { path } });
+        if (fault) return faultReply(fault, true);
         responses.push({ path, body: (typeof body === 'string' ? JSON.parse(body) : body) as Record<string, unknown> });
-        return 'ok';
+        return [200, 'ok'];
       });
-    bot = await startBot(
-      {
-        SLACK_BOT_TOKEN: 'xoxb-test',
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        PORT: '0',
-        SLACK_API_URL: `${SLACK_API_ORIGIN}/api/`,
-        GEAROPS_GEARMAN: gm.address,
-        GEAROPS_JOB_SECRET: secret,
-        GEAROPS_MYSQL_URL: mdb.url,
-        GEAROPS_POLICY: policy,
-        GEAROPS_LOG_LEVEL: 'silent',
-        GEAROPS_USER_RATE: '1000',
-        SLACK_RESPONSE_ORIGINS: RESPONSE_ORIGIN,
-        ...opts.env,
-      },
-      { dispatchPreset: 'fast', slackLimits: 'fast' },
-    );
-    return { gearmand: gm, db: mdb, worker, bot, base: `http://127.0.0.1:${bot.port}`, api, responses, dir, stop };
+    const env: NodeJS.ProcessEnv = {
+      SLACK_BOT_TOKEN: 'xoxb-test',
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      PORT: '0',
+      SLACK_API_URL: `${SLACK_API_ORIGIN}/api/`,
+      GEAROPS_GEARMAN: gm.address,
+      GEAROPS_JOB_SECRET: secret,
+      GEAROPS_MYSQL_URL: mdb.url,
+      GEAROPS_POLICY: policy,
+      GEAROPS_LOG_LEVEL: 'silent',
+      GEAROPS_USER_RATE: '1000',
+      SLACK_RESPONSE_ORIGINS: RESPONSE_ORIGIN,
+      ...opts.env,
+    };
+    bot = await startBot(env, { dispatchPreset: 'fast', slackLimits: 'fast' });
+    return { gearmand: gm, db: mdb, worker, bot, base: `http://127.0.0.1:${bot.port}`, api, responses, dir, env, stop };
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;

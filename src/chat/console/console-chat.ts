@@ -39,7 +39,7 @@ export function createConsoleChat(io: ConsoleIo, opts: { assumeYes?: boolean } =
   const sink: ChatSink = {
     async post(channel, msg, o) {
       const ts = nextTs();
-      io.out(indent(renderText(msg), `[#${channel}${o?.threadTs ? ` thread ${o.threadTs}` : ''}] `));
+      io.out(indent(renderText(o?.latest?.() ?? msg), `[#${channel}${o?.threadTs ? ` thread ${o.threadTs}` : ''}] `));
       return { channel, ts };
     },
     async update(ref, msg) {
@@ -58,8 +58,9 @@ export function createConsoleChat(io: ConsoleIo, opts: { assumeYes?: boolean } =
       async ephemeral(msg) {
         io.out(renderText(msg));
       },
-      async post(msg, o) {
+      async post(first, o) {
         const ts = nextTs();
+        const msg = o?.latest?.() ?? first;
         const text = renderText(msg);
         io.out(o?.threadTs ? indent(text, '  ↳ ') : text);
         latest.set(ts, { msg, printed: text });

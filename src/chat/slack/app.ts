@@ -199,7 +199,8 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       const r = await sched.paced(channel, 'chat.postMessage', () =>
         client.chat.postMessage({
           channel,
-          ...renderSlack(msg),
+          // Rendered as the call leaves: a message that changed while waiting its turn goes out as it is now.
+          ...renderSlack(o?.latest?.() ?? msg),
           ...(o?.threadTs ? { thread_ts: o.threadTs } : {}),
           unfurl_links: false,
         } as never),
@@ -247,7 +248,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
           client.chat.postEphemeral({ channel, user, ...body } as never),
         );
       },
-      post: (msg, o) => sink.post(channel, msg, { threadTs: o?.threadTs ?? threadTs }),
+      post: (msg, o) => sink.post(channel, msg, { ...o, threadTs: o?.threadTs ?? threadTs }),
       update: (ref, msg) => sink.update(ref, msg),
       upload: (ref, file) => sink.upload(ref, file),
       async confirm(question: ChatMessage, o) {

@@ -1,6 +1,7 @@
 /** The contract between transports (Slack, console) and command modules in commands/. */
 import type { ChatMessage } from '../message.js';
-import type { MessageRef, Reply } from './chat.js';
+import type { ChatSink, MessageRef, Reply } from './chat.js';
+import type { JournalEntry } from './store.js';
 
 /** Who typed the command and where. */
 export interface Principal {
@@ -41,6 +42,8 @@ export interface CommandOutcome {
   outputBytes?: number;
   /** One per host job of a fan-out `/run`: the audit keeps a row for each, under the command's request id. */
   jobs?: CommandOutcome[];
+  /** Left to another bot process (this one is stopping): that one writes the audit row when it finishes it. */
+  handedOver?: boolean;
 }
 
 /** A slash command's handler. */
@@ -72,6 +75,11 @@ export interface CommandModule {
   handle: CommandHandler;
   /** Buttons this module answers, by action id prefix. */
   actions?: Record<string, ActionHandler>;
+  /**
+   * Finishes a command another bot process accepted and did not finish (it restarted, or stopped and handed
+   * it over): follows its job to its end and gives its message the result, or the command's true fate.
+   */
+  recover?: (entry: JournalEntry, chat: ChatSink) => Promise<CommandOutcome>;
 }
 
 /** Re-exported for command modules. */

@@ -17,6 +17,12 @@ export interface JobRequest {
   signal?: AbortSignal;
   /** The job's id, when the caller needs it beforehand (to seal secrets for this job); a fresh one otherwise. */
   id?: string;
+  /**
+   * The job's id, when the caller journals it before submitting; with `firstAttempt` > 1 the job is a re-send of
+   * that id (a restarted bot following a command): the worker that ran it answers with that run's output.
+   */
+  jobId?: string;
+  firstAttempt?: number;
 }
 
 /** The verified final answer of a job. `ok: false` is a worker-side refusal or failure with its reason. */

@@ -213,6 +213,41 @@ export interface InteractionStore {
   takeRate(userId: string, limit: number, windowMs: number): Promise<number>;
 }
 
+/** Where an accepted command stands: all but done are in flight. */
+export type JournalState = 'accepted' | 'queued' | 'running' | 'done';
+
+/** One accepted command, as journaled before its job is submitted. */
+export interface JournalEntry {
+  requestId: string;
+  /** The bot instance that accepted it. */
+  instance: string;
+  command: string;
+  text: string;
+  userId: string;
+  channelId: string;
+  host: string | null;
+  /** The signed job's id (the worker answers a re-sent job of this id with that job's output). */
+  jobId: string | null;
+  jobHandle: string | null;
+  messageTs: string | null;
+  state: JournalState;
+}
+
+/** The journal of accepted commands (table `commands`). */
+export interface CommandJournal {
+  /** Records a command as accepted (or queued) before its job is submitted. */
+  accept(e: Omit<JournalEntry, 'jobHandle' | 'messageTs'> & { messageTs?: string | null }): Promise<void>;
+  /** Moves a command on: its state, its message, its job handle. */
+  update(requestId: string, fields: Partial<Pick<JournalEntry, 'state' | 'messageTs' | 'jobHandle'>>): Promise<void>;
+  /** Marks what `instance` still has in flight as handed over (at shutdown), keeping its state; returns how many. */
+  handOver(instance: string): Promise<number>;
+  /**
+   * Takes over, for `instance`, the commands other instances handed over (or left in flight and went quiet for
+   * `staleMs`), and returns them as they were.
+   */
+  claim(instance: string, staleMs: number): Promise<JournalEntry[]>;
+}
+
 /** The whole store. */
 export interface Store {
   audit: AuditStore;
@@ -220,6 +255,8 @@ export interface Store {
   incidents: IncidentStore;
   pool: PoolStore;
   interactions: InteractionStore;
+  /** Accepted commands, for restarts and other instances (absent in stores without migration 4). */
+  commands?: CommandJournal;
   /** A named advisory lock (e.g. 'gearops.monitor'). */
   /** A named lock held by one process at a time; a holder silent for `idleTimeoutS` (default 60) loses it. */
   lock(name: string, opts?: { idleTimeoutS?: number }): StoreLock;

@@ -3,6 +3,7 @@ import { createRunCommand, type RunValue } from '../../../commands/run.js';
 import { createHostLimiter } from '../../../src/core/host-limiter.js';
 import { ErrorCode, GearopsError } from '../../../src/errors.js';
 import { createSilentLogger } from '../../../src/log.js';
+import { until } from '../../helpers/wait.js';
 import type { Dispatcher, JobRequest, JobResult } from '../../../src/core/ports/dispatcher.js';
 import { createFakePolicy, createRecordingReply } from '../fakes/ports.js';
 
@@ -65,11 +66,11 @@ const policy = createFakePolicy({
   },
 });
 
-function setup(dispatcher: Dispatcher, previewChars = 2500) {
+function setup(dispatcher: Dispatcher, previewChars = 2500, maxConcurrent = 2) {
   const cmd = createRunCommand({
     dispatcher,
     policy,
-    limiter: createHostLimiter({ maxConcurrent: 2 }),
+    limiter: createHostLimiter({ maxConcurrent }),
     logger: createSilentLogger(),
     previewChars,
     updateEveryMs: 0,
@@ -243,5 +244,47 @@ describe('/run', () => {
     expect((await second).status).toBe('ok');
     expect(d.requests).toHaveLength(2);
     expect(b.rec.updates.at(-1)?.text).toMatch(/exit 0/);
+    // The "queued" message is the one updated: never a second message for the same command.
+    expect(b.rec.posts).toHaveLength(1);
+    expect(new Set(b.rec.updates.map((u) => u.ref.ts))).toEqual(new Set([b.rec.posts[0]!.ref.ts]));
+  });
+
+  it('holds a host slot only while the job runs: jobs go on while chat waits its turn, one post each', async () => {
+    const d = fakeDispatcher(() => ok(value('up')));
+    const cmd = setup(d, 2500, 1);
+    // Posts wait until the channel's pace lets them out (here: until the gate opens).
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const runs = Array.from({ length: 3 }, () => {
+      const x = inv('server1 uptime');
+      const post = x.rec.reply.post.bind(x.rec.reply);
+      x.rec.reply.post = async (msg, o) => {
+        await gate;
+        return post(msg, o);
+      };
+      return { ...x, done: cmd.handle(x.inv) };
+    });
+    // All three jobs ran on the one slot although no message has left yet.
+    await until(() => d.requests.length === 3);
+    release();
+    for (const r of runs) {
+      expect((await r.done).status).toBe('ok');
+      // One message each, posted with the final state: no "starting…" then an update.
+      expect(r.rec.posts.map((p) => p.text)).toEqual([expect.stringMatching(/exit 0/)]);
+      expect(r.rec.updates).toEqual([]);
+    }
+  });
+
+  it('tells the requester once, privately, when the channel refuses the message, with the result', async () => {
+    const d = fakeDispatcher(() => ok(value('up')));
+    const { rec, inv: i } = inv('server1 uptime');
+    rec.reply.post = async () => {
+      throw new Error('Slack chat.postMessage failed: not_in_channel — invite it with `/invite @gearops`');
+    };
+    const out = await setup(d).handle(i);
+    expect(out.status).toBe('ok');
+    expect(rec.ephemerals).toHaveLength(1);
+    expect(rec.ephemerals[0]).toMatch(/Could not post in the channel: .*not_in_channel.*\/invite @gearops/s);
+    expect(rec.ephemerals[0]).toMatch(/exit 0/);
   });
 });

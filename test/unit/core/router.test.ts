@@ -120,6 +120,35 @@ describe('command router', () => {
     expect((await router.dispatch(invocation('e').inv)).status).toBe('ok');
   });
 
+  it('audits a refusal or denial whose private answer Slack refused, and logs that the user was not told', async () => {
+    const audit = createMemoryAudit();
+    const logged: string[] = [];
+    const logger = createSilentLogger();
+    logger.error = ((o: { event?: string }) => logged.push(o.event ?? '')) as typeof logger.error;
+    const router = createCommandRouter({
+      commands: [echo],
+      policy: createFakePolicy(),
+      logger,
+      audit,
+      userRate: { limit: 1, windowMs: 60_000 },
+    });
+    const failing = (text: string, user: string) => {
+      const x = invocation(text, user);
+      x.inv.reply = {
+        ...x.rec.reply,
+        ephemeral: async () => {
+          throw new Error('Slack chat.postEphemeral failed: channel_not_found');
+        },
+      };
+      return x.inv;
+    };
+    expect((await router.dispatch(failing('deny', 'U1'))).status).toBe('denied');
+    expect((await router.dispatch(failing('again', 'U1'))).status).toBe('refused');
+    expect((await router.dispatch({ ...failing('x', 'U2'), command: 'nope' })).status).toBe('refused');
+    expect(audit.rows.map((r) => r.status)).toEqual(['denied', 'refused', 'refused']);
+    expect(logged).toEqual(['answer_undelivered', 'answer_undelivered', 'answer_undelivered']);
+  });
+
   it('routes buttons by action id prefix', async () => {
     const audit = createMemoryAudit();
     const router = createCommandRouter({

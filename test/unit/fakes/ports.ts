@@ -26,7 +26,7 @@ export function createRecordingReply(channel = 'C1', opts: { confirm?: boolean }
     },
     async post(msg, o) {
       const ref = { channel, ts: `100.${++n}` };
-      posts.push({ ref, text: renderText(msg), threadTs: o?.threadTs });
+      posts.push({ ref, text: renderText(o?.latest?.() ?? msg), threadTs: o?.threadTs });
       return ref;
     },
     async update(ref, msg) {
