@@ -15,6 +15,7 @@ import type { HostLimiter } from '../src/core/host-limiter.js';
 import type { MessageRef } from '../src/core/ports/chat.js';
 import { formatDuration, mention, policyPrincipal, requesterOf } from './shared.js';
 import type { RunValue } from '../src/worker/capabilities/run.js';
+import { hostVersions, versionMismatchNote } from './host-versions.js';
 
 /** What the worker's `run` capability returns (exit code, output, limits hit). */
 export type { RunValue };
@@ -31,6 +32,8 @@ export interface RunCommandDeps {
   updateEveryMs?: number;
   /** Client-side limit on top of the policy's own time limit. */
   extraTimeoutMs?: number;
+  /** The bot's version: `/run hosts` marks workers that run another one. */
+  version?: string;
 }
 
 const USAGE = '/run <host> <command> [| grep PATTERN]   ·   /run hosts   ·   /run help [host]';
@@ -95,14 +98,18 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
       );
       return { status: 'ok', summary: 'no hosts' };
     }
+    const botVersion = deps.version ?? 'unknown';
+    const versions = await hostVersions({ dispatcher: deps.dispatcher, botVersion }, list, requesterOf(inv.principal));
+    const note = versionMismatchNote(versions, botVersion);
     await inv.reply.ephemeral({
       text: `${list.length} live host(s)`,
       blocks: [
         {
           type: 'table',
-          columns: ['host', 'capabilities', 'job servers'],
-          rows: list.map((h) => [h.host, h.capabilities.join(', '), h.servers.join(', ')]),
+          columns: ['host', 'version', 'capabilities', 'job servers'],
+          rows: list.map((h, i) => [h.host, versions[i]!.label, h.capabilities.join(', '), h.servers.join(', ')]),
         },
+        ...(note ? [{ type: 'context' as const, text: note }] : []),
       ],
     });
     return { status: 'ok', summary: `${list.length} hosts` };

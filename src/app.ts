@@ -19,6 +19,7 @@ import { createGearmanDispatcher } from './gearman/dispatcher.js';
 import type { ReplicationMonitor } from './monitor/monitor.js';
 import { createRunCommand } from '../commands/run.js';
 import { createAuditOutbox } from './core/audit-outbox.js';
+import { VERSION } from './package-info.js';
 
 /** Everything a transport needs to serve commands. */
 export interface AppContext {
@@ -142,7 +143,7 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
     throw err;
   }
   const limiter = createHostLimiter({ maxConcurrent: config.hostConcurrency });
-  const commands: CommandModule[] = [createRunCommand({ dispatcher, policy, limiter, logger })];
+  const commands: CommandModule[] = [createRunCommand({ dispatcher, policy, limiter, logger, version: VERSION })];
   const parts = store ? await storeParts({ store, policy, dispatcher, chat: opts.chat, config, logger }) : null;
   commands.push(
     ...(parts

@@ -8,6 +8,7 @@ import { createLogger } from './log.js';
 import { createAppContext, type AppContext } from './app.js';
 import { createDeferredSink } from './chat/deferred-sink.js';
 import { createSlackBot } from './chat/slack/app.js';
+import { VERSION } from './package-info.js';
 
 /** A running bot, for tests and the demo. */
 export interface RunningBot {
@@ -46,7 +47,8 @@ export async function startBot(
         ctx.dispatcher.ping().catch(() => false),
         ctx.store?.ping().catch(() => false) ?? false,
       ]);
-      return { ok: gearman && store, detail: { gearman, store, auditPending: ctx.auditPending() } };
+      const detail = { version: VERSION, gearman, store, auditPending: ctx.auditPending() };
+      return { ok: gearman && store, detail };
     },
   });
   sink.attach(bot.sink);

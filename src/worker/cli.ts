@@ -3,22 +3,30 @@
  * registering and says what is missing; SIGTERM/SIGINT stop it cleanly; SIGHUP
  * reads the policy file again.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDotenvFile } from '../config.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, createSilentLogger, type Logger } from '../log.js';
 import { createReloadablePolicy, type ReloadablePolicy } from '../core/policy/reloadable.js';
-import { isValidHostName } from '../gearman/names.js';
+import { loadPolicyFile } from '../core/policy/index.js';
+import { INFO_ACTIONS, policyDigestOf } from '../core/worker-info.js';
+import { VERSION } from '../package-info.js';
+import { functionName, isValidHostName } from '../gearman/names.js';
 import { parseServer } from '../gearman/protocol.js';
 import { requireAction, SANDBOX_ACTIONS, type Capability } from './capability.js';
 import { createRunCapability } from './capabilities/run.js';
+import { createInfoCapability } from './capabilities/info.js';
+import { formatWorkerCheck, probeServers, stateDirProblem } from './check.js';
 import { createWorkerDaemon } from './daemon.js';
 import { resolveProgram } from './exec.js';
 import { loadSandboxCapabilities } from './sandbox-loader.js';
 
 const USAGE =
-  'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] [--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N]';
+  'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] ' +
+  '[--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N] [--check]';
 
 /** Entry point of `gearops worker`; resolves with the exit code once stopped. */
 export async function runWorkerCommand(
@@ -44,6 +52,7 @@ export async function runWorkerCommand(
         'binaries-dir': { type: 'string' },
         advertise: { type: 'string' },
         concurrency: { type: 'string' },
+        check: { type: 'boolean' },
       },
       allowPositionals: false,
     }).values;
@@ -77,25 +86,42 @@ export async function runWorkerCommand(
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
     problems.push('--concurrency must be a whole number from 1 to 64');
   const policyFile = v.policy ?? env.GEAROPS_POLICY ?? 'policies/default.yml';
+  // The digest of the file last loaded, for gearops.info: it changes when a SIGHUP loads another.
+  let policyDigest = '';
+  const loadDigested = (path: string) => {
+    const loaded = loadPolicyFile(path);
+    policyDigest = policyDigestOf(createHash('sha256').update(readFileSync(path)).digest('hex'));
+    return loaded;
+  };
   let reloadable: ReloadablePolicy | undefined;
   try {
-    reloadable = createReloadablePolicy(policyFile);
+    reloadable = createReloadablePolicy(policyFile, loadDigested);
   } catch (err) {
     problems.push((err as Error).message);
   }
   const policy = reloadable?.policy;
-  if (problems.length || !reloadable || !policy || !v.host)
+  const check = v.check === true;
+  const host = v.host && isValidHostName(v.host) ? v.host : undefined;
+  if (check && (!policy || !host)) {
+    const report = { host: v.host, servers, policyFile, policyDigest: null, functions: [], notes: [] };
+    const r = formatWorkerCheck({ ...report, missing: problems });
+    process.stdout.write(`${r.text}\n`);
+    return r.exitCode;
+  }
+  if (!check && (problems.length || !reloadable || !policy || !v.host))
     return fail(`cannot start:\n  - ${problems.join('\n  - ')}\n${USAGE}`);
+  if (!policy || !v.host || !reloadable) return 2;
 
-  const logger =
-    deps.logger ?? createLogger({ name: `gearops-worker-${v.host}`, level: env.GEAROPS_LOG_LEVEL ?? 'info' });
+  const logger = check
+    ? createSilentLogger()
+    : (deps.logger ?? createLogger({ name: `gearops-worker-${v.host}`, level: env.GEAROPS_LOG_LEVEL ?? 'info' }));
   const programs = policy.programs();
   const missing = programs.filter((p) => resolveProgram(p) === null);
-  if (missing.length === programs.length && programs.length > 0)
+  if (!check && missing.length === programs.length && programs.length > 0)
     return fail(
       `none of the programs the policy allows exist on this host (${missing.join(', ')}); install them or fix ${policyFile}`,
     );
-  if (missing.length)
+  if (missing.length && !check)
     logger.warn(
       { event: 'preflight', missing },
       `programs named in ${policyFile} that this host lacks (commands using them will fail): ${missing.join(', ')}`,
@@ -118,14 +144,42 @@ export async function runWorkerCommand(
       requireAction(cap as Capability<{ undo?: unknown }>, { host: v.host, policy }, actions) as Capability,
     );
   }
+  // Last, so that it can list everything registered, itself included.
+  const info = createInfoCapability({
+    version: VERSION,
+    capabilities: () => capabilities.map((c) => c.name),
+    policyDigest: () => policyDigest,
+  });
+  capabilities.push(requireAction(info, { host: v.host, policy }, () => [...INFO_ACTIONS]) as Capability);
+  // The record of jobs taken, kept across restarts so that a worker back within a minute refuses a replay.
+  const stateDir = v['state-dir'] ?? join(homedir(), '.gearops', 'state', v.host);
+  if (check) {
+    const functions = capabilities.map((c) => functionName(c.name, v.host!));
+    const probed = await probeServers(servers, functions);
+    const stateProblem = stateDirProblem(stateDir);
+    const r = formatWorkerCheck({
+      host: v.host,
+      servers,
+      policyFile,
+      policyDigest,
+      functions,
+      missing: [
+        ...problems,
+        ...(missing.length ? [`programs ${policyFile} names that this host lacks: ${missing.join(', ')}`] : []),
+        ...(stateProblem ? [stateProblem] : []),
+        ...probed.missing,
+      ],
+      notes: [...sandbox.problems.map((p) => `sandbox capabilities not registered: ${p}`), ...probed.notes],
+    });
+    process.stdout.write(`${r.text}\n`);
+    return r.exitCode;
+  }
   if (sandbox.problems.length)
     logger.warn(
       { event: 'preflight', problems: sandbox.problems },
       `sandbox capabilities not registered: ${sandbox.problems.join('; ')}`,
     );
 
-  // The record of jobs taken, kept across restarts so that a worker back within a minute refuses a replay.
-  const stateDir = v['state-dir'] ?? join(homedir(), '.gearops', 'state', v.host);
   let daemon;
   try {
     daemon = createWorkerDaemon({ host: v.host, servers, secret, logger, capabilities, concurrency, stateDir });

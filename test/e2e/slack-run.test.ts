@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBot } from '../../src/bot.js';
 import {
@@ -192,6 +193,7 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
   it('reports health', async () => {
     const r = await fetch(`${base}/healthz`);
     expect(r.status).toBe(200);
-    expect(await r.json()).toMatchObject({ ok: true, gearman: true, store: true });
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    expect(await r.json()).toMatchObject({ ok: true, version: pkg.version, gearman: true, store: true });
   });
 });

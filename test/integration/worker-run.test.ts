@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -191,6 +191,32 @@ describe('worker process with a real gearmand', () => {
       d.submit({ capability: 'run', host: 'evil', args: { line: 'uptime' }, requester }),
     ).rejects.toMatchObject({ code: 'gearops_bad_result' });
     await rogue.stop({ graceMs: 100 });
+  });
+
+  it('answers gearops.info with its version, capabilities and policy digest, when its own policy allows', async () => {
+    // server1's policy grants no actions: the worker refuses, naming what is missing, like any other job.
+    const refused = await d.submit({ capability: 'gearops.info', host: 'server1', args: {}, requester });
+    expect(refused.ok).toBe(false);
+    expect(refused.error?.code).toBe('gearops_policy_denied');
+    expect(refused.error?.message).toMatch(/worker server1 policy: .*replica\.diagnose/);
+    const demo = join(process.cwd(), 'policies/demo.yml');
+    const w3 = await startWorkerProcess({ host: 'server3', gearman: g.address, secret, policy: demo });
+    try {
+      const r = await d.submit<{ version: string; capabilities: string[]; policyDigest: string }>({
+        capability: 'gearops.info',
+        host: 'server3',
+        args: {},
+        requester,
+      });
+      expect(r.ok).toBe(true);
+      const pkg = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { version: string };
+      expect(r.value?.version).toBe(pkg.version);
+      expect(r.value?.capabilities).toEqual(expect.arrayContaining(['gearops.info', 'run']));
+      const digest = createHash('sha256').update(readFileSync(demo)).digest('hex').slice(0, 16);
+      expect(r.value?.policyDigest).toBe(`sha256:${digest}`);
+    } finally {
+      await w3.stop();
+    }
   });
 
   it('kills a command past its time limit and caps output', async () => {
