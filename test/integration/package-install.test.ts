@@ -105,32 +105,12 @@ describe('the packed package, installed with --omit=dev into an empty project', 
 
   it('checks a policy decision with the shipped policy', async () => {
     const policy = join(project, 'node_modules/gearops/policies/default.yml');
-    const allow = await gearops([
-      'policy',
-      'check',
-      '--policy',
-      policy,
-      '--host',
-      'db1',
-      '--user',
-      'U1',
-      '--',
-      'uptime',
-    ]);
+    const check = (line: string) =>
+      gearops(['policy', 'check', '--policy', policy, '--host', 'db1', '--user', 'U1', '--', line]);
+    const allow = await check('uptime');
     expect(allow.code, allow.stderr).toBe(0);
     expect(allow.stdout).toContain('allowed by rule `diagnostics`');
-    const deny = await gearops([
-      'policy',
-      'check',
-      '--policy',
-      policy,
-      '--host',
-      'db1',
-      '--user',
-      'U1',
-      '--',
-      'rm -rf /',
-    ]);
+    const deny = await check('rm -rf /');
     expect(deny.code).toBe(1);
     expect(deny.stdout).toMatch(/^deny/);
   });
