@@ -20,6 +20,8 @@ import type { ReplicationMonitor } from './monitor/monitor.js';
 import { createRunCommand } from '../commands/run.js';
 import { createAuditOutbox } from './core/audit-outbox.js';
 import { VERSION } from './package-info.js';
+import { noopMetrics, type Metrics } from './core/ports/metrics.js';
+import { meteredDispatcher, meteredRouter } from './core/metered.js';
 
 /** Everything a transport needs to serve commands. */
 export interface AppContext {
@@ -50,6 +52,8 @@ export interface AppOptions {
   dispatchPreset?: 'default' | 'fast';
   /** Opens the store (tests may pass their own). */
   openStore?: (url: string, logger: Logger) => Promise<Store>;
+  /** Where jobs, commands, connections and monitor cycles are counted (default: nowhere). */
+  metrics?: Metrics;
 }
 
 /** Opens the MySQL store (module loaded only when a store is configured). */
@@ -66,6 +70,7 @@ async function storeParts(d: {
   chat: ChatSink;
   config: GearopsConfig;
   logger: Logger;
+  metrics: Metrics;
 }) {
   const [{ createStoreCommands }, { createReplicationProbe }, { createIncidentActions }, { createReplicationMonitor }] =
     await Promise.all([
@@ -95,6 +100,7 @@ async function storeParts(d: {
         logger: d.logger,
         intervalMs: d.config.monitorIntervalMs,
         lagThresholdS: d.config.lagThresholdS,
+        metrics: d.metrics,
       })
     : null;
   return { probe, commands, actions, monitor };
@@ -129,12 +135,15 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
   }
   const policyFile = createReloadablePolicy(config.policyFile);
   const policy = policyFile.policy;
-  const dispatcher = createGearmanDispatcher({
+  const metrics = opts.metrics ?? noopMetrics;
+  const gearman = createGearmanDispatcher({
     servers: config.gearman,
     secret: config.jobSecret,
     logger,
     preset: opts.dispatchPreset,
+    onConnection: (server, up) => metrics.gearmanConnection('client', server, up),
   });
+  const dispatcher = meteredDispatcher(gearman, metrics);
   let store: Store | null = null;
   try {
     store = config.mysqlUrl ? await (opts.openStore ?? openMysqlStore)(config.mysqlUrl, logger) : null;
@@ -144,7 +153,9 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
   }
   const limiter = createHostLimiter({ maxConcurrent: config.hostConcurrency });
   const commands: CommandModule[] = [createRunCommand({ dispatcher, policy, limiter, logger, version: VERSION })];
-  const parts = store ? await storeParts({ store, policy, dispatcher, chat: opts.chat, config, logger }) : null;
+  const parts = store
+    ? await storeParts({ store, policy, dispatcher, chat: opts.chat, config, logger, metrics })
+    : null;
   commands.push(
     ...(parts
       ? parts.commands
@@ -158,7 +169,7 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
         ]),
   );
   const audit = store ? createAuditOutbox(store.audit, logger) : undefined;
-  const router = createCommandRouter({
+  const routed = createCommandRouter({
     commands,
     policy,
     logger,
@@ -166,6 +177,7 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
     actions: parts?.actions,
     userRate: { limit: config.userRatePerMinute, windowMs: 60_000 },
   });
+  const router = meteredRouter(routed, metrics);
   return {
     config,
     policy,

@@ -9,6 +9,7 @@ import { createAppContext, type AppContext } from './app.js';
 import { createDeferredSink } from './chat/deferred-sink.js';
 import { createSlackBot } from './chat/slack/app.js';
 import { VERSION } from './package-info.js';
+import { createPrometheusMetrics } from './metrics/prometheus.js';
 
 /** A running bot, for tests and the demo. */
 export interface RunningBot {
@@ -23,6 +24,9 @@ export interface RunningBot {
   stop(): Promise<void>;
 }
 
+/** An open incident as the gearops_open_incidents gauge labels it. */
+const toLabels = (i: { cluster: string; kind: string }) => ({ cluster: i.cluster, fault: i.kind });
+
 /** Starts the bot from an environment; resolves once it is listening. */
 export async function startBot(
   env: NodeJS.ProcessEnv,
@@ -31,7 +35,10 @@ export async function startBot(
   const config = parseConfig(env, ['slack', 'jobSecret', 'mysql']);
   const logger = createLogger({ level: config.logLevel });
   const sink = createDeferredSink();
-  const ctx = await createAppContext({ config, logger, chat: sink, dispatchPreset: opts.dispatchPreset });
+  const metrics = createPrometheusMetrics({ role: 'bot', version: VERSION });
+  const ctx = await createAppContext({ config, logger, chat: sink, dispatchPreset: opts.dispatchPreset, metrics });
+  const incidents = ctx.store?.incidents;
+  if (incidents) metrics.setOpenIncidentSource(async () => (await incidents.listOpen()).map(toLabels));
   const bot = createSlackBot({
     botToken: config.slack.botToken!,
     appToken: config.slack.appToken,
@@ -42,6 +49,8 @@ export async function startBot(
     logger,
     limits: opts.slackLimits,
     groups: { ids: ctx.policy.groupIds(), ttlMs: config.groupsTtlS * 1000 },
+    metrics,
+    metricsText: async () => ({ contentType: metrics.contentType, body: await metrics.render() }),
     health: async () => {
       const [gearman, store] = await Promise.all([
         ctx.dispatcher.ping().catch(() => false),

@@ -40,6 +40,8 @@ export function createGearmanDispatcher(opts: {
   secret: string;
   logger: Logger;
   preset?: keyof typeof DISPATCH_PRESETS | DispatchPreset;
+  /** Told when a job server connection comes up or goes down (metrics). */
+  onConnection?: (server: string, up: boolean) => void;
 }): Dispatcher {
   const preset = typeof opts.preset === 'object' ? opts.preset : DISPATCH_PRESETS[opts.preset ?? 'default'];
   const log = opts.logger.child({ component: 'dispatcher' });
@@ -47,6 +49,7 @@ export function createGearmanDispatcher(opts: {
     servers: opts.servers,
     logger: opts.logger,
     preset: RECONNECT_PRESETS[preset.reconnect],
+    onConnection: opts.onConnection,
   });
   let cache: { at: number; byServer: Map<string, FunctionStatus[]> } | null = null;
 

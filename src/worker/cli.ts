@@ -20,13 +20,14 @@ import { requireAction, SANDBOX_ACTIONS, type Capability } from './capability.js
 import { createRunCapability } from './capabilities/run.js';
 import { createInfoCapability } from './capabilities/info.js';
 import { formatWorkerCheck, probeServers, stateDirProblem } from './check.js';
+import { metricsPortProblem, startWorkerMetrics, type WorkerMetrics } from '../metrics/worker-metrics.js';
 import { createWorkerDaemon } from './daemon.js';
 import { resolveProgram } from './exec.js';
 import { loadSandboxCapabilities } from './sandbox-loader.js';
 
 const USAGE =
   'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] ' +
-  '[--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N] [--check]';
+  '[--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N] [--metrics-port [HOST:]PORT] [--check]';
 
 /** Entry point of `gearops worker`; resolves with the exit code once stopped. */
 export async function runWorkerCommand(
@@ -53,6 +54,7 @@ export async function runWorkerCommand(
         advertise: { type: 'string' },
         concurrency: { type: 'string' },
         check: { type: 'boolean' },
+        'metrics-port': { type: 'string' },
       },
       allowPositionals: false,
     }).values;
@@ -85,6 +87,8 @@ export async function runWorkerCommand(
   const concurrency = Number(v.concurrency ?? 4);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
     problems.push('--concurrency must be a whole number from 1 to 64');
+  const metricsProblem = v['metrics-port'] === undefined ? null : metricsPortProblem(v['metrics-port']);
+  if (metricsProblem) problems.push(metricsProblem);
   const policyFile = v.policy ?? env.GEAROPS_POLICY ?? 'policies/default.yml';
   // The digest of the file last loaded, for gearops.info: it changes when a SIGHUP loads another.
   let policyDigest = '';
@@ -180,10 +184,28 @@ export async function runWorkerCommand(
       `sandbox capabilities not registered: ${sandbox.problems.join('; ')}`,
     );
 
+  // --metrics-port: GET /metrics for Prometheus, fed by the daemon.
+  let exporter: WorkerMetrics | null;
+  try {
+    exporter = v['metrics-port'] === undefined ? null : await startWorkerMetrics(v['metrics-port'], VERSION);
+  } catch (err) {
+    return fail(`cannot start: ${(err as Error).message}`);
+  }
+  const metrics = exporter?.metrics;
   let daemon;
   try {
-    daemon = createWorkerDaemon({ host: v.host, servers, secret, logger, capabilities, concurrency, stateDir });
+    daemon = createWorkerDaemon({
+      host: v.host,
+      servers,
+      secret,
+      logger,
+      capabilities,
+      concurrency,
+      stateDir,
+      metrics,
+    });
   } catch (err) {
+    await exporter?.close();
     return fail(
       `cannot start: --state-dir ${stateDir} is not usable (${(err as Error).message}); give a folder this user can write`,
     );
@@ -192,12 +214,15 @@ export async function runWorkerCommand(
     { event: 'starting', host: v.host, servers, functions: daemon.functions, policy: policyFile },
     'worker starting',
   );
-  daemon.gearman.on('registered', (server: string) =>
+  if (exporter) logger.info({ event: 'metrics_listening', port: exporter.port }, `GET /metrics on ${exporter.port}`);
+  daemon.gearman.on('registered', (server: string) => {
+    metrics?.gearmanConnection('worker', server, true);
     logger.info(
       { event: 'worker_registered', server, functions: daemon.functions },
       `registered ${daemon.functions.join(', ')} on ${server}`,
-    ),
-  );
+    );
+  });
+  daemon.gearman.on('disconnected', (server: string) => metrics?.gearmanConnection('worker', server, false));
   // SIGHUP: read the policy file again; every later job is checked against the new rules.
   const reload = () => {
     try {
@@ -226,6 +251,7 @@ export async function runWorkerCommand(
   logger.info({ event: 'stopping', busy: daemon.gearman.busy }, 'stopping: no new jobs; finishing running ones');
   await daemon.stop({ graceMs: 10_000 });
   process.removeListener('SIGHUP', reload);
+  await exporter?.close();
   logger.info({ event: 'stopped' }, 'worker stopped');
   return 0;
 }

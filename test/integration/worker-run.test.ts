@@ -14,6 +14,7 @@ import type { Dispatcher } from '../../src/core/ports/dispatcher.js';
 import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-process.js';
 import { startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
 import { until } from '../helpers/wait.js';
+import { sample, scrape } from '../helpers/metrics.js';
 
 const run = promisify(execFile);
 const logger = createSilentLogger();
@@ -216,6 +217,45 @@ describe('worker process with a real gearmand', () => {
       expect(r.value?.policyDigest).toBe(`sha256:${digest}`);
     } finally {
       await w3.stop();
+    }
+  });
+
+  it('counts refused jobs by reason on its --metrics-port, and what it ran', async () => {
+    const w5 = await startWorkerProcess({
+      host: 'server5',
+      gearman: g.address,
+      secret,
+      policy: join(dir, 'policy.yml'),
+      extraArgs: ['--metrics-port', '127.0.0.1:0'],
+    });
+    const client = createGearmanClient({ servers: [g.address], logger });
+    try {
+      const port = /"event":"metrics_listening","port":(\d+)/.exec(w5.logs())?.[1];
+      expect(port).toBeDefined();
+      const url = `http://127.0.0.1:${port}/metrics`;
+      const forged = signJob('another-secret-entirely-0123456789', {
+        host: 'server5',
+        capability: 'run',
+        requester,
+        args: { line: 'hostname' },
+      });
+      await expect(client.submit('run@server5', forged.payload, { timeoutMs: 5000 })).rejects.toThrow(/signature/);
+      // The worker's own policy denies this line (no rule names `id`): refused as policy.
+      const denied = await d.submit({ capability: 'run', host: 'server5', args: { line: 'id' }, requester });
+      expect(denied.error?.code).toBe('gearops_policy_denied');
+      expect((await d.submit({ capability: 'run', host: 'server5', args: { line: 'hostname' }, requester })).ok).toBe(
+        true,
+      );
+      const text = await scrape(url);
+      expect(sample(text, 'gearops_jobs_refused_total', { reason: 'bad_signature' })).toBe(1);
+      expect(sample(text, 'gearops_jobs_refused_total', { reason: 'policy' })).toBe(1);
+      const run = { capability: 'run', host: 'server5' };
+      expect(sample(text, 'gearops_jobs_finished_total', { ...run, outcome: 'completed' })).toBe(1);
+      expect(sample(text, 'gearops_gearmand_connection_up', { role: 'worker', server: g.address })).toBe(1);
+      expect(text).toMatch(/^gearops_info\{version="[^"]+",role="worker"\} 1$/m);
+    } finally {
+      await client.close();
+      await w5.stop();
     }
   });
 

@@ -13,6 +13,8 @@ import type { CommandRouter, Principal } from '../../core/ports/commands.js';
 import { renderSlack } from './render.js';
 import { createSlackScheduler, SLACK_LIMIT_PRESETS, type SlackLimits } from './limits.js';
 import { createGroupDirectory } from './groups.js';
+import { noopMetrics, type Metrics } from '../../core/ports/metrics.js';
+import { metricsRoute } from './metrics-route.js';
 
 /** Options of the Slack bot. */
 export interface SlackBotOptions {
@@ -30,6 +32,10 @@ export interface SlackBotOptions {
   confirmTimeoutMs?: number;
   /** User groups the policy names (policy.groupIds()) and how long a member list is fresh; no ids: usergroups.* is never called. */
   groups?: { ids: readonly string[]; ttlMs: number; waitMs?: number };
+  /** Counts Web API calls, and 429s, by method. */
+  metrics?: Metrics;
+  /** Serves GET /metrics (Prometheus text) on the same port as /healthz. */
+  metricsText?: () => Promise<{ contentType: string; body: string }>;
 }
 
 /** A Slack bot. */
@@ -67,6 +73,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       );
     },
   };
+  const routes = [healthRoute, ...(opts.metricsText ? [metricsRoute(opts.metricsText)] : [])];
   let port = opts.port ?? 3000;
   const receiver = opts.appToken
     ? undefined
@@ -74,7 +81,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
         signingSecret: opts.signingSecret ?? '',
         endpoints: '/slack/events',
         logLevel: LogLevel.WARN,
-        customRoutes: [healthRoute],
+        customRoutes: routes,
       });
   const app = new App({
     token: opts.botToken,
@@ -83,7 +90,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       ? {
           socketMode: true,
           appToken: opts.appToken,
-          customRoutes: [healthRoute],
+          customRoutes: routes,
           installerOptions: { port, clientOptions: { slackApiUrl: clientOptions.slackApiUrl } },
         }
       : { receiver }),
@@ -91,7 +98,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     logLevel: LogLevel.WARN,
   });
   const client = app.client;
-  const sched = createSlackScheduler(limits, log);
+  const sched = createSlackScheduler(limits, log, opts.metrics ?? noopMetrics);
   const seen = new Map<string, number>();
   const confirms = new Map<string, { user: string; resolve(v: boolean): void }>();
   const directory = createGroupDirectory({

@@ -7,6 +7,7 @@
 import Bottleneck from 'bottleneck';
 import type { Logger } from '../../log.js';
 import { ErrorCode, GearopsError } from '../../errors.js';
+import { noopMetrics, type Metrics } from '../../core/ports/metrics.js';
 
 /** Pace and retry settings. */
 export interface SlackLimits {
@@ -32,6 +33,11 @@ function retryAfterOf(err: unknown, fallbackMs: number): number | null {
   return null;
 }
 
+/** True when Slack answered 429 (as the Web API client reports it). */
+function isRateLimited(err: unknown): boolean {
+  return (err as { code?: string })?.code === 'slack_webapi_rate_limited_error';
+}
+
 /** Translates a Slack error (the one place). */
 export function toSlackError(err: unknown, method: string): GearopsError {
   if (err instanceof GearopsError) return err;
@@ -43,7 +49,7 @@ export function toSlackError(err: unknown, method: string): GearopsError {
 }
 
 /** Creates the call scheduler. */
-export function createSlackScheduler(limits: SlackLimits, logger: Logger) {
+export function createSlackScheduler(limits: SlackLimits, logger: Logger, metrics: Metrics = noopMetrics) {
   const global = new Bottleneck({ maxConcurrent: limits.maxConcurrent });
   const perChannel = new Bottleneck.Group({ maxConcurrent: 1, minTime: limits.perChannelMinMs });
   const pendingUpdates = new Map<
@@ -54,8 +60,11 @@ export function createSlackScheduler(limits: SlackLimits, logger: Logger) {
   async function withRetry<T>(method: string, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await global.schedule(fn);
+        const r = await global.schedule(fn);
+        metrics.slackCall(method, 'ok');
+        return r;
       } catch (err) {
+        metrics.slackCall(method, isRateLimited(err) ? 'ratelimited' : 'error');
         const wait = retryAfterOf(err, limits.defaultRetryAfterMs);
         if (wait === null || attempt >= limits.maxAttempts) throw toSlackError(err, method);
         logger.warn(
