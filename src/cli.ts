@@ -4,6 +4,7 @@ const USAGE = `gearops — Slack chat-ops for MySQL fleets
 
 usage:
   gearops worker --host NAME --gearman HOST:PORT[,…] [--policy FILE] [--sandbox-dir DIR] [--advertise ADDR]
+                 [--metrics-port [HOST:]PORT] [--check]
   gearops console [--gearman HOST:PORT[,…]] [--user U] [--channel C] [--yes] [-e "/run server1 uptime"]…
   gearops bot                         (Slack; settings from the environment / .env)
   gearops policy check --host H --user U [--channel C] -- "<command line>"
