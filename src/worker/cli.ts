@@ -4,7 +4,7 @@
  * reads the policy file again.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,7 +13,7 @@ import { createLogger, createSilentLogger, type Logger } from '../log.js';
 import { createReloadablePolicy, type ReloadablePolicy } from '../core/policy/reloadable.js';
 import { loadPolicyFile } from '../core/policy/index.js';
 import { INFO_ACTIONS, policyDigestOf } from '../core/worker-info.js';
-import { VERSION } from '../package-info.js';
+import { PACKAGE_ROOT, VERSION } from '../package-info.js';
 import { functionName, isValidHostName } from '../gearman/names.js';
 import { parseServer } from '../gearman/protocol.js';
 import { requireAction, SANDBOX_ACTIONS, type Capability } from './capability.js';
@@ -89,7 +89,11 @@ export async function runWorkerCommand(
     problems.push('--concurrency must be a whole number from 1 to 64');
   const metricsProblem = v['metrics-port'] === undefined ? null : metricsPortProblem(v['metrics-port']);
   if (metricsProblem) problems.push(metricsProblem);
-  const policyFile = v.policy ?? env.GEAROPS_POLICY ?? 'policies/default.yml';
+  // Without one given: ./policies/default.yml in a checkout, else the installed package's copy of it.
+  const shipped = existsSync('policies/default.yml')
+    ? 'policies/default.yml'
+    : join(PACKAGE_ROOT, 'policies/default.yml');
+  const policyFile = v.policy || env.GEAROPS_POLICY || shipped;
   // The digest of the file last loaded, for gearops.info: it changes when a SIGHUP loads another.
   let policyDigest = '';
   const loadDigested = (path: string) => {
