@@ -21,6 +21,7 @@ import { formatDuration, mention, policyPrincipal, requesterOf } from './shared.
 import type { RunValue } from '../src/worker/capabilities/run.js';
 import { groupRows, runFanout } from './run-fanout.js';
 import { isSingleHost, TARGET_RE } from '../src/core/targets.js';
+import { hostVersions, versionMismatchNote } from './host-versions.js';
 
 /** What the worker's `run` capability returns (exit code, output, limits hit). */
 export type { RunValue };
@@ -43,6 +44,8 @@ export interface RunCommandDeps {
   fanoutChars?: number;
   /** Where accepted commands are journaled (the store's `commands`), as this bot instance. */
   journal?: { instance: string; commands: CommandJournal; handedOver(): boolean };
+  /** The bot's version: `/run hosts` marks workers that run another one. */
+  version?: string;
 }
 
 const USAGE =
@@ -176,18 +179,23 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
       );
       return { status: 'ok', summary: 'no hosts' };
     }
+    const botVersion = deps.version ?? 'unknown';
+    const versions = await hostVersions({ dispatcher: deps.dispatcher, botVersion }, list, requesterOf(inv.principal));
+    const note = versionMismatchNote(versions, botVersion);
     await inv.reply.ephemeral({
       text: `${list.length} live host(s)`,
       blocks: [
         {
           type: 'table',
-          columns: ['host', 'capabilities', 'job servers'],
-          rows: list.map((h) => [
+          columns: ['host', 'version', 'capabilities', 'job servers'],
+          rows: list.map((h, i) => [
             h.host,
+            versions[i]!.label,
             h.capabilities.filter((c) => !c.startsWith('group.')).join(', '),
             h.servers.join(', '),
           ]),
         },
+        ...(note ? [{ type: 'context' as const, text: note }] : []),
         ...groupTable(list),
       ],
     });

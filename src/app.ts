@@ -23,6 +23,9 @@ import type { ReplicationMonitor } from './monitor/monitor.js';
 import { createRunCommand } from '../commands/run.js';
 import { createAuditOutbox } from './core/audit-outbox.js';
 import { createFileCredentialStore } from './cluster-credentials.js';
+import { VERSION } from './package-info.js';
+import { noopMetrics, type Metrics } from './core/ports/metrics.js';
+import { meteredDispatcher, meteredRouter } from './core/metered.js';
 
 /** Everything a transport needs to serve commands. */
 export interface AppContext {
@@ -61,6 +64,8 @@ export interface AppOptions {
   dispatchPreset?: 'default' | 'fast';
   /** Opens the store (tests may pass their own). */
   openStore?: (url: string, logger: Logger) => Promise<Store>;
+  /** Where jobs, commands, connections and monitor cycles are counted (default: nowhere). */
+  metrics?: Metrics;
 }
 
 /** Opens the MySQL store (module loaded only when a store is configured). */
@@ -77,6 +82,7 @@ async function storeParts(d: {
   chat: ChatSink;
   config: GearopsConfig;
   logger: Logger;
+  metrics: Metrics;
 }) {
   const [
     { createStoreCommands, watchReaders, loadWatchCredentials },
@@ -134,6 +140,7 @@ async function storeParts(d: {
         logger: d.logger,
         intervalMs: d.config.monitorIntervalMs,
         lagThresholdS: d.config.lagThresholdS,
+        metrics: d.metrics,
       })
     : null;
   return { probe, monitorProbe, commands, actions, monitor };
@@ -168,13 +175,16 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
   }
   const policyFile = createReloadablePolicy(config.policyFile);
   const policy = policyFile.policy;
-  const dispatcher = createGearmanDispatcher({
+  const metrics = opts.metrics ?? noopMetrics;
+  const gearman = createGearmanDispatcher({
     servers: config.gearman,
     secret: config.jobSecret,
     logger,
     preset: opts.dispatchPreset,
     maxFrameBytes: config.maxFrameBytes,
+    onConnection: (server, up) => metrics.gearmanConnection('client', server, up),
   });
+  const dispatcher = meteredDispatcher(gearman, metrics);
   let store: Store | null = null;
   try {
     store = config.mysqlUrl ? await (opts.openStore ?? openMysqlStore)(config.mysqlUrl, logger) : null;
@@ -188,9 +198,11 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
   let handedOver = false;
   const journal = store?.commands ? { instance, commands: store.commands, handedOver: () => handedOver } : undefined;
   const commands: CommandModule[] = [
-    createRunCommand({ dispatcher, policy, limiter, logger, journal, fanout: config.fanout }),
+    createRunCommand({ dispatcher, policy, limiter, logger, journal, fanout: config.fanout, version: VERSION }),
   ];
-  const parts = store ? await storeParts({ store, policy, dispatcher, chat: opts.chat, config, logger }) : null;
+  const parts = store
+    ? await storeParts({ store, policy, dispatcher, chat: opts.chat, config, logger, metrics })
+    : null;
   commands.push(
     ...(parts
       ? parts.commands
@@ -213,7 +225,7 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
     userRate: { limit: config.userRatePerMinute, windowMs: 60_000 },
     sharedRate: store ? (user, limit, windowMs) => store.interactions.takeRate(user, limit, windowMs) : undefined,
   });
-  const drain = createDrainableRouter(inner, { logger, audit });
+  const drain = createDrainableRouter(meteredRouter(inner, metrics), { logger, audit });
   const router = drain.router;
   return {
     config,

@@ -25,6 +25,8 @@ export interface ShutdownResult {
   closeTimedOut: boolean;
 }
 import { guardUnhandledRejections } from './process-guard.js';
+import { VERSION } from './package-info.js';
+import { createPrometheusMetrics } from './metrics/prometheus.js';
 
 /** A running bot, for tests and the demo. */
 export interface RunningBot {
@@ -45,6 +47,9 @@ export interface RunningBot {
   stop(): Promise<void>;
 }
 
+/** An open incident as the gearops_open_incidents gauge labels it. */
+const toLabels = (i: { cluster: string; kind: string }) => ({ cluster: i.cluster, fault: i.kind });
+
 /** Starts the bot from an environment; resolves once it is listening. */
 export async function startBot(
   env: NodeJS.ProcessEnv,
@@ -53,7 +58,10 @@ export async function startBot(
   const config = parseConfig(env, ['slack', 'jobSecret', 'mysql']);
   const logger = createLogger({ level: config.logLevel });
   const sink = createDeferredSink();
-  const ctx = await createAppContext({ config, logger, chat: sink, dispatchPreset: opts.dispatchPreset });
+  const metrics = createPrometheusMetrics({ role: 'bot', version: VERSION });
+  const ctx = await createAppContext({ config, logger, chat: sink, dispatchPreset: opts.dispatchPreset, metrics });
+  const incidents = ctx.store?.incidents;
+  if (incidents) metrics.setOpenIncidentSource(async () => (await incidents.listOpen()).map(toLabels));
   const bot = createSlackBot({
     botToken: config.slack.botToken!,
     appToken: config.slack.appToken,
@@ -66,12 +74,15 @@ export async function startBot(
     groups: { ids: ctx.policy.groupIds(), ttlMs: config.groupsTtlS * 1000 },
     interactions: ctx.store?.interactions,
     responseOrigins: config.slack.responseOrigins,
+    metrics,
+    metricsText: async () => ({ contentType: metrics.contentType, body: await metrics.render() }),
     health: async () => {
       const [gearman, store] = await Promise.all([
         ctx.dispatcher.ping().catch(() => false),
         ctx.store?.ping().catch(() => false) ?? false,
       ]);
-      return { ok: gearman && store, detail: { gearman, store, auditPending: ctx.auditPending() } };
+      const detail = { version: VERSION, gearman, store, auditPending: ctx.auditPending() };
+      return { ok: gearman && store, detail };
     },
   });
   sink.attach(bot.sink);

@@ -4,11 +4,13 @@ const USAGE = `gearops — Slack chat-ops for MySQL fleets
 
 usage:
   gearops worker --host NAME --gearman HOST:PORT[,…] [--policy FILE] [--sandbox-dir DIR] [--advertise ADDR]
+                 [--metrics-port [HOST:]PORT] [--check]
   gearops console [--gearman HOST:PORT[,…]] [--user U] [--channel C] [--yes] [-e "/run server1 uptime"]…
   gearops bot                         (Slack; settings from the environment / .env)
   gearops policy check --host H --user U [--channel C] -- "<command line>"
   gearops demo                        (local gearmand, MariaDB and three workers, then the console)
-  gearops bench [--json]
+  gearops bench [--json]              (in a checkout: npm run bench)
+  gearops --version
 
 See README.md for configuration.`;
 
@@ -41,8 +43,25 @@ export async function main(argv: string[]): Promise<number> {
       return runDemoCommand(rest);
     }
     case 'bench': {
-      const { runBenchCommand } = await import('../bench/index.js');
-      return runBenchCommand(rest);
+      // The benchmark lives outside the package (it drives test helpers): a computed specifier keeps the build
+      // from compiling it, and an installed copy says where to run it instead.
+      const spec = '../bench/index.js';
+      let bench: { runBenchCommand(argv: string[]): Promise<number> };
+      try {
+        bench = (await import(spec)) as typeof bench;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+        process.stderr.write('gearops bench runs from a checkout of the repository: npm run bench\n');
+        return 2;
+      }
+      return bench.runBenchCommand(rest);
+    }
+    case '--version':
+    case '-V':
+    case 'version': {
+      const { VERSION } = await import('./package-info.js');
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
     }
     case undefined:
     case 'help':

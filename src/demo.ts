@@ -8,15 +8,14 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { startGearmandProcess, type GearmandProcess } from './demo/gearmand-process.js';
 import { startMariadbProcess } from './mysql/mariadb-process.js';
 import { runConsoleCommand } from './chat/console/run-console.js';
 import { startWorkerProcess } from './demo/worker-process.js';
 import { stopAllSandboxes } from './worker/sandbox/index.js';
+import { PACKAGE_ROOT as ROOT } from './package-info.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HOSTS = ['server1', 'server2', 'server3'];
 
 /** Something the demo started and must stop. */

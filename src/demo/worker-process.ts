@@ -2,10 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+import { join } from 'node:path';
+import { gearopsCommandArgs, PACKAGE_ROOT } from '../package-info.js';
 
 /** A worker process. */
 export interface WorkerProcess {
@@ -45,14 +43,14 @@ export async function startWorkerProcess(opts: {
     program!,
     [
       ...prefix,
-      join(ROOT, 'scripts/gearops.js'),
+      ...gearopsCommandArgs(),
       'worker',
       '--host',
       opts.host,
       '--gearman',
       opts.gearman,
       '--policy',
-      opts.policy ?? join(ROOT, 'policies/demo.yml'),
+      opts.policy ?? join(PACKAGE_ROOT, 'policies/demo.yml'),
       ...args,
     ],
     {

@@ -52,6 +52,8 @@ export function createGearmanClient(opts: {
   preset?: ReconnectPreset;
   /** The largest frame read from a job server (a result, streamed output); a larger one closes that connection. */
   maxFrameBytes?: number;
+  /** Told when a job server connection comes up or goes down (metrics). */
+  onConnection?: (server: string, up: boolean) => void;
 }): GearmanClient {
   const preset = opts.preset ?? RECONNECT_PRESETS.default;
   const log = opts.logger.child({ component: 'gearman-client' });
@@ -69,7 +71,9 @@ export function createGearmanClient(opts: {
       awaitingHandle.length = 0;
       byHandle.clear();
     };
+    conn.on('connect', () => opts.onConnection?.(server, true));
     conn.on('close', (err?: Error) => {
+      opts.onConnection?.(server, false);
       if (awaitingHandle.length || byHandle.size)
         log.warn({ server, err: err?.message }, 'connection lost with jobs in flight');
       failAll(`the connection to job server ${server} was lost mid-job${err ? ` (${err.message})` : ''}`);

@@ -80,6 +80,8 @@ export function createGearmanDispatcher(opts: {
   preset?: keyof typeof DISPATCH_PRESETS | DispatchPreset;
   /** The largest frame read from a job server (GEAROPS_MAX_FRAME_BYTES); results up to it are verified. */
   maxFrameBytes?: number;
+  /** Told when a job server connection comes up or goes down (metrics). */
+  onConnection?: (server: string, up: boolean) => void;
 }): Dispatcher {
   const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const preset = typeof opts.preset === 'object' ? opts.preset : DISPATCH_PRESETS[opts.preset ?? 'default'];
@@ -89,6 +91,7 @@ export function createGearmanDispatcher(opts: {
     logger: opts.logger,
     preset: RECONNECT_PRESETS[preset.reconnect],
     maxFrameBytes,
+    onConnection: opts.onConnection,
   });
   let cache: { at: number; byServer: Map<string, FunctionStatus[]> } | null = null;
 

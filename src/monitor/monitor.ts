@@ -16,6 +16,7 @@ import { poolChangeMessage, showPoolType } from '../core/pool-message.js';
 import { alertMessage, describeError, humanDuration } from './alert-message.js';
 import { confirmLag, detectFaults, FAULT_TITLES, type Fault } from './detect.js';
 import { nodeAddress } from '../core/cluster.js';
+import type { Metrics } from '../core/ports/metrics.js';
 
 /** Dependencies and settings of the monitor. */
 export interface MonitorDeps {
@@ -28,6 +29,8 @@ export interface MonitorDeps {
   logger: Logger;
   intervalMs: number;
   lagThresholdS: number;
+  /** Times each poll cycle. */
+  metrics?: Metrics;
   /**
    * How long after a lost master answers again its incident waits for replicas still reconnecting by themselves
    * (default 120 s: twice MySQL's default MASTER_CONNECT_RETRY). Past it the incident resolves, and a replica that
@@ -356,6 +359,7 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
       return false;
     });
     await cycle;
+    deps.metrics?.monitorPoll((Date.now() - started) / 1000);
     cycle = null;
     if (running) timer = setTimeout(loop, Math.max(0, deps.intervalMs - (Date.now() - started)));
   };

@@ -3,16 +3,24 @@
  * registering and says what is missing; SIGTERM/SIGINT stop it cleanly; SIGHUP
  * reads the policy file again.
  */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDotenvFile } from '../config.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, createSilentLogger, type Logger } from '../log.js';
 import { createReloadablePolicy, type ReloadablePolicy } from '../core/policy/reloadable.js';
-import { isValidHostName } from '../gearman/names.js';
+import { loadPolicyFile } from '../core/policy/index.js';
+import { INFO_ACTIONS, policyDigestOf } from '../core/worker-info.js';
+import { PACKAGE_ROOT, VERSION } from '../package-info.js';
+import { functionName, isValidHostName } from '../gearman/names.js';
 import { DEFAULT_MAX_FRAME_BYTES, parseServer } from '../gearman/protocol.js';
 import { requireAction, SANDBOX_ACTIONS, type Capability } from './capability.js';
 import { createRunCapability } from './capabilities/run.js';
+import { createInfoCapability } from './capabilities/info.js';
+import { formatWorkerCheck, probeServers, stateDirProblem } from './check.js';
+import { metricsPortProblem, startWorkerMetrics, type WorkerMetrics } from '../metrics/worker-metrics.js';
 import { createWorkerDaemon } from './daemon.js';
 import { resolveProgram } from './exec.js';
 import { loadSandboxCapabilities } from './sandbox-loader.js';
@@ -23,7 +31,9 @@ import { groupMarker } from './capabilities/group.js';
 import { GROUP_NAME_RE } from '../core/targets.js';
 
 const USAGE =
-  'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] [--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N] [--max-frame-bytes N] [--credentials-file FILE] [--groups NAME,NAME…]';
+  'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] ' +
+  '[--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N] [--max-frame-bytes N] ' +
+  '[--credentials-file FILE] [--groups NAME,NAME…] [--metrics-port [HOST:]PORT] [--check]';
 
 /** Entry point of `gearops worker`; resolves with the exit code once stopped. */
 export async function runWorkerCommand(
@@ -52,6 +62,8 @@ export async function runWorkerCommand(
         'credentials-file': { type: 'string' },
         'max-frame-bytes': { type: 'string' },
         groups: { type: 'string' },
+        check: { type: 'boolean' },
+        'metrics-port': { type: 'string' },
       },
       allowPositionals: false,
     }).values;
@@ -96,10 +108,23 @@ export async function runWorkerCommand(
     .filter(Boolean);
   for (const g of groups)
     if (!GROUP_NAME_RE.test(g)) problems.push(`--groups: ${g} is not a group name (lower-case letters, digits, _ -)`);
-  const policyFile = v.policy ?? env.GEAROPS_POLICY ?? 'policies/default.yml';
+  const metricsProblem = v['metrics-port'] === undefined ? null : metricsPortProblem(v['metrics-port']);
+  if (metricsProblem) problems.push(metricsProblem);
+  // Without one given: ./policies/default.yml in a checkout, else the installed package's copy of it.
+  const shipped = existsSync('policies/default.yml')
+    ? 'policies/default.yml'
+    : join(PACKAGE_ROOT, 'policies/default.yml');
+  const policyFile = v.policy || env.GEAROPS_POLICY || shipped;
+  // The digest of the file last loaded, for gearops.info: it changes when a SIGHUP loads another.
+  let policyDigest = '';
+  const loadDigested = (path: string) => {
+    const loaded = loadPolicyFile(path);
+    policyDigest = policyDigestOf(createHash('sha256').update(readFileSync(path)).digest('hex'));
+    return loaded;
+  };
   let reloadable: ReloadablePolicy | undefined;
   try {
-    reloadable = createReloadablePolicy(policyFile);
+    reloadable = createReloadablePolicy(policyFile, loadDigested);
   } catch (err) {
     problems.push((err as Error).message);
   }
@@ -112,18 +137,28 @@ export async function runWorkerCommand(
       problems.push((err as Error).message);
     }
   const policy = reloadable?.policy;
-  if (problems.length || !reloadable || !policy || !v.host)
+  const check = v.check === true;
+  const host = v.host && isValidHostName(v.host) ? v.host : undefined;
+  if (check && (!policy || !host)) {
+    const report = { host: v.host, servers, policyFile, policyDigest: null, functions: [], notes: [] };
+    const r = formatWorkerCheck({ ...report, missing: problems });
+    process.stdout.write(`${r.text}\n`);
+    return r.exitCode;
+  }
+  if (!check && (problems.length || !reloadable || !policy || !v.host))
     return fail(`cannot start:\n  - ${problems.join('\n  - ')}\n${USAGE}`);
+  if (!policy || !v.host || !reloadable) return 2;
 
-  const logger =
-    deps.logger ?? createLogger({ name: `gearops-worker-${v.host}`, level: env.GEAROPS_LOG_LEVEL ?? 'info' });
+  const logger = check
+    ? createSilentLogger()
+    : (deps.logger ?? createLogger({ name: `gearops-worker-${v.host}`, level: env.GEAROPS_LOG_LEVEL ?? 'info' }));
   const programs = policy.programs();
   const missing = programs.filter((p) => resolveProgram(p) === null);
-  if (missing.length === programs.length && programs.length > 0)
+  if (!check && missing.length === programs.length && programs.length > 0)
     return fail(
       `none of the programs the policy allows exist on this host (${missing.join(', ')}); install them or fix ${policyFile}`,
     );
-  if (missing.length)
+  if (missing.length && !check)
     logger.warn(
       { event: 'preflight', missing },
       `programs named in ${policyFile} that this host lacks (commands using them will fail): ${missing.join(', ')}`,
@@ -152,6 +187,35 @@ export async function runWorkerCommand(
       requireAction(cap as Capability<{ undo?: unknown }>, { host: v.host, policy }, actions) as Capability,
     );
   }
+  // Last, so that it can list everything registered, itself included.
+  const info = createInfoCapability({
+    version: VERSION,
+    capabilities: () => capabilities.map((c) => c.name),
+    policyDigest: () => policyDigest,
+  });
+  capabilities.push(requireAction(info, { host: v.host, policy }, () => [...INFO_ACTIONS]) as Capability);
+  // The record of jobs taken (under stateDir) is kept across restarts: a worker back within a minute refuses a replay.
+  if (check) {
+    const functions = capabilities.map((c) => functionName(c.name, v.host!));
+    const probed = await probeServers(servers, functions);
+    const stateProblem = stateDirProblem(stateDir);
+    const r = formatWorkerCheck({
+      host: v.host,
+      servers,
+      policyFile,
+      policyDigest,
+      functions,
+      missing: [
+        ...problems,
+        ...(missing.length ? [`programs ${policyFile} names that this host lacks: ${missing.join(', ')}`] : []),
+        ...(stateProblem ? [stateProblem] : []),
+        ...probed.missing,
+      ],
+      notes: [...sandbox.problems.map((p) => `sandbox capabilities not registered: ${p}`), ...probed.notes],
+    });
+    process.stdout.write(`${r.text}\n`);
+    return r.exitCode;
+  }
   if (sandbox.problems.length)
     logger.warn(
       { event: 'preflight', problems: sandbox.problems },
@@ -166,6 +230,14 @@ export async function runWorkerCommand(
       ]) as Capability,
     );
   // The record of jobs taken, kept across restarts so that a worker back within a minute refuses a replay.
+  // --metrics-port: GET /metrics for Prometheus, fed by the daemon.
+  let exporter: WorkerMetrics | null;
+  try {
+    exporter = v['metrics-port'] === undefined ? null : await startWorkerMetrics(v['metrics-port'], VERSION);
+  } catch (err) {
+    return fail(`cannot start: ${(err as Error).message}`);
+  }
+  const metrics = exporter?.metrics;
   let daemon;
   try {
     daemon = createWorkerDaemon({
@@ -177,8 +249,10 @@ export async function runWorkerCommand(
       concurrency,
       stateDir,
       maxFrameBytes,
+      metrics,
     });
   } catch (err) {
+    await exporter?.close();
     return fail(
       `cannot start: --state-dir ${stateDir} is not usable (${(err as Error).message}); give a folder this user can write`,
     );
@@ -187,12 +261,15 @@ export async function runWorkerCommand(
     { event: 'starting', host: v.host, servers, functions: daemon.functions, policy: policyFile },
     'worker starting',
   );
-  daemon.gearman.on('registered', (server: string) =>
+  if (exporter) logger.info({ event: 'metrics_listening', port: exporter.port }, `GET /metrics on ${exporter.port}`);
+  daemon.gearman.on('registered', (server: string) => {
+    metrics?.gearmanConnection('worker', server, true);
     logger.info(
       { event: 'worker_registered', server, functions: daemon.functions },
       `registered ${daemon.functions.join(', ')} on ${server}`,
-    ),
-  );
+    );
+  });
+  daemon.gearman.on('disconnected', (server: string) => metrics?.gearmanConnection('worker', server, false));
   // SIGHUP: read the policy file again; every later job is checked against the new rules.
   const reload = () => {
     try {
@@ -221,6 +298,7 @@ export async function runWorkerCommand(
   logger.info({ event: 'stopping', busy: daemon.gearman.busy }, 'stopping: no new jobs; finishing running ones');
   await daemon.stop({ graceMs: 10_000 });
   process.removeListener('SIGHUP', reload);
+  await exporter?.close();
   logger.info({ event: 'stopped' }, 'worker stopped');
   return 0;
 }

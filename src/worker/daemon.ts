@@ -33,6 +33,7 @@ interface StartedJob {
 }
 import { RECONNECT_PRESETS, type ReconnectPreset } from '../gearman/connection.js';
 import { functionName } from '../gearman/names.js';
+import { refusalReason, type Metrics } from '../core/ports/metrics.js';
 
 /** Options of the daemon. */
 export interface WorkerDaemonOptions {
@@ -48,6 +49,8 @@ export interface WorkerDaemonOptions {
   stateDir?: string;
   /** The largest frame read or sent (GEAROPS_MAX_FRAME_BYTES): a bigger job is refused, a bigger result replaced. */
   maxFrameBytes?: number;
+  /** Counts jobs taken, finished and refused. */
+  metrics?: Metrics;
 }
 
 /** A running worker daemon. */
@@ -95,6 +98,7 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
         });
       } catch (err) {
         const e = toGearopsError(err);
+        opts.metrics?.jobRefused(refusalReason(e.code));
         log.warn(
           { event: 'job_refused', fn, handle: job.handle, code: e.code, reason: e.message },
           'job refused; nothing ran',
@@ -141,6 +145,7 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
     cap: Capability,
   ): Promise<Buffer> {
     const started = Date.now();
+    opts.metrics?.jobSubmitted(cap.name, opts.host);
     let seq = 0;
     // This execution's id: if this process dies and the job server hands the job to another, the bot can tell the runs apart.
     const run = randomBytes(6).toString('hex');
@@ -181,6 +186,7 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
       if (job.signal.aborted)
         throw new GearopsError(ErrorCode.Cancelled, `worker ${opts.host} is shutting down; the job was stopped`);
       log.info({ event: 'job_done', fn, handle: job.handle, job: envelope.id, ms: Date.now() - started }, 'job done');
+      opts.metrics?.jobFinished(cap.name, opts.host, 'completed', (Date.now() - started) / 1000);
       const sealed = seal(
         envelope.id,
         { ...base, ok: true, value: value ?? null, error: null, durationMs: 0 },
@@ -198,6 +204,8 @@ export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
       const e = job.signal.aborted
         ? new GearopsError(ErrorCode.Cancelled, `worker ${opts.host} is shutting down; the job was stopped`)
         : toGearopsError(err);
+      if (e.code === ErrorCode.PolicyDenied) opts.metrics?.jobRefused('policy');
+      opts.metrics?.jobFinished(cap.name, opts.host, 'failed', (Date.now() - started) / 1000);
       log.warn(
         { event: 'job_failed', fn, handle: job.handle, job: envelope.id, code: e.code, reason: e.message },
         'job failed',

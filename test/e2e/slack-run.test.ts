@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBot } from '../../src/bot.js';
 import {
@@ -10,6 +11,7 @@ import {
   waitFor as until,
   type HttpBotStack,
 } from './slack-harness.js';
+import { sample, scrape } from '../helpers/metrics.js';
 
 describe('the bot over HTTP with a real gearmand, worker and store', () => {
   let stack: HttpBotStack;
@@ -188,9 +190,46 @@ describe('the bot over HTTP with a real gearmand, worker and store', () => {
     expect(api.calls.filter((c) => c.method.startsWith('usergroups.'))).toEqual([]);
   });
 
+  it('serves Prometheus metrics on the same port, and they move with a /run', async () => {
+    const before = await scrape(`${base}/metrics`);
+    expect(before).toContain('# TYPE gearops_jobs_submitted_total counter');
+    const job = { capability: 'run', host: 'server1' };
+    const r = await postSlashCommand(base, SIGNING, command('server1 hostname'));
+    expect(r.status).toBe(200);
+    let after = '';
+    await until(async () => {
+      after = await scrape(`${base}/metrics`);
+      return (
+        sample(after, 'gearops_commands_total', { command: 'run', decision: 'ok' }) >
+        sample(before, 'gearops_commands_total', { command: 'run', decision: 'ok' })
+      );
+    });
+    expect(sample(after, 'gearops_jobs_submitted_total', job)).toBe(
+      sample(before, 'gearops_jobs_submitted_total', job) + 1,
+    );
+    const done = { ...job, outcome: 'completed' };
+    expect(sample(after, 'gearops_jobs_finished_total', done)).toBe(
+      sample(before, 'gearops_jobs_finished_total', done) + 1,
+    );
+    expect(
+      sample(after, 'gearops_job_duration_seconds_count', { capability: 'run', outcome: 'completed' }),
+    ).toBeGreaterThan(0);
+    const posts = { method: 'chat.postMessage', outcome: 'ok' };
+    expect(sample(after, 'gearops_slack_api_calls_total', posts)).toBeGreaterThan(
+      sample(before, 'gearops_slack_api_calls_total', posts),
+    );
+    // The stack answers the first chat.postMessage with 429 (the first test's).
+    expect(sample(after, 'gearops_slack_api_ratelimited_total', { method: 'chat.postMessage' })).toBe(1);
+    expect(sample(after, 'gearops_gearmand_connection_up', { role: 'client' })).toBe(1);
+    expect(after).toMatch(/^gearops_info\{version="[^"]+",role="bot"\} 1$/m);
+    // No label carries the command line.
+    expect(after).not.toContain('hostname');
+  });
+
   it('reports health', async () => {
     const r = await fetch(`${base}/healthz`);
     expect(r.status).toBe(200);
-    expect(await r.json()).toMatchObject({ ok: true, gearman: true, store: true });
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    expect(await r.json()).toMatchObject({ ok: true, version: pkg.version, gearman: true, store: true });
   });
 });

@@ -29,6 +29,7 @@ import { createReplicationProbe } from '../../src/mysql/replication.js';
 import { findBuilds } from '../../src/worker/sandbox/builds.js';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { until } from '../helpers/wait.js';
+import { gearopsCommandArgs } from '../../src/package-info.js';
 
 /** Pids of every server started from a my.cnf under `root`, as /proc shows them. */
 function serversUnder(root: string): number[] {
@@ -170,7 +171,7 @@ describe('an install whose bot dies half-way', () => {
     const other = spawn(
       process.execPath,
       [
-        'scripts/gearops.js',
+        ...gearopsCommandArgs(),
         'console',
         '--user',
         'U9',

@@ -15,6 +15,7 @@ import { createReplicationProbe } from '../../src/mysql/replication.js';
 import type { ReplicationProbe } from '../../src/core/ports/replication.js';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { until } from '../helpers/wait.js';
+import { gearopsCommandArgs } from '../../src/package-info.js';
 
 const MASTER = 24800;
 
@@ -31,7 +32,7 @@ describe('monitor takeover between bot instances', () => {
   const consoles: Console[] = [];
 
   const startConsole = (name: string): Console => {
-    const child = spawn(process.execPath, ['scripts/gearops.js', 'console', '--user', name], {
+    const child = spawn(process.execPath, [...gearopsCommandArgs(), 'console', '--user', name], {
       env: {
         ...process.env,
         ...f.env,

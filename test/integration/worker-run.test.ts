@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import type { Dispatcher } from '../../src/core/ports/dispatcher.js';
 import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-process.js';
 import { startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
 import { until } from '../helpers/wait.js';
+import { sample, scrape } from '../helpers/metrics.js';
 
 const run = promisify(execFile);
 const logger = createSilentLogger();
@@ -191,6 +192,71 @@ describe('worker process with a real gearmand', () => {
       d.submit({ capability: 'run', host: 'evil', args: { line: 'uptime' }, requester }),
     ).rejects.toMatchObject({ code: 'gearops_bad_result' });
     await rogue.stop({ graceMs: 100 });
+  });
+
+  it('answers gearops.info with its version, capabilities and policy digest, when its own policy allows', async () => {
+    // server1's policy grants no actions: the worker refuses, naming what is missing, like any other job.
+    const refused = await d.submit({ capability: 'gearops.info', host: 'server1', args: {}, requester });
+    expect(refused.ok).toBe(false);
+    expect(refused.error?.code).toBe('gearops_policy_denied');
+    expect(refused.error?.message).toMatch(/worker server1 policy: .*replica\.diagnose/);
+    const demo = join(process.cwd(), 'policies/demo.yml');
+    const w3 = await startWorkerProcess({ host: 'server3', gearman: g.address, secret, policy: demo });
+    try {
+      const r = await d.submit<{ version: string; capabilities: string[]; policyDigest: string }>({
+        capability: 'gearops.info',
+        host: 'server3',
+        args: {},
+        requester,
+      });
+      expect(r.ok).toBe(true);
+      const pkg = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { version: string };
+      expect(r.value?.version).toBe(pkg.version);
+      expect(r.value?.capabilities).toEqual(expect.arrayContaining(['gearops.info', 'run']));
+      const digest = createHash('sha256').update(readFileSync(demo)).digest('hex').slice(0, 16);
+      expect(r.value?.policyDigest).toBe(`sha256:${digest}`);
+    } finally {
+      await w3.stop();
+    }
+  });
+
+  it('counts refused jobs by reason on its --metrics-port, and what it ran', async () => {
+    const w5 = await startWorkerProcess({
+      host: 'server5',
+      gearman: g.address,
+      secret,
+      policy: join(dir, 'policy.yml'),
+      extraArgs: ['--metrics-port', '127.0.0.1:0'],
+    });
+    const client = createGearmanClient({ servers: [g.address], logger });
+    try {
+      const port = /"event":"metrics_listening","port":(\d+)/.exec(w5.logs())?.[1];
+      expect(port).toBeDefined();
+      const url = `http://127.0.0.1:${port}/metrics`;
+      const forged = signJob('another-secret-entirely-0123456789', {
+        host: 'server5',
+        capability: 'run',
+        requester,
+        args: { line: 'hostname' },
+      });
+      await expect(client.submit('run@server5', forged.payload, { timeoutMs: 5000 })).rejects.toThrow(/signature/);
+      // The worker's own policy denies this line (no rule names `id`): refused as policy.
+      const denied = await d.submit({ capability: 'run', host: 'server5', args: { line: 'id' }, requester });
+      expect(denied.error?.code).toBe('gearops_policy_denied');
+      expect((await d.submit({ capability: 'run', host: 'server5', args: { line: 'hostname' }, requester })).ok).toBe(
+        true,
+      );
+      const text = await scrape(url);
+      expect(sample(text, 'gearops_jobs_refused_total', { reason: 'bad_signature' })).toBe(1);
+      expect(sample(text, 'gearops_jobs_refused_total', { reason: 'policy' })).toBe(1);
+      const run = { capability: 'run', host: 'server5' };
+      expect(sample(text, 'gearops_jobs_finished_total', { ...run, outcome: 'completed' })).toBe(1);
+      expect(sample(text, 'gearops_gearmand_connection_up', { role: 'worker', server: g.address })).toBe(1);
+      expect(text).toMatch(/^gearops_info\{version="[^"]+",role="worker"\} 1$/m);
+    } finally {
+      await client.close();
+      await w5.stop();
+    }
   });
 
   it('kills a command past its time limit and caps output', async () => {

@@ -16,6 +16,8 @@ import { createConfirmationDesk } from './confirmations.js';
 import { isAllowedResponseUrl, refuseUnfreshRequests, signatureKey, SLACK_RESPONSE_ORIGINS } from './requests.js';
 import { createSlackScheduler, SLACK_LIMIT_PRESETS, type SlackLimits } from './limits.js';
 import { createGroupDirectory } from './groups.js';
+import { noopMetrics, type Metrics } from '../../core/ports/metrics.js';
+import { metricsRoute } from './metrics-route.js';
 
 /** Options of the Slack bot. */
 export interface SlackBotOptions {
@@ -42,6 +44,10 @@ export interface SlackBotOptions {
   confirmPollMs?: number;
   /** The only origins the bot posts response_urls to (default: Slack's hooks hosts). */
   responseOrigins?: readonly string[];
+  /** Counts Web API calls, and 429s, by method. */
+  metrics?: Metrics;
+  /** Serves GET /metrics (Prometheus text) on the same port as /healthz. */
+  metricsText?: () => Promise<{ contentType: string; body: string }>;
 }
 
 /** A Slack bot. */
@@ -79,6 +85,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       );
     },
   };
+  const routes = [healthRoute, ...(opts.metricsText ? [metricsRoute(opts.metricsText)] : [])];
   let port = opts.port ?? 3000;
   const receiver = opts.appToken
     ? undefined
@@ -86,7 +93,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
         signingSecret: opts.signingSecret ?? '',
         endpoints: '/slack/events',
         logLevel: LogLevel.WARN,
-        customRoutes: [healthRoute],
+        customRoutes: routes,
         // Bolt's context gets the signed request's timestamp and signature: a replay of the same bytes is refused.
         customPropertiesExtractor: (req) => {
           const key = signatureKey(req.headers);
@@ -108,7 +115,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       ? {
           socketMode: true,
           appToken: opts.appToken,
-          customRoutes: [healthRoute],
+          customRoutes: routes,
           installerOptions: { port, clientOptions: { slackApiUrl: clientOptions.slackApiUrl } },
         }
       : { receiver }),
@@ -116,7 +123,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     logLevel: LogLevel.WARN,
   });
   const client = app.client;
-  const sched = createSlackScheduler(limits, log);
+  const sched = createSlackScheduler(limits, log, opts.metrics ?? noopMetrics);
   const seen = new Map<string, number>();
   const confirms = createConfirmationDesk({
     shared: opts.interactions,

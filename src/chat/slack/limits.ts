@@ -7,6 +7,7 @@
 import Bottleneck from 'bottleneck';
 import type { Logger } from '../../log.js';
 import { ErrorCode, GearopsError } from '../../errors.js';
+import { noopMetrics, type Metrics } from '../../core/ports/metrics.js';
 
 /** Pace and retry settings. */
 export interface SlackLimits {
@@ -40,6 +41,11 @@ function retryAfterOf(err: unknown, fallbackMs: number): number | null {
   if (e?.code === 'slack_webapi_request_error') return fallbackMs;
   if (e?.code === 'slack_webapi_http_error' && (e.statusCode ?? 0) >= 500) return fallbackMs;
   return null;
+}
+
+/** True when Slack answered 429 (as the Web API client reports it). */
+function isRateLimited(err: unknown): boolean {
+  return (err as { code?: string })?.code === 'slack_webapi_rate_limited_error';
 }
 
 /** What a person can do about a failed call in `channel`, by Slack's error (null: nothing to advise). */
@@ -90,7 +96,7 @@ function stoppedError(method: string): GearopsError {
 }
 
 /** Creates the call scheduler. */
-export function createSlackScheduler(limits: SlackLimits, logger: Logger) {
+export function createSlackScheduler(limits: SlackLimits, logger: Logger, metrics: Metrics = noopMetrics) {
   const global = new Bottleneck({ maxConcurrent: limits.maxConcurrent });
   const perChannel = new Bottleneck.Group({ maxConcurrent: 1, minTime: limits.perChannelMinMs });
   const pendingUpdates = new Map<
@@ -104,8 +110,11 @@ export function createSlackScheduler(limits: SlackLimits, logger: Logger) {
     for (let attempt = 1; ; attempt++) {
       if (stopped) throw stoppedError(method);
       try {
-        return await global.schedule(fn);
+        const r = await global.schedule(fn);
+        metrics.slackCall(method, 'ok');
+        return r;
       } catch (err) {
+        metrics.slackCall(method, isRateLimited(err) ? 'ratelimited' : 'error');
         // Bottleneck's own "This limiter has been stopped": said in our words, never left unexplained.
         if (stopped) throw stoppedError(method);
         const wait = retryAfterOf(err, limits.defaultRetryAfterMs);

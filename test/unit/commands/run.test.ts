@@ -78,6 +78,17 @@ function setup(dispatcher: Dispatcher, previewChars = 2500, maxConcurrent = 2) {
   return cmd;
 }
 
+/** The command as a bot of version 1.2.0 runs it. */
+function versioned(dispatcher: Dispatcher) {
+  return createRunCommand({
+    dispatcher,
+    policy,
+    limiter: createHostLimiter({ maxConcurrent: 2 }),
+    logger: createSilentLogger(),
+    version: '1.2.0',
+  });
+}
+
 function inv(text: string) {
   const rec = createRecordingReply();
   return {
@@ -215,6 +226,59 @@ describe('/run', () => {
     await setup(d).handle(help.inv);
     expect(help.rec.ephemerals[0]).toContain('Usage');
     expect(help.rec.ephemerals[0]).toContain('uptime');
+  });
+
+  it("shows each worker's version from gearops.info and marks the ones that differ from the bot", async () => {
+    const info = (version: string) => ({ version, capabilities: ['gearops.info', 'run'], policyDigest: 'sha256:ab' });
+    const answers: Record<string, JobResult<unknown>> = {
+      server1: { ...ok(value('')), value: info('1.2.0') },
+      server2: { ...ok(value('')), host: 'server2', value: info('1.1.0') },
+      server3: {
+        ...ok(value('')),
+        host: 'server3',
+        ok: false,
+        value: null,
+        error: { code: 'gearops_policy_denied', message: 'worker server3 policy: no rule allows replica.diagnose' },
+      },
+    };
+    const d = fakeDispatcher((req) => answers[req.host] as JobResult<RunValue>);
+    const cap = ['run', 'gearops.info'];
+    d.hosts = async () => [
+      { host: 'server1', capabilities: cap, servers: ['g:4730'] },
+      { host: 'server2', capabilities: cap, servers: ['g:4730'] },
+      { host: 'server3', capabilities: cap, servers: ['g:4730'] },
+      { host: 'old1', capabilities: ['run'], servers: ['g:4730'] },
+    ];
+    const cmd = versioned(d);
+    const h = inv('hosts');
+    await cmd.handle(h.inv);
+    const text = h.rec.ephemerals[0]!;
+    // Asked of the hosts that register it, as the requester (the worker's policy decides), never of the others.
+    expect(d.requests.map((r) => [r.capability, r.host, r.requester.userId])).toEqual([
+      ['gearops.info', 'server1', 'U1'],
+      ['gearops.info', 'server2', 'U1'],
+      ['gearops.info', 'server3', 'U1'],
+    ]);
+    expect(text).toMatch(/server1\s+1\.2\.0\s/);
+    expect(text).toMatch(/server2\s+1\.1\.0 ⚠/);
+    expect(text).toContain('? (gearops_policy_denied)');
+    expect(text).toContain('⚠ version mismatch: the bot runs 1.2.0; server2 1.1.0, old1 ? (older worker)');
+  });
+
+  it("says nothing about versions when every worker runs the bot's", async () => {
+    const d = fakeDispatcher(
+      () =>
+        ({
+          ...ok(value('')),
+          value: { version: '1.2.0', capabilities: [], policyDigest: '' },
+        }) as unknown as JobResult<RunValue>,
+    );
+    d.hosts = async () => [{ host: 'server1', capabilities: ['run', 'gearops.info'], servers: ['g:4730'] }];
+    const cmd = versioned(d);
+    const h = inv('hosts');
+    await cmd.handle(h.inv);
+    expect(h.rec.ephemerals[0]).toMatch(/server1\s+1\.2\.0\s/);
+    expect(h.rec.ephemerals[0]).not.toContain('mismatch');
   });
 
   it('queues jobs past the per-host cap, and says so in the channel', async () => {
