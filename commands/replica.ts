@@ -888,12 +888,12 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     let results: Array<PromiseSettledResult<{ columns: string[]; rows: string[][] }>>;
     try {
       results = await Promise.allSettled(
-        // As the cluster's read-only account, in a read-only transaction the server itself ends at the time-out;
-        // KILL QUERY from another connection ends it should the server not.
+        // As the cluster's read-only account, in a read-only transaction. At the time-out KILL QUERY from another
+        // connection ends it; the server's own max_statement_time, a second later, ends it should that fail.
         c.nodes.map((n) =>
           deps.probe.exec(nodeAddress(c, n), statement, {
             readOnly: true,
-            maxStatementTimeS: Math.max(1, Math.ceil(sqlLimits.timeoutMs / 1000)),
+            maxStatementTimeS: Math.ceil(sqlLimits.timeoutMs / 1000) + 1,
             timeoutMs: sqlLimits.timeoutMs,
           }),
         ),

@@ -65,9 +65,9 @@ export function createRoutedProbe(
         return unreachableStatus(`through the worker on ${w.via}: ${(err as Error).message}`);
       }
     },
-    async exec(n, sql) {
+    async exec(n, sql, o) {
       directOnly(n, '/replica sql');
-      return direct.exec(n, sql);
+      return direct.exec(n, sql, o);
     },
     async verifyReplication(master, replicas, o) {
       for (const n of [master, ...replicas]) directOnly(n, 'proving replication');

@@ -4,6 +4,7 @@
  * global concurrency cap, and 429s waited out for their Retry-After and
  * retried — no message is dropped.
  */
+import { channelMention } from '../../core/message.js';
 import Bottleneck from 'bottleneck';
 import type { Logger } from '../../log.js';
 import { ErrorCode, GearopsError } from '../../errors.js';
@@ -50,7 +51,8 @@ function isRateLimited(err: unknown): boolean {
 
 /** What a person can do about a failed call in `channel`, by Slack's error (null: nothing to advise). */
 function adviceFor(e: WebApiError, channel: string | undefined, attempts: number): string | null {
-  const where = channel ? `<#${channel}>` : 'this channel';
+  // The bot's own channel link (a token only the renderer turns into <#C…>): escaped text could not make one.
+  const where = channel ? channelMention(channel) : 'this channel';
   switch (e?.data?.error) {
     case 'not_in_channel':
       return `the bot is not a member of ${where}: invite it with \`/invite @gearops\``;
