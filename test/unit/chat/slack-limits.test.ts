@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createSlackScheduler, SLACK_LIMIT_PRESETS, toSlackError } from '../../../src/chat/slack/limits.js';
 import { createSilentLogger } from '../../../src/log.js';
+import { showMentions } from '../../../src/core/message.js';
 
 describe('Slack call scheduler', () => {
   it('after stop(), refuses calls in its own words (not Bottleneck\'s "limiter has been stopped")', async () => {
@@ -43,12 +44,13 @@ describe('Slack call scheduler', () => {
   it('names the fix for a channel the bot is not in, or cannot see', () => {
     const e = (error: string) =>
       Object.assign(new Error(error), { code: 'slack_webapi_platform_error', data: { error } });
-    expect(toSlackError(e('not_in_channel'), 'chat.postMessage', { channel: 'C9' }).message).toBe(
+    // The channel is named by the bot's own link token (showMentions renders it as Slack's <#C9>).
+    const said = (error: string) =>
+      showMentions(toSlackError(e(error), 'chat.postMessage', { channel: 'C9' }).message, (k, id) => `<${k}${id}>`);
+    expect(said('not_in_channel')).toBe(
       'Slack chat.postMessage failed: not_in_channel — the bot is not a member of <#C9>: invite it with `/invite @gearops`',
     );
-    expect(toSlackError(e('channel_not_found'), 'chat.postMessage', { channel: 'C9' }).message).toMatch(
-      /cannot see <#C9> .*`\/invite @gearops`/,
-    );
+    expect(said('channel_not_found')).toMatch(/cannot see <#C9> .*`\/invite @gearops`/);
     expect(toSlackError(e('invalid_blocks'), 'chat.update').message).toBe('Slack chat.update failed: invalid_blocks');
   });
 });
