@@ -297,10 +297,11 @@ describe('/run', () => {
     });
     const a = inv('server1 uptime');
     const b = inv('server1 uptime');
+    // Waits on events, not time: the first job is submitted (it holds the one slot), then the second is queued.
     const first = cmd.handle(a.inv);
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => d.requests.length === 1);
     const second = cmd.handle(b.inv);
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => b.rec.posts.length > 0);
     expect(b.rec.posts[0]?.text).toMatch(/queued: server1 is busy, 1 job\(s\) waiting/);
     expect(d.requests).toHaveLength(1);
     release();
