@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
+import { until } from '../helpers/wait.js';
 import { createReplicationProbe } from '../../src/mysql/replication.js';
 import type { ClusterCredentials } from '../../src/core/ports/credentials.js';
 import { createFileCredentialStore } from '../../src/cluster-credentials.js';
@@ -149,9 +150,7 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
     // A row only the replica has, then the same key on the master: the replica's SQL thread stops with 1062.
     await probe.exec({ address: '127.0.0.1', port: 24102 }, 'INSERT INTO t1.x VALUES (3)');
     await probe.exec({ address: '127.0.0.1', port: 24100 }, 'INSERT INTO t1.x VALUES (3)');
-    const deadline = Date.now() + 10_000;
-    while ((await probe.status({ address: '127.0.0.1', port: 24102 })).sqlRunning === 'Yes' && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
+    await until(async () => (await probe.status({ address: '127.0.0.1', port: 24102 })).sqlRunning !== 'Yes', 10_000);
     const { outcome, text } = await f.run('/replica status demo');
     expect(outcome.status).toBe('ok');
     expect(text).toMatch(/✗ BROKEN +replica +server3 127\.0\.0\.1:24102 .* Yes +No .*SQL 1062: .*Duplicate entry '3'/);
