@@ -14,31 +14,7 @@ import type { Capability } from '../src/worker/capability.js';
 import { createSandboxCapabilities } from '../src/worker/sandbox/index.js';
 import { freePort } from '../src/demo/gearmand-process.js';
 import { median, round } from './stats.js';
-import { seal } from '../src/core/sealed.js';
-import { DEMO_CREDENTIALS } from '../src/core/ports/credentials.js';
-
-// The bench plays the bot: installs carry the (loopback-only) demo accounts, sealed with this secret.
-const SECRET = 'bench-job-secret-0123456789';
-const withSecrets = (args: unknown) => ({
-  ...(args as object),
-  secrets: seal(SECRET, 'bench', JSON.stringify(DEMO_CREDENTIALS)),
-});
-const ctx = (raw: unknown) => ({
-  job: {
-    v: 1 as const,
-    kind: 'job' as const,
-    id: 'bench',
-    ts: Date.now(),
-    host: 'h',
-    capability: 'x',
-    requester: { userId: 'U', channelId: 'C', roles: [] },
-    args: withSecrets(raw),
-  },
-  args: withSecrets(raw),
-  emit: () => undefined,
-  signal: new AbortController().signal,
-  logger: createSilentLogger(),
-});
+import { BENCH_JOB_SECRET, sandboxJob as ctx } from './sandbox-job.js';
 
 /** Runs `reps` rounds; reports medians. */
 export async function benchInstall(opts: { reps?: number } = {}): Promise<{
@@ -55,7 +31,7 @@ export async function benchInstall(opts: { reps?: number } = {}): Promise<{
         host: h,
         sandboxDir: join(root, h),
         advertise: '127.0.0.1',
-        jobSecret: SECRET,
+        jobSecret: BENCH_JOB_SECRET,
         logger: createSilentLogger(),
       }),
     ),
