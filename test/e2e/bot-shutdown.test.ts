@@ -89,7 +89,8 @@ describe('bot process shutdown (SIGTERM) with work running and queued', () => {
         slack.calls.filter(
           (c) => c.method === 'chat.postMessage' && /queued: server1 is busy/.test(JSON.stringify(c.body)),
         ).length >= 2,
-      30_000,
+      // The bot is a process of its own at Slack's real pace; on a loaded machine its first posts can take long.
+      90_000,
     );
 
     bot.child.kill('SIGTERM');
@@ -115,5 +116,5 @@ describe('bot process shutdown (SIGTERM) with work running and queued', () => {
     } finally {
       await conn.end();
     }
-  });
+  }, 150_000);
 });
