@@ -103,11 +103,11 @@ export function createPlainTopology(): PlainTopology {
       const [program, ...args] = [...(o.host?.wrap ?? []), ...argv];
       const child = spawn(program!, args, { stdio: 'ignore' });
       children.push(child);
-      await until(() => existsSync(socket) || child.exitCode !== null, 30_000, 20);
+      await until(() => existsSync(socket) || child.exitCode !== null, 30_000, { every: 20 });
       if (child.exitCode !== null) throw new Error(`mariadbd s${o.serverId} exited with ${child.exitCode}`);
       const sql = async (statements: string) =>
         (await run('mariadb', ['--no-defaults', `--socket=${socket}`, '-uroot', '-N', '-B', '-e', statements])).stdout;
-      await until(async () => (await sql('SELECT 1').catch(() => '')).trim() === '1', 30_000, 20);
+      await until(async () => (await sql('SELECT 1').catch(() => '')).trim() === '1', 30_000, { every: 20 });
       // Accounts are made without writing to the binlog: every server gets them itself, as a DBA's provisioning does.
       await sql(
         [
@@ -131,7 +131,9 @@ export function createPlainTopology(): PlainTopology {
               `MASTER_USER='${accounts.repl.user}', MASTER_PASSWORD='${accounts.repl.password}', ` +
               'MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START SLAVE',
           );
-          await until(async () => /\bYes\tYes\b/.test(await sql('SELECT 1').then(() => status())), 30_000, 50);
+          await until(async () => /\bYes\tYes\b/.test(await sql('SELECT 1').then(() => status())), 30_000, {
+            every: 50,
+          });
           async function status() {
             const out = await run('mariadb', [
               '--no-defaults',
