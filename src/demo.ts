@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGearmandProcess, type GearmandProcess } from './demo/gearmand-process.js';
-import { startMariadbProcess } from './mysql/mariadb-process.js';
-import { runConsoleCommand } from './chat/console/run-console.js';
-import { startWorkerProcess } from './demo/worker-process.js';
+import { startGearmandProcess, type GearmandProcess } from './launch/gearmand.js';
+import { startMariadbProcess } from './launch/mariadb.js';
+import { runConsoleCommand } from './console.js';
+import { startWorkerProcess } from './launch/worker.js';
 import { stopAllSandboxes } from './worker/sandbox/index.js';
 import { PACKAGE_ROOT as ROOT } from './package-info.js';
 

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nock from 'nock';
 import { startBot, type RunningBot } from '../../src/bot.js';
-import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-process.js';
-import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
+import { startWorkerProcess, type WorkerProcess } from '../../src/launch/worker.js';
+import type { MariadbProcess } from '../../src/launch/mariadb.js';
 import { startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
 import { startMariadb } from '../helpers/mariadb.js';
 

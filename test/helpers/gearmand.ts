@@ -1,11 +1,7 @@
 /** A real gearmand for tests: random loopback port, temp dir, killed and restarted on demand. */
 import { execFileSync } from 'node:child_process';
-import {
-  freePort,
-  freePortRange,
-  startGearmandProcess,
-  type GearmandProcess,
-} from '../../src/demo/gearmand-process.js';
+import { startGearmandProcess, type GearmandProcess } from '../../src/launch/gearmand.js';
+import { freePort, freePortRange } from '../../src/launch/free-port.js';
 
 /** A gearmand under test. */
 export interface GearmandHandle {

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { smallServerArgs } from '../../src/mysql/mariadb-process.js';
+import { smallServerArgs } from '../../src/launch/mariadb.js';
 import type { NetnsHost } from './netns.js';
 import { until } from './wait.js';
 

@@ -5,7 +5,7 @@ import { createLogger, createSilentLogger } from '../../src/log.js';
 import { ErrorCode, isGearopsError } from '../../src/errors.js';
 import { createMysqlStore } from '../../src/mysql/store.js';
 import type { Store } from '../../src/core/ports/store.js';
-import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
+import type { MariadbProcess } from '../../src/launch/mariadb.js';
 import { createPoolReader } from '../../src/pool/index.js';
 import { createPoolSource, type PoolSource } from '../../src/mysql/pool-reader-source.js';
 import { startMariadb } from '../helpers/mariadb.js';

@@ -14,7 +14,7 @@ import { createSilentLogger } from '../../src/log.js';
 import { createGearmanDispatcher } from '../../src/gearman/dispatcher.js';
 import type { Dispatcher } from '../../src/core/ports/dispatcher.js';
 import type { Requester } from '../../src/core/payload.js';
-import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-process.js';
+import { startWorkerProcess, type WorkerProcess } from '../../src/launch/worker.js';
 import { freePort, startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
 
 const exec = promisify(execFile);
