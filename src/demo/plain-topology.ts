@@ -45,6 +45,8 @@ export interface PlainServer {
   socket: string;
   /** Runs statements as root over the server's socket; returns tab-separated rows. */
   sql(statements: string): Promise<string>;
+  /** SHOW SLAVE STATUS as column → value ({} when it replicates from nobody). */
+  slaveStatus(): Promise<Record<string, string>>;
   /** Makes it a replica of `source` (GTID, slave_pos) and starts replication. */
   replicateFrom(source: PlainServer): Promise<void>;
   kill(signal?: NodeJS.Signals): Promise<void>;
@@ -135,6 +137,18 @@ export function createPlainTopology(opts: { baseDir?: string } = {}): PlainTopol
           'SET sql_log_bin = 1',
         ].join('; '),
       );
+      const slaveStatus = async (): Promise<Record<string, string>> => {
+        const out = await run('mariadb', [
+          '--no-defaults',
+          `--socket=${socket}`,
+          '-uroot',
+          '-e',
+          'SHOW SLAVE STATUS\\G',
+        ]);
+        const fields: Record<string, string> = {};
+        for (const m of out.stdout.matchAll(/^\s*(\w+): ?(.*)$/gm)) fields[m[1]!] = m[2]!;
+        return fields;
+      };
       const server: PlainServer = {
         address,
         port: o.port,
@@ -147,20 +161,16 @@ export function createPlainTopology(opts: { baseDir?: string } = {}): PlainTopol
               `MASTER_USER='${accounts.repl.user}', MASTER_PASSWORD='${accounts.repl.password}', ` +
               'MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START SLAVE',
           );
-          await until(async () => /\bYes\tYes\b/.test(await sql('SELECT 1').then(() => status())), 30_000, 50);
-          async function status() {
-            const out = await run('mariadb', [
-              '--no-defaults',
-              `--socket=${socket}`,
-              '-uroot',
-              '-e',
-              'SHOW SLAVE STATUS\\G',
-            ]);
-            const io = /Slave_IO_Running: (\w+)/.exec(out.stdout)?.[1];
-            const sq = /Slave_SQL_Running: (\w+)/.exec(out.stdout)?.[1];
-            return `${io}\t${sq}`;
-          }
+          await until(
+            async () => {
+              const st = await slaveStatus();
+              return st.Slave_IO_Running === 'Yes' && st.Slave_SQL_Running === 'Yes';
+            },
+            30_000,
+            50,
+          );
         },
+        slaveStatus,
         async kill(signal = 'SIGKILL') {
           if (child.exitCode !== null || child.signalCode !== null) return;
           const gone = new Promise((r) => child.once('exit', r));
