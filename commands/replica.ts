@@ -895,6 +895,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
             readOnly: true,
             maxStatementTimeS: Math.ceil(sqlLimits.timeoutMs / 1000) + 1,
             timeoutMs: sqlLimits.timeoutMs,
+            requester: requesterOf(inv.principal),
           }),
         ),
       );
