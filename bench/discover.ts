@@ -6,7 +6,7 @@
  * (one connection and its read statements), so the ratio says how much of the mapping runs in parallel (about 11
  * reads happen; a ratio near 11 would mean one after the other).
  */
-import { createWatchCommands } from '../commands/replica-watch.js';
+import { createWatchCommands } from '../commands/replica/watch.js';
 import { parsePolicy } from '../src/core/policy/index.js';
 import type { ClusterStore } from '../src/core/ports/store.js';
 import { freePort } from '../src/demo/gearmand-process.js';
