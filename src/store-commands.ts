@@ -13,7 +13,7 @@ import type { TopologyReader } from './core/topology.js';
 import { DEMO_CREDENTIALS, type ClusterCredentialStore } from './core/ports/credentials.js';
 import { seal } from './core/sealed.js';
 import { loadCredentialsFile, type CredentialsDirectory } from './credentials-file.js';
-import { createReplicaCommand } from '../commands/replica.js';
+import { createReplicaCommand } from '../commands/replica/index.js';
 import { createPoolCommand } from '../commands/pool.js';
 
 /**

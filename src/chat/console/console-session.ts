@@ -1,6 +1,6 @@
 /**
  * The console transport: turns typed slash command lines into invocations of the router (the same handlers as
- * Slack) and prints what they say. It wires nothing: `src/console.ts` composes the app and hands it the router.
+ * Slack) and prints what they say, and runs the prompt. It wires nothing: `src/console.ts` composes the app.
  */
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { createInterface } from 'node:readline';
 import type { CommandRouter } from '../../core/ports/commands.js';
-import { createConsoleChat, type ConsoleIo } from './console-chat.js';
+import type { createConsoleChat, ConsoleIo } from './console-chat.js';
 
 /** Parses "/run server1 uptime" into command and text; null if it is not a slash command. */
 export function parseSlashLine(line: string): { command: string; text: string } | null {
@@ -45,13 +45,13 @@ export async function runConsoleLine(
   return outcome.status === 'ok';
 }
 
-/** The interactive prompt: one slash command per line, with history in ~/.gearops_history. */
+/** The interactive prompt: one line at a time through `runLine`, with history in ~/.gearops_history. */
 export async function repl(
-  ctx: { router: CommandRouter; policy: { source: string } },
-  chat: ReturnType<typeof createConsoleChat>,
+  ctx: { policy: { source: string } },
   io: ConsoleIo,
   rl: ReturnType<typeof createInterface>,
   who: { user: string; channel: string },
+  runLine: (line: string) => Promise<boolean>,
 ): Promise<number> {
   const historyFile = join(homedir(), '.gearops_history');
   try {
@@ -74,7 +74,7 @@ export async function repl(
       } catch {
         // history is a convenience
       }
-      await runConsoleLine(ctx.router, chat, io, line, who);
+      await runLine(line);
     }
     rl.prompt();
   }
