@@ -2,15 +2,14 @@
 import { ErrorCode, GearopsError } from '../../src/errors.js';
 import type { CommandInvocation, CommandOutcome } from '../../src/core/ports/commands.js';
 import type { SandboxCheckValue } from '../../src/core/capabilities.js';
-import { allowed, type ReplicaContext } from './context.js';
+import { authorizeOn, type ReplicaContext } from './context.js';
 import { HOST_RE } from './parse.js';
 
 /** Runs `/replica diagnose <host>` (sandbox.check on that host). */
 export async function diagnose(ctx: ReplicaContext, inv: CommandInvocation, host?: string): Promise<CommandOutcome> {
   if (!host || !HOST_RE.test(host))
     throw new GearopsError(ErrorCode.Usage, `name a host.\nUsage: /replica diagnose <host>`);
-  const gate = await allowed(ctx, inv, 'replica.diagnose', [host]);
-  if (!gate.ok) return gate.outcome;
+  authorizeOn(ctx, inv, 'replica.diagnose', [host]);
   const c = await ctx.runner(inv)<SandboxCheckValue>('sandbox.check', host, {});
   await inv.reply.ephemeral({
     text: `diagnose ${host}`,
