@@ -38,8 +38,10 @@ export function createRecordingSink(): ChatSink & SinkRecord {
   return {
     posts,
     updates,
-    async post(channel, msg, o) {
+    async post(channel, queued, o) {
       const ref = { channel, ts: `${Date.now()}.${String(++n).padStart(6, '0')}` };
+      // As the transports do: the message as `latest` gives it when the post leaves (the ChatSink contract).
+      const msg = o?.latest?.() ?? queued;
       posts.push({ channel, ref, text: renderText(msg), threadTs: o?.threadTs, msg, at: Date.now() });
       return ref;
     },
