@@ -13,7 +13,8 @@ import { watchedNodes } from '../../src/core/cluster.js';
 import { discoverTopology, type TopologyReader } from '../../src/core/topology.js';
 import type { NodeAddress } from '../../src/core/ports/replication.js';
 import { mention, policyPrincipal } from '../shared.js';
-import { NAME_RE, parseWatch, WATCH_USAGE } from './parse.js';
+import { NAME_RE } from '../../src/core/capabilities.js';
+import { parseWatch, WATCH_USAGE } from './parse.js';
 import { topologyBlocks } from './render.js';
 
 /** What watch and unwatch need. */
