@@ -9,6 +9,16 @@ import { ErrorCode, GearopsError } from '../errors.js';
 import type { NodeStatus } from './ports/replication.js';
 import type { NodeFacts } from './topology.js';
 import type { WorkerInfo } from './worker-info.js';
+import {
+  parseRepairArgs,
+  parseSqlArgs,
+  type MysqlRepairArgs,
+  type MysqlSqlArgs,
+  type MysqlSqlValue,
+  type RepairOp,
+} from './mysql-jobs.js';
+
+export type { MysqlRepairArgs, MysqlSqlArgs, MysqlSqlValue, RepairOp };
 
 /** A cluster's name, which is also its sandboxes' name on every host. */
 export const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
@@ -125,6 +135,8 @@ export interface CapabilityContract {
   'sandbox.remove': { args: SandboxRemoveArgs; value: { name: string; removed: true } };
   'sandbox.cancel': { args: SandboxCancelArgs; value: { name: string; stopped: boolean } };
   'mysql.status': { args: MysqlStatusArgs; value: MysqlStatusValue };
+  'mysql.repair': { args: MysqlRepairArgs; value: { done: RepairOp } };
+  'mysql.sql': { args: MysqlSqlArgs; value: MysqlSqlValue };
   'gearops.info': { args: Record<string, never>; value: WorkerInfo };
 }
 
@@ -197,11 +209,19 @@ export const ARG_SCHEMAS: { [N in CapabilityName]?: z.ZodType<ArgsOf<N>, unknown
   'mysql.status': mysqlStatusArgs,
 };
 
+/** Capabilities whose args one hand-written parser checks on both sides (src/core/mysql-jobs.ts). */
+const ARG_PARSERS: { [N in CapabilityName]?: (raw: unknown) => ArgsOf<N> } = {
+  'mysql.repair': parseRepairArgs,
+  'mysql.sql': parseSqlArgs,
+};
+
 /**
- * Checks `raw` against capability `name`'s schema; throws gearops_usage with the first problem's message (an
+ * Checks `raw` against capability `name`'s schema (or its parser); throws gearops_usage with the first problem's message (an
  * unknown argument first), before anything runs. Missing args are an empty object.
  */
 export function parseArgs<N extends CapabilityName>(name: N, raw: unknown): ArgsOf<N> {
+  const parser = ARG_PARSERS[name] as ((raw: unknown) => ArgsOf<N>) | undefined;
+  if (parser) return parser(raw);
   const schema = ARG_SCHEMAS[name] as z.ZodType<ArgsOf<N>, unknown> | undefined;
   if (!schema) return (raw ?? {}) as ArgsOf<N>;
   // Anything but an object is no args at all (as a missing one is).
