@@ -1,5 +1,6 @@
 /** Parsing of the `/replica` subcommands' arguments: each parser throws a usage error naming what is wrong. */
 import { ErrorCode, GearopsError } from '../../src/errors.js';
+import { CRED_RE, HOST_RE, NAME_RE } from '../../src/core/capabilities.js';
 
 /** Usage of `/replica install`. */
 export const INSTALL_USAGE =
@@ -22,13 +23,8 @@ export const USAGE = [
   ...WATCH_USAGE,
 ].join('\n');
 
-/** A cluster's name (also its sandboxes' name on every host). */
-export const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
-/** A host's name, as its worker registers it. */
-export const HOST_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const VERSION_RE = /^[0-9]+(\.[0-9]+){0,2}$/;
 const ADDRESS_RE = /^([A-Za-z0-9][A-Za-z0-9._-]{0,253}):(\d{1,5})$/;
-const CRED_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /** A parsed `/replica install`. */
 export interface InstallPlan {
