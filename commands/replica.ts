@@ -38,6 +38,7 @@ import {
 } from '../src/core/ports/credentials.js';
 import { formatDuration, mention, policyPrincipal, requesterOf, words } from './shared.js';
 import { createWatchCommands, WATCH_USAGE, type WatchDeps } from './replica-watch.js';
+import { createSwitchoverCommand, SWITCHOVER_USAGE, type SwitchoverCommandDeps } from './replica-switchover.js';
 
 /** What `sandbox.check@host` answers. */
 export interface SandboxCheckValue {
@@ -89,6 +90,8 @@ export interface ReplicaCommandDeps {
    * the server with KILL QUERY). Defaults: 2, 4, 30 s.
    */
   sqlLimits?: Partial<SqlSlotLimits> & { timeoutMs?: number };
+  /** For /replica switchover (commands/replica-switchover.ts). Without it, switchover is not offered. */
+  switchover?: Pick<SwitchoverCommandDeps, 'control' | 'journal' | 'lagThresholdS'>;
 }
 
 const USAGE = [
@@ -99,6 +102,7 @@ const USAGE = [
   '/replica remove <cluster>',
   '/replica sql <cluster> <statement>',
   ...WATCH_USAGE,
+  SWITCHOVER_USAGE,
 ].join('\n');
 
 const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
@@ -168,6 +172,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
   const watching = deps.watch
     ? createWatchCommands({ ...deps.watch, policy: deps.policy, clusters: deps.clusters, chat: deps.chat })
     : null;
+  const switching = deps.switchover ? createSwitchoverCommand({ ...deps, ...deps.switchover }) : null;
 
   // Installs this process is running (their tokens): /replica remove leaves those alone.
   const installingHere = new Set<string>();
@@ -965,6 +970,9 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
         case 'unwatch':
           if (!watching) throw new GearopsError(ErrorCode.Usage, `/replica ${sub} needs the store.`);
           return sub === 'watch' ? watching.watch(inv, args) : watching.unwatch(inv, args[0]);
+        case 'switchover':
+          if (!switching) throw new GearopsError(ErrorCode.Usage, '/replica switchover needs the store.');
+          return switching(inv, args);
         case undefined:
         case 'help':
           return help(inv);

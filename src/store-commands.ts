@@ -91,6 +91,9 @@ export function createStoreCommands(d: {
         incidents: d.store.incidents,
       },
       sqlLimits: d.config.sql,
+      ...(d.control
+        ? { switchover: { control: d.control, journal: d.store.changes, lagThresholdS: d.config.lagThresholdS } }
+        : {}),
     }),
     createPoolCommand({
       policy: d.policy,

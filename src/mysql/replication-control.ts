@@ -162,6 +162,8 @@ export function createReplicationControl(opts: {
       );
     },
 
+    hasReplicationAccount: (n) => conns.replicationAccount(n) !== null,
+
     async startReplication(n) {
       await q(n, 'START SLAVE');
     },
