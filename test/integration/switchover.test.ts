@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReplicationProbe } from '../../src/mysql/replication.js';
+import { createReplicationControl } from '../../src/mysql/replication-control.js';
 import { createSilentLogger } from '../../src/log.js';
 import type { ReplicationProbe } from '../../src/core/ports/replication.js';
 import type { ClusterRecord } from '../../src/core/ports/store.js';
@@ -225,6 +226,47 @@ describe('/replica switchover on real replication', () => {
     const [change] = await f.ctx.store!.changes!.recent('demo', 1);
     expect(change).toMatchObject({ state: 'rolled_back', step: 'catch_up' });
     expect(await f.ctx.store!.changes!.running('demo')).toBeNull();
+  });
+
+  it('finishes a switchover cut after the promotion (the bot died): running the command again', async () => {
+    const c = await demo();
+    const m = master(c);
+    const t = c.nodes.find((n) => n.role === 'replica')!;
+    // Steps 1 to 3 by hand, as a bot that died right after promoting would leave them.
+    const control = createReplicationControl({ credentials: { user: 'msandbox', password: 'msandbox' } });
+    try {
+      await control.setReadOnly(at(m), true);
+      const pos = (await control.gtidState(at(m))).binlogPos;
+      expect(await control.waitForGtid(at(t), pos, 10_000)).toBe(true);
+      await control.detachReplication(at(t));
+      await control.setReadOnly(at(t), false);
+    } finally {
+      await control.close();
+    }
+    const journal = f.ctx.store!.changes!;
+    const cut = await journal.begin({
+      cluster: 'demo',
+      kind: 'switchover',
+      from: key(m),
+      to: key(t),
+      actor: 'U9',
+      step: 'promote',
+    });
+    // While its runner may still be alive, another switchover is refused.
+    const busy = await f.run('/replica switchover demo', { yes: true });
+    expect(busy.outcome.status, busy.text).toBe('refused');
+    expect(busy.text).toMatch(new RegExp(`switchover #${cut.id} of demo .* at step promote is running`));
+    const db = await mysql.createConnection(f.db.url);
+    await db.query('UPDATE topology_changes SET updated_at = NOW(3) - INTERVAL 1 HOUR WHERE id = ?', [cut.id]);
+    await db.end();
+    const r = await f.run('/replica switchover demo', { yes: true });
+    expect(r.outcome.status, r.text).toBe('ok');
+    expect(r.text).toMatch(/did not finish .* Finish it/);
+    const pool = await f.ctx.store!.pool.list();
+    expect(pool.filter((n) => n.type.includes('WRITE')).map((n) => `${n.host}:${n.port}`)).toEqual([key(t)]);
+    expect(await probe.status(at(m))).toMatchObject({ isReplica: true, readOnly: true, masterPort: t.port });
+    expect(master(await demo()).port).toBe(t.port);
+    expect(await journal.get(cut.id)).toMatchObject({ state: 'done', step: 'record' });
   });
 
   it('switches a watched cluster with its named credentials, picking the most up-to-date replica', async () => {
