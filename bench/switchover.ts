@@ -3,6 +3,7 @@
  * a planned switchover (checks to pool move; goal ≤ 3 s), while an application inserts in a loop through the pool's
  * WRITE server, and the inserts it was told succeeded that are missing afterwards (goal 0). The baseline, measured
  * in the same run, is one proof of replication alone (a write read back on two replicas): the floor of step 5.
+ * benchSwitchover is long because it is one sandbox set-up, measured, then torn down in its finally.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -4,6 +4,7 @@
  * GTID, and the target is a healthy replica within GEAROPS_LAG_THRESHOLD_S. Asks for confirmation, journals each
  * step, tells it in a thread under its message, and moves WRITE in the pool. A switchover cut half-way (the bot
  * died) is finished by running the command again. Built and watched clusters alike (direct connections only).
+ * The factory is long because it holds the handler and its few helpers over one set of running changes.
  */
 import { ErrorCode, GearopsError, isGearopsError } from '../src/errors.js';
 import { textMessage } from '../src/core/message.js';
@@ -97,7 +98,13 @@ export function createSwitchoverCommand(deps: SwitchoverCommandDeps) {
     runningHere.add(changeId);
     try {
       const head = `${mention(inv.principal.userId)} is ${what}…`;
-      const ref: MessageRef = await inv.reply.post(textMessage(head));
+      const ref: MessageRef = await inv.reply.post(textMessage(head)).catch(async (err: unknown) => {
+        // Nothing was changed yet: the change ends here rather than wait, running, to be found cut.
+        await deps.journal!.finish(changeId, 'failed', {
+          note: `its message could not be posted: ${(err as Error).message}`,
+        });
+        throw err;
+      });
       const say = async (line: string) => {
         await inv.reply.post(textMessage(line), { threadTs: ref.ts }).catch(() => undefined);
       };

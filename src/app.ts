@@ -106,17 +106,19 @@ async function storeParts(d: {
   // Watched clusters' named credentials: refused at start-up when others can read the file (path and fix named).
   const named = loadWatchCredentials(d.config);
   // Watched servers whose port the bot cannot reach are read through their host's worker (mysql.status).
+  // The ids of every connection this bot holds on a node: ending a node's writers (switchover) spares them.
+  const ownThreads = new Map<string, Set<number>>();
   const probe = createRoutedProbe(
-    createReplicationProbe({ credentials, named: named.get, logger: d.logger }),
+    createReplicationProbe({ credentials, named: named.get, logger: d.logger, ownThreads }),
     d.dispatcher,
   );
   // The monitor's own connections: commands' statements (/replica sql, status, repairs) never take them.
   const monitorProbe = createRoutedProbe(
-    createReplicationProbe({ credentials, named: named.get, logger: d.logger, connectionLimit: 2 }),
+    createReplicationProbe({ credentials, named: named.get, logger: d.logger, connectionLimit: 2, ownThreads }),
     d.dispatcher,
   );
   // Topology changes (switchover, failover, rejoin): direct connections of their own, never the monitor's.
-  const control = createReplicationControl({ credentials, named: named.get });
+  const control = createReplicationControl({ credentials, named: named.get, ownThreads });
   const commands = createStoreCommands({ ...d, probe, control, credentials, named });
   const actions = createIncidentActions({
     store: d.store,

@@ -1,6 +1,7 @@
 /**
  * The journal of topology changes (table topology_changes, migration 7). Steps and detail are JSON in the row;
  * each update reads the row FOR UPDATE and writes it back in one transaction, so two writers never lose a step.
+ * The factory is long because it is the port's methods over one pool.
  */
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { ErrorCode, GearopsError, isGearopsError } from '../errors.js';

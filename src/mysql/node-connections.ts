@@ -22,6 +22,11 @@ export interface NodeCredentialOptions {
   /** Named credentials (a node's `credentials`, a watched cluster's); throws for an unknown name. */
   named?: (name: string) => NamedAccount;
   connectTimeoutMs?: number;
+  /**
+   * Where the connection ids of our pools are kept, by node (address:port): give the probes and the control of one
+   * bot the same map, so that ending a node's writers spares every connection of this bot (its monitor's too).
+   */
+  ownThreads?: Map<string, Set<number>>;
 }
 
 /** The per-node pools of one probe or control. */
@@ -47,7 +52,7 @@ const missing = (name: string): never => {
 export function createNodeConnections(opts: NodeCredentialOptions & { adminLimit: number }): NodeConnections {
   const admin = new Map<string, Pool>();
   const every: Array<Map<string, Pool>> = [admin];
-  const threads = new Map<string, Set<number>>();
+  const threads = opts.ownThreads ?? new Map<string, Set<number>>();
   const nodeKey = (n: NodeAddress) => `${n.address}:${n.port}`;
   const account = (n: NodeAddress, role: NodeRole): DbAccount => {
     // A watched cluster's servers have one account, the named entry; gearops made no other there.

@@ -2,7 +2,8 @@
  * Topology changes on MariaDB nodes (the ReplicationControl port), over the same per-node connection handling as
  * the probe (node-connections.ts) but with pools of its own, so a MASTER_GTID_WAIT never holds a connection the
  * monitor or a command reads with. Every statement is fixed text; values (positions, addresses, ports, accounts,
- * connection ids) are checked here and passed as escaped parameters.
+ * connection ids) are checked here and passed as escaped parameters. The factory is long because it is the port's
+ * methods, each short, over one set of connections.
  */
 import type { RowDataPacket } from 'mysql2/promise';
 import { ErrorCode, GearopsError } from '../errors.js';
@@ -37,6 +38,8 @@ export function createReplicationControl(opts: {
   credentials: DbAccount | CredentialResolver;
   named?: (name: string) => NamedAccount;
   connectTimeoutMs?: number;
+  /** Shared with the bot's probes: killWriters spares their connections too. */
+  ownThreads?: Map<string, Set<number>>;
 }): ReplicationControl {
   const conns = createNodeConnections({ ...opts, adminLimit: 4 });
   const direct = (n: NodeAddress): NodeAddress => {

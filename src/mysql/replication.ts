@@ -46,6 +46,8 @@ export function createReplicationProbe(opts: {
   /** Connections per node for `exec` (default 8; /replica sql's per-cluster limit keeps below it). */
   execConnectionLimit?: number;
   execTimeoutMs?: number;
+  /** Shared with the bot's other probes and its control (see NodeCredentialOptions.ownThreads). */
+  ownThreads?: Map<string, Set<number>>;
 }): ReplicationProbe {
   const conns = createNodeConnections({ ...opts, adminLimit: opts.connectionLimit ?? 3 });
   const execPools = new Map<string, Pool>();

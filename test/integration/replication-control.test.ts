@@ -5,6 +5,8 @@
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReplicationControl } from '../../src/mysql/replication-control.js';
+import { createReplicationProbe } from '../../src/mysql/replication.js';
+import { createSilentLogger } from '../../src/log.js';
 import type { ReplicationControl } from '../../src/core/ports/replication-control.js';
 import type { NodeAddress } from '../../src/core/ports/replication.js';
 import { freePort } from '../helpers/gearmand.js';
@@ -110,6 +112,25 @@ describe('replication control on a real MariaDB master and replica', () => {
       dba.destroy();
     }
     expect((await control.gtidState(node(m))).readOnly).toBe(false);
+  });
+
+  it("spares the connections of the bot's probes that share its connection ids", async () => {
+    const ownThreads = new Map<string, Set<number>>();
+    const { admin } = topo.accounts;
+    const shared = createReplicationControl({ credentials: admin, ownThreads });
+    const probe = createReplicationProbe({ credentials: admin, logger: createSilentLogger(), ownThreads });
+    try {
+      expect((await probe.status({ address: m.address, port: m.port })).reachable).toBe(true);
+      const probes = [...(ownThreads.get(`${m.address}:${m.port}`) ?? [])];
+      expect(probes.length).toBeGreaterThan(0);
+      const killed = await shared.killWriters({ address: m.address, port: m.port });
+      expect(killed.ids.filter((id) => probes.includes(id))).toEqual([]);
+      const alive = await m.sql('SELECT ID FROM information_schema.PROCESSLIST');
+      for (const id of probes) expect(alive.split('\n')).toContain(String(id));
+    } finally {
+      await probe.close();
+      await shared.close();
+    }
   });
 
   it('swaps master and replica: detach, promote, point the old master at the new one', async () => {
