@@ -25,6 +25,9 @@ import {
   type SwitchoverResult,
 } from '../src/cluster/switchover.js';
 import { formatDuration, mention, policyPrincipal } from './shared.js';
+import { SWITCHOVER_USAGE } from './replica/parse.js';
+
+export { SWITCHOVER_USAGE };
 
 /** What the switchover needs besides /replica's own dependencies. */
 export interface SwitchoverCommandDeps {
@@ -40,9 +43,6 @@ export interface SwitchoverCommandDeps {
   /** GEAROPS_LAG_THRESHOLD_S: the most a target may lag. */
   lagThresholdS: number;
 }
-
-/** The usage line. */
-export const SWITCHOVER_USAGE = '/replica switchover <cluster> [to=<host:port>]';
 
 const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
 const TO_RE = /^to=([A-Za-z0-9][A-Za-z0-9._-]{0,253}):(\d{1,5})$/;

@@ -6,14 +6,12 @@
  */
 import { ErrorCode, GearopsError } from '../errors.js';
 import type { Dispatcher, Requester } from './ports/dispatcher.js';
-import { unreachableStatus, type NodeAddress, type NodeStatus, type ReplicationProbe } from './ports/replication.js';
-import type { NodeFacts, TopologyReader } from './topology.js';
+import { unreachableStatus, type NodeAddress, type ReplicationProbe } from './ports/replication.js';
+import type { TopologyReader } from './topology.js';
+import type { MysqlStatusValue } from './capabilities.js';
 
-/** What `mysql.status@host` answers (src/worker/capabilities/mysql-status.ts). */
-export interface MysqlStatusAnswer {
-  status: NodeStatus;
-  facts?: NodeFacts;
-}
+/** What `mysql.status@host` answers (the contract's, src/core/capabilities.ts). */
+export type MysqlStatusAnswer = MysqlStatusValue;
 
 /** Who the bot's own reads are done for, as the worker's policy sees it. */
 export const MONITOR_REQUESTER: Requester = { userId: 'gearops-monitor', channelId: '', roles: [] };
@@ -24,7 +22,7 @@ async function throughWorker(
   facts: boolean,
   timeoutMs: number,
 ): Promise<MysqlStatusAnswer> {
-  const r = await dispatcher.submit<MysqlStatusAnswer>({
+  const r = await dispatcher.submit({
     capability: 'mysql.status',
     host: n.via,
     args: { port: n.port, ...(n.credentials ? { credentials: n.credentials } : {}), ...(facts ? { facts } : {}) },
