@@ -139,7 +139,8 @@ export function createSwitchoverCommand(deps: SwitchoverCommandDeps) {
   /** Reasons to refuse the plan that are about accounts rather than replication state. */
   function accountProblems(c: ClusterRecord, plan: SwitchoverPlan): string[] {
     const m = plan.master;
-    if (plan.states.get(nodeKey(m))?.masterUser || deps.control.hasReplicationAccount(nodeAddress(c, m))) return [];
+    if (plan.states.get(nodeKey(m))?.masterUser || (deps.control.hasReplicationAccount?.(nodeAddress(c, m)) ?? true))
+      return [];
     return [
       `${nodeKey(m)} must replicate from the new master and no replication account is configured for it` +
         (c.kind === 'watched' ? ` (add replication: { user, password } to credentials entry '${c.credentials}')` : ''),

@@ -77,3 +77,14 @@ export async function resumeSwitchover(
     return stop('failed', `finishing failed: ${(err as Error).message}; run /replica switchover ${c.name} again`);
   }
 }
+
+/** What /replica status says of a switchover cut half-way: where it stopped, and how to finish it. */
+export function explainSwitchover(ch: TopologyChange, now = Date.now()): string {
+  const last = ch.steps.at(-1);
+  const ago = Math.max(0, Math.round((now - ch.updatedAt.getTime()) / 1000));
+  return (
+    `⚠ switchover #${ch.id} (${ch.from} → ${ch.to}, by ${ch.actor}) is at step ${ch.step}` +
+    `${last?.note ? ` (${last.note})` : ''}, last moved ${ago} s ago. ` +
+    `/replica switchover ${ch.cluster} finishes it: rolled back if ${ch.to} was not promoted yet, else completed.`
+  );
+}

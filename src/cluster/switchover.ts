@@ -24,7 +24,7 @@ import {
 } from './switchover-steps.js';
 
 export { readCluster, type SwitchoverDeps, type SwitchoverResult } from './switchover-steps.js';
-export { resumeSwitchover } from './switchover-resume.js';
+export { explainSwitchover, resumeSwitchover } from './switchover-resume.js';
 
 /** Runs a planned switchover from its first step; `changeId` is its journal row (begun by the caller). */
 export async function runSwitchover(

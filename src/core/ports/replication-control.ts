@@ -86,8 +86,11 @@ export interface ReplicationControl {
    * PointAtOptions for the account). It does not start replication.
    */
   pointAt(node: NodeAddress, master: { address: string; port: number }, opts?: PointAtOptions): Promise<void>;
-  /** True when a replication account is configured for the node's cluster (what pointAt gives a node without one). */
-  hasReplicationAccount(node: NodeAddress): boolean;
+  /**
+   * True when a replication account is configured for the node's cluster (what pointAt gives a node without one).
+   * Optional: a control without it is taken to have one (pointAt then says so if it has not).
+   */
+  hasReplicationAccount?(node: NodeAddress): boolean;
   /** START SLAVE. */
   startReplication(node: NodeAddress): Promise<void>;
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planSwitchover, switchedNodes, type NodeReading } from '../../../src/cluster/switchover-plan.js';
+import { explainSwitchover } from '../../../src/cluster/switchover.js';
 import type { GtidState } from '../../../src/core/ports/replication-control.js';
 import type { ClusterNode, ClusterRecord } from '../../../src/core/ports/store.js';
 
@@ -138,5 +139,32 @@ describe('planning a switchover', () => {
       ['db2', 'replica', '10.0.0.3:3306'],
       ['db3', 'master', undefined],
     ]);
+  });
+});
+
+describe('a switchover cut half-way, as /replica status says it', () => {
+  it('names the change, its step, and the command that finishes it', () => {
+    const at = new Date(1_000_000);
+    const text = explainSwitchover(
+      {
+        id: 4,
+        cluster: 'demo',
+        kind: 'switchover',
+        from: '10.0.0.1:3306',
+        to: '10.0.0.2:3306',
+        step: 'promote',
+        state: 'running',
+        actor: 'U1',
+        startedAt: at,
+        updatedAt: at,
+        finishedAt: null,
+        steps: [{ step: 'promote', at, note: '10.0.0.2:3306 replication reset, read_only=0' }],
+        detail: {},
+      },
+      1_090_000,
+    );
+    expect(text).toBe(
+      '⚠ switchover #4 (10.0.0.1:3306 → 10.0.0.2:3306, by U1) is at step promote (10.0.0.2:3306 replication reset, read_only=0), last moved 90 s ago. /replica switchover demo finishes it: rolled back if 10.0.0.2:3306 was not promoted yet, else completed.',
+    );
   });
 });
