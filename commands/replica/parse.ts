@@ -6,6 +6,9 @@ import { CRED_RE, HOST_RE, NAME_RE } from '../../src/core/capabilities.js';
 export const INSTALL_USAGE =
   '/replica install <cluster> master=<host> slaves=<host>[,<host>…] [version=<v>] [port=<base>] [pool=yes]';
 
+/** Usage of /replica switchover (commands/replica-switchover.ts parses it). */
+export const SWITCHOVER_USAGE = '/replica switchover <cluster> [to=<host:port>]';
+
 /** Usage lines of watch and unwatch. */
 export const WATCH_USAGE = [
   '/replica watch <cluster> <host:port> [credentials=<name>] [probe=direct|worker:<host>]',
@@ -21,6 +24,7 @@ export const USAGE = [
   '/replica remove <cluster>',
   '/replica sql <cluster> <statement>',
   ...WATCH_USAGE,
+  SWITCHOVER_USAGE,
 ].join('\n');
 
 const VERSION_RE = /^[0-9]+(\.[0-9]+){0,2}$/;
