@@ -52,6 +52,7 @@ async function loadOptionalSections(log: (s: string) => void): Promise<Array<[st
     ['install', './install.js', 'benchInstall'],
     ['monitor', './monitor.js', 'benchMonitor'],
     ['discover', './discover.js', 'benchDiscover'],
+    ['switchover', './switchover.js', 'benchSwitchover'],
   ] as const) {
     try {
       const mod = (await import(spec)) as Record<string, () => Promise<Figures>>;

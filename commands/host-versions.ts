@@ -4,7 +4,7 @@
  */
 import { isGearopsError } from '../src/errors.js';
 import type { Dispatcher, HostInfo, Requester } from '../src/core/ports/dispatcher.js';
-import { INFO_CAPABILITY, type WorkerInfo } from '../src/core/worker-info.js';
+import { INFO_CAPABILITY } from '../src/core/worker-info.js';
 
 /** A host's version as the table shows it, and whether it differs from the bot's. */
 export interface HostVersion {
@@ -25,7 +25,7 @@ export async function hostVersions(
     hosts.map(async (h): Promise<HostVersion> => {
       if (!h.capabilities.includes(INFO_CAPABILITY)) return { host: h.host, label: '? (older worker)', mismatch: true };
       try {
-        const r = await deps.dispatcher.submit<WorkerInfo>({
+        const r = await deps.dispatcher.submit({
           capability: INFO_CAPABILITY,
           host: h.host,
           args: {},

@@ -20,7 +20,6 @@ import { mapLimit } from '../src/core/fanout.js';
 import { blockHeader, gather, prefixedOutput, type GatherBlock, type HostAnswer } from '../src/core/gather.js';
 import { foldNodeSet } from '../src/core/nodeset.js';
 import { describeGroups, resolveTargets, workerGroups, type TargetContext } from '../src/core/targets.js';
-import type { RunValue } from '../src/worker/capabilities/run.js';
 import { formatDuration, mention, requesterOf } from './shared.js';
 
 /** What the fan-out needs (a subset of /run's dependencies). */
@@ -252,7 +251,7 @@ async function runHost(
   });
   try {
     const result = await deps.limiter.schedule(host, () =>
-      deps.dispatcher.submit<RunValue>({
+      deps.dispatcher.submit({
         capability: 'run',
         host,
         args: { line },

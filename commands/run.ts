@@ -19,7 +19,7 @@ import type { HostLimiter } from '../src/core/host-limiter.js';
 import { createLiveMessage } from '../src/core/live-message.js';
 import { formatDuration, mention, policyPrincipal, requesterOf } from './shared.js';
 import { authorize } from '../src/core/authorize.js';
-import type { RunValue } from '../src/worker/capabilities/run.js';
+import { HOST_RE, type RunValue } from '../src/core/capabilities.js';
 import { groupRows, runFanout } from './run-fanout.js';
 import { isSingleHost, TARGET_RE } from '../src/core/targets.js';
 import { hostVersions, versionMismatchNote } from './host-versions.js';
@@ -51,7 +51,6 @@ export interface RunCommandDeps {
 
 const USAGE =
   '/run <targets> <command> [| grep PATTERN]   ·   targets: db1 | db1,db2 | db* | db[1-12] | @group | all   ·   /run hosts   ·   /run help [host]';
-const HOST_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** Keeps the tail of the output that fits the preview. */
 function preview(output: string, limit: number): { text: string; cut: boolean } {
@@ -301,7 +300,7 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
           shown = true;
           note({ state: 'running' });
           live.show(render(host, line, who, '', 'starting…'));
-          return deps.dispatcher.submit<RunValue>({
+          return deps.dispatcher.submit({
             capability: 'run',
             host,
             args: { line },
@@ -384,7 +383,7 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
         : ' · run after the bot restarted';
       try {
         const result = await deps.limiter.schedule(host, () =>
-          deps.dispatcher.submit<RunValue>({
+          deps.dispatcher.submit({
             capability: 'run',
             host,
             args: { line },

@@ -6,9 +6,8 @@
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, GearopsError } from './errors.js';
+import { NAME_RE } from './core/capabilities.js';
 import type { ClusterCredentialStore, ClusterCredentials, DbAccount } from './core/ports/credentials.js';
-
-const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
 
 const isAccount = (a: unknown): a is DbAccount =>
   !!a &&

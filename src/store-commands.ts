@@ -6,6 +6,7 @@ import type { CommandModule } from './core/ports/commands.js';
 import type { Dispatcher } from './core/ports/dispatcher.js';
 import type { Policy } from './core/ports/policy.js';
 import type { NodeAddress, ReplicationProbe } from './core/ports/replication.js';
+import type { ReplicationControl } from './core/ports/replication-control.js';
 import type { Store } from './core/ports/store.js';
 import { createTopologyReader } from './mysql/topology-reader.js';
 import { createRoutedTopologyReader } from './core/routed-probe.js';
@@ -24,7 +25,9 @@ import { createPoolCommand } from '../commands/pool.js';
 export function loadWatchCredentials(config: GearopsConfig): CredentialsDirectory {
   return loadCredentialsFile(
     config.credentialsFile,
-    config.sandboxDemoCredentials ? { sandbox: DEMO_CREDENTIALS.admin } : {},
+    config.sandboxDemoCredentials
+      ? { sandbox: { ...DEMO_CREDENTIALS.admin, replication: DEMO_CREDENTIALS.replication } }
+      : {},
   );
 }
 
@@ -54,6 +57,8 @@ export function createStoreCommands(d: {
   logger: Logger;
   /** The app's one probe for commands (src/app.ts makes it; the monitor has its own connections). */
   probe: ReplicationProbe;
+  /** Topology changes (switchover, failover, rejoin) on the nodes themselves. */
+  control?: ReplicationControl;
   /** Each built cluster's own passwords (the bot's state dir). */
   credentials: ClusterCredentialStore;
   /** Named credentials of watched clusters. */
@@ -83,6 +88,9 @@ export function createStoreCommands(d: {
         incidents: d.store.incidents,
       },
       sqlLimits: d.config.sql,
+      ...(d.control
+        ? { switchover: { control: d.control, journal: d.store.changes, lagThresholdS: d.config.lagThresholdS } }
+        : {}),
     }),
     createPoolCommand({
       policy: d.policy,

@@ -14,6 +14,7 @@ import type { PortRange } from '../../src/cluster/preflight.js';
 import { policyPrincipal, requesterOf } from '../shared.js';
 import type { WatchDeps } from './watch.js';
 import { authorize, policyDenied } from '../../src/core/authorize.js';
+import type { SwitchoverCommandDeps } from '../replica-switchover.js';
 
 /** Dependencies of `/replica`. */
 export interface ReplicaCommandDeps {
@@ -43,6 +44,8 @@ export interface ReplicaCommandDeps {
    * the server with KILL QUERY). Defaults: 2, 4, 30 s.
    */
   sqlLimits?: Partial<SqlSlotLimits> & { timeoutMs?: number };
+  /** For /replica switchover (commands/replica-switchover.ts). Without it, switchover is not offered. */
+  switchover?: Pick<SwitchoverCommandDeps, 'control' | 'journal' | 'lagThresholdS'>;
 }
 
 /** A gate's answer: go on, or the outcome of the denial already told to the user. */

@@ -16,6 +16,7 @@ import { list } from './list.js';
 import { diagnose } from './diagnose.js';
 import { sql } from './sql.js';
 import { createWatchCommands } from './watch.js';
+import { createSwitchoverCommand } from '../replica-switchover.js';
 
 export type { ReplicaCommandDeps } from './context.js';
 export { parseInstall, parseWatch, type InstallPlan, type WatchPlan } from './parse.js';
@@ -29,6 +30,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
   const watching = deps.watch
     ? createWatchCommands({ ...deps.watch, policy: deps.policy, clusters: deps.clusters, chat: deps.chat })
     : null;
+  const switching = deps.switchover ? createSwitchoverCommand({ ...deps, ...deps.switchover }) : null;
 
   async function help(inv: CommandInvocation): Promise<CommandOutcome> {
     const lines = deps.policy.describe(policyPrincipal(inv.principal));
@@ -67,6 +69,9 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
         case 'unwatch':
           if (!watching) throw new GearopsError(ErrorCode.Usage, `/replica ${sub} needs the store.`);
           return sub === 'watch' ? watching.watch(inv, args) : watching.unwatch(inv, args[0]);
+        case 'switchover':
+          if (!switching) throw new GearopsError(ErrorCode.Usage, '/replica switchover needs the store.');
+          return switching(inv, args);
         case undefined:
         case 'help':
           return help(inv);

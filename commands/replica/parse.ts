@@ -1,9 +1,13 @@
 /** Parsing of the `/replica` subcommands' arguments: each parser throws a usage error naming what is wrong. */
 import { ErrorCode, GearopsError } from '../../src/errors.js';
+import { CRED_RE, HOST_RE, NAME_RE } from '../../src/core/capabilities.js';
 
 /** Usage of `/replica install`. */
 export const INSTALL_USAGE =
   '/replica install <cluster> master=<host> slaves=<host>[,<host>…] [version=<v>] [port=<base>] [pool=yes]';
+
+/** Usage of /replica switchover (commands/replica-switchover.ts parses it). */
+export const SWITCHOVER_USAGE = '/replica switchover <cluster> [to=<host:port>]';
 
 /** Usage lines of watch and unwatch. */
 export const WATCH_USAGE = [
@@ -20,15 +24,11 @@ export const USAGE = [
   '/replica remove <cluster>',
   '/replica sql <cluster> <statement>',
   ...WATCH_USAGE,
+  SWITCHOVER_USAGE,
 ].join('\n');
 
-/** A cluster's name (also its sandboxes' name on every host). */
-export const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
-/** A host's name, as its worker registers it. */
-export const HOST_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const VERSION_RE = /^[0-9]+(\.[0-9]+){0,2}$/;
 const ADDRESS_RE = /^([A-Za-z0-9][A-Za-z0-9._-]{0,253}):(\d{1,5})$/;
-const CRED_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /** A parsed `/replica install`. */
 export interface InstallPlan {

@@ -68,7 +68,7 @@ async function installNode(
       n.state = step;
       view.push(`installing ${n.role} on ${n.host}…`);
     };
-    const v = await ports.run<SandboxInstallValue>('sandbox.install', n.host, args, {
+    const v = await ports.run('sandbox.install', n.host, args, {
       onStep,
       timeoutMs: ports.installTimeoutMs,
       id: jobId,

@@ -1,6 +1,7 @@
 /** One job on one host for a cluster sequence, with the worker's refusal turned into an error naming the host. */
 import { ErrorCode, GearopsError } from '../errors.js';
-import type { Dispatcher, JobResult, Requester } from '../core/ports/dispatcher.js';
+import type { Dispatcher, Requester } from '../core/ports/dispatcher.js';
+import type { ArgsOf, CapabilityName, ValueOf } from '../core/capabilities.js';
 
 /** Options of one job: progress steps as text, its time-out, and its id when the caller needs it beforehand. */
 export interface JobOptions {
@@ -10,13 +11,23 @@ export interface JobOptions {
 }
 
 /** Runs `capability@host` and resolves with its value; rejects with the worker's error, host first. */
-export type RunJob = <V>(capability: string, host: string, args: unknown, opts?: JobOptions) => Promise<V>;
+export type RunJob = <N extends CapabilityName>(
+  capability: N,
+  host: string,
+  args: ArgsOf<N>,
+  opts?: JobOptions,
+) => Promise<ValueOf<N>>;
 
 /** Jobs signed for `requester` (the worker re-checks its policy with it). */
 export function createJobRunner(dispatcher: Pick<Dispatcher, 'submit'>, requester: Requester): RunJob {
-  return async <V>(capability: string, host: string, args: unknown, opts: JobOptions = {}): Promise<V> => {
+  return async <N extends CapabilityName>(
+    capability: N,
+    host: string,
+    args: ArgsOf<N>,
+    opts: JobOptions = {},
+  ): Promise<ValueOf<N>> => {
     const { onStep, timeoutMs, id } = opts;
-    const r: JobResult<V> = await dispatcher.submit<V>({
+    const r = await dispatcher.submit({
       capability,
       host,
       args,

@@ -79,9 +79,7 @@ async function findPorts(
         );
   for (const candidate of candidates) {
     checks = await Promise.all(
-      hosts.map((h, i) =>
-        run<SandboxCheckValue>('sandbox.check', h, { ports: [candidate + i], version: spec.version }),
-      ),
+      hosts.map((h, i) => run('sandbox.check', h, { ports: [candidate + i], version: spec.version })),
     );
     const portProblems = checks.flatMap((c, i) =>
       c.ports

@@ -14,7 +14,7 @@ export function meteredDispatcher(inner: Dispatcher, metrics: Metrics): Dispatch
       const seconds = () => (performance.now() - started) / 1000;
       metrics.jobSubmitted(req.capability, req.host);
       try {
-        const r = await inner.submit<never>(req);
+        const r = await inner.submit(req);
         metrics.jobFinished(req.capability, req.host, r.ok ? 'completed' : 'failed', seconds());
         return r;
       } catch (err) {

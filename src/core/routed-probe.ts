@@ -7,15 +7,13 @@
  */
 import { ErrorCode, GearopsError, type ErrorCodeValue } from '../errors.js';
 import type { Dispatcher, Requester } from './ports/dispatcher.js';
-import { unreachableStatus, type NodeAddress, type NodeStatus, type ReplicationProbe } from './ports/replication.js';
-import type { NodeFacts, TopologyReader } from './topology.js';
-import type { MysqlRepairArgs, MysqlSqlArgs, MysqlSqlValue, RepairOp } from './mysql-jobs.js';
+import { unreachableStatus, type NodeAddress, type ReplicationProbe } from './ports/replication.js';
+import type { TopologyReader } from './topology.js';
+import type { ArgsOf, MysqlStatusValue, ValueOf } from './capabilities.js';
+import type { RepairOp } from './mysql-jobs.js';
 
-/** What `mysql.status@host` answers (src/worker/capabilities/mysql-status.ts). */
-export interface MysqlStatusAnswer {
-  status: NodeStatus;
-  facts?: NodeFacts;
-}
+/** What `mysql.status@host` answers (the contract's, src/core/capabilities.ts). */
+export type MysqlStatusAnswer = MysqlStatusValue;
 
 /** Who the bot's own reads are done for, as the worker's policy sees it. */
 export const MONITOR_REQUESTER: Requester = { userId: 'gearops-monitor', channelId: '', roles: [] };
@@ -26,7 +24,7 @@ async function throughWorker(
   facts: boolean,
   timeoutMs: number,
 ): Promise<MysqlStatusAnswer> {
-  const r = await dispatcher.submit<MysqlStatusAnswer>({
+  const r = await dispatcher.submit({
     capability: 'mysql.status',
     host: n.via,
     args: { port: n.port, ...(n.credentials ? { credentials: n.credentials } : {}), ...(facts ? { facts } : {}) },
@@ -43,21 +41,21 @@ async function throughWorker(
 const viaOf = (n: NodeAddress): (NodeAddress & { via: string }) | null => (n.via ? { ...n, via: n.via } : null);
 
 /** Runs `capability` on the node's host worker as `requester`; a refusal keeps its code (a denial stays one). */
-async function onWorker<V>(
+async function onWorker<N extends 'mysql.repair' | 'mysql.sql'>(
   dispatcher: Dispatcher,
   n: NodeAddress & { via: string },
-  capability: string,
-  args: MysqlRepairArgs | MysqlSqlArgs,
+  capability: N,
+  args: ArgsOf<N>,
   requester: Requester | undefined,
   timeoutMs: number,
   what: string,
-): Promise<V> {
+): Promise<ValueOf<N>> {
   if (!requester)
     throw new GearopsError(
       ErrorCode.Usage,
       `${what} on ${n.address}:${n.port} goes through the worker on ${n.via}, which needs to know who asked`,
     );
-  const r = await dispatcher.submit<V>({ capability, host: n.via, args, requester, timeoutMs });
+  const r = await dispatcher.submit({ capability, host: n.via, args, requester, timeoutMs });
   if (!r.ok || r.value === null)
     throw new GearopsError(
       (r.error?.code as ErrorCodeValue | undefined) ?? ErrorCode.JobFailed,
@@ -83,7 +81,7 @@ export function createRoutedProbe(
     );
   };
   const repair = (w: NodeAddress & { via: string }, op: RepairOp, requester: Requester | undefined) =>
-    onWorker<{ done: string }>(
+    onWorker(
       dispatcher,
       w,
       'mysql.repair',
@@ -108,7 +106,7 @@ export function createRoutedProbe(
       // Only /replica sql's read-only statements run through a worker; nothing else may send it text.
       if (!o?.readOnly) directOnly(n, 'a statement that is not read-only');
       const stmtTimeoutMs = o?.timeoutMs ?? 5000;
-      const v = await onWorker<MysqlSqlValue>(
+      const v = await onWorker(
         dispatcher,
         w,
         'mysql.sql',

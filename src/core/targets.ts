@@ -5,11 +5,11 @@
  */
 import { ErrorCode, GearopsError } from '../errors.js';
 import type { HostInfo } from './ports/dispatcher.js';
+import { HOST_RE } from './capabilities.js';
 import { compareHosts, expandNodeSet, foldNodeSet, MAX_EXPANSION, splitTopLevel } from './nodeset.js';
 
 /** Characters a target word may hold: host-name characters plus `,` `[` `]` `*` `?` `@` (never in the command line). */
 export const TARGET_RE = /^[A-Za-z0-9._\-[\],*?@]{1,512}$/;
-const HOST_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 /** Group names, in the policy file and in `gearops worker --groups`. */
 export const GROUP_NAME_RE = /^[a-z][a-z0-9_-]{0,30}$/;
 /** Workers advertise group membership as a marker function `group.<name>@<host>`. */

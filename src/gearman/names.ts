@@ -1,6 +1,6 @@
 /** Gearman function names are `<capability>@<host>`: the contract between the bot and its workers. */
+import { HOST_RE } from '../core/capabilities.js';
 
-const HOST_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 // `_` and `-` for group markers such as `group.eu-west@db1`.
 const CAPABILITY_RE = /^[a-z][a-z0-9._-]{0,62}$/;
 

@@ -13,8 +13,7 @@ import type { ConsoleBuiltin } from '../chat/console/console-builtins.js';
 import type { ConsoleIo } from '../chat/console/console-chat.js';
 import { freePort } from './free-port.js';
 import { createPlainTopology, type PlainServer, type PlainTopology } from './plain-topology.js';
-
-const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
+import { NAME_RE } from '../core/capabilities.js';
 
 const USAGE = [
   'demo only — replication started by hand beside gearops:',

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { JobEnvelope, JobEvent, Requester } from '../core/payload.js';
 import type { Policy, PolicyAction, PolicyPrincipal } from '../core/ports/policy.js';
 import { ErrorCode, GearopsError } from '../errors.js';
+import { parseArgs, type ArgsOf, type CapabilityName, type ValueOf } from '../core/capabilities.js';
 
 /** Everything a capability handler gets for one verified job. */
 export interface CapabilityContext<A = unknown> {
@@ -25,6 +26,22 @@ export interface CapabilityContext<A = unknown> {
 export interface Capability<A = unknown, V = unknown> {
   name: string;
   handler(ctx: CapabilityContext<A>): Promise<V>;
+}
+
+/**
+ * A capability of the contract (src/core/capabilities.ts): its handler is typed by the contract's args and value,
+ * and gets its args only once they fit the capability's schema (a usage error naming what is wrong otherwise).
+ */
+export function defineCapability<N extends CapabilityName>(
+  name: N,
+  handler: (ctx: CapabilityContext<ArgsOf<N>>) => Promise<ValueOf<N>>,
+): Capability<ArgsOf<N>, ValueOf<N>> {
+  return {
+    name,
+    async handler(ctx) {
+      return handler({ ...ctx, args: parseArgs(name, ctx.args) });
+    },
+  };
 }
 
 /**

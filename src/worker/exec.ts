@@ -7,21 +7,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
+import type { ExecResult } from '../core/capabilities.js';
 
 /** The only directories programs are taken from. */
 export const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** What a pipeline did. */
-export interface ExecResult {
-  exitCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  truncated: boolean;
-  outputBytes: number;
-  output: string;
-  durationMs: number;
-  error?: string;
-}
+/** What one spawned pipeline gave (the contract's, src/core/capabilities.ts). */
+export type { ExecResult };
 
 /** Options of one run. */
 export interface ExecOptions {

@@ -74,7 +74,7 @@ describe('a worker process with its own policy and filesystem, behind a real gea
       code: 'gearops_policy_denied',
       message: expect.stringContaining('rule `dba-diag` is for role:dba'),
     });
-    const ran = await d.submit<{ exitCode: number }>({
+    const ran = await d.submit({
       capability: 'run',
       host: 'server1',
       args: { line: 'hostname' },
@@ -146,7 +146,7 @@ describe('a worker process with its own policy and filesystem, behind a real gea
     }
     // A link that stays under the prefix is a file like any other.
     symlinkSync(join(logs, 'error.log'), join(logs, 'current.log'));
-    const ok = await d.submit<{ output: string }>({
+    const ok = await d.submit({
       capability: 'run',
       host: 'server1',
       args: { line: `cat ${join(logs, 'current.log')}` },
@@ -164,7 +164,7 @@ describe('a worker process with its own policy and filesystem, behind a real gea
     ];
     writeFileSync(join(logs, 'ps.log'), `${lines.join('\n')}\n`);
     const out: string[] = [];
-    const r = await d.submit<{ output: string }>({
+    const r = await d.submit({
       capability: 'run',
       host: 'server1',
       args: { line: `cat ${join(logs, 'ps.log')}` },

@@ -60,7 +60,7 @@ describe('worker process with a real gearmand', () => {
 
   it('runs a signed job and returns verified output with the exit code', async () => {
     const out: string[] = [];
-    const r = await d.submit<{ exitCode: number; output: string; rule: string }>({
+    const r = await d.submit({
       capability: 'run',
       host: 'server1',
       args: { line: 'uptime' },
@@ -167,7 +167,7 @@ describe('worker process with a real gearmand', () => {
     expect(c).not.toBe('ok');
     expect(existsSync(probe)).toBe(false);
     await client.close();
-    const r = await d.submit<{ exitCode: number }>({
+    const r = await d.submit({
       capability: 'run',
       host: 'server1',
       args: { line: 'hostname' },
@@ -211,7 +211,7 @@ describe('worker process with a real gearmand', () => {
     const demo = join(process.cwd(), 'policies/demo.yml');
     const w3 = await startWorkerProcess({ host: 'server3', gearman: g.address, secret, policy: demo });
     try {
-      const r = await d.submit<{ version: string; capabilities: string[]; policyDigest: string }>({
+      const r = await d.submit({
         capability: 'gearops.info',
         host: 'server3',
         args: {},
@@ -276,7 +276,7 @@ describe('worker process with a real gearmand', () => {
     );
     const w2 = await startWorkerProcess({ host: 'server2', gearman: g.address, secret, policy: limited });
     try {
-      const slow = await d.submit<{ timedOut: boolean; exitCode: number | null }>({
+      const slow = await d.submit({
         capability: 'run',
         host: 'server2',
         args: { line: 'sleep 30' },
@@ -284,7 +284,7 @@ describe('worker process with a real gearmand', () => {
         timeoutMs: 10_000,
       });
       expect(slow.value?.timedOut).toBe(true);
-      const big = await d.submit<{ truncated: boolean; outputBytes: number }>({
+      const big = await d.submit({
         capability: 'run',
         host: 'server2',
         args: { line: 'seq 1000000' },
@@ -304,7 +304,7 @@ describe('worker process with a real gearmand', () => {
     await until(
       async () => {
         last = await d
-          .submit<{ exitCode: number }>({ capability: 'run', host: 'server1', args: { line: 'hostname' }, requester })
+          .submit({ capability: 'run', host: 'server1', args: { line: 'hostname' }, requester })
           .catch((e: Error) => e);
         return !(last instanceof Error);
       },
@@ -315,7 +315,7 @@ describe('worker process with a real gearmand', () => {
   });
 
   it('loses no job when its worker is killed mid-run: gearmand hands it to the worker that comes back', async () => {
-    const job = d.submit<{ exitCode: number }>({
+    const job = d.submit({
       capability: 'run',
       host: 'server1',
       args: { line: 'sleep 2' },
@@ -368,7 +368,7 @@ describe('worker process with a real gearmand', () => {
   it("follows the new run when its worker is killed after streaming output: the old run's output is dropped, not refused as a forgery", async () => {
     // vmstat (procps, which mariadb-server depends on) prints its header and a first sample at once, then one a second.
     const events: string[] = [];
-    const job = d.submit<{ exitCode: number; output: string }>({
+    const job = d.submit({
       capability: 'run',
       host: 'server1',
       args: { line: 'vmstat 1 3' },
@@ -401,7 +401,7 @@ describe('worker process with a real gearmand', () => {
 
   it('loses no job when gearmand restarts mid-run: the bot sends it again and the worker answers with the run it has, not a second one', async () => {
     const events: string[] = [];
-    const job = d.submit<{ exitCode: number }>({
+    const job = d.submit({
       capability: 'run',
       host: 'server1',
       args: { line: 'seq 3' },
@@ -409,7 +409,7 @@ describe('worker process with a real gearmand', () => {
       timeoutMs: 30_000,
       onEvent: (e) => e.type === 'output' && events.push(e.text),
     });
-    const slow = d.submit<{ exitCode: number }>({
+    const slow = d.submit({
       capability: 'run',
       host: 'server1',
       args: { line: 'sleep 3' },
@@ -428,7 +428,7 @@ describe('worker process with a real gearmand', () => {
   });
 
   it('finishes a running job on SIGTERM and exits cleanly', async () => {
-    const job = d.submit<{ exitCode: number }>({
+    const job = d.submit({
       capability: 'run',
       host: 'server1',
       args: { line: 'sleep 1' },

@@ -1,14 +1,15 @@
 /** The port through which commands run jobs on hosts; src/gearman implements it. */
 import type { JobEvent, Requester, ResultError } from '../payload.js';
+import type { ArgsOf, CapabilityName, ValueOf } from '../capabilities.js';
 
 export type { JobEvent, Requester, ResultError };
 
-/** One job for `capability@host`. */
-export interface JobRequest {
-  capability: string;
+/** One job for `capability@host`, its args typed by the capability contract (src/core/capabilities.ts). */
+export interface JobRequest<N extends CapabilityName = CapabilityName> {
+  capability: N;
   host: string;
-  /** Capability-specific, JSON-serialisable arguments (signed with the job). */
-  args: unknown;
+  /** The capability's JSON-serialisable arguments (signed with the job). */
+  args: ArgsOf<N>;
   requester: Requester;
   /** Client-side limit for the whole job; the default comes from the dispatcher's preset. */
   timeoutMs?: number;
@@ -53,7 +54,7 @@ export interface Dispatcher {
    * gearops_bad_result (unverifiable answer), gearops_gearman_unavailable,
    * gearops_job_failed (the worker died or failed the job without a result).
    */
-  submit<V = unknown>(req: JobRequest): Promise<JobResult<V>>;
+  submit<N extends CapabilityName>(req: JobRequest<N>): Promise<JobResult<ValueOf<N>>>;
   /**
    * Resolves when a job server has a worker for `capability` on `host`; rejects as submit would
    * (gearops_no_worker naming the live hosts). Lets a command answer "no such host" before it posts anything.

@@ -2,7 +2,7 @@
  * The `gearops.info` capability: the worker's version, capabilities and policy digest, so that `/run hosts`
  * can show which hosts run another version than the bot, or another policy. Read-only and safe to run twice.
  */
-import type { Capability } from '../capability.js';
+import { defineCapability, type Capability } from '../capability.js';
 import type { WorkerInfo } from '../../core/worker-info.js';
 import { INFO_CAPABILITY } from '../../core/worker-info.js';
 
@@ -11,15 +11,10 @@ export function createInfoCapability(deps: {
   version: string;
   capabilities: () => string[];
   policyDigest: () => string;
-}): Capability<unknown, WorkerInfo> {
-  return {
-    name: INFO_CAPABILITY,
-    async handler() {
-      return {
-        version: deps.version,
-        capabilities: [...deps.capabilities()].sort(),
-        policyDigest: deps.policyDigest(),
-      };
-    },
-  };
+}): Capability<Record<string, never>, WorkerInfo> {
+  return defineCapability(INFO_CAPABILITY, async () => ({
+    version: deps.version,
+    capabilities: [...deps.capabilities()].sort(),
+    policyDigest: deps.policyDigest(),
+  }));
 }

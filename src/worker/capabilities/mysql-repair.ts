@@ -21,14 +21,13 @@ import {
   MAX_SQL_ROWS,
   REPAIR_ACTIONS,
   parseRepairArgs,
-  parseSqlArgs,
   type MysqlRepairArgs,
   type MysqlSqlArgs,
   type MysqlSqlValue,
 } from '../../core/mysql-jobs.js';
 import type { CredentialsDirectory, MysqlCredentials } from '../../credentials-file.js';
 import { createReplicationProbe } from '../../mysql/replication.js';
-import { requireAction, workerPrincipal, type Capability } from '../capability.js';
+import { defineCapability, requireAction, workerPrincipal, type Capability } from '../capability.js';
 
 interface LocalOpts {
   host: string;
@@ -50,51 +49,47 @@ function login(o: LocalOpts, name: string | undefined): { name: string; account:
 
 /** `mysql.repair`: restart replication or skip one event, behind the button's policy action on this worker. */
 export function createMysqlRepairCapability(o: LocalOpts): Capability<MysqlRepairArgs, { done: string }> {
-  const cap: Capability<MysqlRepairArgs, { done: string }> = {
-    name: 'mysql.repair',
-    async handler(ctx) {
-      const a = parseRepairArgs(ctx.args);
-      const { account } = login(o, a.credentials);
-      const probe = createReplicationProbe({ credentials: account, logger: o.logger });
-      const node = { address: o.address ?? '127.0.0.1', port: a.port };
-      try {
-        if (a.op === 'restart') await probe.startReplication(node);
-        else await probe.skipOneEvent(node);
-      } finally {
-        await probe.close();
-      }
-      return { done: a.op };
-    },
-  };
+  // Its args are parsed (parseRepairArgs, through the contract) before the handler runs.
+  const cap = defineCapability('mysql.repair', async (ctx) => {
+    const a = ctx.args;
+    const { account } = login(o, a.credentials);
+    const probe = createReplicationProbe({ credentials: account, logger: o.logger });
+    const node = { address: o.address ?? '127.0.0.1', port: a.port };
+    try {
+      if (a.op === 'restart') await probe.startReplication(node);
+      else await probe.skipOneEvent(node);
+    } finally {
+      await probe.close();
+    }
+    return { done: a.op };
+  });
   // The op is checked before the action is looked up: an unknown op is a usage error, never "allowed".
   return requireAction(cap, o, (args) => [REPAIR_ACTIONS[parseRepairArgs(args).op]]);
 }
 
 /** `mysql.sql`: /replica sql's statement, re-checked against this worker's own SQL policy, read-only. */
 export function createMysqlSqlCapability(o: LocalOpts): Capability<MysqlSqlArgs, MysqlSqlValue> {
-  const cap: Capability<MysqlSqlArgs, MysqlSqlValue> = {
-    name: 'mysql.sql',
-    async handler(ctx) {
-      const a = parseSqlArgs(ctx.args);
-      const d = o.policy.checkSql({ statement: a.sql, principal: workerPrincipal(o.policy, ctx.job.requester) });
-      if (!d.allow)
-        throw new GearopsError(ErrorCode.PolicyDenied, `worker ${o.host} policy: ${d.reason}`, {
-          data: { host: o.host, ...(d.rule ? { rule: d.rule } : {}) },
-        });
-      const { name, account } = login(o, a.credentials);
-      // The named entry is the only account: as for a watched server read directly, nothing is granted here.
-      const probe = createReplicationProbe({ credentials: account, named: () => account, logger: o.logger });
-      try {
-        const r = await probe.exec({ address: o.address ?? '127.0.0.1', port: a.port, credentials: name }, a.sql, {
-          readOnly: true,
-          maxStatementTimeS: a.maxStatementTimeS,
-          timeoutMs: a.timeoutMs,
-        });
-        return { columns: r.columns, rows: r.rows.slice(0, MAX_SQL_ROWS), totalRows: r.rows.length };
-      } finally {
-        await probe.close();
-      }
-    },
-  };
+  // Its args are parsed (parseSqlArgs, through the contract) before the handler runs.
+  const cap = defineCapability('mysql.sql', async (ctx) => {
+    const a = ctx.args;
+    const d = o.policy.checkSql({ statement: a.sql, principal: workerPrincipal(o.policy, ctx.job.requester) });
+    if (!d.allow)
+      throw new GearopsError(ErrorCode.PolicyDenied, `worker ${o.host} policy: ${d.reason}`, {
+        data: { host: o.host, ...(d.rule ? { rule: d.rule } : {}) },
+      });
+    const { name, account } = login(o, a.credentials);
+    // The named entry is the only account: as for a watched server read directly, nothing is granted here.
+    const probe = createReplicationProbe({ credentials: account, named: () => account, logger: o.logger });
+    try {
+      const r = await probe.exec({ address: o.address ?? '127.0.0.1', port: a.port, credentials: name }, a.sql, {
+        readOnly: true,
+        maxStatementTimeS: a.maxStatementTimeS,
+        timeoutMs: a.timeoutMs,
+      });
+      return { columns: r.columns, rows: r.rows.slice(0, MAX_SQL_ROWS), totalRows: r.rows.length };
+    } finally {
+      await probe.close();
+    }
+  });
   return requireAction(cap, o, () => ['replica.sql']);
 }

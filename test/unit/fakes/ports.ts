@@ -12,7 +12,13 @@ import type {
   AuditStore,
   ClusterRecord,
   InteractionStore,
+  ChangeJournal,
+  PoolChange,
+  PoolNode,
+  TopologyChange,
 } from '../../../src/core/ports/store.js';
+import { ErrorCode, GearopsError } from '../../../src/errors.js';
+import { planWriteMove, type WriteMove } from '../../../src/core/pool-move.js';
 
 /** A Reply that records what a command said. */
 export function createRecordingReply(channel = 'C1', opts: { confirm?: boolean } = {}) {
@@ -52,7 +58,7 @@ export function createFakePolicy(
 ): Policy {
   return {
     source: 'fake.yml',
-    settings: { autoOffline: false },
+    settings: { autoOffline: false, switchoverTimeoutS: 10 },
     rolesFor: (u) => opts.roles?.[u] ?? [],
     groupIds: () => [],
     checkRun({ host, line }): RunDecision {
@@ -180,4 +186,70 @@ export function createMemoryInteractions(opts: { now?: () => number } = {}): Int
 export function routed<C extends CommandModule>(cmd: C, policy: Policy): C {
   const router = createCommandRouter({ commands: [cmd], policy, logger: createSilentLogger() });
   return { ...cmd, handle: (inv: CommandInvocation) => router.dispatch(inv) };
+}
+
+/** moveWrite over an in-memory map of pool rows (key host:port), as the MySQL pool store applies the plan. */
+export function memoryMoveWrite(rows: Map<string, PoolNode>) {
+  return async (m: WriteMove): Promise<PoolChange[]> =>
+    planWriteMove([...rows.values()], m).map((r) => {
+      const k = `${r.host}:${r.port}`;
+      if (r.after === null) rows.delete(k);
+      else rows.set(k, { host: r.host, port: r.port, sock: r.sock, type: r.after });
+      return { host: r.host, port: r.port, before: r.before, after: r.after, actor: m.actor, reason: m.reason };
+    });
+}
+
+/** A change journal in memory, with the store's rule: one running change per cluster. */
+export function createMemoryChangeJournal(): ChangeJournal & { rows: TopologyChange[] } {
+  const rows: TopologyChange[] = [];
+  const find = (id: number) => rows.find((r) => r.id === id) ?? null;
+  const touch = (r: TopologyChange, step: string, o: { note?: string; detail?: Record<string, unknown> } = {}) => {
+    r.steps.push({ step, at: new Date(), ...(o.note ? { note: o.note } : {}) });
+    r.detail = { ...r.detail, ...(o.detail ?? {}) };
+    r.updatedAt = new Date();
+  };
+  return {
+    rows,
+    async begin(b) {
+      const cur = rows.find((r) => r.cluster === b.cluster && r.state === 'running');
+      if (cur)
+        throw new GearopsError(ErrorCode.Conflict, `cluster ${b.cluster} has a ${cur.kind} running (#${cur.id})`, {
+          data: { current: cur },
+        });
+      const now = new Date();
+      const r: TopologyChange = {
+        ...b,
+        id: rows.length + 1,
+        state: 'running',
+        startedAt: now,
+        updatedAt: now,
+        finishedAt: null,
+        steps: [{ step: b.step, at: now }],
+        detail: b.detail ?? {},
+      };
+      rows.push(r);
+      return r;
+    },
+    async step(id, step, o) {
+      const r = find(id);
+      if (!r || r.state !== 'running') throw new GearopsError(ErrorCode.Conflict, `#${id} is not running`);
+      touch(r, step, o);
+      r.step = step;
+    },
+    async finish(id, state, o) {
+      const r = find(id);
+      if (!r || r.state !== 'running') return false;
+      touch(r, state, o);
+      r.state = state;
+      r.finishedAt = new Date();
+      return true;
+    },
+    running: async (cluster) => rows.find((r) => r.cluster === cluster && r.state === 'running') ?? null,
+    get: async (id) => find(id),
+    recent: async (cluster, limit) =>
+      rows
+        .filter((r) => r.cluster === cluster)
+        .reverse()
+        .slice(0, limit),
+  };
 }
