@@ -1,0 +1,162 @@
+/**
+ * MariaDB GTIDs, pure: `domain-server-seq` and comma-separated lists of them, as in @@gtid_binlog_pos,
+ * @@gtid_slave_pos, Gtid_IO_Pos (one GTID per domain: a position) and @@gtid_binlog_state (one per domain and
+ * server: what a binlog holds of each server). Sequence numbers are 64-bit, so they are bigints.
+ *
+ * MariaDB positions are not sets: within a domain a server's history is every sequence number up to its last
+ * one, so "A is contained in B" is per-domain seq comparison. A position alone cannot see a fork at a lower
+ * sequence number (the old master wrote 0-1-101 that nobody received, the new one then wrote 0-2-101, 0-2-102),
+ * so the checks take B's binlog *state* when they have it: B holds server s's events of domain d up to the seq
+ * its state says, and anything of s beyond that never reached B.
+ */
+import { ErrorCode, GearopsError } from '../errors.js';
+
+/** One GTID. */
+export interface Gtid {
+  domain: number;
+  server: number;
+  seq: bigint;
+}
+
+/** A run of sequence numbers of one domain that one side has and the other does not. */
+export interface GtidRange {
+  domain: number;
+  /** The server id of the side that has them (of its last GTID in that domain: the earlier ones are likely its too). */
+  server: number;
+  from: bigint;
+  to: bigint;
+}
+
+const GTID_RE = /^(\d{1,10})-(\d{1,10})-(\d{1,20})$/;
+const U32 = 2 ** 32 - 1;
+const U64 = 2n ** 64n - 1n;
+
+/** Parses one GTID (`0-1-100`); throws a usage error naming the text for anything else. */
+export function parseGtid(text: string): Gtid {
+  const m = GTID_RE.exec(text.trim());
+  const bad = () => new GearopsError(ErrorCode.Usage, `\`${text.slice(0, 40)}\` is not a GTID (domain-server-seq)`);
+  if (!m) throw bad();
+  const domain = Number(m[1]);
+  const server = Number(m[2]);
+  const seq = BigInt(m[3]!);
+  if (domain > U32 || server > U32 || seq > U64) throw bad();
+  return { domain, server, seq };
+}
+
+/** Parses a GTID list; empty or NULL is the empty list. Commas, spaces and new lines separate (SHOW output wraps). */
+export function parseGtidList(text: string | null | undefined): Gtid[] {
+  if (!text) return [];
+  return text
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map(parseGtid);
+}
+
+/** One GTID as MariaDB writes it. */
+export const formatGtid = (g: Gtid): string => `${g.domain}-${g.server}-${g.seq}`;
+
+/** A list as MariaDB writes it, by domain then server. */
+export function formatGtidList(list: Gtid[]): string {
+  return [...list]
+    .sort((a, b) => a.domain - b.domain || a.server - b.server)
+    .map(formatGtid)
+    .join(',');
+}
+
+/** The position of a list: per domain its highest sequence number (a binlog state read as a position). */
+export function positionOf(list: Gtid[] | string | null | undefined): Map<number, Gtid> {
+  const gtids = typeof list === 'string' || list == null ? parseGtidList(list) : list;
+  const pos = new Map<number, Gtid>();
+  for (const g of gtids) {
+    const had = pos.get(g.domain);
+    if (!had || g.seq > had.seq) pos.set(g.domain, g);
+  }
+  return pos;
+}
+
+/** Per domain and server, the highest sequence number (what a binlog state says of each server). */
+function byServer(list: Gtid[]): Map<string, bigint> {
+  const m = new Map<string, bigint>();
+  for (const g of list) {
+    const k = `${g.domain}-${g.server}`;
+    if ((m.get(k) ?? -1n) < g.seq) m.set(k, g.seq);
+  }
+  return m;
+}
+
+/**
+ * How position A stands to position B: `equal`, `behind` (B has everything A has, and more), `ahead` (the
+ * reverse), or `incomparable` (each has something of a domain the other lacks).
+ */
+export function compareGtids(
+  a: Gtid[] | string | null | undefined,
+  b: Gtid[] | string | null | undefined,
+): 'equal' | 'behind' | 'ahead' | 'incomparable' {
+  const pa = positionOf(a);
+  const pb = positionOf(b);
+  let less = false;
+  let more = false;
+  for (const d of new Set([...pa.keys(), ...pb.keys()])) {
+    const sa = pa.get(d)?.seq ?? 0n;
+    const sb = pb.get(d)?.seq ?? 0n;
+    if (sa < sb) less = true;
+    if (sa > sb) more = true;
+  }
+  return less && more ? 'incomparable' : less ? 'behind' : more ? 'ahead' : 'equal';
+}
+
+/**
+ * What A has that B never got, as ranges. A is a position or a binlog state (every entry is checked); B is a
+ * position, or better a binlog state (`b`), which also finds A's transactions at sequence numbers B has passed
+ * with another server's (a fork). Without a state for a server, B is taken to have what its domain's
+ * position covers: a fork below B's position is then not seen.
+ */
+export function missingFrom(a: Gtid[] | string | null | undefined, b: Gtid[] | string | null | undefined): GtidRange[] {
+  const la = typeof a === 'string' || a == null ? parseGtidList(a) : a;
+  const lb = typeof b === 'string' || b == null ? parseGtidList(b) : b;
+  const bPos = positionOf(lb);
+  const bServers = byServer(lb);
+  const out: GtidRange[] = [];
+  for (const [k, seq] of byServer(la)) {
+    const [domain, server] = k.split('-').map(Number) as [number, number];
+    // B's binlog holds this server's events of the domain up to what its state says; without an entry for the
+    // server, up to what B's position of the domain covers.
+    const has = bServers.get(k) ?? bPos.get(domain)?.seq ?? 0n;
+    if (seq > has) out.push({ domain, server, from: has + 1n, to: seq });
+  }
+  return out.sort((x, y) => x.domain - y.domain || x.server - y.server);
+}
+
+/** True when B holds everything A has (see `missingFrom` for what B may be). */
+export const isContainedIn = (a: Gtid[] | string | null | undefined, b: Gtid[] | string | null | undefined): boolean =>
+  missingFrom(a, b).length === 0;
+
+/** A range for a message: `0-1-101` for one GTID, `0-1-101..0-1-105` for several. */
+export function formatGtidRange(r: GtidRange): string {
+  const first = formatGtid({ domain: r.domain, server: r.server, seq: r.from });
+  return r.from === r.to ? first : `${first}..${formatGtid({ domain: r.domain, server: r.server, seq: r.to })}`;
+}
+
+/** Ranges for a thread message: `0-1-101..0-1-105 (5 transactions), 1-3-7 (1 transaction)`. */
+export function describeRanges(ranges: GtidRange[]): string {
+  return ranges
+    .map((r) => {
+      const n = r.to - r.from + 1n;
+      return `${formatGtidRange(r)} (${n} transaction${n === 1n ? '' : 's'})`;
+    })
+    .join(', ');
+}
+
+/** How many transactions lie between an executed position and a received one (relay log not yet applied). */
+export function gtidDistance(
+  executed: Gtid[] | string | null | undefined,
+  received: Gtid[] | string | null | undefined,
+): bigint {
+  const pe = positionOf(executed);
+  let n = 0n;
+  for (const [d, g] of positionOf(received)) {
+    const e = pe.get(d)?.seq ?? 0n;
+    if (g.seq > e) n += g.seq - e;
+  }
+  return n;
+}
