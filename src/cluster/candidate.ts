@@ -113,3 +113,18 @@ export function chooseCandidate(replicas: ReplicaPosition[], to?: string): Candi
     .filter((x) => x.ranges.length > 0);
   return { ok: true, chosen, others, excluded, lostOnChosen };
 }
+
+/**
+ * The replica a master-lost alert offers to promote, from the monitor's statuses alone (executed GTID as the
+ * position; the press re-checks everything with the full state); undefined when none could be.
+ */
+export function promoteCandidate(nodes: ClusterNode[], statuses: Array<NodeStatus | undefined>): string | undefined {
+  const replicas: ReplicaPosition[] = [];
+  nodes.forEach((node, i) => {
+    const status = statuses[i];
+    if (node.role !== 'replica' || !status) return;
+    replicas.push({ node, status, received: status.gtid ?? null, executed: status.gtid ?? null, usingGtid: true });
+  });
+  const c = chooseCandidate(replicas);
+  return c.ok ? nodeKey(c.chosen.node) : undefined;
+}
