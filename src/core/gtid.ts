@@ -160,3 +160,53 @@ export function gtidDistance(
   }
   return n;
 }
+
+// The position-only view the switchover foundation was written against (one GTID per domain, seq as a number),
+// kept as a thin layer over the functions above so that both branches' callers and tests hold.
+
+/** The last GTID of one domain (seq as a number: positions the servers print). */
+export interface DomainGtid {
+  domain: number;
+  server: number;
+  seq: number;
+}
+
+/** A position: domain → its last GTID. */
+export type GtidPosition = Map<number, DomainGtid>;
+
+const toDomain = (g: Gtid): DomainGtid => ({ domain: g.domain, server: g.server, seq: Number(g.seq) });
+const fromPosition = (p: GtidPosition): Gtid[] =>
+  [...p.values()].map((g) => ({ domain: g.domain, server: g.server, seq: BigInt(g.seq) }));
+const POSITION_RE = /^\d{1,10}-\d{1,10}-\d{1,20}$/;
+
+/** True when `s` is a well-formed position: `d-s-n[,d-s-n…]` ('' is the empty one); what MASTER_GTID_WAIT is given. */
+export function isGtidPosition(s: string): boolean {
+  const t = s.trim();
+  return t === '' || t.split(',').every((p) => POSITION_RE.test(p.trim()));
+}
+
+/** Parses a position (the highest seq per domain); throws on anything but `d-s-n[,d-s-n…]`. */
+export function parseGtidPosition(s: string | null | undefined): GtidPosition {
+  const t = (s ?? '').trim();
+  if (!isGtidPosition(t))
+    throw new GearopsError(ErrorCode.Usage, `not a GTID position: ${JSON.stringify(t.slice(0, 80))}`);
+  return new Map([...positionOf(t)].map(([d, g]) => [d, toDomain(g)]));
+}
+
+/** The canonical text of a position (domains in order). */
+export const formatGtidPosition = (p: GtidPosition): string => formatGtidList(fromPosition(p));
+
+/** True when every domain of `inner` is at or behind the same domain of `outer`. */
+export const gtidContains = (outer: GtidPosition, inner: GtidPosition): boolean =>
+  isContainedIn(fromPosition(inner), fromPosition(outer));
+
+/** What `inner` has that `outer` lacks, per domain, as ranges (`0-1-101..0-1-105`). */
+export const gtidMissing = (outer: GtidPosition, inner: GtidPosition): string[] =>
+  missingFrom(fromPosition(inner), fromPosition(outer)).map(formatGtidRange);
+
+/** Orders positions by progress (the sum of sequence numbers): positive when `a` is ahead. */
+export function compareGtid(a: GtidPosition, b: GtidPosition): number {
+  const sum = (p: GtidPosition) => fromPosition(p).reduce((t, g) => t + g.seq, 0n);
+  const d = sum(a) - sum(b);
+  return d > 0n ? 1 : d < 0n ? -1 : 0;
+}

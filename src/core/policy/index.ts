@@ -133,7 +133,7 @@ export function parsePolicy(text: string, source: string): Policy {
 
   const policy: Policy = {
     source,
-    settings: { autoOffline: p.settings.auto_offline },
+    settings: { autoOffline: p.settings.auto_offline, switchoverTimeoutS: p.settings.switchover_timeout_s },
     rolesFor(userId, groups = []) {
       return Object.entries(p.roles)
         .filter(([, r]) => r.users.includes(userId) || r.groups.some((g) => groups.includes(g)))

@@ -33,6 +33,9 @@ export const ACTION_NAMES = [
   'replica.skip',
   'replica.watch',
   'replica.unwatch',
+  'replica.switchover',
+  'replica.failover',
+  'replica.rejoin',
   'incident.ack',
   'pool.list',
   'pool.add',
@@ -55,8 +58,15 @@ export const policySchema = z.strictObject({
         .default(1024 * 1024),
       auto_offline: z.boolean().default(false),
       max_hosts: maxHosts.default(100),
+      switchover_timeout_s: z.number().int().min(1).max(3600).default(10),
     })
-    .default({ timeout_s: 30, max_output_bytes: 1024 * 1024, auto_offline: false, max_hosts: 100 }),
+    .default({
+      timeout_s: 30,
+      max_output_bytes: 1024 * 1024,
+      auto_offline: false,
+      max_hosts: 100,
+      switchover_timeout_s: 10,
+    }),
   groups: z
     .record(
       z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, 'group names are lower-case words (letters, digits, _ -)'),

@@ -49,6 +49,9 @@ export type PolicyAction =
   | 'replica.skip'
   | 'replica.watch'
   | 'replica.unwatch'
+  | 'replica.switchover'
+  | 'replica.failover'
+  | 'replica.rejoin'
   | 'incident.ack'
   | 'pool.list'
   | 'pool.add'
@@ -60,6 +63,9 @@ export type PolicyAction =
 export interface PolicySettings {
   /** The monitor takes broken/lagging replicas out of the pool and back by itself. */
   autoOffline: boolean;
+  /** How long a switchover waits for the old master's writers to finish (setting read_only) and for the new
+   * master to catch up, before it rolls back (switchover_timeout_s, default 10). */
+  switchoverTimeoutS: number;
 }
 
 /** A loaded, validated policy. */
