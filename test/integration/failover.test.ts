@@ -180,7 +180,7 @@ describe(`failover and rejoin on real replication (${why ? `loopback: ${why}` : 
     const replicas = (await record()).nodes.filter((n) => n.role === 'replica');
     // A row written on the master alone: its replicas do not receive it.
     for (const r of replicas) await probe.stopReplication(addr(r), 'io');
-    await sql(m, "INSERT INTO app.t VALUES (4, 'only on the old master')");
+    await sql(m, "INSERT INTO app.t VALUES (4, 'old master only')");
     const gtid = String(await one(m, 'SELECT @@gtid_binlog_pos'));
     await f.killSandbox(m.host, 'fo', 'SIGKILL');
     for (const r of replicas) await probe.startReplication(addr(r));
@@ -192,8 +192,8 @@ describe(`failover and rejoin on real replication (${why ? `loopback: ${why}` : 
     expect(fo.outcome.status, fo.text).toBe('ok');
     const nm = await master();
     // The new master goes on writing: its sequence numbers pass the old master's lost one.
-    await sql(nm, "INSERT INTO app.t VALUES (5, 'on the new master')");
-    await sql(nm, "INSERT INTO app.t VALUES (6, 'on the new master')");
+    await sql(nm, "INSERT INTO app.t VALUES (5, 'new master')");
+    await sql(nm, "INSERT INTO app.t VALUES (6, 'new master')");
     await f.startSandbox(m.host, 'fo');
     await until(async () => (await probe.status(addr(m))).reachable, 30_000);
     const { outcome, text } = await f.run(`/replica rejoin fo ${key(m)}`, { yes: true });
