@@ -17,6 +17,8 @@ import { alertMessage, describeError, humanDuration } from './alert-message.js';
 import { confirmLag, detectFaults, FAULT_TITLES, type Fault } from './detect.js';
 import { nodeAddress } from '../core/cluster.js';
 import type { Metrics } from '../core/ports/metrics.js';
+import { createAutoFailover, type AutoFailoverDeps } from './auto-failover.js';
+import { createFencing, type FencingDeps } from './fencing.js';
 
 /** Dependencies and settings of the monitor. */
 export interface MonitorDeps {
@@ -49,6 +51,10 @@ export interface MonitorDeps {
   lockName?: string;
   /** Compares each watched cluster's topology with its record every cycle (new replicas, changed sources). */
   topology?: { check(c: ClusterRecord, open: Incident[]): Promise<void> };
+  /** Automatic failover (the policy's auto_failover) over the one failover sequence; absent: never automatic. */
+  failover?: AutoFailoverDeps;
+  /** Fences a former master that comes back after a failover (read_only=1, out of the pool). */
+  fencing?: FencingDeps;
 }
 
 /** What one poll cycle did (for tests, the benchmark and logs). */
@@ -99,6 +105,29 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
   const misses = new Map<string, number>();
   const listeners = new Set<(c: MonitorCycle) => void>();
   let cycles = 0;
+  const auto = deps.failover
+    ? createAutoFailover({
+        failover: deps.failover,
+        policy: deps.policy,
+        incidents: deps.store.incidents,
+        chat: deps.chat,
+        alertChannel: deps.alertChannel,
+        holdsLock: () => lock.tryAcquire(),
+        logger: deps.logger,
+      })
+    : null;
+  const fencing = deps.fencing
+    ? createFencing({
+        fencing: deps.fencing,
+        probe: deps.probe,
+        pool: deps.store.pool,
+        chat: deps.chat,
+        alertChannel: deps.alertChannel,
+        poolChannel: deps.poolChannel,
+        logger: deps.logger,
+        deadlineMs: deadlineMs,
+      })
+    : null;
 
   async function thread(i: Incident, text: string): Promise<void> {
     if (!i.alertChannel || !i.alertTs) return;
@@ -303,6 +332,8 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
       if (!active.has(k))
         await resolve(c, i).catch((err) => log.error({ err, id: i.id }, 'resolving failed; will retry next cycle'));
     }
+    await auto?.observe(c, statuses);
+    await fencing?.check(c, statuses);
   }
 
   function tell(c: MonitorCycle): void {
@@ -336,6 +367,8 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     const clusters = all.filter((c) => (c.state ?? 'ready') === 'ready');
     await Promise.all(
       clusters.map(async (c) => {
+        // A failover this instance runs is changing the cluster: its steps are told in the thread, not judged here.
+        if (auto?.busy(c.name)) return;
         await pollCluster(c, open, missed);
         if (c.kind === 'watched') await deps.topology?.check(c, open);
       }),
@@ -386,6 +419,7 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
       running = false;
       if (timer) clearTimeout(timer);
       await cycle;
+      await auto?.idle();
       await lock.release().catch(() => undefined);
     },
   };

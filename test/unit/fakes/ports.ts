@@ -49,7 +49,7 @@ export function createFakePolicy(
 ): Policy {
   return {
     source: 'fake.yml',
-    settings: { autoOffline: false },
+    settings: { autoOffline: false, autoFailover: false, failoverBlockS: 3600, failcount: 3 },
     rolesFor: (u) => opts.roles?.[u] ?? [],
     groupIds: () => [],
     checkRun({ host, line }): RunDecision {
