@@ -13,19 +13,22 @@ import type { NodeStatus } from '../core/ports/replication.js';
 import type { ClusterNode, ClusterRecord, Incident, IncidentStore } from '../core/ports/store.js';
 import { humanDuration } from './alert-message.js';
 
-/** What one poll says about a cluster's master. */
+/** What one poll says about a cluster's master (the shape of src/cluster/master-loss.ts's judgement). */
 export interface LossPoll {
-  /** Down to the bot, and every replica (at least one) answers with its IO thread not running. */
+  /** Down to the bot, and every replica (at least one) confirms with its IO thread failing. */
   lost: boolean;
   /** host:port of the replicas whose failing IO thread confirms it. */
-  confirmers: string[];
+  confirming: string[];
+  /** One sentence for a message: why it is, or is not, lost. */
+  reason: string;
 }
 
-/** What the monitor does about a loss this poll. */
+/** What the monitor does about a master that has been down for a while. */
 export type AutoVerdict =
-  | { act: 'wait'; count: number; failcount: number }
-  | { act: 'too_few'; confirmers: string[] }
+  | { act: 'wait' }
   | { act: 'blocked'; last: Date; until: Date }
+  | { act: 'unconfirmed'; reason: string }
+  | { act: 'too_few'; confirming: string[] }
   | { act: 'fail_over' };
 
 /** What a failover run gives back, as far as the monitor needs it. */
@@ -40,7 +43,13 @@ export interface AutoFailoverDeps {
   /** Runs the failover sequence (runFailover), each step reported into `report` (the master's alert thread). */
   run(
     cluster: string,
-    opts: { actor: string; automatic: true; report: (text: string) => Promise<void> },
+    opts: {
+      actor: string;
+      automatic: true;
+      report: (text: string) => Promise<void>;
+      /** The alert thread the story is told in (journaled: fencing tells a returning old master there). */
+      thread?: { channel: string; ts: string };
+    },
   ): Promise<FailoverRunResult>;
   /**
    * When the cluster's last failover (automatic or by hand, finished or not) started, from the store, so that the
@@ -61,6 +70,9 @@ export interface AutoFailover {
 
 const at = (n: Pick<ClusterNode, 'host' | 'port'>) => `${n.host}:${n.port}`;
 
+/** Where a failover's story is told. */
+type Thread = { channel: string; ts: string } | undefined;
+
 /**
  * Whether this poll sees the master lost: it is down (it answered that it cannot be reached, not merely late), and
  * every replica answers with its IO thread not running. A replica that did not answer confirms nothing, and then
@@ -69,31 +81,51 @@ const at = (n: Pick<ClusterNode, 'host' | 'port'>) => `${n.host}:${n.port}`;
 export function masterLossPoll(nodes: ClusterNode[], statuses: Array<NodeStatus | undefined>): LossPoll {
   const mi = nodes.findIndex((n) => n.role === 'master');
   const replicas = nodes.map((n, i) => ({ n, s: statuses[i] })).filter((r) => r.n.role === 'replica');
-  const confirmers = replicas.filter((r) => !!r.s && r.s.reachable && r.s.ioRunning !== 'Yes').map((r) => at(r.n));
+  const confirming = replicas.filter((r) => !!r.s && r.s.reachable && r.s.ioRunning !== 'Yes').map((r) => at(r.n));
   const masterDown = mi >= 0 && statuses[mi]?.reachable === false;
-  return { lost: masterDown && replicas.length > 0 && confirmers.length === replicas.length, confirmers };
+  const lost = masterDown && replicas.length > 0 && confirming.length === replicas.length;
+  const others = replicas.filter((r) => !confirming.includes(at(r.n))).map((r) => at(r.n));
+  return {
+    lost,
+    confirming,
+    reason: lost
+      ? `every replica's IO thread fails to reach it (${confirming.join(', ')})`
+      : replicas.length === 0
+        ? 'it has no replica to confirm'
+        : `not every replica confirms (${others.join(', ')} cannot be read or still reads from it)`,
+  };
 }
 
-/** The decision for a loss seen `count` polls in a row (pure: the monitor supplies the clock and the history). */
+/**
+ * The decision for a master down `down` polls in a row, `lost` of the last of them confirmed by every replica
+ * (pure: the monitor supplies the clock and the history). The block comes first: a master lost again within the
+ * window is said to be so whatever else holds.
+ */
 export function autoFailoverVerdict(s: {
-  count: number;
+  down: number;
+  lost: number;
   failcount: number;
-  confirmers: string[];
+  poll: LossPoll;
   last: Date | null;
   blockS: number;
   now: Date;
 }): AutoVerdict {
-  if (s.count < s.failcount) return { act: 'wait', count: s.count, failcount: s.failcount };
-  if (s.confirmers.length < 2) return { act: 'too_few', confirmers: s.confirmers };
+  if (s.down < s.failcount) return { act: 'wait' };
   if (s.last && s.now.getTime() - s.last.getTime() < s.blockS * 1000)
     return { act: 'blocked', last: s.last, until: new Date(s.last.getTime() + s.blockS * 1000) };
+  if (!s.poll.lost) return { act: 'unconfirmed', reason: s.poll.reason };
+  if (s.lost < s.failcount) return { act: 'wait' };
+  if (s.poll.confirming.length < 2) return { act: 'too_few', confirming: s.poll.confirming };
   return { act: 'fail_over' };
 }
 
 /** One loss of one cluster's master, as this instance has seen it. */
 interface LossState {
-  count: number;
-  /** What was already said in the thread for this loss ('too_few', 'blocked', 'started'). */
+  /** Polls in a row the master was down to the bot. */
+  down: number;
+  /** Of those, the last polls in a row in which every replica confirmed it. */
+  lost: number;
+  /** What was already said in the thread for this loss (a verdict's act, or 'started'). */
   said: Set<string>;
 }
 
@@ -108,21 +140,30 @@ export function createAutoFailover(d: {
   holdsLock(): Promise<boolean>;
   logger: Logger;
   now?: () => Date;
+  /** Judges one poll (default masterLossPoll; src/cluster/master-loss.ts's assessMasterLoss has the same shape). */
+  assess?: (nodes: ClusterNode[], statuses: Array<NodeStatus | undefined>) => LossPoll;
 }): AutoFailover {
   const log = d.logger.child({ component: 'auto-failover' });
   const now = d.now ?? (() => new Date());
+  const assess = d.assess ?? masterLossPoll;
   const losses = new Map<string, LossState>();
   const running = new Map<string, Promise<void>>();
   /** Failovers started here, by cluster: the block holds even when the store's history is out of reach. */
   const startedHere = new Map<string, Date>();
 
-  /** Posts into the lost master's open incident thread (or, lacking one, into the alert channel). */
-  async function tell(c: ClusterRecord, master: ClusterNode, text: string): Promise<void> {
+  /** The lost master's open incident thread (master_lost, or unreachable before the replicas noticed). */
+  async function threadOf(c: ClusterRecord, master: ClusterNode): Promise<Thread> {
     let i: Incident | null = null;
     for (const kind of ['master_lost', 'unreachable'] as const) {
       i ??= await d.incidents.findOpen(c.name, master.host, master.port, kind).catch(() => null);
     }
-    if (i?.alertChannel && i.alertTs) await d.chat.post(i.alertChannel, textMessage(text), { threadTs: i.alertTs });
+    return i?.alertChannel && i.alertTs ? { channel: i.alertChannel, ts: i.alertTs } : undefined;
+  }
+
+  /** Posts into that thread (or, lacking one, into the alert channel). */
+  async function tell(c: ClusterRecord, master: ClusterNode, text: string): Promise<void> {
+    const t = await threadOf(c, master);
+    if (t) await d.chat.post(t.channel, textMessage(text), { threadTs: t.ts });
     else await d.chat.post(d.alertChannel, textMessage(`${c.name}: ${text}`));
   }
 
@@ -136,19 +177,19 @@ export function createAutoFailover(d: {
     return here && here > stored ? here : stored;
   }
 
-  function start(c: ClusterRecord, master: ClusterNode, loss: LossPoll, count: number): void {
+  function start(c: ClusterRecord, master: ClusterNode, poll: LossPoll, st: LossState, thread: Thread): void {
     startedHere.set(c.name, now());
-    log.info({ event: 'auto_failover_started', cluster: c.name, master: at(master), count }, 'automatic failover');
+    log.info({ event: 'auto_failover_started', cluster: c.name, master: at(master), polls: st.lost }, 'failover');
     const report = (text: string) =>
       tell(c, master, text).catch((err: Error) => log.warn({ err: err.message }, 'failover step not posted'));
     const run = (async () => {
       await report(
-        `⚙️ Automatic failover of ${c.name}: master ${at(master)} has been lost for ${count} polls in a row — the ` +
-          `bot cannot reach it, nor can the IO threads of ${loss.confirmers.join(', ')}. auto_failover is on: ` +
+        `⚙️ Automatic failover of ${c.name}: master ${at(master)} has been lost for ${st.lost} polls in a row — the ` +
+          `bot cannot reach it, nor can the IO threads of ${poll.confirming.join(', ')}. auto_failover is on: ` +
           'promoting a replica now.',
       );
       const result = await d.failover
-        .run(c.name, { actor: 'gearops-monitor', automatic: true, report })
+        .run(c.name, { actor: 'gearops-monitor', automatic: true, report, ...(thread ? { thread } : {}) })
         .catch((err: Error): FailoverRunResult => ({ ok: false, summary: err.message }));
       log.info({ event: 'auto_failover_ended', cluster: c.name, ok: result.ok, summary: result.summary }, 'ended');
       await report(
@@ -161,61 +202,72 @@ export function createAutoFailover(d: {
     running.set(c.name, run);
   }
 
-  async function decide(c: ClusterRecord, master: ClusterNode, loss: LossPoll, st: LossState): Promise<void> {
+  /** What the thread is told, once per loss, when the monitor will not fail over by itself. */
+  function why(c: ClusterRecord, master: ClusterNode, v: AutoVerdict, st: LossState): string | null {
+    const byHand = `A person should look: \`/replica failover ${c.name}\` promotes a replica by hand.`;
+    if (v.act === 'blocked') {
+      const ago = humanDuration(now().getTime() - v.last.getTime());
+      return (
+        `⏸️ Not failing over automatically: ${c.name} failed over ${ago} ago (${v.last.toISOString()}), and ` +
+        `failover_block_s (${d.policy.settings.failoverBlockS} s) allows no second automatic failover before ` +
+        `${v.until.toISOString()}. A master lost again so soon may be flapping. ${byHand}`
+      );
+    }
+    if (v.act === 'unconfirmed')
+      return (
+        `👀 Not failing over automatically: master ${at(master)} has been down to the bot for ${st.down} polls, ` +
+        `but ${v.reason}. ${byHand}`
+      );
+    if (v.act === 'too_few') {
+      const who = v.confirming.length ? `only one replica (${v.confirming.join(', ')})` : 'no replica';
+      return (
+        `👀 Not failing over automatically: ${who} can confirm that master ${at(master)} is lost, for ` +
+        `${st.lost} polls now, and automatic failover needs at least two. ${byHand}`
+      );
+    }
+    return null;
+  }
+
+  async function decide(c: ClusterRecord, master: ClusterNode, poll: LossPoll, st: LossState): Promise<void> {
     const settings = d.policy.settings;
     if (!settings.autoFailover || st.said.has('started') || running.has(c.name)) return;
-    if (st.count < settings.failcount) return;
-    // The history is read only when it can matter: the loss held long enough and enough replicas confirm it.
-    const last = loss.confirmers.length >= 2 ? await lastFailover(c.name) : null;
+    if (st.down < settings.failcount) return;
     const v = autoFailoverVerdict({
-      count: st.count,
+      ...st,
       failcount: settings.failcount,
-      confirmers: loss.confirmers,
-      last,
+      poll,
+      // Read only once the master has been down long enough for it to matter.
+      last: await lastFailover(c.name),
       blockS: settings.failoverBlockS,
       now: now(),
     });
-    if (v.act === 'too_few' && !st.said.has('too_few')) {
-      st.said.add('too_few');
-      const who = v.confirmers.length ? `only one replica (${v.confirmers.join(', ')})` : 'no replica';
-      await tell(
-        c,
-        master,
-        `👀 Not failing over automatically: ${who} can confirm that master ${at(master)} is lost, for ` +
-          `${st.count} polls now, and automatic failover needs at least two. A person should look: ` +
-          `\`/replica failover ${c.name}\` promotes a replica by hand.`,
-      );
-    } else if (v.act === 'blocked' && !st.said.has('blocked')) {
-      st.said.add('blocked');
-      const ago = humanDuration(now().getTime() - v.last.getTime());
-      await tell(
-        c,
-        master,
-        `⏸️ Not failing over automatically: ${c.name} failed over ${ago} ago (${v.last.toISOString()}), and ` +
-          `failover_block_s (${settings.failoverBlockS} s) allows no second automatic failover before ` +
-          `${v.until.toISOString()}. A master lost again so soon may be flapping: a person should look; ` +
-          `\`/replica failover ${c.name}\` does it by hand.`,
-      );
+    const text = why(c, master, v, st);
+    if (text && !st.said.has(v.act)) {
+      st.said.add(v.act);
+      await tell(c, master, text);
     } else if (v.act === 'fail_over') {
       // Only the lock holder fails over: re-checked now, not trusted from the start of the cycle.
       if (!(await d.holdsLock().catch(() => false))) return;
       st.said.add('started');
-      start(c, master, loss, st.count);
+      start(c, master, poll, st, await threadOf(c, master));
     }
   }
 
   return {
     async observe(c, statuses) {
-      const master = c.nodes.find((n) => n.role === 'master');
-      const loss = masterLossPoll(c.nodes, statuses);
-      if (!master || !loss.lost) {
+      const mi = c.nodes.findIndex((n) => n.role === 'master');
+      const master = c.nodes[mi];
+      // Down, not merely late: a master that did not answer in time this poll starts the count again.
+      if (!master || statuses[mi]?.reachable !== false) {
         losses.delete(c.name);
         return;
       }
-      const st = losses.get(c.name) ?? { count: 0, said: new Set<string>() };
-      st.count++;
+      const poll = assess(c.nodes, statuses);
+      const st = losses.get(c.name) ?? { down: 0, lost: 0, said: new Set<string>() };
+      st.down++;
+      st.lost = poll.lost ? st.lost + 1 : 0;
       losses.set(c.name, st);
-      await decide(c, master, loss, st).catch((err: Error) =>
+      await decide(c, master, poll, st).catch((err: Error) =>
         log.error({ err: err.message, cluster: c.name }, 'automatic failover decision failed; next poll tries again'),
       );
     },

@@ -135,13 +135,17 @@ function world(opts: { replicas?: number; settings?: Partial<PolicySettings>; la
   } as unknown as ReplicationProbe;
   const runs: string[] = [];
   const history = { last: opts.last ?? null };
+  // Each run ends when the test says so (finish), whether or not the run got that far yet.
   let finish: (r: { ok: boolean; summary: string }) => void = () => undefined;
+  let ended = new Promise<{ ok: boolean; summary: string }>((r) => (finish = r));
   const failover: AutoFailoverDeps = {
     run: async (name, o) => {
       runs.push(name);
       history.last = new Date();
       await o.report('step: promoting db2:3306');
-      return new Promise((r) => (finish = r));
+      const r = await ended;
+      ended = new Promise((res) => (finish = res));
+      return r;
     },
     lastFailover: async () => history.last,
   };
@@ -194,26 +198,33 @@ const polls = async (m: { pollOnce(): Promise<boolean> }, n: number) => {
 describe('masterLossPoll and autoFailoverVerdict (pure)', () => {
   const c = cluster('db', 2);
   it('sees a loss only when the master is down and every replica answers with its IO thread failing', () => {
-    expect(masterLossPoll(c.nodes, [down, replicaRetrying, replicaRetrying])).toEqual({
+    expect(masterLossPoll(c.nodes, [down, replicaRetrying, replicaRetrying])).toMatchObject({
       lost: true,
-      confirmers: ['db2:3306', 'db3:3306'],
+      confirming: ['db2:3306', 'db3:3306'],
     });
-    expect(masterLossPoll(c.nodes, [down, replicaRetrying, replicaOk]).lost).toBe(false);
+    expect(masterLossPoll(c.nodes, [down, replicaRetrying, replicaOk])).toMatchObject({
+      lost: false,
+      reason: expect.stringMatching(/not every replica confirms \(db3:3306/),
+    });
     // A replica that did not answer in time confirms nothing; nor does an unknown master count as down.
     expect(masterLossPoll(c.nodes, [down, replicaRetrying, undefined]).lost).toBe(false);
     expect(masterLossPoll(c.nodes, [undefined, replicaRetrying, replicaRetrying]).lost).toBe(false);
     expect(masterLossPoll(c.nodes, [up, replicaRetrying, replicaRetrying]).lost).toBe(false);
   });
 
-  it('waits for failcount polls, needs two confirming replicas, and blocks within failover_block_s', () => {
+  it('waits for failcount polls, blocks within failover_block_s first, then needs the loss confirmed by two', () => {
     const now = new Date('2026-12-01T22:00:00Z');
-    const v = (count: number, confirmers: string[], last: Date | null) =>
-      autoFailoverVerdict({ count, failcount: 3, confirmers, last, blockS: 3600, now }).act;
-    expect(v(2, ['a', 'b'], null)).toBe('wait');
-    expect(v(3, ['a', 'b'], null)).toBe('fail_over');
-    expect(v(3, ['a'], null)).toBe('too_few');
-    expect(v(3, ['a', 'b'], new Date(now.getTime() - 3599_000))).toBe('blocked');
-    expect(v(3, ['a', 'b'], new Date(now.getTime() - 3600_000))).toBe('fail_over');
+    const two = { lost: true, confirming: ['a', 'b'], reason: '' };
+    const v = (down: number, lost: number, poll: typeof two, last: Date | null) =>
+      autoFailoverVerdict({ down, lost, failcount: 3, poll, last, blockS: 3600, now }).act;
+    expect(v(2, 2, two, null)).toBe('wait');
+    expect(v(3, 3, two, null)).toBe('fail_over');
+    expect(v(3, 2, two, null)).toBe('wait');
+    expect(v(3, 3, { ...two, confirming: ['a'] }, null)).toBe('too_few');
+    expect(v(3, 0, { ...two, lost: false }, null)).toBe('unconfirmed');
+    expect(v(3, 0, { ...two, lost: false }, new Date(now.getTime() - 60_000))).toBe('blocked');
+    expect(v(3, 3, two, new Date(now.getTime() - 3599_000))).toBe('blocked');
+    expect(v(3, 3, two, new Date(now.getTime() - 3600_000))).toBe('fail_over');
   });
 });
 
@@ -247,7 +258,9 @@ describe('automatic failover in the monitor', () => {
     w.killMaster();
     await polls(m, 2);
     w.status.set('10.0.0.3', replicaOk); // one replica still connected: not lost
-    await polls(m, 1);
+    await polls(m, 2);
+    // Down for failcount polls but not confirmed: said once, with the replica that does not confirm.
+    expect(w.said(/has been down to the bot for 3 polls, but not every replica confirms \(db3:3306/)).toHaveLength(1);
     w.killMaster();
     await polls(m, 2);
     w.status.set('10.0.0.1', up); // the master answers again
