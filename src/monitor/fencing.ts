@@ -21,6 +21,84 @@ export interface FormerMaster {
   since: Date;
   /** The thread that told that failover, when known (else the alert channel gets a message of its own). */
   thread?: { channel: string; ts: string };
+  /**
+   * The failover is still running past its promotion (the bot died half-way): the record still names this server
+   * the master, yet another one is writable, so it is fenced even so.
+   */
+  inFlight?: boolean;
+}
+
+/** What fencing reads of a journaled topology change (the store's TopologyChange has these fields). */
+export interface JournaledChange {
+  kind: string;
+  /** address:port of the master it moved from (rejoin: the node that rejoined). */
+  from: string;
+  /** address:port of the new master (rejoin: the master it rejoined). */
+  to: string;
+  state: string;
+  step: string;
+  startedAt: Date;
+  detail: Record<string, unknown>;
+}
+
+/** Failover steps after which the new master is writable (src/cluster/failover.ts's order). */
+const PROMOTED = new Set(['promoted', 'repointed', 'pool', 'recorded']);
+
+/**
+ * The former masters a cluster's journal names (newest change first): a server whose latest change is a failover
+ * away from it that promoted another (done, or running past its promotion). A later switchover, rejoin or
+ * promotion that names the server settles it: it is then a replica or the master, not a fenced former master.
+ */
+export function formerMastersFrom(changes: JournaledChange[], c: ClusterRecord): FormerMaster[] {
+  const settled = new Set<string>();
+  const out: FormerMaster[] = [];
+  for (const ch of changes) {
+    const from = ch.from;
+    if (
+      ch.kind === 'failover' &&
+      !settled.has(from) &&
+      (ch.state === 'done' || (ch.state === 'running' && PROMOTED.has(ch.step)))
+    ) {
+      const i = from.lastIndexOf(':');
+      const address = from.slice(0, i);
+      const port = Number(from.slice(i + 1));
+      const node = c.nodes.find((n) => n.address === address && n.port === port);
+      const t = ch.detail.thread as { channel?: unknown; ts?: unknown } | undefined;
+      out.push({
+        host: node?.host ?? address,
+        address,
+        port,
+        since: ch.startedAt,
+        ...(typeof t?.channel === 'string' && typeof t.ts === 'string'
+          ? { thread: { channel: t.channel, ts: t.ts } }
+          : {}),
+        ...(ch.state === 'running' ? { inFlight: true } : {}),
+      });
+    }
+    settled.add(ch.from);
+    settled.add(ch.to);
+  }
+  return out;
+}
+
+/**
+ * Former masters from the change journal, read again when the cluster's record changes (a failover, a rejoin or a
+ * switchover rewrites it) or after `refreshMs` (default 30 s), not at every poll.
+ */
+export function journalFormerMasters(
+  journal: { recent(cluster: string, limit: number): Promise<JournaledChange[]> },
+  opts: { refreshMs?: number; now?: () => number } = {},
+): (c: ClusterRecord) => Promise<FormerMaster[]> {
+  const now = opts.now ?? Date.now;
+  const cache = new Map<string, { key: string; at: number; value: FormerMaster[] }>();
+  return async (c) => {
+    const key = JSON.stringify(c.nodes);
+    const hit = cache.get(c.name);
+    if (hit && hit.key === key && now() - hit.at < (opts.refreshMs ?? 30_000)) return hit.value;
+    const value = formerMastersFrom(await journal.recent(c.name, 20), c);
+    cache.set(c.name, { key, at: now(), value });
+    return value;
+  };
 }
 
 /** Where former masters come from, and how one is made read-only. */
@@ -135,7 +213,8 @@ export function createFencing(d: {
       const seen = new Set<string>();
       for (const fm of former) {
         // The current master is never fenced, whatever its history (a switchover may have made it master again).
-        if (master && master.port === fm.port && (master.host === fm.host || master.address === fm.address)) continue;
+        const isMaster = master?.port === fm.port && (master.host === fm.host || master.address === fm.address);
+        if (isMaster && !fm.inFlight) continue;
         if (seen.has(at(fm))) continue;
         seen.add(at(fm));
         await fence(c, fm, statuses).catch((err: Error) =>

@@ -3,7 +3,13 @@
  * pool type it has, its return is told once in the failover's thread, and the current master is never fenced.
  */
 import { describe, expect, it } from 'vitest';
-import { createFencing, type FormerMaster } from '../../../src/monitor/fencing.js';
+import {
+  createFencing,
+  formerMastersFrom,
+  journalFormerMasters,
+  type FormerMaster,
+  type JournaledChange,
+} from '../../../src/monitor/fencing.js';
 import { createSilentLogger } from '../../../src/log.js';
 import { renderText } from '../../../src/core/message.js';
 import type { ChatSink } from '../../../src/core/ports/chat.js';
@@ -129,6 +135,12 @@ describe('fencing a former master', () => {
     expect(w.posts).toEqual([]);
   });
 
+  it('fences the recorded master when a failover away from it is cut after the promotion', async () => {
+    const w = world([{ ...db1, host: 'db2', address: '10.0.0.2', inFlight: true }]);
+    await w.fencing.check(c, [writable, writable, writable]);
+    expect(w.fenced.map((a) => a.address)).toEqual(['10.0.0.2']);
+  });
+
   it('reads a former master the record no longer lists itself, and says so in the alert channel without a thread', async () => {
     const w = world([{ ...db1, host: 'db9', address: '10.0.0.9', thread: undefined }]);
     const asked: NodeAddress[] = [];
@@ -150,5 +162,62 @@ describe('fencing a former master', () => {
     expect(asked.map((a) => a.address)).toEqual(['10.0.0.9']);
     expect(w.fenced.map((a) => a.address)).toEqual(['10.0.0.9']);
     expect(w.posts[0]).toMatchObject({ channel: 'CALERTS', text: expect.stringMatching(/^db: 🛡️ db9:3306/) });
+  });
+});
+
+describe('former masters from the change journal', () => {
+  const ch = (o: Partial<JournaledChange>): JournaledChange => ({
+    kind: 'failover',
+    from: '10.0.0.1:3306',
+    to: '10.0.0.2:3306',
+    state: 'done',
+    step: 'recorded',
+    startedAt: new Date('2026-12-01T22:00:00Z'),
+    detail: {},
+    ...o,
+  });
+
+  it("names a done failover's old master, with the thread it was told in", () => {
+    expect(formerMastersFrom([ch({ detail: { thread: { channel: 'CALERTS', ts: '9.1' } } })], c)).toEqual([
+      {
+        host: 'db1',
+        address: '10.0.0.1',
+        port: 3306,
+        since: new Date('2026-12-01T22:00:00Z'),
+        thread: { channel: 'CALERTS', ts: '9.1' },
+      },
+    ]);
+  });
+
+  it('fences the old master of a failover cut after its promotion, not before, nor of a failed one', () => {
+    expect(formerMastersFrom([ch({ state: 'running', step: 'promoted' })], c)).toMatchObject([
+      { host: 'db1', inFlight: true },
+    ]);
+    expect(formerMastersFrom([ch({ state: 'running', step: 'relay_applied' })], c)).toEqual([]);
+    expect(formerMastersFrom([ch({ state: 'failed', step: 'chosen' })], c)).toEqual([]);
+  });
+
+  it('lets a later rejoin, switchover or promotion of the server settle it (newest first)', () => {
+    const rejoin = ch({ kind: 'rejoin', from: '10.0.0.1:3306', to: '10.0.0.2:3306' });
+    expect(formerMastersFrom([rejoin, ch({})], c)).toEqual([]);
+    const back = ch({ kind: 'switchover', from: '10.0.0.2:3306', to: '10.0.0.1:3306' });
+    expect(formerMastersFrom([back, ch({})], c)).toEqual([]);
+    // Two failovers: db1 → db2, then db2 → db3: both old masters are former masters.
+    const second = ch({ from: '10.0.0.2:3306', to: '10.0.0.3:3306' });
+    expect(formerMastersFrom([second, ch({})], c).map((f) => f.host)).toEqual(['db2', 'db1']);
+  });
+
+  it('reads the journal again only when the record changes or the cache is old', async () => {
+    let reads = 0;
+    let t = 0;
+    const read = journalFormerMasters({ recent: async () => (reads++, [ch({})]) }, { refreshMs: 1000, now: () => t });
+    await read(c);
+    await read(c);
+    expect(reads).toBe(1);
+    await read({ ...c, nodes: c.nodes.slice(0, 2) });
+    expect(reads).toBe(2);
+    t = 5000;
+    await read({ ...c, nodes: c.nodes.slice(0, 2) });
+    expect(reads).toBe(3);
   });
 });
