@@ -13,6 +13,7 @@ import { startGearmandProcess, type GearmandProcess } from './demo/gearmand-proc
 import { startMariadbProcess } from './mysql/mariadb-process.js';
 import { runConsoleCommand } from './chat/console/run-console.js';
 import { startWorkerProcess } from './demo/worker-process.js';
+import { createDemoExtras } from './demo/console-extras.js';
 import { stopAllSandboxes } from './worker/sandbox/index.js';
 import { PACKAGE_ROOT as ROOT } from './package-info.js';
 
@@ -91,7 +92,10 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     say(
       `ready: gearmand ${gearmand.address}, store ${db.url.replace(/:[^:@/]*@/, ':***@')}, workers ${HOSTS.join(', ')}`,
     );
-    return await runConsoleCommand(['--user', 'demo', '--channel', 'CDEMO', ...argv], { env });
+    return await runConsoleCommand(['--user', 'demo', '--channel', 'CDEMO', ...argv], {
+      env,
+      local: createDemoExtras(join(root, 'sandboxes')),
+    });
   } catch (err) {
     say(`failed: ${(err as Error).message}`);
     return 1;

@@ -15,6 +15,12 @@ import { createAppContext, type AppContext } from '../../app.js';
 import type { CommandRouter } from '../../core/ports/commands.js';
 import { createConsoleChat, type ConsoleIo } from './console-chat.js';
 
+/** Lines starting with `:` that the embedding program (the demo) handles itself; true when one succeeded. */
+export interface ConsoleLocalLines {
+  help: string;
+  handle(line: string, out: (s: string) => void): Promise<boolean>;
+}
+
 /** Console usage text. */
 export const CONSOLE_USAGE = `usage: gearops console [--gearman host:port[,…]] [--policy FILE] [--mysql URL] [--user U] [--channel C] [--yes] [-e "/run server1 uptime"]…`;
 
@@ -56,7 +62,7 @@ export async function runConsoleLine(
 /** Entry point of `gearops console`. */
 export async function runConsoleCommand(
   argv: string[],
-  deps: { env?: NodeJS.ProcessEnv; out?: (s: string) => void; logger?: Logger } = {},
+  deps: { env?: NodeJS.ProcessEnv; out?: (s: string) => void; logger?: Logger; local?: ConsoleLocalLines } = {},
 ): Promise<number> {
   const env = deps.env ?? process.env;
   const out = deps.out ?? ((s: string) => process.stdout.write(`${s}\n`));
@@ -126,7 +132,11 @@ export async function runConsoleCommand(
     if (!interactive) {
       let allOk = true;
       for (const line of args.e ?? []) {
-        if (!(await runConsoleLine(ctx.router, chat, io, line, who))) allOk = false;
+        const ok =
+          deps.local && line.trim().startsWith(':')
+            ? await deps.local.handle(line, out)
+            : await runConsoleLine(ctx.router, chat, io, line, who);
+        if (!ok) allOk = false;
       }
       return allOk ? 0 : 1;
     }
@@ -138,7 +148,7 @@ export async function runConsoleCommand(
       terminal: process.stdin.isTTY,
       historySize: 500,
     });
-    return await repl(ctx, chat, io, rl, who);
+    return await repl(ctx, chat, io, rl, who, deps.local);
   } finally {
     rl?.close();
     await ctx.close();
@@ -151,6 +161,7 @@ async function repl(
   io: ConsoleIo,
   rl: ReturnType<typeof createInterface>,
   who: { user: string; channel: string },
+  local?: ConsoleLocalLines,
 ): Promise<number> {
   const historyFile = join(homedir(), '.gearops_history');
   try {
@@ -162,6 +173,7 @@ async function repl(
   io.out(
     `gearops console as ${who.user} in ${who.channel} — policy ${ctx.policy.source}. Try /run hosts, /run help, /run server1 uptime; exit with Ctrl-D.`,
   );
+  if (local) io.out(local.help);
   rl.setPrompt('gearops> ');
   rl.prompt();
   for await (const raw of rl) {
@@ -173,7 +185,8 @@ async function repl(
       } catch {
         // history is a convenience
       }
-      await runConsoleLine(ctx.router, chat, io, line, who);
+      if (local && line.startsWith(':')) await local.handle(line, io.out);
+      else await runConsoleLine(ctx.router, chat, io, line, who);
     }
     rl.prompt();
   }
