@@ -246,7 +246,16 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     );
     const took = humanDuration((done.resolvedAt ?? new Date()).getTime() - done.openedAt.getTime());
     if (!done.alertTs) return;
-    await thread(done, `✅ Resolved: ${FAULT_TITLES[i.kind]} on ${i.host}:${i.port} cleared after ${took}.`);
+    // A lost master's incident ends when a failover replaced it (the record names another master): not "cleared".
+    const now = c.nodes.find((n) => n.role === 'master');
+    const replaced = i.kind === 'master_lost' && role !== 'master' && now;
+    await thread(
+      done,
+      replaced
+        ? `Closed after ${took}: ${c.name} failed over, ${now.host}:${now.port} is its master now; ${i.host}:${i.port} ` +
+            'is followed as a former master from here on (fenced read-only when it comes back).'
+        : `✅ Resolved: ${FAULT_TITLES[i.kind]} on ${i.host}:${i.port} cleared after ${took}.`,
+    );
     await refreshParent(done, role);
     if (done.pooledOut) await autoPool(done, false);
   }
