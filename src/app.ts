@@ -91,6 +91,7 @@ async function storeParts(d: {
     { createReplicationMonitor },
     { createTopologyChanges },
     { createRoutedProbe },
+    { createReplicationControl },
   ] = await Promise.all([
     import('./store-commands.js'),
     import('./mysql/replication.js'),
@@ -98,6 +99,7 @@ async function storeParts(d: {
     import('./monitor/monitor.js'),
     import('./monitor/topology-changes.js'),
     import('./core/routed-probe.js'),
+    import('./mysql/replication-control.js'),
   ]);
   // Each built cluster's own passwords, from the bot's state dir (0600 files), never from the store.
   const credentials = createFileCredentialStore(d.config.stateDir);
@@ -113,7 +115,9 @@ async function storeParts(d: {
     createReplicationProbe({ credentials, named: named.get, logger: d.logger, connectionLimit: 2 }),
     d.dispatcher,
   );
-  const commands = createStoreCommands({ ...d, probe, credentials, named });
+  // Topology changes (switchover, failover, rejoin): direct connections of their own, never the monitor's.
+  const control = createReplicationControl({ credentials, named: named.get });
+  const commands = createStoreCommands({ ...d, probe, control, credentials, named });
   const actions = createIncidentActions({
     store: d.store,
     probe,
@@ -143,7 +147,7 @@ async function storeParts(d: {
         metrics: d.metrics,
       })
     : null;
-  return { probe, monitorProbe, commands, actions, monitor };
+  return { probe, monitorProbe, control, commands, actions, monitor };
 }
 
 /** A stand-in for a command that needs the store when none is configured: it says so. */
@@ -286,7 +290,13 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
     async close() {
       await parts?.monitor?.stop();
       await audit?.close();
-      await Promise.allSettled([dispatcher.close(), store?.close(), parts?.probe.close(), parts?.monitorProbe.close()]);
+      await Promise.allSettled([
+        dispatcher.close(),
+        store?.close(),
+        parts?.probe.close(),
+        parts?.monitorProbe.close(),
+        parts?.control.close(),
+      ]);
     },
   };
 }

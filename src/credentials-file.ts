@@ -13,6 +13,11 @@ import { ErrorCode, GearopsError } from './errors.js';
 export interface MysqlCredentials {
   user: string;
   password: string;
+  /**
+   * The account replicas of this entry's servers log in to their master with: what a topology change gives a
+   * server that never replicated (an old master made a replica). Optional; never sent anywhere but CHANGE MASTER.
+   */
+  replication?: { user: string; password: string };
 }
 
 /** Looks credentials up by name. */
@@ -24,9 +29,10 @@ export interface CredentialsDirectory {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const replication = z.strictObject({ user: z.string().min(1), password: z.string() }).optional();
 const entrySchema = z.union([
-  z.strictObject({ user: z.string().min(1), password: z.string() }),
-  z.strictObject({ defaults_file: z.string().min(1) }),
+  z.strictObject({ user: z.string().min(1), password: z.string(), replication }),
+  z.strictObject({ defaults_file: z.string().min(1), replication }),
 ]);
 const fileSchema = z.record(z.string().regex(NAME, 'entry names are letters, digits, _ . -'), entrySchema);
 
@@ -94,11 +100,14 @@ export function loadCredentialsFile(
       throw new GearopsError(
         ErrorCode.Config,
         `credentials file ${path}: ${issue?.path.join('.') || '(top)'}: ${inner ?? issue?.message ?? 'invalid'} ` +
-          '(each entry is { user, password } or { defaults_file })',
+          '(each entry is { user, password } or { defaults_file }, with an optional replication: { user, password })',
       );
     }
     for (const [name, e] of Object.entries(parsed.data))
-      entries.set(name, 'defaults_file' in e ? readDefaultsFile(e.defaults_file, name) : e);
+      entries.set(name, {
+        ...('defaults_file' in e ? readDefaultsFile(e.defaults_file, name) : { user: e.user, password: e.password }),
+        ...(e.replication ? { replication: e.replication } : {}),
+      });
   }
   return {
     get(name) {

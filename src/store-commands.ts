@@ -6,6 +6,7 @@ import type { CommandModule } from './core/ports/commands.js';
 import type { Dispatcher } from './core/ports/dispatcher.js';
 import type { Policy } from './core/ports/policy.js';
 import type { NodeAddress, ReplicationProbe } from './core/ports/replication.js';
+import type { ReplicationControl } from './core/ports/replication-control.js';
 import type { Store } from './core/ports/store.js';
 import { createReplicationProbe } from './mysql/replication.js';
 import { createTopologyReader } from './mysql/topology-reader.js';
@@ -26,7 +27,9 @@ import { createPoolCommand } from '../commands/pool.js';
 export function loadWatchCredentials(config: GearopsConfig): CredentialsDirectory {
   return loadCredentialsFile(
     config.credentialsFile,
-    config.sandboxDemoCredentials ? { sandbox: DEMO_CREDENTIALS.admin } : {},
+    config.sandboxDemoCredentials
+      ? { sandbox: { ...DEMO_CREDENTIALS.admin, replication: DEMO_CREDENTIALS.replication } }
+      : {},
   );
 }
 
@@ -55,6 +58,8 @@ export function createStoreCommands(d: {
   config: GearopsConfig;
   logger: Logger;
   probe?: ReplicationProbe;
+  /** Topology changes (switchover, failover, rejoin) on the nodes themselves. */
+  control?: ReplicationControl;
   /** Each built cluster's own passwords (the bot's state dir). */
   credentials?: ClusterCredentialStore;
   /** Named credentials of watched clusters. */

@@ -150,6 +150,32 @@ export const STORE_MIGRATIONS: Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     ],
   },
+  {
+    version: 7,
+    name: 'topology changes journal',
+    statements: [
+      // One row per switchover, failover or rejoin, written before its first step and at each step. running_key is
+      // the cluster while running and NULL after: the unique key allows one running change per cluster.
+      `CREATE TABLE IF NOT EXISTS topology_changes (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        cluster VARCHAR(32) NOT NULL,
+        kind ENUM('switchover','failover','rejoin') NOT NULL,
+        from_node VARCHAR(300) NOT NULL,
+        to_node VARCHAR(300) NOT NULL,
+        step VARCHAR(64) NOT NULL,
+        state ENUM('running','done','failed','rolled_back') NOT NULL DEFAULT 'running',
+        actor VARCHAR(255) NOT NULL,
+        steps MEDIUMTEXT NOT NULL,
+        detail MEDIUMTEXT NOT NULL,
+        started_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+        finished_at DATETIME(3) NULL,
+        running_key VARCHAR(32) NULL,
+        UNIQUE KEY uniq_running (running_key),
+        KEY (cluster, id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
 ];
 
 /** Every migration, in order. */

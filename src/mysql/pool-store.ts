@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { ErrorCode, GearopsError, isGearopsError } from '../errors.js';
 import type { PoolChange, PoolNode, PoolRole, PoolStore } from '../core/ports/store.js';
 import { toStoreError } from './errors.js';
+import { planWriteMove, type WriteMove } from '../core/pool-move.js';
 
 /** SET string → roles (sorted, unknown members dropped). */
 export function parseSet(s: string | null | undefined): PoolRole[] {
@@ -175,7 +176,46 @@ export function createPoolStore(deps: { db: Pool; logger: Logger; where?: string
     }
   }
 
+  /** One transaction: every server the move names locked (in key order), the planned rows written, history added. */
+  async function moveWrite(m: WriteMove): Promise<PoolChange[]> {
+    checkSizes(m.to.host, m.to.sock ?? '');
+    const names = new Map([...m.cluster, m.to, ...(m.from ? [m.from] : [])].map((n) => [`${n.host}:${n.port}`, n]));
+    const order = [...names.keys()].sort().map((k) => names.get(k)!);
+    const changes = await tx(async (c) => {
+      const current: PoolNode[] = [];
+      for (const n of order) {
+        const row = await lockRow(c, n.host, n.port);
+        if (row) current.push(row);
+      }
+      const made: PoolChange[] = [];
+      for (const r of planWriteMove(current, m)) {
+        if (r.before === null)
+          await c.query('INSERT INTO nodes (host, port, sock, type) VALUES (?,?,?,?)', [
+            r.host,
+            r.port,
+            r.sock,
+            toSet(r.after ?? []),
+          ]);
+        else if (r.after === null) await c.query('DELETE FROM nodes WHERE host = ? AND port = ?', [r.host, r.port]);
+        else await c.query('UPDATE nodes SET type = ? WHERE host = ? AND port = ?', [toSet(r.after), r.host, r.port]);
+        const ch: PoolChange = {
+          host: r.host,
+          port: r.port,
+          before: r.before,
+          after: r.after,
+          actor: m.actor,
+          reason: m.reason,
+        };
+        await record(c, ch);
+        made.push(ch);
+      }
+      return made;
+    });
+    return changes.map(logged);
+  }
+
   return {
+    moveWrite,
     async list() {
       try {
         const [rows] = await deps.db.query<RowDataPacket[]>(

@@ -4,7 +4,7 @@
  * column names; short time-outs so a dead node answers fast and never hangs.
  */
 import { randomUUID } from 'node:crypto';
-import mysql, { type ConnectionOptions, type Pool, type RowDataPacket, type FieldPacket } from 'mysql2/promise';
+import mysql, { type Pool, type RowDataPacket, type FieldPacket } from 'mysql2/promise';
 import type { Logger } from '../log.js';
 import { ErrorCode, GearopsError } from '../errors.js';
 import {
@@ -14,12 +14,9 @@ import {
   type ReplicationProbe,
 } from '../core/ports/replication.js';
 import type { CredentialResolver, DbAccount } from '../core/ports/credentials.js';
+import { createNodeConnections, type NamedAccount } from './node-connections.js';
 import { toStoreError } from './errors.js';
 import { runKillable } from './killable-query.js';
-
-const missing = (name: string): never => {
-  throw new GearopsError(ErrorCode.Config, `no credentials named '${name}' are configured (GEAROPS_CREDENTIALS_FILE)`);
-};
 
 const num = (v: unknown): number | null => (v === null || v === undefined || v === '' ? null : Number(v));
 const pick = (r: RowDataPacket, ...names: string[]): unknown => {
@@ -41,7 +38,7 @@ const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sy
 export function createReplicationProbe(opts: {
   credentials: DbAccount | CredentialResolver;
   /** Named credentials (a node's `credentials`, a watched cluster's); throws for an unknown name. */
-  named?: (name: string) => DbAccount;
+  named?: (name: string) => NamedAccount;
   logger: Logger;
   connectTimeoutMs?: number;
   /** Connections per node for status and repairs (default 3). */
@@ -50,57 +47,12 @@ export function createReplicationProbe(opts: {
   execConnectionLimit?: number;
   execTimeoutMs?: number;
 }): ReplicationProbe {
-  const pools = new Map<string, Pool>();
+  const conns = createNodeConnections({ ...opts, adminLimit: opts.connectionLimit ?? 3 });
   const execPools = new Map<string, Pool>();
-  const accountFor = (n: NodeAddress, role: 'admin' | 'readOnly'): DbAccount => {
-    // A watched cluster's servers have one account, the named entry; gearops made no other there.
-    if (n.credentials) return opts.named?.(n.credentials) ?? missing(n.credentials);
-    const c = opts.credentials;
-    if ('user' in c) return c;
-    const found = n.cluster ? c.get(n.cluster) : null;
-    if (!found)
-      throw new GearopsError(
-        ErrorCode.Config,
-        `no credentials for ${n.cluster ? `cluster ${n.cluster}` : `${n.address}:${n.port}`} ` +
-          "in the bot's state dir (GEAROPS_STATE_DIR)",
-      );
-    return found[role];
-  };
-  const connectOptions = (n: NodeAddress, role: 'admin' | 'readOnly'): ConnectionOptions => {
-    const account = accountFor(n, role);
-    return {
-      host: n.address,
-      port: n.port,
-      user: account.user,
-      password: account.password,
-      connectTimeout: opts.connectTimeoutMs ?? 1000,
-    };
-  };
-  const poolIn = (map: Map<string, Pool>, n: NodeAddress, role: 'admin' | 'readOnly', limit: number): Pool => {
-    const o = connectOptions(n, role);
-    const key = `${n.address}:${n.port}:${o.user}:${n.credentials ?? ''}`;
-    let p = map.get(key);
-    if (!p) {
-      p = mysql.createPool({ ...o, connectionLimit: limit, enableKeepAlive: true });
-      map.set(key, p);
-    }
-    return p;
-  };
-  const poolFor = (n: NodeAddress): Pool => poolIn(pools, n, 'admin', opts.connectionLimit ?? 3);
-  const query = async (
-    n: NodeAddress,
-    sql: string,
-    params: unknown[] = [],
-  ): Promise<[RowDataPacket[], FieldPacket[]]> => {
-    try {
-      return (await poolFor(n).query<RowDataPacket[]>({ sql, timeout: 5000 }, params)) as [
-        RowDataPacket[],
-        FieldPacket[],
-      ];
-    } catch (err) {
-      throw toStoreError(err, `${n.address}:${n.port}`, 'the server');
-    }
-  };
+  const accountFor = conns.account;
+  const connectOptions = conns.connectOptions;
+  const poolIn = conns.poolIn;
+  const query = (n: NodeAddress, sql: string, params: unknown[] = []) => conns.query(n, sql, params);
   const flavour = async (n: NodeAddress) => {
     const [[v]] = await query(n, 'SELECT VERSION() AS v');
     const version = String(v?.v ?? '');
@@ -320,8 +272,7 @@ export function createReplicationProbe(opts: {
       }
     },
     async close() {
-      await Promise.all([...pools.values(), ...execPools.values()].map((p) => p.end().catch(() => undefined)));
-      pools.clear();
+      await conns.close();
     },
   };
   return probe;

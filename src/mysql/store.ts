@@ -19,6 +19,7 @@ import type {
 import { toStoreError } from './errors.js';
 import { ALL_MIGRATIONS } from './migrations.js';
 import { createPoolStore } from './pool-store.js';
+import { createChangeJournal } from './change-journal.js';
 
 /** Connection and retry settings. */
 export interface StorePreset {
@@ -324,6 +325,7 @@ export async function createMysqlStore(opts: { url: string; logger: Logger; pres
       },
     },
     pool: createPoolStore({ db, logger: opts.logger, where: p.where }),
+    changes: createChangeJournal({ db, where: p.where }),
     commands: {
       async accept(e) {
         await q(

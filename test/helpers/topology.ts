@@ -20,6 +20,8 @@ export interface PlainAccounts {
   /** What gearops is given to watch with: SLAVE MONITOR, PROCESS, REPLICATION MASTER/SLAVE ADMIN. */
   monitor: { user: string; password: string };
   repl: { user: string; password: string };
+  /** All privileges: what a topology change (switchover, failover) logs in with. */
+  admin: { user: string; password: string };
 }
 
 /** One plain server. */
@@ -60,6 +62,7 @@ export function createPlainTopology(): PlainTopology {
   const accounts: PlainAccounts = {
     monitor: { user: 'watcher', password: randomBytes(9).toString('hex') },
     repl: { user: 'repl', password: randomBytes(9).toString('hex') },
+    admin: { user: 'dba', password: randomBytes(9).toString('hex') },
   };
   const children: ChildProcess[] = [];
   const servers: PlainServer[] = [];
@@ -116,6 +119,8 @@ export function createPlainTopology(): PlainTopology {
           `GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, REPLICATION MASTER ADMIN, REPLICATION SLAVE ADMIN ON *.* TO '${accounts.monitor.user}'@'%'`,
           `CREATE USER '${accounts.repl.user}'@'%' IDENTIFIED BY '${accounts.repl.password}'`,
           `GRANT REPLICATION SLAVE ON *.* TO '${accounts.repl.user}'@'%'`,
+          `CREATE USER '${accounts.admin.user}'@'%' IDENTIFIED BY '${accounts.admin.password}'`,
+          `GRANT ALL PRIVILEGES ON *.* TO '${accounts.admin.user}'@'%' WITH GRANT OPTION`,
           'SET sql_log_bin = 1',
         ].join('; '),
       );

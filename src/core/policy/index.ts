@@ -138,6 +138,7 @@ export function parsePolicy(text: string, source: string): Policy {
       autoFailover: p.settings.auto_failover,
       failoverBlockS: p.settings.failover_block_s,
       failcount: p.settings.failcount,
+      switchoverTimeoutS: p.settings.switchover_timeout_s,
     },
     rolesFor(userId, groups = []) {
       return Object.entries(p.roles)

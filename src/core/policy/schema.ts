@@ -33,6 +33,9 @@ export const ACTION_NAMES = [
   'replica.skip',
   'replica.watch',
   'replica.unwatch',
+  'replica.switchover',
+  'replica.failover',
+  'replica.rejoin',
   'incident.ack',
   'pool.list',
   'pool.add',
@@ -66,6 +69,7 @@ export const policySchema = z.strictObject({
         .default(3600),
       // Polls in a row the master must be lost (to the bot and to every replica's IO thread) before it counts.
       failcount: z.number().int().min(1).max(100).default(3),
+      switchover_timeout_s: z.number().int().min(1).max(3600).default(10),
     })
     .default({
       timeout_s: 30,
@@ -75,6 +79,7 @@ export const policySchema = z.strictObject({
       auto_failover: false,
       failover_block_s: 3600,
       failcount: 3,
+      switchover_timeout_s: 10,
     }),
   groups: z
     .record(

@@ -49,6 +49,9 @@ export type PolicyAction =
   | 'replica.skip'
   | 'replica.watch'
   | 'replica.unwatch'
+  | 'replica.switchover'
+  | 'replica.failover'
+  | 'replica.rejoin'
   | 'incident.ack'
   | 'pool.list'
   | 'pool.add'
@@ -66,6 +69,9 @@ export interface PolicySettings {
   failoverBlockS: number;
   /** Polls in a row the master must be lost, to the bot and to every replica's IO thread, to count as lost. */
   failcount: number;
+  /** How long a switchover waits for the old master's writers to finish (setting read_only) and for the new
+   * master to catch up, before it rolls back (switchover_timeout_s, default 10). */
+  switchoverTimeoutS: number;
 }
 
 /** A loaded, validated policy. */

@@ -1,5 +1,6 @@
 /** The store port: the "common" MySQL database. src/mysql implements it. */
 import type { CommandStatus } from './commands.js';
+import type { WriteMove } from '../pool-move.js';
 
 /** One audit row: every command and button, whatever the outcome. */
 export interface AuditEntry {
@@ -172,6 +173,12 @@ export interface PoolStore {
   /** Throws gearops_not_found for an unknown server. */
   set(host: string, port: number, type: PoolRole[], actor: string, reason: string): Promise<PoolChange>;
   del(host: string, port: number, actor: string, reason: string): Promise<PoolChange>;
+  /**
+   * Moves a cluster's WRITE in one transaction (src/core/pool-move.ts plans it): the new master READ,WRITE (added
+   * when absent), the old one READ or out, every other server of the cluster without WRITE. Readers never see
+   * two WRITE servers of the cluster. Returns the changes made, in order (none when the pool already is so).
+   */
+  moveWrite(move: WriteMove): Promise<PoolChange[]>;
   history(limit: number): Promise<PoolChange[]>;
 }
 
@@ -248,6 +255,72 @@ export interface CommandJournal {
   claim(instance: string, staleMs: number): Promise<JournalEntry[]>;
 }
 
+/** A change of a cluster's master. */
+export type TopologyChangeKind = 'switchover' | 'failover' | 'rejoin';
+
+/** Where a change stands: running until it ends one of the three other ways. */
+export type TopologyChangeState = 'running' | 'done' | 'failed' | 'rolled_back';
+
+/** One step of a change as it happened (the thread shows the same). */
+export interface TopologyChangeStep {
+  step: string;
+  at: Date;
+  note?: string;
+}
+
+/** One topology change, as journaled from before its first step to its end. */
+export interface TopologyChange {
+  id: number;
+  cluster: string;
+  kind: TopologyChangeKind;
+  /** address:port of the master it moves from (rejoin: the node that rejoins). */
+  from: string;
+  /** address:port of the new master (rejoin: the master it rejoins). */
+  to: string;
+  /** The step it is at (or ended at). */
+  step: string;
+  state: TopologyChangeState;
+  actor: string;
+  startedAt: Date;
+  updatedAt: Date;
+  finishedAt: Date | null;
+  /** Every step so far, oldest first. */
+  steps: TopologyChangeStep[];
+  /** What the steps need to finish or explain it (positions, the thread, what was rolled back), JSON-able. */
+  detail: Record<string, unknown>;
+}
+
+/**
+ * The journal of topology changes (table `topology_changes`): written before the first step and at every step,
+ * so a change cut half-way (the bot killed) can be explained by /replica status and finished by running the command
+ * again. At most one running change per cluster.
+ */
+export interface ChangeJournal {
+  /** Records a running change; throws gearops_conflict (data.current: the running one) when the cluster has one. */
+  begin(c: {
+    cluster: string;
+    kind: TopologyChangeKind;
+    from: string;
+    to: string;
+    actor: string;
+    step: string;
+    detail?: Record<string, unknown>;
+  }): Promise<TopologyChange>;
+  /** A running change moves to `step`: appended to its steps (with `note`), `detail` merged in (top-level keys). */
+  step(id: number, step: string, opts?: { note?: string; detail?: Record<string, unknown> }): Promise<void>;
+  /** Ends a running change (idempotent on an ended one: false, nothing changed). */
+  finish(
+    id: number,
+    state: Exclude<TopologyChangeState, 'running'>,
+    opts?: { note?: string; detail?: Record<string, unknown> },
+  ): Promise<boolean>;
+  /** The cluster's running change, if any. */
+  running(cluster: string): Promise<TopologyChange | null>;
+  get(id: number): Promise<TopologyChange | null>;
+  /** The cluster's latest changes, newest first. */
+  recent(cluster: string, limit: number): Promise<TopologyChange[]>;
+}
+
 /** The whole store. */
 export interface Store {
   audit: AuditStore;
@@ -257,6 +330,8 @@ export interface Store {
   interactions: InteractionStore;
   /** Accepted commands, for restarts and other instances (absent in stores without migration 4). */
   commands?: CommandJournal;
+  /** Topology changes (switchover, failover, rejoin), for finishing and explaining them (migration 7). */
+  changes?: ChangeJournal;
   /** A named advisory lock (e.g. 'gearops.monitor'). */
   /** A named lock held by one process at a time; a holder silent for `idleTimeoutS` (default 60) loses it. */
   lock(name: string, opts?: { idleTimeoutS?: number }): StoreLock;

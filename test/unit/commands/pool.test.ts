@@ -14,7 +14,7 @@ import type { ChatSink } from '../../../src/core/ports/chat.js';
 import type { Principal } from '../../../src/core/ports/commands.js';
 import type { Decision, PolicyAction, PolicyPrincipal } from '../../../src/core/ports/policy.js';
 import type { PoolChange, PoolNode, PoolStore } from '../../../src/core/ports/store.js';
-import { createFakePolicy, createRecordingReply } from '../fakes/ports.js';
+import { createFakePolicy, createRecordingReply, memoryMoveWrite } from '../fakes/ports.js';
 
 /** An in-memory PoolStore that counts every call, so "changes nothing" is checkable. */
 function createFakePoolStore(initial: PoolNode[] = []) {
@@ -24,6 +24,10 @@ function createFakePoolStore(initial: PoolNode[] = []) {
   const key = (h: string, p: number) => `${h}:${p}`;
   const show = (t: string[]) => (t.length ? t.join(',') : 'offline');
   const store: PoolStore = {
+    async moveWrite(m) {
+      calls.push('moveWrite');
+      return memoryMoveWrite(rows)(m);
+    },
     async list() {
       calls.push('list');
       return [...rows.values()];

@@ -17,7 +17,7 @@ import { inertText } from '../../../src/gearman/dispatcher.js';
 import { FrameRefusedError, Packet, PacketDecoder } from '../../../src/gearman/protocol.js';
 import { createSilentLogger } from '../../../src/log.js';
 import { createServerInstances } from '../../../src/worker/nonce-file.js';
-import { createFakePolicy, createRecordingReply, fakeCluster } from '../fakes/ports.js';
+import { createFakePolicy, createRecordingReply, fakeCluster, memoryMoveWrite } from '../fakes/ports.js';
 import { execFileSync } from 'node:child_process';
 import { createReplicaCommand } from '../../../commands/replica.js';
 import { parsePolicy, loadPolicyFile } from '../../../src/core/policy/index.js';
@@ -893,6 +893,7 @@ function memoryPool(): PoolStore {
       ...change({ host: h, port: p, sock: '', type: [] }, actor, reason),
       after: null,
     }),
+    moveWrite: memoryMoveWrite(rows),
     history: async () => [],
   };
 }

@@ -9,7 +9,10 @@ import type {
   AuditStore,
   ClusterRecord,
   InteractionStore,
+  PoolChange,
+  PoolNode,
 } from '../../../src/core/ports/store.js';
+import { planWriteMove, type WriteMove } from '../../../src/core/pool-move.js';
 
 /** A Reply that records what a command said. */
 export function createRecordingReply(channel = 'C1', opts: { confirm?: boolean } = {}) {
@@ -49,7 +52,7 @@ export function createFakePolicy(
 ): Policy {
   return {
     source: 'fake.yml',
-    settings: { autoOffline: false, autoFailover: false, failoverBlockS: 3600, failcount: 3 },
+    settings: { autoOffline: false, autoFailover: false, failoverBlockS: 3600, failcount: 3, switchoverTimeoutS: 10 },
     rolesFor: (u) => opts.roles?.[u] ?? [],
     groupIds: () => [],
     checkRun({ host, line }): RunDecision {
@@ -168,4 +171,15 @@ export function createMemoryInteractions(opts: { now?: () => number } = {}): Int
     if (self.failing) throw new Error('store unavailable');
   }
   return self;
+}
+
+/** moveWrite over an in-memory map of pool rows (key host:port), as the MySQL pool store applies the plan. */
+export function memoryMoveWrite(rows: Map<string, PoolNode>) {
+  return async (m: WriteMove): Promise<PoolChange[]> =>
+    planWriteMove([...rows.values()], m).map((r) => {
+      const k = `${r.host}:${r.port}`;
+      if (r.after === null) rows.delete(k);
+      else rows.set(k, { host: r.host, port: r.port, sock: r.sock, type: r.after });
+      return { host: r.host, port: r.port, before: r.before, after: r.after, actor: m.actor, reason: m.reason };
+    });
 }
