@@ -17,12 +17,7 @@ export function requesterOf(p: Principal): Requester {
 export { mention } from '../src/core/message.js';
 
 /** Formats a duration for people: 850 ms, 12.3 s, 4 min 5 s. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const m = Math.floor(ms / 60_000);
-  return `${m} min ${Math.round((ms - m * 60_000) / 1000)} s`;
-}
+export { formatDuration } from '../src/core/message.js';
 
 /** Splits command text into words on whitespace (argument syntax is each command's own). */
 export function words(text: string): string[] {

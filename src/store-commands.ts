@@ -16,7 +16,7 @@ import { DEMO_CREDENTIALS, type ClusterCredentialStore } from './core/ports/cred
 import { seal } from './core/sealed.js';
 import { createFileCredentialStore } from './cluster-credentials.js';
 import { loadCredentialsFile, type CredentialsDirectory } from './credentials-file.js';
-import { createReplicaCommand } from '../commands/replica.js';
+import { createReplicaCommand } from '../commands/replica/index.js';
 import { createPoolCommand } from '../commands/pool.js';
 
 /**

@@ -169,3 +169,11 @@ export function resultBlock(columns: string[], rows: string[][], maxWidth = 120)
     2 * Math.max(0, columns.length - 1);
   return width <= maxWidth ? { type: 'table', columns, rows } : { type: 'code', text: renderRecords(columns, rows) };
 }
+
+/** Formats a duration for people: 850 ms, 12.3 s, 4 min 5 s. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const m = Math.floor(ms / 60_000);
+  return `${m} min ${Math.round((ms - m * 60_000) / 1000)} s`;
+}

@@ -16,6 +16,7 @@ import { poolChangeMessage, showPoolType } from '../core/pool-message.js';
 import { alertMessage, describeError, humanDuration } from './alert-message.js';
 import { confirmLag, detectFaults, FAULT_TITLES, type Fault } from './detect.js';
 import { nodeAddress } from '../core/cluster.js';
+import { promoteCandidate } from '../cluster/candidate.js';
 import type { Metrics } from '../core/ports/metrics.js';
 import { createAutoFailover, type AutoFailoverDeps } from './auto-failover.js';
 import { createFencing, type FencingDeps } from './fencing.js';
@@ -128,6 +129,14 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
         deadlineMs: deadlineMs,
       })
     : null;
+  /** Per cluster, the replica its master-lost alert offers to promote (from the last poll). */
+  const promotable = new Map<string, string | undefined>();
+  const alertOpts = (i: Incident, role: string | undefined) => ({
+    role,
+    pool: !!deps.store.pool,
+    pooledOut: i.pooledOut,
+    promote: promotable.get(i.cluster),
+  });
 
   async function thread(i: Incident, text: string): Promise<void> {
     if (!i.alertChannel || !i.alertTs) return;
@@ -136,18 +145,12 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
 
   async function refreshParent(i: Incident, role: string | undefined): Promise<void> {
     if (!i.alertChannel || !i.alertTs) return;
-    await deps.chat.update(
-      { channel: i.alertChannel, ts: i.alertTs },
-      alertMessage(i, { role, pool: !!deps.store.pool, pooledOut: i.pooledOut }),
-    );
+    await deps.chat.update({ channel: i.alertChannel, ts: i.alertTs }, alertMessage(i, alertOpts(i, role)));
   }
 
   /** Posts the parent message of an incident that has none yet (new, or a post that failed last time). */
   async function announce(i: Incident, role: string | undefined): Promise<Incident> {
-    const ref = await deps.chat.post(
-      deps.alertChannel,
-      alertMessage(i, { role, pool: !!deps.store.pool, pooledOut: i.pooledOut }),
-    );
+    const ref = await deps.chat.post(deps.alertChannel, alertMessage(i, alertOpts(i, role)));
     await deps.store.incidents.update(i.id, { alertChannel: ref.channel, alertTs: ref.ts });
     return { ...i, alertChannel: ref.channel, alertTs: ref.ts };
   }
@@ -294,6 +297,7 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
 
   async function pollCluster(c: ClusterRecord, open: Incident[], missed: MonitorCycle['missed']): Promise<void> {
     const statuses: Array<NodeStatus | undefined> = await Promise.all(c.nodes.map((n) => nodeStatus(c, n, missed)));
+    promotable.set(c.name, promoteCandidate(c.nodes, statuses));
     const mine = open.filter((i) => i.cluster === c.name);
     const mi = c.nodes.findIndex((n) => n.role === 'master');
     const masterHeld =

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createReplicaCommand, parseInstall } from '../../../commands/replica.js';
+import { createReplicaCommand, parseInstall } from '../../../commands/replica/index.js';
 import { ErrorCode, GearopsError } from '../../../src/errors.js';
 import { createSilentLogger } from '../../../src/log.js';
 import { showMentions, type ChatMessage } from '../../../src/core/message.js';

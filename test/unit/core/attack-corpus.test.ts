@@ -19,7 +19,7 @@ import { createSilentLogger } from '../../../src/log.js';
 import { createServerInstances } from '../../../src/worker/nonce-file.js';
 import { createFakePolicy, createRecordingReply, fakeCluster, memoryMoveWrite } from '../fakes/ports.js';
 import { execFileSync } from 'node:child_process';
-import { createReplicaCommand } from '../../../commands/replica.js';
+import { createReplicaCommand } from '../../../commands/replica/index.js';
 import { parsePolicy, loadPolicyFile } from '../../../src/core/policy/index.js';
 import type { PolicyAction } from '../../../src/core/ports/policy.js';
 import type { ReplicationProbe, NodeAddress } from '../../../src/core/ports/replication.js';

@@ -3,17 +3,18 @@
  * and forget it again. A watched cluster is recorded with each node's address, port, role and source; nothing on
  * any server is changed, and no command that would touch what gearops did not build accepts it.
  */
-import { ErrorCode, GearopsError } from '../src/errors.js';
-import type { Block } from '../src/core/message.js';
-import { resultBlock, textMessage } from '../src/core/message.js';
-import type { ChatSink } from '../src/core/ports/chat.js';
-import type { CommandInvocation, CommandOutcome } from '../src/core/ports/commands.js';
-import type { Policy } from '../src/core/ports/policy.js';
-import type { ClusterStore, IncidentStore } from '../src/core/ports/store.js';
-import { watchedNodes } from '../src/core/cluster.js';
-import { discoverTopology, type Discovery, type TopologyReader } from '../src/core/topology.js';
-import type { NodeAddress } from '../src/core/ports/replication.js';
-import { mention, policyPrincipal } from './shared.js';
+import { ErrorCode, GearopsError } from '../../src/errors.js';
+import { textMessage } from '../../src/core/message.js';
+import type { ChatSink } from '../../src/core/ports/chat.js';
+import type { CommandInvocation, CommandOutcome } from '../../src/core/ports/commands.js';
+import type { Policy } from '../../src/core/ports/policy.js';
+import type { ClusterStore, IncidentStore } from '../../src/core/ports/store.js';
+import { watchedNodes } from '../../src/core/cluster.js';
+import { discoverTopology, type TopologyReader } from '../../src/core/topology.js';
+import type { NodeAddress } from '../../src/core/ports/replication.js';
+import { mention, policyPrincipal } from '../shared.js';
+import { NAME_RE, parseWatch, WATCH_USAGE } from './parse.js';
+import { topologyBlocks } from './render.js';
 
 /** What watch and unwatch need. */
 export interface WatchDeps {
@@ -30,76 +31,6 @@ export interface WatchDeps {
   statusHosts(): Promise<string[]>;
   /** The credentials entry used when none is named. */
   defaultCredentials: string;
-}
-
-/** Usage lines of the two subcommands. */
-export const WATCH_USAGE = [
-  '/replica watch <cluster> <host:port> [credentials=<name>] [probe=direct|worker:<host>]',
-  '/replica unwatch <cluster>',
-];
-
-const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
-const ADDRESS_RE = /^([A-Za-z0-9][A-Za-z0-9._-]{0,253}):(\d{1,5})$/;
-const CRED_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
-/** A parsed `/replica watch`. */
-export interface WatchPlan {
-  cluster: string;
-  address: string;
-  port: number;
-  credentials?: string;
-  /** probe=worker:<host>: the given server is read by that host's worker; probe=direct: nothing is. */
-  probe?: { via: string } | 'direct';
-}
-
-/** Parses `/replica watch` arguments; throws a usage error naming what is wrong. */
-export function parseWatch(args: string[]): WatchPlan {
-  const usage = (why: string) => new GearopsError(ErrorCode.Usage, `${why}\nUsage: ${WATCH_USAGE[0]}`);
-  const [cluster, at, ...rest] = args;
-  if (!cluster || !NAME_RE.test(cluster))
-    throw usage(`\`${(cluster ?? '').slice(0, 40)}\` is not a cluster name (lower-case letters, digits and _).`);
-  const m = ADDRESS_RE.exec(at ?? '');
-  const port = Number(m?.[2]);
-  if (!m || port < 1 || port > 65535) throw usage(`\`${(at ?? '').slice(0, 60)}\` is not host:port of a server.`);
-  const plan: WatchPlan = { cluster, address: m[1]!, port };
-  for (const a of rest) {
-    const kv = /^(credentials|probe)=(.*)$/.exec(a);
-    if (!kv) throw usage(`unknown option \`${a.slice(0, 40)}\` (credentials=<name> and probe= are the options).`);
-    const value = kv[2] ?? '';
-    if (kv[1] === 'credentials') {
-      if (plan.credentials !== undefined) throw usage('credentials= given twice.');
-      if (!CRED_RE.test(value)) throw usage(`\`${value.slice(0, 40)}\` is not a credentials name.`);
-      plan.credentials = value;
-      continue;
-    }
-    if (plan.probe !== undefined) throw usage('probe= given twice.');
-    const w = /^worker:([A-Za-z0-9][A-Za-z0-9._-]{0,62})$/.exec(value);
-    if (value !== 'direct' && !w) throw usage(`probe=${value.slice(0, 40)}: say probe=direct or probe=worker:<host>.`);
-    plan.probe = w ? { via: w[1]! } : 'direct';
-  }
-  return plan;
-}
-
-/** The discovered topology as a table, with what could not be mapped. */
-export function topologyBlocks(d: Discovery): Block[] {
-  const rows = d.nodes.map((n) => [
-    `${n.address}:${n.port}`,
-    n.role,
-    n.replicatesFrom ?? '-',
-    String(n.serverId),
-    n.version,
-    n.readOnly ? 'ON' : 'OFF',
-  ]);
-  const blocks: Block[] = [
-    resultBlock(['server', 'role', 'replicates from', 'server_id', 'version', 'read_only'], rows),
-  ];
-  if (d.problems.length > 0)
-    blocks.push({
-      type: 'text',
-      text: `*Not mapped:*\n${d.problems.map((p) => `• ${p.address}${p.port ? `:${p.port}` : ''}: ${p.reason}`).join('\n')}`,
-    });
-  if (d.notes.length > 0) blocks.push({ type: 'text', text: `*Notes:*\n${d.notes.map((n) => `• ${n}`).join('\n')}` });
-  return blocks;
 }
 
 /** Creates the watch and unwatch handlers. */
