@@ -12,16 +12,10 @@ import type { Policy } from '../core/ports/policy.js';
 import type { NodeStatus } from '../core/ports/replication.js';
 import type { ClusterNode, ClusterRecord, Incident, IncidentStore } from '../core/ports/store.js';
 import { humanDuration } from './alert-message.js';
+import { assessMasterLoss, type LossAssessment } from '../cluster/master-loss.js';
 
-/** What one poll says about a cluster's master (the shape of src/cluster/master-loss.ts's judgement). */
-export interface LossPoll {
-  /** Down to the bot, and every replica (at least one) confirms with its IO thread failing. */
-  lost: boolean;
-  /** host:port of the replicas whose failing IO thread confirms it. */
-  confirming: string[];
-  /** One sentence for a message: why it is, or is not, lost. */
-  reason: string;
-}
+/** What one poll says about a cluster's master: src/cluster/master-loss.ts's judgement (the parts used here). */
+export type LossPoll = Pick<LossAssessment, 'lost' | 'confirming' | 'reason'>;
 
 /** What the monitor does about a master that has been down for a while. */
 export type AutoVerdict =
@@ -74,29 +68,6 @@ const at = (n: Pick<ClusterNode, 'host' | 'port'>) => `${n.host}:${n.port}`;
 type Thread = { channel: string; ts: string } | undefined;
 
 /**
- * Whether this poll sees the master lost: it is down (it answered that it cannot be reached, not merely late), and
- * every replica answers with its IO thread not running. A replica that did not answer confirms nothing, and then
- * the loss is not confirmed at all: what the bot cannot see, it does not count.
- */
-export function masterLossPoll(nodes: ClusterNode[], statuses: Array<NodeStatus | undefined>): LossPoll {
-  const mi = nodes.findIndex((n) => n.role === 'master');
-  const replicas = nodes.map((n, i) => ({ n, s: statuses[i] })).filter((r) => r.n.role === 'replica');
-  const confirming = replicas.filter((r) => !!r.s && r.s.reachable && r.s.ioRunning !== 'Yes').map((r) => at(r.n));
-  const masterDown = mi >= 0 && statuses[mi]?.reachable === false;
-  const lost = masterDown && replicas.length > 0 && confirming.length === replicas.length;
-  const others = replicas.filter((r) => !confirming.includes(at(r.n))).map((r) => at(r.n));
-  return {
-    lost,
-    confirming,
-    reason: lost
-      ? `every replica's IO thread fails to reach it (${confirming.join(', ')})`
-      : replicas.length === 0
-        ? 'it has no replica to confirm'
-        : `not every replica confirms (${others.join(', ')} cannot be read or still reads from it)`,
-  };
-}
-
-/**
  * The decision for a master down `down` polls in a row, `lost` of the last of them confirmed by every replica
  * (pure: the monitor supplies the clock and the history). The block comes first: a master lost again within the
  * window is said to be so whatever else holds.
@@ -140,12 +111,12 @@ export function createAutoFailover(d: {
   holdsLock(): Promise<boolean>;
   logger: Logger;
   now?: () => Date;
-  /** Judges one poll (default masterLossPoll; src/cluster/master-loss.ts's assessMasterLoss has the same shape). */
+  /** Judges one poll (default: assessMasterLoss, as /replica failover judges). */
   assess?: (nodes: ClusterNode[], statuses: Array<NodeStatus | undefined>) => LossPoll;
 }): AutoFailover {
   const log = d.logger.child({ component: 'auto-failover' });
   const now = d.now ?? (() => new Date());
-  const assess = d.assess ?? masterLossPoll;
+  const assess = d.assess ?? assessMasterLoss;
   const losses = new Map<string, LossState>();
   const running = new Map<string, Promise<void>>();
   /** Failovers started here, by cluster: the block holds even when the store's history is out of reach. */
@@ -214,10 +185,7 @@ export function createAutoFailover(d: {
       );
     }
     if (v.act === 'unconfirmed')
-      return (
-        `👀 Not failing over automatically: master ${at(master)} has been down to the bot for ${st.down} polls, ` +
-        `but ${v.reason}. ${byHand}`
-      );
+      return `👀 Not failing over automatically after ${st.down} polls: ${v.reason}. ${byHand}`;
     if (v.act === 'too_few') {
       const who = v.confirming.length ? `only one replica (${v.confirming.join(', ')})` : 'no replica';
       return (
