@@ -85,7 +85,7 @@ async function storeParts(d: {
   metrics: Metrics;
 }) {
   const [
-    { createStoreCommands, watchReaders, loadWatchCredentials },
+    { createStoreCommands, watchReaders, loadWatchCredentials, failoverDeps },
     { createReplicationProbe },
     { createIncidentActions },
     { createReplicationMonitor },
@@ -118,9 +118,11 @@ async function storeParts(d: {
   // Topology changes (switchover, failover, rejoin): direct connections of their own, never the monitor's.
   const control = createReplicationControl({ credentials, named: named.get });
   const commands = createStoreCommands({ ...d, probe, control, credentials, named });
+  const sequence = failoverDeps({ ...d, probe, control });
   const actions = createIncidentActions({
     store: d.store,
     probe,
+    ...(sequence ? { failover: sequence } : {}),
     policy: d.policy,
     chat: d.chat,
     poolChannel: d.config.poolChannel,

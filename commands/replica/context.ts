@@ -14,6 +14,7 @@ import type { CredentialPorts } from '../../src/cluster/install.js';
 import type { PortRange } from '../../src/cluster/preflight.js';
 import { policyPrincipal, requesterOf } from '../shared.js';
 import type { WatchDeps } from './watch.js';
+import type { FailoverCommandDeps } from '../replica-failover.js';
 
 /** Dependencies of `/replica`. */
 export interface ReplicaCommandDeps {
@@ -43,6 +44,8 @@ export interface ReplicaCommandDeps {
    * the server with KILL QUERY). Defaults: 2, 4, 30 s.
    */
   sqlLimits?: Partial<SqlSlotLimits> & { timeoutMs?: number };
+  /** For /replica failover and rejoin (the sequences' ports); without it they say what is missing. */
+  failover?: Omit<FailoverCommandDeps, 'policy'>;
 }
 
 /** A gate's answer: go on, or the outcome of the denial already told to the user. */

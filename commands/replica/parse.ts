@@ -1,5 +1,6 @@
 /** Parsing of the `/replica` subcommands' arguments: each parser throws a usage error naming what is wrong. */
 import { ErrorCode, GearopsError } from '../../src/errors.js';
+import { FAILOVER_USAGE } from '../replica-failover.js';
 
 /** Usage of `/replica install`. */
 export const INSTALL_USAGE =
@@ -20,6 +21,7 @@ export const USAGE = [
   '/replica remove <cluster>',
   '/replica sql <cluster> <statement>',
   ...WATCH_USAGE,
+  ...FAILOVER_USAGE,
 ].join('\n');
 
 /** A cluster's name (also its sandboxes' name on every host). */

@@ -48,7 +48,6 @@ export function whyNotCandidate(r: ReplicaPosition): string | null {
   if ((s.lastSqlErrno ?? 0) > 0) return `its SQL thread failed (error ${s.lastSqlErrno}: ${s.lastSqlError ?? ''})`;
   if (s.sqlRunning !== 'Yes') return 'its SQL thread is stopped: it would not apply its relay log';
   if (!r.usingGtid) return 'replicates by binlog file and position, not by GTID';
-  if (!r.received && !r.executed) return 'has no GTID position';
   return null;
 }
 
@@ -128,3 +127,11 @@ export function promoteCandidate(nodes: ClusterNode[], statuses: Array<NodeStatu
   const c = chooseCandidate(replicas);
   return c.ok ? nodeKey(c.chosen.node) : undefined;
 }
+
+/** Names a journaled address:port as the record shows the node (host:port); unknown ones as they are. */
+export const nodeNamer =
+  (c: { nodes: ClusterNode[] }) =>
+  (addrPort: string): string => {
+    const n = c.nodes.find((x) => `${x.address}:${x.port}` === addrPort);
+    return n ? nodeKey(n) : addrPort;
+  };
