@@ -90,6 +90,8 @@ describe(`automatic failover on real replication (${why ? `loopback: ${why}` : '
   }, 120_000);
 
   afterAll(async () => {
+    if (process.env.AF_DEBUG)
+      for (const p of f.sink.posts) console.log(`${p.channel} ${p.threadTs ? `  [${p.threadTs}]` : p.ref.ts} ${p.text}`);
     await ctx2?.close();
     await probe?.close();
     await f?.stop();
