@@ -75,15 +75,18 @@ export function formerMastersFrom(changes: JournaledChange[], c: ClusterRecord):
         ...(ch.state === 'running' ? { inFlight: true } : {}),
       });
     }
-    settled.add(ch.from);
-    settled.add(ch.to);
+    // Only a change that happened (or is happening) settles its servers: a failed or rolled-back one changed nothing.
+    if (ch.state === 'done' || ch.state === 'running') {
+      settled.add(ch.from);
+      settled.add(ch.to);
+    }
   }
   return out;
 }
 
 /**
  * Former masters from the change journal, read again when the cluster's record changes (a failover, a rejoin or a
- * switchover rewrites it) or after `refreshMs` (default 30 s), not at every poll.
+ * switchover rewrites it) or after `refreshMs` (default 5 s), not at every poll.
  */
 export function journalFormerMasters(
   journal: { recent(cluster: string, limit: number): Promise<JournaledChange[]> },
@@ -94,7 +97,7 @@ export function journalFormerMasters(
   return async (c) => {
     const key = JSON.stringify(c.nodes);
     const hit = cache.get(c.name);
-    if (hit && hit.key === key && now() - hit.at < (opts.refreshMs ?? 30_000)) return hit.value;
+    if (hit && hit.key === key && now() - hit.at < (opts.refreshMs ?? 5000)) return hit.value;
     const value = formerMastersFrom(await journal.recent(c.name, 20), c);
     cache.set(c.name, { key, at: now(), value });
     return value;
@@ -113,6 +116,8 @@ export interface FencingDeps {
 export interface Fencing {
   /** Called once per poll of a cluster, with the statuses the poll read (undefined: did not answer in time). */
   check(c: ClusterRecord, statuses: Array<NodeStatus | undefined>): Promise<void>;
+  /** The cluster's former masters to fence (none when they cannot be read this poll). */
+  former(c: ClusterRecord): Promise<FormerMaster[]>;
 }
 
 const at = (n: { host: string; port: number }) => `${n.host}:${n.port}`;
@@ -203,13 +208,16 @@ export function createFencing(d: {
     }
   }
 
+  const formerOf = (c: ClusterRecord) =>
+    d.fencing.formerMasters(c).catch((err: Error) => {
+      log.warn({ err: err.message, cluster: c.name }, 'former masters unknown this poll');
+      return [] as FormerMaster[];
+    });
   return {
+    former: formerOf,
     async check(c, statuses) {
       const master = c.nodes.find((n) => n.role === 'master');
-      const former = await d.fencing.formerMasters(c).catch((err: Error) => {
-        log.warn({ err: err.message, cluster: c.name }, 'former masters unknown this poll');
-        return [] as FormerMaster[];
-      });
+      const former = await formerOf(c);
       const seen = new Set<string>();
       for (const fm of former) {
         // The current master is never fenced, whatever its history (a switchover may have made it master again).

@@ -23,7 +23,7 @@ import { createFencing, type FencingDeps } from './fencing.js';
 
 /** Dependencies and settings of the monitor. */
 export interface MonitorDeps {
-  store: Pick<Store, 'clusters' | 'incidents' | 'pool' | 'lock'>;
+  store: Pick<Store, 'clusters' | 'incidents' | 'pool' | 'lock'> & Partial<Pick<Store, 'changes'>>;
   probe: ReplicationProbe;
   chat: ChatSink;
   alertChannel: string;
@@ -78,6 +78,9 @@ export interface ReplicationMonitor {
   onCycle(listener: (c: MonitorCycle) => void): () => void;
   readonly leader: boolean;
 }
+
+/** A running topology change that journaled nothing for this long is taken as cut (its bot died): judged again. */
+const CHANGE_QUIET_MS = 60_000;
 
 const key = (cluster: string, host: string, port: number, kind: string) =>
   `${cluster}\u0000${host}\u0000${port}\u0000${kind}`;
@@ -239,7 +242,8 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     }
   }
 
-  async function resolve(c: ClusterRecord, i: Incident): Promise<void> {
+  /** Ends an incident; `replaced`: its node is a former master a failover replaced (not "cleared"). */
+  async function resolve(c: ClusterRecord, i: Incident, replaced = false): Promise<void> {
     const done = await deps.store.incidents.resolve(i.id);
     if (!done) return;
     const role = c.nodes.find((n) => n.host === i.host && n.port === i.port)?.role;
@@ -251,10 +255,10 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     if (!done.alertTs) return;
     // A lost master's incident ends when a failover replaced it (the record names another master): not "cleared".
     const now = c.nodes.find((n) => n.role === 'master');
-    const replaced = i.kind === 'master_lost' && role !== 'master' && now;
+    const failedOver = (replaced || i.kind === 'master_lost') && role !== 'master' && now;
     await thread(
       done,
-      replaced
+      failedOver
         ? `Closed after ${took}: ${c.name} failed over, ${now.host}:${now.port} is its master now; ${i.host}:${i.port} ` +
             'is followed as a former master from here on (fenced read-only when it comes back).'
         : `✅ Resolved: ${FAULT_TITLES[i.kind]} on ${i.host}:${i.port} cleared after ${took}.`,
@@ -318,14 +322,18 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
       lagSeen.get(c.name) ?? new Set(),
     );
     lagSeen.set(c.name, confirmed.seen);
-    const faults = confirmed.faults;
+    // A former master not rejoined yet is not a replica to alert on: the failover's thread tells its story.
+    const former = new Set((await (fencing?.former(c) ?? Promise.resolve([]))).map((x) => `${x.host}:${x.port}`));
+    const fenced = (n: { host: string; port: number }) =>
+      former.has(`${n.host}:${n.port}`) && !(n.host === c.nodes[mi]?.host && n.port === c.nodes[mi]?.port);
+    const faults = confirmed.faults.filter((f) => !(f.role === 'replica' && former.has(`${f.host}:${f.port}`)));
     const openByKey = new Map(mine.map((i) => [key(i.cluster, i.host, i.port, i.kind), i]));
     const active = new Set<string>();
     // A node that did not answer this cycle keeps its incidents as they are: no answer is not a fix. Nor is a
     // replica's IO fault fixed while its master did not answer (detection excuses retrying replicas then).
     const masterUnknown = mi >= 0 && !statuses[mi];
     c.nodes.forEach((n, i) => {
-      if (statuses[i] && !masterUnknown) return;
+      if ((statuses[i] && !masterUnknown) || fenced(n)) return;
       for (const o of mine) {
         if (o.host !== n.host || o.port !== n.port) continue;
         if (!statuses[i] || o.kind === 'io_stopped') active.add(key(o.cluster, o.host, o.port, o.kind));
@@ -343,7 +351,9 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     }
     for (const [k, i] of openByKey) {
       if (!active.has(k))
-        await resolve(c, i).catch((err) => log.error({ err, id: i.id }, 'resolving failed; will retry next cycle'));
+        await resolve(c, i, fenced(i)).catch((err) =>
+          log.error({ err, id: i.id }, 'resolving failed; will retry next cycle'),
+        );
     }
     await auto?.observe(c, statuses);
     await fencing?.check(c, statuses);
@@ -372,6 +382,12 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     }
   }
 
+  /** True while a topology change of the cluster is running and moved on recently (a cut one is judged again). */
+  async function changing(cluster: string): Promise<boolean> {
+    const ch = await deps.store.changes?.running(cluster).catch(() => null);
+    return !!ch && Date.now() - ch.updatedAt.getTime() < CHANGE_QUIET_MS;
+  }
+
   async function pollCycle(missed: MonitorCycle['missed']): Promise<boolean> {
     // Every cycle: take the lock, or check it is still ours (a store restart releases it).
     if (!(await lock.tryAcquire().catch(() => false))) return false;
@@ -380,8 +396,9 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     const clusters = all.filter((c) => (c.state ?? 'ready') === 'ready');
     await Promise.all(
       clusters.map(async (c) => {
-        // A failover this instance runs is changing the cluster: its steps are told in the thread, not judged here.
-        if (auto?.busy(c.name)) return;
+        // A failover, switchover or rejoin is changing the cluster (this instance's, or any that journaled a step
+        // within the last minute): its steps are told in its thread, not judged here as faults.
+        if (auto?.busy(c.name) || (await changing(c.name))) return;
         await pollCluster(c, open, missed);
         if (c.kind === 'watched') await deps.topology?.check(c, open);
       }),

@@ -91,7 +91,8 @@ describe(`automatic failover on real replication (${why ? `loopback: ${why}` : '
 
   afterAll(async () => {
     if (process.env.AF_DEBUG)
-      for (const p of f.sink.posts) console.log(`${p.channel} ${p.threadTs ? `  [${p.threadTs}]` : p.ref.ts} ${p.text}`);
+      for (const p of f.sink.posts)
+        console.log(`${p.channel} ${p.threadTs ? `  [${p.threadTs}]` : p.ref.ts} ${p.text}`);
     await ctx2?.close();
     await probe?.close();
     await f?.stop();
@@ -100,6 +101,7 @@ describe(`automatic failover on real replication (${why ? `loopback: ${why}` : '
 
   it('fails over by itself, once, after SIGKILL of the master: new master writable, one WRITE in the pool', async () => {
     const old = await master();
+    const before = f.sink.posts.length;
     await f.killSandbox(old.host, 'af', 'SIGKILL');
     await until(async () => (await master()).host !== old.host, 60_000);
     const nm = await master();
@@ -123,15 +125,22 @@ describe(`automatic failover on real replication (${why ? `loopback: ${why}` : '
     expect(fo).toHaveLength(1);
     expect(fo[0]).toMatchObject({ state: 'done', actor: 'gearops-monitor', from: `${old.address}:${old.port}` });
     expect(fo[0]!.detail).toMatchObject({ automatic: true, thread: { channel: 'CALERTS', ts: parent!.ref.ts } });
-    // More polls do not fail over again.
+    // More polls do not fail over again; the only alert was the lost master's (the old master is followed as a
+    // former master, not alerted on as a broken replica; nothing was judged half-way through the sequence).
     await cycles(f.ctx.monitor!, 4);
     expect(await failovers()).toHaveLength(1);
+    const alerts = f.sink.posts.slice(before).filter((p) => p.channel === 'CALERTS' && !p.threadTs);
+    expect(alerts.map((p) => p.ref.ts)).toEqual([parent!.ref.ts]);
+    expect(
+      thread(parent!.ref.ts).some((t) => /Closed after .*: af failed over, af[23]:\d+ is its master now/.test(t)),
+    ).toBe(true);
   }, 120_000);
 
   it('fences the restarted old master at once: read_only=1, no WRITE, and a message in the failover thread', async () => {
     const fo = (await failovers())[0]!;
     const old = (await record()).nodes.find((n) => `${n.address}:${n.port}` === fo.from)!;
     const [parent] = parentOf(old);
+    const before = f.sink.posts.length;
     await f.startSandbox(old.host, 'af');
     await until(
       () =>
@@ -144,6 +153,9 @@ describe(`automatic failover on real replication (${why ? `loopback: ${why}` : '
     const nm = await master();
     expect(await poolWriters()).toEqual([`${nm.address}:${nm.port}`]);
     expect(await f.ctx.store!.pool.get(old.address, old.port)).toBeNull();
+    // Not replicating, and no alert about it as a replica: it is fenced, and its thread says so.
+    await cycles(f.ctx.monitor!, 3);
+    expect(f.sink.posts.slice(before).filter((p) => p.channel === 'CALERTS' && !p.threadTs)).toEqual([]);
     // It rejoins as a replica of the new master: the cluster has two replicas again.
     const rj = await f.run(`/replica rejoin af ${key(old)}`, { yes: true });
     expect(rj.outcome.status, rj.text).toBe('ok');

@@ -202,6 +202,9 @@ describe('former masters from the change journal', () => {
     expect(formerMastersFrom([rejoin, ch({})], c)).toEqual([]);
     const back = ch({ kind: 'switchover', from: '10.0.0.2:3306', to: '10.0.0.1:3306' });
     expect(formerMastersFrom([back, ch({})], c)).toEqual([]);
+    // A switchover back to db1 that rolled back changed nothing: db1 is still a former master.
+    const undone = ch({ kind: 'switchover', from: '10.0.0.2:3306', to: '10.0.0.1:3306', state: 'rolled_back' });
+    expect(formerMastersFrom([undone, ch({})], c).map((f) => f.host)).toEqual(['db1']);
     // Two failovers: db1 → db2, then db2 → db3: both old masters are former masters.
     const second = ch({ from: '10.0.0.2:3306', to: '10.0.0.3:3306' });
     expect(formerMastersFrom([second, ch({})], c).map((f) => f.host)).toEqual(['db2', 'db1']);
