@@ -51,6 +51,7 @@ async function loadOptionalSections(log: (s: string) => void): Promise<Array<[st
     ['slack', './slack-ack.js', 'benchSlackAck'],
     ['install', './install.js', 'benchInstall'],
     ['monitor', './monitor.js', 'benchMonitor'],
+    ['discover', './discover.js', 'benchDiscover'],
     ['failover', './failover.js', 'benchFailover'],
   ] as const) {
     try {

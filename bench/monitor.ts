@@ -2,7 +2,8 @@
  * Monitor figures: time from breaking a replica to the alert's post with
  * 1 s polling (real cluster, real store), and the cost of one poll cycle
  * over 50 replica entries (pointing at the cluster's two real replicas, so
- * the figure counts 50 status round trips, not 50 servers' worth of CPU).
+ * the figure counts 50 status round trips, not 50 servers' worth of CPU); then the same 50 entries as a watched
+ * cluster, all direct and with half of them read through workers (monitor-workers.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,11 +21,16 @@ import type { ChatSink } from '../src/core/ports/chat.js';
 import type { ClusterNode } from '../src/core/ports/store.js';
 import { median, round } from './stats.js';
 import { BENCH_JOB_SECRET, sandboxJob as ctx } from './sandbox-job.js';
+import { benchPollHalfWorkers } from './monitor-workers.js';
 
 /** Measures detection latency (median of `reps` breaks) and a 50-replica poll cycle. */
-export async function benchMonitor(
-  opts: { reps?: number } = {},
-): Promise<{ detect_latency_ms: number; poll_cycle_50_ms: number }> {
+export async function benchMonitor(opts: { reps?: number } = {}): Promise<{
+  detect_latency_ms: number;
+  poll_cycle_50_ms: number;
+  poll_cycle_50_direct_watched_ms: number;
+  poll_cycle_50_half_worker_ms: number;
+  poll_cycle_50_half_worker_ratio: number;
+}> {
   const reps = opts.reps ?? 3;
   const logger = createSilentLogger();
   const root = mkdtempSync(join(tmpdir(), 'gearops-bench-monitor-'));
@@ -129,7 +135,15 @@ export async function benchMonitor(
       if (i > 0) times.push(Number(process.hrtime.bigint() - t) / 1e6);
     }
     await cycles.stop();
-    return { detect_latency_ms: round(median(latencies), 0), poll_cycle_50_ms: round(median(times), 1) };
+    await store.clusters.remove('many');
+    const half = await benchPollHalfWorkers({ dir: root, store, sink, policy, logger, nodes });
+    return {
+      detect_latency_ms: round(median(latencies), 0),
+      poll_cycle_50_ms: round(median(times), 1),
+      poll_cycle_50_direct_watched_ms: half.poll_cycle_50_direct_watched_ms,
+      poll_cycle_50_half_worker_ms: half.poll_cycle_50_half_worker_ms,
+      poll_cycle_50_half_worker_ratio: half.ratio,
+    };
   } finally {
     await probe.close();
     await store.close();

@@ -79,38 +79,65 @@ function readDefaultsFile(path: string, entry: string): MysqlCredentials {
   return { user: values.user, password: values.password ?? '' };
 }
 
-/** Loads and checks a credentials file; `fallback` entries (the sandbox credentials) answer names it lacks. */
+/** Reads, checks and parses a credentials file into `into`. */
+function readCredentialsFile(path: string, into: Map<string, MysqlCredentials>): void {
+  assertOwnerOnly(path, 'credentials file');
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new GearopsError(ErrorCode.Config, `credentials file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = fileSchema.safeParse(doc ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const inner = issue && 'issues' in issue ? (issue.issues as Array<{ message: string }>)[0]?.message : undefined;
+    throw new GearopsError(
+      ErrorCode.Config,
+      `credentials file ${path}: ${issue?.path.join('.') || '(top)'}: ${inner ?? issue?.message ?? 'invalid'} ` +
+        '(each entry is { user, password } or { defaults_file }, with an optional replication: { user, password })',
+    );
+  }
+  for (const [name, e] of Object.entries(parsed.data))
+    into.set(name, {
+      ...('defaults_file' in e ? readDefaultsFile(e.defaults_file, name) : { user: e.user, password: e.password }),
+      ...(e.replication ? { replication: e.replication } : {}),
+    });
+}
+
+/**
+ * Loads and checks a credentials file; `fallback` entries (the sandbox credentials) answer names it lacks. A name
+ * the file does not have makes it read again when it changed since (an entry added without a restart), with the
+ * same checks as at start-up.
+ */
 export function loadCredentialsFile(
   path: string | undefined,
   fallback: Record<string, MysqlCredentials> = {},
 ): CredentialsDirectory {
-  const entries = new Map<string, MysqlCredentials>(Object.entries(fallback));
-  if (path) {
-    assertOwnerOnly(path, 'credentials file');
-    let doc: unknown;
+  let entries = new Map<string, MysqlCredentials>(Object.entries(fallback));
+  let readAt = 0;
+  const mtime = (p: string) => {
     try {
-      doc = parseYaml(readFileSync(path, 'utf8'));
-    } catch (err) {
-      throw new GearopsError(ErrorCode.Config, `credentials file ${path}: ${(err as Error).message}`, { cause: err });
+      return statSync(p).mtimeMs;
+    } catch {
+      return -1;
     }
-    const parsed = fileSchema.safeParse(doc ?? {});
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const inner = issue && 'issues' in issue ? (issue.issues as Array<{ message: string }>)[0]?.message : undefined;
-      throw new GearopsError(
-        ErrorCode.Config,
-        `credentials file ${path}: ${issue?.path.join('.') || '(top)'}: ${inner ?? issue?.message ?? 'invalid'} ` +
-          '(each entry is { user, password } or { defaults_file }, with an optional replication: { user, password })',
-      );
-    }
-    for (const [name, e] of Object.entries(parsed.data))
-      entries.set(name, {
-        ...('defaults_file' in e ? readDefaultsFile(e.defaults_file, name) : { user: e.user, password: e.password }),
-        ...(e.replication ? { replication: e.replication } : {}),
-      });
-  }
+  };
+  const read = () => {
+    if (!path) return;
+    const next = new Map<string, MysqlCredentials>(Object.entries(fallback));
+    const at = mtime(path);
+    readCredentialsFile(path, next);
+    entries = next;
+    readAt = at;
+  };
+  read();
+  const refresh = () => {
+    if (path && mtime(path) !== readAt) read();
+  };
   return {
     get(name) {
+      if (!entries.has(name)) refresh();
       const c = entries.get(name);
       if (!c)
         throw new GearopsError(
@@ -119,7 +146,15 @@ export function loadCredentialsFile(
         );
       return c;
     },
-    has: (name) => entries.has(name),
+    has(name) {
+      if (!entries.has(name))
+        try {
+          refresh();
+        } catch {
+          return false;
+        }
+      return entries.has(name);
+    },
     names: () => [...entries.keys()].sort(),
   };
 }

@@ -6,14 +6,15 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGearmandProcess, type GearmandProcess } from './demo/gearmand-process.js';
 import { startMariadbProcess } from './mysql/mariadb-process.js';
 import { runConsoleCommand } from './chat/console/run-console.js';
 import { startWorkerProcess } from './demo/worker-process.js';
-import { createDemoExtras } from './demo/console-extras.js';
+import { createHandClusters } from './demo/hand-cluster.js';
+import { createCrashBuiltins } from './demo/console-extras.js';
 import { stopAllSandboxes } from './worker/sandbox/index.js';
 import { PACKAGE_ROOT as ROOT } from './package-info.js';
 
@@ -58,6 +59,11 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     const db = await startMariadbProcess({ baseDir: join(root, 'store'), database: 'common' });
     started.push({ name: 'mariadb', stop: () => db.stop() });
 
+    // Named credentials for /replica watch: empty at first; `demo cluster` adds its monitoring account (owner-only).
+    const credentialsFile = join(root, 'credentials.yml');
+    writeFileSync(credentialsFile, '# demo credentials: entries made by `demo cluster`\n', { mode: 0o600 });
+    const hand = createHandClusters({ dir: join(root, 'handmade'), credentialsFile });
+    started.push({ name: 'hand-wired clusters', stop: () => hand.stop() });
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       GEAROPS_JOB_SECRET: secret,
@@ -67,6 +73,7 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
       GEAROPS_STATE_DIR: join(root, 'bot'),
       // Everything is on 127.0.0.1: the sandboxes get MySQL Sandbox's well-known msandbox/msandbox accounts.
       GEAROPS_SANDBOX_DEMO_CREDENTIALS: '1',
+      GEAROPS_CREDENTIALS_FILE: credentialsFile,
       GEAROPS_ALERT_CHANNEL: process.env.GEAROPS_ALERT_CHANNEL ?? 'CALERTS',
       GEAROPS_POOL_CHANNEL: process.env.GEAROPS_POOL_CHANNEL ?? 'CPOOL',
       GEAROPS_LOG_LEVEL: process.env.GEAROPS_LOG_LEVEL ?? 'warn',
@@ -92,9 +99,10 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     say(
       `ready: gearmand ${gearmand.address}, store ${db.url.replace(/:[^:@/]*@/, ':***@')}, workers ${HOSTS.join(', ')}`,
     );
+    say('demo only: `demo cluster <name>` starts replication by hand beside gearops (`demo help`)');
     return await runConsoleCommand(['--user', 'demo', '--channel', 'CDEMO', ...argv], {
       env,
-      local: createDemoExtras(join(root, 'sandboxes')),
+      builtins: { demo: hand.builtin, ...createCrashBuiltins(join(root, 'sandboxes')) },
     });
   } catch (err) {
     say(`failed: ${(err as Error).message}`);

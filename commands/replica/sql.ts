@@ -9,7 +9,7 @@ import type { CommandInvocation, CommandOutcome } from '../../src/core/ports/com
 import type { ClusterRecord } from '../../src/core/ports/store.js';
 import { redactRows } from '../../src/core/redact.js';
 import { nodeAddress } from '../../src/core/cluster.js';
-import { formatDuration, mention, policyPrincipal } from '../shared.js';
+import { formatDuration, mention, policyPrincipal, requesterOf } from '../shared.js';
 import { allowed, type ReplicaContext } from './context.js';
 import { nodeName } from './render.js';
 
@@ -66,6 +66,8 @@ export async function sql(
           readOnly: true,
           maxStatementTimeS: Math.ceil(sqlLimits.timeoutMs / 1000) + 1,
           timeoutMs: sqlLimits.timeoutMs,
+          // A node read through its host's worker runs the statement there, as the requester, re-checked there.
+          requester: requesterOf(inv.principal),
         }),
       ),
     );

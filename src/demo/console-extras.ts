@@ -1,28 +1,21 @@
 /**
- * Lines only the demo's console understands (they start with `:`), for trying failures without a second terminal:
- * `:kill <host> <cluster>` ends that host's sandbox of the cluster with SIGKILL (a crash), `:start <host> <cluster>`
- * starts it again from its own my.cnf (as the worker did), `:sleep <seconds>` waits (for piped walkthroughs: the
- * monitor needs a few polls to confirm a lost master). They act only on the demo's own sandbox directory, on names
- * checked against a strict pattern; nothing reaches a shell.
+ * DEMO ONLY — console lines for trying a failover without a second terminal: `kill <host> <cluster>` ends that
+ * host's sandbox of the cluster with SIGKILL (a crash), `start <host> <cluster>` starts it again from its own my.cnf
+ * (as the worker did). They act only on the demo's own sandbox directory, on names checked against a strict
+ * pattern; nothing reaches a shell. (The console's own `wait` gives the monitor time in piped walkthroughs.)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findBuilds } from '../worker/sandbox/builds.js';
 import { pidAlive } from '../worker/sandbox/index.js';
-
-/** A handler of the demo's `:` lines: true when the line did what it says. */
-export interface ConsoleExtras {
-  /** One line of help for the console's banner. */
-  help: string;
-  handle(line: string, out: (s: string) => void): Promise<boolean>;
-}
+import type { ConsoleBuiltin } from '../chat/console/console-builtins.js';
 
 const NAME = /^[a-z][a-z0-9_-]{0,30}$/;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** The demo's extras over its sandboxes in `sandboxRoot` (one folder per host, one per cluster below it). */
-export function createDemoExtras(sandboxRoot: string): ConsoleExtras {
+/** `kill` and `start` over the demo's sandboxes in `sandboxRoot` (one folder per host, one per cluster below it). */
+export function createCrashBuiltins(sandboxRoot: string): Record<string, ConsoleBuiltin> {
   const dirOf = (host: string, cluster: string) => join(sandboxRoot, host, cluster);
   const pidOf = (host: string, cluster: string): number | null => {
     try {
@@ -36,28 +29,28 @@ export function createDemoExtras(sandboxRoot: string): ConsoleExtras {
   async function kill(host: string, cluster: string, out: (s: string) => void): Promise<boolean> {
     const pid = pidOf(host, cluster);
     if (pid === null) {
-      out(`:kill — no running sandbox of ${cluster} on ${host}`);
+      out(`kill: no running sandbox of ${cluster} on ${host}`);
       return false;
     }
     process.kill(pid, 'SIGKILL');
     for (let i = 0; i < 200 && pidAlive(pid); i++) await sleep(50);
-    out(`:kill — ${host}'s mariadbd of ${cluster} (pid ${pid}) killed with SIGKILL`);
+    out(`kill: ${host}'s mariadbd of ${cluster} (pid ${pid}) killed with SIGKILL`);
     return true;
   }
 
   async function start(host: string, cluster: string, out: (s: string) => void): Promise<boolean> {
     const dir = dirOf(host, cluster);
     if (!existsSync(join(dir, 'my.cnf'))) {
-      out(`:start — ${cluster} has no sandbox on ${host}`);
+      out(`start: ${cluster} has no sandbox on ${host}`);
       return false;
     }
     if (pidOf(host, cluster) !== null) {
-      out(`:start — ${host}'s sandbox of ${cluster} is already running`);
+      out(`start: ${host}'s sandbox of ${cluster} is already running`);
       return false;
     }
     const build = (await findBuilds()).builds[0];
     if (!build) {
-      out(':start — no server build found');
+      out('start: no server build found');
       return false;
     }
     const args = [`--defaults-file=${join(dir, 'my.cnf')}`, ...(process.getuid?.() === 0 ? ['--user=root'] : [])];
@@ -70,23 +63,20 @@ export function createDemoExtras(sandboxRoot: string): ConsoleExtras {
       await sleep(50);
     }
     const pid = pidOf(host, cluster);
-    out(pid ? `:start — ${host}'s mariadbd of ${cluster} started (pid ${pid})` : `:start — it did not start`);
+    out(pid ? `start: ${host}'s mariadbd of ${cluster} started (pid ${pid})` : 'start: it did not start');
     return pid !== null;
   }
 
-  const help = 'demo lines: :kill <host> <cluster> · :start <host> <cluster> · :sleep <seconds>';
-  return {
-    help,
-    async handle(line, out) {
-      const [word, a, b, ...rest] = line.trim().split(/\s+/);
-      if (word === ':sleep' && a && /^\d{1,3}(\.\d)?$/.test(a) && !b) {
-        await sleep(Number(a) * 1000);
-        return true;
+  const usage = (word: string) => `Usage: ${word} <host> <cluster>   (demo only: a sandbox of the demo's workers)`;
+  const builtin =
+    (word: 'kill' | 'start', act: typeof kill): ConsoleBuiltin =>
+    async (args, io) => {
+      const [host, cluster, ...rest] = args;
+      if (!host || !cluster || rest.length || !NAME.test(host) || !NAME.test(cluster)) {
+        io.out(usage(word));
+        return false;
       }
-      if ((word === ':kill' || word === ':start') && a && b && NAME.test(a) && NAME.test(b) && rest.length === 0)
-        return word === ':kill' ? kill(a, b, out) : start(a, b, out);
-      out(`Not a demo line: ${line.slice(0, 80)} (${help})`);
-      return false;
-    },
-  };
+      return act(host, cluster, (s) => io.out(s));
+    };
+  return { kill: builtin('kill', kill), start: builtin('start', start) };
 }

@@ -73,6 +73,15 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
     const node = cluster?.nodes.find((n) => n.host === incident.host && n.port === incident.port);
     const addr = node && cluster ? nodeAddress(cluster, node) : { address: incident.host, port: incident.port };
     const role = node?.role;
+    // A node read through its host's worker is repaired there too, as the person who pressed (its policy decides).
+    const asWho = {
+      requester: {
+        userId: inv.principal.userId,
+        channelId: inv.principal.channelId,
+        groups: inv.principal.groups ?? [],
+        roles: inv.principal.roles,
+      },
+    };
     const done = (summary: string): CommandOutcome => ({
       status: 'ok',
       rule: decision.rule,
@@ -100,7 +109,7 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
       case 'incident.restart': {
         await say(incident, `${who} pressed *Restart replication* on ${incident.host}:${incident.port}…`);
         try {
-          await deps.probe.startReplication(addr);
+          await deps.probe.startReplication(addr, asWho);
         } catch (err) {
           await say(incident, `✗ Restart replication failed: ${(err as Error).message}`);
           return { status: 'failed', host: incident.host, summary: (err as Error).message };
@@ -120,7 +129,7 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
           `${who} pressed *Skip one event* on ${incident.host}:${incident.port}${incident.errno ? ` (error ${incident.errno})` : ''}…`,
         );
         try {
-          await deps.probe.skipOneEvent(addr);
+          await deps.probe.skipOneEvent(addr, asWho);
         } catch (err) {
           await say(incident, `✗ Skip one event failed: ${(err as Error).message}`);
           return { status: 'failed', host: incident.host, summary: (err as Error).message };

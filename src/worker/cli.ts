@@ -25,6 +25,7 @@ import { createWorkerDaemon } from './daemon.js';
 import { resolveProgram } from './exec.js';
 import { loadSandboxCapabilities } from './sandbox-loader.js';
 import { createMysqlStatusCapability } from './capabilities/mysql-status.js';
+import { createMysqlRepairCapability, createMysqlSqlCapability } from './capabilities/mysql-repair.js';
 import { loadCredentialsFile, type CredentialsDirectory } from '../credentials-file.js';
 
 import { groupMarker } from './capabilities/group.js';
@@ -222,12 +223,15 @@ export async function runWorkerCommand(
       `sandbox capabilities not registered: ${sandbox.problems.join('; ')}`,
     );
 
-  // mysql.status reads this host's servers for the bot (status and discovery), as replica.status allows.
+  // mysql.status reads this host's servers for the bot (status and discovery), as replica.status allows;
+  // mysql.repair and mysql.sql are the buttons' fixed repairs and /replica sql, each behind its own action here.
   if (credentials)
     capabilities.push(
       requireAction(createMysqlStatusCapability({ credentials, logger }), { host: v.host, policy }, () => [
         'replica.status',
       ]) as Capability,
+      createMysqlRepairCapability({ host: v.host, policy, credentials, logger }) as Capability,
+      createMysqlSqlCapability({ host: v.host, policy, credentials, logger }) as Capability,
     );
   // The record of jobs taken, kept across restarts so that a worker back within a minute refuses a replay.
   // --metrics-port: GET /metrics for Prometheus, fed by the daemon.

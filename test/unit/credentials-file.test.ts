@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -45,5 +45,23 @@ describe('credentials file', () => {
       /credentials file .*prod/,
     );
     expect(() => loadCredentialsFile(write('b.yml', '"bad name": { user: a, password: b }\n'))).toThrow(/entry names/);
+  });
+
+  it('reads the file again for a name it lacks once it changed, with the same checks', () => {
+    const p = write('creds.yml', 'prod: { user: a, password: b }\n');
+    const c = loadCredentialsFile(p);
+    expect(c.has('hand')).toBe(false);
+    // An entry added later (the demo's `demo cluster`) is found without a restart; the old ones stay.
+    writeFileSync(p, 'prod: { user: a, password: b }\nhand: { user: w, password: pw }\n');
+    chmodSync(p, 0o600);
+    utimesSync(p, new Date(), new Date(Date.now() + 5000));
+    expect(c.get('hand')).toEqual({ user: 'w', password: 'pw' });
+    expect(c.get('prod').user).toBe('a');
+    // Opened to others meanwhile: refused as at start-up, the path and the fix named.
+    writeFileSync(p, 'prod: { user: a, password: b }\nlate: { user: x, password: y }\n');
+    chmodSync(p, 0o644);
+    utimesSync(p, new Date(), new Date(Date.now() + 10_000));
+    expect(() => c.get('late')).toThrow(/is readable by others \(mode 644\).*chmod 600/);
+    expect(c.has('late')).toBe(false);
   });
 });

@@ -3,8 +3,9 @@
  * printed as text. Updates of a command's own messages are held back and the
  * latest version printed when the command ends, so streamed output does not
  * repeat; messages from the monitor and pool announcements print at once.
+ * Messages with buttons (an alert's) are remembered with their ts, so that the console's `press` can press them.
  */
-import { renderText, type ChatFile, type ChatMessage } from '../../core/message.js';
+import { renderText, type Button, type ChatFile, type ChatMessage } from '../../core/message.js';
 import type { ChatSink, MessageRef, Reply } from '../../core/ports/chat.js';
 
 /** Where console output goes and how confirmations are answered. */
@@ -19,9 +20,34 @@ export interface ConsoleReply extends Reply {
   flush(): void;
 }
 
+/** A posted message whose buttons the console can press (`press <name> [ts]`). */
+export interface PressableMessage {
+  channel: string;
+  ts: string;
+  threadTs?: string;
+  buttons: Button[];
+  /** Order of posting or last update: `press <name>` takes the latest. */
+  seq: number;
+}
+
+/** The console name of a button: its action id's last word (incident.restart → restart). */
+export const buttonName = (b: Button): string => b.actionId.split('.').pop() ?? b.actionId;
+
 /** Creates console output helpers sharing one message counter. */
 export function createConsoleChat(io: ConsoleIo, opts: { assumeYes?: boolean } = {}) {
   let seq = 0;
+  let order = 0;
+  const pressable = new Map<string, PressableMessage>();
+  /** Remembers (or forgets) `msg`'s buttons; returns the line telling how to press them, or ''. */
+  const remember = (channel: string, ts: string, msg: ChatMessage, threadTs?: string): string => {
+    const buttons = (msg.blocks ?? []).flatMap((b) => (b.type === 'buttons' ? b.buttons : []));
+    if (buttons.length === 0) {
+      pressable.delete(ts);
+      return '';
+    }
+    pressable.set(ts, { channel, ts, ...(threadTs ? { threadTs } : {}), buttons, seq: ++order });
+    return `\n(console: press ${buttons.map(buttonName).join(' | ')} — this message is ${ts})`;
+  };
   const nextTs = () => `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
   const indent = (s: string, prefix: string) =>
     s
@@ -39,11 +65,14 @@ export function createConsoleChat(io: ConsoleIo, opts: { assumeYes?: boolean } =
   const sink: ChatSink = {
     async post(channel, msg, o) {
       const ts = nextTs();
-      io.out(indent(renderText(o?.latest?.() ?? msg), `[#${channel}${o?.threadTs ? ` thread ${o.threadTs}` : ''}] `));
+      const shown = o?.latest?.() ?? msg;
+      const how = remember(channel, ts, shown, o?.threadTs);
+      io.out(indent(renderText(shown) + how, `[#${channel}${o?.threadTs ? ` thread ${o.threadTs}` : ''}] `));
       return { channel, ts };
     },
     async update(ref, msg) {
-      io.out(indent(renderText(msg), `[#${ref.channel} updated ${ref.ts}] `));
+      const how = remember(ref.channel, ref.ts, msg, pressable.get(ref.ts)?.threadTs);
+      io.out(indent(renderText(msg) + how, `[#${ref.channel} updated ${ref.ts}] `));
     },
     async upload(ref, file) {
       printFile(ref, file);
@@ -101,5 +130,5 @@ export function createConsoleChat(io: ConsoleIo, opts: { assumeYes?: boolean } =
     };
   }
 
-  return { sink, reply };
+  return { sink, reply, pressable };
 }

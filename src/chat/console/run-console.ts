@@ -2,6 +2,7 @@
  * `gearops console`: runs slash commands from a terminal through the same
  * router and handlers as Slack. With -e it runs them in order and exits 0
  * only if every one succeeded; without -e it is a prompt with history.
+ * Besides slash commands it takes `press` and `wait` (console-builtins.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -14,12 +15,7 @@ import { createLogger, type Logger } from '../../log.js';
 import { createAppContext, type AppContext } from '../../app.js';
 import type { CommandRouter } from '../../core/ports/commands.js';
 import { createConsoleChat, type ConsoleIo } from './console-chat.js';
-
-/** Lines starting with `:` that the embedding program (the demo) handles itself; true when one succeeded. */
-export interface ConsoleLocalLines {
-  help: string;
-  handle(line: string, out: (s: string) => void): Promise<boolean>;
-}
+import { createConsoleBuiltins, type ConsoleBuiltin } from './console-builtins.js';
 
 /** Console usage text. */
 export const CONSOLE_USAGE = `usage: gearops console [--gearman host:port[,…]] [--policy FILE] [--mysql URL] [--user U] [--channel C] [--yes] [-e "/run server1 uptime"]…`;
@@ -62,10 +58,27 @@ export async function runConsoleLine(
 /** Entry point of `gearops console`. */
 export async function runConsoleCommand(
   argv: string[],
-  deps: { env?: NodeJS.ProcessEnv; out?: (s: string) => void; logger?: Logger; local?: ConsoleLocalLines } = {},
+  deps: {
+    env?: NodeJS.ProcessEnv;
+    out?: (s: string) => void;
+    logger?: Logger;
+    /** More lines the console understands, by first word (the demo's `demo …`). */
+    builtins?: Record<string, ConsoleBuiltin>;
+  } = {},
 ): Promise<number> {
   const env = deps.env ?? process.env;
-  const out = deps.out ?? ((s: string) => process.stdout.write(`${s}\n`));
+  const print = deps.out ?? ((s: string) => process.stdout.write(`${s}\n`));
+  // What was printed, for `wait for <text>`: the last lines only, with where each input line's output began.
+  const transcript = { lines: [] as string[], starts: [0, 0], dropped: 0 };
+  const out = (s: string) => {
+    print(s);
+    transcript.lines.push(...s.split('\n'));
+    if (transcript.lines.length > 20_000) {
+      const cut = transcript.lines.length - 10_000;
+      transcript.lines.splice(0, cut);
+      transcript.dropped += cut;
+    }
+  };
   let args;
   try {
     args = parseArgs({
@@ -128,15 +141,36 @@ export async function runConsoleCommand(
     return 2;
   }
   const who = { user: args.user ?? env.USER ?? 'console', channel: args.channel ?? 'console' };
+  const builtins: Record<string, ConsoleBuiltin> = {
+    ...createConsoleBuiltins({
+      router: ctx.router,
+      chat,
+      who,
+      transcript: {
+        get lines() {
+          return transcript.lines;
+        },
+        previousStart: () => Math.max(0, transcript.starts[0]! - transcript.dropped),
+      },
+    }),
+    ...deps.builtins,
+  };
+  const runLine = async (line: string): Promise<boolean> => {
+    transcript.starts = [transcript.starts[1]!, transcript.lines.length + transcript.dropped];
+    const [first, ...words] = line.trim().split(/\s+/);
+    const builtin = first && !first.startsWith('/') ? builtins[first] : undefined;
+    if (builtin)
+      return builtin(words, io, async (typed) => {
+        io.out(`(typed for you) ${typed}`);
+        return runLine(typed);
+      });
+    return runConsoleLine(ctx.router, chat, io, line, who);
+  };
   try {
     if (!interactive) {
       let allOk = true;
       for (const line of args.e ?? []) {
-        const ok =
-          deps.local && line.trim().startsWith(':')
-            ? await deps.local.handle(line, out)
-            : await runConsoleLine(ctx.router, chat, io, line, who);
-        if (!ok) allOk = false;
+        if (!(await runLine(line))) allOk = false;
       }
       return allOk ? 0 : 1;
     }
@@ -148,7 +182,7 @@ export async function runConsoleCommand(
       terminal: process.stdin.isTTY,
       historySize: 500,
     });
-    return await repl(ctx, chat, io, rl, who, deps.local);
+    return await repl(ctx, io, rl, who, runLine);
   } finally {
     rl?.close();
     await ctx.close();
@@ -157,11 +191,10 @@ export async function runConsoleCommand(
 
 async function repl(
   ctx: AppContext,
-  chat: ReturnType<typeof createConsoleChat>,
   io: ConsoleIo,
   rl: ReturnType<typeof createInterface>,
   who: { user: string; channel: string },
-  local?: ConsoleLocalLines,
+  runLine: (line: string) => Promise<boolean>,
 ): Promise<number> {
   const historyFile = join(homedir(), '.gearops_history');
   try {
@@ -173,7 +206,6 @@ async function repl(
   io.out(
     `gearops console as ${who.user} in ${who.channel} — policy ${ctx.policy.source}. Try /run hosts, /run help, /run server1 uptime; exit with Ctrl-D.`,
   );
-  if (local) io.out(local.help);
   rl.setPrompt('gearops> ');
   rl.prompt();
   for await (const raw of rl) {
@@ -185,8 +217,7 @@ async function repl(
       } catch {
         // history is a convenience
       }
-      if (local && line.startsWith(':')) await local.handle(line, io.out);
-      else await runConsoleLine(ctx.router, chat, io, line, who);
+      await runLine(line);
     }
     rl.prompt();
   }

@@ -1,4 +1,5 @@
 /** The port to replication state on the nodes themselves; src/mysql/replication.ts implements it. */
+import type { Requester } from '../payload.js';
 
 /** How to reach one node. */
 export interface NodeAddress {
@@ -22,6 +23,13 @@ export interface ExecOptions {
   /** The server ends the statement after this many seconds (max_statement_time); default the time-out. */
   maxStatementTimeS?: number;
   timeoutMs?: number;
+  /** Who asked: a node read through its host's worker is acted on as them, under that worker's own policy. */
+  requester?: Requester;
+}
+
+/** How a repair (the alert buttons) is done: for whom, when it goes through the node's host worker. */
+export interface RepairOptions {
+  requester?: Requester;
 }
 
 /** What one node says about itself and its replication threads. */
@@ -72,8 +80,8 @@ export interface ReplicationProbe {
     replicas: NodeAddress[],
     opts?: { timeoutMs?: number },
   ): Promise<Array<{ node: NodeAddress; ok: boolean; detail: string }>>;
-  startReplication(node: NodeAddress): Promise<void>;
+  startReplication(node: NodeAddress, opts?: RepairOptions): Promise<void>;
   stopReplication(node: NodeAddress, thread?: 'io' | 'sql'): Promise<void>;
-  skipOneEvent(node: NodeAddress): Promise<void>;
+  skipOneEvent(node: NodeAddress, opts?: RepairOptions): Promise<void>;
   close(): Promise<void>;
 }
