@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../log.js';
 import { ErrorCode, GearopsError } from '../errors.js';
-import type { NodeStatus, ReplicationProbe } from '../core/ports/replication.js';
+import type { NodeAddress, NodeStatus, ReplicationProbe } from '../core/ports/replication.js';
 import type { ReplicationControl, GtidState } from '../core/ports/replication-control.js';
 import type {
   ChangeJournal,
@@ -80,6 +80,16 @@ export async function positionsOf(
   );
 }
 
+/** One run of the steps: who is who, and how a step is journaled and told. */
+interface Run {
+  deps: FailoverDeps;
+  c: ClusterRecord;
+  chosen: ClusterNode;
+  old: ClusterNode | undefined;
+  addr: (n: ClusterNode) => NodeAddress;
+  mark: (s: FailoverStep, note: string, detail?: Record<string, unknown>) => Promise<void>;
+}
+
 /** Runs the steps after `chosen` of `change` to the end, or to where a step fails (the row then stays running). */
 export async function finishFailover(
   deps: FailoverDeps,
@@ -92,92 +102,45 @@ export async function finishFailover(
   const chosen = byAddr(change.to);
   const old = byAddr(change.from);
   if (!chosen) return { ok: false, summary: `failover #${change.id}: ${change.to} is no longer in the record` };
-  const addr = (n: ClusterNode) => nodeAddress(c, n);
-  const others = c.nodes.filter((n) => n !== chosen && n !== old);
-  const newMaster = { address: chosen.address, port: chosen.port };
   let step = change.step;
-  const mark = async (s: FailoverStep, note: string, detail?: Record<string, unknown>) => {
-    await deps.journal.step(change.id, s, { note, ...(detail ? { detail } : {}) });
-    step = s;
-    await tell(`✓ ${note}`);
-    try {
-      await deps.afterStep?.(s);
-    } catch (err) {
-      throw new Cut((err as Error).message, { cause: err });
-    }
+  const run: Run = {
+    deps,
+    c,
+    chosen,
+    old,
+    addr: (n) => nodeAddress(c, n),
+    async mark(s, note, detail) {
+      await deps.journal.step(change.id, s, { note, ...(detail ? { detail } : {}) });
+      step = s;
+      await tell(`✓ ${note}`);
+      try {
+        await deps.afterStep?.(s);
+      } catch (err) {
+        throw new Cut((err as Error).message, { cause: err });
+      }
+    },
   };
   try {
     // A resumed failover whose old master answers again: fenced before anything else (never two writable masters).
-    if (old && change.step !== 'chosen') await fenceIfBack(deps, addr(old), nodeKey(old), tell);
-    else if (old && (await deps.probe.status(addr(old))).reachable) {
+    if (old && change.step !== 'chosen') await fenceIfBack(deps, run.addr(old), nodeKey(old), tell);
+    else if (old && (await deps.probe.status(run.addr(old))).reachable) {
       await deps.journal.finish(change.id, 'failed', { note: 'the master answers again; nothing was changed' });
       await tell(`✗ the master ${nodeKey(old)} answers again: failover #${change.id} stopped, nothing was changed`);
       return { ok: false, refused: true, summary: `the master ${nodeKey(old)} answers again; nothing was changed` };
     }
-    const applied = await waitRelayApplied(deps, addr(chosen), nodeKey(chosen));
-    await mark('relay_applied', `${nodeKey(chosen)} applied its relay log (executed ${applied || 'nothing'})`, {
+    const applied = await waitRelayApplied(deps, run.addr(chosen), nodeKey(chosen));
+    await run.mark('relay_applied', `${nodeKey(chosen)} applied its relay log (executed ${applied || 'nothing'})`, {
       promotedAt: applied,
     });
-
-    const reached: ClusterNode[] = [];
-    const unreached: string[] = [];
-    for (const n of others) {
-      const st = await deps.control.gtidState(addr(n)).catch(() => null);
-      if (!st) {
-        unreached.push(nodeKey(n));
-        continue;
-      }
-      reached.push(n);
-      const onNew = st.master?.host === chosen.address && st.master.port === chosen.port;
-      if (!onNew) await deps.control.pointAt(addr(n), newMaster);
-    }
-    await mark(
-      'others_detached',
-      reached.length
-        ? `detached ${reached.map(nodeKey).join(', ')} from the lost master (pointed at ${nodeKey(chosen)} with MASTER_USE_GTID=slave_pos, not started yet)` +
-            (unreached.length ? `; ${unreached.join(', ')} could not be reached: /replica rejoin it later` : '')
-        : `no other replica to detach${unreached.length ? ` (${unreached.join(', ')} could not be reached: /replica rejoin it later)` : ''}`,
-      { detached: reached.map(nodeKey), unreached },
-    );
-
-    const st = await deps.control.gtidState(addr(chosen));
-    if (st.replicating) await deps.control.detachReplication(addr(chosen));
-    if (st.readOnly) await deps.control.setReadOnly(addr(chosen), false);
-    const promoted = (await deps.control.gtidState(addr(chosen))).binlogPos;
-    await mark(
-      'promoted',
-      `promoted ${nodeKey(chosen)}: replication reset, read_only=0 (binlog at ${promoted || 'empty'})`,
-    );
-
-    const states: string[] = [];
-    for (const n of reached) {
-      const s = await deps.control.gtidState(addr(n));
-      if (s.ioRunning !== 'Yes' || s.sqlRunning !== 'Yes') await deps.control.startReplication(addr(n));
-      states.push(`${nodeKey(n)} ${await replicatingState(deps, addr(n))}`);
-    }
-    await mark(
-      'repointed',
-      states.length ? `replicas started on ${nodeKey(chosen)}: ${states.join('; ')}` : 'no replica to start',
-    );
-
-    await mark('pool', await movePool(deps, c, chosen, old, o.actor, change.id));
-
-    const from = `${chosen.address}:${chosen.port}`;
-    const nodes = c.nodes.map((n): ClusterNode => {
-      if (n === chosen) {
-        const { replicatesFrom: _gone, ...rest } = n;
-        return { ...rest, role: 'master' };
-      }
-      return { ...n, role: 'replica', replicatesFrom: from };
-    });
-    await deps.clusters.setNodes(c.name, nodes);
-    await mark(
-      'recorded',
-      `recorded ${nodeKey(chosen)} as the master of ${c.name}${old ? `; ${nodeKey(old)} stays out until /replica rejoin ${c.name} ${nodeKey(old)}` : ''}`,
-    );
+    const reached = await detachOthers(run);
+    await promote(run);
+    await startOthers(run, reached);
+    await run.mark('pool', await movePool(deps, c, chosen, old, o.actor, change.id));
+    await recordMaster(run);
     await deps.journal.finish(change.id, 'done', { note: `${nodeKey(chosen)} is the master` });
     await tell(`✅ failover #${change.id} done: ${nodeKey(chosen)} is the master of ${c.name}`);
-    return { ok: true, summary: `${nodeKey(chosen)} is the master of ${c.name}`, promoted: from, changeId: change.id };
+    const promoted = `${chosen.address}:${chosen.port}`;
+    return { ok: true, summary: `${nodeKey(chosen)} is the master of ${c.name}`, promoted, changeId: change.id };
   } catch (err) {
     if (err instanceof Cut) throw err.cause;
     const why = (err as Error).message;
@@ -193,10 +156,79 @@ export async function finishFailover(
   }
 }
 
+/** Every other replica pointed at the chosen one (not started): none is fed by the dead master any more. */
+async function detachOthers(run: Run): Promise<ClusterNode[]> {
+  const { deps, chosen } = run;
+  const reached: ClusterNode[] = [];
+  const unreached: string[] = [];
+  for (const n of run.c.nodes.filter((x) => x !== chosen && x !== run.old)) {
+    const st = await deps.control.gtidState(run.addr(n)).catch(() => null);
+    if (!st) {
+      unreached.push(nodeKey(n));
+      continue;
+    }
+    reached.push(n);
+    const onNew = st.master?.host === chosen.address && st.master.port === chosen.port;
+    if (!onNew) await deps.control.pointAt(run.addr(n), { address: chosen.address, port: chosen.port });
+  }
+  const later = unreached.length ? `${unreached.join(', ')} could not be reached: /replica rejoin it later` : '';
+  await run.mark(
+    'others_detached',
+    reached.length
+      ? `detached ${reached.map(nodeKey).join(', ')} from the lost master (pointed at ${nodeKey(chosen)} with MASTER_USE_GTID=slave_pos, not started yet)${later ? `; ${later}` : ''}`
+      : `no other replica to detach${later ? ` (${later})` : ''}`,
+    { detached: reached.map(nodeKey), unreached },
+  );
+  return reached;
+}
+
+/** The chosen replica's replication stopped and reset, then read_only=0. */
+async function promote(run: Run): Promise<void> {
+  const { deps, chosen } = run;
+  const st = await deps.control.gtidState(run.addr(chosen));
+  if (st.replicating) await deps.control.detachReplication(run.addr(chosen));
+  if (st.readOnly) await deps.control.setReadOnly(run.addr(chosen), false);
+  const at = (await deps.control.gtidState(run.addr(chosen))).binlogPos;
+  await run.mark(
+    'promoted',
+    `promoted ${nodeKey(chosen)}: replication reset, read_only=0 (binlog at ${at || 'empty'})`,
+  );
+}
+
+/** The detached replicas started on the new master, each seen connected (or said as it is). */
+async function startOthers(run: Run, reached: ClusterNode[]): Promise<void> {
+  const states: string[] = [];
+  for (const n of reached) {
+    const s = await run.deps.control.gtidState(run.addr(n));
+    if (s.ioRunning !== 'Yes' || s.sqlRunning !== 'Yes') await run.deps.control.startReplication(run.addr(n));
+    states.push(`${nodeKey(n)} ${await replicatingState(run.deps, run.addr(n))}`);
+  }
+  await run.mark(
+    'repointed',
+    states.length ? `replicas started on ${nodeKey(run.chosen)}: ${states.join('; ')}` : 'no replica to start',
+  );
+}
+
+/** The record names the new master; every other node (the old master too) a replica of it. */
+async function recordMaster(run: Run): Promise<void> {
+  const { c, chosen, old } = run;
+  const from = `${chosen.address}:${chosen.port}`;
+  const nodes = c.nodes.map((n): ClusterNode => {
+    if (n !== chosen) return { ...n, role: 'replica', replicatesFrom: from };
+    const { replicatesFrom: _gone, ...rest } = n;
+    return { ...rest, role: 'master' };
+  });
+  await run.deps.clusters.setNodes(c.name, nodes);
+  await run.mark(
+    'recorded',
+    `recorded ${nodeKey(chosen)} as the master of ${c.name}${old ? `; ${nodeKey(old)} stays out until /replica rejoin ${c.name} ${nodeKey(old)}` : ''}`,
+  );
+}
+
 /** Waits until the replica executed what it received (no relay log left); returns its executed position. */
 async function waitRelayApplied(
   deps: Pick<FailoverDeps, 'control' | 'relayTimeoutMs'>,
-  a: ReturnType<typeof nodeAddress>,
+  a: NodeAddress,
   name: string,
 ): Promise<string> {
   const deadline = Date.now() + (deps.relayTimeoutMs ?? 60_000);
@@ -218,10 +250,7 @@ async function waitRelayApplied(
 }
 
 /** A started replica's threads, once its IO thread connected (at most 10 s). */
-async function replicatingState(
-  deps: Pick<FailoverDeps, 'control'>,
-  a: ReturnType<typeof nodeAddress>,
-): Promise<string> {
+async function replicatingState(deps: Pick<FailoverDeps, 'control'>, a: NodeAddress): Promise<string> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const s = await deps.control.gtidState(a);
@@ -232,7 +261,7 @@ async function replicatingState(
 }
 
 /** A returning old master is made read_only=1 at once. */
-async function fenceIfBack(deps: FailoverDeps, a: ReturnType<typeof nodeAddress>, name: string, tell: Reporter) {
+async function fenceIfBack(deps: FailoverDeps, a: NodeAddress, name: string, tell: Reporter) {
   const s = await deps.probe.status(a);
   if (!s.reachable || s.readOnly) return;
   await deps.control.setReadOnly(a, true);

@@ -11,7 +11,7 @@ import { ErrorCode, isGearopsError } from '../errors.js';
 import { describeRanges, missingFrom } from '../core/gtid.js';
 import type { NodeAddress } from '../core/ports/replication.js';
 import type { GtidState } from '../core/ports/replication-control.js';
-import type { ClusterNode, TopologyChange } from '../core/ports/store.js';
+import type { ClusterNode, ClusterRecord, TopologyChange } from '../core/ports/store.js';
 import { nodeAddress } from '../core/cluster.js';
 import { nodeKey } from './candidate.js';
 import type { FailoverDeps, Reporter } from './failover-steps.js';
@@ -113,6 +113,23 @@ export async function runRejoin(
     if (isGearopsError(err, ErrorCode.Conflict)) return refuse(err.message);
     throw err;
   }
+  return rejoinSteps(deps, { c, node, master, ns, change, tell });
+}
+
+/** The journaled steps of a rejoin whose containment was checked: read_only, pointed and started, recorded. */
+async function rejoinSteps(
+  deps: RejoinDeps,
+  r: {
+    c: ClusterRecord;
+    node: ClusterNode;
+    master: ClusterNode;
+    ns: GtidState;
+    change: TopologyChange;
+    tell: Reporter;
+  },
+): Promise<RejoinResult> {
+  const { c, node, master, ns, change, tell } = r;
+  const na = nodeAddress(c, node);
   let step = 'checked';
   const mark = async (s: string, note: string) => {
     await deps.journal.step(change.id, s, { note });
@@ -124,11 +141,8 @@ export async function runRejoin(
     if (!ns.readOnly) await deps.control.setReadOnly(na, true);
     await mark('read_only', `${nodeKey(node)} is read_only=1`);
     // A node that was a master has its own writes in its binlog, not in its slave position: start after them.
-    await deps.control.pointAt(
-      na,
-      { address: master.address, port: master.port },
-      { slavePosFromBinlog: !ns.replicating },
-    );
+    const to = { address: master.address, port: master.port };
+    await deps.control.pointAt(na, to, { slavePosFromBinlog: !ns.replicating });
     await deps.control.startReplication(na);
     await mark('pointed', `${nodeKey(node)} replicates from ${nodeKey(master)} (MASTER_USE_GTID=slave_pos)`);
     const state = await replicating(deps, na);

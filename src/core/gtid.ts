@@ -116,13 +116,21 @@ export function missingFrom(a: Gtid[] | string | null | undefined, b: Gtid[] | s
   const lb = typeof b === 'string' || b == null ? parseGtidList(b) : b;
   const bPos = positionOf(lb);
   const bServers = byServer(lb);
+  const aServers = byServer(la);
+  // What B holds of server s in domain d: what its state says, else what its position of the domain covers.
+  const holds = (domain: number, server: number) => bServers.get(`${domain}-${server}`) ?? bPos.get(domain)?.seq ?? 0n;
   const out: GtidRange[] = [];
-  for (const [k, seq] of byServer(la)) {
+  for (const [k, seq] of aServers) {
     const [domain, server] = k.split('-').map(Number) as [number, number];
-    // B's binlog holds this server's events of the domain up to what its state says; without an entry for the
-    // server, up to what B's position of the domain covers.
-    const has = bServers.get(k) ?? bPos.get(domain)?.seq ?? 0n;
-    if (seq > has) out.push({ domain, server, from: has + 1n, to: seq });
+    let has = holds(domain, server);
+    if (seq <= has) continue;
+    // A's history is one line per domain: another server's GTID in it below `seq` that B holds means B holds
+    // A's history up to there too, so the range starts after it.
+    for (const [k2, s2] of aServers) {
+      const [d2, sv2] = k2.split('-').map(Number) as [number, number];
+      if (d2 === domain && sv2 !== server && s2 < seq && s2 > has && holds(d2, sv2) >= s2) has = s2;
+    }
+    out.push({ domain, server, from: has + 1n, to: seq });
   }
   return out.sort((x, y) => x.domain - y.domain || x.server - y.server);
 }

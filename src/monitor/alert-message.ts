@@ -66,15 +66,17 @@ export function alertMessage(
   if (opts.promote && lostMaster)
     buttons.push({
       actionId: 'incident.promote',
-      label: `Promote ${opts.promote}`,
+      // Slack's limits: a button's text 75 characters, a confirmation's title 100 and its text 300.
+      label: `Promote ${opts.promote}`.slice(0, 75),
       value: `${i.id}|${opts.promote}`,
       style: 'danger',
       confirm: {
-        title: `Promote ${opts.promote}?`,
-        text:
-          `Fails ${i.cluster} over: ${opts.promote} becomes the writable master once the loss of ${i.host}:${i.port} is confirmed, ` +
-          `the other replicas replicate from it, ${i.host}:${i.port} leaves the pool and ${opts.promote} gets WRITE. ` +
-          'Transactions only the lost master had are lost; the thread names any other replica had.',
+        title: `Promote ${opts.promote}?`.slice(0, 100),
+        text: (
+          `Once the loss of ${i.host}:${i.port} is confirmed, ${opts.promote} becomes the writable master of ` +
+          `${i.cluster}: the other replicas follow it, ${i.host}:${i.port} leaves the pool and ${opts.promote} gets WRITE. ` +
+          'What only the lost master had is lost.'
+        ).slice(0, 300),
         yes: 'Promote',
         no: 'Cancel',
       },

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { netnsUnavailable } from '../helpers/netns.js';
 import { until } from '../helpers/wait.js';
+import { createRecordingReply } from '../unit/fakes/ports.js';
 import { createReplicationProbe } from '../../src/mysql/replication.js';
 import { createReplicationControl } from '../../src/mysql/replication-control.js';
 import { createFileCredentialStore } from '../../src/cluster-credentials.js';
@@ -175,12 +176,66 @@ describe(`failover and rejoin on real replication (${why ? `loopback: ${why}` : 
     expect(rj.outcome.status, rj.text).toBe('ok');
   });
 
+  it("the master-lost alert's Promote button names the replica and fails over to it, the thread telling each step", async () => {
+    await f.ctx.monitor!.start();
+    try {
+      const dead = await killMaster();
+      // The alert on the lost master, with its Promote button (on the parent as posted, or as updated when the
+      // monitor saw the master unreachable before the replicas confirmed it lost).
+      let parent: (typeof f.sink.posts)[number] | undefined;
+      let promote: { value: string; label: string } | undefined;
+      await until(async () => {
+        parent = f.sink.posts.find((p) => p.channel === 'CALERTS' && !p.threadTs && p.text.includes(`${key(dead)} — `));
+        if (!parent) return false;
+        const latest = [parent.text, ...f.sink.updates.filter((u) => u.ref.ts === parent!.ref.ts).map((u) => u.text)];
+        const label = latest.map((t) => /\[(Promote [^\]]+)\]/.exec(t)?.[1]).findLast(Boolean);
+        const incident = (await f.ctx.store!.incidents.listOpen()).find((x) => x.alertTs === parent!.ref.ts);
+        if (label && incident) promote = { label, value: `${incident.id}|${label.slice('Promote '.length)}` };
+        return !!promote;
+      }, 30_000);
+      const named = promote!.label.replace('Promote ', '');
+      const rec = createRecordingReply('CALERTS');
+      const out = await f.ctx.router.dispatchAction({
+        actionId: 'incident.promote',
+        value: promote!.value,
+        principal: { userId: 'UDBA', channelId: 'CALERTS', roles: [] },
+        message: parent!.ref,
+        threadTs: parent!.ref.ts,
+        reply: rec.reply,
+        source: 'slack',
+        requestId: 'promote1',
+      });
+      expect(out.status, out.summary).toBe('ok');
+      const nm = await master();
+      expect(key(nm)).toBe(named);
+      const told = f.sink.posts.filter((p) => p.threadTs === parent!.ref.ts).map((p) => p.text);
+      expect(told[0]).toMatch(new RegExp(`<@UDBA> pressed \\*Promote ${named}\\*`));
+      for (const step of ['confirmed lost', 'promoted', 'pool:', `failover #\\d+ done: ${named} is the master`])
+        expect(
+          told.some((t) => new RegExp(`^\`\\d\\d:\\d\\d:\\d\\dZ\` . .*${step}`).test(t)),
+          step,
+        ).toBe(true);
+      expect(await poolWriters()).toEqual([`${nm.address}:${nm.port}`]);
+      const audit = await f.ctx.store!.audit.recent(20);
+      expect(audit.some((a) => a.command === 'incident.promote' && a.userId === 'UDBA' && a.status === 'ok')).toBe(
+        true,
+      );
+      // Back to three nodes for the next test.
+      await f.startSandbox(dead.host, 'fo');
+      await until(async () => (await probe.status(addr(dead))).reachable, 30_000);
+      const rj = await f.run(`/replica rejoin fo ${key(dead)}`, { yes: true });
+      expect(rj.outcome.status, rj.text).toBe('ok');
+    } finally {
+      await f.ctx.monitor!.stop();
+    }
+  });
+
   it('refuses to rejoin a diverged old master, naming the GTID only it has', async () => {
     const m = await master();
     const replicas = (await record()).nodes.filter((n) => n.role === 'replica');
     // A row written on the master alone: its replicas do not receive it.
     for (const r of replicas) await probe.stopReplication(addr(r), 'io');
-    await sql(m, "INSERT INTO app.t VALUES (4, 'only on the old master')");
+    await sql(m, "INSERT INTO app.t VALUES (4, 'old master only')");
     const gtid = String(await one(m, 'SELECT @@gtid_binlog_pos'));
     await f.killSandbox(m.host, 'fo', 'SIGKILL');
     for (const r of replicas) await probe.startReplication(addr(r));
@@ -192,8 +247,8 @@ describe(`failover and rejoin on real replication (${why ? `loopback: ${why}` : 
     expect(fo.outcome.status, fo.text).toBe('ok');
     const nm = await master();
     // The new master goes on writing: its sequence numbers pass the old master's lost one.
-    await sql(nm, "INSERT INTO app.t VALUES (5, 'on the new master')");
-    await sql(nm, "INSERT INTO app.t VALUES (6, 'on the new master')");
+    await sql(nm, "INSERT INTO app.t VALUES (5, 'new master')");
+    await sql(nm, "INSERT INTO app.t VALUES (6, 'new master')");
     await f.startSandbox(m.host, 'fo');
     await until(async () => (await probe.status(addr(m))).reachable, 30_000);
     const { outcome, text } = await f.run(`/replica rejoin fo ${key(m)}`, { yes: true });

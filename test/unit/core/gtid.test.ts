@@ -97,6 +97,16 @@ describe('containment and what is missing', () => {
     expect(missingFrom(a, '0-1-100,0-2-39,1-1-9')).toEqual([{ domain: 0, server: 2, from: 40n, to: 40n }]);
   });
 
+  it('starts the range after another server GTID of the same history that the other side holds', () => {
+    // A (server 1) wrote 1..6, replicated server 3's 7..8, then wrote 9 alone; B got 1..8 and went on as server 2.
+    expect(missingFrom('0-1-9,0-3-8', '0-1-6,0-3-8,0-2-12')).toEqual([{ domain: 0, server: 1, from: 9n, to: 9n }]);
+    // B without server 3's last one: the range goes back to what B holds of server 1.
+    expect(missingFrom('0-1-9,0-3-8', '0-1-6,0-3-7,0-2-12')).toEqual([
+      { domain: 0, server: 1, from: 7n, to: 9n },
+      { domain: 0, server: 3, from: 8n, to: 8n },
+    ]);
+  });
+
   it('takes a server the state does not name as covered by the domain position', () => {
     // Server 3 wrote seq 1..10 long ago; the other side started replicating later and never saw its GTIDs.
     expect(missingFrom('0-3-10,0-1-100', '0-1-120')).toEqual([]);

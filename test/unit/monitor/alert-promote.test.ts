@@ -96,3 +96,16 @@ describe('promoteCandidate (from the monitor statuses)', () => {
     expect(promoteCandidate(nodes, [undefined, undefined, unreachableStatus('x')])).toBeUndefined();
   });
 });
+
+describe('the Promote button within Slack limits', () => {
+  it('keeps its text, title and confirmation within 75, 100 and 300 characters', () => {
+    const long = `${'db-'.repeat(80)}x:3306`;
+    const p = buttons(alertMessage(incident({ host: long }), { role: 'master', pool: true, promote: long })).find(
+      (x) => x.actionId === 'incident.promote',
+    );
+    expect(p?.label.length).toBeLessThanOrEqual(75);
+    expect(p?.confirm?.title.length).toBeLessThanOrEqual(100);
+    expect(p?.confirm?.text.length).toBeLessThanOrEqual(300);
+    expect(p?.value).toBe(`9|${long}`);
+  });
+});
