@@ -3,6 +3,9 @@
  * keeps one incident per node and fault in the store, and tells the alert
  * channel — one thread per incident, from the break to the fix. Only the
  * instance holding the store lock monitors; another takes over if it dies.
+ * Over ~300 lines because the poll cycle and the incident lifecycle share
+ * one closure's state (lag seen, misses, probes in flight, master clocks);
+ * automatic failover and fencing live in auto-failover.ts and fencing.ts.
  */
 import Bottleneck from 'bottleneck';
 import type { Logger } from '../log.js';
