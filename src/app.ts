@@ -92,6 +92,7 @@ async function storeParts(d: {
     { createTopologyChanges },
     { createRoutedProbe },
     { createReplicationControl },
+    { monitorFailoverPorts },
   ] = await Promise.all([
     import('./store-commands.js'),
     import('./mysql/replication.js'),
@@ -100,6 +101,7 @@ async function storeParts(d: {
     import('./monitor/topology-changes.js'),
     import('./core/routed-probe.js'),
     import('./mysql/replication-control.js'),
+    import('./monitor/failover-ports.js'),
   ]);
   // Each built cluster's own passwords, from the bot's state dir (0600 files), never from the store.
   const credentials = createFileCredentialStore(d.config.stateDir);
@@ -149,6 +151,8 @@ async function storeParts(d: {
         intervalMs: d.config.monitorIntervalMs,
         lagThresholdS: d.config.lagThresholdS,
         metrics: d.metrics,
+        // Automatic failover (auto_failover in the policy) and fencing of returning old masters.
+        ...(sequence && d.store.changes ? monitorFailoverPorts({ sequence, journal: d.store.changes, control }) : {}),
       })
     : null;
   return { probe, monitorProbe, control, commands, actions, monitor };
