@@ -53,6 +53,7 @@ async function loadOptionalSections(log: (s: string) => void): Promise<Array<[st
     ['monitor', './monitor.js', 'benchMonitor'],
     ['discover', './discover.js', 'benchDiscover'],
     ['switchover', './switchover.js', 'benchSwitchover'],
+    ['failover', './failover.js', 'benchFailover'],
   ] as const) {
     try {
       const mod = (await import(spec)) as Record<string, () => Promise<Figures>>;

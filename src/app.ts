@@ -85,13 +85,14 @@ async function storeParts(d: {
   metrics: Metrics;
 }) {
   const [
-    { createStoreCommands, watchReaders, loadWatchCredentials },
+    { createStoreCommands, watchReaders, loadWatchCredentials, failoverDeps },
     { createReplicationProbe },
     { createIncidentActions },
     { createReplicationMonitor },
     { createTopologyChanges },
     { createRoutedProbe },
     { createReplicationControl },
+    { monitorFailoverPorts },
   ] = await Promise.all([
     import('./store-commands.js'),
     import('./mysql/replication.js'),
@@ -100,6 +101,7 @@ async function storeParts(d: {
     import('./monitor/topology-changes.js'),
     import('./core/routed-probe.js'),
     import('./mysql/replication-control.js'),
+    import('./monitor/failover-ports.js'),
   ]);
   // Each built cluster's own passwords, from the bot's state dir (0600 files), never from the store.
   const credentials = createFileCredentialStore(d.config.stateDir);
@@ -120,9 +122,11 @@ async function storeParts(d: {
   // Topology changes (switchover, failover, rejoin): direct connections of their own, never the monitor's.
   const control = createReplicationControl({ credentials, named: named.get, ownThreads });
   const commands = createStoreCommands({ ...d, probe, control, credentials, named });
+  const sequence = failoverDeps({ ...d, probe, control });
   const actions = createIncidentActions({
     store: d.store,
     probe,
+    ...(sequence ? { failover: sequence } : {}),
     policy: d.policy,
     chat: d.chat,
     poolChannel: d.config.poolChannel,
@@ -147,6 +151,8 @@ async function storeParts(d: {
         intervalMs: d.config.monitorIntervalMs,
         lagThresholdS: d.config.lagThresholdS,
         metrics: d.metrics,
+        // Automatic failover (auto_failover in the policy) and fencing of returning old masters.
+        ...(sequence && d.store.changes ? monitorFailoverPorts({ sequence, journal: d.store.changes, control }) : {}),
       })
     : null;
   return { probe, monitorProbe, control, commands, actions, monitor };

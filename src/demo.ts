@@ -14,6 +14,7 @@ import { startMariadbProcess } from './launch/mariadb.js';
 import { runConsoleCommand } from './console.js';
 import { startWorkerProcess } from './launch/worker.js';
 import { createHandClusters } from './launch/hand-cluster.js';
+import { createCrashBuiltins } from './launch/console-extras.js';
 import { stopAllSandboxes } from './worker/sandbox/index.js';
 import { PACKAGE_ROOT as ROOT } from './package-info.js';
 
@@ -101,7 +102,7 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     say('demo only: `demo cluster <name>` starts replication by hand beside gearops (`demo help`)');
     return await runConsoleCommand(['--user', 'demo', '--channel', 'CDEMO', ...argv], {
       env,
-      builtins: { demo: hand.builtin },
+      builtins: { demo: hand.builtin, ...createCrashBuiltins(join(root, 'sandboxes')) },
     });
   } catch (err) {
     say(`failed: ${(err as Error).message}`);

@@ -16,6 +16,8 @@ import { seal } from './core/sealed.js';
 import { loadCredentialsFile, type CredentialsDirectory } from './credentials-file.js';
 import { createReplicaCommand } from '../commands/replica/index.js';
 import { createPoolCommand } from '../commands/pool.js';
+import type { FailoverDeps } from './cluster/failover.js';
+import { poolChangeMessage } from './core/pool-message.js';
 
 /**
  * The named credentials for watched clusters (GEAROPS_CREDENTIALS_FILE), refused at start-up when others can read
@@ -47,6 +49,40 @@ export function watchReaders(credentials: CredentialsDirectory, dispatcher: Disp
   };
 }
 
+/**
+ * The ports of the failover and rejoin sequences (/replica failover and rejoin, the Promote button, the monitor's
+ * automatic failover). `failcount` is read from the policy each time (a reload applies to the next failover); the
+ * command's probes are the monitor's interval apart, at most a second.
+ */
+export function failoverDeps(d: {
+  store: Store;
+  policy: Policy;
+  probe: ReplicationProbe;
+  control: ReplicationControl;
+  chat: ChatSink;
+  config: GearopsConfig;
+  logger: Logger;
+}): FailoverDeps | undefined {
+  const journal = d.store.changes;
+  if (!journal) return undefined;
+  const { chat, config } = d;
+  return {
+    clusters: d.store.clusters,
+    probe: d.probe,
+    control: d.control,
+    journal,
+    pool: d.store.pool,
+    announcePool: async (ch) => {
+      if (config.poolChannel) await chat.post(config.poolChannel, poolChangeMessage(ch)).catch(() => undefined);
+    },
+    get failcount() {
+      return (d.policy.settings as { failcount?: number }).failcount ?? 3;
+    },
+    intervalMs: Math.min(1000, config.monitorIntervalMs),
+    logger: d.logger.child({ component: 'failover' }),
+  };
+}
+
 /** Builds /replica and /pool over the store. */
 export function createStoreCommands(d: {
   store: Store;
@@ -66,6 +102,7 @@ export function createStoreCommands(d: {
 }): CommandModule[] {
   const { credentials, named, probe } = d;
   const secret = d.config.jobSecret ?? '';
+  const sequence = d.control ? failoverDeps({ ...d, probe, control: d.control }) : undefined;
   return [
     createReplicaCommand({
       dispatcher: d.dispatcher,
@@ -91,6 +128,7 @@ export function createStoreCommands(d: {
       ...(d.control
         ? { switchover: { control: d.control, journal: d.store.changes, lagThresholdS: d.config.lagThresholdS } }
         : {}),
+      ...(sequence ? { failover: { sequence, incidents: d.store.incidents, chat: d.chat } } : {}),
     }),
     createPoolCommand({
       policy: d.policy,

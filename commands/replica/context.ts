@@ -15,6 +15,7 @@ import { policyPrincipal, requesterOf } from '../shared.js';
 import type { WatchDeps } from './watch.js';
 import { authorize, policyDenied } from '../../src/core/authorize.js';
 import type { SwitchoverCommandDeps } from '../replica-switchover.js';
+import type { FailoverCommandDeps } from '../replica-failover.js';
 
 /** Dependencies of `/replica`. */
 export interface ReplicaCommandDeps {
@@ -46,6 +47,8 @@ export interface ReplicaCommandDeps {
   sqlLimits?: Partial<SqlSlotLimits> & { timeoutMs?: number };
   /** For /replica switchover (commands/replica-switchover.ts). Without it, switchover is not offered. */
   switchover?: Pick<SwitchoverCommandDeps, 'control' | 'journal' | 'lagThresholdS'>;
+  /** For /replica failover and rejoin (the sequences' ports); without it they say what is missing. */
+  failover?: Omit<FailoverCommandDeps, 'policy'>;
 }
 
 /** A gate's answer: go on, or the outcome of the denial already told to the user. */

@@ -17,6 +17,7 @@ import { diagnose } from './diagnose.js';
 import { sql } from './sql.js';
 import { createWatchCommands } from './watch.js';
 import { createSwitchoverCommand } from '../replica-switchover.js';
+import { createFailoverCommands } from '../replica-failover.js';
 
 export type { ReplicaCommandDeps } from './context.js';
 export { parseInstall, parseWatch, type InstallPlan, type WatchPlan } from './parse.js';
@@ -31,6 +32,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     ? createWatchCommands({ ...deps.watch, policy: deps.policy, clusters: deps.clusters, chat: deps.chat })
     : null;
   const switching = deps.switchover ? createSwitchoverCommand({ ...deps, ...deps.switchover }) : null;
+  const failing = deps.failover ? createFailoverCommands({ ...deps.failover, policy: deps.policy }) : null;
 
   async function help(inv: CommandInvocation): Promise<CommandOutcome> {
     const lines = deps.policy.describe(policyPrincipal(inv.principal));
@@ -49,7 +51,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     name: 'replica',
     description: 'Install, check and remove MySQL replication sandboxes',
     usage:
-      'install <cluster> master=<host> slaves=<h1,h2> | status [cluster] | list | diagnose <host> | remove <cluster> | sql <cluster> <statement> | watch <cluster> <host:port> | unwatch <cluster>',
+      'install <cluster> master=<host> slaves=<h1,h2> | status [cluster] | list | diagnose <host> | remove <cluster> | sql <cluster> <statement> | watch <cluster> <host:port> | unwatch <cluster> | failover <cluster> [to=<host:port>] | rejoin <cluster> <host:port>',
     async handle(inv) {
       const [sub, ...args] = words(inv.text);
       switch (sub) {
@@ -72,6 +74,10 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
         case 'switchover':
           if (!switching) throw new GearopsError(ErrorCode.Usage, '/replica switchover needs the store.');
           return switching(inv, args);
+        case 'failover':
+        case 'rejoin':
+          if (!failing) throw new GearopsError(ErrorCode.Usage, `/replica ${sub} needs the store.`);
+          return failing[sub](inv, args);
         case undefined:
         case 'help':
           return help(inv);

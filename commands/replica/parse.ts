@@ -1,6 +1,7 @@
 /** Parsing of the `/replica` subcommands' arguments: each parser throws a usage error naming what is wrong. */
 import { ErrorCode, GearopsError } from '../../src/errors.js';
 import { CRED_RE, HOST_RE, NAME_RE } from '../../src/core/capabilities.js';
+import { FAILOVER_USAGE } from '../replica-failover.js';
 
 /** Usage of `/replica install`. */
 export const INSTALL_USAGE =
@@ -25,6 +26,7 @@ export const USAGE = [
   '/replica sql <cluster> <statement>',
   ...WATCH_USAGE,
   SWITCHOVER_USAGE,
+  ...FAILOVER_USAGE,
 ].join('\n');
 
 const VERSION_RE = /^[0-9]+(\.[0-9]+){0,2}$/;

@@ -7,6 +7,8 @@ import type { ClusterRecord } from '../../src/core/ports/store.js';
 import { nodeAddress } from '../../src/core/cluster.js';
 import { mention } from '../shared.js';
 import { authorizeOn, visibleClusters, type ReplicaContext } from './context.js';
+import { explainFailover } from '../../src/cluster/failover.js';
+import { nodeNamer } from '../../src/cluster/candidate.js';
 import { ago, hiddenNote, isBroken, replicationCells, roleOf } from './render.js';
 
 /** Runs `/replica status`, of one cluster or of every one the user's rules cover. */
@@ -80,6 +82,9 @@ async function clusterBlocks(ctx: ReplicaContext, c: ClusterRecord): Promise<{ b
     ];
   });
   const kind = c.kind === 'watched' ? ', watched' : '';
+  // A failover cut half-way (the bot died): where it stopped, and how to finish it.
+  const cut = await ctx.deps.failover?.sequence.journal.running(c.name).catch(() => null);
+  const note: Block[] = cut?.kind === 'failover' ? [{ type: 'text', text: explainFailover(cut, nodeNamer(c)) }] : [];
   return {
     blocks: [
       { type: 'text', text: `*${c.name}* — ${c.nodes.length} nodes, version ${c.version}${kind}` },
@@ -88,6 +93,7 @@ async function clusterBlocks(ctx: ReplicaContext, c: ClusterRecord): Promise<{ b
         columns: ['', 'role', 'node', 'version', 'IO', 'SQL', 'behind', 'last error', 'position'],
         rows,
       },
+      ...note,
     ],
     broken,
   };

@@ -1,7 +1,7 @@
 /** The alert thread's parent message and replies, as neutral chat messages. */
 import { mention, type Button, type ChatMessage } from '../core/message.js';
 import type { Incident } from '../core/ports/store.js';
-import { FAULT_TITLES } from './detect.js';
+import { FAULT_TITLES, MASTER_LOST_TOO } from './detect.js';
 
 /** Formats a duration for a thread reply. */
 export function humanDuration(ms: number): string {
@@ -24,7 +24,10 @@ export function describeError(i: Pick<Incident, 'kind' | 'errno' | 'error' | 'la
 }
 
 /** The parent message of an incident's thread, with its buttons while it is open. */
-export function alertMessage(i: Incident, opts: { role?: string; pool: boolean; pooledOut?: boolean }): ChatMessage {
+export function alertMessage(
+  i: Incident,
+  opts: { role?: string; pool: boolean; pooledOut?: boolean; promote?: string },
+): ChatMessage {
   const title = `${i.cluster}: ${opts.role ?? 'node'} ${i.host}:${i.port} — ${FAULT_TITLES[i.kind]}`;
   if (i.state === 'resolved') {
     const took = i.resolvedAt ? humanDuration(i.resolvedAt.getTime() - i.openedAt.getTime()) : '?';
@@ -57,6 +60,27 @@ export function alertMessage(i: Incident, opts: { role?: string; pool: boolean; 
       },
     });
   }
+  // A lost master's alert offers the failover, naming the replica it would promote (the press checks it again).
+  const lostMaster =
+    i.kind === 'master_lost' || (i.kind === 'unreachable' && (i.error ?? '').includes(MASTER_LOST_TOO));
+  if (opts.promote && lostMaster)
+    buttons.push({
+      actionId: 'incident.promote',
+      // Slack's limits: a button's text 75 characters, a confirmation's title 100 and its text 300.
+      label: `Promote ${opts.promote}`.slice(0, 75),
+      value: `${i.id}|${opts.promote}`,
+      style: 'danger',
+      confirm: {
+        title: `Promote ${opts.promote}?`.slice(0, 100),
+        text: (
+          `Once the loss of ${i.host}:${i.port} is confirmed, ${opts.promote} becomes the writable master of ` +
+          `${i.cluster}: the other replicas follow it, ${i.host}:${i.port} leaves the pool and ${opts.promote} gets WRITE. ` +
+          'What only the lost master had is lost.'
+        ).slice(0, 300),
+        yes: 'Promote',
+        no: 'Cancel',
+      },
+    });
   // Pool buttons are for replicas (the issue's "broken or lagging replica"): a master's alert is about the master.
   if (opts.pool && i.kind !== 'master_lost' && opts.role === 'replica') {
     buttons.push(

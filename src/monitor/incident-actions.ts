@@ -1,6 +1,6 @@
 /**
  * The buttons on an alert: Acknowledge, Restart replication, Skip one event,
- * Take out of pool / Put back. Each is checked against the policy and
+ * Take out of pool / Put back, Promote <host:port> (a lost master's failover). Each is checked against the policy and
  * recorded in the incident's thread (the router writes the audit row).
  */
 import type { Logger } from '../log.js';
@@ -15,6 +15,7 @@ import { poolChangeMessage } from '../core/pool-message.js';
 import { alertMessage } from './alert-message.js';
 import { nodeAddress } from '../core/cluster.js';
 import { authorize } from '../core/authorize.js';
+import { runFailover, type FailoverDeps } from '../cluster/failover.js';
 
 /** Dependencies of the incident buttons. */
 export interface IncidentActionDeps {
@@ -24,6 +25,8 @@ export interface IncidentActionDeps {
   chat: ChatSink;
   poolChannel?: string;
   logger: Logger;
+  /** The failover's ports, for Promote; absent: the button says failover is not configured. */
+  failover?: FailoverDeps;
 }
 
 const ACTIONS: Record<string, PolicyAction> = {
@@ -32,6 +35,7 @@ const ACTIONS: Record<string, PolicyAction> = {
   'incident.skip': 'replica.skip',
   'incident.poolout': 'pool.offline',
   'incident.poolin': 'pool.set',
+  'incident.promote': 'replica.failover',
 };
 
 /** Creates the handler for every `incident.*` button. */
@@ -43,7 +47,8 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
   async function handle(inv: ActionInvocation): Promise<CommandOutcome> {
     const action = ACTIONS[inv.actionId];
     if (!action) throw new GearopsError(ErrorCode.Usage, `unknown button ${inv.actionId}`);
-    const id = Number(inv.value);
+    // Promote's value also names the replica: `<id>|<host:port>`.
+    const id = Number(inv.value.split('|')[0]);
     const incident = Number.isInteger(id) ? await deps.store.incidents.get(id) : null;
     if (!incident) throw new GearopsError(ErrorCode.NotFound, `incident ${inv.value.slice(0, 20)} does not exist`);
     const decision = authorize(deps.policy, inv.principal, { action, host: incident.host });
@@ -73,6 +78,8 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
     });
 
     switch (inv.actionId) {
+      case 'incident.promote':
+        return promote(inv, incident, cluster?.nodes.map((n) => n.host) ?? [], decision.rule);
       case 'incident.ack': {
         await deps.store.incidents.update(incident.id, { acknowledgedBy: inv.principal.userId });
         await say(incident, `👀 Acknowledged by ${who}.`);
@@ -161,6 +168,36 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
       }
     }
     throw new GearopsError(ErrorCode.Usage, `unknown button ${inv.actionId}`);
+  }
+
+  /** Promote <host:port>: the failover to that replica, told in the alert's thread; every host of the cluster checked. */
+  async function promote(
+    inv: ActionInvocation,
+    incident: Incident,
+    hosts: string[],
+    rule?: string,
+  ): Promise<CommandOutcome> {
+    const to = inv.value.split('|')[1] ?? '';
+    for (const host of hosts) {
+      const d = deps.policy.checkAction({ action: 'replica.failover', host, principal: inv.principal });
+      if (!d.allow) {
+        await inv.reply.ephemeral(textMessage(`Denied: ${d.reason}`));
+        return { status: 'denied', rule: d.rule, host, summary: d.reason };
+      }
+    }
+    if (!deps.failover) throw new GearopsError(ErrorCode.Usage, 'failover is not configured on this bot (no store)');
+    await say(incident, `${mention(inv.principal.userId)} pressed *Promote ${to}* (confirmed)…`);
+    const r = await runFailover(deps.failover, incident.cluster, {
+      to,
+      actor: inv.principal.userId,
+      automatic: false,
+      report: (text) => say(incident, text),
+      ...(incident.alertChannel && incident.alertTs
+        ? { thread: { channel: incident.alertChannel, ts: incident.alertTs } }
+        : {}),
+    });
+    if (r.refused) await say(incident, `✗ ${r.summary}`);
+    return { status: r.ok ? 'ok' : r.refused ? 'refused' : 'failed', rule, host: incident.host, summary: r.summary };
   }
 
   return { 'incident.': handle };

@@ -3,6 +3,9 @@
  * keeps one incident per node and fault in the store, and tells the alert
  * channel — one thread per incident, from the break to the fix. Only the
  * instance holding the store lock monitors; another takes over if it dies.
+ * Over ~300 lines because the poll cycle and the incident lifecycle share
+ * one closure's state (lag seen, misses, probes in flight, master clocks);
+ * automatic failover and fencing live in auto-failover.ts and fencing.ts.
  */
 import Bottleneck from 'bottleneck';
 import type { Logger } from '../log.js';
@@ -16,11 +19,14 @@ import { poolChangeMessage, showPoolType } from '../core/pool-message.js';
 import { alertMessage, describeError, humanDuration } from './alert-message.js';
 import { confirmLag, detectFaults, FAULT_TITLES, type Fault } from './detect.js';
 import { nodeAddress } from '../core/cluster.js';
+import { promoteCandidate } from '../cluster/candidate.js';
 import type { Metrics } from '../core/ports/metrics.js';
+import { createAutoFailover, type AutoFailoverDeps } from './auto-failover.js';
+import { createFencing, type FencingDeps } from './fencing.js';
 
 /** Dependencies and settings of the monitor. */
 export interface MonitorDeps {
-  store: Pick<Store, 'clusters' | 'incidents' | 'pool' | 'lock'>;
+  store: Pick<Store, 'clusters' | 'incidents' | 'pool' | 'lock'> & Partial<Pick<Store, 'changes'>>;
   probe: ReplicationProbe;
   chat: ChatSink;
   alertChannel: string;
@@ -49,6 +55,10 @@ export interface MonitorDeps {
   lockName?: string;
   /** Compares each watched cluster's topology with its record every cycle (new replicas, changed sources). */
   topology?: { check(c: ClusterRecord, open: Incident[]): Promise<void> };
+  /** Automatic failover (the policy's auto_failover) over the one failover sequence; absent: never automatic. */
+  failover?: AutoFailoverDeps;
+  /** Fences a former master that comes back after a failover (read_only=1, out of the pool). */
+  fencing?: FencingDeps;
 }
 
 /** What one poll cycle did (for tests, the benchmark and logs). */
@@ -71,6 +81,9 @@ export interface ReplicationMonitor {
   onCycle(listener: (c: MonitorCycle) => void): () => void;
   readonly leader: boolean;
 }
+
+/** A running topology change that journaled nothing for this long is taken as cut (its bot died): judged again. */
+const CHANGE_QUIET_MS = 60_000;
 
 const key = (cluster: string, host: string, port: number, kind: string) =>
   `${cluster}\u0000${host}\u0000${port}\u0000${kind}`;
@@ -99,6 +112,37 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
   const misses = new Map<string, number>();
   const listeners = new Set<(c: MonitorCycle) => void>();
   let cycles = 0;
+  const auto = deps.failover
+    ? createAutoFailover({
+        failover: deps.failover,
+        policy: deps.policy,
+        incidents: deps.store.incidents,
+        chat: deps.chat,
+        alertChannel: deps.alertChannel,
+        holdsLock: () => lock.tryAcquire(),
+        logger: deps.logger,
+      })
+    : null;
+  const fencing = deps.fencing
+    ? createFencing({
+        fencing: deps.fencing,
+        probe: deps.probe,
+        pool: deps.store.pool,
+        chat: deps.chat,
+        alertChannel: deps.alertChannel,
+        poolChannel: deps.poolChannel,
+        logger: deps.logger,
+        deadlineMs: deadlineMs,
+      })
+    : null;
+  /** Per cluster, the replica its master-lost alert offers to promote (from the last poll). */
+  const promotable = new Map<string, string | undefined>();
+  const alertOpts = (i: Incident, role: string | undefined) => ({
+    role,
+    pool: !!deps.store.pool,
+    pooledOut: i.pooledOut,
+    promote: promotable.get(i.cluster),
+  });
 
   async function thread(i: Incident, text: string): Promise<void> {
     if (!i.alertChannel || !i.alertTs) return;
@@ -107,18 +151,12 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
 
   async function refreshParent(i: Incident, role: string | undefined): Promise<void> {
     if (!i.alertChannel || !i.alertTs) return;
-    await deps.chat.update(
-      { channel: i.alertChannel, ts: i.alertTs },
-      alertMessage(i, { role, pool: !!deps.store.pool, pooledOut: i.pooledOut }),
-    );
+    await deps.chat.update({ channel: i.alertChannel, ts: i.alertTs }, alertMessage(i, alertOpts(i, role)));
   }
 
   /** Posts the parent message of an incident that has none yet (new, or a post that failed last time). */
   async function announce(i: Incident, role: string | undefined): Promise<Incident> {
-    const ref = await deps.chat.post(
-      deps.alertChannel,
-      alertMessage(i, { role, pool: !!deps.store.pool, pooledOut: i.pooledOut }),
-    );
+    const ref = await deps.chat.post(deps.alertChannel, alertMessage(i, alertOpts(i, role)));
     await deps.store.incidents.update(i.id, { alertChannel: ref.channel, alertTs: ref.ts });
     return { ...i, alertChannel: ref.channel, alertTs: ref.ts };
   }
@@ -207,7 +245,8 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     }
   }
 
-  async function resolve(c: ClusterRecord, i: Incident): Promise<void> {
+  /** Ends an incident; `replaced`: its node is a former master a failover replaced (not "cleared"). */
+  async function resolve(c: ClusterRecord, i: Incident, replaced = false): Promise<void> {
     const done = await deps.store.incidents.resolve(i.id);
     if (!done) return;
     const role = c.nodes.find((n) => n.host === i.host && n.port === i.port)?.role;
@@ -217,7 +256,16 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     );
     const took = humanDuration((done.resolvedAt ?? new Date()).getTime() - done.openedAt.getTime());
     if (!done.alertTs) return;
-    await thread(done, `✅ Resolved: ${FAULT_TITLES[i.kind]} on ${i.host}:${i.port} cleared after ${took}.`);
+    // A lost master's incident ends when a failover replaced it (the record names another master): not "cleared".
+    const now = c.nodes.find((n) => n.role === 'master');
+    const failedOver = (replaced || i.kind === 'master_lost') && role !== 'master' && now;
+    await thread(
+      done,
+      failedOver
+        ? `Closed after ${took}: ${c.name} failed over, ${now.host}:${now.port} is its master now; ${i.host}:${i.port} ` +
+            'is followed as a former master from here on (fenced read-only when it comes back).'
+        : `✅ Resolved: ${FAULT_TITLES[i.kind]} on ${i.host}:${i.port} cleared after ${took}.`,
+    );
     await refreshParent(done, role);
     if (done.pooledOut) await autoPool(done, false);
   }
@@ -256,6 +304,7 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
 
   async function pollCluster(c: ClusterRecord, open: Incident[], missed: MonitorCycle['missed']): Promise<void> {
     const statuses: Array<NodeStatus | undefined> = await Promise.all(c.nodes.map((n) => nodeStatus(c, n, missed)));
+    promotable.set(c.name, promoteCandidate(c.nodes, statuses));
     const mine = open.filter((i) => i.cluster === c.name);
     const mi = c.nodes.findIndex((n) => n.role === 'master');
     const masterHeld =
@@ -276,14 +325,18 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
       lagSeen.get(c.name) ?? new Set(),
     );
     lagSeen.set(c.name, confirmed.seen);
-    const faults = confirmed.faults;
+    // A former master not rejoined yet is not a replica to alert on: the failover's thread tells its story.
+    const former = new Set((await (fencing?.former(c) ?? Promise.resolve([]))).map((x) => `${x.host}:${x.port}`));
+    const fenced = (n: { host: string; port: number }) =>
+      former.has(`${n.host}:${n.port}`) && !(n.host === c.nodes[mi]?.host && n.port === c.nodes[mi]?.port);
+    const faults = confirmed.faults.filter((f) => !(f.role === 'replica' && former.has(`${f.host}:${f.port}`)));
     const openByKey = new Map(mine.map((i) => [key(i.cluster, i.host, i.port, i.kind), i]));
     const active = new Set<string>();
     // A node that did not answer this cycle keeps its incidents as they are: no answer is not a fix. Nor is a
     // replica's IO fault fixed while its master did not answer (detection excuses retrying replicas then).
     const masterUnknown = mi >= 0 && !statuses[mi];
     c.nodes.forEach((n, i) => {
-      if (statuses[i] && !masterUnknown) return;
+      if ((statuses[i] && !masterUnknown) || fenced(n)) return;
       for (const o of mine) {
         if (o.host !== n.host || o.port !== n.port) continue;
         if (!statuses[i] || o.kind === 'io_stopped') active.add(key(o.cluster, o.host, o.port, o.kind));
@@ -301,8 +354,12 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     }
     for (const [k, i] of openByKey) {
       if (!active.has(k))
-        await resolve(c, i).catch((err) => log.error({ err, id: i.id }, 'resolving failed; will retry next cycle'));
+        await resolve(c, i, fenced(i)).catch((err) =>
+          log.error({ err, id: i.id }, 'resolving failed; will retry next cycle'),
+        );
     }
+    await auto?.observe(c, statuses);
+    await fencing?.check(c, statuses);
   }
 
   function tell(c: MonitorCycle): void {
@@ -329,6 +386,12 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     }
   }
 
+  /** True while a topology change of the cluster is running and moved on recently (a cut one is judged again). */
+  async function changing(cluster: string): Promise<boolean> {
+    const ch = await deps.store.changes?.running(cluster).catch(() => null);
+    return !!ch && Date.now() - ch.updatedAt.getTime() < CHANGE_QUIET_MS;
+  }
+
   async function pollCycle(missed: MonitorCycle['missed']): Promise<boolean> {
     // Every cycle: take the lock, or check it is still ours (a store restart releases it).
     if (!(await lock.tryAcquire().catch(() => false))) return false;
@@ -337,6 +400,9 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     const clusters = all.filter((c) => (c.state ?? 'ready') === 'ready');
     await Promise.all(
       clusters.map(async (c) => {
+        // A failover, switchover or rejoin is changing the cluster (this instance's, or any that journaled a step
+        // within the last minute): its steps are told in its thread, not judged here as faults.
+        if (auto?.busy(c.name) || (await changing(c.name))) return;
         await pollCluster(c, open, missed);
         if (c.kind === 'watched') await deps.topology?.check(c, open);
       }),
@@ -387,6 +453,7 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
       running = false;
       if (timer) clearTimeout(timer);
       await cycle;
+      await auto?.idle();
       await lock.release().catch(() => undefined);
     },
   };

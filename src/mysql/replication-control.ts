@@ -58,7 +58,7 @@ export function createReplicationControl(opts: {
       const [v] = await q(
         n,
         'SELECT VERSION() AS v, @@server_id AS sid, @@gtid_binlog_pos AS b, @@gtid_current_pos AS c, ' +
-          '@@gtid_slave_pos AS s, @@read_only AS ro, @@log_bin AS lb, @@log_slave_updates AS lsu',
+          '@@gtid_slave_pos AS s, @@gtid_binlog_state AS bs, @@read_only AS ro, @@log_bin AS lb, @@log_slave_updates AS lsu',
       );
       if (!/mariadb/i.test(String(v?.v ?? '')))
         throw usage(`${n.address}:${n.port} runs ${String(v?.v)}: topology changes need MariaDB GTIDs`);
@@ -68,6 +68,8 @@ export function createReplicationControl(opts: {
         binlogPos: String(v!.b ?? ''),
         currentPos: String(v!.c ?? ''),
         slavePos: String(v!.s ?? ''),
+        binlogState: String(v!.bs ?? ''),
+        ...(r ? { ioPos: String(r.Gtid_IO_Pos ?? '') } : {}),
         readOnly: Boolean(Number(v!.ro)),
         logBin: Boolean(Number(v!.lb)),
         logSlaveUpdates: Boolean(Number(v!.lsu)),

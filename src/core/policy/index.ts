@@ -133,7 +133,13 @@ export function parsePolicy(text: string, source: string): Policy {
 
   const policy: Policy = {
     source,
-    settings: { autoOffline: p.settings.auto_offline, switchoverTimeoutS: p.settings.switchover_timeout_s },
+    settings: {
+      autoOffline: p.settings.auto_offline,
+      autoFailover: p.settings.auto_failover,
+      failoverBlockS: p.settings.failover_block_s,
+      failcount: p.settings.failcount,
+      switchoverTimeoutS: p.settings.switchover_timeout_s,
+    },
     rolesFor(userId, groups = []) {
       return Object.entries(p.roles)
         .filter(([, r]) => r.users.includes(userId) || r.groups.some((g) => groups.includes(g)))

@@ -58,6 +58,17 @@ export const policySchema = z.strictObject({
         .default(1024 * 1024),
       auto_offline: z.boolean().default(false),
       max_hosts: maxHosts.default(100),
+      // Automatic failover (the monitor promotes a replica by itself once the master is confirmed lost).
+      auto_failover: z.boolean().default(false),
+      // No second automatic failover of a cluster within this many seconds of the last one (anti-flapping).
+      failover_block_s: z
+        .number()
+        .int()
+        .min(0)
+        .max(30 * 86_400)
+        .default(3600),
+      // Polls in a row the master must be lost (to the bot and to every replica's IO thread) before it counts.
+      failcount: z.number().int().min(1).max(100).default(3),
       switchover_timeout_s: z.number().int().min(1).max(3600).default(10),
     })
     .default({
@@ -65,6 +76,9 @@ export const policySchema = z.strictObject({
       max_output_bytes: 1024 * 1024,
       auto_offline: false,
       max_hosts: 100,
+      auto_failover: false,
+      failover_block_s: 3600,
+      failcount: 3,
       switchover_timeout_s: 10,
     }),
   groups: z

@@ -63,6 +63,12 @@ export type PolicyAction =
 export interface PolicySettings {
   /** The monitor takes broken/lagging replicas out of the pool and back by itself. */
   autoOffline: boolean;
+  /** The monitor fails a cluster over by itself once its master is confirmed lost for `failcount` polls. */
+  autoFailover: boolean;
+  /** Seconds after a failover of a cluster during which no automatic failover of it runs (anti-flapping). */
+  failoverBlockS: number;
+  /** Polls in a row the master must be lost, to the bot and to every replica's IO thread, to count as lost. */
+  failcount: number;
   /** How long a switchover waits for the old master's writers to finish (setting read_only) and for the new
    * master to catch up, before it rolls back (switchover_timeout_s, default 10). */
   switchoverTimeoutS: number;

@@ -16,6 +16,13 @@ export interface GtidState {
   currentPos: string;
   /** @@gtid_slave_pos: the last GTID its replication applied. */
   slavePos: string;
+  /** Gtid_IO_Pos: the last GTID its IO thread received (relay log included); absent when not a replica. */
+  ioPos?: string;
+  /**
+   * @@gtid_binlog_state: the last GTID of each domain *and server* in its binary log: what it holds of each
+   * server's history (a rejoin's containment check sees a fork below the position with it).
+   */
+  binlogState?: string;
   readOnly: boolean;
   /** @@log_bin and @@log_slave_updates: a new master needs both for the others to find their position in it. */
   logBin: boolean;

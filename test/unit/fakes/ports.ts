@@ -58,7 +58,7 @@ export function createFakePolicy(
 ): Policy {
   return {
     source: 'fake.yml',
-    settings: { autoOffline: false, switchoverTimeoutS: 10 },
+    settings: { autoOffline: false, autoFailover: false, failoverBlockS: 3600, failcount: 3, switchoverTimeoutS: 10 },
     rolesFor: (u) => opts.roles?.[u] ?? [],
     groupIds: () => [],
     checkRun({ host, line }): RunDecision {

@@ -1,0 +1,209 @@
+/**
+ * `/replica failover <cluster> [to=<host:port>]` and `/replica rejoin <cluster> <host:port>`: replace a lost master
+ * by its most advanced replica, and make a former master a replica of the new one. Both are policy-checked
+ * (`replica.failover`, `replica.rejoin`) on every host of the cluster, ask for confirmation (`--yes` answers it in
+ * the console only; Slack has the button), and tell every step with its time in the command message's thread and,
+ * for a failover, in the lost master's alert thread. The sequences are src/cluster/failover.ts and rejoin.ts.
+ */
+import { ErrorCode, GearopsError } from '../src/errors.js';
+import { textMessage, type ChatMessage } from '../src/core/message.js';
+import type { ChatSink, MessageRef } from '../src/core/ports/chat.js';
+import type { CommandInvocation, CommandOutcome } from '../src/core/ports/commands.js';
+import type { Policy, PolicyAction } from '../src/core/ports/policy.js';
+import type { ClusterRecord, IncidentStore } from '../src/core/ports/store.js';
+import { nodeAddress } from '../src/core/cluster.js';
+import { assessMasterLoss } from '../src/cluster/master-loss.js';
+import { chooseCandidate, nodeKey } from '../src/cluster/candidate.js';
+import { explainFailover, runFailover, type FailoverDeps } from '../src/cluster/failover.js';
+import { positionsOf } from '../src/cluster/failover-steps.js';
+import { runRejoin } from '../src/cluster/rejoin.js';
+import { mention, policyPrincipal } from './shared.js';
+
+/** What the two subcommands need. */
+export interface FailoverCommandDeps {
+  policy: Policy;
+  /** The sequences' ports (cluster store, probe, control, journal, pool). */
+  sequence: FailoverDeps;
+  incidents?: Pick<IncidentStore, 'findOpen'>;
+  chat?: ChatSink;
+}
+
+/** Usage lines of the two subcommands. */
+export const FAILOVER_USAGE = [
+  '/replica failover <cluster> [to=<host:port>]   (asks to confirm; --yes in the console)',
+  '/replica rejoin <cluster> <host:port>   (asks to confirm; --yes in the console)',
+];
+
+const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
+const NODE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,253}:\d{1,5}$/;
+
+/** A parsed `/replica failover` or `/replica rejoin`. */
+export interface FailoverPlan {
+  cluster: string;
+  to?: string;
+  node?: string;
+  assumeYes: boolean;
+}
+
+/** Parses the arguments of `failover` (to=) or `rejoin` (a node); throws a usage error naming what is wrong. */
+export function parseFailover(sub: 'failover' | 'rejoin', args: string[]): FailoverPlan {
+  const line = FAILOVER_USAGE[sub === 'failover' ? 0 : 1]!;
+  const usage = (why: string) => new GearopsError(ErrorCode.Usage, `${why}\nUsage: ${line}`);
+  const assumeYes = args.includes('--yes');
+  const [cluster, ...rest] = args.filter((a) => a !== '--yes');
+  if (!cluster || !NAME_RE.test(cluster))
+    throw usage(`\`${(cluster ?? '').slice(0, 40)}\` is not a cluster name (lower-case letters, digits and _).`);
+  const plan: FailoverPlan = { cluster, assumeYes };
+  for (const a of rest) {
+    const m = sub === 'failover' ? /^to=(.*)$/.exec(a) : null;
+    const value = m ? (m[1] ?? '') : a;
+    if (sub === 'failover' && !m) throw usage(`unknown option \`${a.slice(0, 40)}\` (to=<host:port> is the option).`);
+    if (!NODE_RE.test(value) || Number(value.split(':').pop()) > 65535)
+      throw usage(`\`${value.slice(0, 60)}\` is not host:port of a server.`);
+    if (sub === 'failover') {
+      if (plan.to) throw usage('to= given twice.');
+      plan.to = value;
+    } else {
+      if (plan.node) throw usage('name one server to rejoin.');
+      plan.node = value;
+    }
+  }
+  if (sub === 'rejoin' && !plan.node) throw usage('name the server to rejoin (host:port).');
+  return plan;
+}
+
+/** Creates the two subcommands (commands/replica.ts dispatches to them). */
+export function createFailoverCommands(deps: FailoverCommandDeps) {
+  const seq = deps.sequence;
+
+  async function gate(inv: CommandInvocation, action: PolicyAction, c: ClusterRecord): Promise<CommandOutcome | null> {
+    for (const host of c.nodes.map((n) => n.host)) {
+      const d = deps.policy.checkAction({ action, host, principal: policyPrincipal(inv.principal) });
+      if (!d.allow) {
+        await inv.reply.ephemeral(textMessage(`Denied: ${d.reason}`));
+        return { status: 'denied', rule: d.rule, host, summary: d.reason };
+      }
+    }
+    return null;
+  }
+
+  async function cluster(name: string): Promise<ClusterRecord> {
+    const c = await seq.clusters.get(name);
+    if (!c) throw new GearopsError(ErrorCode.Usage, `no cluster named ${name}; see /replica list.`);
+    return c;
+  }
+
+  /** The question to ask, or the refusal to give before asking (a master that answers is refused at once). */
+  async function preview(c: ClusterRecord, to?: string): Promise<{ ask: string } | { refuse: string }> {
+    const running = await seq.journal.running(c.name);
+    if (running?.kind === 'failover') return { ask: `Finish the failover of *${c.name}*? ${explainFailover(running)}` };
+    if (running)
+      return { refuse: `cluster ${c.name} has a ${running.kind} running (#${running.id}, at step ${running.step}).` };
+    const statuses = await Promise.all(c.nodes.map((n) => seq.probe.status(nodeAddress(c, n))));
+    const loss = assessMasterLoss(c.nodes, statuses);
+    if (!loss.lost)
+      return {
+        refuse: `Not failing over ${c.name}: ${loss.reason}.${loss.masterAnswers ? ' A master that answers is changed with /replica switchover.' : ''} Nothing was changed.`,
+      };
+    const master = c.nodes.find((n) => n.role === 'master')!;
+    const choice = chooseCandidate(
+      await positionsOf(
+        seq,
+        c,
+        c.nodes.filter((n) => n.role === 'replica'),
+      ),
+      to,
+    );
+    if (!choice.ok) return { refuse: `Not failing over ${c.name}: ${choice.reason}. Nothing was changed.` };
+    const lost = choice.lostOnChosen.length
+      ? ' Other replicas received transactions it does not have: they would be lost (the thread names them).'
+      : '';
+    return {
+      ask:
+        `Fail over *${c.name}*: promote ${nodeKey(choice.chosen.node)} to master? ${loss.reason}. ` +
+        `The others are repointed to it, ${master.host}:${master.port} leaves the pool and ${nodeKey(choice.chosen.node)} gets WRITE.${lost}`,
+    };
+  }
+
+  /** Posts the head message and returns a reporter into its thread (and into the open master-lost alert's). */
+  async function story(inv: CommandInvocation, c: ClusterRecord, head: string) {
+    const ref = await inv.reply.post(textMessage(head));
+    const master = c.nodes.find((n) => n.role === 'master');
+    const alert = master
+      ? await deps.incidents?.findOpen(c.name, master.host, master.port, 'master_lost').catch(() => null)
+      : null;
+    const report = async (text: string) => {
+      await inv.reply.post(textMessage(text), { threadTs: ref.ts });
+      if (alert?.alertChannel && alert.alertTs && deps.chat)
+        await deps.chat.post(alert.alertChannel, textMessage(text), { threadTs: alert.alertTs }).catch(() => undefined);
+    };
+    return { ref, report };
+  }
+
+  const finish = async (inv: CommandInvocation, ref: MessageRef, msg: ChatMessage) =>
+    inv.reply.update(ref, msg).catch(() => undefined);
+
+  async function failover(inv: CommandInvocation, args: string[]): Promise<CommandOutcome> {
+    const plan = parseFailover('failover', args);
+    const c = await cluster(plan.cluster);
+    const denied = await gate(inv, 'replica.failover', c);
+    if (denied) return denied;
+    const p = await preview(c, plan.to);
+    if ('refuse' in p) {
+      await inv.reply.ephemeral(textMessage(p.refuse));
+      return { status: 'refused', summary: p.refuse };
+    }
+    const yes =
+      (plan.assumeYes && inv.source === 'console') ||
+      (await inv.reply.confirm(textMessage(p.ask), { yesLabel: `Fail over ${c.name}` }));
+    if (!yes) {
+      await inv.reply.ephemeral(textMessage(`Not failed over: ${c.name} is untouched.`));
+      return { status: 'refused', summary: 'not confirmed' };
+    }
+    const started = Date.now();
+    const { ref, report } = await story(
+      inv,
+      c,
+      `${mention(inv.principal.userId)} is failing over *${c.name}*… (steps in the thread)`,
+    );
+    const r = await runFailover(seq, c.name, {
+      ...(plan.to ? { to: plan.to } : {}),
+      actor: inv.principal.userId,
+      automatic: false,
+      report,
+      thread: ref,
+    });
+    await finish(inv, ref, textMessage(`${r.ok ? '✅' : '✗'} failover of *${c.name}*: ${r.summary}`));
+    return {
+      status: r.ok ? 'ok' : r.refused ? 'refused' : 'failed',
+      summary: r.summary,
+      durationMs: Date.now() - started,
+    };
+  }
+
+  async function rejoin(inv: CommandInvocation, args: string[]): Promise<CommandOutcome> {
+    const plan = parseFailover('rejoin', args);
+    const c = await cluster(plan.cluster);
+    const denied = await gate(inv, 'replica.rejoin', c);
+    if (denied) return denied;
+    const master = c.nodes.find((n) => n.role === 'master');
+    const question = `Rejoin ${plan.node} to *${c.name}*? It is made read_only=1 and a replica of ${master ? nodeKey(master) : 'the master'} (MASTER_USE_GTID=slave_pos), if its GTID history is contained in the master's.`;
+    const yes =
+      (plan.assumeYes && inv.source === 'console') ||
+      (await inv.reply.confirm(textMessage(question), { yesLabel: `Rejoin ${plan.node}` }));
+    if (!yes) {
+      await inv.reply.ephemeral(textMessage(`Not rejoined: ${plan.node} is untouched.`));
+      return { status: 'refused', summary: 'not confirmed' };
+    }
+    const { ref, report } = await story(
+      inv,
+      c,
+      `${mention(inv.principal.userId)} is rejoining ${plan.node} to *${c.name}*…`,
+    );
+    const r = await runRejoin(seq, c.name, plan.node!, { actor: inv.principal.userId, report });
+    await finish(inv, ref, textMessage(`${r.ok ? '✅' : '✗'} rejoin: ${r.summary}`));
+    return { status: r.ok ? 'ok' : r.refused ? 'refused' : 'failed', host: plan.node, summary: r.summary };
+  }
+
+  return { failover, rejoin };
+}
