@@ -9,8 +9,8 @@
 import { createWatchCommands } from '../commands/replica/watch.js';
 import { parsePolicy } from '../src/core/policy/index.js';
 import type { ClusterStore } from '../src/core/ports/store.js';
-import { freePort } from '../src/demo/gearmand-process.js';
-import { createPlainTopology, type PlainServer } from '../src/demo/plain-topology.js';
+import { freePort } from '../src/launch/free-port.js';
+import { createPlainTopology, type PlainServer } from '../src/launch/plain-topology.js';
 import { createTopologyReader } from '../src/mysql/topology-reader.js';
 import { quietReply } from './run-latency.js';
 import { median, round } from './stats.js';

@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createSilentLogger } from '../src/log.js';
-import { startGearmandProcess } from '../src/demo/gearmand-process.js';
+import { startGearmandProcess } from '../src/launch/gearmand.js';
 import { createGearmanClient } from '../src/gearman/client.js';
 import { createGearmanWorker } from '../src/gearman/worker.js';
 import { adminStatus } from '../src/gearman/admin.js';

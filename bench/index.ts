@@ -10,7 +10,7 @@ import { benchBurst } from './burst.js';
 
 type Figures = Record<string, number | string | null>;
 
-/** Entry point of `gearops bench [--json]`. */
+/** Entry point of `npm run bench [-- --json]` (bench/main.ts). */
 export async function runBenchCommand(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   const log = (s: string) => process.stderr.write(`bench: ${s}\n`);

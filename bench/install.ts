@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createSilentLogger } from '../src/log.js';
 import type { Capability } from '../src/worker/capability.js';
 import { createSandboxCapabilities } from '../src/worker/sandbox/index.js';
-import { freePort } from '../src/demo/gearmand-process.js';
+import { freePort } from '../src/launch/free-port.js';
 import { median, round } from './stats.js';
 import { BENCH_JOB_SECRET, sandboxJob as ctx } from './sandbox-job.js';
 

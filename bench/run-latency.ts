@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { createSilentLogger, type Logger } from '../src/log.js';
 import type { CommandRouter } from '../src/core/ports/commands.js';
-import { startGearmandProcess } from '../src/demo/gearmand-process.js';
-import { startWorkerProcess } from '../src/demo/worker-process.js';
+import { startGearmandProcess } from '../src/launch/gearmand.js';
+import { startWorkerProcess } from '../src/launch/worker.js';
 import { createGearmanDispatcher } from '../src/gearman/dispatcher.js';
 import { loadPolicyFile } from '../src/core/policy/index.js';
 import { createHostLimiter } from '../src/core/host-limiter.js';

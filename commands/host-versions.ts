@@ -2,6 +2,7 @@
  * What `/run hosts` shows about each worker's version: asked through `gearops.info@<host>` (signed, and
  * checked by the worker's policy like any job), compared with the bot's own version.
  */
+import { isGearopsError } from '../src/errors.js';
 import type { Dispatcher, HostInfo, Requester } from '../src/core/ports/dispatcher.js';
 import { INFO_CAPABILITY } from '../src/core/worker-info.js';
 
@@ -35,7 +36,7 @@ export async function hostVersions(
         const mismatch = r.value.version !== deps.botVersion;
         return { host: h.host, label: mismatch ? `${r.value.version} ⚠` : r.value.version, mismatch };
       } catch (err) {
-        return { host: h.host, label: `? (${(err as { code?: string }).code ?? 'error'})`, mismatch: false };
+        return { host: h.host, label: `? (${isGearopsError(err) ? err.code : 'error'})`, mismatch: false };
       }
     }),
   );

@@ -8,10 +8,11 @@ import { ErrorCode, GearopsError, isGearopsError } from '../src/errors.js';
 import { channelMention, textMessage } from '../src/core/message.js';
 import type { ChatSink } from '../src/core/ports/chat.js';
 import type { CommandInvocation, CommandModule, CommandOutcome } from '../src/core/ports/commands.js';
-import type { Policy, PolicyAction } from '../src/core/ports/policy.js';
+import type { Policy } from '../src/core/ports/policy.js';
 import type { PoolChange, PoolRole, PoolStore } from '../src/core/ports/store.js';
 import { poolChangeMessage, showPoolType } from '../src/core/pool-message.js';
 import { policyPrincipal, words } from './shared.js';
+import { authorize } from '../src/core/authorize.js';
 
 /** Dependencies of `/pool`. */
 export interface PoolCommandDeps {
@@ -196,13 +197,6 @@ function parseChange(sub: ChangeRequest['sub'], args: string[]): ChangeRequest {
 export function createPoolCommand(deps: PoolCommandDeps): CommandModule {
   const log = deps.logger.child({ command: 'pool' });
 
-  async function gate(inv: CommandInvocation, action: PolicyAction, host?: string): Promise<CommandOutcome | null> {
-    const d = deps.policy.checkAction({ action, host, principal: policyPrincipal(inv.principal) });
-    if (d.allow) return null;
-    await inv.reply.ephemeral(textMessage(`Denied: ${d.reason}`));
-    return { status: 'denied', rule: d.rule, host, summary: d.reason };
-  }
-
   /** One message in the pool channel per change, and a visible confirmation where the command was typed. */
   async function announce(inv: CommandInvocation, ch: PoolChange): Promise<CommandOutcome> {
     const msg = poolChangeMessage(ch);
@@ -233,8 +227,7 @@ export function createPoolCommand(deps: PoolCommandDeps): CommandModule {
   async function change(inv: CommandInvocation, req: ChangeRequest): Promise<CommandOutcome> {
     const { host, port, reason } = req;
     const server = `${host}:${port}`;
-    const denied = await gate(inv, `pool.${req.sub}`, host);
-    if (denied) return denied;
+    authorize(deps.policy, inv.principal, { action: `pool.${req.sub}`, host });
     const actor = inv.principal.userId;
     try {
       let ch: PoolChange;
@@ -279,8 +272,7 @@ export function createPoolCommand(deps: PoolCommandDeps): CommandModule {
   }
 
   async function list(inv: CommandInvocation): Promise<CommandOutcome> {
-    const denied = await gate(inv, 'pool.list');
-    if (denied) return denied;
+    authorize(deps.policy, inv.principal, { action: 'pool.list' });
     const nodes = await deps.pool.list();
     await inv.reply.ephemeral(
       nodes.length

@@ -6,6 +6,7 @@
  * died) is finished by running the command again. Built and watched clusters alike (direct connections only).
  * The factory is long because it holds the handler and its few helpers over one set of running changes.
  */
+import { authorize } from '../src/core/authorize.js';
 import { ErrorCode, GearopsError, isGearopsError } from '../src/errors.js';
 import { textMessage } from '../src/core/message.js';
 import type { ChatSink, MessageRef } from '../src/core/ports/chat.js';
@@ -24,7 +25,7 @@ import {
   type SwitchoverDeps,
   type SwitchoverResult,
 } from '../src/cluster/switchover.js';
-import { formatDuration, mention, policyPrincipal } from './shared.js';
+import { formatDuration, mention } from './shared.js';
 import { SWITCHOVER_USAGE } from './replica/parse.js';
 
 export { SWITCHOVER_USAGE };
@@ -150,17 +151,8 @@ export function createSwitchoverCommand(deps: SwitchoverCommandDeps) {
   return async function switchover(inv: CommandInvocation, args: string[]): Promise<CommandOutcome> {
     const req = parseSwitchover(args);
     const c = await deps.clusters.get(req.cluster);
-    for (const host of c ? [...new Set(c.nodes.map((n) => n.host))] : [undefined]) {
-      const d = deps.policy.checkAction({
-        action: 'replica.switchover',
-        host,
-        principal: policyPrincipal(inv.principal),
-      });
-      if (!d.allow) {
-        await inv.reply.ephemeral(textMessage(`Denied: ${d.reason}`));
-        return { status: 'denied', rule: d.rule, host, summary: d.reason };
-      }
-    }
+    for (const host of c ? [...new Set(c.nodes.map((n) => n.host))] : [undefined])
+      authorize(deps.policy, inv.principal, { action: 'replica.switchover', host });
     if (!c) throw new GearopsError(ErrorCode.Usage, `no cluster named ${req.cluster}; see /replica list.`);
     if (!deps.journal) return refuse(inv, '/replica switchover needs the store (GEAROPS_MYSQL_URL).');
     if (c.state && c.state !== 'ready') return refuse(inv, `Not switched: cluster ${c.name} is ${c.state}.`);

@@ -6,7 +6,8 @@
  * gathers identical answers under folded host names, failures first.
  */
 import type { Logger } from '../src/log.js';
-import { ErrorCode, isGearopsError } from '../src/errors.js';
+import { ErrorCode, isGearopsError, type GearopsError } from '../src/errors.js';
+import { deniedRule, tryAuthorize } from '../src/core/authorize.js';
 import type { Block, ChatMessage } from '../src/core/message.js';
 import { stripAnsi, textMessage } from '../src/core/message.js';
 import { redactSecrets } from '../src/core/redact.js';
@@ -19,7 +20,7 @@ import { mapLimit } from '../src/core/fanout.js';
 import { blockHeader, gather, prefixedOutput, type GatherBlock, type HostAnswer } from '../src/core/gather.js';
 import { foldNodeSet } from '../src/core/nodeset.js';
 import { describeGroups, resolveTargets, workerGroups, type TargetContext } from '../src/core/targets.js';
-import { formatDuration, mention, policyPrincipal, requesterOf } from './shared.js';
+import { formatDuration, mention, requesterOf } from './shared.js';
 
 /** What the fan-out needs (a subset of /run's dependencies). */
 export interface FanoutDeps {
@@ -67,13 +68,13 @@ function sameForEveryHost(reason: string, host: string): string {
   return reason.replace(new RegExp(`(?<![A-Za-z0-9._-])${escaped}(?![A-Za-z0-9_-]|\\.[A-Za-z0-9])`, 'g'), 'this host');
 }
 
-function denied(host: string, d: RunDecision): HostResult {
+function denied(host: string, denial: GearopsError): HostResult {
   return {
     host,
     failed: true,
-    status: `denied: ${sameForEveryHost(d.reason, host)}`,
+    status: `denied: ${sameForEveryHost(denial.message, host)}`,
     output: '',
-    outcome: { status: 'denied', host, rule: d.rule, summary: d.reason },
+    outcome: { status: 'denied', host, rule: deniedRule(denial), summary: denial.message },
   };
 }
 
@@ -93,12 +94,14 @@ export async function runFanout(
     await inv.reply.ephemeral(textMessage(`\`${word}\` matches no live host${named}. Live hosts: ${liveList}.`));
     return { status: 'refused', summary: `no live host matches ${word}` };
   }
-  const principal = policyPrincipal(inv.principal);
-  const decisions = targets.hosts.map((host) => ({ host, d: deps.policy.checkRun({ host, principal, line }) }));
+  const decisions = targets.hosts.map((host) => ({
+    host,
+    a: tryAuthorize(deps.policy, inv.principal, { run: line, host }),
+  }));
+  const allowed = decisions.flatMap(({ host, a }) => (a.ok ? [{ host, d: a.decision }] : []));
   // max_hosts is per rule: count the hosts each rule would let this one command reach.
   const perRule = new Map<string, { count: number; max: number }>();
-  for (const { d } of decisions) {
-    if (!d.allow) continue;
+  for (const { d } of allowed) {
     const key = d.rule ?? '?';
     const e = perRule.get(key) ?? { count: 0, max: d.maxHosts ?? DEFAULT_MAX_HOSTS };
     e.count++;
@@ -110,8 +113,7 @@ export async function runFanout(
     await inv.reply.ephemeral(textMessage(`Refused: ${why}`));
     return { status: 'refused', rule, summary: why };
   }
-  const denials = decisions.filter(({ d }) => !d.allow).map(({ host, d }) => denied(host, d));
-  const allowed = decisions.filter(({ d }) => d.allow);
+  const denials = decisions.flatMap(({ host, a }) => (a.ok ? [] : [denied(host, a.denial)]));
   const who = mention(inv.principal.userId);
   const title = `${who} ran \`${line}\` on *${foldNodeSet(targets.hosts)}* (${targets.hosts.length} hosts)`;
   if (allowed.length === 0) {

@@ -18,6 +18,7 @@ import type { Policy } from '../src/core/ports/policy.js';
 import type { HostLimiter } from '../src/core/host-limiter.js';
 import { createLiveMessage } from '../src/core/live-message.js';
 import { formatDuration, mention, policyPrincipal, requesterOf } from './shared.js';
+import { authorize } from '../src/core/authorize.js';
 import { HOST_RE, type RunValue } from '../src/core/capabilities.js';
 import { groupRows, runFanout } from './run-fanout.js';
 import { isSingleHost, TARGET_RE } from '../src/core/targets.js';
@@ -202,11 +203,7 @@ export function createRunCommand(deps: RunCommandDeps): CommandModule {
   }
 
   async function run(inv: CommandInvocation, host: string, line: string): Promise<CommandOutcome> {
-    const decision = deps.policy.checkRun({ host, principal: policyPrincipal(inv.principal), line });
-    if (!decision.allow) {
-      await inv.reply.ephemeral(textMessage(`Denied: ${decision.reason}`));
-      return { status: 'denied', rule: decision.rule, host, summary: decision.reason };
-    }
+    const decision = authorize(deps.policy, inv.principal, { run: line, host });
     try {
       // An unknown or stopped host is the requester's mistake: answer them alone, post nothing in the channel.
       await deps.dispatcher.reachable(host, 'run');

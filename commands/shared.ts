@@ -1,12 +1,9 @@
 /** Small helpers shared by the command modules. */
 import type { Principal } from '../src/core/ports/commands.js';
-import type { PolicyPrincipal } from '../src/core/ports/policy.js';
 import type { Requester } from '../src/core/payload.js';
 
-/** The policy's view of the person who typed a command. */
-export function policyPrincipal(p: Principal): PolicyPrincipal {
-  return { userId: p.userId, channelId: p.channelId, groups: p.groups, roles: p.roles };
-}
+/** The policy's view of the person who typed a command (authorization itself is `authorize`, src/core). */
+export { policyPrincipal } from '../src/core/authorize.js';
 
 /** The requester signed into every job (the worker re-checks the policy with it, resolving roles itself). */
 export function requesterOf(p: Principal): Requester {

@@ -1,4 +1,4 @@
-/** The `gearops` command line: worker, console, bot, policy, demo, bench. */
+/** The `gearops` command line: picks the entry (worker, console, bot, policy, demo); each composes its own app. */
 
 const USAGE = `gearops — Slack chat-ops for MySQL fleets
 
@@ -9,7 +9,6 @@ usage:
   gearops bot                         (Slack; settings from the environment / .env)
   gearops policy check --host H --user U [--channel C] -- "<command line>"
   gearops demo                        (local gearmand, MariaDB and three workers, then the console)
-  gearops bench [--json]              (in a checkout: npm run bench)
   gearops --version
 
 See README.md for configuration.`;
@@ -23,7 +22,7 @@ export async function main(argv: string[]): Promise<number> {
       return runWorkerCommand(rest);
     }
     case 'console': {
-      const { runConsoleCommand } = await import('./chat/console/run-console.js');
+      const { runConsoleCommand } = await import('./console.js');
       return runConsoleCommand(rest);
     }
     case 'bot': {
@@ -42,20 +41,10 @@ export async function main(argv: string[]): Promise<number> {
       const { runDemoCommand } = await import('./demo.js');
       return runDemoCommand(rest);
     }
-    case 'bench': {
-      // The benchmark lives outside the package (it drives test helpers): a computed specifier keeps the build
-      // from compiling it, and an installed copy says where to run it instead.
-      const spec = '../bench/index.js';
-      let bench: { runBenchCommand(argv: string[]): Promise<number> };
-      try {
-        bench = (await import(spec)) as typeof bench;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-        process.stderr.write('gearops bench runs from a checkout of the repository: npm run bench\n');
-        return 2;
-      }
-      return bench.runBenchCommand(rest);
-    }
+    case 'bench':
+      // The benchmark is not part of the package (it drives the local launchers from a checkout).
+      process.stderr.write('gearops bench runs from a checkout of the repository: npm run bench\n');
+      return 2;
     case '--version':
     case '-V':
     case 'version': {

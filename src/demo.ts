@@ -9,12 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGearmandProcess, type GearmandProcess } from './demo/gearmand-process.js';
-import { startMariadbProcess } from './mysql/mariadb-process.js';
-import { runConsoleCommand } from './chat/console/run-console.js';
-import { startWorkerProcess } from './demo/worker-process.js';
-import { createHandClusters } from './demo/hand-cluster.js';
-import { createCrashBuiltins } from './demo/console-extras.js';
+import { startGearmandProcess, type GearmandProcess } from './launch/gearmand.js';
+import { startMariadbProcess } from './launch/mariadb.js';
+import { runConsoleCommand } from './console.js';
+import { startWorkerProcess } from './launch/worker.js';
+import { createHandClusters } from './launch/hand-cluster.js';
+import { createCrashBuiltins } from './launch/console-extras.js';
 import { stopAllSandboxes } from './worker/sandbox/index.js';
 import { PACKAGE_ROOT as ROOT } from './package-info.js';
 

@@ -28,7 +28,6 @@ export const ErrorCode = {
   Sandbox: 'gearops_sandbox',
   Conflict: 'gearops_conflict',
   NotFound: 'gearops_not_found',
-  RateLimited: 'gearops_rate_limited',
   Slack: 'gearops_slack',
   Cancelled: 'gearops_cancelled',
   Internal: 'gearops_internal',
@@ -36,6 +35,13 @@ export const ErrorCode = {
 
 /** Union of every stable error code. */
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+/** True when `code` is one of the stable codes: a code that came over the wire is checked with this, never cast. */
+export function isErrorCode(code: unknown): code is ErrorCodeValue {
+  return typeof code === 'string' && KNOWN_CODES.has(code);
+}
 
 /** Extra, machine-readable facts about a failure (never secrets). */
 export interface ErrorData {

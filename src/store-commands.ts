@@ -8,13 +8,11 @@ import type { Policy } from './core/ports/policy.js';
 import type { NodeAddress, ReplicationProbe } from './core/ports/replication.js';
 import type { ReplicationControl } from './core/ports/replication-control.js';
 import type { Store } from './core/ports/store.js';
-import { createReplicationProbe } from './mysql/replication.js';
 import { createTopologyReader } from './mysql/topology-reader.js';
 import { createRoutedTopologyReader } from './core/routed-probe.js';
 import type { TopologyReader } from './core/topology.js';
 import { DEMO_CREDENTIALS, type ClusterCredentialStore } from './core/ports/credentials.js';
 import { seal } from './core/sealed.js';
-import { createFileCredentialStore } from './cluster-credentials.js';
 import { loadCredentialsFile, type CredentialsDirectory } from './credentials-file.js';
 import { createReplicaCommand } from '../commands/replica/index.js';
 import { createPoolCommand } from '../commands/pool.js';
@@ -93,17 +91,16 @@ export function createStoreCommands(d: {
   chat: ChatSink;
   config: GearopsConfig;
   logger: Logger;
-  probe?: ReplicationProbe;
+  /** The app's one probe for commands (src/app.ts makes it; the monitor has its own connections). */
+  probe: ReplicationProbe;
   /** Topology changes (switchover, failover, rejoin) on the nodes themselves. */
   control?: ReplicationControl;
   /** Each built cluster's own passwords (the bot's state dir). */
-  credentials?: ClusterCredentialStore;
+  credentials: ClusterCredentialStore;
   /** Named credentials of watched clusters. */
-  named?: CredentialsDirectory;
+  named: CredentialsDirectory;
 }): CommandModule[] {
-  const credentials = d.credentials ?? createFileCredentialStore(d.config.stateDir);
-  const named = d.named ?? loadWatchCredentials(d.config);
-  const probe = d.probe ?? createReplicationProbe({ credentials, named: named.get, logger: d.logger });
+  const { credentials, named, probe } = d;
   const secret = d.config.jobSecret ?? '';
   const sequence = d.control ? failoverDeps({ ...d, probe, control: d.control }) : undefined;
   return [

@@ -1,6 +1,5 @@
 /** What every `/replica` subcommand shares: its dependencies, the state kept between invocations, and the gates. */
 import type { Logger } from '../../src/log.js';
-import { textMessage } from '../../src/core/message.js';
 import type { ChatSink } from '../../src/core/ports/chat.js';
 import type { CommandInvocation, CommandOutcome } from '../../src/core/ports/commands.js';
 import type { Dispatcher } from '../../src/core/ports/dispatcher.js';
@@ -14,6 +13,7 @@ import type { CredentialPorts } from '../../src/cluster/install.js';
 import type { PortRange } from '../../src/cluster/preflight.js';
 import { policyPrincipal, requesterOf } from '../shared.js';
 import type { WatchDeps } from './watch.js';
+import { authorize, policyDenied } from '../../src/core/authorize.js';
 import type { SwitchoverCommandDeps } from '../replica-switchover.js';
 import type { FailoverCommandDeps } from '../replica-failover.js';
 
@@ -52,7 +52,6 @@ export interface ReplicaCommandDeps {
 }
 
 /** A gate's answer: go on, or the outcome of the denial already told to the user. */
-export type Gate = { ok: true } | { ok: false; outcome: CommandOutcome };
 
 /** The subcommands' shared state and helpers. */
 export interface ReplicaContext {
@@ -87,21 +86,9 @@ export function createReplicaContext(deps: ReplicaCommandDeps): ReplicaContext {
   };
 }
 
-/** Allows `action` on every one of `hosts` (or on no host), or tells the user the rule that denies it. */
-export async function allowed(
-  ctx: ReplicaContext,
-  inv: CommandInvocation,
-  action: PolicyAction,
-  hosts: string[] = [],
-): Promise<Gate> {
-  for (const host of hosts.length ? hosts : [undefined]) {
-    const d = ctx.deps.policy.checkAction({ action, host, principal: policyPrincipal(inv.principal) });
-    if (!d.allow) {
-      await inv.reply.ephemeral(textMessage(`Denied: ${d.reason}`));
-      return { ok: false, outcome: { status: 'denied', rule: d.rule, host, summary: d.reason } };
-    }
-  }
-  return { ok: true };
+/** Authorizes `action` on every one of `hosts` (or on no host); a denial is thrown (the router answers it). */
+export function authorizeOn(ctx: ReplicaContext, inv: CommandInvocation, action: PolicyAction, hosts: string[] = []) {
+  for (const host of hosts.length ? hosts : [undefined]) authorize(ctx.deps.policy, inv.principal, { action, host });
 }
 
 /**
@@ -121,9 +108,6 @@ export async function visibleClusters(
   const covered = (c: ClusterRecord) =>
     c.nodes.length > 0 && c.nodes.every((n) => policy.checkAction({ action, host: n.host, principal }).allow);
   const shown = clusters.filter(covered);
-  if (shown.length === 0) {
-    await inv.reply.ephemeral(textMessage(`Denied: ${everywhere.reason}`));
-    return { ok: false, outcome: { status: 'denied', rule: everywhere.rule, summary: everywhere.reason } };
-  }
+  if (shown.length === 0) throw policyDenied(everywhere, { action });
   return { ok: true, shown, hidden: clusters.length - shown.length };
 }

@@ -13,7 +13,7 @@ import {
   type InstallRun,
   type InstallView,
 } from '../../src/cluster/install.js';
-import { allowed, type ReplicaContext } from './context.js';
+import { authorizeOn, type ReplicaContext } from './context.js';
 import { parseInstall, type InstallPlan } from './parse.js';
 import { alreadyThere, progress } from './render.js';
 
@@ -22,12 +22,10 @@ export async function install(ctx: ReplicaContext, inv: CommandInvocation, args:
   const { deps } = ctx;
   const plan = parseInstall(args);
   const hosts = [plan.master, ...plan.replicas];
-  const gate = await allowed(ctx, inv, 'replica.install', hosts);
-  if (!gate.ok) return gate.outcome;
+  authorizeOn(ctx, inv, 'replica.install', hosts);
   if (plan.pool) {
     if (!deps.pool) throw new GearopsError(ErrorCode.Usage, 'pool=yes needs the pool (the store is not configured).');
-    const p = await allowed(ctx, inv, 'pool.add', hosts);
-    if (!p.ok) return p.outcome;
+    authorizeOn(ctx, inv, 'pool.add', hosts);
   }
   const existing = await deps.clusters.get(plan.cluster);
   if (existing) throw alreadyThere(existing);

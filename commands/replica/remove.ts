@@ -10,7 +10,7 @@ import { showPoolType } from '../../src/core/pool-message.js';
 import { pooledNodes, type PooledNode } from '../../src/cluster/pool.js';
 import { removeCluster, type RemoveResult } from '../../src/cluster/remove.js';
 import { mention } from '../shared.js';
-import { allowed, type ReplicaContext } from './context.js';
+import { authorizeOn, type ReplicaContext } from './context.js';
 import { ago, nodeName } from './render.js';
 
 /** Runs `/replica remove <cluster>`. */
@@ -25,13 +25,12 @@ export async function remove(ctx: ReplicaContext, inv: CommandInvocation, name?:
       `cluster ${name} is watched, not built by gearops: its servers are never removed. ` +
         `/replica unwatch ${name} forgets it and touches no server.`,
     );
-  const gate = await allowed(
+  authorizeOn(
     ctx,
     inv,
     'replica.remove',
     c.nodes.map((n) => n.host),
   );
-  if (!gate.ok) return gate.outcome;
   if (c.state === 'installing' && c.installToken && ctx.installingHere.has(c.installToken)) {
     await inv.reply.ephemeral(
       textMessage(
@@ -44,13 +43,12 @@ export async function remove(ctx: ReplicaContext, inv: CommandInvocation, name?:
   // Looked up before asking (a store error here ends the command with nothing changed).
   const inPool = deps.pool ? await pooledNodes(deps.pool, c.nodes) : [];
   if (inPool.length) {
-    const p = await allowed(
+    authorizeOn(
       ctx,
       inv,
       'pool.del',
       inPool.map((x) => x.node.host),
     );
-    if (!p.ok) return p.outcome;
   }
   const yes = await inv.reply.confirm(textMessage(removeQuestion(c, inPool)), { yesLabel: `Remove ${name}` });
   if (!yes) {

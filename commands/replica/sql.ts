@@ -9,8 +9,9 @@ import type { CommandInvocation, CommandOutcome } from '../../src/core/ports/com
 import type { ClusterRecord } from '../../src/core/ports/store.js';
 import { redactRows } from '../../src/core/redact.js';
 import { nodeAddress } from '../../src/core/cluster.js';
-import { formatDuration, mention, policyPrincipal, requesterOf } from '../shared.js';
-import { allowed, type ReplicaContext } from './context.js';
+import { formatDuration, mention, requesterOf } from '../shared.js';
+import { authorizeOn, type ReplicaContext } from './context.js';
+import { authorize } from '../../src/core/authorize.js';
 import { nodeName } from './render.js';
 
 type Answer = PromiseSettledResult<{ columns: string[]; rows: string[][] }>;
@@ -31,18 +32,13 @@ export async function sql(
       ErrorCode.Usage,
       `cluster ${name} is ${c.state === 'installing' ? 'being installed; try again once /replica list shows it ready' : 'being removed'}.`,
     );
-  const gate = await allowed(
+  authorizeOn(
     ctx,
     inv,
     'replica.sql',
     c.nodes.map((n) => n.host),
   );
-  if (!gate.ok) return gate.outcome;
-  const d = deps.policy.checkSql({ statement, principal: policyPrincipal(inv.principal) });
-  if (!d.allow) {
-    await inv.reply.ephemeral(textMessage(`Denied: ${d.reason}`));
-    return { status: 'denied', rule: d.rule, summary: d.reason };
-  }
+  const d = authorize(deps.policy, inv.principal, { sql: statement });
   // A slot per user and per cluster, held until every node answered or its statement was ended at the time-out.
   const slot = ctx.sqlSlots.acquire(inv.principal.userId, name);
   if (!slot.ok) {

@@ -6,7 +6,7 @@ import type { CommandInvocation, CommandOutcome } from '../../src/core/ports/com
 import type { ClusterRecord } from '../../src/core/ports/store.js';
 import { nodeAddress } from '../../src/core/cluster.js';
 import { mention } from '../shared.js';
-import { allowed, visibleClusters, type ReplicaContext } from './context.js';
+import { authorizeOn, visibleClusters, type ReplicaContext } from './context.js';
 import { explainFailover } from '../../src/cluster/failover.js';
 import { nodeNamer } from '../../src/cluster/candidate.js';
 import { ago, hiddenNote, isBroken, replicationCells, roleOf } from './render.js';
@@ -19,13 +19,12 @@ export async function status(ctx: ReplicaContext, inv: CommandInvocation, name?:
   if (name) {
     const c = await deps.clusters.get(name);
     // One cluster: allowed when rules cover every host of its nodes (one that does not exist: a rule for all hosts).
-    const gate = await allowed(
+    authorizeOn(
       ctx,
       inv,
       'replica.status',
       c?.nodes.map((n) => n.host),
     );
-    if (!gate.ok) return gate.outcome;
     if (!c) throw new GearopsError(ErrorCode.Usage, `no cluster named ${name}; see /replica list.`);
     clusters = [c];
   } else {

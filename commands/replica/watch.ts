@@ -12,9 +12,10 @@ import type { ClusterStore, IncidentStore } from '../../src/core/ports/store.js'
 import { watchedNodes } from '../../src/core/cluster.js';
 import { discoverTopology, type TopologyReader } from '../../src/core/topology.js';
 import type { NodeAddress } from '../../src/core/ports/replication.js';
-import { mention, policyPrincipal } from '../shared.js';
+import { mention } from '../shared.js';
 import { NAME_RE } from '../../src/core/capabilities.js';
 import { parseWatch, WATCH_USAGE } from './parse.js';
+import { authorize } from '../../src/core/authorize.js';
 import { topologyBlocks } from './render.js';
 
 /** What watch and unwatch need. */
@@ -42,22 +43,9 @@ export function createWatchCommands(deps: WatchDeps) {
   };
 }
 
-/** Tells the user the rule that denies `action`, or null when it is allowed. */
-async function deny(
-  deps: WatchDeps,
-  inv: CommandInvocation,
-  action: 'replica.watch' | 'replica.unwatch',
-): Promise<CommandOutcome | null> {
-  const d = deps.policy.checkAction({ action, principal: policyPrincipal(inv.principal) });
-  if (d.allow) return null;
-  await inv.reply.ephemeral(textMessage(`Denied: ${d.reason}`));
-  return { status: 'denied', rule: d.rule, summary: d.reason };
-}
-
 async function watch(deps: WatchDeps, inv: CommandInvocation, args: string[]): Promise<CommandOutcome> {
   const plan = parseWatch(args);
-  const denied = await deny(deps, inv, 'replica.watch');
-  if (denied) return denied;
+  authorize(deps.policy, inv.principal, { action: 'replica.watch' });
   const existing = await deps.clusters.get(plan.cluster);
   if (existing)
     throw new GearopsError(
@@ -110,8 +98,7 @@ async function watch(deps: WatchDeps, inv: CommandInvocation, args: string[]): P
 
 async function unwatch(deps: WatchDeps, inv: CommandInvocation, name: string | undefined): Promise<CommandOutcome> {
   if (!name || !NAME_RE.test(name)) throw new GearopsError(ErrorCode.Usage, `Usage: ${WATCH_USAGE[1]}`);
-  const denied = await deny(deps, inv, 'replica.unwatch');
-  if (denied) return denied;
+  authorize(deps.policy, inv.principal, { action: 'replica.unwatch' });
   const c = await deps.clusters.get(name);
   if (!c) throw new GearopsError(ErrorCode.Usage, `no cluster named ${name}: /replica list shows them.`);
   if (c.kind !== 'watched')

@@ -47,7 +47,7 @@ export function createJobRunner(dispatcher: Pick<Dispatcher, 'submit'>, requeste
       const message = r.error?.message ?? 'no result';
       // Worker errors name their host already ("server2: port 24001 is taken").
       throw new GearopsError(
-        (r.error?.code as typeof ErrorCode.Sandbox) ?? ErrorCode.Sandbox,
+        r.error?.code ?? ErrorCode.Sandbox,
         message.startsWith(`${host}:`) ? message : `${host}: ${message}`,
         { data: { host, capability } },
       );

@@ -8,7 +8,7 @@
  * rogue worker cannot pass off output of its own or of another job.
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import { ErrorCode, GearopsError } from '../errors.js';
+import { ErrorCode, GearopsError, isErrorCode, type ErrorCodeValue } from '../errors.js';
 
 /** The only envelope version this build reads and writes. */
 export const PAYLOAD_VERSION = 1;
@@ -78,9 +78,23 @@ export interface EventEnvelope {
 
 /** Serialisable error carried in a result. */
 export interface ResultError {
-  code: string;
+  code: ErrorCodeValue;
   message: string;
   data?: Record<string, unknown>;
+}
+
+/**
+ * A signed result's error as the bot takes it: its code checked against the known codes. A code this bot does not
+ * know (a newer worker's) becomes gearops_job_failed, the worker's own code kept in `data.workerCode`.
+ */
+function resultError(raw: unknown): ResultError | null {
+  if (raw === null || raw === undefined) return null;
+  const e = (typeof raw === 'object' ? raw : {}) as { code?: unknown; message?: unknown; data?: unknown };
+  const message = typeof e.message === 'string' ? e.message : 'the worker gave no reason';
+  const data = e.data && typeof e.data === 'object' ? (e.data as Record<string, unknown>) : undefined;
+  if (isErrorCode(e.code)) return { code: e.code, message, ...(data ? { data } : {}) };
+  const workerCode = typeof e.code === 'string' ? e.code.slice(0, 64) : typeof e.code;
+  return { code: ErrorCode.JobFailed, message, data: { ...data, workerCode } };
 }
 
 /** The final answer of a job (sent as WORK_COMPLETE). */
@@ -405,5 +419,5 @@ export function verifyResult<V = unknown>(
       { data: { host: job.host } },
     );
   }
-  return body as unknown as ResultEnvelope<V>;
+  return { ...(body as unknown as ResultEnvelope<V>), error: resultError(body.error) };
 }

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
-import { isGearopsError } from '../errors.js';
+import { ErrorCode, isGearopsError } from '../errors.js';
 import { textMessage, type ChatMessage } from './message.js';
 import type { Reply } from './ports/chat.js';
 import type {
@@ -121,8 +121,9 @@ export function createCommandRouter(deps: RouterDeps): CommandRouter {
       return await run();
     } catch (err) {
       if (isGearopsError(err)) {
+        // Every denial is the policy's coded error (src/core/authorize.ts): answered alike, audited with its rule.
         const status =
-          err.code === 'gearops_policy_denied' ? 'denied' : err.code === 'gearops_usage' ? 'refused' : 'failed';
+          err.code === ErrorCode.PolicyDenied ? 'denied' : err.code === ErrorCode.Usage ? 'refused' : 'failed';
         await answer(`${status === 'denied' ? 'Denied' : status === 'refused' ? 'Refused' : 'Failed'}: ${err.message}`);
         return {
           status,

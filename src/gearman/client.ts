@@ -6,7 +6,7 @@
 import type { Logger } from '../log.js';
 import { ErrorCode, GearopsError } from '../errors.js';
 import { GearmanConnection, RECONNECT_PRESETS, type ReconnectPreset } from './connection.js';
-import { toGearmanError } from './errors.js';
+import { serverErrorPacket, toGearmanError } from './errors.js';
 import { DEFAULT_MAX_FRAME_BYTES, Packet, type ResponsePacket } from './protocol.js';
 import { createRefusalLog } from './refusal-log.js';
 
@@ -90,14 +90,7 @@ export function createGearmanClient(opts: {
         }
         case Packet.ERROR: {
           const j = awaitingHandle.shift();
-          if (j)
-            finish(
-              j,
-              new GearopsError(
-                ErrorCode.GearmanUnavailable,
-                `job server ${server} refused ${j.fn}: ${handle} ${p.args[1]?.toString('utf8') ?? ''}`,
-              ),
-            );
+          if (j) finish(j, serverErrorPacket(server, j.fn, handle, p.args[1]?.toString('utf8') ?? ''));
           return;
         }
       }

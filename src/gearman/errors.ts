@@ -19,9 +19,9 @@ export function toGearmanError(err: unknown, server: string): GearopsError {
   });
 }
 
-/** Translates an ERROR packet from gearmand. */
-export function serverErrorPacket(server: string, code: string, text: string): GearopsError {
-  return new GearopsError(ErrorCode.GearmanUnavailable, `job server ${server} answered ${code}: ${text}`, {
+/** Translates an ERROR packet gearmand sent in answer to a submit of `fn`. */
+export function serverErrorPacket(server: string, fn: string, code: string, text: string): GearopsError {
+  return new GearopsError(ErrorCode.GearmanUnavailable, `job server ${server} refused ${fn}: ${code} ${text}`, {
     data: { server, code },
   });
 }

@@ -14,6 +14,7 @@ import type { Incident, PoolRole, Store } from '../core/ports/store.js';
 import { poolChangeMessage } from '../core/pool-message.js';
 import { alertMessage } from './alert-message.js';
 import { nodeAddress } from '../core/cluster.js';
+import { authorize } from '../core/authorize.js';
 import { runFailover, type FailoverDeps } from '../cluster/failover.js';
 
 /** Dependencies of the incident buttons. */
@@ -50,21 +51,8 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
     const id = Number(inv.value.split('|')[0]);
     const incident = Number.isInteger(id) ? await deps.store.incidents.get(id) : null;
     if (!incident) throw new GearopsError(ErrorCode.NotFound, `incident ${inv.value.slice(0, 20)} does not exist`);
-    const decision = deps.policy.checkAction({
-      action,
-      host: incident.host,
-      principal: {
-        userId: inv.principal.userId,
-        channelId: inv.principal.channelId,
-        groups: inv.principal.groups,
-        roles: inv.principal.roles,
-      },
-    });
+    const decision = authorize(deps.policy, inv.principal, { action, host: incident.host });
     const who = mention(inv.principal.userId);
-    if (!decision.allow) {
-      await inv.reply.ephemeral(textMessage(`Denied: ${decision.reason}`));
-      return { status: 'denied', rule: decision.rule, host: incident.host, summary: decision.reason };
-    }
     if (incident.state !== 'open') {
       await inv.reply.ephemeral(textMessage('This incident is already resolved; nothing was done.'));
       return { status: 'refused', host: incident.host, summary: 'already resolved' };

@@ -381,6 +381,7 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
       return leader;
     } finally {
       if (missed.length) log.warn({ event: 'monitor_nodes_missed', cycle: n, missed }, 'nodes did not answer in time');
+      log.debug({ event: 'monitor_cycle', cycle: n, leader }, 'poll cycle done');
       tell({ n, leader, missed });
     }
   }

@@ -35,6 +35,8 @@ export interface PoolReaderOptions {
   onError?: (err: Error) => void;
   /** Random source in [0, 1); default Math.random. */
   random?: () => number;
+  /** The clock the list's age is measured by; default Date.now (tests move it instead of waiting). */
+  now?: () => number;
 }
 
 /** A server to connect to. */
@@ -64,6 +66,7 @@ export function createPoolReader(opts: PoolReaderOptions): PoolReader {
   const refreshMs = Math.max(10, opts.refreshMs ?? 5000);
   const maxStaleMs = Math.max(refreshMs, opts.maxStaleMs ?? 60_000);
   const random = opts.random ?? Math.random;
+  const now = opts.now ?? Date.now;
   const log = opts.logger?.child({ component: 'pool-reader' });
   let nodes: PoolNode[] | null = null;
   let loadedAt = 0;
@@ -75,7 +78,7 @@ export function createPoolReader(opts: PoolReaderOptions): PoolReader {
     const e = toGearopsError(err, ErrorCode.StoreUnavailable);
     if (!failing)
       log?.warn(
-        { event: 'pool_refresh_failed', err: e, cachedAgeMs: nodes ? Date.now() - loadedAt : null },
+        { event: 'pool_refresh_failed', err: e, cachedAgeMs: nodes ? now() - loadedAt : null },
         'pool refresh failed; serving the last good list',
       );
     failing = true;
@@ -90,7 +93,7 @@ export function createPoolReader(opts: PoolReaderOptions): PoolReader {
       .then(
         (rows) => {
           nodes = rows;
-          loadedAt = Date.now();
+          loadedAt = now();
           if (failing) log?.info({ event: 'pool_refresh_recovered', servers: rows.length }, 'pool refresh works again');
           failing = false;
         },
@@ -110,7 +113,7 @@ export function createPoolReader(opts: PoolReaderOptions): PoolReader {
       await refresh();
       return nodes ?? [];
     }
-    const age = Date.now() - loadedAt;
+    const age = now() - loadedAt;
     if (age > maxStaleMs) {
       try {
         await refresh();
@@ -136,7 +139,7 @@ export function createPoolReader(opts: PoolReaderOptions): PoolReader {
         throw new GearopsError(ErrorCode.Usage, `pickServer takes 'READ' or 'WRITE', not ${JSON.stringify(type)}`);
       let fit = (await current()).filter((n) => n.type.includes(type));
       // Nothing fits: the pool may have just been filled. Re-read once, but not more than once a second.
-      if (fit.length === 0 && Date.now() - loadedAt > Math.min(refreshMs, 1000)) {
+      if (fit.length === 0 && now() - loadedAt > Math.min(refreshMs, 1000)) {
         await refresh().catch(() => undefined);
         fit = (nodes ?? []).filter((n) => n.type.includes(type));
       }

@@ -67,16 +67,16 @@ export function requireAction<A, V>(
     name: cap.name,
     async handler(ctx) {
       const principal = workerPrincipal(deps.policy, ctx.job.requester);
-      let denial: string | undefined;
+      let denial: { reason: string; rule?: string } | undefined;
       for (const action of actionsFor(ctx.args ?? ({} as A))) {
         const d = deps.policy.checkAction({ action, host: deps.host, principal });
         if (d.allow) return cap.handler(ctx);
-        denial ??= d.reason;
+        denial ??= d;
       }
       throw new GearopsError(
         ErrorCode.PolicyDenied,
-        `worker ${deps.host} policy: ${denial ?? `nothing allows ${cap.name}`}`,
-        { data: { host: deps.host } },
+        `worker ${deps.host} policy: ${denial?.reason ?? `nothing allows ${cap.name}`}`,
+        { data: { host: deps.host, ...(denial?.rule ? { rule: denial.rule } : {}) } },
       );
     },
   };

@@ -1,21 +1,22 @@
 /**
  * `gearops worker`: the daemon on each host. Checks what it needs before
  * registering and says what is missing; SIGTERM/SIGINT stop it cleanly; SIGHUP
- * reads the policy file again.
+ * reads the policy file again. (Over 300 lines: its start-up checks are one list, read top to bottom, each
+ * saying what to fix; the capabilities and the daemon it starts live in their own modules.)
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadDotenvFile } from '../config.js';
+import { loadDotenvFile, parseConfig, type GearopsConfig } from '../config.js';
 import { createLogger, createSilentLogger, type Logger } from '../log.js';
 import { createReloadablePolicy, type ReloadablePolicy } from '../core/policy/reloadable.js';
 import { loadPolicyFile } from '../core/policy/index.js';
 import { INFO_ACTIONS, policyDigestOf } from '../core/worker-info.js';
 import { PACKAGE_ROOT, VERSION } from '../package-info.js';
 import { functionName, isValidHostName } from '../gearman/names.js';
-import { DEFAULT_MAX_FRAME_BYTES, parseServer } from '../gearman/protocol.js';
+import { DEFAULT_MAX_FRAME_BYTES } from '../gearman/protocol.js';
 import { requireAction, SANDBOX_ACTIONS, type Capability } from './capability.js';
 import { createRunCapability } from './capabilities/run.js';
 import { createInfoCapability } from './capabilities/info.js';
@@ -35,6 +36,30 @@ const USAGE =
   'usage: gearops worker --host NAME --gearman HOST:PORT[,HOST:PORT…] [--policy FILE] [--sandbox-dir DIR] ' +
   '[--state-dir DIR] [--binaries-dir DIR] [--advertise ADDRESS] [--concurrency N] [--max-frame-bytes N] ' +
   '[--credentials-file FILE] [--groups NAME,NAME…] [--metrics-port [HOST:]PORT] [--check]';
+
+/**
+ * The worker's settings from the environment, through the same schema as the bot's: a bad value is one problem
+ * naming the variable and its fix, and so is a missing job secret (the worker cannot verify a job without it).
+ */
+function workerConfig(env: NodeJS.ProcessEnv, problems: string[]): GearopsConfig | undefined {
+  const take = (err: unknown) => {
+    const listed = (err as { data?: { problems?: unknown } }).data?.problems;
+    problems.push(...(Array.isArray(listed) ? listed.map(String) : [(err as Error).message]));
+  };
+  let config: GearopsConfig;
+  try {
+    config = parseConfig(env);
+  } catch (err) {
+    take(err);
+    return undefined;
+  }
+  try {
+    parseConfig(env, ['jobSecret']);
+  } catch (err) {
+    take(err);
+  }
+  return config;
+}
 
 /** Entry point of `gearops worker`; resolves with the exit code once stopped. */
 export async function runWorkerCommand(
@@ -78,31 +103,21 @@ export async function runWorkerCommand(
   // `/run all …` means every live host: a host by that name could never be reached alone.
   else if (v.host === 'all')
     problems.push('--host all is reserved (`/run all` means every live host); pick another name');
-  const servers = (v.gearman ?? env.GEAROPS_GEARMAN ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (servers.length === 0)
+  // The environment goes through the bot's own schema (src/config.ts); a flag stands for the variable it names.
+  const merged: NodeJS.ProcessEnv = { ...env };
+  if (v.gearman !== undefined) merged.GEAROPS_GEARMAN = v.gearman;
+  if (v['max-frame-bytes'] !== undefined) merged.GEAROPS_MAX_FRAME_BYTES = v['max-frame-bytes'];
+  if (v.policy) merged.GEAROPS_POLICY = v.policy;
+  const config = workerConfig(merged, problems);
+  // A worker has no default job server: it is told which ones, by flag or variable.
+  if (!merged.GEAROPS_GEARMAN?.trim())
     problems.push('--gearman is missing (or set GEAROPS_GEARMAN): the job servers, host:port[,host:port…]');
-  for (const s of servers) {
-    try {
-      parseServer(s);
-    } catch {
-      problems.push(`--gearman: ${s} is not host:port`);
-    }
-  }
-  const secret = env.GEAROPS_JOB_SECRET ?? '';
-  if (!secret)
-    problems.push(
-      'GEAROPS_JOB_SECRET is not set: generate one with `openssl rand -hex 32` and give the bot and every worker the same value',
-    );
-  else if (secret.length < 16) problems.push('GEAROPS_JOB_SECRET is shorter than 16 characters');
+  const servers = merged.GEAROPS_GEARMAN?.trim() ? (config?.gearman ?? []) : [];
+  const secret = config?.jobSecret ?? '';
+  const maxFrameBytes = config?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const concurrency = Number(v.concurrency ?? 4);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
     problems.push('--concurrency must be a whole number from 1 to 64');
-  const maxFrameBytes = Number(v['max-frame-bytes'] ?? env.GEAROPS_MAX_FRAME_BYTES ?? DEFAULT_MAX_FRAME_BYTES);
-  if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 64 * 1024 || maxFrameBytes > 256 * 1024 * 1024)
-    problems.push('--max-frame-bytes (or GEAROPS_MAX_FRAME_BYTES) must be a whole number from 65536 to 268435456');
   const groups = (v.groups ?? '')
     .split(',')
     .map((g) => g.trim())
@@ -115,7 +130,7 @@ export async function runWorkerCommand(
   const shipped = existsSync('policies/default.yml')
     ? 'policies/default.yml'
     : join(PACKAGE_ROOT, 'policies/default.yml');
-  const policyFile = v.policy || env.GEAROPS_POLICY || shipped;
+  const policyFile = merged.GEAROPS_POLICY && config ? config.policyFile : shipped;
   // The digest of the file last loaded, for gearops.info: it changes when a SIGHUP loads another.
   let policyDigest = '';
   const loadDigested = (path: string) => {
@@ -152,7 +167,7 @@ export async function runWorkerCommand(
 
   const logger = check
     ? createSilentLogger()
-    : (deps.logger ?? createLogger({ name: `gearops-worker-${v.host}`, level: env.GEAROPS_LOG_LEVEL ?? 'info' }));
+    : (deps.logger ?? createLogger({ name: `gearops-worker-${v.host}`, level: config?.logLevel ?? 'info' }));
   const programs = policy.programs();
   const missing = programs.filter((p) => resolveProgram(p) === null);
   if (!check && missing.length === programs.length && programs.length > 0)

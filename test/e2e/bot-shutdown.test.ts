@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESTARTING_ANSWER } from '../../src/core/drain.js';
-import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-process.js';
-import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
+import { startWorkerProcess, type WorkerProcess } from '../../src/launch/worker.js';
+import type { MariadbProcess } from '../../src/launch/mariadb.js';
 import { startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
 import { startMariadb } from '../helpers/mariadb.js';
 import { startBotProcess, startFakeSlack, type BotProcess, type FakeSlack } from './bot-process.js';
-import { postSlashCommand, waitFor } from './slack-harness.js';
+import { postSlashCommand } from './slack-harness.js';
+import { until } from '../helpers/wait.js';
 
 const SIGNING = 'slack-signing-secret-shutdown';
 const POLICY = `version: 1
@@ -84,7 +85,7 @@ describe('bot process shutdown (SIGTERM) with work running and queued', () => {
   it('answers new commands "restarting" and exits 0 within its grace period, without waiting for the queue', async () => {
     // One sleep runs on server1 (one slot), two wait in line behind it.
     for (const t of ['slow-1', 'slow-2', 'slow-3']) expect((await command('server1 sleep 120', t)).status).toBe(200);
-    await waitFor(
+    await until(
       () =>
         slack.calls.filter(
           (c) => c.method === 'chat.postMessage' && /queued: server1 is busy/.test(JSON.stringify(c.body)),
@@ -94,9 +95,9 @@ describe('bot process shutdown (SIGTERM) with work running and queued', () => {
     );
 
     bot.child.kill('SIGTERM');
-    await waitFor(() => bot.events().some((e) => e.event === 'bot_stopping'));
+    await until(() => bot.events().some((e) => e.event === 'bot_stopping'));
     expect((await command('server1 sleep 1', 'after-sigterm')).status).toBe(200);
-    await waitFor(() => answers('after-sigterm').length > 0);
+    await until(() => answers('after-sigterm').length > 0);
     expect(answers('after-sigterm')).toEqual([RESTARTING_ANSWER]);
 
     const exit = await bot.exited;

@@ -6,7 +6,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postSlashCommand, SIGNING_SECRET, startHttpBotStack, waitFor, type HttpBotStack } from './slack-harness.js';
+import { postSlashCommand, SIGNING_SECRET, startHttpBotStack, type HttpBotStack } from './slack-harness.js';
+import { until } from '../helpers/wait.js';
 
 const rules = (allow: string[]) =>
   `version: 1\ncommands:\n  - rule: diag\n    allow:\n${allow.map((a) => `      - ${a}\n`).join('')}`;
@@ -29,7 +30,7 @@ describe('policy reload (SIGHUP) in the bot and the worker', () => {
     expect(r.status).toBe(200);
     let row:
       Awaited<ReturnType<NonNullable<HttpBotStack['bot']['ctx']['store']>['audit']['recent']>>[number] | undefined;
-    await waitFor(
+    await until(
       async () =>
         (row = (await stack.bot.ctx.store!.audit.recent(100)).find((a) => a.requestId === trigger)) !== undefined,
       20_000,
@@ -57,7 +58,7 @@ describe('policy reload (SIGHUP) in the bot and the worker', () => {
     expect(workerOnly.summary).toMatch(/^worker server1 policy: `hostname` is not in any rule/);
     const mark = stack.worker!.logs().length;
     stack.worker!.child.kill('SIGHUP');
-    await waitFor(() => workerSays('policy_reloaded', mark));
+    await until(() => workerSays('policy_reloaded', mark));
     expect(await run('server1 hostname')).toMatchObject({ decision: 'allow', status: 'ok', exitCode: 0 });
   });
 
@@ -68,7 +69,7 @@ describe('policy reload (SIGHUP) in the bot and the worker', () => {
     expect(r.message).toMatch(/previous rules stay in force: .*policy\.yml:\d+/);
     const mark = stack.worker!.logs().length;
     stack.worker!.child.kill('SIGHUP');
-    await waitFor(() => workerSays('policy_reload_failed', mark));
+    await until(() => workerSays('policy_reload_failed', mark));
     // hostname was allowed by the last good file, on both sides.
     expect(await run('server1 hostname')).toMatchObject({ decision: 'allow', status: 'ok' });
   });

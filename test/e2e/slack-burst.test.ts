@@ -5,9 +5,9 @@ import {
   RESPONSE_ORIGIN,
   SIGNING_SECRET as SIGNING,
   startHttpBotStack,
-  waitFor as until,
   type HttpBotStack,
 } from './slack-harness.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * 50 signed commands at once in one channel: every one is acked, and then gets exactly one final message in the

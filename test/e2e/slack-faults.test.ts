@@ -4,11 +4,11 @@ import {
   RESPONSE_ORIGIN,
   SIGNING_SECRET as SIGNING,
   startHttpBotStack,
-  waitFor as until,
   type ApiCall,
   type HttpBotStack,
   type SlackFault,
 } from './slack-harness.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * Every kind of call the bot makes fails in turn (a Slack error, HTTP 500, a dropped connection): the bot keeps

@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import nock from 'nock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBot, type RunningBot } from '../../src/bot.js';
-import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-process.js';
-import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
+import { startWorkerProcess, type WorkerProcess } from '../../src/launch/worker.js';
+import type { MariadbProcess } from '../../src/launch/mariadb.js';
 import { startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
 import { startMariadb } from '../helpers/mariadb.js';
 import { interceptSlackApi, postInteraction, postSlashCommand } from './slack-harness.js';
+import { until } from '../helpers/wait.js';
 
 const SIGNING = 'slack-signing-secret-for-tests';
 /** The Web API of a workspace where S0DBA has UIN (and UOTHER) but not UOUT. */
@@ -133,13 +134,6 @@ describe('Slack user groups map to policy roles, end to end', () => {
       },
       id,
     };
-  };
-  const until = async (what: () => boolean | Promise<boolean>, ms = 20_000) => {
-    const deadline = Date.now() + ms;
-    while (!(await what())) {
-      if (Date.now() > deadline) throw new Error('timed out waiting');
-      await new Promise((r) => setTimeout(r, 50));
-    }
   };
   const auditOf = async (requestId: string) =>
     (await bot.ctx.store!.audit.recent(500)).filter((a) => a.requestId === requestId);

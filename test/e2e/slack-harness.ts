@@ -5,11 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nock from 'nock';
 import { startBot, type RunningBot } from '../../src/bot.js';
-import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-process.js';
-import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
+import { startWorkerProcess, type WorkerProcess } from '../../src/launch/worker.js';
+import type { MariadbProcess } from '../../src/launch/mariadb.js';
 import { startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
 import { startMariadb } from '../helpers/mariadb.js';
-import { until } from '../helpers/wait.js';
 
 /** Slack's v0 request signature. */
 export function signSlackRequest(
@@ -176,11 +175,6 @@ export function finalMessages(calls: ApiCall[], channel: string, final = 'exit 0
     if (c.method === 'chat.update') latest.set(c.body.ts!, c.body.blocks ?? '');
   }
   return new Map([...latest].filter(([, b]) => b.includes(final)));
-}
-
-/** Polls `what` every 50 ms until it holds; throws after `ms`. */
-export function waitFor(what: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  return until(what, ms, 50);
 }
 
 /** The Slack signing secret the stack's bot checks requests against. */

@@ -15,9 +15,9 @@ import {
   RESPONSE_ORIGIN,
   SIGNING_SECRET,
   startHttpBotStack,
-  waitFor,
   type HttpBotStack,
 } from './slack-harness.js';
+import { until } from '../helpers/wait.js';
 
 const USER = 'UOPS1';
 /** Commands per minute per user, on both instances (the rate test's user stays within it until its last). */
@@ -74,12 +74,12 @@ describe('two bot instances on one store (one of them a process of its own)', ()
     expect((await postSlashCommand(a.base, SIGNING_SECRET, fields('add db1:3306 READ first', 'inst-1'))).status).toBe(
       200,
     );
-    await waitFor(async () => (await audited('inst-1')).length > 0);
+    await until(async () => (await audited('inst-1')).length > 0);
     const retry = await postSlashCommand(b.base, SIGNING_SECRET, fields('add db1:3306 READ first', 'inst-1'), {
       headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' },
     });
     expect(retry.status).toBe(200);
-    await waitFor(() => bIgnored(ignored + 1));
+    await until(() => bIgnored(ignored + 1));
     expect((await audited('inst-1')).map((r) => r.status)).toEqual(['ok']);
     expect((await a.bot.ctx.store!.pool.list()).map((n) => `${n.host}:${n.port}`)).toEqual(['db1:3306']);
   });
@@ -89,10 +89,10 @@ describe('two bot instances on one store (one of them a process of its own)', ()
     const ts = Math.floor(Date.now() / 1000);
     const f = fields('set db1:3306 READ,WRITE promoted', 'inst-replay');
     expect((await postSlashCommand(a.base, SIGNING_SECRET, f, { ts })).status).toBe(200);
-    await waitFor(async () => (await audited('inst-replay')).length > 0);
+    await until(async () => (await audited('inst-replay')).length > 0);
     // Exactly the request A took: same body, same timestamp, same signature.
     expect((await postSlashCommand(b.base, SIGNING_SECRET, f, { ts })).status).toBe(200);
-    await waitFor(() => bIgnored(ignored + 1));
+    await until(() => bIgnored(ignored + 1));
     expect((await audited('inst-replay')).map((r) => r.status)).toEqual(['ok']);
     expect((await a.bot.ctx.store!.pool.history(100)).filter((h) => h.reason === 'promoted')).toHaveLength(1);
   });
@@ -100,7 +100,7 @@ describe('two bot instances on one store (one of them a process of its own)', ()
   it('takes a confirmation asked by A and pressed on B once; a press by anyone else is refused with the reason', async () => {
     expect((await postSlashCommand(a.base, SIGNING_SECRET, fields('del db1:3306 retired', 'inst-2'))).status).toBe(200);
     const asked = () => a.responses.find((x) => x.path === '/respond/inst-2')?.body;
-    await waitFor(() => asked() !== undefined);
+    await until(() => asked() !== undefined);
     const raw = asked()!.blocks;
     const blocks = (typeof raw === 'string' ? JSON.parse(raw) : raw) as {
       type: string;
@@ -126,7 +126,7 @@ describe('two bot instances on one store (one of them a process of its own)', ()
 
     // Someone else's press, on B: refused with the reason, and the question still waits.
     expect((await press('UOTHER', 1)).status).toBe(200);
-    await waitFor(() => answerTo(1) !== undefined);
+    await until(() => answerTo(1) !== undefined);
     expect(answerTo(1)).toMatchObject({
       text: `Only <@${USER}> can answer this question; your press changed nothing.`,
       replace_original: false,
@@ -135,15 +135,15 @@ describe('two bot instances on one store (one of them a process of its own)', ()
 
     // The asker's press on B: A performs the delete, and B tells the presser.
     expect((await press(USER, 2)).status).toBe(200);
-    await waitFor(() => answerTo(2) !== undefined);
+    await until(() => answerTo(2) !== undefined);
     expect(answerTo(2)).toMatchObject({ text: 'Confirmed.', replace_original: true });
-    await waitFor(async () => (await audited('inst-2')).length > 0);
+    await until(async () => (await audited('inst-2')).length > 0);
     expect((await audited('inst-2')).map((r) => r.status)).toEqual(['ok']);
     expect(await a.bot.ctx.store!.pool.get('db1', 3306)).toBeNull();
 
     // Pressed again (on B, and on A): it was answered; nothing more happens.
     expect((await press(USER, 3)).status).toBe(200);
-    await waitFor(() => answerTo(3) !== undefined);
+    await until(() => answerTo(3) !== undefined);
     expect(answerTo(3)).toMatchObject({ text: 'This question was already answered; your press changed nothing.' });
     const history = (await a.bot.ctx.store!.pool.history(100)).filter((h) => h.reason === 'retired');
     expect(history).toHaveLength(1);
@@ -153,7 +153,7 @@ describe('two bot instances on one store (one of them a process of its own)', ()
     const user = 'URATE1';
     const run = async (base: string, trigger: string, origin: string) => {
       expect((await postSlashCommand(base, SIGNING_SECRET, fields('list', trigger, user, origin))).status).toBe(200);
-      await waitFor(async () => (await audited(trigger)).length > 0);
+      await until(async () => (await audited(trigger)).length > 0);
       return (await audited(trigger))[0]!;
     };
     for (let i = 0; i < RATE - 1; i++) expect((await run(a.base, `rate-a-${i}`, RESPONSE_ORIGIN)).status).toBe('ok');
@@ -162,7 +162,7 @@ describe('two bot instances on one store (one of them a process of its own)', ()
     const refused = await run(b.base, 'rate-b-1', slackB.origin);
     expect(refused).toMatchObject({ status: 'refused' });
     expect(refused.summary).toMatch(/^rate limited/);
-    await waitFor(() => slackB.responses.some((r) => r.path === '/respond/rate-b-1'));
+    await until(() => slackB.responses.some((r) => r.path === '/respond/rate-b-1'));
     expect(String(slackB.responses.find((r) => r.path === '/respond/rate-b-1')!.body.text)).toMatch(
       new RegExp(`^Slow down: you can run ${RATE} commands per 60 s\\. Try again in \\d+ s; nothing was run\\.$`),
     );

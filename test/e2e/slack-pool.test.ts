@@ -17,10 +17,10 @@ import {
   RESPONSE_ORIGIN,
   SIGNING_SECRET,
   startHttpBotStack,
-  waitFor,
   type ApiCall,
   type HttpBotStack,
 } from './slack-harness.js';
+import { until } from '../helpers/wait.js';
 
 const POOL_CHANNEL = 'CPOOL';
 const OPS_CHANNEL = 'COPS';
@@ -102,7 +102,7 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
   /** The command's audit row, once the bot has written it (the last thing it does for a command). */
   async function audited(requestId: string): Promise<AuditRow> {
     let row: AuditRow | undefined;
-    await waitFor(
+    await until(
       async () =>
         (row = (await stack.bot.ctx.store!.audit.recent(1000)).find((a) => a.requestId === requestId)) !== undefined,
       20_000,
@@ -171,7 +171,7 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
             .find((c) => c.method === 'chat.postEphemeral' && c.body.user === user && c.body.channel === OPS_CHANNEL)
             ?.body
         : stack.responses.find((x) => x.path === `/respond/${t}`)?.body;
-    await waitFor(() => asked() !== undefined);
+    await until(() => asked() !== undefined);
     const question = asked()!;
     if (!expiredResponseUrl) expect(question.response_type).toBe('ephemeral');
     const blocks = (typeof question.blocks === 'string' ? JSON.parse(question.blocks) : question.blocks) as {
@@ -361,7 +361,7 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
     // Another DBA presses "Delete" on someone else's question: refused with the reason; the question still waits.
     const intruder = await pressButton('gearops.confirm.yes', ask.confirmId, DBA2);
     const refusal = () => stack.responses.filter((r) => r.path === intruder);
-    await waitFor(() => refusal().length > 0);
+    await until(() => refusal().length > 0);
     expect(refusal().map((r) => [r.body.text, r.body.replace_original])).toEqual([
       [`Only <@${DBA}> can answer this question; your press changed nothing.`, false],
     ]);
@@ -403,7 +403,7 @@ describe('/pool through Slack over HTTP, on a real MariaDB', () => {
 
     // A second press of the same button is told it counts for nothing: no second delete, no second announcement.
     const again = await pressButton('gearops.confirm.yes', ask.confirmId, DBA);
-    await waitFor(() => stack.responses.some((r) => r.path === again));
+    await until(() => stack.responses.some((r) => r.path === again));
     expect(stack.responses.filter((r) => r.path === again).map((r) => r.body.text)).toEqual([
       'This question was already answered; your press changed nothing.',
     ]);

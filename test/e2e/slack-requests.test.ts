@@ -10,9 +10,9 @@ import {
   RESPONSE_ORIGIN,
   SIGNING_SECRET,
   startHttpBotStack,
-  waitFor,
   type HttpBotStack,
 } from './slack-harness.js';
+import { until } from '../helpers/wait.js';
 
 const USER = 'UREQ1';
 const ROGUE = 'http://rogue-hooks.test';
@@ -61,7 +61,7 @@ describe('Slack requests over HTTP: fresh ones only, answers only to Slack', () 
       ['behind-4min', now - 240],
     ] as const)
       expect((await postSlashCommand(stack.base, SIGNING_SECRET, fields(trigger), { ts })).status).toBe(200);
-    await waitFor(async () => (await audited('ahead-4min')).length > 0 && (await audited('behind-4min')).length > 0);
+    await until(async () => (await audited('ahead-4min')).length > 0 && (await audited('behind-4min')).length > 0);
     for (const t of ['ahead-10min', 'ahead-6min', 'behind-6min']) expect(await audited(t), t).toEqual([]);
     expect(stack.responses.map((r) => r.path)).not.toContain('/respond/ahead-10min');
   });
@@ -69,12 +69,12 @@ describe('Slack requests over HTTP: fresh ones only, answers only to Slack', () 
   it('does not post to a response_url outside the allowed origins: the answer goes through chat.postEphemeral', async () => {
     const r = await postSlashCommand(stack.base, SIGNING_SECRET, fields('rogue-url', ROGUE));
     expect(r.status).toBe(200);
-    await waitFor(() =>
+    await until(() =>
       stack.api.calls.some(
         (c) => c.method === 'chat.postEphemeral' && c.body.user === USER && c.body.channel === 'COPS',
       ),
     );
-    await waitFor(async () => (await audited('rogue-url')).length > 0);
+    await until(async () => (await audited('rogue-url')).length > 0);
     expect((await audited('rogue-url')).map((a) => a.status)).toEqual(['ok']);
     expect(rogue).toEqual([]);
   });

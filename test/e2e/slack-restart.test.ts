@@ -6,9 +6,9 @@ import {
   RESPONSE_ORIGIN,
   SIGNING_SECRET as SIGNING,
   startHttpBotStack,
-  waitFor as until,
   type HttpBotStack,
 } from './slack-harness.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * Ten running and ten queued commands across a bot stop and a restart: the stopping bot journals them as handed

@@ -14,14 +14,15 @@ import { createSilentLogger } from '../../src/log.js';
 import { renderText, type ChatMessage } from '../../src/core/message.js';
 import type { ChatSink, MessageRef } from '../../src/core/ports/chat.js';
 import type { CommandOutcome } from '../../src/core/ports/commands.js';
-import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-process.js';
+import { startWorkerProcess, type WorkerProcess } from '../../src/launch/worker.js';
 import { pidAlive as alive, stopAllSandboxes } from '../../src/worker/sandbox/index.js';
 import { findBuilds } from '../../src/worker/sandbox/builds.js';
-import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
+import type { MariadbProcess } from '../../src/launch/mariadb.js';
 import { startGearmand, type GearmandHandle } from './gearmand.js';
 import { startMariadb } from './mariadb.js';
 import { createNetnsNetwork, type NetnsNetwork } from './netns.js';
 import { createRecordingReply } from '../unit/fakes/ports.js';
+import { until } from './wait.js';
 
 /** Everything posted to channels outside command replies (alerts, pool announcements). */
 export interface SinkRecord {
@@ -37,8 +38,10 @@ export function createRecordingSink(): ChatSink & SinkRecord {
   return {
     posts,
     updates,
-    async post(channel, msg, o) {
+    async post(channel, queued, o) {
       const ref = { channel, ts: `${Date.now()}.${String(++n).padStart(6, '0')}` };
+      // As the transports do: the message as `latest` gives it when the post leaves (the ChatSink contract).
+      const msg = o?.latest?.() ?? queued;
       posts.push({ channel, ref, text: renderText(msg), threadTs: o?.threadTs, msg, at: Date.now() });
       return ref;
     },
@@ -112,13 +115,21 @@ export async function startFleet(
       ],
       ...(network ? { wrap: network.host(h).wrap } : {}),
     });
-  await Promise.all(
+  const started = await Promise.allSettled(
     hosts.map(async (h) => {
-      const dir = join(root, h);
-      mkdirSync(dir, { recursive: true });
+      mkdirSync(join(root, h), { recursive: true });
       workers.set(h, await startWorker(h));
     }),
   );
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
+    // Nothing of a fleet that did not start outlives it (the test's afterAll has no fleet to stop).
+    await Promise.allSettled([...workers.values()].map((w) => w.kill()));
+    await Promise.allSettled([gearmand.stop(), db.stop()]);
+    network?.destroy();
+    rmSync(root, { recursive: true, force: true });
+    throw (failed as PromiseRejectedResult).reason;
+  }
   const env: NodeJS.ProcessEnv = {
     GEAROPS_GEARMAN: gearmand.address,
     GEAROPS_JOB_SECRET: secret,
@@ -164,11 +175,7 @@ export async function startFleet(
     async killSandbox(host, name, signal = 'SIGKILL') {
       const pid = sandboxPid(host, name);
       process.kill(pid, signal);
-      const deadline = Date.now() + 30_000;
-      while (alive(pid)) {
-        if (Date.now() > deadline) throw new Error(`${host}/${name}: pid ${pid} still alive after ${signal}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await until(() => !alive(pid), 30_000, { label: `${host}/${name}: pid ${pid} gone after ${signal}` });
     },
     async startSandbox(host, name) {
       const build = (await findBuilds()).builds[0];
@@ -183,17 +190,21 @@ export async function startFleet(
       const [program, ...args] = [...(network?.host(host).wrap ?? []), ...argv];
       const child = spawn(program!, args, { detached: true, stdio: 'ignore' });
       child.unref();
-      const deadline = Date.now() + 60_000;
-      for (;;) {
+      const started = () => {
         try {
-          if (alive(sandboxPid(host, name))) return;
+          return alive(sandboxPid(host, name));
         } catch {
-          // no pid file yet
+          return false; // no pid file yet
         }
-        if (child.exitCode !== null) throw new Error(`${host}/${name}: the server exited with ${child.exitCode}`);
-        if (Date.now() > deadline) throw new Error(`${host}/${name}: the server did not start`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      };
+      await until(
+        () => {
+          if (child.exitCode !== null) throw new Error(`${host}/${name}: the server exited with ${child.exitCode}`);
+          return started();
+        },
+        60_000,
+        { label: `${host}/${name}: the server started` },
+      );
     },
     async run(line, o) {
       const m = /^\/(\S+)\s*([\s\S]*)$/.exec(line)!;

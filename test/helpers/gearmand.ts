@@ -1,6 +1,7 @@
 /** A real gearmand for tests: random loopback port, temp dir, killed and restarted on demand. */
 import { execFileSync } from 'node:child_process';
-import { freePort, startGearmandProcess, type GearmandProcess } from '../../src/demo/gearmand-process.js';
+import { startGearmandProcess, type GearmandProcess } from '../../src/launch/gearmand.js';
+import { freePort, freePortRange } from '../../src/launch/free-port.js';
 
 /** A gearmand under test. */
 export interface GearmandHandle {
@@ -24,7 +25,7 @@ export function gearmandAvailable(): boolean {
   }
 }
 
-export { freePort };
+export { freePort, freePortRange };
 
 /** Starts gearmand on a free port of loopback, or of `listen` (a test network's gateway). */
 export async function startGearmand(opts: { listen?: string } = {}): Promise<GearmandHandle> {

@@ -1,5 +1,5 @@
 /** A real MariaDB for tests: random port, temp dir, removed on stop. */
-import { startMariadbProcess, type MariadbProcess } from '../../src/mysql/mariadb-process.js';
+import { startMariadbProcess, type MariadbProcess } from '../../src/launch/mariadb.js';
 
 /** Starts MariaDB with a `common` database. */
 export function startMariadb(opts: { database?: string } = {}): Promise<MariadbProcess> {

@@ -1,6 +1,6 @@
 /**
  * Replication built without gearops, for the tests of watching existing topologies. The launcher lives in
- * src/demo/plain-topology.ts because the demo (`demo cluster`) and the benchmark (discover_10) start the same
+ * src/launch/plain-topology.ts because the demo (`demo cluster`) and the benchmark (discover_10) start the same
  * hand-wired servers; this module keeps the helpers' usual import path.
  */
 export {
@@ -9,4 +9,4 @@ export {
   type PlainHost,
   type PlainServer,
   type PlainTopology,
-} from '../../src/demo/plain-topology.js';
+} from '../../src/launch/plain-topology.js';

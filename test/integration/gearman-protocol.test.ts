@@ -7,6 +7,7 @@ import { createGearmanWorker, type GearmanWorker } from '../../src/gearman/worke
 import { adminStatus, adminWorkers } from '../../src/gearman/admin.js';
 import { RECONNECT_PRESETS } from '../../src/gearman/connection.js';
 import { startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
+import { until } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const logger = createSilentLogger();
@@ -15,6 +16,9 @@ const fast = RECONNECT_PRESETS.fast;
 describe('gearman client and worker against a real gearmand', () => {
   let g: GearmandHandle;
   let worker: GearmanWorker;
+  // Jobs of `slow` the worker holds, each answering "late" once released.
+  const held: Array<() => void> = [];
+  const releaseHeld = () => held.splice(0).forEach((release) => release());
 
   beforeAll(async () => {
     g = await startGearmand();
@@ -34,7 +38,7 @@ describe('gearman client and worker against a real gearmand', () => {
           throw new Error('it broke');
         },
         slow: async () => {
-          await new Promise((r) => setTimeout(r, 1500));
+          await new Promise<void>((r) => held.push(r));
           return 'late';
         },
       },
@@ -43,6 +47,7 @@ describe('gearman client and worker against a real gearmand', () => {
   });
 
   afterAll(async () => {
+    releaseHeld();
     await worker?.stop({ graceMs: 100 });
     await g?.stop();
   });
@@ -83,6 +88,7 @@ describe('gearman client and worker against a real gearmand', () => {
   it('times out on the client side', async () => {
     const client = createGearmanClient({ servers: [g.address], logger, preset: fast });
     await expect(client.submit('slow', 'x', { timeoutMs: 300 })).rejects.toMatchObject({ code: 'gearops_job_timeout' });
+    releaseHeld();
     await client.close();
   });
 
@@ -112,11 +118,11 @@ describe('gearman client and worker against a real gearmand', () => {
       stdio: 'ignore',
     });
     try {
-      const deadline = Date.now() + 5000;
-      while (!(await adminStatus(g.address)).some((s) => s.fn === 'rev' && s.availableWorkers > 0)) {
-        if (Date.now() > deadline) throw new Error('C worker did not register');
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await until(
+        async () => (await adminStatus(g.address)).some((s) => s.fn === 'rev' && s.availableWorkers > 0),
+        5000,
+        { label: 'the C worker registered' },
+      );
       const client = createGearmanClient({ servers: [g.address], logger, preset: fast });
       const r = await client.submit('rev', 'abc\n', { timeoutMs: 5000 });
       expect(r.data.toString().trim()).toBe('cba');
@@ -132,17 +138,19 @@ describe('gearman client and worker against a real gearmand', () => {
       () => null,
       (e: unknown) => e,
     );
-    await new Promise((r) => setTimeout(r, 200));
+    const before = held.length;
+    await until(() => held.length > before, 10_000, { label: 'the worker running the slow job' });
     await g.restart();
     expect(await inflight).toMatchObject({
       code: 'gearops_job_failed',
       message: expect.stringContaining('lost mid-job'),
     });
-    const deadline = Date.now() + 10_000;
-    while (!(await adminStatus(g.address).catch(() => [])).some((s) => s.fn === 'echo' && s.availableWorkers > 0)) {
-      if (Date.now() > deadline) throw new Error('worker did not re-register after the restart');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    releaseHeld();
+    await until(
+      async () => (await adminStatus(g.address).catch(() => [])).some((s) => s.fn === 'echo' && s.availableWorkers > 0),
+      10_000,
+      { label: 'the worker registered again after the restart' },
+    );
     const r = await client.submit('echo', 'again', { timeoutMs: 5000 });
     expect(r.data.toString()).toBe('again');
     await client.close();

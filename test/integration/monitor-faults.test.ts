@@ -8,19 +8,14 @@ import { createSilentLogger } from '../../src/log.js';
 import type { ReplicationProbe } from '../../src/core/ports/replication.js';
 import { createReplicationMonitor, type ReplicationMonitor } from '../../src/monitor/monitor.js';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
+import { freePortRange } from '../helpers/gearmand.js';
+import { pollCycles, until } from '../helpers/wait.js';
 
-const until = async (what: () => boolean | Promise<boolean>, ms = 60_000, label = 'condition') => {
-  const deadline = Date.now() + ms;
-  while (!(await what())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const MASTER = 24500;
-const R2 = 24501; // server2: retries its master every 6 s, so it reconnects well after the master is back
-const R3 = 24502; // server3: applies every event 10 s after the master wrote it
+// One free range per run: the master, server2 (retries its master every 6 s, so it reconnects well after the master is
+// back) and server3 (applies every event 10 s after the master wrote it).
+let MASTER = 0;
+let R2 = 0;
+let R3 = 0;
 const DELAY_S = 10;
 
 describe('monitor faults on a real cluster: lag and a lost master', () => {
@@ -40,11 +35,13 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
     await probe.exec(node(port), 'STOP SLAVE');
     await probe.exec(node(port), `CHANGE MASTER TO ${options}`);
     await probe.exec(node(port), 'START SLAVE');
-    await until(() => replicating(port), 30_000, `replication on ${port} after CHANGE MASTER`);
+    await until(() => replicating(port), 30_000, { label: `replication on ${port} after CHANGE MASTER` });
   };
 
   beforeAll(async () => {
     f = await startFleet({ env: { GEAROPS_LAG_THRESHOLD_S: '2' } });
+    MASTER = await freePortRange(3);
+    [R2, R3] = [MASTER + 1, MASTER + 2];
     const r = await f.run(`/replica install demo master=server1 slaves=server2,server3 port=${MASTER} pool=yes`);
     expect(r.outcome.status, r.text).toBe('ok');
     probe = createReplicationProbe({
@@ -59,7 +56,7 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
           (await probe.exec(node(port), 'SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "app"'))
             .rows[0]?.[0] === '1',
         30_000,
-        `app.t on ${port}`,
+        { label: `app.t on ${port}` },
       );
     }
     // A replica notices a silent master after slave_net_timeout (60 s by default); 4 s, with a heartbeat every second so an idle master is not silent.
@@ -67,7 +64,7 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
     await changeMaster(R2, 'MASTER_CONNECT_RETRY=6, MASTER_HEARTBEAT_PERIOD=1');
     await changeMaster(R3, `MASTER_DELAY=${DELAY_S}, MASTER_HEARTBEAT_PERIOD=1`);
     await f.ctx.monitor!.start();
-    await sleep(2000);
+    await pollCycles(f.ctx.monitor!, 3);
     expect(alerts().map((a) => a.text)).toEqual([]);
   });
 
@@ -86,24 +83,26 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
     const writer = (async () => {
       while (writing) {
         await probe.exec(node(MASTER), `INSERT INTO app.t VALUES (${++rows})`);
-        await sleep(200);
+        await new Promise((r) => setTimeout(r, 200)); // the writer's pace, not a wait before an assertion
       }
     })();
     try {
-      await until(() => alerts().some((a) => a.text.includes(`server3:${R3}`)), 60_000, 'the lag alert');
+      await until(() => alerts().some((a) => a.text.includes(`server3:${R3}`)), 60_000, { label: 'the lag alert' });
       const parent = alerts().find((a) => a.text.includes(`server3:${R3}`))!;
-      expect(parent.msg.text).toMatch(/^🔴 demo: replica server3:24502 — replication lag — \d+ s behind the master$/);
+      expect(parent.msg.text).toMatch(
+        new RegExp(`^🔴 demo: replica server3:${R3} — replication lag — \\d+ s behind the master$`),
+      );
       expect(Number(/— (\d+) s behind/.exec(parent.msg.text)![1])).toBeGreaterThan(2);
       await until(
         () => thread(parent.ref.ts).some((p) => /^Lag grew: \d+ s → \d+ s behind the master$/.test(p.text)),
         60_000,
-        'a "Lag grew" reply',
+        { label: 'a "Lag grew" reply' },
       );
       // auto_offline (policies/demo.yml): the lagging replica leaves the READ pool, nothing else moves.
       await until(
         async () => (await poolTypes()).join(' ') === `${MASTER}:READ,WRITE ${R2}:READ ${R3}:offline`,
         30_000,
-        'the lagging replica out of the pool',
+        { label: 'the lagging replica out of the pool' },
       );
       expect(
         f.sink.posts
@@ -119,22 +118,24 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
     // No more writes: within the delay the replica applies what it holds and is idle (lag 0).
     await until(
       () =>
-        thread(parent.ref.ts).some((p) => /^✅ Resolved: replication lag on server3:24502 cleared after/.test(p.text)),
+        thread(parent.ref.ts).some((p) =>
+          new RegExp(`^✅ Resolved: replication lag on server3:${R3} cleared after`).test(p.text),
+        ),
       90_000,
-      'the lag resolved',
+      { label: 'the lag resolved' },
     );
     expect((await probe.exec(node(R3), 'SELECT COUNT(*) FROM app.t')).rows[0]?.[0]).toBe(String(rows));
     expect(f.sink.updates.some((u) => u.ref.ts === parent.ref.ts && /RESOLVED/.test(u.text))).toBe(true);
-    await until(
-      async () => (await poolTypes()).join(' ') === poolBefore.join(' '),
-      30_000,
-      'the replica back in the pool',
-    );
+    await until(async () => (await poolTypes()).join(' ') === poolBefore.join(' '), 30_000, {
+      label: 'the replica back in the pool',
+    });
     const replies = thread(parent.ref.ts).map((p) => p.text);
     expect(replies.filter((t) => /Resolved/.test(t))).toHaveLength(1);
     expect(
       replies.some((t) =>
-        /Pool: 127\.0\.0\.1:24502 offline → READ by the monitor — monitor: healthy and caught up/.test(t),
+        new RegExp(`Pool: 127\\.0\\.0\\.1:${R3} offline → READ by the monitor — monitor: healthy and caught up`).test(
+          t,
+        ),
       ),
     ).toBe(true);
     // One alert in all: no other node and no other kind showed up while server3 lagged.
@@ -151,17 +152,19 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
     const poolBefore = await poolTypes();
     const poolPosts = f.sink.posts.filter((p) => p.channel === 'CPOOL').length;
     await f.killSandbox('server1', 'demo', 'SIGKILL');
-    await until(() => fresh().some((a) => a.text.includes(`server1:${MASTER}`)), 60_000, 'an alert for the master');
-    // Both replicas retry in vain; let the monitor look a few more times.
+    await until(() => fresh().some((a) => a.text.includes(`server1:${MASTER}`)), 60_000, {
+      label: 'an alert for the master',
+    });
+    // Both replicas retry in vain; let the monitor look a few more times (below).
     await until(
       async () => {
         const s = await Promise.all([R2, R3].map((p) => probe.status(node(p))));
         return s.every((x) => x.ioRunning === 'Connecting' && (x.lastIoErrno ?? 0) > 0);
       },
       30_000,
-      'both IO threads failing',
+      { label: 'both IO threads failing' },
     );
-    await sleep(3000);
+    await pollCycles(f.ctx.monitor!, 4);
     const parent = fresh().find((a) => a.text.includes(`server1:${MASTER}`))!;
     expect(fresh().map((a) => a.text)).toEqual([parent.text]);
     // Normally titled "master lost"; if the monitor saw the master gone before the replicas did, its "unreachable" thread says so instead.
@@ -170,7 +173,9 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
     expect(saysLost()).toBe(true);
     if (/master lost/.test(parent.text))
       expect(parent.msg.text).toMatch(
-        /^🔴 demo: master server1:24500 — master lost \(every replica's IO thread is failing\) — Error 20(03|13): /,
+        new RegExp(
+          `^🔴 demo: master server1:${MASTER} — master lost \\(every replica's IO thread is failing\\) — Error 20(03|13): `,
+        ),
       );
     // The replicas' errors change (2013 while the master goes, 2003 after): the thread keeps the first, and says a change at most once (the "unreachable" case).
     expect(thread(parent.ref.ts).filter((p) => /The error changed/.test(p.text)).length).toBeLessThanOrEqual(
@@ -179,9 +184,12 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
 
     await f.startSandbox('server1', 'demo');
     await until(
-      () => thread(parent.ref.ts).some((p) => /^✅ Resolved: .* on server1:24500 cleared after/.test(p.text)),
+      () =>
+        thread(parent.ref.ts).some((p) =>
+          new RegExp(`^✅ Resolved: .* on server1:${MASTER} cleared after`).test(p.text),
+        ),
       90_000,
-      'the master incident resolved',
+      { label: 'the master incident resolved' },
     );
     // Resolved only once both replicas replicate from the master again.
     expect(await replicating(R2)).toBe(true);
@@ -192,9 +200,9 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
       await until(
         async () => (await probe.exec(node(port), 'SELECT COUNT(*) FROM app.t WHERE id = 100000')).rows[0]?.[0] === '1',
         30_000,
-        `the new row on ${port}`,
+        { label: `the new row on ${port}` },
       );
-    await sleep(2000);
+    await pollCycles(f.ctx.monitor!, 3);
     // Still the one alert, and the pool never moved: no IO alert took a replica out on the way back.
     expect(fresh().map((a) => a.msg.text)).toEqual([parent.msg.text]);
     expect(await poolTypes()).toEqual(poolBefore);
@@ -209,11 +217,9 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
     f.signalSandbox('server1', 'demo', 'SIGSTOP');
     try {
       // The monitor's probe times out on the master at once; the replicas' IO threads only after slave_net_timeout.
-      await until(
-        () => fresh().some((a) => a.text.includes(`server1:${MASTER}`)),
-        60_000,
-        'an alert for the hung master',
-      );
+      await until(() => fresh().some((a) => a.text.includes(`server1:${MASTER}`)), 60_000, {
+        label: 'an alert for the hung master',
+      });
       const parent = fresh().find((a) => a.text.includes(`server1:${MASTER}`))!;
       await until(
         async () => {
@@ -221,25 +227,28 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
           return s.every((x) => x.ioRunning !== 'Yes' && (x.lastIoErrno ?? 0) > 0);
         },
         60_000,
-        'both IO threads failing',
+        { label: 'both IO threads failing' },
       );
       const saysLost = () =>
         /master lost/.test(parent.text) || thread(parent.ref.ts).some((p) => /master lost/.test(p.text));
-      await until(saysLost, 30_000, 'the thread to say master lost');
-      await sleep(2000);
+      await until(saysLost, 30_000, { label: 'the thread to say master lost' });
+      await pollCycles(f.ctx.monitor!, 3);
       expect(fresh().map((a) => a.text)).toEqual([parent.text]);
     } finally {
       f.signalSandbox('server1', 'demo', 'SIGCONT');
     }
     const parent = fresh().find((a) => a.text.includes(`server1:${MASTER}`))!;
     await until(
-      () => thread(parent.ref.ts).some((p) => /^✅ Resolved: .* on server1:24500 cleared after/.test(p.text)),
+      () =>
+        thread(parent.ref.ts).some((p) =>
+          new RegExp(`^✅ Resolved: .* on server1:${MASTER} cleared after`).test(p.text),
+        ),
       90_000,
-      'the hung master resolved',
+      { label: 'the hung master resolved' },
     );
     expect(await replicating(R2)).toBe(true);
     expect(await replicating(R3)).toBe(true);
-    await sleep(2000);
+    await pollCycles(f.ctx.monitor!, 3);
     expect(fresh().map((a) => a.ref.ts)).toEqual([parent.ref.ts]);
     expect(await poolTypes()).toEqual(poolBefore);
     expect(await f.ctx.store!.incidents.listOpen()).toEqual([]);
@@ -266,25 +275,30 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
     const poolBefore = await poolTypes();
     try {
       await f.killSandbox('server1', 'demo', 'SIGKILL');
-      await until(() => fresh().some((a) => a.text.includes(`server1:${MASTER}`)), 60_000, 'an alert for the master');
+      await until(() => fresh().some((a) => a.text.includes(`server1:${MASTER}`)), 60_000, {
+        label: 'an alert for the master',
+      });
       await f.startSandbox('server1', 'demo');
       await until(
         async () => (await probe.status(node(MASTER)).catch(() => ({ reachable: false }))).reachable,
         30_000,
-        'the master back',
+        { label: 'the master back' },
       );
       // The replication account is locked as the master comes back: server2, retrying every 6 s, cannot get in.
       await probe.exec(node(MASTER), "ALTER USER 'rsandbox'@'%' ACCOUNT LOCK");
       const master = fresh().find((a) => a.text.includes(`server1:${MASTER}`))!;
       await until(
-        () => thread(master.ref.ts).some((p) => /^✅ Resolved: .* on server1:24500 cleared after/.test(p.text)),
+        () =>
+          thread(master.ref.ts).some((p) =>
+            new RegExp(`^✅ Resolved: .* on server1:${MASTER} cleared after`).test(p.text),
+          ),
         60_000,
-        'the master incident resolved after the grace',
+        { label: 'the master incident resolved after the grace' },
       );
       await until(
         () => fresh().some((a) => a.text.includes(`server2:${R2}`) && /IO thread stopped/.test(a.text)),
         30_000,
-        "server2's own IO alert",
+        { label: "server2's own IO alert" },
       );
       const stuck = fresh().find((a) => a.text.includes(`server2:${R2}`))!;
       // Its last error: the refused connection while the master was down, then the locked account at its next retry.
@@ -294,21 +308,25 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
           /Error (4151|1045): /.test(stuck.msg.text) ||
           thread(stuck.ref.ts).some((p) => /The error changed.*(4151|1045)/.test(p.text)),
         30_000,
-        "the locked account in server2's thread",
+        { label: "the locked account in server2's thread" },
       );
       expect((await probe.status(node(R2))).ioRunning).toBe('Connecting');
       await probe.exec(node(MASTER), "ALTER USER 'rsandbox'@'%' ACCOUNT UNLOCK");
       await until(
         () =>
           thread(stuck.ref.ts).some((p) =>
-            /^✅ Resolved: IO thread stopped on server2:24501 cleared after/.test(p.text),
+            new RegExp(`^✅ Resolved: IO thread stopped on server2:${R2} cleared after`).test(p.text),
           ),
         60_000,
-        'server2 resolved',
+        { label: 'server2 resolved' },
       );
       expect(await replicating(R2)).toBe(true);
-      await until(async () => (await poolTypes()).join(' ') === poolBefore.join(' '), 30_000, 'the pool as before');
-      await until(async () => (await f.ctx.store!.incidents.listOpen()).length === 0, 30_000, 'no open incident');
+      await until(async () => (await poolTypes()).join(' ') === poolBefore.join(' '), 30_000, {
+        label: 'the pool as before',
+      });
+      await until(async () => (await f.ctx.store!.incidents.listOpen()).length === 0, 30_000, {
+        label: 'no open incident',
+      });
     } finally {
       await probe.exec(node(MASTER), "ALTER USER 'rsandbox'@'%' ACCOUNT UNLOCK").catch(() => undefined);
       await own.stop();

@@ -14,10 +14,12 @@ import { createSilentLogger } from '../../src/log.js';
 import { createReplicationProbe } from '../../src/mysql/replication.js';
 import type { ReplicationProbe } from '../../src/core/ports/replication.js';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
-import { until } from '../helpers/wait.js';
+import { freePortRange } from '../helpers/gearmand.js';
+import { newLines, until } from '../helpers/wait.js';
 import { gearopsCommandArgs } from '../../src/package-info.js';
 
-const MASTER = 24800;
+// The master's port (its replicas: the next two), free on this run.
+let MASTER = 0;
 
 interface Console {
   name: string;
@@ -38,7 +40,8 @@ describe('monitor takeover between bot instances', () => {
         ...f.env,
         GEAROPS_ALERT_CHANNEL: 'CALERTS',
         GEAROPS_MONITOR_INTERVAL_MS: '300',
-        GEAROPS_LOG_LEVEL: 'silent',
+        // Debug: each poll cycle logs a line, which is how the test gives the other instance its chances.
+        GEAROPS_LOG_LEVEL: 'debug',
         HOME: home,
       },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -58,6 +61,7 @@ describe('monitor takeover between bot instances', () => {
 
   beforeAll(async () => {
     f = await startFleet();
+    MASTER = await freePortRange(3);
     home = mkdtempSync(join(tmpdir(), 'gearops-takeover-home-'));
     const r = await f.run(`/replica install demo master=server1 slaves=server2,server3 port=${MASTER}`);
     expect(r.outcome.status, r.text).toBe('ok');
@@ -86,10 +90,10 @@ describe('monitor takeover between bot instances', () => {
     await until(() => [a, b].every((c) => c.out().includes('gearops console as')), 30_000);
     await probe.stopReplication({ address: '127.0.0.1', port: MASTER + 1 }, 'io');
     await until(() => alerted(a, `server2:${MASTER + 1}`) || alerted(b, `server2:${MASTER + 1}`), 20_000);
-    // Give the other one a few cycles: it must stay silent.
-    await new Promise((r) => setTimeout(r, 1500));
     const holder = alerted(a, `server2:${MASTER + 1}`) ? a : b;
     const other = holder === a ? b : a;
+    // Give the other one a few cycles: it must stay silent.
+    await newLines(other.out, /"event":"monitor_cycle"/, 3);
     expect(alerted(other, `server2:${MASTER + 1}`)).toBe(false);
 
     const gone = new Promise((r) => holder.child.once('exit', r));

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../src/log.js';
 import { ErrorCode, isGearopsError } from '../../src/errors.js';
 import { createMysqlStore } from '../../src/mysql/store.js';
-import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
+import type { MariadbProcess } from '../../src/launch/mariadb.js';
 import type { CommandOutcome } from '../../src/core/ports/commands.js';
 import type { PoolChange, Store } from '../../src/core/ports/store.js';
 import { renderText } from '../../src/core/message.js';

@@ -5,11 +5,34 @@ import { createLogger, createSilentLogger } from '../../src/log.js';
 import { ErrorCode, isGearopsError } from '../../src/errors.js';
 import { createMysqlStore } from '../../src/mysql/store.js';
 import type { Store } from '../../src/core/ports/store.js';
-import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
+import type { MariadbProcess } from '../../src/launch/mariadb.js';
 import { createPoolReader } from '../../src/pool/index.js';
+import { createPoolSource, type PoolSource } from '../../src/mysql/pool-reader-source.js';
 import { startMariadb } from '../helpers/mariadb.js';
+import { until } from '../helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * The real source over `url`, counting the reads that answered; while `hold` is set, a read waits until it is
+ * cleared and then fails (a server that does not answer).
+ */
+function watchedSource(url: string): PoolSource & { reads: number; hold: boolean } {
+  const real = createPoolSource(url);
+  const s = {
+    reads: 0,
+    hold: false,
+    async read() {
+      if (s.hold) {
+        await until(() => !s.hold, 60_000);
+        throw new Error('held read released');
+      }
+      const rows = await real.read();
+      s.reads++;
+      return rows;
+    },
+    close: () => real.close(),
+  };
+  return s;
+}
 
 async function tally(pick: () => Promise<{ host: string }>, n: number): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
@@ -51,25 +74,29 @@ describe('pickServer (application library) against the real nodes table', () => 
   });
 
   it('follows changes on refresh, and the background refresh picks them up by itself', async () => {
-    const reader = createPoolReader({ url: db.url, refreshMs: 100 });
+    const source = watchedSource(db.url);
+    const reader = createPoolReader({ source, refreshMs: 100 });
     await reader.pickServer('READ');
     await store.pool.set('r2', 3307, [], 'U', 'maintenance');
     await reader.refresh();
     expect((await tally(() => reader.pickServer('READ'), 100)).has('r2')).toBe(false);
     await store.pool.set('r2', 3307, ['READ'], 'U', 'back');
-    await sleep(400);
+    // Two reads of the timer's after the change (the first may have begun before it); nobody calls refresh().
+    const seen = source.reads;
+    await until(() => source.reads >= seen + 2, 10_000);
     expect((await tally(() => reader.pickServer('READ'), 200)).has('r2')).toBe(true);
     await reader.close();
   });
 
   it('answers "no WRITE server in the pool" when none is, and finds one added since without waiting for the timer', async () => {
-    const reader = createPoolReader({ url: db.url, refreshMs: 60_000 });
+    let skew = 0;
+    const reader = createPoolReader({ url: db.url, refreshMs: 60_000, now: () => Date.now() + skew });
     await store.pool.set('m1', 3306, ['READ'], 'U', 'failover drill');
     const err = await reader.pickServer('WRITE').catch((e: unknown) => e);
     expect(isGearopsError(err, ErrorCode.NotFound)).toBe(true);
     expect((err as Error).message).toBe('no WRITE server in the pool');
     await store.pool.set('m1', 3306, ['READ', 'WRITE'], 'U', 'drill over');
-    await sleep(1100); // the on-demand re-read is limited to once a second
+    skew += 1100; // the on-demand re-read is limited to once a second
     expect((await reader.pickServer('WRITE')).host).toBe('m1');
     await reader.close();
   });
@@ -93,24 +120,30 @@ describe('pickServer (application library) against the real nodes table', () => 
         cb();
       },
     });
+    let failed = 0;
+    let skew = 0;
+    const source = watchedSource(db.url);
     const reader = createPoolReader({
-      url: db.url,
+      source,
       refreshMs: 100,
       maxStaleMs: 2000,
       logger: createLogger({ level: 'info', destination: sink }),
+      onError: () => failed++,
+      now: () => Date.now() + skew,
     });
     expect((await reader.pickServer('WRITE')).host).toBe('m1');
     await db.kill();
-    await sleep(500); // several background refreshes fail meanwhile
-    const t0 = Date.now();
+    await until(() => failed >= 3, 10_000); // several background refreshes fail meanwhile
+    // Served from the cache, not waiting on connects: every pick answers while a refresh hangs.
+    source.hold = true;
     const during = await tally(() => reader.pickServer('READ'), 30);
-    expect(Date.now() - t0).toBeLessThan(500); // served from cache, not waiting on connects
+    source.hold = false;
     expect([...during.keys()].sort()).toEqual(['m1', 'r1', 'r2']);
     const failures = lines.filter((l) => l.includes('pool_refresh_failed'));
     expect(failures).toHaveLength(1);
     expect(failures[0]).not.toMatch(/root:/); // no credentials in the log line
 
-    await sleep(2000); // past maxStaleMs
+    skew += 2100; // past maxStaleMs
     const stale = await reader.pickServer('READ').catch((e: unknown) => e);
     expect(isGearopsError(stale, ErrorCode.StoreUnavailable)).toBe(true);
     expect((stale as Error).message).toMatch(/pool list is \d+ s old and MySQL is not answering/);

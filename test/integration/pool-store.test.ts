@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../src/log.js';
 import { createMysqlStore } from '../../src/mysql/store.js';
-import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
+import type { MariadbProcess } from '../../src/launch/mariadb.js';
 import type { Store } from '../../src/core/ports/store.js';
 import { loadPolicyFile } from '../../src/core/policy/index.js';
 import { createPoolCommand } from '../../commands/pool.js';

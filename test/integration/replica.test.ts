@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
+import { freePortRange } from '../helpers/gearmand.js';
 import { until } from '../helpers/wait.js';
 import { createReplicationProbe } from '../../src/mysql/replication.js';
 import type { ClusterCredentials } from '../../src/core/ports/credentials.js';
@@ -24,42 +25,47 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
     JSON.parse(readFileSync(join(f.root, 'bot.state', 'clusters', `${cluster}.json`), 'utf8')) as ClusterCredentials;
   const adminProbe = (cluster: string) =>
     createReplicationProbe({ credentials: credsOf(cluster).admin, logger: f.ctx.logger });
+  // Free ports of this run: demo's master and replicas at P, P + 1, P + 2; c3's at Q = P + 3 and Q + 1.
+  let P = 0;
+  let Q = 0;
   beforeAll(async () => {
     f = await startFleet({ env: { GEAROPS_SANDBOX_DEMO_CREDENTIALS: '0' } });
+    P = await freePortRange(5);
+    Q = P + 3;
   });
   afterAll(async () => {
     await f?.stop();
   });
 
   it('installs a master and two replicas, proves replication, and records the cluster', async () => {
-    const { outcome, text } = await f.run('/replica install demo master=server1 slaves=server2,server3 port=24100');
+    const { outcome, text } = await f.run(`/replica install demo master=server1 slaves=server2,server3 port=${P}`);
     expect(outcome.status, text).toBe('ok');
     expect(text).toMatch(/cluster demo ready/);
     const c = await f.ctx.store!.clusters.get('demo');
     expect(c?.nodes.map((n) => [n.host, n.port, n.role])).toEqual([
-      ['server1', 24100, 'master'],
-      ['server2', 24101, 'replica'],
-      ['server3', 24102, 'replica'],
+      ['server1', P, 'master'],
+      ['server2', P + 1, 'replica'],
+      ['server3', P + 2, 'replica'],
     ]);
     const probe = adminProbe('demo');
-    await probe.exec({ address: '127.0.0.1', port: 24100 }, 'CREATE DATABASE t1');
-    await probe.exec({ address: '127.0.0.1', port: 24100 }, 'CREATE TABLE t1.x (id INT PRIMARY KEY)');
-    await probe.exec({ address: '127.0.0.1', port: 24100 }, 'INSERT INTO t1.x VALUES (1), (2)');
-    const check = await probe.verifyReplication({ address: '127.0.0.1', port: 24100 }, [
-      { address: '127.0.0.1', port: 24101 },
-      { address: '127.0.0.1', port: 24102 },
+    await probe.exec({ address: '127.0.0.1', port: P }, 'CREATE DATABASE t1');
+    await probe.exec({ address: '127.0.0.1', port: P }, 'CREATE TABLE t1.x (id INT PRIMARY KEY)');
+    await probe.exec({ address: '127.0.0.1', port: P }, 'INSERT INTO t1.x VALUES (1), (2)');
+    const check = await probe.verifyReplication({ address: '127.0.0.1', port: P }, [
+      { address: '127.0.0.1', port: P + 1 },
+      { address: '127.0.0.1', port: P + 2 },
     ]);
     expect(check.every((v) => v.ok)).toBe(true);
-    for (const port of [24101, 24102])
+    for (const port of [P + 1, P + 2])
       expect((await probe.exec({ address: '127.0.0.1', port }, 'SELECT COUNT(*) AS n FROM t1.x')).rows).toEqual([
         ['2'],
       ]);
     // Even a statement that got past /replica sql's checks could not read the host's files.
+    expect((await probe.exec({ address: '127.0.0.1', port: P }, "SELECT LOAD_FILE('/etc/passwd') AS f")).rows).toEqual([
+      ['NULL'],
+    ]);
     expect(
-      (await probe.exec({ address: '127.0.0.1', port: 24100 }, "SELECT LOAD_FILE('/etc/passwd') AS f")).rows,
-    ).toEqual([['NULL']]);
-    expect(
-      (await probe.exec({ address: '127.0.0.1', port: 24100 }, 'SELECT @@secure_file_priv AS d')).rows[0]?.[0],
+      (await probe.exec({ address: '127.0.0.1', port: P }, 'SELECT @@secure_file_priv AS d')).rows[0]?.[0],
     ).toMatch(/\/server1\/demo\/files\/?$/);
     await probe.close();
   });
@@ -67,11 +73,11 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
   it('/replica sql shows a wide result (SHOW SLAVE STATUS) one column per line on every node', async () => {
     const { outcome, text } = await f.run('/replica sql demo SHOW SLAVE STATUS');
     expect(outcome.status, text).toBe('ok');
-    expect(text).toMatch(/\*master server1:24100\*\n\(no rows\)/);
-    for (const r of ['server2:24101', 'server3:24102']) {
+    expect(text).toMatch(new RegExp(String.raw`\*master server1:${P}\*\n\(no rows\)`));
+    for (const r of [`server2:${P + 1}`, `server3:${P + 2}`]) {
       const part = text.slice(text.indexOf(`*replica ${r}*`));
       expect(part).toMatch(/^ +Slave_IO_Running: Yes$/m);
-      expect(part).toMatch(/^ +Master_Port: 24100$/m);
+      expect(part).toMatch(new RegExp(String.raw`^ +Master_Port: ${P}$`, 'm'));
     }
   });
 
@@ -91,7 +97,7 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
       credentials: { user: 'msandbox', password: 'msandbox' },
       logger: f.ctx.logger,
     });
-    expect((await publicProbe.status({ address: '127.0.0.1', port: 24100 })).error).toMatch(/Access denied/);
+    expect((await publicProbe.status({ address: '127.0.0.1', port: P })).error).toMatch(/Access denied/);
     await publicProbe.close();
     // Each worker keeps them too (0600), for later jobs of that cluster.
     const kept = join(f.root, 'server2.state', 'sandboxes', 'clusters', 'demo.json');
@@ -133,7 +139,7 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
       credentials: createFileCredentialStore(join(f.root, 'bot.state')),
       logger: f.ctx.logger,
     });
-    const node = { address: '127.0.0.1', port: 24100, cluster: 'demo' };
+    const node = { address: '127.0.0.1', port: P, cluster: 'demo' };
     const ro = { readOnly: true as const, maxStatementTimeS: 5 };
     const inside = (await probe.exec(node, 'SELECT @@in_transaction AS t, @@max_statement_time AS m', ro)).rows;
     expect(inside.map((r) => r.map(Number))).toEqual([[1, 5]]);
@@ -148,14 +154,18 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
   it('shows a broken replica in /replica status with its error', async () => {
     const probe = adminProbe('demo');
     // A row only the replica has, then the same key on the master: the replica's SQL thread stops with 1062.
-    await probe.exec({ address: '127.0.0.1', port: 24102 }, 'INSERT INTO t1.x VALUES (3)');
-    await probe.exec({ address: '127.0.0.1', port: 24100 }, 'INSERT INTO t1.x VALUES (3)');
-    await until(async () => (await probe.status({ address: '127.0.0.1', port: 24102 })).sqlRunning !== 'Yes', 10_000);
+    await probe.exec({ address: '127.0.0.1', port: P + 2 }, 'INSERT INTO t1.x VALUES (3)');
+    await probe.exec({ address: '127.0.0.1', port: P }, 'INSERT INTO t1.x VALUES (3)');
+    await until(async () => (await probe.status({ address: '127.0.0.1', port: P + 2 })).sqlRunning !== 'Yes', 10_000);
     const { outcome, text } = await f.run('/replica status demo');
     expect(outcome.status).toBe('ok');
-    expect(text).toMatch(/✗ BROKEN +replica +server3 127\.0\.0\.1:24102 .* Yes +No .*SQL 1062: .*Duplicate entry '3'/);
+    expect(text).toMatch(
+      new RegExp(
+        String.raw`✗ BROKEN +replica +server3 127\.0\.0\.1:${P + 2} .* Yes +No .*SQL 1062: .*Duplicate entry '3'`,
+      ),
+    );
     expect(text).toMatch(/1 broken node/);
-    await probe.skipOneEvent({ address: '127.0.0.1', port: 24102 });
+    await probe.skipOneEvent({ address: '127.0.0.1', port: P + 2 });
     await probe.close();
   });
 
@@ -166,7 +176,7 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
       ['/replica install c2 master=server1 slaves=nohost', /nohost: no worker is registered/],
       ['/replica install c2 master=server1 slaves=server1', /server1 is named twice/],
       ['/replica install c2 master=server1 slaves=server2 version=5.1', /version 5\.1 is not available/],
-      ['/replica install c2 master=server1 slaves=server2 port=24100', /port 24100 is taken/],
+      [`/replica install c2 master=server1 slaves=server2 port=${P}`, new RegExp(String.raw`port ${P} is taken`)],
       ['/replica install c2 master=server1', /slaves=.* is missing/],
       ['/replica install C2; master=server1 slaves=server2', /not a cluster name/],
     ];
@@ -182,7 +192,7 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
   it('diagnoses a host', async () => {
     const { text } = await f.run('/replica diagnose server2');
     expect(text).toMatch(/10\.11\.\d+ +mariadb/);
-    expect(text).toMatch(/demo +10\.11\.\d+ +24101 +running/);
+    expect(text).toMatch(new RegExp(String.raw`demo +10\.11\.\d+ +${P + 1} +running`));
   });
 
   it('asks before removing, then stops every node and deletes it', async () => {
@@ -202,38 +212,44 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
   });
 
   it('with pool=yes fills the pool, and remove takes the nodes out of it first, each change announced', async () => {
-    const installed = await f.run('/replica install c3 master=server1 slaves=server2 port=24110 pool=yes');
+    const installed = await f.run(`/replica install c3 master=server1 slaves=server2 port=${Q} pool=yes`);
     expect(installed.outcome.status, installed.text).toBe('ok');
     expect((await f.run('/pool add db9:3306 READ kept')).outcome.status).toBe('ok');
     const pool = async () =>
       (await f.ctx.store!.pool.list()).map((n) => `${n.host}:${n.port}:${n.type.join(',')}`).sort();
-    expect(await pool()).toEqual(['127.0.0.1:24110:READ,WRITE', '127.0.0.1:24111:READ', 'db9:3306:READ']);
+    expect(await pool()).toEqual([`127.0.0.1:${Q}:READ,WRITE`, `127.0.0.1:${Q + 1}:READ`, 'db9:3306:READ']);
     const announced = () => f.sink.posts.filter((p) => p.channel === 'CPOOL').map((p) => showMentions(p.msg.text));
     expect(announced()).toEqual(
       expect.arrayContaining([
         expect.stringMatching(
-          /^Pool: 127\.0\.0\.1:24110 not in pool → READ,WRITE by <@U1> — \/replica install c3 pool=yes$/,
+          new RegExp(
+            String.raw`^Pool: 127\.0\.0\.1:${Q} not in pool → READ,WRITE by <@U1> — /replica install c3 pool=yes$`,
+          ),
         ),
-        expect.stringMatching(/^Pool: 127\.0\.0\.1:24111 not in pool → READ by/),
+        expect.stringMatching(new RegExp(String.raw`^Pool: 127\.0\.0\.1:${Q + 1} not in pool → READ by`)),
       ]),
     );
 
     const asked = await f.run('/replica remove c3');
     expect(asked.outcome.status).toBe('refused');
     expect(asked.text).toMatch(
-      /takes 127\.0\.0\.1:24110 \(READ,WRITE\), 127\.0\.0\.1:24111 \(READ\) out of the load-balancer pool/,
+      new RegExp(
+        String.raw`takes 127\.0\.0\.1:${Q} \(READ,WRITE\), 127\.0\.0\.1:${Q + 1} \(READ\) out of the load-balancer pool`,
+      ),
     );
     expect(await pool()).toHaveLength(3);
 
     const removed = await f.run('/replica remove c3', { yes: true });
     expect(removed.outcome.status, removed.text).toBe('ok');
     expect(removed.text).toMatch(
-      /Taken out of the pool: 127\.0\.0\.1:24110, 127\.0\.0\.1:24111\. ⚠ The pool now has no WRITE server\./,
+      new RegExp(
+        String.raw`Taken out of the pool: 127\.0\.0\.1:${Q}, 127\.0\.0\.1:${Q + 1}\. ⚠ The pool now has no WRITE server\.`,
+      ),
     );
     expect(await pool()).toEqual(['db9:3306:READ']);
     expect(announced().filter((t) => t.includes('→ not in pool'))).toEqual([
-      'Pool: 127.0.0.1:24110 READ,WRITE → not in pool by <@U1> — /replica remove c3',
-      'Pool: 127.0.0.1:24111 READ → not in pool by <@U1> — /replica remove c3',
+      `Pool: 127.0.0.1:${Q} READ,WRITE → not in pool by <@U1> — /replica remove c3`,
+      `Pool: 127.0.0.1:${Q + 1} READ → not in pool by <@U1> — /replica remove c3`,
     ]);
     const history = await f.ctx.store!.pool.history(10);
     expect(
@@ -241,7 +257,7 @@ describe('/replica with real workers and MariaDB sandboxes', () => {
         .filter((h) => h.reason === '/replica remove c3')
         .map((h) => `${h.host}:${h.port} ${h.before?.join(',')} -> ${h.after}`)
         .sort(),
-    ).toEqual(['127.0.0.1:24110 READ,WRITE -> null', '127.0.0.1:24111 READ -> null']);
+    ).toEqual([`127.0.0.1:${Q} READ,WRITE -> null`, `127.0.0.1:${Q + 1} READ -> null`]);
     for (const h of ['server1', 'server2']) expect(existsSync(join(f.root, h, 'c3'))).toBe(false);
   });
 });

@@ -50,7 +50,7 @@ describe('replication control on a real MariaDB master and replica', () => {
     const ms = await control.gtidState(node(m));
     expect(ms).toMatchObject({ serverId: 1, replicating: false, logBin: true, logSlaveUpdates: true, relayBacklog: 0 });
     expect(ms.binlogPos).toMatch(/^0-1-\d+$/);
-    await until(async () => (await control.gtidState(node(r))).slavePos === ms.binlogPos, 10_000, 20);
+    await until(async () => (await control.gtidState(node(r))).slavePos === ms.binlogPos, 10_000, { every: 20 });
     const rs = await control.gtidState(node(r));
     expect(rs).toMatchObject({
       serverId: 2,
@@ -143,7 +143,9 @@ describe('replication control on a real MariaDB master and replica', () => {
     await control.pointAt(node(m), { address: r.address, port: r.port }, { slavePosFromBinlog: true });
     await control.startReplication(node(m));
     await r.sql("INSERT INTO app.t VALUES (5, 'after')");
-    await until(async () => (await m.sql('SELECT v FROM app.t WHERE id = 5')).trim() === 'after', 10_000, 20);
+    await until(async () => (await m.sql('SELECT v FROM app.t WHERE id = 5')).trim() === 'after', 10_000, {
+      every: 20,
+    });
     const [ms, rs] = [await control.gtidState(node(m)), await control.gtidState(node(r))];
     expect(rs).toMatchObject({ replicating: false, readOnly: false });
     expect(ms).toMatchObject({ replicating: true, readOnly: true, master: { port: r.port }, masterUser: 'repl' });

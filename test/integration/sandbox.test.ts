@@ -25,7 +25,7 @@ import type { Capability } from '../../src/worker/capability.js';
 import type { JobEvent } from '../../src/core/payload.js';
 import { createSandboxCapabilities, stopAllSandboxes } from '../../src/worker/sandbox/index.js';
 import { findBuilds } from '../../src/worker/sandbox/builds.js';
-import { freePort } from '../../src/demo/gearmand-process.js';
+import { freePort } from '../../src/launch/free-port.js';
 import { until } from '../helpers/wait.js';
 import { seal } from '../../src/core/sealed.js';
 import { DEMO_CREDENTIALS, type ClusterCredentials } from '../../src/core/ports/credentials.js';

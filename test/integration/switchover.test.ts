@@ -112,12 +112,12 @@ describe('/replica switchover on real replication', () => {
     const before = await demo();
     const old = master(before);
     const writer = startWriter(f, before);
-    await until(() => writer.acked.length >= 50, 30_000, 20);
+    await until(() => writer.acked.length >= 50, 30_000, { every: 20 });
     const { outcome, text } = await f.run('/replica switchover demo', { yes: true });
     expect(outcome.status, text).toBe('ok');
     const switched = writer.acked.length;
     // The application finds the new master through the pool and goes on writing there.
-    await until(() => writer.acked.length >= switched + 50, 30_000, 20);
+    await until(() => writer.acked.length >= switched + 50, 30_000, { every: 20 });
     await writer.stop();
 
     const after = await demo();
@@ -148,7 +148,7 @@ describe('/replica switchover on real replication', () => {
         return counts.every((c) => c[0]![0] === String(rows.size));
       },
       30_000,
-      50,
+      { every: 50 },
     );
     for (const n of after.nodes) {
       const s = await probe.status(at(n));
@@ -282,7 +282,7 @@ describe('/replica switchover on real replication', () => {
     const newMaster = plain.find((s) => key(s) === key(now))!;
     await newMaster.sql('INSERT INTO app.t VALUES (2)');
     for (const s of plain)
-      await until(async () => (await s.sql('SELECT COUNT(*) FROM app.t')).trim() === '2', 15_000, 20);
+      await until(async () => (await s.sql('SELECT COUNT(*) FROM app.t')).trim() === '2', 15_000, { every: 20 });
     // The old master replicates from the new one with the entry's replication account, read-only.
     expect(await plain[0]!.sql('SELECT @@read_only')).toMatch(/^1/);
     const slave = await plain[0]!.sql('SHOW SLAVE STATUS');

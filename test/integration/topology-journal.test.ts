@@ -3,7 +3,7 @@ import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../src/log.js';
 import { createMysqlStore } from '../../src/mysql/store.js';
-import type { MariadbProcess } from '../../src/mysql/mariadb-process.js';
+import type { MariadbProcess } from '../../src/launch/mariadb.js';
 import type { ChangeJournal, Store } from '../../src/core/ports/store.js';
 import { startMariadb } from '../helpers/mariadb.js';
 

@@ -15,7 +15,7 @@ import { createGearmanClient } from '../../src/gearman/client.js';
 import { createGearmanWorker } from '../../src/gearman/worker.js';
 import { signJob } from '../../src/core/payload.js';
 import type { Dispatcher } from '../../src/core/ports/dispatcher.js';
-import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-process.js';
+import { startWorkerProcess, type WorkerProcess } from '../../src/launch/worker.js';
 import { startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
 import { until } from '../helpers/wait.js';
 

@@ -14,8 +14,8 @@ import { createSilentLogger } from '../../src/log.js';
 import { createGearmanDispatcher } from '../../src/gearman/dispatcher.js';
 import type { Dispatcher } from '../../src/core/ports/dispatcher.js';
 import type { Requester } from '../../src/core/payload.js';
-import { startWorkerProcess, type WorkerProcess } from '../../src/demo/worker-process.js';
-import { startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
+import { startWorkerProcess, type WorkerProcess } from '../../src/launch/worker.js';
+import { freePort, startGearmand, type GearmandHandle } from '../helpers/gearmand.js';
 
 const exec = promisify(execFile);
 const logger = createSilentLogger();
@@ -102,7 +102,7 @@ describe('a worker process with its own policy and filesystem, behind a real gea
     const install = await d.submit({
       capability: 'sandbox.install',
       host: 'server1',
-      args: { name: 'bobs', cluster: 'bobs', port: 24991, serverId: 1, role: 'master' },
+      args: { name: 'bobs', cluster: 'bobs', port: await freePort(), serverId: 1, role: 'master' },
       requester: bob,
     });
     expect(install.ok).toBe(false);

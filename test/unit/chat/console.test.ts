@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createConsoleChat } from '../../../src/chat/console/console-chat.js';
-import { runConsoleLine } from '../../../src/chat/console/run-console.js';
+import { runConsoleLine } from '../../../src/chat/console/console-session.js';
 import type { CommandInvocation, CommandRouter } from '../../../src/core/ports/commands.js';
 import { textMessage } from '../../../src/core/message.js';
 

@@ -130,9 +130,8 @@ describe('the Promote button', () => {
 
   it('is denied to a user the policy does not allow, naming the rule', async () => {
     const b = button(nobody);
-    const out = await b.run();
-    expect(out.status).toBe('denied');
-    expect(b.rec.ephemerals[0]).toMatch(/dba-changes/);
+    // The handler throws the coded denial (authorize); the router answers it ("Denied: …") with the rule.
+    await expect(b.run()).rejects.toMatchObject({ code: 'gearops_policy_denied', data: { rule: 'dba-changes' } });
     expect(b.s.w.journal.rows).toEqual([]);
   });
 

@@ -14,7 +14,7 @@ import type { ChatSink } from '../../../src/core/ports/chat.js';
 import type { Principal } from '../../../src/core/ports/commands.js';
 import type { Decision, PolicyAction, PolicyPrincipal } from '../../../src/core/ports/policy.js';
 import type { PoolChange, PoolNode, PoolStore } from '../../../src/core/ports/store.js';
-import { createFakePolicy, createRecordingReply, memoryMoveWrite } from '../fakes/ports.js';
+import { createFakePolicy, createRecordingReply, memoryMoveWrite, routed } from '../fakes/ports.js';
 
 /** An in-memory PoolStore that counts every call, so "changes nothing" is checkable. */
 function createFakePoolStore(initial: PoolNode[] = []) {
@@ -123,7 +123,14 @@ function setup(
   });
   const run = async (text: string, source: 'slack' | 'console' = 'slack') => {
     const rec = createRecordingReply(opts.channel ?? 'COPS', { confirm: opts.confirm ?? true });
-    const out = await cmd.handle({ command: 'pool', text, principal, reply: rec.reply, source, requestId: 'r1' });
+    const out = await routed(cmd, policy).handle({
+      command: 'pool',
+      text,
+      principal,
+      reply: rec.reply,
+      source,
+      requestId: 'r1',
+    });
     return { out, rec };
   };
   return { cmd, pool, sink, checks, run };

@@ -9,7 +9,13 @@ import type { NodeAddress } from '../../../src/core/ports/replication.js';
 import type { ClusterNode, ClusterRecord, ClusterStore, PoolNode } from '../../../src/core/ports/store.js';
 import { loadPolicyFile } from '../../../src/core/policy/index.js';
 import { writersOf } from '../../../src/core/pool-move.js';
-import { createFakePolicy, createMemoryChangeJournal, createRecordingReply, memoryMoveWrite } from '../fakes/ports.js';
+import {
+  createFakePolicy,
+  createMemoryChangeJournal,
+  createRecordingReply,
+  memoryMoveWrite,
+  routed,
+} from '../fakes/ports.js';
 
 const key = (n: { address: string; port: number }) => `${n.address}:${n.port}`;
 const node = (i: number, role: ClusterNode['role']): ClusterNode => ({
@@ -122,8 +128,9 @@ function world(opts: { fail?: { call: string; node?: string }; catchUp?: boolean
   const announced: string[] = [];
   const run = (line: string, o: { policy?: ReturnType<typeof createFakePolicy>; user?: string } = {}) => {
     const rec = createRecordingReply('C1', { confirm: true });
+    const policy = o.policy ?? createFakePolicy({ allowActions: ['replica.switchover'] });
     const cmd = createSwitchoverCommand({
-      policy: o.policy ?? createFakePolicy({ allowActions: ['replica.switchover'] }),
+      policy,
       clusters,
       probe: { verifyReplication: async (_m, rs) => rs.map((r) => ({ node: r, ok: true, detail: 'arrived' })) },
       control,
@@ -145,7 +152,16 @@ function world(opts: { fail?: { call: string; node?: string }; catchUp?: boolean
       source: 'console' as const,
       requestId: 'r1',
     };
-    return cmd(inv, line.split(/\s+/).slice(1)).then((outcome) => ({ outcome, rec }));
+    // Behind the router, as the transports run it: it answers a thrown denial.
+    const mod = {
+      name: 'replica',
+      description: '',
+      usage: '',
+      handle: (i: Parameters<typeof cmd>[0]) => cmd(i, line.split(/\s+/).slice(1)),
+    };
+    return routed(mod, policy)
+      .handle(inv)
+      .then((outcome) => ({ outcome, rec }));
   };
   return { sim, calls, violations, rows, journal, announced, run, saved: () => saved };
 }

@@ -8,7 +8,7 @@ import type { ReplicationProbe } from '../../../src/core/ports/replication.js';
 import type { ChatSink } from '../../../src/core/ports/chat.js';
 import type { PolicyAction } from '../../../src/core/ports/policy.js';
 import type { ClusterRecord, ClusterStore, PoolChange, PoolNode, PoolStore } from '../../../src/core/ports/store.js';
-import { createFakePolicy, createRecordingReply } from '../fakes/ports.js';
+import { createFakePolicy, createRecordingReply, routed } from '../fakes/ports.js';
 
 describe('parseInstall', () => {
   it('parses the full form and rejects bad input with a reason', () => {
@@ -183,9 +183,10 @@ describe('/replica remove of a cluster whose nodes are in the pool', () => {
     const chat = {
       post: async (_c: string, m: ChatMessage) => void posts.push(showMentions(m.text)),
     } as unknown as ChatSink;
+    const policy = createFakePolicy({ allowActions: opts.allow });
     const cmd = createReplicaCommand({
       dispatcher,
-      policy: createFakePolicy({ allowActions: opts.allow }),
+      policy,
       clusters,
       pool,
       chat,
@@ -195,7 +196,7 @@ describe('/replica remove of a cluster whose nodes are in the pool', () => {
     });
     const rec = createRecordingReply('C1', { confirm: true });
     const run = () =>
-      cmd.handle({
+      routed(cmd, policy).handle({
         command: 'replica',
         text: 'remove c1',
         principal: { userId: 'U1', channelId: 'C1', roles: [] },

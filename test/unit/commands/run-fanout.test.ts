@@ -240,7 +240,7 @@ describe('/run over many hosts', () => {
     });
     const { run } = setup(f.d);
     const { rec, out } = run('all uptime');
-    await until(() => rec.updates.some((u) => /1 running · 2 done · 0 failed/.test(u.text)), 5000, 5);
+    await until(() => rec.updates.some((u) => /1 running · 2 done · 0 failed/.test(u.text)), 5000, { every: 5 });
     expect(rec.updates.at(-1)!.text).toContain('waiting for server3');
     release();
     expect((await out).status).toBe('failed');

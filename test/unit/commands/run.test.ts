@@ -5,7 +5,7 @@ import { ErrorCode, GearopsError } from '../../../src/errors.js';
 import { createSilentLogger } from '../../../src/log.js';
 import { until } from '../../helpers/wait.js';
 import type { Dispatcher, JobRequest, JobResult } from '../../../src/core/ports/dispatcher.js';
-import { createFakePolicy, createRecordingReply } from '../fakes/ports.js';
+import { createFakePolicy, createRecordingReply, routed } from '../fakes/ports.js';
 
 function value(output: string, over: Partial<RunValue> = {}): RunValue {
   return {
@@ -75,7 +75,7 @@ function setup(dispatcher: Dispatcher, previewChars = 2500, maxConcurrent = 2) {
     previewChars,
     updateEveryMs: 0,
   });
-  return cmd;
+  return routed(cmd, policy);
 }
 
 /** The command as a bot of version 1.2.0 runs it. */

@@ -17,7 +17,7 @@ import { inertText } from '../../../src/gearman/dispatcher.js';
 import { FrameRefusedError, Packet, PacketDecoder } from '../../../src/gearman/protocol.js';
 import { createSilentLogger } from '../../../src/log.js';
 import { createServerInstances } from '../../../src/worker/nonce-file.js';
-import { createFakePolicy, createRecordingReply, fakeCluster, memoryMoveWrite } from '../fakes/ports.js';
+import { createFakePolicy, createRecordingReply, fakeCluster, memoryMoveWrite, routed } from '../fakes/ports.js';
 import { execFileSync } from 'node:child_process';
 import { createReplicaCommand } from '../../../commands/replica/index.js';
 import { parsePolicy, loadPolicyFile } from '../../../src/core/policy/index.js';
@@ -450,7 +450,7 @@ describe('attack corpus: host-scoped rules stay host-scoped for host-less action
   });
   const run = async (text: string) => {
     const rec = createRecordingReply();
-    const out = await cmd.handle({
+    const out = await routed(cmd, policy).handle({
       command: 'replica',
       text,
       principal,

@@ -2,6 +2,9 @@
 import type { ChatFile, ChatMessage } from '../../../src/core/message.js';
 import { renderText } from '../../../src/core/message.js';
 import type { MessageRef, Reply } from '../../../src/core/ports/chat.js';
+import type { CommandInvocation, CommandModule } from '../../../src/core/ports/commands.js';
+import { createCommandRouter } from '../../../src/core/router.js';
+import { createSilentLogger } from '../../../src/log.js';
 import type { Decision, Policy, PolicyAction, RunDecision } from '../../../src/core/ports/policy.js';
 import type {
   AuditEntry,
@@ -174,6 +177,15 @@ export function createMemoryInteractions(opts: { now?: () => number } = {}): Int
     if (self.failing) throw new Error('store unavailable');
   }
   return self;
+}
+
+/**
+ * `cmd` behind the real router, as the bot runs it: a thrown error (a policy denial from `authorize`, a usage
+ * error) is answered and turned into the outcome there, the way every transport sees it.
+ */
+export function routed<C extends CommandModule>(cmd: C, policy: Policy): C {
+  const router = createCommandRouter({ commands: [cmd], policy, logger: createSilentLogger() });
+  return { ...cmd, handle: (inv: CommandInvocation) => router.dispatch(inv) };
 }
 
 /** moveWrite over an in-memory map of pool rows (key host:port), as the MySQL pool store applies the plan. */

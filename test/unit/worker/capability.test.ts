@@ -63,6 +63,7 @@ describe("sandbox jobs against the worker's own policy (policies/default.yml)", 
           message: expect.stringMatching(
             /^worker db1 policy: rule `dba-changes` allows replica\.\w+ only for role:dba/,
           ),
+          data: { host: 'db1', rule: 'dba-changes' },
         });
       expect(g.ran, name).toHaveLength(0);
       await g.cap.handler(ctx(args, 'UALICE'));

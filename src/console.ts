@@ -1,59 +1,20 @@
 /**
- * `gearops console`: runs slash commands from a terminal through the same
- * router and handlers as Slack. With -e it runs them in order and exits 0
- * only if every one succeeded; without -e it is a prompt with history.
+ * `gearops console`: composes the app (config, store, dispatcher, commands, monitor) and runs slash commands
+ * from a terminal through the console transport (src/chat/console). With -e it runs them in order and exits 0
+ * only if every one succeeded; without -e it is a prompt with history that also watches replication.
  * Besides slash commands it takes `press` and `wait` (console-builtins.ts).
  */
-import { randomUUID } from 'node:crypto';
-import { appendFileSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { loadDotenvFile, parseConfig } from '../../config.js';
-import { createLogger, type Logger } from '../../log.js';
-import { createAppContext, type AppContext } from '../../app.js';
-import type { CommandRouter } from '../../core/ports/commands.js';
-import { createConsoleChat, type ConsoleIo } from './console-chat.js';
-import { createConsoleBuiltins, type ConsoleBuiltin } from './console-builtins.js';
+import { loadDotenvFile, parseConfig } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { createAppContext, type AppContext } from './app.js';
+import { createConsoleChat, type ConsoleIo } from './chat/console/console-chat.js';
+import { createConsoleBuiltins, type ConsoleBuiltin } from './chat/console/console-builtins.js';
+import { repl, runConsoleLine } from './chat/console/console-session.js';
 
 /** Console usage text. */
 export const CONSOLE_USAGE = `usage: gearops console [--gearman host:port[,…]] [--policy FILE] [--mysql URL] [--user U] [--channel C] [--yes] [-e "/run server1 uptime"]…`;
-
-/** Parses "/run server1 uptime" into command and text; null if it is not a slash command. */
-export function parseSlashLine(line: string): { command: string; text: string } | null {
-  const m = /^\/([a-z][a-z0-9_-]*)(?:\s+([\s\S]*))?$/.exec(line.trim());
-  return m?.[1] ? { command: m[1], text: m[2] ?? '' } : null;
-}
-
-/** Runs one slash command line through the router; returns true when it succeeded. */
-export async function runConsoleLine(
-  router: CommandRouter,
-  chat: ReturnType<typeof createConsoleChat>,
-  io: ConsoleIo,
-  line: string,
-  who: { user: string; channel: string },
-): Promise<boolean> {
-  const parsed = parseSlashLine(line);
-  if (!parsed) {
-    io.out(`Not a slash command: ${line.slice(0, 80)} (try /run help)`);
-    return false;
-  }
-  // A trailing `--yes` answers this command's confirmation in the console (Slack has a button instead).
-  // Not for /run, where it is part of the command line the policy judges.
-  const yes = parsed.command !== 'run' && /(^|\s)--yes$/.test(parsed.text);
-  const reply = chat.reply(who.channel, { assumeYes: yes });
-  const outcome = await router.dispatch({
-    command: parsed.command,
-    text: yes ? parsed.text.replace(/\s*--yes$/, '') : parsed.text,
-    principal: { userId: who.user, userName: who.user, channelId: who.channel, roles: [] },
-    reply,
-    source: 'console',
-    requestId: randomUUID(),
-  });
-  reply.flush();
-  return outcome.status === 'ok';
-}
 
 /** Entry point of `gearops console`. */
 export async function runConsoleCommand(
@@ -187,39 +148,4 @@ export async function runConsoleCommand(
     rl?.close();
     await ctx.close();
   }
-}
-
-async function repl(
-  ctx: AppContext,
-  io: ConsoleIo,
-  rl: ReturnType<typeof createInterface>,
-  who: { user: string; channel: string },
-  runLine: (line: string) => Promise<boolean>,
-): Promise<number> {
-  const historyFile = join(homedir(), '.gearops_history');
-  try {
-    const lines = readFileSync(historyFile, 'utf8').split('\n').filter(Boolean).slice(-500).reverse();
-    (rl as unknown as { history: string[] }).history.push(...lines);
-  } catch {
-    // no history yet
-  }
-  io.out(
-    `gearops console as ${who.user} in ${who.channel} — policy ${ctx.policy.source}. Try /run hosts, /run help, /run server1 uptime; exit with Ctrl-D.`,
-  );
-  rl.setPrompt('gearops> ');
-  rl.prompt();
-  for await (const raw of rl) {
-    const line = raw.trim();
-    if (line === 'exit' || line === 'quit') break;
-    if (line) {
-      try {
-        appendFileSync(historyFile, `${line}\n`);
-      } catch {
-        // history is a convenience
-      }
-      await runLine(line);
-    }
-    rl.prompt();
-  }
-  return 0;
 }

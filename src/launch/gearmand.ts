@@ -1,54 +1,20 @@
 /**
  * Starts a throwaway gearmand (Debian's gearman-job-server) on loopback, on
- * a free port, with its files in a temp dir: for the demo and the benchmark.
+ * a free port, with its files in a temp dir: for the demo, the tests and the benchmark.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, GearopsError } from '../errors.js';
+import { freePort, waitForPort } from './free-port.js';
 
 /** A running gearmand. */
 export interface GearmandProcess {
   address: string;
   port: number;
   stop(): Promise<void>;
-}
-
-/** Asks the kernel for a free port on `host` (loopback unless given). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-/** Resolves once something accepts TCP connections on host:port, or rejects after timeoutMs. */
-export async function waitForPort(
-  host: string,
-  port: number,
-  timeoutMs: number,
-  isAlive: () => boolean = () => true,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ host, port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (!isAlive() || Date.now() > deadline)
-      throw new GearopsError(ErrorCode.GearmanUnavailable, `nothing listens on ${host}:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Starts gearmand on 127.0.0.1, or on `listen` (a free port unless one is given). */

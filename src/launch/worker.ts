@@ -73,7 +73,7 @@ export async function startWorkerProcess(opts: {
     await exited;
     clearTimeout(t);
   };
-  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   while (!logs.includes('"event":"worker_registered"')) {
     if (gone() || Date.now() > deadline) {
       await stopWith('SIGKILL');

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
 import type { ConsoleBuiltin } from '../chat/console/console-builtins.js';
 import type { ConsoleIo } from '../chat/console/console-chat.js';
-import { freePort } from './gearmand-process.js';
+import { freePort } from './free-port.js';
 import { createPlainTopology, type PlainServer, type PlainTopology } from './plain-topology.js';
 import { NAME_RE } from '../core/capabilities.js';
 

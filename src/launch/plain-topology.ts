@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { smallServerArgs } from '../mysql/mariadb-process.js';
+import { smallServerArgs } from './mariadb.js';
 
 const run = promisify(execFile);
 
