@@ -17,7 +17,8 @@ import { chooseCandidate, nodeKey } from '../src/cluster/candidate.js';
 import { explainFailover, runFailover, type FailoverDeps } from '../src/cluster/failover.js';
 import { positionsOf } from '../src/cluster/failover-steps.js';
 import { runRejoin } from '../src/cluster/rejoin.js';
-import { mention, policyPrincipal } from './shared.js';
+import { authorize } from '../src/core/authorize.js';
+import { mention } from './shared.js';
 
 /** What the two subcommands need. */
 export interface FailoverCommandDeps {
@@ -76,15 +77,9 @@ export function parseFailover(sub: 'failover' | 'rejoin', args: string[]): Failo
 export function createFailoverCommands(deps: FailoverCommandDeps) {
   const seq = deps.sequence;
 
-  async function gate(inv: CommandInvocation, action: PolicyAction, c: ClusterRecord): Promise<CommandOutcome | null> {
-    for (const host of c.nodes.map((n) => n.host)) {
-      const d = deps.policy.checkAction({ action, host, principal: policyPrincipal(inv.principal) });
-      if (!d.allow) {
-        await inv.reply.ephemeral(textMessage(`Denied: ${d.reason}`));
-        return { status: 'denied', rule: d.rule, host, summary: d.reason };
-      }
-    }
-    return null;
+  /** Every host of the cluster must allow `action`; a denial throws (the router answers it, naming the rule). */
+  function gate(inv: CommandInvocation, action: PolicyAction, c: ClusterRecord): void {
+    for (const host of c.nodes.map((n) => n.host)) authorize(deps.policy, inv.principal, { action, host });
   }
 
   async function cluster(name: string): Promise<ClusterRecord> {
@@ -146,8 +141,7 @@ export function createFailoverCommands(deps: FailoverCommandDeps) {
   async function failover(inv: CommandInvocation, args: string[]): Promise<CommandOutcome> {
     const plan = parseFailover('failover', args);
     const c = await cluster(plan.cluster);
-    const denied = await gate(inv, 'replica.failover', c);
-    if (denied) return denied;
+    gate(inv, 'replica.failover', c);
     const p = await preview(c, plan.to);
     if ('refuse' in p) {
       await inv.reply.ephemeral(textMessage(p.refuse));
@@ -184,8 +178,7 @@ export function createFailoverCommands(deps: FailoverCommandDeps) {
   async function rejoin(inv: CommandInvocation, args: string[]): Promise<CommandOutcome> {
     const plan = parseFailover('rejoin', args);
     const c = await cluster(plan.cluster);
-    const denied = await gate(inv, 'replica.rejoin', c);
-    if (denied) return denied;
+    gate(inv, 'replica.rejoin', c);
     const master = c.nodes.find((n) => n.role === 'master');
     const question = `Rejoin ${plan.node} to *${c.name}*? It is made read_only=1 and a replica of ${master ? nodeKey(master) : 'the master'} (MASTER_USE_GTID=slave_pos), if its GTID history is contained in the master's.`;
     const yes =

@@ -178,13 +178,7 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
     rule?: string,
   ): Promise<CommandOutcome> {
     const to = inv.value.split('|')[1] ?? '';
-    for (const host of hosts) {
-      const d = deps.policy.checkAction({ action: 'replica.failover', host, principal: inv.principal });
-      if (!d.allow) {
-        await inv.reply.ephemeral(textMessage(`Denied: ${d.reason}`));
-        return { status: 'denied', rule: d.rule, host, summary: d.reason };
-      }
-    }
+    for (const host of hosts) authorize(deps.policy, inv.principal, { action: 'replica.failover', host });
     if (!deps.failover) throw new GearopsError(ErrorCode.Usage, 'failover is not configured on this bot (no store)');
     await say(incident, `${mention(inv.principal.userId)} pressed *Promote ${to}* (confirmed)…`);
     const r = await runFailover(deps.failover, incident.cluster, {

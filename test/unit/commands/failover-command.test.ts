@@ -35,10 +35,12 @@ function setup(opts: { lost?: boolean; confirm?: boolean } = {}) {
 describe('/replica failover', () => {
   it('denies a user the policy does not allow, naming the rule, and changes nothing', async () => {
     const s = setup({ confirm: true });
-    const out = await s.cmds.failover(s.inv(nobody), ['c']);
-    expect(out).toMatchObject({ status: 'denied' });
-    expect(out.summary).toContain('dba-changes');
-    expect(s.rec.ephemerals[0]).toMatch(/^Denied: .*dba-changes/);
+    // The command throws the coded denial (authorize); the router answers it ("Denied: …") with the rule.
+    await expect(s.cmds.failover(s.inv(nobody), ['c'])).rejects.toMatchObject({
+      code: 'gearops_policy_denied',
+      data: { rule: 'dba-changes', action: 'replica.failover' },
+    });
+    expect(s.rec.confirms).toEqual([]);
     expect(s.w.world.calls).toEqual([]);
     expect(s.w.journal.rows).toEqual([]);
   });
@@ -76,9 +78,12 @@ describe('/replica failover', () => {
 describe('/replica rejoin', () => {
   it('denies, naming the rule', async () => {
     const s = setup({ confirm: true });
-    const out = await s.cmds.rejoin(s.inv(nobody), ['c', 'm:3306']);
-    expect(out.status).toBe('denied');
-    expect(out.summary).toContain('dba-changes');
+    await expect(s.cmds.rejoin(s.inv(nobody), ['c', 'm:3306'])).rejects.toMatchObject({
+      code: 'gearops_policy_denied',
+      data: { rule: 'dba-changes', action: 'replica.rejoin' },
+    });
+    expect(s.rec.confirms).toEqual([]);
+    expect(s.w.world.calls).toEqual([]);
   });
 });
 
