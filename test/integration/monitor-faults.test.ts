@@ -295,12 +295,11 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
         60_000,
         { label: 'the master incident resolved after the grace' },
       );
-      await until(
-        () => fresh().some((a) => a.text.includes(`server2:${R2}`) && /IO thread stopped/.test(a.text)),
-        30_000,
-        { label: "server2's own IO alert" },
-      );
-      const stuck = fresh().find((a) => a.text.includes(`server2:${R2}`))!;
+      await until(() => fresh().some((a) => a.text.includes(`replica server2:${R2} — IO thread stopped`)), 30_000, {
+        label: "server2's own IO alert",
+      });
+      // By its title: the master-lost alert names server2 too, on its Promote button.
+      const stuck = fresh().find((a) => a.text.includes(`replica server2:${R2} — IO thread stopped`))!;
       // Its last error: the refused connection while the master was down, then the locked account at its next retry.
       expect(stuck.msg.text).toMatch(/Error \d+: /);
       await until(
