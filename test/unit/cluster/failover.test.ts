@@ -30,6 +30,16 @@ describe('runFailover', () => {
     expect(w.journal.rows).toEqual([]);
   });
 
+  it('refuses a cluster with a replica read through its worker, before anything changes', async () => {
+    const w = lostMaster();
+    w.record().nodes[2]!.via = 'r2';
+    const r = await run(w);
+    expect(r).toMatchObject({ ok: false, refused: true });
+    expect(r.summary).toMatch(/r2:3306 is read through the worker on r2; a failover needs a direct connection/);
+    expect(w.world.calls).toEqual([]);
+    expect(w.journal.rows).toEqual([]);
+  });
+
   it('promotes the most advanced replica; read_only=0 only after the others are detached; one WRITE in the pool', async () => {
     const w = fakeFailoverWorld();
     w.world.write(M);
