@@ -23,7 +23,6 @@ describe('a store outage', () => {
     await f.db.kill();
     const before = Date.now();
     const r = await f.run('/run server1 uptime');
-    const after = Date.now();
     expect(r.outcome.status, r.text).toBe('ok');
     expect(r.text).toMatch(/load average/);
     expect(f.ctx.auditPending()).toBe(1);
@@ -43,9 +42,10 @@ describe('a store outage', () => {
     const late = rows.find((a) => a.text === 'server1 uptime')!;
     expect(late).toBeDefined();
     expect(late.status).toBe('ok');
-    // Written after the restart, dated when it happened: within the run itself, before the store came back.
+    // Written after the restart, dated when it happened: after the outage began, before the store came back. (Not
+    // bounded by the run's own end: the row's date is the server's NOW(3) less the entry's age, taken a few ms
+    // apart, so it may land a few ms past it.)
     expect(late.at.getTime()).toBeGreaterThanOrEqual(before);
-    expect(late.at.getTime()).toBeLessThanOrEqual(after);
     expect(late.at.getTime()).toBeLessThan(back);
     expect(rows.findIndex((a) => a.text === 'server1 uptime')).toBeLessThan(
       rows.findIndex((a) => a.text === 'server1 hostname'),
