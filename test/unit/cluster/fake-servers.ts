@@ -6,17 +6,10 @@
 import { formatGtidList, parseGtidList, positionOf, type Gtid } from '../../../src/core/gtid.js';
 import { unreachableStatus, type NodeAddress, type NodeStatus } from '../../../src/core/ports/replication.js';
 import type { GtidState, ReplicationControl } from '../../../src/core/ports/replication-control.js';
-import type {
-  ChangeJournal,
-  ClusterNode,
-  ClusterRecord,
-  PoolChange,
-  PoolNode,
-  TopologyChange,
-} from '../../../src/core/ports/store.js';
+import type { ClusterNode, ClusterRecord, PoolChange, PoolNode } from '../../../src/core/ports/store.js';
 import { planWriteMove } from '../../../src/core/pool-move.js';
 import { createSilentLogger } from '../../../src/log.js';
-import { ErrorCode, GearopsError } from '../../../src/errors.js';
+import { createMemoryChangeJournal } from '../fakes/ports.js';
 import type { FailoverDeps } from '../../../src/cluster/failover.js';
 
 /** One modelled server. */
@@ -197,56 +190,6 @@ export function createFakeServers(nodes: ClusterNode[]) {
   return { ...world, control };
 }
 
-/** An in-memory journal with the real one's rules (one running change per cluster). */
-export function createMemoryJournal(): ChangeJournal & { rows: TopologyChange[] } {
-  const rows: TopologyChange[] = [];
-  const running = (c: string) => rows.find((r) => r.cluster === c && r.state === 'running') ?? null;
-  return {
-    rows,
-    async begin(b) {
-      if (running(b.cluster)) throw new GearopsError(ErrorCode.Conflict, `cluster ${b.cluster} has a change running`);
-      const now = new Date();
-      const row: TopologyChange = {
-        id: rows.length + 1,
-        ...b,
-        state: 'running',
-        startedAt: now,
-        updatedAt: now,
-        finishedAt: null,
-        steps: [{ step: b.step, at: now }],
-        detail: b.detail ?? {},
-      };
-      rows.push(row);
-      return structuredClone(row);
-    },
-    async step(id, step, o) {
-      const r = rows.find((x) => x.id === id)!;
-      if (r.state !== 'running') throw new Error(`change #${id} is no longer running`);
-      r.step = step;
-      r.updatedAt = new Date();
-      r.steps.push({ step, at: r.updatedAt, ...(o?.note ? { note: o.note } : {}) });
-      Object.assign(r.detail, o?.detail ?? {});
-    },
-    async finish(id, st, o) {
-      const r = rows.find((x) => x.id === id)!;
-      if (r.state !== 'running') return false;
-      r.state = st;
-      r.finishedAt = new Date();
-      r.steps.push({ step: st, at: r.finishedAt, ...(o?.note ? { note: o.note } : {}) });
-      return true;
-    },
-    running: async (c) => structuredClone(running(c)),
-    get: async (id) => structuredClone(rows.find((x) => x.id === id) ?? null),
-    recent: async (c, n) =>
-      structuredClone(
-        rows
-          .filter((r) => r.cluster === c)
-          .reverse()
-          .slice(0, n),
-      ),
-  };
-}
-
 /** A three-node cluster record (m, r1, r2), its world, and failover deps over them. */
 export function fakeFailoverWorld(opts: { pool?: boolean } = {}) {
   const nodes: ClusterNode[] = ['m', 'r1', 'r2'].map((h, i) => ({
@@ -259,7 +202,7 @@ export function fakeFailoverWorld(opts: { pool?: boolean } = {}) {
   }));
   let record: ClusterRecord = { name: 'c', version: '10.11', credentials: 'x', createdBy: 'U', nodes, state: 'ready' };
   const world = createFakeServers(nodes);
-  const journal = createMemoryJournal();
+  const journal = createMemoryChangeJournal();
   const pool: PoolNode[] =
     opts.pool === false
       ? []

@@ -228,7 +228,7 @@ export function createMemoryChangeJournal(): ChangeJournal & { rows: TopologyCha
         detail: b.detail ?? {},
       };
       rows.push(r);
-      return r;
+      return structuredClone(r);
     },
     async step(id, step, o) {
       const r = find(id);
@@ -244,12 +244,16 @@ export function createMemoryChangeJournal(): ChangeJournal & { rows: TopologyCha
       r.finishedAt = new Date();
       return true;
     },
-    running: async (cluster) => rows.find((r) => r.cluster === cluster && r.state === 'running') ?? null,
-    get: async (id) => find(id),
+    // Copies, as the store returns fresh rows: a caller that changes what it got changes nothing here.
+    running: async (cluster) =>
+      structuredClone(rows.find((r) => r.cluster === cluster && r.state === 'running') ?? null),
+    get: async (id) => structuredClone(find(id)),
     recent: async (cluster, limit) =>
-      rows
-        .filter((r) => r.cluster === cluster)
-        .reverse()
-        .slice(0, limit),
+      structuredClone(
+        rows
+          .filter((r) => r.cluster === cluster)
+          .reverse()
+          .slice(0, limit),
+      ),
   };
 }
