@@ -16,6 +16,79 @@ import { repl, runConsoleLine } from './chat/console/console-session.js';
 /** Console usage text. */
 export const CONSOLE_USAGE = `usage: gearops console [--gearman host:port[,…]] [--policy FILE] [--mysql URL] [--user U] [--channel C] [--yes] [-e "/run server1 uptime"]…`;
 
+/** What was printed, for `wait for <text>`: the last lines only, with where each input line's output began. */
+function createTranscript(print: (s: string) => void) {
+  const t = { lines: [] as string[], starts: [0, 0], dropped: 0 };
+  return {
+    out(s: string) {
+      print(s);
+      t.lines.push(...s.split('\n'));
+      if (t.lines.length > 20_000) {
+        const cut = t.lines.length - 10_000;
+        t.lines.splice(0, cut);
+        t.dropped += cut;
+      }
+    },
+    /** An input line begins: its output starts here. */
+    mark() {
+      t.starts = [t.starts[1]!, t.lines.length + t.dropped];
+    },
+    view: {
+      get lines() {
+        return t.lines;
+      },
+      previousStart: () => Math.max(0, t.starts[0]! - t.dropped),
+    },
+  };
+}
+
+/** The console's flags; throws on an unknown one. */
+function parseConsoleArgs(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: {
+      gearman: { type: 'string' },
+      policy: { type: 'string' },
+      mysql: { type: 'string' },
+      user: { type: 'string' },
+      channel: { type: 'string' },
+      yes: { type: 'boolean', short: 'y' },
+      e: { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: false,
+  }).values;
+}
+
+/**
+ * The console's io. Interactive, a confirmation is asked at the prompt (`rl()` once it exists); with input already
+ * ended (piped lines) nobody can answer, so the answer is no. With -e there is no prompt: confirmations need --yes.
+ */
+function createConsoleIo(
+  out: (s: string) => void,
+  interactive: boolean,
+  rl: () => ReturnType<typeof createInterface> | null,
+): ConsoleIo {
+  if (!interactive) return { out, ask: undefined };
+  return {
+    out,
+    ask: (q) =>
+      new Promise((resolve) => {
+        const noAnswer = () => {
+          out(`${q}\n(no answer: the input has ended)`);
+          resolve(false);
+        };
+        const prompt = rl();
+        if (!prompt || (prompt as unknown as { closed?: boolean }).closed) return noAnswer();
+        try {
+          prompt.question(q, (a) => resolve(/^y(es)?$/i.test(a.trim())));
+        } catch {
+          noAnswer();
+        }
+      }),
+  };
+}
+
 /** Entry point of `gearops console`. */
 export async function runConsoleCommand(
   argv: string[],
@@ -28,34 +101,11 @@ export async function runConsoleCommand(
   } = {},
 ): Promise<number> {
   const env = deps.env ?? process.env;
-  const print = deps.out ?? ((s: string) => process.stdout.write(`${s}\n`));
-  // What was printed, for `wait for <text>`: the last lines only, with where each input line's output began.
-  const transcript = { lines: [] as string[], starts: [0, 0], dropped: 0 };
-  const out = (s: string) => {
-    print(s);
-    transcript.lines.push(...s.split('\n'));
-    if (transcript.lines.length > 20_000) {
-      const cut = transcript.lines.length - 10_000;
-      transcript.lines.splice(0, cut);
-      transcript.dropped += cut;
-    }
-  };
+  const transcript = createTranscript(deps.out ?? ((s: string) => process.stdout.write(`${s}\n`)));
+  const out = transcript.out;
   let args;
   try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        gearman: { type: 'string' },
-        policy: { type: 'string' },
-        mysql: { type: 'string' },
-        user: { type: 'string' },
-        channel: { type: 'string' },
-        yes: { type: 'boolean', short: 'y' },
-        e: { type: 'string', multiple: true },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: false,
-    }).values;
+    args = parseConsoleArgs(argv);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${CONSOLE_USAGE}\n`);
     return 2;
@@ -74,25 +124,7 @@ export async function runConsoleCommand(
   const interactive = !args.e || args.e.length === 0;
   // The prompt is created once the context is ready, so piped input is not read (and lost) while connecting.
   let rl = null as ReturnType<typeof createInterface> | null;
-  const io: ConsoleIo = {
-    out,
-    ask: interactive
-      ? (q) =>
-          new Promise((resolve) => {
-            // Input already ended (piped lines): nobody can answer, so the answer is no.
-            const noAnswer = () => {
-              out(`${q}\n(no answer: the input has ended)`);
-              resolve(false);
-            };
-            if (!rl || (rl as unknown as { closed?: boolean }).closed) return noAnswer();
-            try {
-              rl.question(q, (a) => resolve(/^y(es)?$/i.test(a.trim())));
-            } catch {
-              noAnswer();
-            }
-          })
-      : undefined,
-  };
+  const io = createConsoleIo(out, interactive, () => rl);
   const chat = createConsoleChat(io, { assumeYes: args.yes });
   try {
     const config = parseConfig(merged, ['jobSecret']);
@@ -103,21 +135,11 @@ export async function runConsoleCommand(
   }
   const who = { user: args.user ?? env.USER ?? 'console', channel: args.channel ?? 'console' };
   const builtins: Record<string, ConsoleBuiltin> = {
-    ...createConsoleBuiltins({
-      router: ctx.router,
-      chat,
-      who,
-      transcript: {
-        get lines() {
-          return transcript.lines;
-        },
-        previousStart: () => Math.max(0, transcript.starts[0]! - transcript.dropped),
-      },
-    }),
+    ...createConsoleBuiltins({ router: ctx.router, chat, who, transcript: transcript.view }),
     ...deps.builtins,
   };
   const runLine = async (line: string): Promise<boolean> => {
-    transcript.starts = [transcript.starts[1]!, transcript.lines.length + transcript.dropped];
+    transcript.mark();
     const [first, ...words] = line.trim().split(/\s+/);
     const builtin = first && !first.startsWith('/') ? builtins[first] : undefined;
     if (builtin)
