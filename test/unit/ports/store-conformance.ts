@@ -9,6 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClusterNode, ClusterRecord, PoolNode, Store } from '../../../src/core/ports/store.js';
 import type { WriteMove } from '../../../src/core/pool-move.js';
+import { until } from '../../helpers/wait.js';
 
 /** An implementation under test: a store on an empty database of its own, and more stores on the same one. */
 export interface StoreHarness {
@@ -610,6 +611,20 @@ function describeCommands(open: Open): void {
       // Taken once: neither instance gets them again.
       expect(await store.commands!.claim('bot-c', 3_600_000)).toEqual([]);
       expect(await other.commands!.claim('bot-b', 3_600_000)).toEqual([]);
+    });
+
+    it('takes over the commands of an instance silent for longer than the staleness asked', async () => {
+      const { store, peer } = await open();
+      await store.commands!.accept(entry('r1'));
+      await store.commands!.accept(entry('r2'));
+      await store.commands!.update('r2', { state: 'done' });
+      const other = await peer();
+      // Silent for longer than 0 ms as soon as the clock moves on: wait for that, not for a time.
+      let taken: Awaited<ReturnType<NonNullable<Store['commands']>['claim']>> = [];
+      await until(async () => (taken = await other.commands!.claim('bot-b', 0)).length > 0, 10_000, {
+        label: 'a stale command claimed',
+      });
+      expect(taken.map((e) => [e.requestId, e.state])).toEqual([['r1', 'accepted']]);
     });
 
     it("leaves a live instance's commands alone and refuses a request id twice", async () => {
