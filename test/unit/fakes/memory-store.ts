@@ -2,7 +2,7 @@
  * The whole Store port in memory, for unit tests of the code above it. It passes the store's contract
  * (test/unit/ports/store-conformance.ts) like the MariaDB store does: a change to either must keep both passing.
  * `createMemoryDatabase()` is the shared state; each `open()` on it is one bot instance (its own locks), as two
- * stores on one MySQL database are.
+ * stores on one MySQL database are. The file is long because it is every sub-store of the port.
  */
 import { ErrorCode, GearopsError } from '../../../src/errors.js';
 import type {
