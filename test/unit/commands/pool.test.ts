@@ -7,73 +7,35 @@ import {
   parseSock,
   parseTypes,
 } from '../../../commands/pool.js';
-import { ErrorCode, GearopsError } from '../../../src/errors.js';
 import { createSilentLogger } from '../../../src/log.js';
 import { renderText, type ChatMessage } from '../../../src/core/message.js';
 import type { ChatSink } from '../../../src/core/ports/chat.js';
 import type { Principal } from '../../../src/core/ports/commands.js';
 import type { Decision, PolicyAction, PolicyPrincipal } from '../../../src/core/ports/policy.js';
-import type { PoolChange, PoolNode, PoolStore } from '../../../src/core/ports/store.js';
-import { createFakePolicy, createRecordingReply, memoryMoveWrite, routed } from '../fakes/ports.js';
+import type { PoolNode, PoolStore } from '../../../src/core/ports/store.js';
+import { createFakePolicy, createRecordingReply, routed } from '../fakes/ports.js';
+import { createMemoryPool } from '../fakes/memory-store.js';
 
-/** An in-memory PoolStore that counts every call, so "changes nothing" is checkable. */
+/**
+ * The in-memory PoolStore (test/unit/fakes/memory-store.ts, held to the store's contract) counting every call, so
+ * "changes nothing" is checkable. `history` is every change, oldest first.
+ */
 function createFakePoolStore(initial: PoolNode[] = []) {
-  const rows = new Map(initial.map((n) => [`${n.host}:${n.port}`, { ...n }]));
+  const mem = createMemoryPool(initial);
   const calls: string[] = [];
-  const history: PoolChange[] = [];
-  const key = (h: string, p: number) => `${h}:${p}`;
-  const show = (t: string[]) => (t.length ? t.join(',') : 'offline');
+  const counted = <K extends keyof PoolStore>(k: K) =>
+    ((...a: unknown[]) => (calls.push(k), (mem[k] as (...x: unknown[]) => unknown)(...a))) as PoolStore[K];
   const store: PoolStore = {
-    async moveWrite(m) {
-      calls.push('moveWrite');
-      return memoryMoveWrite(rows)(m);
-    },
-    async list() {
-      calls.push('list');
-      return [...rows.values()];
-    },
-    async get(host, port) {
-      calls.push('get');
-      return rows.get(key(host, port)) ?? null;
-    },
-    async add(node, actor, reason) {
-      calls.push('add');
-      const cur = rows.get(key(node.host, node.port));
-      if (cur)
-        throw new GearopsError(
-          ErrorCode.Conflict,
-          `${node.host}:${node.port} is already in the pool as ${show(cur.type)}`,
-          { data: { current: cur } },
-        );
-      rows.set(key(node.host, node.port), { ...node });
-      const ch = { host: node.host, port: node.port, before: null, after: node.type, actor, reason };
-      history.push(ch);
-      return ch;
-    },
-    async set(host, port, type, actor, reason) {
-      calls.push('set');
-      const cur = rows.get(key(host, port));
-      if (!cur) throw new GearopsError(ErrorCode.NotFound, `${host}:${port} is not in the pool`);
-      const ch = { host, port, before: cur.type, after: type, actor, reason };
-      if (cur.type.join() !== type.join()) history.push(ch);
-      cur.type = type;
-      return ch;
-    },
-    async del(host, port, actor, reason) {
-      calls.push('del');
-      const cur = rows.get(key(host, port));
-      if (!cur) throw new GearopsError(ErrorCode.NotFound, `${host}:${port} is not in the pool`);
-      rows.delete(key(host, port));
-      const ch = { host, port, before: cur.type, after: null, actor, reason };
-      history.push(ch);
-      return ch;
-    },
-    async history() {
-      return [...history].reverse();
-    },
+    moveWrite: counted('moveWrite'),
+    list: counted('list'),
+    get: counted('get'),
+    add: counted('add'),
+    set: counted('set'),
+    del: counted('del'),
+    history: (limit) => mem.history(limit),
   };
   const writes = () => calls.filter((c) => c === 'add' || c === 'set' || c === 'del').length;
-  return { store, rows, calls, history, writes };
+  return { store, rows: mem.rows, calls, history: mem.changes, writes };
 }
 
 function createRecordingSink() {

@@ -5,9 +5,10 @@ import { createCommandRouter } from '../../../src/core/router.js';
 import { parsePolicy } from '../../../src/core/policy/index.js';
 import { ErrorCode, GearopsError } from '../../../src/errors.js';
 import { createSilentLogger } from '../../../src/log.js';
-import type { Dispatcher, HostInfo, JobRequest, JobResult } from '../../../src/core/ports/dispatcher.js';
+import type { Dispatcher, JobRequest } from '../../../src/core/ports/dispatcher.js';
 import { createMemoryAudit, createRecordingReply } from '../fakes/ports.js';
 import { until } from '../../helpers/wait.js';
+import { createFakeDispatcher, type FakeHandler } from '../fakes/dispatcher.js';
 
 const POLICY = `
 version: 1
@@ -44,46 +45,29 @@ function value(output: string, over: Partial<RunValue> = {}): RunValue {
 
 type Answer = (req: JobRequest) => Promise<RunValue> | RunValue;
 
-/** A dispatcher fake over named live hosts, answering each host's job with `answer`. */
+/**
+ * The shared fake dispatcher (test/unit/fakes/dispatcher.ts, held to the port's contract) over named live hosts,
+ * answering each host's `run` job with `answer`; `extra` names more capabilities a host's worker registers.
+ */
 function fleet(hosts: string[], answer: Answer, extra: Record<string, string[]> = {}) {
-  const requests: JobRequest[] = [];
   let inFlight = 0;
   let peak = 0;
-  const live: HostInfo[] = hosts.map((h) => ({
-    host: h,
-    capabilities: ['run', ...(extra[h] ?? [])].sort(),
-    servers: ['127.0.0.1:4730'],
-  }));
-  const d: Dispatcher = {
-    async submit<V>(req: JobRequest) {
-      requests.push(req);
-      if (!hosts.includes(req.host)) throw new GearopsError(ErrorCode.NoWorker, `no worker for run@${req.host}`);
-      inFlight++;
-      peak = Math.max(peak, inFlight);
-      try {
-        const v = await answer(req);
-        const r: JobResult<RunValue> = {
-          host: req.host,
-          capability: 'run',
-          handle: `H:${req.host}`,
-          ok: true,
-          value: v,
-          error: null,
-          durationMs: 5,
-        };
-        return r as unknown as JobResult<V>;
-      } finally {
-        inFlight--;
-      }
-    },
-    hosts: async () => live,
-    ping: async () => true,
-    async reachable(host) {
-      if (!hosts.includes(host)) throw new GearopsError(ErrorCode.NoWorker, `no worker for run@${host}`);
-    },
-    close: async () => undefined,
+  const run: FakeHandler = async (_args, job) => {
+    inFlight++;
+    peak = Math.max(peak, inFlight);
+    try {
+      return await answer(job.request);
+    } finally {
+      inFlight--;
+    }
   };
-  return { d, requests, peak: () => peak };
+  const unused: FakeHandler = () => {
+    throw new Error('not used by /run');
+  };
+  const d = createFakeDispatcher(
+    Object.fromEntries(hosts.map((h) => [h, { run, ...Object.fromEntries((extra[h] ?? []).map((c) => [c, unused])) }])),
+  );
+  return { d, requests: d.requests, peak: () => peak };
 }
 
 function setup(d: Dispatcher, over: { fanout?: number; fanoutChars?: number } = {}) {

@@ -85,16 +85,21 @@ export function createFakePolicy(
   };
 }
 
-/** An audit store in memory. */
+/** An audit store in memory: `rows` in the order written; `recent` newest first, like the store. */
 export function createMemoryAudit(): AuditStore & { rows: AuditEntry[] } {
   const rows: AuditEntry[] = [];
+  const times: number[] = [];
   return {
     rows,
     async record(e) {
       rows.push(e);
+      times.push(Date.now() - (e.ageMs ?? 0));
     },
     async recent(limit): Promise<AuditRow[]> {
-      return rows.slice(-limit).map((r, i) => ({ ...r, id: i + 1, at: new Date() }));
+      return rows
+        .map((r, i) => ({ ...r, id: i + 1, at: new Date(times[i]!) }))
+        .reverse()
+        .slice(0, limit);
     },
   };
 }
@@ -213,9 +218,11 @@ export function createMemoryChangeJournal(): ChangeJournal & { rows: TopologyCha
     async begin(b) {
       const cur = rows.find((r) => r.cluster === b.cluster && r.state === 'running');
       if (cur)
-        throw new GearopsError(ErrorCode.Conflict, `cluster ${b.cluster} has a ${cur.kind} running (#${cur.id})`, {
-          data: { current: cur },
-        });
+        throw new GearopsError(
+          ErrorCode.Conflict,
+          `cluster ${b.cluster} has a ${cur.kind} running (#${cur.id} by ${cur.actor}, at step ${cur.step})`,
+          { data: { current: structuredClone(cur) } },
+        );
       const now = new Date();
       const r: TopologyChange = {
         ...b,
@@ -232,13 +239,15 @@ export function createMemoryChangeJournal(): ChangeJournal & { rows: TopologyCha
     },
     async step(id, step, o) {
       const r = find(id);
-      if (!r || r.state !== 'running') throw new GearopsError(ErrorCode.Conflict, `#${id} is not running`);
+      if (!r) throw new GearopsError(ErrorCode.NotFound, `no topology change #${id}`);
+      if (r.state !== 'running') throw new GearopsError(ErrorCode.Conflict, `#${id} is no longer running`);
       touch(r, step, o);
       r.step = step;
     },
     async finish(id, state, o) {
       const r = find(id);
-      if (!r || r.state !== 'running') return false;
+      if (!r) throw new GearopsError(ErrorCode.NotFound, `no topology change #${id}`);
+      if (r.state !== 'running') return false;
       touch(r, state, o);
       r.state = state;
       r.finishedAt = new Date();

@@ -10,8 +10,9 @@ import { renderText } from '../../../src/core/message.js';
 import type { ChatSink } from '../../../src/core/ports/chat.js';
 import type { Policy, PolicySettings } from '../../../src/core/ports/policy.js';
 import type { NodeAddress, NodeStatus, ReplicationProbe } from '../../../src/core/ports/replication.js';
-import type { ClusterNode, ClusterRecord, Incident, Store } from '../../../src/core/ports/store.js';
+import type { ClusterNode, ClusterRecord, Store } from '../../../src/core/ports/store.js';
 import { createFakePolicy } from '../fakes/ports.js';
+import { createMemoryIncidents } from '../fakes/memory-store.js';
 
 const base = {
   isReplica: false,
@@ -61,44 +62,9 @@ interface Lock {
 }
 
 function fakeStore(clusters: ClusterRecord[], lock: Lock) {
-  const incidents: Incident[] = [];
-  let id = 0;
   const store = {
     clusters: { list: async () => clusters, get: async (n: string) => clusters.find((c) => c.name === n) ?? null },
-    incidents: {
-      listOpen: async () => incidents.filter((i) => i.state === 'open'),
-      get: async (x: number) => incidents.find((i) => i.id === x) ?? null,
-      findOpen: async (c: string, h: string, p: number, k: string) =>
-        incidents.find((i) => i.state === 'open' && i.cluster === c && i.host === h && i.port === p && i.kind === k) ??
-        null,
-      async open(i: Pick<Incident, 'cluster' | 'host' | 'port' | 'kind' | 'errno' | 'error' | 'lag'>) {
-        const inc: Incident = {
-          ...i,
-          id: ++id,
-          state: 'open',
-          openedAt: new Date(),
-          resolvedAt: null,
-          alertChannel: null,
-          alertTs: null,
-          acknowledgedBy: null,
-          pooledOut: false,
-        };
-        incidents.push(inc);
-        return { incident: inc, created: true };
-      },
-      async update(x: number, patch: Partial<Incident>) {
-        Object.assign(
-          incidents.find((i) => i.id === x)!,
-          patch,
-        );
-      },
-      async resolve(x: number) {
-        const i = incidents.find((y) => y.id === x && y.state === 'open');
-        if (!i) return null;
-        Object.assign(i, { state: 'resolved', resolvedAt: new Date() });
-        return i;
-      },
-    },
+    incidents: createMemoryIncidents(),
     lock: () => ({
       get held() {
         return lock.held;

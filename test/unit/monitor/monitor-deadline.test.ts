@@ -9,8 +9,9 @@ import { createSilentLogger } from '../../../src/log.js';
 import { renderText } from '../../../src/core/message.js';
 import type { ChatSink } from '../../../src/core/ports/chat.js';
 import type { NodeAddress, NodeStatus, ReplicationProbe } from '../../../src/core/ports/replication.js';
-import type { ClusterRecord, Incident, Store } from '../../../src/core/ports/store.js';
+import type { ClusterRecord, Store } from '../../../src/core/ports/store.js';
 import { createFakePolicy, fakeCluster } from '../fakes/ports.js';
+import { createMemoryIncidents } from '../fakes/memory-store.js';
 
 const healthy = (replica: boolean): NodeStatus => ({
   reachable: true,
@@ -25,41 +26,11 @@ const healthy = (replica: boolean): NodeStatus => ({
 });
 
 function fakeStore(clusters: ClusterRecord[]) {
-  const incidents: Incident[] = [];
-  let id = 0;
+  const memIncidents = createMemoryIncidents();
+  const incidents = memIncidents.rows;
   const store = {
     clusters: { list: async () => clusters, get: async (n: string) => clusters.find((c) => c.name === n) ?? null },
-    incidents: {
-      listOpen: async () => incidents.filter((i) => i.state === 'open'),
-      get: async (x: number) => incidents.find((i) => i.id === x) ?? null,
-      async open(i: Pick<Incident, 'cluster' | 'host' | 'port' | 'kind' | 'errno' | 'error' | 'lag'>) {
-        const inc: Incident = {
-          ...i,
-          id: ++id,
-          state: 'open',
-          openedAt: new Date(),
-          resolvedAt: null,
-          alertChannel: null,
-          alertTs: null,
-          acknowledgedBy: null,
-          pooledOut: false,
-        };
-        incidents.push(inc);
-        return { incident: inc, created: true };
-      },
-      async update(x: number, patch: Partial<Incident>) {
-        Object.assign(
-          incidents.find((i) => i.id === x)!,
-          patch,
-        );
-      },
-      async resolve(x: number) {
-        const i = incidents.find((y) => y.id === x && y.state === 'open');
-        if (!i) return null;
-        Object.assign(i, { state: 'resolved', resolvedAt: new Date() });
-        return i;
-      },
-    },
+    incidents: memIncidents,
     lock: () => ({ held: true, tryAcquire: async () => true, release: async () => undefined }),
   };
   return { store: store as unknown as Pick<Store, 'clusters' | 'incidents' | 'pool' | 'lock'>, incidents };
