@@ -16,7 +16,9 @@ import { repl, runConsoleLine } from './chat/console/console-session.js';
 /** Console usage text. */
 export const CONSOLE_USAGE = `usage: gearops console [--gearman host:port[,…]] [--policy FILE] [--mysql URL] [--user U] [--channel C] [--yes] [-e "/run server1 uptime"]…`;
 
-/** Entry point of `gearops console`. */
+/**
+ * Entry point of `gearops console`. Over 80 lines: the console's composition, read top to bottom (arguments, app, chat, built-in lines, the input loop), each part short.
+ */
 export async function runConsoleCommand(
   argv: string[],
   deps: {
