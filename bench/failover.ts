@@ -5,25 +5,17 @@
  * (the block window is per cluster). `failover_sequence_s` is the part the sequence itself takes (runFailover, from
  * the monitor's decision to its end): the rest is the loss being confirmed over failcount polls.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSilentLogger } from '../src/log.js';
-import type { Capability } from '../src/worker/capability.js';
-import { createSandboxCapabilities, stopAllSandboxes } from '../src/worker/sandbox/index.js';
-import { freePort } from '../src/launch/free-port.js';
-import { startMariadbProcess } from '../src/launch/mariadb.js';
-import { createMysqlStore } from '../src/mysql/store.js';
 import { createReplicationProbe } from '../src/mysql/replication.js';
 import { createReplicationControl } from '../src/mysql/replication-control.js';
 import { createReplicationMonitor } from '../src/monitor/monitor.js';
 import { monitorFailoverPorts } from '../src/monitor/failover-ports.js';
 import { parsePolicy } from '../src/core/policy/index.js';
 import type { ChatSink } from '../src/core/ports/chat.js';
-import type { ClusterNode } from '../src/core/ports/store.js';
 import type { FailoverDeps } from '../src/cluster/failover.js';
 import { median, round } from './stats.js';
-import { BENCH_JOB_SECRET, sandboxJob as ctx } from './sandbox-job.js';
+import { startSandboxLab } from './sandbox-cluster.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -32,22 +24,8 @@ export async function benchFailover(
   opts: { reps?: number } = {},
 ): Promise<{ failover_s: number; failover_max_s: number; failover_sequence_s: number }> {
   const reps = opts.reps ?? 3;
-  const logger = createSilentLogger();
-  const root = mkdtempSync(join(tmpdir(), 'gearops-bench-failover-'));
-  const db = await startMariadbProcess({ baseDir: join(root, 'store') });
-  const caps = await Promise.all(
-    ['h1', 'h2', 'h3'].map((h) =>
-      createSandboxCapabilities({
-        host: h,
-        sandboxDir: join(root, h),
-        advertise: '127.0.0.1',
-        jobSecret: BENCH_JOB_SECRET,
-        logger,
-      }),
-    ),
-  );
-  const install = (i: number) => caps[i]!.capabilities.find((c) => c.name === 'sandbox.install') as Capability;
-  const store = await createMysqlStore({ url: db.url, logger });
+  const lab = await startSandboxLab('failover');
+  const { store, logger, root } = lab;
   const account = { user: 'msandbox', password: 'msandbox' };
   const probe = createReplicationProbe({ credentials: account, logger });
   const control = createReplicationControl({ credentials: account });
@@ -103,48 +81,12 @@ export async function benchFailover(
     await monitor.stop();
     await probe.close();
     await control.close();
-    await store.close();
-    await stopAllSandboxes(root);
-    await db.stop();
-    try {
-      rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
-    } catch {
-      // A server still flushing its last files; the temp dir is left for the OS to clean.
-    }
+    await lab.stop();
   }
 
   /** One cluster built, its master killed, timed until the failover shows in the servers and the pool. */
   async function round1(name: string): Promise<number> {
-    const p = [await freePort(), await freePort(), await freePort()];
-    await Promise.all(
-      p.map((port, i) =>
-        install(i).handler(
-          ctx({
-            name,
-            cluster: name,
-            port,
-            serverId: i + 1,
-            role: i === 0 ? 'master' : 'replica',
-            master: i === 0 ? undefined : { address: '127.0.0.1', port: p[0] },
-          }),
-        ),
-      ),
-    );
-    const nodes: ClusterNode[] = p.map((port, i) => ({
-      host: `h${i + 1}`,
-      address: '127.0.0.1',
-      port,
-      role: i === 0 ? 'master' : 'replica',
-      serverId: i + 1,
-      sandbox: name,
-    }));
-    for (const [i, port] of p.entries())
-      await store.pool.add(
-        { host: '127.0.0.1', port, sock: '', type: i === 0 ? ['READ', 'WRITE'] : ['READ'] },
-        'bench',
-        'bench',
-      );
-    await store.clusters.create({ name, version: 'x', credentials: 'bench', createdBy: 'bench', nodes });
+    const { ports: p } = await lab.cluster(name, { pool: true });
     // Replication running on both replicas before the crash.
     for (const port of p.slice(1))
       for (let i = 0; i < 100; i++) {

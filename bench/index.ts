@@ -2,6 +2,8 @@
  * `npm run bench`: throughput, latency and scale figures, measured in one
  * run on this machine. Prints a table; with --json, one JSON object as the
  * last line. A section that cannot run says why and the others go on.
+ * Section names on the command line run those sections alone
+ * (`npm run bench -- switchover failover`).
  */
 import { benchGearman } from './gearman.js';
 import { benchRunLatency } from './run-latency.js';
@@ -10,9 +12,10 @@ import { benchBurst } from './burst.js';
 
 type Figures = Record<string, number | string | null>;
 
-/** Entry point of `npm run bench [-- --json]` (bench/main.ts). */
+/** Entry point of `npm run bench [-- [--json] [section…]]` (bench/main.ts). */
 export async function runBenchCommand(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
+  const only = argv.filter((a) => !a.startsWith('--'));
   const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
   const figures: Figures = {};
   const notes: string[] = [];
@@ -24,7 +27,15 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
   ];
   const extra = await loadOptionalSections(log);
   sections.push(...extra);
+  const unknown = only.filter((n) => !sections.some(([name]) => name === n));
+  if (unknown.length) {
+    process.stderr.write(
+      `bench: no section ${unknown.join(', ')}; the sections are ${sections.map(([n]) => n).join(', ')}\n`,
+    );
+    return 2;
+  }
   for (const [name, run] of sections) {
+    if (only.length && !only.includes(name)) continue;
     log(`running ${name}…`);
     try {
       Object.assign(figures, await run());

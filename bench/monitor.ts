@@ -5,22 +5,13 @@
  * the figure counts 50 status round trips, not 50 servers' worth of CPU); then the same 50 entries as a watched
  * cluster, all direct and with half of them read through workers (monitor-workers.ts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createSilentLogger } from '../src/log.js';
-import type { Capability } from '../src/worker/capability.js';
-import { createSandboxCapabilities, stopAllSandboxes } from '../src/worker/sandbox/index.js';
-import { freePort } from '../src/launch/free-port.js';
-import { startMariadbProcess } from '../src/launch/mariadb.js';
-import { createMysqlStore } from '../src/mysql/store.js';
 import { createReplicationProbe } from '../src/mysql/replication.js';
 import { createReplicationMonitor } from '../src/monitor/monitor.js';
 import { parsePolicy } from '../src/core/policy/index.js';
 import type { ChatSink } from '../src/core/ports/chat.js';
 import type { ClusterNode } from '../src/core/ports/store.js';
 import { median, round } from './stats.js';
-import { BENCH_JOB_SECRET, sandboxJob as ctx } from './sandbox-job.js';
+import { startSandboxLab } from './sandbox-cluster.js';
 import { benchPollHalfWorkers } from './monitor-workers.js';
 
 /** Measures detection latency (median of `reps` breaks) and a 50-replica poll cycle. */
@@ -32,48 +23,11 @@ export async function benchMonitor(opts: { reps?: number } = {}): Promise<{
   poll_cycle_50_half_worker_ratio: number;
 }> {
   const reps = opts.reps ?? 3;
-  const logger = createSilentLogger();
-  const root = mkdtempSync(join(tmpdir(), 'gearops-bench-monitor-'));
-  const db = await startMariadbProcess({ baseDir: join(root, 'store') });
-  const caps = await Promise.all(
-    ['h1', 'h2', 'h3'].map((h) =>
-      createSandboxCapabilities({
-        host: h,
-        sandboxDir: join(root, h),
-        advertise: '127.0.0.1',
-        jobSecret: BENCH_JOB_SECRET,
-        logger,
-      }),
-    ),
-  );
-  const install = (i: number) => caps[i]!.capabilities.find((c) => c.name === 'sandbox.install') as Capability;
-  const store = await createMysqlStore({ url: db.url, logger });
+  const lab = await startSandboxLab('monitor');
+  const { store, logger, root } = lab;
   const probe = createReplicationProbe({ credentials: { user: 'msandbox', password: 'msandbox' }, logger });
   try {
-    const ports = [await freePort(), await freePort(), await freePort()];
-    await Promise.all(
-      ports.map((port, i) =>
-        install(i).handler(
-          ctx({
-            name: 'b',
-            cluster: 'b',
-            port,
-            serverId: i + 1,
-            role: i === 0 ? 'master' : 'replica',
-            master: i === 0 ? undefined : { address: '127.0.0.1', port: ports[0] },
-          }),
-        ),
-      ),
-    );
-    const nodes: ClusterNode[] = ports.map((port, i) => ({
-      host: `h${i + 1}`,
-      address: '127.0.0.1',
-      port,
-      role: i === 0 ? 'master' : 'replica',
-      serverId: i + 1,
-      sandbox: 'b',
-    }));
-    await store.clusters.create({ name: 'b', version: 'x', credentials: 'bench', createdBy: 'bench', nodes });
+    const { ports, nodes } = await lab.cluster('b');
     let posted: number | null = null;
     const sink: ChatSink = {
       post: async (_c, _m, o) => {
@@ -146,13 +100,6 @@ export async function benchMonitor(opts: { reps?: number } = {}): Promise<{
     };
   } finally {
     await probe.close();
-    await store.close();
-    await stopAllSandboxes(root);
-    await db.stop();
-    try {
-      rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
-    } catch {
-      // A server still flushing its last files; the temp dir is left for the OS to clean.
-    }
+    await lab.stop();
   }
 }

@@ -3,26 +3,17 @@
  * a planned switchover (checks to pool move; goal ≤ 3 s), while an application inserts in a loop through the pool's
  * WRITE server, and the inserts it was told succeeded that are missing afterwards (goal 0). The baseline, measured
  * in the same run, is one proof of replication alone (a write read back on two replicas): the floor of step 5.
- * benchSwitchover is long because it is one sandbox set-up, measured, then torn down in its finally.
+ * benchSwitchover is long because it is one measured sequence, torn down in its finally.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { createSilentLogger } from '../src/log.js';
-import type { Capability } from '../src/worker/capability.js';
-import { createSandboxCapabilities, stopAllSandboxes } from '../src/worker/sandbox/index.js';
-import { freePort } from '../src/launch/free-port.js';
-import { startMariadbProcess } from '../src/launch/mariadb.js';
-import { createMysqlStore } from '../src/mysql/store.js';
 import { createReplicationProbe } from '../src/mysql/replication.js';
 import { createReplicationControl } from '../src/mysql/replication-control.js';
 import { DEMO_CREDENTIALS } from '../src/core/ports/credentials.js';
-import type { ClusterNode, Store } from '../src/core/ports/store.js';
+import type { Store } from '../src/core/ports/store.js';
 import { planSwitchover } from '../src/cluster/switchover-plan.js';
 import { readCluster, runSwitchover } from '../src/cluster/switchover.js';
 import { median, round } from './stats.js';
-import { BENCH_JOB_SECRET, sandboxJob as ctx } from './sandbox-job.js';
+import { startSandboxLab } from './sandbox-cluster.js';
 
 /** An application writing through the pool: counts what it was told succeeded. */
 function writer(store: Store, url: (h: string, p: number) => mysql.ConnectionOptions) {
@@ -62,56 +53,13 @@ function writer(store: Store, url: (h: string, p: number) => mysql.ConnectionOpt
 /** Installs three sandboxes, then switches `reps` times round them under writes. */
 export async function benchSwitchover(opts: { reps?: number } = {}): Promise<Record<string, number>> {
   const reps = opts.reps ?? 5;
-  const logger = createSilentLogger();
-  const root = mkdtempSync(join(tmpdir(), 'gearops-bench-switchover-'));
-  const db = await startMariadbProcess({ baseDir: join(root, 'store') });
-  const caps = await Promise.all(
-    ['h1', 'h2', 'h3'].map((h) =>
-      createSandboxCapabilities({
-        host: h,
-        sandboxDir: join(root, h),
-        advertise: '127.0.0.1',
-        jobSecret: BENCH_JOB_SECRET,
-        logger,
-      }),
-    ),
-  );
-  const install = (i: number) => caps[i]!.capabilities.find((c) => c.name === 'sandbox.install') as Capability;
-  const store = await createMysqlStore({ url: db.url, logger });
+  const lab = await startSandboxLab('switchover');
+  const { store, logger } = lab;
   const credentials = { get: () => DEMO_CREDENTIALS };
   const probe = createReplicationProbe({ credentials, logger });
   const control = createReplicationControl({ credentials });
   try {
-    const ports = [await freePort(), await freePort(), await freePort()];
-    await Promise.all(
-      ports.map((port, i) =>
-        install(i).handler(
-          ctx({
-            name: 'sw',
-            cluster: 'sw',
-            port,
-            serverId: i + 1,
-            role: i === 0 ? 'master' : 'replica',
-            master: i === 0 ? undefined : { address: '127.0.0.1', port: ports[0] },
-          }),
-        ),
-      ),
-    );
-    const nodes: ClusterNode[] = ports.map((port, i) => ({
-      host: `h${i + 1}`,
-      address: '127.0.0.1',
-      port,
-      role: i === 0 ? 'master' : 'replica',
-      serverId: i + 1,
-      sandbox: 'sw',
-    }));
-    await store.clusters.create({ name: 'sw', version: 'x', credentials: 'bench', createdBy: 'bench', nodes });
-    for (const n of nodes)
-      await store.pool.add(
-        { host: n.address, port: n.port, sock: '', type: n.role === 'master' ? ['READ', 'WRITE'] : ['READ'] },
-        'bench',
-        'bench',
-      );
+    const { ports, nodes } = await lab.cluster('sw', { pool: true });
     const m = { address: '127.0.0.1', port: ports[0]!, cluster: 'sw' };
     for (const s of [
       'CREATE DATABASE app',
@@ -188,9 +136,6 @@ export async function benchSwitchover(opts: { reps?: number } = {}): Promise<Rec
   } finally {
     await control.close();
     await probe.close();
-    await store.close();
-    await stopAllSandboxes(root);
-    await db.stop();
-    rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+    await lab.stop();
   }
 }

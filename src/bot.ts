@@ -50,7 +50,9 @@ export interface RunningBot {
 /** An open incident as the gearops_open_incidents gauge labels it. */
 const toLabels = (i: { cluster: string; kind: string }) => ({ cluster: i.cluster, fault: i.kind });
 
-/** Starts the bot from an environment; resolves once it is listening. */
+/**
+ * Starts the bot from an environment; resolves once it is listening. Over 80 lines: the composition of one bot, read top to bottom, then the handle it returns (reload, stop, shutdown), each part short.
+ */
 export async function startBot(
   env: NodeJS.ProcessEnv,
   opts: { dispatchPreset?: 'default' | 'fast'; slackLimits?: 'default' | 'fast' } = {},

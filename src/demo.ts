@@ -27,7 +27,9 @@ function say(s: string): void {
   process.stderr.write(`demo: ${s}\n`);
 }
 
-/** Entry point of `gearops demo`; extra arguments go to the console (e.g. -e "/run server1 uptime"). */
+/**
+ * Entry point of `gearops demo`; extra arguments go to the console (e.g. -e "/run server1 uptime"). Over 80 lines: the demo's start-up, read top to bottom (store, job server, workers, console), with the cleanup every step registers with.
+ */
 export async function runDemoCommand(argv: string[]): Promise<number> {
   const deps = spawnSync('bash', [join(ROOT, 'scripts/ensure-deps.sh')], { stdio: 'inherit' });
   if (deps.status !== 0) return 2;

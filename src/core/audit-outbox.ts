@@ -26,7 +26,9 @@ export interface AuditOutbox extends AuditStore {
   close(): Promise<void>;
 }
 
-/** Wraps `store` with a retry queue. */
+/**
+ * Wraps `store` with a retry queue. Over 80 lines as a factory: its methods share the retry queue and its timer; each is short.
+ */
 export function createAuditOutbox(store: AuditStore, logger: Logger, opts: AuditOutboxOptions = {}): AuditOutbox {
   const retryMs = opts.retryMs ?? 1000;
   const maxRetryMs = opts.maxRetryMs ?? 30_000;

@@ -37,7 +37,9 @@ export interface DrainableRouter {
   idle(ms: number): Promise<boolean>;
 }
 
-/** Wraps `inner`; refusals while draining are audited through `audit` (when given) and logged. */
+/**
+ * Wraps `inner`; refusals while draining are audited through `audit` (when given) and logged. Over 80 lines as a factory: the wrapped dispatch methods share the running set and the drain state; each is short.
+ */
 export function createDrainableRouter(
   inner: CommandRouter,
   deps: { logger: Logger; audit?: { record(e: AuditEntry): Promise<void> } },

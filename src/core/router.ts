@@ -63,7 +63,9 @@ function createUserLimiter(rate: UserRateLimit, now: () => number) {
   };
 }
 
-/** Creates the router over the given command modules. */
+/**
+ * Creates the router over the given command modules. Over 80 lines as a factory: dispatch and dispatchAction share the command table, the rate limit and the audit helpers; each is short.
+ */
 export function createCommandRouter(deps: RouterDeps): CommandRouter {
   const now = deps.now ?? Date.now;
   const byName = new Map(deps.commands.map((c) => [c.name, c]));

@@ -63,7 +63,9 @@ export interface Discovery {
 const key = (n: NodeAddress) => `${n.address}:${n.port}`;
 const addr = (n: NodeAddress): NodeAddress => ({ address: n.address, port: n.port });
 
-/** Maps the topology that `start` belongs to; changes nothing on any server. */
+/**
+ * Maps the topology that `start` belongs to; changes nothing on any server. Over 80 lines: one breadth-first walk whose read cache, visited set and problem list are shared by its steps; splitting it would pass them all around.
+ */
 export async function discoverTopology(
   reader: TopologyReader,
   start: NodeAddress,

@@ -45,7 +45,9 @@ interface Job {
   warnings: string[];
 }
 
-/** Creates a client for the given job servers ("host:port"). */
+/**
+ * Creates a client for the given job servers ("host:port"). Over 80 lines as a factory: the frame handlers and methods share the connections and the jobs in flight; each is short.
+ */
 export function createGearmanClient(opts: {
   servers: string[];
   logger: Logger;

@@ -55,7 +55,9 @@ export interface GearmanWorkerOptions {
   identifyServer?: (server: string) => Promise<string>;
 }
 
-/** Creates a worker (call start()). */
+/**
+ * Creates a worker (call start()). Over 80 lines as a factory: the frame handlers and methods share the worker's connections and its job state; each is short.
+ */
 export function createGearmanWorker(opts: GearmanWorkerOptions): GearmanWorker {
   const log = opts.logger.child({ component: 'gearman-worker' });
   const preset = opts.preset ?? RECONNECT_PRESETS.default;

@@ -67,7 +67,9 @@ export function smallServerArgs(): string[] {
   ];
 }
 
-/** Initialises and starts MariaDB; creates `database` and sets a random root password. */
+/**
+ * Initialises and starts MariaDB; creates `database` and sets a random root password. Over 80 lines: initialise, launch, wait for the socket, secure and hand back a stop, in order, sharing the paths.
+ */
 export async function startMariadbProcess(
   opts: { baseDir?: string; database?: string; port?: number } = {},
 ): Promise<MariadbProcess> {

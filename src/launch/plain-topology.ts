@@ -73,7 +73,9 @@ export interface PlainTopology {
   stop(): Promise<void>;
 }
 
-/** A place to start plain servers in (a temp dir of its own, or under `baseDir`), removed by stop(). */
+/**
+ * A place to start plain servers in (a temp dir of its own, or under `baseDir`), removed by stop(). Over 80 lines as a factory: start and stop share the servers and child processes; start (about 100 lines) is one server's set-up, read top to bottom.
+ */
 export function createPlainTopology(opts: { baseDir?: string } = {}): PlainTopology {
   if (opts.baseDir) mkdirSync(opts.baseDir, { recursive: true, mode: 0o700 });
   const root = opts.baseDir ?? mkdtempSync(join(tmpdir(), 'gearops-plain-'));

@@ -21,7 +21,9 @@ export interface PrometheusMetrics extends Metrics {
 /** Distinct hosts kept as label values; more (a mistyped host each time) fold into `other`. */
 const MAX_HOSTS = 500;
 
-/** Creates the metrics of one process: `bot` or `worker` (set as the `gearops_role` label of gearops_info). */
+/**
+ * Creates the metrics of one process: `bot` or `worker` (set as the `gearops_role` label of gearops_info). Over 80 lines as a factory: one declaration per metric, then the short methods that set them.
+ */
 export function createPrometheusMetrics(opts: { role: 'bot' | 'worker'; version: string }): PrometheusMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gearops_process_' });

@@ -41,7 +41,9 @@ function toChange(r: RowDataPacket): TopologyChange {
   };
 }
 
-/** Creates the journal on the store's pool; `where` is the store's host:port for errors. */
+/**
+ * Creates the journal on the store's pool; `where` is the store's host:port for errors. Over 80 lines as a factory: one short method per journal operation, over the one pool.
+ */
 export function createChangeJournal(deps: { db: Pool; where: string }): ChangeJournal {
   const { db, where } = deps;
   const one = async (sql: string, params: unknown[]): Promise<TopologyChange | null> => {

@@ -12,7 +12,9 @@ export type StoreQuery = <T extends RowDataPacket[] | ResultSetHeader>(sql: stri
 const hash = (key: string) => createHash('sha256').update(key).digest('hex');
 const bool = (v: unknown): boolean | null => (v === null || v === undefined ? null : Number(v) === 1);
 
-/** Creates the InteractionStore on the tables of migration 3. */
+/**
+ * Creates the InteractionStore on the tables of migration 3. Over 80 lines as a factory: one short method per operation on the interaction tables.
+ */
 export function createMysqlInteractions(q: StoreQuery): InteractionStore {
   let calls = 0;
   // Rows are kept a day (requests older than 5 minutes are refused anyway); swept now and then, not per call.

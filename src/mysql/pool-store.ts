@@ -66,6 +66,7 @@ export function poolAddress(db: Pool): string {
 /**
  * Creates the pool store on an open mysql2 pool (the store's database selected). `where` is the store's host:port,
  * named in errors as /replica names it (default: read from the pool's own settings).
+ * Over 80 lines as a factory: the pool's methods share one transaction helper and the history writes; each is short.
  */
 export function createPoolStore(deps: { db: Pool; logger: Logger; where?: string }): PoolStore {
   const where = deps.where ?? poolAddress(deps.db);

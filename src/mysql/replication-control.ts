@@ -33,7 +33,9 @@ export function relayBacklog(r: RowDataPacket | undefined): number {
   return num(r.Relay_Log_Space) ?? 0;
 }
 
-/** Creates the control. Credentials as for the probe (createReplicationProbe). */
+/**
+ * Creates the control. Credentials as for the probe (createReplicationProbe). Over 80 lines as a factory: its methods share one set of node connections; each is short.
+ */
 export function createReplicationControl(opts: {
   credentials: DbAccount | CredentialResolver;
   named?: (name: string) => NamedAccount;

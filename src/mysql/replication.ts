@@ -34,6 +34,7 @@ const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sy
  * own, so that commands' statements never take the connections it reads status with. Statements of `exec`
  * (what /replica sql runs) have their own connections too, and are ended with KILL QUERY at their time-out
  * (`execTimeoutMs`, default 5 s, or the caller's).
+ * Over 80 lines as a factory: the probe's methods share its connection pools; each is short.
  */
 export function createReplicationProbe(opts: {
   credentials: DbAccount | CredentialResolver;

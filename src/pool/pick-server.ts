@@ -56,7 +56,9 @@ export interface PoolReader {
   close(): Promise<void>;
 }
 
-/** Creates a pool reader (one per process is plenty). */
+/**
+ * Creates a pool reader (one per process is plenty). Over 80 lines as a factory: its methods share the cached pool and its refresh; each is short.
+ */
 export function createPoolReader(opts: PoolReaderOptions): PoolReader {
   if (!opts.source && !opts.url)
     throw new GearopsError(ErrorCode.Config, 'createPoolReader needs a url (or a mysql2 pool, or a source)', {

@@ -61,7 +61,9 @@ function workerConfig(env: NodeJS.ProcessEnv, problems: string[]): GearopsConfig
   return config;
 }
 
-/** Entry point of `gearops worker`; resolves with the exit code once stopped. */
+/**
+ * Entry point of `gearops worker`; resolves with the exit code once stopped. Over 80 lines for the reason this file gives: its start-up checks are one list, read top to bottom.
+ */
 export async function runWorkerCommand(
   argv: string[],
   deps: { env?: NodeJS.ProcessEnv; logger?: Logger; until?: Promise<unknown> } = {},

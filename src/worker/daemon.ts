@@ -61,7 +61,9 @@ export interface WorkerDaemon {
   readonly gearman: GearmanWorker;
 }
 
-/** Creates the daemon (call start()). */
+/**
+ * Creates the daemon (call start()). Over 80 lines as a factory: runJob, seal and the Gearman functions share the nonce cache and the jobs started here; each is short.
+ */
 export function createWorkerDaemon(opts: WorkerDaemonOptions): WorkerDaemon {
   const log = opts.logger.child({ component: 'worker', host: opts.host });
   const nonces = new NonceCache(

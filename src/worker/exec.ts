@@ -40,7 +40,9 @@ export function resolveProgram(name: string): string | null {
   return null;
 }
 
-/** Runs `pipeline` (1 or 2 stages). Never throws for a failing command: the result says what happened. */
+/**
+ * Runs `pipeline` (1 or 2 stages). Never throws for a failing command: the result says what happened. Over 80 lines: one or two child processes, their pipe, limits and time-out are wired in one place so that every way out settles the same result once.
+ */
 export async function runPipeline(pipeline: string[][], opts: ExecOptions): Promise<ExecResult> {
   const started = Date.now();
   const empty = (error: string): ExecResult => ({

@@ -33,7 +33,9 @@ export interface PressableMessage {
 /** The console name of a button: its action id's last word (incident.restart → restart). */
 export const buttonName = (b: Button): string => b.actionId.split('.').pop() ?? b.actionId;
 
-/** Creates console output helpers sharing one message counter. */
+/**
+ * Creates console output helpers sharing one message counter. Over 80 lines as a factory: the output helpers share one message counter; each is short.
+ */
 export function createConsoleChat(io: ConsoleIo, opts: { assumeYes?: boolean } = {}) {
   let seq = 0;
   let order = 0;

@@ -32,7 +32,9 @@ const REFUSED: Record<Exclude<ConfirmationPress, 'ok' | 'not_yours'>, string> = 
     'nothing was done: run the command again.',
 };
 
-/** Creates the confirmation desk; `shared` (the store) lets a press reach whichever instance asked. */
+/**
+ * Creates the confirmation desk; `shared` (the store) lets a press reach whichever instance asked. Over 80 lines as a factory: ask and press share the open questions and the store poll; each is short.
+ */
 export function createConfirmationDesk(opts: {
   shared?: InteractionStore;
   logger: Logger;

@@ -49,7 +49,9 @@ interface GroupState {
   lastUsed: number;
 }
 
-/** Creates the directory; with no group ids it answers [] and never calls fetchMembers. */
+/**
+ * Creates the directory; with no group ids it answers [] and never calls fetchMembers. Over 80 lines as a factory: its methods share the member cache and the refresh timer; each is short.
+ */
 export function createGroupDirectory(opts: GroupDirectoryOptions): GroupDirectory {
   let ids = [...new Set(opts.groupIds)].sort();
   const now = opts.now ?? Date.now;

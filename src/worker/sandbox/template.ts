@@ -79,7 +79,9 @@ async function copyDir(from: string, to: string): Promise<void> {
   }
 }
 
-/** Templates under `<sandboxDir>/.templates/`. */
+/**
+ * Templates under `<sandboxDir>/.templates/`. Over 80 lines as a factory: its methods share the templates directory and the builds in flight; each is short.
+ */
 export function createTemplates(sandboxDir: string) {
   const root = join(sandboxDir, '.templates');
   const building = new Map<string, Promise<string>>();
