@@ -5,7 +5,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { freePort } from './free-port.js';
 import { tmpdir } from 'node:os';
@@ -32,24 +32,47 @@ export interface MariadbProcess {
   restart(): Promise<void>;
 }
 
-async function waitReady(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+/** True when something accepts a connection at `where` (a unix socket path, or a loopback TCP port). */
+function accepts(where: string | number): Promise<boolean> {
+  return new Promise<boolean>((r) => {
+    const s = typeof where === 'string' ? connect({ path: where }) : connect({ host: '127.0.0.1', port: where });
+    s.once('connect', () => {
+      s.destroy();
+      r(true);
+    });
+    s.once('error', () => r(false));
+  });
+}
+
+/** The last lines of the server's error log, for a start that failed. */
+function logTail(dir: string): string {
+  try {
+    return readFileSync(join(dir, 'error.log'), 'utf8').trim().split('\n').slice(-3).join(' | ');
+  } catch {
+    return 'no error log';
+  }
+}
+
+/**
+ * Waits until *this* server accepts connections: on its own unix socket (a path no other process has), then on its
+ * port. A TCP answer alone could come from another process that took the port between freePort() and the bind;
+ * mariadbd opens its unix socket only after binding its port, so the socket answering proves the port is its own.
+ */
+async function waitReady(dir: string, socket: string, port: number, child: ChildProcess, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null)
-      throw new GearopsError(ErrorCode.StoreUnavailable, `mariadbd exited with ${child.exitCode} during start-up`);
-    const ok = await new Promise<boolean>((r) => {
-      const s = connect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        r(true);
-      });
-      s.once('error', () => r(false));
-    });
-    if (ok) return;
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new GearopsError(
+        ErrorCode.StoreUnavailable,
+        `mariadbd exited with ${child.exitCode ?? child.signalCode} during start-up: ${logTail(dir)}`,
+        { data: { portTaken: /Address already in use|Bind on TCP\/IP port/i.test(logTail(dir)) } },
+      );
+    if ((await accepts(socket)) && (await accepts(port))) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new GearopsError(
     ErrorCode.StoreUnavailable,
-    `mariadbd did not accept connections on port ${port} within ${timeoutMs} ms`,
+    `mariadbd did not accept connections on port ${port} within ${timeoutMs} ms: ${logTail(dir)}`,
   );
 }
 
@@ -81,7 +104,7 @@ export async function startMariadbProcess(
   // includes the temporary tables of another instance being initialised at the same moment.
   const tmp = join(dir, 'tmp');
   mkdirSync(tmp, { recursive: true });
-  const port = opts.port ?? (await freePort());
+  let port = opts.port ?? (await freePort());
   const database = opts.database ?? 'common';
   const password = randomBytes(12).toString('hex');
   try {
@@ -122,9 +145,19 @@ export async function startMariadbProcess(
       ],
       { stdio: 'ignore' },
     );
-    await waitReady(port, child, 30_000);
+    await waitReady(dir, socket, port, child, 30_000);
   };
-  await launch();
+  // A port we chose ourselves may be taken by another process before mariadbd binds it: choose again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await launch();
+      break;
+    } catch (err) {
+      const taken = (err as GearopsError).data?.portTaken === true;
+      if (!taken || opts.port !== undefined || attempt >= 3) throw err;
+      port = await freePort();
+    }
+  }
   await run('mariadb', [
     '--no-defaults',
     `--socket=${socket}`,
