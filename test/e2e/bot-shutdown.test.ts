@@ -92,6 +92,12 @@ describe('bot process shutdown (SIGTERM) with work running and queued', () => {
         ).length >= 2,
       // The bot is a process of its own at Slack's real pace; on a loaded machine its first posts can take long.
       90_000,
+      {
+        label: 'two "queued: server1 is busy" posts',
+        explain: () =>
+          `Slack calls: ${slack.calls.map((c) => `${c.method} ${JSON.stringify(c.body).slice(0, 120)}`).join('\n')}\n` +
+          `bot output: ${bot.output().slice(-3000)}`,
+      },
     );
 
     bot.child.kill('SIGTERM');

@@ -4,10 +4,14 @@
  */
 import type { ReplicationMonitor } from '../../src/monitor/monitor.js';
 
-/** How `until` polls: every `every` ms (default 50); `label` names the condition in the time-out error. */
+/**
+ * How `until` polls: every `every` ms (default 50); `label` names the condition in the time-out error, and
+ * `explain` adds what was seen meanwhile (a process's log), read only when the wait times out.
+ */
 export interface UntilOptions {
   every?: number;
   label?: string;
+  explain?: () => string;
 }
 
 /** Polls `what` until it holds; throws after `ms`. */
@@ -19,7 +23,10 @@ export async function until(
   const deadline = Date.now() + ms;
   while (!(await what())) {
     if (Date.now() > deadline)
-      throw new Error(`timed out after ${ms} ms waiting for: ${opts.label ?? what.toString().slice(0, 160)}`);
+      throw new Error(
+        `timed out after ${ms} ms waiting for: ${opts.label ?? what.toString().slice(0, 160)}` +
+          (opts.explain ? `\n${opts.explain()}` : ''),
+      );
     await new Promise((r) => setTimeout(r, opts.every ?? 50));
   }
 }
