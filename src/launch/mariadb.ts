@@ -147,24 +147,6 @@ export async function startMariadbProcess(
     );
     await waitReady(dir, socket, port, child, 30_000);
   };
-  // A port we chose ourselves may be taken by another process before mariadbd binds it: choose again.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await launch();
-      break;
-    } catch (err) {
-      const taken = (err as GearopsError).data?.portTaken === true;
-      if (!taken || opts.port !== undefined || attempt >= 3) throw err;
-      port = await freePort();
-    }
-  }
-  await run('mariadb', [
-    '--no-defaults',
-    `--socket=${socket}`,
-    '-uroot',
-    '-e',
-    `CREATE DATABASE IF NOT EXISTS \`${database}\`; ALTER USER 'root'@'localhost' IDENTIFIED BY '${password}'; CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY '${password}'; GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;`,
-  ]);
   const stopChild = async (signal: NodeJS.Signals) => {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise((r) => child.once('exit', r));
@@ -173,6 +155,31 @@ export async function startMariadbProcess(
     await gone;
     clearTimeout(t);
   };
+  try {
+    // A port we chose ourselves may be taken by another process before mariadbd binds it: choose again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await launch();
+        break;
+      } catch (err) {
+        const taken = (err as GearopsError).data?.portTaken === true;
+        if (!taken || opts.port !== undefined || attempt >= 3) throw err;
+        port = await freePort();
+      }
+    }
+    await run('mariadb', [
+      '--no-defaults',
+      `--socket=${socket}`,
+      '-uroot',
+      '-e',
+      `CREATE DATABASE IF NOT EXISTS \`${database}\`; ALTER USER 'root'@'localhost' IDENTIFIED BY '${password}'; CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY '${password}'; GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;`,
+    ]);
+  } catch (err) {
+    // Nothing is left running: a server that started but could not be set up is stopped, its folder removed.
+    await stopChild('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     host: '127.0.0.1',
     port,
