@@ -22,6 +22,7 @@ import { parsePolicy } from '../src/core/policy/index.js';
 import type { ChatSink } from '../src/core/ports/chat.js';
 import type { ClusterNode } from '../src/core/ports/store.js';
 import type { FailoverDeps } from '../src/cluster/failover.js';
+import { storeTopologyLocks } from '../src/cluster/topology-lock.js';
 import { median, round } from './stats.js';
 import { BENCH_JOB_SECRET, sandboxJob as ctx } from './sandbox-job.js';
 
@@ -61,6 +62,7 @@ export async function benchFailover(
     probe,
     control,
     journal: store.changes!,
+    locks: storeTopologyLocks(store),
     pool: store.pool,
     intervalMs: 1000,
     logger,

@@ -25,6 +25,7 @@ import {
   type SwitchoverDeps,
   type SwitchoverResult,
 } from '../src/cluster/switchover.js';
+import { withTopologyLock, type TopologyLocks } from '../src/cluster/topology-lock.js';
 import { formatDuration, mention } from './shared.js';
 import { SWITCHOVER_USAGE } from './replica/parse.js';
 
@@ -38,6 +39,8 @@ export interface SwitchoverCommandDeps {
   control: ReplicationControl;
   /** The store's journal of topology changes (absent: the command says it needs the store). */
   journal?: ChangeJournal;
+  /** The per-cluster topology-change lock, held from the last check to the end (src/cluster/topology-lock.ts). */
+  locks: TopologyLocks;
   pool?: PoolStore;
   chat?: ChatSink;
   poolChannel?: string;
@@ -83,10 +86,20 @@ export function createSwitchoverCommand(deps: SwitchoverCommandDeps) {
     const q = `${what} did not finish (its last step was ${formatDuration(quietMs)} ago: the bot running it stopped). Finish it from where the servers are now? If the new master was not promoted yet it is rolled back, else it goes on.`;
     if (!(await inv.reply.confirm(textMessage(q), { yesLabel: 'Finish switchover' })))
       return refuse(inv, `Not finished: switchover #${ch.id} is left as it was.`);
-    return perform(inv, c, ch.id, `finishing switchover #${ch.id} of *${c.name}* (${ch.from} → ${ch.to})`, (d) =>
-      resumeSwitchover(d, c, ch),
-    );
+    return locked(inv, c, async () => {
+      // Another person may have finished it while this one was asked.
+      const still = await deps.journal!.running(c.name);
+      if (still?.id !== ch.id)
+        return refuse(inv, `Not finished: switchover #${ch.id} has ended meanwhile; see /replica status ${c.name}.`);
+      return perform(inv, c, ch.id, `finishing switchover #${ch.id} of *${c.name}* (${ch.from} → ${ch.to})`, (d) =>
+        resumeSwitchover(d, c, still),
+      );
+    });
   }
+
+  /** Runs `fn` holding the cluster's topology-change lock; refused, nothing changed, while another holds it. */
+  const locked = (inv: CommandInvocation, c: ClusterRecord, fn: () => Promise<CommandOutcome>) =>
+    withTopologyLock(deps.locks, deps.journal!, c.name, (busy) => refuse(inv, `Not switched: ${busy}.`), fn);
 
   /** Posts the change's message, runs it with its steps in the thread, and ends the message with the result. */
   async function perform(
@@ -148,6 +161,43 @@ export function createSwitchoverCommand(deps: SwitchoverCommandDeps) {
     ];
   }
 
+  /** Under the lock: the servers read and checked again (the answer may come minutes later), journaled, run. */
+  async function begin(inv: CommandInvocation, c: ClusterRecord, plan: SwitchoverPlan): Promise<CommandOutcome> {
+    const { master, target } = plan;
+    // The record too: another instance may have changed the master meanwhile.
+    const now = (await deps.clusters.get(c.name)) ?? c;
+    const again = planSwitchover(now, await readCluster(deps.control, now), {
+      to: nodeKey(target),
+      lagThresholdS: deps.lagThresholdS,
+    });
+    if (!again.ok || nodeKey(again.plan.master) !== nodeKey(master))
+      return refuse(
+        inv,
+        `Not switched; nothing was changed (the cluster changed while you were asked):\n${(again.ok ? ['its master changed'] : again.reasons).map((r) => `• ${r}`).join('\n')}`,
+      );
+    let change: TopologyChange;
+    try {
+      change = await deps.journal!.begin({
+        cluster: c.name,
+        kind: 'switchover',
+        from: nodeKey(master),
+        to: nodeKey(target),
+        actor: inv.principal.userId,
+        step: 'checks',
+      });
+    } catch (err) {
+      if (isGearopsError(err, ErrorCode.Conflict)) return refuse(inv, `Not switched: ${(err as Error).message}.`);
+      throw err;
+    }
+    return perform(
+      inv,
+      now,
+      change.id,
+      `switching the master of *${c.name}*: ${nodeKey(master)} → ${nodeKey(target)}`,
+      (d) => runSwitchover(d, now, again.plan, change.id),
+    );
+  }
+
   return async function switchover(inv: CommandInvocation, args: string[]): Promise<CommandOutcome> {
     const req = parseSwitchover(args);
     const c = await deps.clusters.get(req.cluster);
@@ -173,36 +223,6 @@ export function createSwitchoverCommand(deps: SwitchoverCommandDeps) {
       'writes fail with errors until WRITE has moved in the pool.';
     if (!(await inv.reply.confirm(textMessage(q), { yesLabel: 'Switch over' })))
       return refuse(inv, `Not switched: ${c.name} is untouched.`);
-    // The answer may come minutes later: the servers are read and checked again, for this target.
-    const again = planSwitchover(c, await readCluster(deps.control, c), {
-      to: nodeKey(target),
-      lagThresholdS: deps.lagThresholdS,
-    });
-    if (!again.ok || again.plan.master !== master)
-      return refuse(
-        inv,
-        `Not switched; nothing was changed (the cluster changed while you were asked):\n${(again.ok ? ['its master changed'] : again.reasons).map((r) => `• ${r}`).join('\n')}`,
-      );
-    let change: TopologyChange;
-    try {
-      change = await deps.journal.begin({
-        cluster: c.name,
-        kind: 'switchover',
-        from: nodeKey(master),
-        to: nodeKey(target),
-        actor: inv.principal.userId,
-        step: 'checks',
-      });
-    } catch (err) {
-      if (isGearopsError(err, ErrorCode.Conflict)) return refuse(inv, `Not switched: ${(err as Error).message}.`);
-      throw err;
-    }
-    return perform(
-      inv,
-      c,
-      change.id,
-      `switching the master of *${c.name}*: ${nodeKey(master)} → ${nodeKey(target)}`,
-      (d) => runSwitchover(d, c, again.plan, change.id),
-    );
+    return locked(inv, c, () => begin(inv, c, planned.plan));
   };
 }

@@ -20,6 +20,7 @@ import type {
 import { nodeAddress } from '../core/cluster.js';
 import { nodeKey, type ReplicaPosition } from './candidate.js';
 import type { FailoverResult } from './failover.js';
+import type { TopologyLocks } from './topology-lock.js';
 
 /** The journal's step names, in order. */
 export type FailoverStep =
@@ -31,6 +32,8 @@ export interface FailoverDeps {
   probe: Pick<ReplicationProbe, 'status'>;
   control: ReplicationControl;
   journal: ChangeJournal;
+  /** The per-cluster topology-change lock (topology-lock.ts), held by every failover and rejoin for its whole run. */
+  locks: TopologyLocks;
   /** The load-balancer pool; absent: no pool step. */
   pool?: Pick<PoolStore, 'get' | 'moveWrite'>;
   /** Announces a pool change in the pool channel. */

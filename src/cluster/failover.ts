@@ -16,6 +16,7 @@ import { nodeAddress } from '../core/cluster.js';
 import { chooseCandidate, nodeKey, nodeNamer } from './candidate.js';
 import { confirmMasterLost } from './master-loss.js';
 import { finishFailover, positionsOf, type FailoverDeps, type FailoverStep, type Reporter } from './failover-steps.js';
+import { withTopologyLock } from './topology-lock.js';
 
 export type { FailoverDeps, FailoverStep } from './failover-steps.js';
 
@@ -44,12 +45,27 @@ export interface FailoverResult {
 
 const refuse = (summary: string): FailoverResult => ({ ok: false, refused: true, summary });
 
-/** Runs, or finishes, the failover of `clusterName`. Throws only what the bot dying would (the test hook). */
+/**
+ * Runs, or finishes, the failover of `clusterName`, holding the cluster's topology-change lock throughout: while
+ * another instance (or command) holds it, refuses at once and changes nothing. Throws only what the bot dying would
+ * (the test hook).
+ */
 export async function runFailover(
   deps: FailoverDeps,
   clusterName: string,
   o: FailoverOptions,
 ): Promise<FailoverResult> {
+  return withTopologyLock(
+    deps.locks,
+    deps.journal,
+    clusterName,
+    (busy) => refuse(`not failing over ${clusterName}: ${busy}`),
+    () => failOver(deps, clusterName, o),
+  );
+}
+
+/** The failover, under the lock. */
+async function failOver(deps: FailoverDeps, clusterName: string, o: FailoverOptions): Promise<FailoverResult> {
   const tell = reporterOf(deps, o.report);
   const c = await deps.clusters.get(clusterName);
   if (!c) return refuse(`no cluster named ${clusterName}`);

@@ -15,9 +15,10 @@ import type { ClusterNode, ClusterRecord, TopologyChange } from '../core/ports/s
 import { nodeAddress } from '../core/cluster.js';
 import { nodeKey } from './candidate.js';
 import type { FailoverDeps, Reporter } from './failover-steps.js';
+import { withTopologyLock } from './topology-lock.js';
 
 /** What rejoin runs over: the failover's ports. */
-export type RejoinDeps = Pick<FailoverDeps, 'clusters' | 'probe' | 'control' | 'journal' | 'logger' | 'now'>;
+export type RejoinDeps = Pick<FailoverDeps, 'clusters' | 'probe' | 'control' | 'journal' | 'locks' | 'logger' | 'now'>;
 
 /** How it ended; `refused`: nothing was changed. */
 export interface RejoinResult {
@@ -54,14 +55,34 @@ export async function checkRejoin(
   };
 }
 
-/** Makes `target` (host:port or address:port of a node in the record) a replica of the cluster's master. */
+const refuse = (summary: string): RejoinResult => ({ ok: false, refused: true, summary });
+
+/**
+ * Makes `target` (host:port or address:port of a node in the record) a replica of the cluster's master, holding
+ * the cluster's topology-change lock throughout (refused at once, nothing changed, while another holds it).
+ */
 export async function runRejoin(
   deps: RejoinDeps,
   clusterName: string,
   target: string,
   o: { actor: string; report: (text: string) => Promise<void> },
 ): Promise<RejoinResult> {
-  const refuse = (summary: string): RejoinResult => ({ ok: false, refused: true, summary });
+  return withTopologyLock(
+    deps.locks,
+    deps.journal,
+    clusterName,
+    (busy) => refuse(`not rejoined: ${busy}`),
+    () => rejoin(deps, clusterName, target, o),
+  );
+}
+
+/** The rejoin, under the lock. */
+async function rejoin(
+  deps: RejoinDeps,
+  clusterName: string,
+  target: string,
+  o: { actor: string; report: (text: string) => Promise<void> },
+): Promise<RejoinResult> {
   const tell: Reporter = async (text) => {
     const t = (deps.now?.() ?? new Date()).toISOString().slice(11, 19);
     await o.report(`\`${t}Z\` ${text}`).catch((err) => deps.logger.warn({ err }, 'rejoin report failed'));

@@ -17,6 +17,7 @@ import type { NodeAddress, ReplicationProbe } from '../../src/core/ports/replica
 import type { ReplicationControl } from '../../src/core/ports/replication-control.js';
 import type { ClusterNode, ClusterRecord } from '../../src/core/ports/store.js';
 import { runFailover, type FailoverDeps } from '../../src/cluster/failover.js';
+import { storeTopologyLocks } from '../../src/cluster/topology-lock.js';
 
 const why = netnsUnavailable();
 const HOSTS = ['fo1', 'fo2', 'fo3'];
@@ -133,6 +134,7 @@ describe(`failover and rejoin on real replication (${why ? `loopback: ${why}` : 
       probe,
       control,
       journal: f.ctx.store!.changes!,
+      locks: storeTopologyLocks(f.ctx.store!),
       pool: f.ctx.store!.pool,
       failcount: 2,
       intervalMs: 200,

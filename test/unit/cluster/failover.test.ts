@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { explainFailover, FAILOVER_STEPS, runFailover, type FailoverStep } from '../../../src/cluster/failover.js';
 import { runRejoin } from '../../../src/cluster/rejoin.js';
+import { storeTopologyLocks, topologyLockName } from '../../../src/cluster/topology-lock.js';
+import { monitorFailoverPorts } from '../../../src/monitor/failover-ports.js';
 import { fakeFailoverWorld } from './fake-servers.js';
 
 const M = '10.0.0.1:3306';
@@ -162,6 +164,76 @@ describe('runFailover', () => {
     expect(r.refused).toBe(true);
     expect(w.journal.rows[0]?.state).toBe('failed');
     expect(writers(w)).toEqual([M]);
+  });
+});
+
+describe('the topology-change lock', () => {
+  /** A second bot instance over the same store and servers: its own deps, its own lock connections. */
+  const instance = (w: ReturnType<typeof fakeFailoverWorld>) => ({ ...w.deps, locks: storeTopologyLocks(w.locks) });
+
+  it('a cut failover resumed by two instances at once: one finishes it, the other is refused and changes nothing', async () => {
+    const w = lostMaster();
+    w.deps.afterStep = (s: FailoverStep) => {
+      if (s === 'chosen') throw new Error('bot killed');
+    };
+    await expect(run(w)).rejects.toThrow('bot killed');
+    // Instance A resumes it and is paused mid-sequence, holding the lock.
+    let paused!: () => void;
+    let resume!: () => void;
+    const atStep = new Promise<void>((r) => (paused = r));
+    const gate = new Promise<void>((r) => (resume = r));
+    const a = {
+      ...instance(w),
+      afterStep: async (s: FailoverStep) => (s === 'relay_applied' ? (paused(), gate) : undefined),
+    };
+    const first = runFailover(a, 'c', { actor: 'U1', automatic: false, report: async () => undefined });
+    await atStep;
+    const calls = [...w.world.calls];
+    const row = structuredClone(await w.journal.running('c'));
+    // Instance B: the same resume, the Promote button's (to=), a rejoin — each refused with who runs what.
+    const b = instance(w);
+    for (const to of [undefined, 'r2']) {
+      const r = await runFailover(b, 'c', { actor: 'U2', automatic: false, report: async () => undefined, to });
+      expect(r).toMatchObject({ ok: false, refused: true });
+      expect(r.summary).toMatch(
+        /a failover of c is running on another gearops instance .*#1, started by .*U1.* now at step relay_applied\. Nothing was changed/,
+      );
+    }
+    const rj = await runRejoin(b, 'c', 'm', { actor: 'U2', report: async () => undefined });
+    expect(rj).toMatchObject({ ok: false, refused: true });
+    expect(rj.summary).toMatch(/not rejoined: a failover of c is running on another gearops instance/);
+    expect(w.world.calls).toEqual(calls);
+    expect(await w.journal.running('c')).toEqual(row);
+    expect(w.journal.rows).toHaveLength(1);
+    resume();
+    const r = await first;
+    expect(r, r.summary).toMatchObject({ ok: true });
+    expect(writers(w)).toEqual([r.promoted]);
+    expect(w.locks.holders.size).toBe(0);
+  });
+
+  it("the monitor's automatic failover takes the same lock", async () => {
+    const w = lostMaster();
+    expect(await w.locks.lock(topologyLockName('c')).tryAcquire()).toBe(true);
+    const ports = monitorFailoverPorts({ sequence: w.deps, journal: w.journal, control: w.world.control });
+    const r = await ports.failover.run('c', {
+      actor: 'gearops-monitor',
+      automatic: true,
+      report: async () => undefined,
+    });
+    expect(r).toMatchObject({ ok: false, refused: true });
+    expect(r.summary).toMatch(/a topology change of c is running on another gearops instance/);
+    expect(w.world.calls).toEqual([]);
+    expect(w.journal.rows).toEqual([]);
+  });
+
+  it('a failover that throws half-way (the bot dying) releases the lock', async () => {
+    const w = lostMaster();
+    w.deps.afterStep = () => {
+      throw new Error('bot killed');
+    };
+    await expect(run(w)).rejects.toThrow('bot killed');
+    expect(w.locks.holders.size).toBe(0);
   });
 });
 

@@ -8,6 +8,7 @@ import { createSilentLogger } from '../../../src/log.js';
 import { createRecordingSink } from '../../helpers/fleet.js';
 import { createRecordingReply } from '../fakes/ports.js';
 import { fakeFailoverWorld } from '../cluster/fake-servers.js';
+import { topologyLockName } from '../../../src/cluster/topology-lock.js';
 
 const policy = loadPolicyFile('policies/default.yml');
 const M = '10.0.0.1:3306';
@@ -61,6 +62,18 @@ describe('/replica failover', () => {
     // --yes answers only in the console: in Slack the button is the only way.
     expect(out).toMatchObject({ status: 'refused', summary: 'not confirmed' });
     expect(s.rec.confirms[0]).toMatch(/Fail over \*c\*: promote r1:3306 to master\?/);
+    expect(s.w.journal.rows).toEqual([]);
+  });
+
+  it('is refused, changing nothing, while another instance holds the cluster topology lock', async () => {
+    const s = setup({ confirm: true });
+    expect(await s.w.locks.lock(topologyLockName('c')).tryAcquire()).toBe(true);
+    const out = await s.cmds.failover(s.inv(dba), ['c']);
+    expect(out.status).toBe('refused');
+    expect(s.rec.updates.at(-1)?.text).toMatch(
+      /not failing over c: a topology change of c is running on another gearops instance .*Nothing was changed/,
+    );
+    expect(s.w.world.calls).toEqual([]);
     expect(s.w.journal.rows).toEqual([]);
   });
 
@@ -137,6 +150,19 @@ describe('the Promote button', () => {
     const b = button(nobody);
     // The handler throws the coded denial (authorize); the router answers it ("Denied: …") with the rule.
     await expect(b.run()).rejects.toMatchObject({ code: 'gearops_policy_denied', data: { rule: 'dba-changes' } });
+    expect(b.s.w.journal.rows).toEqual([]);
+  });
+
+  it('is refused, changing nothing, while another instance holds the cluster topology lock', async () => {
+    const b = button(dba);
+    expect(await b.s.w.locks.lock(topologyLockName('c')).tryAcquire()).toBe(true);
+    const out = await b.run();
+    expect(out.status).toBe('refused');
+    const thread = b.s.chat.posts.filter((p) => p.threadTs === '9.9').map((p) => p.text);
+    expect(thread.at(-1)).toMatch(
+      /✗ not failing over c: a topology change of c is running on another gearops instance/,
+    );
+    expect(b.s.w.world.calls).toEqual([]);
     expect(b.s.w.journal.rows).toEqual([]);
   });
 

@@ -9,9 +9,11 @@ import type { NodeAddress } from '../../../src/core/ports/replication.js';
 import type { ClusterNode, ClusterRecord, ClusterStore, PoolNode } from '../../../src/core/ports/store.js';
 import { loadPolicyFile } from '../../../src/core/policy/index.js';
 import { writersOf } from '../../../src/core/pool-move.js';
+import { storeTopologyLocks, topologyLockName } from '../../../src/cluster/topology-lock.js';
 import {
   createFakePolicy,
   createMemoryChangeJournal,
+  createMemoryLocks,
   createRecordingReply,
   memoryMoveWrite,
   routed,
@@ -28,7 +30,14 @@ const node = (i: number, role: ClusterNode['role']): ClusterNode => ({
 });
 
 /** Three nodes replicating by GTID; `fail` makes one call throw. */
-function world(opts: { fail?: { call: string; node?: string }; catchUp?: boolean } = {}) {
+function world(
+  opts: {
+    fail?: { call: string; node?: string };
+    catchUp?: boolean;
+    locks?: ReturnType<typeof createMemoryLocks>;
+  } = {},
+) {
+  const locks = opts.locks ?? createMemoryLocks();
   const nodes = [node(1, 'master'), node(2, 'replica'), node(3, 'replica')];
   const cluster: ClusterRecord = { name: 'demo', version: '10.11', credentials: 'x', createdBy: 'U1', nodes };
   type Sim = { readOnly: boolean; master: string | null; seq: number };
@@ -135,6 +144,7 @@ function world(opts: { fail?: { call: string; node?: string }; catchUp?: boolean
       probe: { verifyReplication: async (_m, rs) => rs.map((r) => ({ node: r, ok: true, detail: 'arrived' })) },
       control,
       journal,
+      locks: storeTopologyLocks(locks),
       pool: pool as never,
       chat: {
         post: async (_c, m) => (announced.push(m.text), { channel: 'CPOOL', ts: '1' }),
@@ -163,7 +173,7 @@ function world(opts: { fail?: { call: string; node?: string }; catchUp?: boolean
       .handle(inv)
       .then((outcome) => ({ outcome, rec }));
   };
-  return { sim, calls, violations, rows, journal, announced, run, saved: () => saved };
+  return { sim, calls, violations, rows, journal, announced, run, locks, saved: () => saved };
 }
 
 describe('/replica switchover', () => {
@@ -277,5 +287,25 @@ describe('/replica switchover', () => {
     expect(busy.outcome.status).toBe('refused');
     expect(busy.rec.ephemerals.join()).toMatch(/failover #1 of demo .* is running/);
     expect(w.calls).toEqual([]);
+  });
+
+  it('is refused while another instance holds the cluster topology lock, touching nothing', async () => {
+    const w = world();
+    // Another bot instance over the same store (its own lock connection), mid-rejoin: no journal row yet.
+    const other = w.locks.lock(topologyLockName('demo'));
+    expect(await other.tryAcquire()).toBe(true);
+    const busy = await w.run('switchover demo');
+    expect(busy.outcome.status).toBe('refused');
+    expect(busy.rec.ephemerals.join()).toMatch(
+      /Not switched: a topology change of demo is running on another gearops instance .*Nothing was changed/,
+    );
+    expect(w.calls.filter((c) => !c.startsWith('gtidState'))).toEqual([]);
+    expect(w.journal.rows).toEqual([]);
+    expect([...w.sim.values()].filter((s) => !s.readOnly)).toHaveLength(1);
+    // Released, the same command runs; and the lock is free again afterwards.
+    await other.release();
+    const ok = await w.run('switchover demo');
+    expect(ok.outcome.status).toBe('ok');
+    expect(w.locks.holders.size).toBe(0);
   });
 });
