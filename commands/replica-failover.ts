@@ -1,5 +1,6 @@
 /**
- * `/replica failover <cluster> [to=<host:port>]` and `/replica rejoin <cluster> <host:port>`: replace a lost master
+ * `/replica failover <cluster> [to=<host>]` and `/replica rejoin <cluster> <host>` (a node named by host:port,
+ * address:port, or its host name alone when that names one node: src/cluster/node-spec.ts): replace a lost master
  * by its most advanced replica, and make a former master a replica of the new one. Both are policy-checked
  * (`replica.failover`, `replica.rejoin`) on every host of the cluster, ask for confirmation (`--yes` answers it in
  * the console only; Slack has the button), and tell every step with its time in the command message's thread and,
@@ -17,6 +18,7 @@ import { chooseCandidate, nodeKey } from '../src/cluster/candidate.js';
 import { explainFailover, runFailover, type FailoverDeps } from '../src/cluster/failover.js';
 import { positionsOf } from '../src/cluster/failover-steps.js';
 import { runRejoin } from '../src/cluster/rejoin.js';
+import { resolveNode } from '../src/cluster/node-spec.js';
 import { authorize } from '../src/core/authorize.js';
 import { mention } from './shared.js';
 
@@ -31,12 +33,12 @@ export interface FailoverCommandDeps {
 
 /** Usage lines of the two subcommands. */
 export const FAILOVER_USAGE = [
-  '/replica failover <cluster> [to=<host:port>]   (asks to confirm; --yes in the console)',
-  '/replica rejoin <cluster> <host:port>   (asks to confirm; --yes in the console)',
+  '/replica failover <cluster> [to=<host>|to=<host:port>]   (asks to confirm; --yes in the console)',
+  '/replica rejoin <cluster> <host>|<host:port>   (asks to confirm; --yes in the console)',
 ];
 
 const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
-const NODE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,253}:\d{1,5}$/;
+const NODE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,253}(?::\d{1,5})?$/;
 
 /** A parsed `/replica failover` or `/replica rejoin`. */
 export interface FailoverPlan {
@@ -58,9 +60,10 @@ export function parseFailover(sub: 'failover' | 'rejoin', args: string[]): Failo
   for (const a of rest) {
     const m = sub === 'failover' ? /^to=(.*)$/.exec(a) : null;
     const value = m ? (m[1] ?? '') : a;
-    if (sub === 'failover' && !m) throw usage(`unknown option \`${a.slice(0, 40)}\` (to=<host:port> is the option).`);
-    if (!NODE_RE.test(value) || Number(value.split(':').pop()) > 65535)
-      throw usage(`\`${value.slice(0, 60)}\` is not host:port of a server.`);
+    if (sub === 'failover' && !m) throw usage(`unknown option \`${a.slice(0, 40)}\` (to=<host> is the option).`);
+    const port = value.includes(':') ? Number(value.split(':').pop()) : 1;
+    if (!NODE_RE.test(value) || port < 1 || port > 65535)
+      throw usage(`\`${value.slice(0, 60)}\` is not a server's host name or host:port.`);
     if (sub === 'failover') {
       if (plan.to) throw usage('to= given twice.');
       plan.to = value;
@@ -69,7 +72,7 @@ export function parseFailover(sub: 'failover' | 'rejoin', args: string[]): Failo
       plan.node = value;
     }
   }
-  if (sub === 'rejoin' && !plan.node) throw usage('name the server to rejoin (host:port).');
+  if (sub === 'rejoin' && !plan.node) throw usage('name the server to rejoin (its host name, or host:port).');
   return plan;
 }
 
@@ -101,13 +104,15 @@ export function createFailoverCommands(deps: FailoverCommandDeps) {
         refuse: `Not failing over ${c.name}: ${loss.reason}.${loss.masterAnswers ? ' A master that answers is changed with /replica switchover.' : ''} Nothing was changed.`,
       };
     const master = c.nodes.find((n) => n.role === 'master')!;
+    const asked = to ? resolveNode(c, to) : undefined;
+    if (asked && !asked.ok) return { refuse: `Not failing over ${c.name}: ${asked.reason}. Nothing was changed.` };
     const choice = chooseCandidate(
       await positionsOf(
         seq,
         c,
         c.nodes.filter((n) => n.role === 'replica'),
       ),
-      to,
+      asked?.ok ? nodeKey(asked.node) : undefined,
     );
     if (!choice.ok) return { refuse: `Not failing over ${c.name}: ${choice.reason}. Nothing was changed.` };
     const lost = choice.lostOnChosen.length

@@ -1,5 +1,5 @@
 /**
- * `/replica switchover <cluster> [to=<host:port>]`: the planned change of a cluster's master (src/cluster/
+ * `/replica switchover <cluster> [to=<host>|to=<host:port>]`: the planned change of a cluster's master (src/cluster/
  * switchover.ts runs the steps). Refuses, with every reason, unless every node answers directly, replicates by
  * GTID, and the target is a healthy replica within GEAROPS_LAG_THRESHOLD_S. Asks for confirmation, journals each
  * step, tells it in a thread under its message, and moves WRITE in the pool. A switchover cut half-way (the bot
@@ -26,6 +26,7 @@ import {
   type SwitchoverResult,
 } from '../src/cluster/switchover.js';
 import { withTopologyLock, type TopologyLocks } from '../src/cluster/topology-lock.js';
+import { resolveNode } from '../src/cluster/node-spec.js';
 import { formatDuration, mention } from './shared.js';
 import { SWITCHOVER_USAGE } from './replica/parse.js';
 
@@ -49,7 +50,7 @@ export interface SwitchoverCommandDeps {
 }
 
 const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
-const TO_RE = /^to=([A-Za-z0-9][A-Za-z0-9._-]{0,253}):(\d{1,5})$/;
+const TO_RE = /^to=([A-Za-z0-9][A-Za-z0-9._-]{0,253})(?::(\d{1,5}))?$/;
 
 /** Parses the arguments; throws a usage error naming what is wrong. */
 export function parseSwitchover(args: string[]): { cluster: string; to?: string } {
@@ -57,12 +58,12 @@ export function parseSwitchover(args: string[]): { cluster: string; to?: string 
   const [cluster, ...rest] = args;
   if (!cluster || !NAME_RE.test(cluster))
     throw usage(`\`${(cluster ?? '').slice(0, 40)}\` is not a cluster name (lower-case letters, digits and _).`);
-  if (rest.length > 1) throw usage('one option at most: to=<host:port>.');
+  if (rest.length > 1) throw usage('one option at most: to=<host> or to=<host:port>.');
   if (!rest.length) return { cluster };
   const m = TO_RE.exec(rest[0]!);
-  const port = Number(m?.[2]);
-  if (!m || port < 1 || port > 65535) throw usage(`\`${rest[0]!.slice(0, 60)}\` is not to=<host:port>.`);
-  return { cluster, to: `${m[1]}:${port}` };
+  const port = Number(m?.[2] ?? 1);
+  if (!m || port < 1 || port > 65535) throw usage(`\`${rest[0]!.slice(0, 60)}\` is not to=<host> or to=<host:port>.`);
+  return { cluster, to: m[2] ? `${m[1]}:${port}` : m[1]! };
 }
 
 /** Creates the handler for `/replica switchover`. */
@@ -209,8 +210,11 @@ export function createSwitchoverCommand(deps: SwitchoverCommandDeps) {
     const timeoutS = deps.policy.settings.switchoverTimeoutS;
     const running = await deps.journal.running(c.name);
     if (running) return cut(inv, c, running, timeoutS);
+    // to= names a node by host:port, address:port or its host name alone: resolved here, against the record.
+    const to = req.to ? resolveNode(c, req.to) : undefined;
+    if (to && !to.ok) return refuse(inv, `Not switched; nothing was changed:\n• ${to.reason}`);
     const planned = planSwitchover(c, await readCluster(deps.control, c), {
-      to: req.to,
+      to: to?.ok ? nodeKey(to.node) : undefined,
       lagThresholdS: deps.lagThresholdS,
     });
     const reasons = planned.ok ? accountProblems(c, planned.plan) : planned.reasons;

@@ -17,12 +17,13 @@ import { chooseCandidate, nodeKey, nodeNamer } from './candidate.js';
 import { confirmMasterLost } from './master-loss.js';
 import { finishFailover, positionsOf, type FailoverDeps, type FailoverStep, type Reporter } from './failover-steps.js';
 import { withTopologyLock } from './topology-lock.js';
+import { resolveNode } from './node-spec.js';
 
 export type { FailoverDeps, FailoverStep } from './failover-steps.js';
 
 /** How one failover is asked for. */
 export interface FailoverOptions {
-  /** host:port (or address:port) of the replica to promote; default the best candidate. */
+  /** The replica to promote: host:port, address:port or its host name alone (node-spec.ts); default the best. */
   to?: string;
   /** Who asked (a Slack user id, or `monitor`). */
   actor: string;
@@ -76,11 +77,14 @@ async function failOver(deps: FailoverDeps, clusterName: string, o: FailoverOpti
       `cluster ${clusterName} has a ${running.kind} running (#${running.id} by ${running.actor}, at step ${running.step}): ` +
         'it must end first',
     );
+  // to= names a node by host:port, address:port or its host name alone (node-spec.ts).
+  const asked = o.to ? resolveNode(c, o.to) : undefined;
+  if (asked && !asked.ok) return refuse(`not failing over ${clusterName}: ${asked.reason}`);
+  const to = asked?.ok ? asked.node : undefined;
   if (running) {
-    const name = nodeNamer(c);
-    if (o.to && o.to !== running.to && o.to !== name(running.to))
+    if (to && `${to.address}:${to.port}` !== running.to)
       return refuse(
-        `failover #${running.id} of ${clusterName} to ${name(running.to)} did not finish: run it again without to= to finish it`,
+        `failover #${running.id} of ${clusterName} to ${nodeNamer(c)(running.to)} did not finish: run it again without to= to finish it`,
       );
     await tell(
       `↻ finishing failover #${running.id} (started ${running.startedAt.toISOString()} by ${running.actor}, stopped after step ${running.step})`,
@@ -110,7 +114,7 @@ async function failOver(deps: FailoverDeps, clusterName: string, o: FailoverOpti
   }
   const replicas = c.nodes.filter((n) => n !== master && n.role === 'replica');
   const positions = await positionsOf(deps, c, replicas);
-  const choice = chooseCandidate(positions, o.to);
+  const choice = chooseCandidate(positions, to && nodeKey(to));
   if (!choice.ok) return refuse(`not failing over ${clusterName}: ${choice.reason}`);
   const chosen = choice.chosen.node;
   const lost = choice.lostOnChosen.map((x) => `${x.node}: ${describeRanges(x.ranges)}`);
@@ -138,7 +142,7 @@ async function failOver(deps: FailoverDeps, clusterName: string, o: FailoverOpti
   }
   await tell(
     `✓ master ${nodeKey(master)} confirmed lost (${loss.held} probe(s) in a row: ${loss.last.confirming.join(', ')} cannot reach it either); ` +
-      `promoting ${nodeKey(chosen)}${o.to ? ' (asked for)' : ' (most advanced GTID)'} — failover #${change.id}` +
+      `promoting ${nodeKey(chosen)}${to ? ' (asked for)' : ' (most advanced GTID)'} — failover #${change.id}` +
       (choice.excluded.length
         ? `; not candidates: ${choice.excluded.map((x) => `${x.node} ${x.why}`).join('; ')}`
         : ''),

@@ -16,6 +16,7 @@ import { nodeAddress } from '../core/cluster.js';
 import { nodeKey } from './candidate.js';
 import type { FailoverDeps, Reporter } from './failover-steps.js';
 import { withTopologyLock } from './topology-lock.js';
+import { resolveNode } from './node-spec.js';
 
 /** What rejoin runs over: the failover's ports. */
 export type RejoinDeps = Pick<FailoverDeps, 'clusters' | 'probe' | 'control' | 'journal' | 'locks' | 'logger' | 'now'>;
@@ -89,9 +90,10 @@ async function rejoin(
   };
   const c = await deps.clusters.get(clusterName);
   if (!c) return refuse(`no cluster named ${clusterName}`);
-  const node = c.nodes.find((n) => nodeKey(n) === target || `${n.address}:${n.port}` === target);
+  const named = resolveNode(c, target);
+  if (!named.ok) return refuse(named.reason);
+  const node = named.node;
   const master = c.nodes.find((n) => n.role === 'master');
-  if (!node) return refuse(`${target} is not a node of ${clusterName} (nodes: ${c.nodes.map(nodeKey).join(', ')})`);
   if (!master) return refuse(`cluster ${clusterName} has no master on record`);
   if (node === master) return refuse(`${target} is the master of ${clusterName}: there is nothing to rejoin`);
   const running = await deps.journal.running(clusterName);

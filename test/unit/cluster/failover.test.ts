@@ -86,6 +86,17 @@ describe('runFailover', () => {
     expect(told.join('\n')).toMatch(/never got \(they are lost\): r2:3306: 0-1-1\.\.0-1-2 \(2 transactions\)/);
   });
 
+  it('takes to= as a host name naming one node; refuses an unknown one with the valid names', async () => {
+    const w = lostMaster();
+    const bad = await run(w, { to: 'zz' });
+    expect(bad).toMatchObject({ ok: false, refused: true });
+    expect(bad.summary).toMatch(/zz is not a node of cluster c \(its nodes: m, r1, r2\)/);
+    expect(w.journal.rows).toEqual([]);
+    expect(w.world.calls).toEqual([]);
+    const r = await run(w, { to: 'r2' });
+    expect(r, r.summary).toMatchObject({ ok: true, promoted: R2 });
+  });
+
   it('refuses a to= that cannot be promoted, before anything is journaled', async () => {
     const w = lostMaster();
     w.world.servers.get(R1)!.sqlError = 'Duplicate entry';
@@ -246,7 +257,8 @@ describe('runRejoin', () => {
     const f = await run(w);
     w.world.write(f.promoted!);
     w.world.restart(M);
-    const r = await rejoin(w, 'm:3306');
+    // Named by its host name alone, as /replica status shows it.
+    const r = await rejoin(w, 'm');
     expect(r, r.summary).toMatchObject({ ok: true });
     const s = w.world.servers.get(M)!;
     expect(s.readOnly).toBe(true);

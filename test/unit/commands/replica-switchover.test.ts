@@ -180,10 +180,12 @@ describe('/replica switchover', () => {
   it('parses the cluster and to=, refusing anything else', () => {
     expect(parseSwitchover(['demo'])).toEqual({ cluster: 'demo' });
     expect(parseSwitchover(['demo', 'to=db2:3306'])).toEqual({ cluster: 'demo', to: 'db2:3306' });
+    expect(parseSwitchover(['demo', 'to=db2'])).toEqual({ cluster: 'demo', to: 'db2' });
     for (const bad of [
       [],
       ['Demo'],
-      ['demo', 'to=db2'],
+      ['demo', 'to=db2:'],
+      ['demo', 'to=db2:0'],
       ['demo', 'to=db2:99999'],
       ['demo', "to=x';--:1"],
       ['demo', 'a', 'b'],
@@ -287,6 +289,19 @@ describe('/replica switchover', () => {
     expect(busy.outcome.status).toBe('refused');
     expect(busy.rec.ephemerals.join()).toMatch(/failover #1 of demo .* is running/);
     expect(w.calls).toEqual([]);
+  });
+
+  it('takes to= as a host name that names one node, and refuses an unknown one with the valid names', async () => {
+    const w = world();
+    const { outcome, rec } = await w.run('switchover demo to=db3');
+    expect(outcome.status, rec.updates.map((u) => u.text).join('\n')).toBe('ok');
+    expect(w.journal.rows[0]).toMatchObject({ state: 'done', to: '10.0.0.3:3306' });
+    const w2 = world();
+    const bad = await w2.run('switchover demo to=db9');
+    expect(bad.outcome.status).toBe('refused');
+    expect(bad.rec.ephemerals.join()).toMatch(/db9 is not a node of cluster demo \(its nodes: db1, db2, db3\)/);
+    expect(w2.calls.filter((c) => !c.startsWith('gtidState'))).toEqual([]);
+    expect(w2.journal.rows).toEqual([]);
   });
 
   it('is refused while another instance holds the cluster topology lock, touching nothing', async () => {
