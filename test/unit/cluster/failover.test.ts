@@ -281,6 +281,16 @@ describe('runRejoin', () => {
     expect(r.refused).toBe(true);
     expect(r.diverged).toBe('0-1-2 (1 transaction)');
     expect(r.summary).toMatch(/has transactions the master r\d:3306 never got: 0-1-2 \(1 transaction\)\. .*Rebuild it/);
+    // Back writable beside the new master: fenced before the refusal, and the answer says so; nothing else changed.
+    expect(r.summary).toMatch(/m:3306 was writable: it was made read_only=1 \(fenced\).*nothing else was changed/);
+    expect(w.world.calls).toEqual([`read_only=1 ${M}`]);
+    expect(writers(w)).toEqual([f.promoted]);
+    expect(w.world.servers.get(M)!.master).toBeUndefined();
+    // Asked again: still refused, fencing is not redone.
+    w.world.calls.length = 0;
+    const again = await rejoin(w, 'm');
+    expect(again.refused).toBe(true);
+    expect(again.summary).toMatch(/m:3306 stays read_only=1; nothing was changed/);
     expect(w.world.calls).toEqual([]);
   });
 
