@@ -11,13 +11,14 @@
  */
 import { ErrorCode, isGearopsError } from '../errors.js';
 import { describeRanges } from '../core/gtid.js';
-import type { TopologyChange } from '../core/ports/store.js';
+import type { ClusterRecord, TopologyChange } from '../core/ports/store.js';
 import { nodeAddress } from '../core/cluster.js';
 import { chooseCandidate, nodeKey, nodeNamer } from './candidate.js';
 import { confirmMasterLost } from './master-loss.js';
 import { finishFailover, positionsOf, type FailoverDeps, type FailoverStep, type Reporter } from './failover-steps.js';
 import { withTopologyLock } from './topology-lock.js';
 import { resolveNode } from './node-spec.js';
+import { resumeFailover } from './failover-resume.js';
 
 export type { FailoverDeps, FailoverStep } from './failover-steps.js';
 
@@ -82,14 +83,14 @@ async function failOver(deps: FailoverDeps, clusterName: string, o: FailoverOpti
   if (asked && !asked.ok) return refuse(`not failing over ${clusterName}: ${asked.reason}`);
   const to = asked?.ok ? asked.node : undefined;
   if (running) {
-    if (to && `${to.address}:${to.port}` !== running.to)
+    if (to && `${to.address}:${to.port}` !== running.to && (await answers(deps, c, running.to)))
       return refuse(
         `failover #${running.id} of ${clusterName} to ${nodeNamer(c)(running.to)} did not finish: run it again without to= to finish it`,
       );
     await tell(
       `↻ finishing failover #${running.id} (started ${running.startedAt.toISOString()} by ${running.actor}, stopped after step ${running.step})`,
     );
-    return finishFailover(deps, c, running, tell, { actor: o.actor });
+    return resumeFailover(deps, c, running, tell, { actor: o.actor, ...(to ? { to } : {}) });
   }
 
   const master = c.nodes.find((n) => n.role === 'master');
@@ -153,6 +154,12 @@ async function failOver(deps: FailoverDeps, clusterName: string, o: FailoverOpti
     );
   await deps.afterStep?.('chosen');
   return finishFailover(deps, c, change, tell, { actor: o.actor });
+}
+
+/** Whether the node journaled as `addrPort` answers the probe now. */
+async function answers(deps: FailoverDeps, c: ClusterRecord, addrPort: string): Promise<boolean> {
+  const n = c.nodes.find((x) => `${x.address}:${x.port}` === addrPort);
+  return !!n && (await deps.probe.status(nodeAddress(c, n))).reachable;
 }
 
 /** Lines of the story with the time they happened; a report that fails is logged, never fatal. */

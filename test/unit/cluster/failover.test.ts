@@ -248,6 +248,73 @@ describe('the topology-change lock', () => {
   });
 });
 
+describe('resuming a failover whose chosen replica died', () => {
+  const chosenOf = async (w: ReturnType<typeof fakeFailoverWorld>) => (await w.journal.running('c'))!.to;
+
+  it.each(['chosen', 'relay_applied', 'others_detached'] as const)(
+    'cut after %s (nothing promoted): re-chooses among the replicas that answer, and says so',
+    async (cutAt) => {
+      const w = lostMaster();
+      w.deps.afterStep = (s: FailoverStep) => {
+        if (s === cutAt) throw new Error('bot killed');
+      };
+      await expect(run(w)).rejects.toThrow('bot killed');
+      delete w.deps.afterStep;
+      const dead = await chosenOf(w);
+      const other = dead === R1 ? R2 : R1;
+      w.world.kill(dead);
+      told.length = 0;
+      const r = await run(w);
+      expect(r, r.summary).toMatchObject({ ok: true, promoted: other });
+      const name = (a: string) => (a === R1 ? 'r1:3306' : 'r2:3306');
+      expect(told.join('\n')).toMatch(
+        new RegExp(
+          `the choice changed: ${name(dead)}, which failover #1 chose, does not answer \\(.*ECONNREFUSED.*\\) and was not promoted yet, so ${name(other)} is promoted instead .* failover #2`,
+        ),
+      );
+      expect(w.journal.rows.map((x) => [x.id, x.state, x.to])).toEqual([
+        [1, 'failed', dead],
+        [2, 'done', other],
+      ]);
+      expect(w.journal.rows[1]!.detail.rechosen).toMatchObject({ from: 1, was: dead });
+      expect(writers(w)).toEqual([other]);
+      expect(w.pool.filter((p) => p.type.includes('WRITE')).map((p) => `${p.host}:${p.port}`)).toEqual([other]);
+      expect(w.record().nodes.find((n) => n.role === 'master')?.address).toBe(other.split(':')[0]);
+    },
+  );
+
+  it('cut after promoted: the dead new master is a new master loss, said so, and the next run does not loop', async () => {
+    const w = lostMaster();
+    w.deps.afterStep = (s: FailoverStep) => {
+      if (s === 'promoted') throw new Error('bot killed');
+    };
+    await expect(run(w)).rejects.toThrow('bot killed');
+    delete w.deps.afterStep;
+    const dead = await chosenOf(w);
+    const other = dead === R1 ? R2 : R1;
+    w.world.kill(dead);
+    w.world.restart(M); // and the old master is back, writable
+    const r = await run(w);
+    expect(r.ok).toBe(false);
+    expect(w.world.servers.get(M)!.readOnly).toBe(true);
+    expect(r.summary).toMatch(/was promoted by failover #1 .* does not answer now .* a new loss of the master/);
+    expect(w.journal.rows.map((x) => x.state)).toEqual(['failed']);
+    expect(await w.journal.running('c')).toBeNull();
+    // Recorded as what it is: the master (lost), the other replica pointed at it and trying it.
+    expect(w.record().nodes.find((n) => n.role === 'master')?.address).toBe(dead.split(':')[0]);
+    const [host, port] = other.split(':');
+    expect(await w.world.status({ address: host!, port: Number(port) })).toMatchObject({
+      ioRunning: 'Connecting',
+      masterHost: dead.split(':')[0],
+    });
+    expect(writers(w)).toEqual([]);
+    told.length = 0;
+    const next = await run(w);
+    expect(told.join('\n')).not.toMatch(/finishing failover/);
+    expect(next.ok).toBe(false);
+  });
+});
+
 describe('runRejoin', () => {
   const rejoin = (w: ReturnType<typeof fakeFailoverWorld>, node: string) =>
     runRejoin(w.deps, 'c', node, { actor: 'U1', report: async () => undefined });
