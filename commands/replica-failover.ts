@@ -11,11 +11,17 @@ import { textMessage, type ChatMessage } from '../src/core/message.js';
 import type { ChatSink, MessageRef } from '../src/core/ports/chat.js';
 import type { CommandInvocation, CommandOutcome } from '../src/core/ports/commands.js';
 import type { Policy, PolicyAction } from '../src/core/ports/policy.js';
-import type { ClusterRecord, IncidentStore } from '../src/core/ports/store.js';
+import type { ClusterRecord, IncidentStore, TopologyChange } from '../src/core/ports/store.js';
 import { nodeAddress } from '../src/core/cluster.js';
 import { assessMasterLoss } from '../src/cluster/master-loss.js';
-import { chooseCandidate, nodeKey } from '../src/cluster/candidate.js';
-import { explainFailover, runFailover, type FailoverDeps } from '../src/cluster/failover.js';
+import { chooseCandidate, nodeKey, nodeNamer } from '../src/cluster/candidate.js';
+import {
+  explainFailover,
+  FAILOVER_STEPS,
+  runFailover,
+  type FailoverDeps,
+  type FailoverStep,
+} from '../src/cluster/failover.js';
 import { positionsOf } from '../src/cluster/failover-steps.js';
 import { runRejoin } from '../src/cluster/rejoin.js';
 import { resolveNode } from '../src/cluster/node-spec.js';
@@ -94,7 +100,8 @@ export function createFailoverCommands(deps: FailoverCommandDeps) {
   /** The question to ask, or the refusal to give before asking (a master that answers is refused at once). */
   async function preview(c: ClusterRecord, to?: string): Promise<{ ask: string } | { refuse: string }> {
     const running = await seq.journal.running(c.name);
-    if (running?.kind === 'failover') return { ask: `Finish the failover of *${c.name}*? ${explainFailover(running)}` };
+    if (running?.kind === 'failover')
+      return { ask: `Finish the failover of *${c.name}*? ${await cutNote(c, running)}` };
     if (running)
       return { refuse: `cluster ${c.name} has a ${running.kind} running (#${running.id}, at step ${running.step}).` };
     const statuses = await Promise.all(c.nodes.map((n) => seq.probe.status(nodeAddress(c, n))));
@@ -123,6 +130,20 @@ export function createFailoverCommands(deps: FailoverCommandDeps) {
         `Fail over *${c.name}*: promote ${nodeKey(choice.chosen.node)} to master? ${loss.reason}. ` +
         `The others are repointed to it, ${master.host}:${master.port} leaves the pool and ${nodeKey(choice.chosen.node)} gets WRITE.${lost}`,
     };
+  }
+
+  /** What a cut failover's question says: where it stopped, and whether its chosen replica still answers. */
+  async function cutNote(c: ClusterRecord, ch: TopologyChange): Promise<string> {
+    const chosen = c.nodes.find((n) => `${n.address}:${n.port}` === ch.to);
+    const s = chosen ? await seq.probe.status(nodeAddress(c, chosen)).catch(() => null) : null;
+    if (s?.reachable) return explainFailover(ch, nodeNamer(c));
+    const promoted = FAILOVER_STEPS.indexOf(ch.step as FailoverStep) >= FAILOVER_STEPS.indexOf('promoted');
+    return (
+      `${explainFailover(ch, nodeNamer(c))} But ${nodeNamer(c)(ch.to)} does not answer now: ` +
+      (promoted
+        ? 'it was promoted, so this is a new loss of the master; the failover is ended and says so.'
+        : 'it was not promoted yet, so another replica that answers is chosen instead (the thread says which).')
+    );
   }
 
   /** Posts the head message and returns a reporter into its thread (and into the open master-lost alert's). */

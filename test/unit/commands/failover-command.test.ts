@@ -4,6 +4,7 @@ import type { CommandInvocation, ActionInvocation } from '../../../src/core/port
 import type { Incident } from '../../../src/core/ports/store.js';
 import { createFailoverCommands } from '../../../commands/replica-failover.js';
 import { createIncidentActions } from '../../../src/monitor/incident-actions.js';
+import { runFailover } from '../../../src/cluster/failover.js';
 import { createSilentLogger } from '../../../src/log.js';
 import { createRecordingSink } from '../../helpers/fleet.js';
 import { createRecordingReply } from '../fakes/ports.js';
@@ -75,6 +76,26 @@ describe('/replica failover', () => {
     );
     expect(s.w.world.calls).toEqual([]);
     expect(s.w.journal.rows).toEqual([]);
+  });
+
+  it('asks to finish a cut failover saying its chosen replica died, then promotes another', async () => {
+    const s = setup({ confirm: true });
+    s.w.deps.afterStep = (step) => {
+      if (step === 'others_detached') throw new Error('bot killed');
+    };
+    await expect(
+      runFailover(s.w.deps, 'c', { actor: 'U9', automatic: false, report: async () => undefined }),
+    ).rejects.toThrow('bot killed');
+    delete s.w.deps.afterStep;
+    s.w.world.kill('10.0.0.2:3306'); // r1, the chosen one
+    const out = await s.cmds.failover(s.inv(dba), ['c']);
+    expect(s.rec.confirms[0]).toMatch(
+      /Finish the failover of \*c\*\? .* But r1:3306 does not answer now: it was not promoted yet, so another replica/,
+    );
+    expect(out.status, out.summary).toBe('ok');
+    expect(s.w.record().nodes.find((n) => n.role === 'master')?.host).toBe('r2');
+    const thread = s.rec.posts.map((p) => p.text).join('\n');
+    expect(thread).toMatch(/the choice changed: r1:3306, which failover #1 chose, does not answer/);
   });
 
   it('runs when confirmed, every step in the message thread', async () => {
