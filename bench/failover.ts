@@ -14,6 +14,7 @@ import { monitorFailoverPorts } from '../src/monitor/failover-ports.js';
 import { parsePolicy } from '../src/core/policy/index.js';
 import type { ChatSink } from '../src/core/ports/chat.js';
 import type { FailoverDeps } from '../src/cluster/failover.js';
+import { storeTopologyLocks } from '../src/cluster/topology-lock.js';
 import { median, round } from './stats.js';
 import { startSandboxLab } from './sandbox-cluster.js';
 
@@ -39,6 +40,7 @@ export async function benchFailover(
     probe,
     control,
     journal: store.changes!,
+    locks: storeTopologyLocks(store),
     pool: store.pool,
     intervalMs: 1000,
     logger,

@@ -1,5 +1,6 @@
 /**
- * `/replica failover <cluster> [to=<host:port>]` and `/replica rejoin <cluster> <host:port>`: replace a lost master
+ * `/replica failover <cluster> [to=<host>]` and `/replica rejoin <cluster> <host>` (a node named by host:port,
+ * address:port, or its host name alone when that names one node: src/cluster/node-spec.ts): replace a lost master
  * by its most advanced replica, and make a former master a replica of the new one. Both are policy-checked
  * (`replica.failover`, `replica.rejoin`) on every host of the cluster, ask for confirmation (`--yes` answers it in
  * the console only; Slack has the button), and tell every step with its time in the command message's thread and,
@@ -10,13 +11,20 @@ import { textMessage, type ChatMessage } from '../src/core/message.js';
 import type { ChatSink, MessageRef } from '../src/core/ports/chat.js';
 import type { CommandInvocation, CommandOutcome } from '../src/core/ports/commands.js';
 import type { Policy, PolicyAction } from '../src/core/ports/policy.js';
-import type { ClusterRecord, IncidentStore } from '../src/core/ports/store.js';
+import type { ClusterRecord, IncidentStore, TopologyChange } from '../src/core/ports/store.js';
 import { nodeAddress } from '../src/core/cluster.js';
 import { assessMasterLoss } from '../src/cluster/master-loss.js';
-import { chooseCandidate, nodeKey } from '../src/cluster/candidate.js';
-import { explainFailover, runFailover, type FailoverDeps } from '../src/cluster/failover.js';
+import { chooseCandidate, nodeKey, nodeNamer } from '../src/cluster/candidate.js';
+import {
+  explainFailover,
+  FAILOVER_STEPS,
+  runFailover,
+  type FailoverDeps,
+  type FailoverStep,
+} from '../src/cluster/failover.js';
 import { positionsOf } from '../src/cluster/failover-steps.js';
 import { runRejoin } from '../src/cluster/rejoin.js';
+import { resolveNode } from '../src/cluster/node-spec.js';
 import { authorize } from '../src/core/authorize.js';
 import { mention } from './shared.js';
 
@@ -31,12 +39,12 @@ export interface FailoverCommandDeps {
 
 /** Usage lines of the two subcommands. */
 export const FAILOVER_USAGE = [
-  '/replica failover <cluster> [to=<host:port>]   (asks to confirm; --yes in the console)',
-  '/replica rejoin <cluster> <host:port>   (asks to confirm; --yes in the console)',
+  '/replica failover <cluster> [to=<host>|to=<host:port>]   (asks to confirm; --yes in the console)',
+  '/replica rejoin <cluster> <host>|<host:port>   (asks to confirm; --yes in the console)',
 ];
 
 const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
-const NODE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,253}:\d{1,5}$/;
+const NODE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,253}(?::\d{1,5})?$/;
 
 /** A parsed `/replica failover` or `/replica rejoin`. */
 export interface FailoverPlan {
@@ -58,9 +66,10 @@ export function parseFailover(sub: 'failover' | 'rejoin', args: string[]): Failo
   for (const a of rest) {
     const m = sub === 'failover' ? /^to=(.*)$/.exec(a) : null;
     const value = m ? (m[1] ?? '') : a;
-    if (sub === 'failover' && !m) throw usage(`unknown option \`${a.slice(0, 40)}\` (to=<host:port> is the option).`);
-    if (!NODE_RE.test(value) || Number(value.split(':').pop()) > 65535)
-      throw usage(`\`${value.slice(0, 60)}\` is not host:port of a server.`);
+    if (sub === 'failover' && !m) throw usage(`unknown option \`${a.slice(0, 40)}\` (to=<host> is the option).`);
+    const port = value.includes(':') ? Number(value.split(':').pop()) : 1;
+    if (!NODE_RE.test(value) || port < 1 || port > 65535)
+      throw usage(`\`${value.slice(0, 60)}\` is not a server's host name or host:port.`);
     if (sub === 'failover') {
       if (plan.to) throw usage('to= given twice.');
       plan.to = value;
@@ -69,7 +78,7 @@ export function parseFailover(sub: 'failover' | 'rejoin', args: string[]): Failo
       plan.node = value;
     }
   }
-  if (sub === 'rejoin' && !plan.node) throw usage('name the server to rejoin (host:port).');
+  if (sub === 'rejoin' && !plan.node) throw usage('name the server to rejoin (its host name, or host:port).');
   return plan;
 }
 
@@ -91,7 +100,8 @@ export function createFailoverCommands(deps: FailoverCommandDeps) {
   /** The question to ask, or the refusal to give before asking (a master that answers is refused at once). */
   async function preview(c: ClusterRecord, to?: string): Promise<{ ask: string } | { refuse: string }> {
     const running = await seq.journal.running(c.name);
-    if (running?.kind === 'failover') return { ask: `Finish the failover of *${c.name}*? ${explainFailover(running)}` };
+    if (running?.kind === 'failover')
+      return { ask: `Finish the failover of *${c.name}*? ${await cutNote(c, running)}` };
     if (running)
       return { refuse: `cluster ${c.name} has a ${running.kind} running (#${running.id}, at step ${running.step}).` };
     const statuses = await Promise.all(c.nodes.map((n) => seq.probe.status(nodeAddress(c, n))));
@@ -101,13 +111,15 @@ export function createFailoverCommands(deps: FailoverCommandDeps) {
         refuse: `Not failing over ${c.name}: ${loss.reason}.${loss.masterAnswers ? ' A master that answers is changed with /replica switchover.' : ''} Nothing was changed.`,
       };
     const master = c.nodes.find((n) => n.role === 'master')!;
+    const asked = to ? resolveNode(c, to) : undefined;
+    if (asked && !asked.ok) return { refuse: `Not failing over ${c.name}: ${asked.reason}. Nothing was changed.` };
     const choice = chooseCandidate(
       await positionsOf(
         seq,
         c,
         c.nodes.filter((n) => n.role === 'replica'),
       ),
-      to,
+      asked?.ok ? nodeKey(asked.node) : undefined,
     );
     if (!choice.ok) return { refuse: `Not failing over ${c.name}: ${choice.reason}. Nothing was changed.` };
     const lost = choice.lostOnChosen.length
@@ -118,6 +130,20 @@ export function createFailoverCommands(deps: FailoverCommandDeps) {
         `Fail over *${c.name}*: promote ${nodeKey(choice.chosen.node)} to master? ${loss.reason}. ` +
         `The others are repointed to it, ${master.host}:${master.port} leaves the pool and ${nodeKey(choice.chosen.node)} gets WRITE.${lost}`,
     };
+  }
+
+  /** What a cut failover's question says: where it stopped, and whether its chosen replica still answers. */
+  async function cutNote(c: ClusterRecord, ch: TopologyChange): Promise<string> {
+    const chosen = c.nodes.find((n) => `${n.address}:${n.port}` === ch.to);
+    const s = chosen ? await seq.probe.status(nodeAddress(c, chosen)).catch(() => null) : null;
+    if (s?.reachable) return explainFailover(ch, nodeNamer(c));
+    const promoted = FAILOVER_STEPS.indexOf(ch.step as FailoverStep) >= FAILOVER_STEPS.indexOf('promoted');
+    return (
+      `${explainFailover(ch, nodeNamer(c))} But ${nodeNamer(c)(ch.to)} does not answer now: ` +
+      (promoted
+        ? 'it was promoted, so this is a new loss of the master; the failover is ended and says so.'
+        : 'it was not promoted yet, so another replica that answers is chosen instead (the thread says which).')
+    );
   }
 
   /** Posts the head message and returns a reporter into its thread (and into the open master-lost alert's). */

@@ -1,5 +1,5 @@
 /**
- * `/replica switchover <cluster> [to=<host:port>]`: the planned change of a cluster's master (src/cluster/
+ * `/replica switchover <cluster> [to=<host>|to=<host:port>]`: the planned change of a cluster's master (src/cluster/
  * switchover.ts runs the steps). Refuses, with every reason, unless every node answers directly, replicates by
  * GTID, and the target is a healthy replica within GEAROPS_LAG_THRESHOLD_S. Asks for confirmation, journals each
  * step, tells it in a thread under its message, and moves WRITE in the pool. A switchover cut half-way (the bot
@@ -25,6 +25,8 @@ import {
   type SwitchoverDeps,
   type SwitchoverResult,
 } from '../src/cluster/switchover.js';
+import { withTopologyLock, type TopologyLocks } from '../src/cluster/topology-lock.js';
+import { resolveNode } from '../src/cluster/node-spec.js';
 import { formatDuration, mention } from './shared.js';
 import { SWITCHOVER_USAGE } from './replica/parse.js';
 
@@ -38,6 +40,8 @@ export interface SwitchoverCommandDeps {
   control: ReplicationControl;
   /** The store's journal of topology changes (absent: the command says it needs the store). */
   journal?: ChangeJournal;
+  /** The per-cluster topology-change lock, held from the last check to the end (src/cluster/topology-lock.ts). */
+  locks: TopologyLocks;
   pool?: PoolStore;
   chat?: ChatSink;
   poolChannel?: string;
@@ -46,7 +50,7 @@ export interface SwitchoverCommandDeps {
 }
 
 const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
-const TO_RE = /^to=([A-Za-z0-9][A-Za-z0-9._-]{0,253}):(\d{1,5})$/;
+const TO_RE = /^to=([A-Za-z0-9][A-Za-z0-9._-]{0,253})(?::(\d{1,5}))?$/;
 
 /** Parses the arguments; throws a usage error naming what is wrong. */
 export function parseSwitchover(args: string[]): { cluster: string; to?: string } {
@@ -54,12 +58,12 @@ export function parseSwitchover(args: string[]): { cluster: string; to?: string 
   const [cluster, ...rest] = args;
   if (!cluster || !NAME_RE.test(cluster))
     throw usage(`\`${(cluster ?? '').slice(0, 40)}\` is not a cluster name (lower-case letters, digits and _).`);
-  if (rest.length > 1) throw usage('one option at most: to=<host:port>.');
+  if (rest.length > 1) throw usage('one option at most: to=<host> or to=<host:port>.');
   if (!rest.length) return { cluster };
   const m = TO_RE.exec(rest[0]!);
-  const port = Number(m?.[2]);
-  if (!m || port < 1 || port > 65535) throw usage(`\`${rest[0]!.slice(0, 60)}\` is not to=<host:port>.`);
-  return { cluster, to: `${m[1]}:${port}` };
+  const port = Number(m?.[2] ?? 1);
+  if (!m || port < 1 || port > 65535) throw usage(`\`${rest[0]!.slice(0, 60)}\` is not to=<host> or to=<host:port>.`);
+  return { cluster, to: m[2] ? `${m[1]}:${port}` : m[1]! };
 }
 
 /** Creates the handler for `/replica switchover`. */
@@ -83,10 +87,20 @@ export function createSwitchoverCommand(deps: SwitchoverCommandDeps) {
     const q = `${what} did not finish (its last step was ${formatDuration(quietMs)} ago: the bot running it stopped). Finish it from where the servers are now? If the new master was not promoted yet it is rolled back, else it goes on.`;
     if (!(await inv.reply.confirm(textMessage(q), { yesLabel: 'Finish switchover' })))
       return refuse(inv, `Not finished: switchover #${ch.id} is left as it was.`);
-    return perform(inv, c, ch.id, `finishing switchover #${ch.id} of *${c.name}* (${ch.from} → ${ch.to})`, (d) =>
-      resumeSwitchover(d, c, ch),
-    );
+    return locked(inv, c, async () => {
+      // Another person may have finished it while this one was asked.
+      const still = await deps.journal!.running(c.name);
+      if (still?.id !== ch.id)
+        return refuse(inv, `Not finished: switchover #${ch.id} has ended meanwhile; see /replica status ${c.name}.`);
+      return perform(inv, c, ch.id, `finishing switchover #${ch.id} of *${c.name}* (${ch.from} → ${ch.to})`, (d) =>
+        resumeSwitchover(d, c, still),
+      );
+    });
   }
+
+  /** Runs `fn` holding the cluster's topology-change lock; refused, nothing changed, while another holds it. */
+  const locked = (inv: CommandInvocation, c: ClusterRecord, fn: () => Promise<CommandOutcome>) =>
+    withTopologyLock(deps.locks, deps.journal!, c.name, (busy) => refuse(inv, `Not switched: ${busy}.`), fn);
 
   /** Posts the change's message, runs it with its steps in the thread, and ends the message with the result. */
   async function perform(
@@ -148,44 +162,23 @@ export function createSwitchoverCommand(deps: SwitchoverCommandDeps) {
     ];
   }
 
-  return async function switchover(inv: CommandInvocation, args: string[]): Promise<CommandOutcome> {
-    const req = parseSwitchover(args);
-    const c = await deps.clusters.get(req.cluster);
-    for (const host of c ? [...new Set(c.nodes.map((n) => n.host))] : [undefined])
-      authorize(deps.policy, inv.principal, { action: 'replica.switchover', host });
-    if (!c) throw new GearopsError(ErrorCode.Usage, `no cluster named ${req.cluster}; see /replica list.`);
-    if (!deps.journal) return refuse(inv, '/replica switchover needs the store (GEAROPS_MYSQL_URL).');
-    if (c.state && c.state !== 'ready') return refuse(inv, `Not switched: cluster ${c.name} is ${c.state}.`);
-    const timeoutS = deps.policy.settings.switchoverTimeoutS;
-    const running = await deps.journal.running(c.name);
-    if (running) return cut(inv, c, running, timeoutS);
-    const planned = planSwitchover(c, await readCluster(deps.control, c), {
-      to: req.to,
-      lagThresholdS: deps.lagThresholdS,
-    });
-    const reasons = planned.ok ? accountProblems(c, planned.plan) : planned.reasons;
-    if (!planned.ok || reasons.length)
-      return refuse(inv, `Not switched; nothing was changed:\n${reasons.map((r) => `• ${r}`).join('\n')}`);
-    const { master, target } = planned.plan;
-    const q =
-      `Switch the master of *${c.name}* from ${nodeKey(master)} to ${nodeKey(target)} (${planned.plan.why})? ` +
-      `${nodeKey(master)} becomes read-only at once; its writers have up to ${timeoutS} s to finish, then are killed; ` +
-      'writes fail with errors until WRITE has moved in the pool.';
-    if (!(await inv.reply.confirm(textMessage(q), { yesLabel: 'Switch over' })))
-      return refuse(inv, `Not switched: ${c.name} is untouched.`);
-    // The answer may come minutes later: the servers are read and checked again, for this target.
-    const again = planSwitchover(c, await readCluster(deps.control, c), {
+  /** Under the lock: the servers read and checked again (the answer may come minutes later), journaled, run. */
+  async function begin(inv: CommandInvocation, c: ClusterRecord, plan: SwitchoverPlan): Promise<CommandOutcome> {
+    const { master, target } = plan;
+    // The record too: another instance may have changed the master meanwhile.
+    const now = (await deps.clusters.get(c.name)) ?? c;
+    const again = planSwitchover(now, await readCluster(deps.control, now), {
       to: nodeKey(target),
       lagThresholdS: deps.lagThresholdS,
     });
-    if (!again.ok || again.plan.master !== master)
+    if (!again.ok || nodeKey(again.plan.master) !== nodeKey(master))
       return refuse(
         inv,
         `Not switched; nothing was changed (the cluster changed while you were asked):\n${(again.ok ? ['its master changed'] : again.reasons).map((r) => `• ${r}`).join('\n')}`,
       );
     let change: TopologyChange;
     try {
-      change = await deps.journal.begin({
+      change = await deps.journal!.begin({
         cluster: c.name,
         kind: 'switchover',
         from: nodeKey(master),
@@ -199,10 +192,41 @@ export function createSwitchoverCommand(deps: SwitchoverCommandDeps) {
     }
     return perform(
       inv,
-      c,
+      now,
       change.id,
       `switching the master of *${c.name}*: ${nodeKey(master)} → ${nodeKey(target)}`,
-      (d) => runSwitchover(d, c, again.plan, change.id),
+      (d) => runSwitchover(d, now, again.plan, change.id),
     );
+  }
+
+  return async function switchover(inv: CommandInvocation, args: string[]): Promise<CommandOutcome> {
+    const req = parseSwitchover(args);
+    const c = await deps.clusters.get(req.cluster);
+    for (const host of c ? [...new Set(c.nodes.map((n) => n.host))] : [undefined])
+      authorize(deps.policy, inv.principal, { action: 'replica.switchover', host });
+    if (!c) throw new GearopsError(ErrorCode.Usage, `no cluster named ${req.cluster}; see /replica list.`);
+    if (!deps.journal) return refuse(inv, '/replica switchover needs the store (GEAROPS_MYSQL_URL).');
+    if (c.state && c.state !== 'ready') return refuse(inv, `Not switched: cluster ${c.name} is ${c.state}.`);
+    const timeoutS = deps.policy.settings.switchoverTimeoutS;
+    const running = await deps.journal.running(c.name);
+    if (running) return cut(inv, c, running, timeoutS);
+    // to= names a node by host:port, address:port or its host name alone: resolved here, against the record.
+    const to = req.to ? resolveNode(c, req.to) : undefined;
+    if (to && !to.ok) return refuse(inv, `Not switched; nothing was changed:\n• ${to.reason}`);
+    const planned = planSwitchover(c, await readCluster(deps.control, c), {
+      to: to?.ok ? nodeKey(to.node) : undefined,
+      lagThresholdS: deps.lagThresholdS,
+    });
+    const reasons = planned.ok ? accountProblems(c, planned.plan) : planned.reasons;
+    if (!planned.ok || reasons.length)
+      return refuse(inv, `Not switched; nothing was changed:\n${reasons.map((r) => `• ${r}`).join('\n')}`);
+    const { master, target } = planned.plan;
+    const q =
+      `Switch the master of *${c.name}* from ${nodeKey(master)} to ${nodeKey(target)} (${planned.plan.why})? ` +
+      `${nodeKey(master)} becomes read-only at once; its writers have up to ${timeoutS} s to finish, then are killed; ` +
+      'writes fail with errors until WRITE has moved in the pool.';
+    if (!(await inv.reply.confirm(textMessage(q), { yesLabel: 'Switch over' })))
+      return refuse(inv, `Not switched: ${c.name} is untouched.`);
+    return locked(inv, c, () => begin(inv, c, planned.plan));
   };
 }

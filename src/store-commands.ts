@@ -18,6 +18,7 @@ import { createReplicaCommand } from '../commands/replica/index.js';
 import { createPoolCommand } from '../commands/pool.js';
 import type { FailoverDeps } from './cluster/failover.js';
 import { poolChangeMessage } from './core/pool-message.js';
+import { storeTopologyLocks } from './cluster/topology-lock.js';
 
 /**
  * The named credentials for watched clusters (GEAROPS_CREDENTIALS_FILE), refused at start-up when others can read
@@ -71,6 +72,8 @@ export function failoverDeps(d: {
     probe: d.probe,
     control: d.control,
     journal,
+    // Every instance's failovers and rejoins of one cluster exclude each other (and its switchovers).
+    locks: storeTopologyLocks(d.store, { logger: d.logger }),
     pool: d.store.pool,
     announcePool: async (ch) => {
       if (config.poolChannel) await chat.post(config.poolChannel, poolChangeMessage(ch)).catch(() => undefined);
@@ -126,7 +129,14 @@ export function createStoreCommands(d: {
       },
       sqlLimits: d.config.sql,
       ...(d.control
-        ? { switchover: { control: d.control, journal: d.store.changes, lagThresholdS: d.config.lagThresholdS } }
+        ? {
+            switchover: {
+              control: d.control,
+              journal: d.store.changes,
+              locks: storeTopologyLocks(d.store, { logger: d.logger }),
+              lagThresholdS: d.config.lagThresholdS,
+            },
+          }
         : {}),
       ...(sequence ? { failover: { sequence, incidents: d.store.incidents, chat: d.chat } } : {}),
     }),

@@ -46,7 +46,7 @@ export interface ReplicaCommandDeps {
    */
   sqlLimits?: Partial<SqlSlotLimits> & { timeoutMs?: number };
   /** For /replica switchover (commands/replica-switchover.ts). Without it, switchover is not offered. */
-  switchover?: Pick<SwitchoverCommandDeps, 'control' | 'journal' | 'lagThresholdS'>;
+  switchover?: Pick<SwitchoverCommandDeps, 'control' | 'journal' | 'locks' | 'lagThresholdS'>;
   /** For /replica failover and rejoin (the sequences' ports); without it they say what is missing. */
   failover?: Omit<FailoverCommandDeps, 'policy'>;
 }

@@ -51,7 +51,7 @@ export function createReplicaCommand(deps: ReplicaCommandDeps): CommandModule {
     name: 'replica',
     description: 'Install, check and remove MySQL replication sandboxes',
     usage:
-      'install <cluster> master=<host> slaves=<h1,h2> | status [cluster] | list | diagnose <host> | remove <cluster> | sql <cluster> <statement> | watch <cluster> <host:port> | unwatch <cluster> | failover <cluster> [to=<host:port>] | rejoin <cluster> <host:port>',
+      'install <cluster> master=<host> slaves=<h1,h2> | status [cluster] | list | diagnose <host> | remove <cluster> | sql <cluster> <statement> | watch <cluster> <host:port> | unwatch <cluster> | switchover <cluster> [to=<host>] | failover <cluster> [to=<host>] | rejoin <cluster> <host>',
     async handle(inv) {
       const [sub, ...args] = words(inv.text);
       switch (sub) {

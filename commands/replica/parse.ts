@@ -8,7 +8,7 @@ export const INSTALL_USAGE =
   '/replica install <cluster> master=<host> slaves=<host>[,<host>…] [version=<v>] [port=<base>] [pool=yes]';
 
 /** Usage of /replica switchover (commands/replica-switchover.ts parses it). */
-export const SWITCHOVER_USAGE = '/replica switchover <cluster> [to=<host:port>]';
+export const SWITCHOVER_USAGE = '/replica switchover <cluster> [to=<host>|to=<host:port>]';
 
 /** Usage lines of watch and unwatch. */
 export const WATCH_USAGE = [

@@ -2,10 +2,12 @@
  * The steps of a failover after the replica to promote is chosen and journaled (failover.ts starts it). Every step
  * is derived from what the servers say now, not from what the journal says was done, so that a failover cut
  * half-way is finished by running it again: a replica already pointed at the new master is left alone, a promoted
- * one is not promoted twice, the pool move plans nothing when WRITE already moved.
+ * one is not promoted twice, the pool move plans nothing when WRITE already moved. A little over 300 lines: the
+ * steps share one Run and read as one sequence (re-choosing after a dead choice lives in failover-resume.ts).
  */
 import type { Logger } from '../log.js';
 import { ErrorCode, GearopsError } from '../errors.js';
+import { missingFrom } from '../core/gtid.js';
 import type { NodeAddress, NodeStatus, ReplicationProbe } from '../core/ports/replication.js';
 import type { ReplicationControl, GtidState } from '../core/ports/replication-control.js';
 import type {
@@ -20,6 +22,7 @@ import type {
 import { nodeAddress } from '../core/cluster.js';
 import { nodeKey, type ReplicaPosition } from './candidate.js';
 import type { FailoverResult } from './failover.js';
+import type { TopologyLocks } from './topology-lock.js';
 
 /** The journal's step names, in order. */
 export type FailoverStep =
@@ -31,6 +34,8 @@ export interface FailoverDeps {
   probe: Pick<ReplicationProbe, 'status'>;
   control: ReplicationControl;
   journal: ChangeJournal;
+  /** The per-cluster topology-change lock (topology-lock.ts), held by every failover and rejoin for its whole run. */
+  locks: TopologyLocks;
   /** The load-balancer pool; absent: no pool step. */
   pool?: Pick<PoolStore, 'get' | 'moveWrite'>;
   /** Announces a pool change in the pool channel. */
@@ -120,9 +125,12 @@ export async function finishFailover(
       }
     },
   };
+  // Servers were changed already: this run resumes a cut one, or re-chose after its chosen replica died (then its
+  // row starts at 'chosen' though replicas may have been detached by the row before).
+  const changedBefore = change.step !== 'chosen' || change.detail.changedBefore === true;
   try {
     // A resumed failover whose old master answers again: fenced before anything else (never two writable masters).
-    if (old && change.step !== 'chosen') await fenceIfBack(deps, run.addr(old), nodeKey(old), tell);
+    if (old && changedBefore) await fenceIfBack(deps, run.addr(old), nodeKey(old), tell);
     else if (old && (await deps.probe.status(run.addr(old))).reachable) {
       await deps.journal.finish(change.id, 'failed', { note: 'the master answers again; nothing was changed' });
       await tell(`✗ the master ${nodeKey(old)} answers again: failover #${change.id} stopped, nothing was changed`);
@@ -144,7 +152,7 @@ export async function finishFailover(
   } catch (err) {
     if (err instanceof Cut) throw err.cause;
     const why = (err as Error).message;
-    if (step === 'chosen') {
+    if (step === 'chosen' && !changedBefore) {
       // Nothing was changed on any server yet: the failover ends here.
       await deps.journal.finish(change.id, 'failed', { note: why }).catch(() => false);
       await tell(`✗ failover #${change.id} stopped before changing anything: ${why}`);
@@ -236,6 +244,10 @@ async function waitRelayApplied(
     const st = await deps.control.gtidState(a);
     // Promoted already (a resumed failover): nothing is left to apply.
     if (!st.replicating) return st.slavePos;
+    // Stopped, having executed all it received: a replica a failover detached (pointed at a chosen replica that
+    // then died; CHANGE MASTER emptied its relay log), now chosen itself. Nothing to wait for.
+    if (st.sqlRunning !== 'Yes' && !st.lastSqlError && !missingFrom(st.ioPos || st.slavePos, st.slavePos).length)
+      return st.slavePos;
     if (st.lastSqlError) throw new GearopsError(ErrorCode.Conflict, `${name}'s SQL thread failed: ${st.lastSqlError}`);
     if (st.ioPos) {
       if (await deps.control.waitForGtid(a, st.ioPos, Math.max(1, deadline - Date.now()))) return st.ioPos;
@@ -261,7 +273,7 @@ async function replicatingState(deps: Pick<FailoverDeps, 'control'>, a: NodeAddr
 }
 
 /** A returning old master is made read_only=1 at once. */
-async function fenceIfBack(deps: FailoverDeps, a: NodeAddress, name: string, tell: Reporter) {
+export async function fenceIfBack(deps: FailoverDeps, a: NodeAddress, name: string, tell: Reporter) {
   const s = await deps.probe.status(a);
   if (!s.reachable || s.readOnly) return;
   await deps.control.setReadOnly(a, true);

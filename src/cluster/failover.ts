@@ -11,17 +11,20 @@
  */
 import { ErrorCode, isGearopsError } from '../errors.js';
 import { describeRanges } from '../core/gtid.js';
-import type { TopologyChange } from '../core/ports/store.js';
+import type { ClusterRecord, TopologyChange } from '../core/ports/store.js';
 import { nodeAddress } from '../core/cluster.js';
 import { chooseCandidate, nodeKey, nodeNamer } from './candidate.js';
 import { confirmMasterLost } from './master-loss.js';
 import { finishFailover, positionsOf, type FailoverDeps, type FailoverStep, type Reporter } from './failover-steps.js';
+import { withTopologyLock } from './topology-lock.js';
+import { resolveNode } from './node-spec.js';
+import { resumeFailover } from './failover-resume.js';
 
 export type { FailoverDeps, FailoverStep } from './failover-steps.js';
 
 /** How one failover is asked for. */
 export interface FailoverOptions {
-  /** host:port (or address:port) of the replica to promote; default the best candidate. */
+  /** The replica to promote: host:port, address:port or its host name alone (node-spec.ts); default the best. */
   to?: string;
   /** Who asked (a Slack user id, or `monitor`). */
   actor: string;
@@ -44,12 +47,27 @@ export interface FailoverResult {
 
 const refuse = (summary: string): FailoverResult => ({ ok: false, refused: true, summary });
 
-/** Runs, or finishes, the failover of `clusterName`. Throws only what the bot dying would (the test hook). */
+/**
+ * Runs, or finishes, the failover of `clusterName`, holding the cluster's topology-change lock throughout: while
+ * another instance (or command) holds it, refuses at once and changes nothing. Throws only what the bot dying would
+ * (the test hook).
+ */
 export async function runFailover(
   deps: FailoverDeps,
   clusterName: string,
   o: FailoverOptions,
 ): Promise<FailoverResult> {
+  return withTopologyLock(
+    deps.locks,
+    deps.journal,
+    clusterName,
+    (busy) => refuse(`not failing over ${clusterName}: ${busy}`),
+    () => failOver(deps, clusterName, o),
+  );
+}
+
+/** The failover, under the lock. */
+async function failOver(deps: FailoverDeps, clusterName: string, o: FailoverOptions): Promise<FailoverResult> {
   const tell = reporterOf(deps, o.report);
   const c = await deps.clusters.get(clusterName);
   if (!c) return refuse(`no cluster named ${clusterName}`);
@@ -60,16 +78,19 @@ export async function runFailover(
       `cluster ${clusterName} has a ${running.kind} running (#${running.id} by ${running.actor}, at step ${running.step}): ` +
         'it must end first',
     );
+  // to= names a node by host:port, address:port or its host name alone (node-spec.ts).
+  const asked = o.to ? resolveNode(c, o.to) : undefined;
+  if (asked && !asked.ok) return refuse(`not failing over ${clusterName}: ${asked.reason}`);
+  const to = asked?.ok ? asked.node : undefined;
   if (running) {
-    const name = nodeNamer(c);
-    if (o.to && o.to !== running.to && o.to !== name(running.to))
+    if (to && `${to.address}:${to.port}` !== running.to && (await answers(deps, c, running.to)))
       return refuse(
-        `failover #${running.id} of ${clusterName} to ${name(running.to)} did not finish: run it again without to= to finish it`,
+        `failover #${running.id} of ${clusterName} to ${nodeNamer(c)(running.to)} did not finish: run it again without to= to finish it`,
       );
     await tell(
       `↻ finishing failover #${running.id} (started ${running.startedAt.toISOString()} by ${running.actor}, stopped after step ${running.step})`,
     );
-    return finishFailover(deps, c, running, tell, { actor: o.actor });
+    return resumeFailover(deps, c, running, tell, { actor: o.actor, ...(to ? { to } : {}) });
   }
 
   const master = c.nodes.find((n) => n.role === 'master');
@@ -94,7 +115,7 @@ export async function runFailover(
   }
   const replicas = c.nodes.filter((n) => n !== master && n.role === 'replica');
   const positions = await positionsOf(deps, c, replicas);
-  const choice = chooseCandidate(positions, o.to);
+  const choice = chooseCandidate(positions, to && nodeKey(to));
   if (!choice.ok) return refuse(`not failing over ${clusterName}: ${choice.reason}`);
   const chosen = choice.chosen.node;
   const lost = choice.lostOnChosen.map((x) => `${x.node}: ${describeRanges(x.ranges)}`);
@@ -122,7 +143,7 @@ export async function runFailover(
   }
   await tell(
     `✓ master ${nodeKey(master)} confirmed lost (${loss.held} probe(s) in a row: ${loss.last.confirming.join(', ')} cannot reach it either); ` +
-      `promoting ${nodeKey(chosen)}${o.to ? ' (asked for)' : ' (most advanced GTID)'} — failover #${change.id}` +
+      `promoting ${nodeKey(chosen)}${to ? ' (asked for)' : ' (most advanced GTID)'} — failover #${change.id}` +
       (choice.excluded.length
         ? `; not candidates: ${choice.excluded.map((x) => `${x.node} ${x.why}`).join('; ')}`
         : ''),
@@ -133,6 +154,12 @@ export async function runFailover(
     );
   await deps.afterStep?.('chosen');
   return finishFailover(deps, c, change, tell, { actor: o.actor });
+}
+
+/** Whether the node journaled as `addrPort` answers the probe now. */
+async function answers(deps: FailoverDeps, c: ClusterRecord, addrPort: string): Promise<boolean> {
+  const n = c.nodes.find((x) => `${x.address}:${x.port}` === addrPort);
+  return !!n && (await deps.probe.status(nodeAddress(c, n))).reachable;
 }
 
 /** Lines of the story with the time they happened; a report that fails is logged, never fatal. */

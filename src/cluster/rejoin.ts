@@ -5,7 +5,8 @@
  * master has since passed with its own. Otherwise it refuses, naming the diverged GTIDs, and changes nothing.
  * Steps, journaled (kind `rejoin`) and told with their time: read_only=1, pointed at the master with
  * MASTER_USE_GTID=slave_pos (its slave position set from its binlog: it asks for what comes after its own
- * writes), started, and seen replicating. Every step is safe to run again.
+ * writes), started, and seen replicating. Every step is safe to run again. A node refused for a diverged history
+ * is made read_only=1 before the refusal (it may have come back writable): never two writable masters.
  */
 import { ErrorCode, isGearopsError } from '../errors.js';
 import { describeRanges, missingFrom } from '../core/gtid.js';
@@ -15,9 +16,11 @@ import type { ClusterNode, ClusterRecord, TopologyChange } from '../core/ports/s
 import { nodeAddress } from '../core/cluster.js';
 import { nodeKey } from './candidate.js';
 import type { FailoverDeps, Reporter } from './failover-steps.js';
+import { withTopologyLock } from './topology-lock.js';
+import { resolveNode } from './node-spec.js';
 
 /** What rejoin runs over: the failover's ports. */
-export type RejoinDeps = Pick<FailoverDeps, 'clusters' | 'probe' | 'control' | 'journal' | 'logger' | 'now'>;
+export type RejoinDeps = Pick<FailoverDeps, 'clusters' | 'probe' | 'control' | 'journal' | 'locks' | 'logger' | 'now'>;
 
 /** How it ended; `refused`: nothing was changed. */
 export interface RejoinResult {
@@ -50,27 +53,48 @@ export async function checkRejoin(
     summary:
       `not rejoined: ${nodeName} has transactions the master ${masterName} never got: ${diverged}. ` +
       `Its data has diverged; replicating would skip or clash with them. Rebuild it from ${masterName} ` +
-      '(a fresh copy), or remove those transactions by hand first. Nothing was changed.',
+      '(a fresh copy), or remove those transactions by hand first.',
   };
 }
 
-/** Makes `target` (host:port or address:port of a node in the record) a replica of the cluster's master. */
+const refuse = (summary: string): RejoinResult => ({ ok: false, refused: true, summary });
+
+/**
+ * Makes `target` (host:port or address:port of a node in the record) a replica of the cluster's master, holding
+ * the cluster's topology-change lock throughout (refused at once, nothing changed, while another holds it).
+ */
 export async function runRejoin(
   deps: RejoinDeps,
   clusterName: string,
   target: string,
   o: { actor: string; report: (text: string) => Promise<void> },
 ): Promise<RejoinResult> {
-  const refuse = (summary: string): RejoinResult => ({ ok: false, refused: true, summary });
+  return withTopologyLock(
+    deps.locks,
+    deps.journal,
+    clusterName,
+    (busy) => refuse(`not rejoined: ${busy}`),
+    () => rejoin(deps, clusterName, target, o),
+  );
+}
+
+/** The rejoin, under the lock. */
+async function rejoin(
+  deps: RejoinDeps,
+  clusterName: string,
+  target: string,
+  o: { actor: string; report: (text: string) => Promise<void> },
+): Promise<RejoinResult> {
   const tell: Reporter = async (text) => {
     const t = (deps.now?.() ?? new Date()).toISOString().slice(11, 19);
     await o.report(`\`${t}Z\` ${text}`).catch((err) => deps.logger.warn({ err }, 'rejoin report failed'));
   };
   const c = await deps.clusters.get(clusterName);
   if (!c) return refuse(`no cluster named ${clusterName}`);
-  const node = c.nodes.find((n) => nodeKey(n) === target || `${n.address}:${n.port}` === target);
+  const named = resolveNode(c, target);
+  if (!named.ok) return refuse(named.reason);
+  const node = named.node;
   const master = c.nodes.find((n) => n.role === 'master');
-  if (!node) return refuse(`${target} is not a node of ${clusterName} (nodes: ${c.nodes.map(nodeKey).join(', ')})`);
   if (!master) return refuse(`cluster ${clusterName} has no master on record`);
   if (node === master) return refuse(`${target} is the master of ${clusterName}: there is nothing to rejoin`);
   const running = await deps.journal.running(clusterName);
@@ -96,7 +120,12 @@ export async function runRejoin(
   )
     return { ok: true, summary: `${nodeKey(node)} already replicates from ${nodeKey(master)}` };
   const refused = await checkRejoin(deps, na, nodeKey(node), ma, nodeKey(master));
-  if (refused) return refused;
+  if (refused) {
+    // Refused, but never left writable beside the master: fenced first (a no-op when it is read-only already).
+    const fenced = await fence(deps, na, nodeKey(node), ns.readOnly);
+    await tell(`${fenced.ok ? '✓' : '⚠'} ${fenced.text}`);
+    return { ...refused, summary: `${refused.summary} ${fenced.text}` };
+  }
 
   let change: TopologyChange;
   try {
@@ -114,6 +143,37 @@ export async function runRejoin(
     throw err;
   }
   return rejoinSteps(deps, { c, node, master, ns, change, tell });
+}
+
+/** How long fencing waits for running commits when it sets read_only=1, before it ends the writers and retries. */
+const FENCE_WAIT_MS = 2000;
+
+/** Makes a node that is refused read_only=1 (idempotent); what to say of it. */
+async function fence(
+  deps: RejoinDeps,
+  a: NodeAddress,
+  name: string,
+  readOnly: boolean,
+): Promise<{ ok: boolean; text: string }> {
+  if (readOnly) return { ok: true, text: `${name} stays read_only=1; nothing was changed.` };
+  try {
+    await deps.control.setReadOnly(a, true, { timeoutMs: FENCE_WAIT_MS }).catch(async () => {
+      // A writer's commit holds the read lock: end the writers, then it cannot be held up.
+      await deps.control.killWriters(a, { timeoutMs: FENCE_WAIT_MS });
+      await deps.control.setReadOnly(a, true, { timeoutMs: FENCE_WAIT_MS });
+    });
+  } catch (err) {
+    return {
+      ok: false,
+      text:
+        `${name} is still WRITABLE beside the master: making it read_only=1 failed (${(err as Error).message}). ` +
+        'Set it by hand now (SET GLOBAL read_only=1); nothing else was changed.',
+    };
+  }
+  return {
+    ok: true,
+    text: `${name} was writable: it was made read_only=1 (fenced), so that the cluster has one writable master; nothing else was changed.`,
+  };
 }
 
 /** The journaled steps of a rejoin whose containment was checked: read_only, pointed and started, recorded. */

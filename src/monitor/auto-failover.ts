@@ -30,6 +30,8 @@ export interface FailoverRunResult {
   ok: boolean;
   /** One line: what was promoted, or where it stopped and why. */
   summary: string;
+  /** Nothing was done (e.g. another instance holds the cluster's topology-change lock). */
+  refused?: boolean;
 }
 
 /** How the monitor starts a failover and learns when the last one was. */
@@ -166,7 +168,10 @@ export function createAutoFailover(d: {
       await report(
         result.ok
           ? `✅ Automatic failover of ${c.name} finished: ${result.summary}`
-          : `❌ Automatic failover of ${c.name} did not finish: ${result.summary}. It will not be tried again ` +
+          : result.refused
+            ? `⏸️ Automatic failover of ${c.name} not started, nothing was changed: ${result.summary}. It will not be ` +
+              `tried again automatically for this loss; \`/replica status ${c.name}\` shows the state.`
+            : `❌ Automatic failover of ${c.name} did not finish: ${result.summary}. It will not be tried again ` +
               `automatically; \`/replica status ${c.name}\` shows where it stopped and \`/replica failover ${c.name}\` finishes it.`,
       );
     })().finally(() => running.delete(c.name));

@@ -2,7 +2,8 @@
  * /replica failover and /replica rejoin on real MariaDB replication: a three-node sandbox cluster built by gearops
  * on hosts of their own (network namespaces, when this machine can make them; loopback otherwise), with pool=yes.
  * The master's mariadbd is SIGKILLed, a replica is promoted, the old master comes back and rejoins; a failover is
- * cut half-way (the bot "dies" between steps) and finished; a diverged old master is refused at rejoin.
+ * cut half-way (the bot "dies" between steps) and finished; a diverged old master is fenced (read_only=1) and
+ * refused at rejoin.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,7 @@ import type { NodeAddress, ReplicationProbe } from '../../src/core/ports/replica
 import type { ReplicationControl } from '../../src/core/ports/replication-control.js';
 import type { ClusterNode, ClusterRecord } from '../../src/core/ports/store.js';
 import { runFailover, type FailoverDeps } from '../../src/cluster/failover.js';
+import { storeTopologyLocks } from '../../src/cluster/topology-lock.js';
 
 const why = netnsUnavailable();
 const HOSTS = ['fo1', 'fo2', 'fo3'];
@@ -133,6 +135,7 @@ describe(`failover and rejoin on real replication (${why ? `loopback: ${why}` : 
       probe,
       control,
       journal: f.ctx.store!.changes!,
+      locks: storeTopologyLocks(f.ctx.store!),
       pool: f.ctx.store!.pool,
       failcount: 2,
       intervalMs: 200,
@@ -251,11 +254,18 @@ describe(`failover and rejoin on real replication (${why ? `loopback: ${why}` : 
     await sql(nm, "INSERT INTO app.t VALUES (6, 'new master')");
     await f.startSandbox(m.host, 'fo');
     await until(async () => (await probe.status(addr(m))).reachable, 30_000);
-    const { outcome, text } = await f.run(`/replica rejoin fo ${key(m)}`, { yes: true });
+    // It comes back writable beside the new master (a server whose configuration does not say read_only; the
+    // monitor, which would fence it, is not running here).
+    await sql(m, 'SET GLOBAL read_only = 0');
+    // Named by its host name alone, as /replica status shows it.
+    const { outcome, text } = await f.run(`/replica rejoin fo ${m.host}`, { yes: true });
     expect(outcome.status, text).toBe('refused');
     expect(text).toContain(`has transactions the master ${key(nm)} never got: ${gtid} (1 transaction)`);
     expect(text).toMatch(/Rebuild it/);
-    // Nothing was changed: it does not replicate.
+    // Refused, but fenced first and said so: never two writable masters. Nothing else was changed.
+    expect(text).toContain(`${key(m)} was writable: it was made read_only=1 (fenced)`);
+    expect(await one(m, 'SELECT @@read_only')).toBe('1');
+    expect(await one(nm, 'SELECT @@read_only')).toBe('0');
     expect((await control.gtidState(addr(m))).replicating).toBe(false);
   });
 });

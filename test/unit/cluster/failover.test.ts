@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { explainFailover, FAILOVER_STEPS, runFailover, type FailoverStep } from '../../../src/cluster/failover.js';
 import { runRejoin } from '../../../src/cluster/rejoin.js';
+import { storeTopologyLocks, topologyLockName } from '../../../src/cluster/topology-lock.js';
+import { monitorFailoverPorts } from '../../../src/monitor/failover-ports.js';
 import { fakeFailoverWorld } from './fake-servers.js';
 
 const M = '10.0.0.1:3306';
@@ -84,6 +86,17 @@ describe('runFailover', () => {
     expect(told.join('\n')).toMatch(/never got \(they are lost\): r2:3306: 0-1-1\.\.0-1-2 \(2 transactions\)/);
   });
 
+  it('takes to= as a host name naming one node; refuses an unknown one with the valid names', async () => {
+    const w = lostMaster();
+    const bad = await run(w, { to: 'zz' });
+    expect(bad).toMatchObject({ ok: false, refused: true });
+    expect(bad.summary).toMatch(/zz is not a node of cluster c \(its nodes: m, r1, r2\)/);
+    expect(w.journal.rows).toEqual([]);
+    expect(w.world.calls).toEqual([]);
+    const r = await run(w, { to: 'r2' });
+    expect(r, r.summary).toMatchObject({ ok: true, promoted: R2 });
+  });
+
   it('refuses a to= that cannot be promoted, before anything is journaled', async () => {
     const w = lostMaster();
     w.world.servers.get(R1)!.sqlError = 'Duplicate entry';
@@ -165,6 +178,143 @@ describe('runFailover', () => {
   });
 });
 
+describe('the topology-change lock', () => {
+  /** A second bot instance over the same store and servers: its own deps, its own lock connections. */
+  const instance = (w: ReturnType<typeof fakeFailoverWorld>) => ({ ...w.deps, locks: storeTopologyLocks(w.locks) });
+
+  it('a cut failover resumed by two instances at once: one finishes it, the other is refused and changes nothing', async () => {
+    const w = lostMaster();
+    w.deps.afterStep = (s: FailoverStep) => {
+      if (s === 'chosen') throw new Error('bot killed');
+    };
+    await expect(run(w)).rejects.toThrow('bot killed');
+    // Instance A resumes it and is paused mid-sequence, holding the lock.
+    let paused!: () => void;
+    let resume!: () => void;
+    const atStep = new Promise<void>((r) => (paused = r));
+    const gate = new Promise<void>((r) => (resume = r));
+    const a = {
+      ...instance(w),
+      afterStep: async (s: FailoverStep) => (s === 'relay_applied' ? (paused(), gate) : undefined),
+    };
+    const first = runFailover(a, 'c', { actor: 'U1', automatic: false, report: async () => undefined });
+    await atStep;
+    const calls = [...w.world.calls];
+    const row = structuredClone(await w.journal.running('c'));
+    // Instance B: the same resume, the Promote button's (to=), a rejoin — each refused with who runs what.
+    const b = instance(w);
+    for (const to of [undefined, 'r2']) {
+      const r = await runFailover(b, 'c', { actor: 'U2', automatic: false, report: async () => undefined, to });
+      expect(r).toMatchObject({ ok: false, refused: true });
+      expect(r.summary).toMatch(
+        /a failover of c is running on another gearops instance .*#1, started by .*U1.* now at step relay_applied\. Nothing was changed/,
+      );
+    }
+    const rj = await runRejoin(b, 'c', 'm', { actor: 'U2', report: async () => undefined });
+    expect(rj).toMatchObject({ ok: false, refused: true });
+    expect(rj.summary).toMatch(/not rejoined: a failover of c is running on another gearops instance/);
+    expect(w.world.calls).toEqual(calls);
+    expect(await w.journal.running('c')).toEqual(row);
+    expect(w.journal.rows).toHaveLength(1);
+    resume();
+    const r = await first;
+    expect(r, r.summary).toMatchObject({ ok: true });
+    expect(writers(w)).toEqual([r.promoted]);
+    expect(w.locks.holders.size).toBe(0);
+  });
+
+  it("the monitor's automatic failover takes the same lock", async () => {
+    const w = lostMaster();
+    expect(await w.locks.lock(topologyLockName('c')).tryAcquire()).toBe(true);
+    const ports = monitorFailoverPorts({ sequence: w.deps, journal: w.journal, control: w.world.control });
+    const r = await ports.failover.run('c', {
+      actor: 'gearops-monitor',
+      automatic: true,
+      report: async () => undefined,
+    });
+    expect(r).toMatchObject({ ok: false, refused: true });
+    expect(r.summary).toMatch(/a topology change of c is running on another gearops instance/);
+    expect(w.world.calls).toEqual([]);
+    expect(w.journal.rows).toEqual([]);
+  });
+
+  it('a failover that throws half-way (the bot dying) releases the lock', async () => {
+    const w = lostMaster();
+    w.deps.afterStep = () => {
+      throw new Error('bot killed');
+    };
+    await expect(run(w)).rejects.toThrow('bot killed');
+    expect(w.locks.holders.size).toBe(0);
+  });
+});
+
+describe('resuming a failover whose chosen replica died', () => {
+  const chosenOf = async (w: ReturnType<typeof fakeFailoverWorld>) => (await w.journal.running('c'))!.to;
+
+  it.each(['chosen', 'relay_applied', 'others_detached'] as const)(
+    'cut after %s (nothing promoted): re-chooses among the replicas that answer, and says so',
+    async (cutAt) => {
+      const w = lostMaster();
+      w.deps.afterStep = (s: FailoverStep) => {
+        if (s === cutAt) throw new Error('bot killed');
+      };
+      await expect(run(w)).rejects.toThrow('bot killed');
+      delete w.deps.afterStep;
+      const dead = await chosenOf(w);
+      const other = dead === R1 ? R2 : R1;
+      w.world.kill(dead);
+      told.length = 0;
+      const r = await run(w);
+      expect(r, r.summary).toMatchObject({ ok: true, promoted: other });
+      const name = (a: string) => (a === R1 ? 'r1:3306' : 'r2:3306');
+      expect(told.join('\n')).toMatch(
+        new RegExp(
+          `the choice changed: ${name(dead)}, which failover #1 chose, does not answer \\(.*ECONNREFUSED.*\\) and was not promoted yet, so ${name(other)} is promoted instead .* failover #2`,
+        ),
+      );
+      expect(w.journal.rows.map((x) => [x.id, x.state, x.to])).toEqual([
+        [1, 'failed', dead],
+        [2, 'done', other],
+      ]);
+      expect(w.journal.rows[1]!.detail.rechosen).toMatchObject({ from: 1, was: dead });
+      expect(writers(w)).toEqual([other]);
+      expect(w.pool.filter((p) => p.type.includes('WRITE')).map((p) => `${p.host}:${p.port}`)).toEqual([other]);
+      expect(w.record().nodes.find((n) => n.role === 'master')?.address).toBe(other.split(':')[0]);
+    },
+  );
+
+  it('cut after promoted: the dead new master is a new master loss, said so, and the next run does not loop', async () => {
+    const w = lostMaster();
+    w.deps.afterStep = (s: FailoverStep) => {
+      if (s === 'promoted') throw new Error('bot killed');
+    };
+    await expect(run(w)).rejects.toThrow('bot killed');
+    delete w.deps.afterStep;
+    const dead = await chosenOf(w);
+    const other = dead === R1 ? R2 : R1;
+    w.world.kill(dead);
+    w.world.restart(M); // and the old master is back, writable
+    const r = await run(w);
+    expect(r.ok).toBe(false);
+    expect(w.world.servers.get(M)!.readOnly).toBe(true);
+    expect(r.summary).toMatch(/was promoted by failover #1 .* does not answer now .* a new loss of the master/);
+    expect(w.journal.rows.map((x) => x.state)).toEqual(['failed']);
+    expect(await w.journal.running('c')).toBeNull();
+    // Recorded as what it is: the master (lost), the other replica pointed at it and trying it.
+    expect(w.record().nodes.find((n) => n.role === 'master')?.address).toBe(dead.split(':')[0]);
+    const [host, port] = other.split(':');
+    expect(await w.world.status({ address: host!, port: Number(port) })).toMatchObject({
+      ioRunning: 'Connecting',
+      masterHost: dead.split(':')[0],
+    });
+    expect(writers(w)).toEqual([]);
+    told.length = 0;
+    const next = await run(w);
+    expect(told.join('\n')).not.toMatch(/finishing failover/);
+    expect(next.ok).toBe(false);
+  });
+});
+
 describe('runRejoin', () => {
   const rejoin = (w: ReturnType<typeof fakeFailoverWorld>, node: string) =>
     runRejoin(w.deps, 'c', node, { actor: 'U1', report: async () => undefined });
@@ -174,7 +324,8 @@ describe('runRejoin', () => {
     const f = await run(w);
     w.world.write(f.promoted!);
     w.world.restart(M);
-    const r = await rejoin(w, 'm:3306');
+    // Named by its host name alone, as /replica status shows it.
+    const r = await rejoin(w, 'm');
     expect(r, r.summary).toMatchObject({ ok: true });
     const s = w.world.servers.get(M)!;
     expect(s.readOnly).toBe(true);
@@ -197,6 +348,16 @@ describe('runRejoin', () => {
     expect(r.refused).toBe(true);
     expect(r.diverged).toBe('0-1-2 (1 transaction)');
     expect(r.summary).toMatch(/has transactions the master r\d:3306 never got: 0-1-2 \(1 transaction\)\. .*Rebuild it/);
+    // Back writable beside the new master: fenced before the refusal, and the answer says so; nothing else changed.
+    expect(r.summary).toMatch(/m:3306 was writable: it was made read_only=1 \(fenced\).*nothing else was changed/);
+    expect(w.world.calls).toEqual([`read_only=1 ${M}`]);
+    expect(writers(w)).toEqual([f.promoted]);
+    expect(w.world.servers.get(M)!.master).toBeUndefined();
+    // Asked again: still refused, fencing is not redone.
+    w.world.calls.length = 0;
+    const again = await rejoin(w, 'm');
+    expect(again.refused).toBe(true);
+    expect(again.summary).toMatch(/m:3306 stays read_only=1; nothing was changed/);
     expect(w.world.calls).toEqual([]);
   });
 

@@ -9,8 +9,9 @@ import type { GtidState, ReplicationControl } from '../../../src/core/ports/repl
 import type { ClusterNode, ClusterRecord, PoolChange, PoolNode } from '../../../src/core/ports/store.js';
 import { planWriteMove } from '../../../src/core/pool-move.js';
 import { createSilentLogger } from '../../../src/log.js';
-import { createMemoryChangeJournal } from '../fakes/ports.js';
+import { createMemoryChangeJournal, createMemoryLocks } from '../fakes/ports.js';
 import type { FailoverDeps } from '../../../src/cluster/failover.js';
+import { storeTopologyLocks } from '../../../src/cluster/topology-lock.js';
 
 /** One modelled server. */
 export interface FakeServer {
@@ -190,8 +191,12 @@ export function createFakeServers(nodes: ClusterNode[]) {
   return { ...world, control };
 }
 
-/** A three-node cluster record (m, r1, r2), its world, and failover deps over them. */
-export function fakeFailoverWorld(opts: { pool?: boolean } = {}) {
+/**
+ * A three-node cluster record (m, r1, r2), its world, and failover deps over them. `locks`: the store's named locks
+ * (default a fresh set; pass one set to two worlds' deps to model two bot instances over one store).
+ */
+export function fakeFailoverWorld(opts: { pool?: boolean; locks?: ReturnType<typeof createMemoryLocks> } = {}) {
+  const locks = opts.locks ?? createMemoryLocks();
   const nodes: ClusterNode[] = ['m', 'r1', 'r2'].map((h, i) => ({
     host: h,
     address: `10.0.0.${i + 1}`,
@@ -224,6 +229,7 @@ export function fakeFailoverWorld(opts: { pool?: boolean } = {}) {
     probe: { status: world.status },
     control: world.control,
     journal,
+    locks: storeTopologyLocks(locks),
     pool: {
       get: async (h, p) => pool.find((x) => x.host === h && x.port === p) ?? null,
       moveWrite: async (m) => {
@@ -243,5 +249,5 @@ export function fakeFailoverWorld(opts: { pool?: boolean } = {}) {
     intervalMs: 1,
     logger: createSilentLogger(),
   };
-  return { nodes, world, journal, pool, announced, deps, record: () => record };
+  return { nodes, world, journal, pool, announced, deps, locks, record: () => record };
 }

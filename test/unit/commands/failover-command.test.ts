@@ -4,10 +4,12 @@ import type { CommandInvocation, ActionInvocation } from '../../../src/core/port
 import type { Incident } from '../../../src/core/ports/store.js';
 import { createFailoverCommands } from '../../../commands/replica-failover.js';
 import { createIncidentActions } from '../../../src/monitor/incident-actions.js';
+import { runFailover } from '../../../src/cluster/failover.js';
 import { createSilentLogger } from '../../../src/log.js';
 import { createRecordingSink } from '../../helpers/fleet.js';
 import { createRecordingReply } from '../fakes/ports.js';
 import { fakeFailoverWorld } from '../cluster/fake-servers.js';
+import { topologyLockName } from '../../../src/cluster/topology-lock.js';
 
 const policy = loadPolicyFile('policies/default.yml');
 const M = '10.0.0.1:3306';
@@ -62,6 +64,38 @@ describe('/replica failover', () => {
     expect(out).toMatchObject({ status: 'refused', summary: 'not confirmed' });
     expect(s.rec.confirms[0]).toMatch(/Fail over \*c\*: promote r1:3306 to master\?/);
     expect(s.w.journal.rows).toEqual([]);
+  });
+
+  it('is refused, changing nothing, while another instance holds the cluster topology lock', async () => {
+    const s = setup({ confirm: true });
+    expect(await s.w.locks.lock(topologyLockName('c')).tryAcquire()).toBe(true);
+    const out = await s.cmds.failover(s.inv(dba), ['c']);
+    expect(out.status).toBe('refused');
+    expect(s.rec.updates.at(-1)?.text).toMatch(
+      /not failing over c: a topology change of c is running on another gearops instance .*Nothing was changed/,
+    );
+    expect(s.w.world.calls).toEqual([]);
+    expect(s.w.journal.rows).toEqual([]);
+  });
+
+  it('asks to finish a cut failover saying its chosen replica died, then promotes another', async () => {
+    const s = setup({ confirm: true });
+    s.w.deps.afterStep = (step) => {
+      if (step === 'others_detached') throw new Error('bot killed');
+    };
+    await expect(
+      runFailover(s.w.deps, 'c', { actor: 'U9', automatic: false, report: async () => undefined }),
+    ).rejects.toThrow('bot killed');
+    delete s.w.deps.afterStep;
+    s.w.world.kill('10.0.0.2:3306'); // r1, the chosen one
+    const out = await s.cmds.failover(s.inv(dba), ['c']);
+    expect(s.rec.confirms[0]).toMatch(
+      /Finish the failover of \*c\*\? .* But r1:3306 does not answer now: it was not promoted yet, so another replica/,
+    );
+    expect(out.status, out.summary).toBe('ok');
+    expect(s.w.record().nodes.find((n) => n.role === 'master')?.host).toBe('r2');
+    const thread = s.rec.posts.map((p) => p.text).join('\n');
+    expect(thread).toMatch(/the choice changed: r1:3306, which failover #1 chose, does not answer/);
   });
 
   it('runs when confirmed, every step in the message thread', async () => {
@@ -137,6 +171,19 @@ describe('the Promote button', () => {
     const b = button(nobody);
     // The handler throws the coded denial (authorize); the router answers it ("Denied: …") with the rule.
     await expect(b.run()).rejects.toMatchObject({ code: 'gearops_policy_denied', data: { rule: 'dba-changes' } });
+    expect(b.s.w.journal.rows).toEqual([]);
+  });
+
+  it('is refused, changing nothing, while another instance holds the cluster topology lock', async () => {
+    const b = button(dba);
+    expect(await b.s.w.locks.lock(topologyLockName('c')).tryAcquire()).toBe(true);
+    const out = await b.run();
+    expect(out.status).toBe('refused');
+    const thread = b.s.chat.posts.filter((p) => p.threadTs === '9.9').map((p) => p.text);
+    expect(thread.at(-1)).toMatch(
+      /✗ not failing over c: a topology change of c is running on another gearops instance/,
+    );
+    expect(b.s.w.world.calls).toEqual([]);
     expect(b.s.w.journal.rows).toEqual([]);
   });
 

@@ -9,9 +9,11 @@ import type { NodeAddress } from '../../../src/core/ports/replication.js';
 import type { ClusterNode, ClusterRecord, ClusterStore, PoolNode } from '../../../src/core/ports/store.js';
 import { loadPolicyFile } from '../../../src/core/policy/index.js';
 import { writersOf } from '../../../src/core/pool-move.js';
+import { storeTopologyLocks, topologyLockName } from '../../../src/cluster/topology-lock.js';
 import {
   createFakePolicy,
   createMemoryChangeJournal,
+  createMemoryLocks,
   createRecordingReply,
   memoryMoveWrite,
   routed,
@@ -28,7 +30,14 @@ const node = (i: number, role: ClusterNode['role']): ClusterNode => ({
 });
 
 /** Three nodes replicating by GTID; `fail` makes one call throw. */
-function world(opts: { fail?: { call: string; node?: string }; catchUp?: boolean } = {}) {
+function world(
+  opts: {
+    fail?: { call: string; node?: string };
+    catchUp?: boolean;
+    locks?: ReturnType<typeof createMemoryLocks>;
+  } = {},
+) {
+  const locks = opts.locks ?? createMemoryLocks();
   const nodes = [node(1, 'master'), node(2, 'replica'), node(3, 'replica')];
   const cluster: ClusterRecord = { name: 'demo', version: '10.11', credentials: 'x', createdBy: 'U1', nodes };
   type Sim = { readOnly: boolean; master: string | null; seq: number };
@@ -135,6 +144,7 @@ function world(opts: { fail?: { call: string; node?: string }; catchUp?: boolean
       probe: { verifyReplication: async (_m, rs) => rs.map((r) => ({ node: r, ok: true, detail: 'arrived' })) },
       control,
       journal,
+      locks: storeTopologyLocks(locks),
       pool: pool as never,
       chat: {
         post: async (_c, m) => (announced.push(m.text), { channel: 'CPOOL', ts: '1' }),
@@ -163,17 +173,19 @@ function world(opts: { fail?: { call: string; node?: string }; catchUp?: boolean
       .handle(inv)
       .then((outcome) => ({ outcome, rec }));
   };
-  return { sim, calls, violations, rows, journal, announced, run, saved: () => saved };
+  return { sim, calls, violations, rows, journal, announced, run, locks, saved: () => saved };
 }
 
 describe('/replica switchover', () => {
   it('parses the cluster and to=, refusing anything else', () => {
     expect(parseSwitchover(['demo'])).toEqual({ cluster: 'demo' });
     expect(parseSwitchover(['demo', 'to=db2:3306'])).toEqual({ cluster: 'demo', to: 'db2:3306' });
+    expect(parseSwitchover(['demo', 'to=db2'])).toEqual({ cluster: 'demo', to: 'db2' });
     for (const bad of [
       [],
       ['Demo'],
-      ['demo', 'to=db2'],
+      ['demo', 'to=db2:'],
+      ['demo', 'to=db2:0'],
       ['demo', 'to=db2:99999'],
       ['demo', "to=x';--:1"],
       ['demo', 'a', 'b'],
@@ -277,5 +289,38 @@ describe('/replica switchover', () => {
     expect(busy.outcome.status).toBe('refused');
     expect(busy.rec.ephemerals.join()).toMatch(/failover #1 of demo .* is running/);
     expect(w.calls).toEqual([]);
+  });
+
+  it('takes to= as a host name that names one node, and refuses an unknown one with the valid names', async () => {
+    const w = world();
+    const { outcome, rec } = await w.run('switchover demo to=db3');
+    expect(outcome.status, rec.updates.map((u) => u.text).join('\n')).toBe('ok');
+    expect(w.journal.rows[0]).toMatchObject({ state: 'done', to: '10.0.0.3:3306' });
+    const w2 = world();
+    const bad = await w2.run('switchover demo to=db9');
+    expect(bad.outcome.status).toBe('refused');
+    expect(bad.rec.ephemerals.join()).toMatch(/db9 is not a node of cluster demo \(its nodes: db1, db2, db3\)/);
+    expect(w2.calls.filter((c) => !c.startsWith('gtidState'))).toEqual([]);
+    expect(w2.journal.rows).toEqual([]);
+  });
+
+  it('is refused while another instance holds the cluster topology lock, touching nothing', async () => {
+    const w = world();
+    // Another bot instance over the same store (its own lock connection), mid-rejoin: no journal row yet.
+    const other = w.locks.lock(topologyLockName('demo'));
+    expect(await other.tryAcquire()).toBe(true);
+    const busy = await w.run('switchover demo');
+    expect(busy.outcome.status).toBe('refused');
+    expect(busy.rec.ephemerals.join()).toMatch(
+      /Not switched: a topology change of demo is running on another gearops instance .*Nothing was changed/,
+    );
+    expect(w.calls.filter((c) => !c.startsWith('gtidState'))).toEqual([]);
+    expect(w.journal.rows).toEqual([]);
+    expect([...w.sim.values()].filter((s) => !s.readOnly)).toHaveLength(1);
+    // Released, the same command runs; and the lock is free again afterwards.
+    await other.release();
+    const ok = await w.run('switchover demo');
+    expect(ok.outcome.status).toBe('ok');
+    expect(w.locks.holders.size).toBe(0);
   });
 });

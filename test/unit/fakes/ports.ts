@@ -15,6 +15,7 @@ import type {
   ChangeJournal,
   PoolChange,
   PoolNode,
+  StoreLock,
   TopologyChange,
 } from '../../../src/core/ports/store.js';
 import { ErrorCode, GearopsError } from '../../../src/errors.js';
@@ -264,5 +265,36 @@ export function createMemoryChangeJournal(): ChangeJournal & { rows: TopologyCha
           .reverse()
           .slice(0, limit),
       ),
+  };
+}
+
+/**
+ * Store.lock in memory, with MySQL GET_LOCK's rules as the store uses them: a name is held by one lock handle at a
+ * time (every `lock()` call is a connection of its own, so two handles of one name exclude each other, in one
+ * process or two); the holder's tryAcquire re-checks (true); release by a handle that does not hold it does nothing;
+ * `drop(name)` is the holder's connection dying (the name is free again).
+ */
+export function createMemoryLocks() {
+  const holders = new Map<string, object>();
+  return {
+    holders,
+    drop: (name: string) => void holders.delete(name),
+    lock(name: string): StoreLock {
+      const me = {};
+      return {
+        get held() {
+          return holders.get(name) === me;
+        },
+        async tryAcquire() {
+          const h = holders.get(name);
+          if (h && h !== me) return false;
+          holders.set(name, me);
+          return true;
+        },
+        async release() {
+          if (holders.get(name) === me) holders.delete(name);
+        },
+      };
+    },
   };
 }

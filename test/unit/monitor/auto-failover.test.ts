@@ -102,8 +102,9 @@ function world(opts: { replicas?: number; settings?: Partial<PolicySettings>; la
   const runs: string[] = [];
   const history = { last: opts.last ?? null };
   // Each run ends when the test says so (finish), whether or not the run got that far yet.
-  let finish: (r: { ok: boolean; summary: string }) => void = () => undefined;
-  let ended = new Promise<{ ok: boolean; summary: string }>((r) => (finish = r));
+  type Ended = { ok: boolean; summary: string; refused?: boolean };
+  let finish: (r: Ended) => void = () => undefined;
+  let ended = new Promise<Ended>((r) => (finish = r));
   const failover: AutoFailoverDeps = {
     run: async (name, o) => {
       runs.push(name);
@@ -154,6 +155,7 @@ function world(opts: { replicas?: number; settings?: Partial<PolicySettings>; la
     killMaster,
     said,
     finish: (ok = true) => finish({ ok, summary: ok ? 'db2:3306 is the master' : 'promotion failed' }),
+    refuse: (summary: string) => finish({ ok: false, refused: true, summary }),
   };
 }
 
@@ -200,6 +202,22 @@ describe('automatic failover in the monitor', () => {
     w.finish();
     await m.stop();
     expect(w.said(/Automatic failover of db finished: db2:3306 is the master/)).toHaveLength(1);
+  });
+
+  it('says a run refused by the topology-change lock changed nothing (not that it stopped half-way)', async () => {
+    const w = world();
+    const m = w.newMonitor();
+    w.killMaster();
+    await polls(m, 3);
+    expect(w.runs).toEqual(['db']);
+    w.refuse('not failing over db: a failover of db is running on another gearops instance');
+    await m.stop();
+    expect(
+      w.said(
+        /Automatic failover of db not started, nothing was changed: not failing over db: a failover of db is running/,
+      ),
+    ).toHaveLength(1);
+    expect(w.said(/did not finish/)).toEqual([]);
   });
 
   it('starts counting again when the master answers or a replica still reads from it', async () => {
