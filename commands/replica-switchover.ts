@@ -13,7 +13,7 @@ import type { ChatSink, MessageRef } from '../src/core/ports/chat.js';
 import type { CommandInvocation, CommandOutcome } from '../src/core/ports/commands.js';
 import type { Policy } from '../src/core/ports/policy.js';
 import type { ReplicationProbe } from '../src/core/ports/replication.js';
-import type { ReplicationControl } from '../src/core/ports/replication-control.js';
+import { controlFor, type ReplicationControl } from '../src/core/ports/replication-control.js';
 import type { ChangeJournal, ClusterRecord, ClusterStore, PoolStore, TopologyChange } from '../src/core/ports/store.js';
 import { nodeAddress } from '../src/core/cluster.js';
 import { poolChangeMessage } from '../src/core/pool-message.js';
@@ -25,7 +25,8 @@ import {
   type SwitchoverDeps,
   type SwitchoverResult,
 } from '../src/cluster/switchover.js';
-import { formatDuration, mention } from './shared.js';
+import { replicationProof } from '../src/cluster/prove.js';
+import { formatDuration, mention, requesterOf } from './shared.js';
 import { SWITCHOVER_USAGE } from './replica/parse.js';
 
 export { SWITCHOVER_USAGE };
@@ -113,9 +114,11 @@ export function createSwitchoverCommand(deps: SwitchoverCommandDeps) {
         if (deps.chat && deps.poolChannel)
           await deps.chat.post(deps.poolChannel, poolChangeMessage(ch)).catch(() => undefined);
       };
+      // A node read through its host's worker is changed there, as the person who asked (its policy decides).
+      const control = controlFor(deps.control, requesterOf(inv.principal), 'replica.switchover');
       const r = await run({
-        control: deps.control,
-        verify: (m, rs, o) => deps.probe.verifyReplication(m, rs, o),
+        control,
+        verify: replicationProof(deps.probe, control),
         journal: deps.journal!,
         clusters: deps.clusters,
         pool: deps.pool,
@@ -159,7 +162,8 @@ export function createSwitchoverCommand(deps: SwitchoverCommandDeps) {
     const timeoutS = deps.policy.settings.switchoverTimeoutS;
     const running = await deps.journal.running(c.name);
     if (running) return cut(inv, c, running, timeoutS);
-    const planned = planSwitchover(c, await readCluster(deps.control, c), {
+    const control = controlFor(deps.control, requesterOf(inv.principal), 'replica.switchover');
+    const planned = planSwitchover(c, await readCluster(control, c), {
       to: req.to,
       lagThresholdS: deps.lagThresholdS,
     });
@@ -174,7 +178,7 @@ export function createSwitchoverCommand(deps: SwitchoverCommandDeps) {
     if (!(await inv.reply.confirm(textMessage(q), { yesLabel: 'Switch over' })))
       return refuse(inv, `Not switched: ${c.name} is untouched.`);
     // The answer may come minutes later: the servers are read and checked again, for this target.
-    const again = planSwitchover(c, await readCluster(deps.control, c), {
+    const again = planSwitchover(c, await readCluster(control, c), {
       to: nodeKey(target),
       lagThresholdS: deps.lagThresholdS,
     });
