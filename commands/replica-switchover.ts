@@ -1,9 +1,10 @@
 /**
  * `/replica switchover <cluster> [to=<host:port>]`: the planned change of a cluster's master (src/cluster/
- * switchover.ts runs the steps). Refuses, with every reason, unless every node answers directly, replicates by
- * GTID, and the target is a healthy replica within GEAROPS_LAG_THRESHOLD_S. Asks for confirmation, journals each
+ * switchover.ts runs the steps). Refuses, with every reason, unless every node answers (directly, or through its
+ * host's worker: its steps then run there, as the person who asked), replicates by GTID, and the target is a
+ * healthy replica within GEAROPS_LAG_THRESHOLD_S. Asks for confirmation, journals each
  * step, tells it in a thread under its message, and moves WRITE in the pool. A switchover cut half-way (the bot
- * died) is finished by running the command again. Built and watched clusters alike (direct connections only).
+ * died) is finished by running the command again. Built and watched clusters alike.
  * The factory is long because it holds the handler and its few helpers over one set of running changes.
  */
 import { authorize } from '../src/core/authorize.js';

@@ -24,6 +24,7 @@ export function createRoutedControl(
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const named = (n: NodeAddress) => `${n.address}:${n.port}`;
 
+  // Long because it is the port's methods, each a few lines, over one job helper and one requester.
   function make(who: { requester: Requester; action: ControlAction } | undefined, root: boolean): ReplicationControl {
     async function onWorker(
       n: NodeAddress,
