@@ -164,6 +164,8 @@ describe.skipIf(why !== null)(`topology changes through the hosts' workers${why 
     await srv('db1').sql('INSERT INTO app.t VALUES (1)');
     const { outcome, text } = await runAs('UDBA', '/replica switchover prod to=db2:3306');
     expect(outcome.status, text).toBe('ok');
+    // Proven through the workers (no marker write there): every other node's threads run from db2, at its position.
+    expect(text).toMatch(/✓ replication from db2:3306 proven on all 2 other node\(s\)/);
     expect(await one('db2', 'SELECT @@read_only')).toBe('0');
     expect(await one('db1', 'SELECT @@read_only')).toBe('1');
     expect(await replicatesFrom('db1', 'db2')).toBe(true);
