@@ -1,5 +1,5 @@
 /**
- * Switchover, failover and fencing of a watched cluster whose every server is changed through its host's worker
+ * Switchover, failover, fencing and rejoin of a watched cluster whose every server is changed through its host's worker
  * (mysql.control), on real MariaDB replication between network-namespace hosts. The servers report their hosts'
  * names (db1, db2, db3), which every host resolves and this process does not: the bot cannot connect to any of them
  * itself, so every read and every step goes through the workers, as the person who asked, under each worker's own
@@ -208,6 +208,17 @@ describe.skipIf(why !== null)(`topology changes through the hosts' workers${why 
       20_000,
     );
     expect(await one(nm, 'SELECT @@read_only')).toBe('0');
+    expect(await writers()).toEqual([`${nm}:3306`]);
+  });
+
+  it('rejoins the fenced old master as a replica of the new one, through its worker', async () => {
+    const nm = await master();
+    const { outcome, text } = await f.run('/replica rejoin prod db2:3306', { yes: true });
+    expect(outcome.status, text).toBe('ok');
+    expect(await replicatesFrom('db2', nm)).toBe(true);
+    expect(await one('db2', 'SELECT @@read_only')).toBe('1');
+    await srv(nm).sql('INSERT INTO app.t VALUES (4)');
+    await until(async () => (await one('db2', 'SELECT COUNT(*) FROM app.t')) === '4');
     expect(await writers()).toEqual([`${nm}:3306`]);
   });
 });
