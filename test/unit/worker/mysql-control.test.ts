@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parsePolicy } from '../../../src/core/policy/index.js';
 import { createSilentLogger } from '../../../src/log.js';
@@ -102,5 +103,25 @@ describe("mysql.control against the worker's own policy", () => {
       code: 'gearops_usage',
       message: expect.stringMatching(/setReadOnly\(false\) is no step of replica\.rejoin/),
     });
+  });
+});
+
+describe('mysql.control under the shipped policies/default.yml on a worker', () => {
+  const shipped = createMysqlControlCapability({
+    host: 'db1',
+    policy: parsePolicy(readFileSync('policies/default.yml', 'utf8'), 'policies/default.yml'),
+    credentials,
+    logger: createSilentLogger(),
+  });
+  it('lets the monitor fence (replica.failover) and refuses a person who is no dba, naming dba-changes', async () => {
+    await expect(
+      shipped.handler(ctx(step({ op: 'setReadOnly', on: true }, 'replica.failover'), 'gearops-monitor')),
+    ).rejects.toMatchObject(allowed);
+    await expect(
+      shipped.handler(ctx(step({ op: 'setReadOnly', on: true }, 'replica.failover'), 'U1')),
+    ).rejects.toMatchObject({ code: 'gearops_policy_denied', data: { rule: 'dba-changes' } });
+    await expect(
+      shipped.handler(ctx(step({ op: 'setReadOnly', on: false }, 'replica.switchover'), 'gearops-monitor')),
+    ).rejects.toMatchObject({ code: 'gearops_policy_denied', data: { rule: 'dba-changes' } });
   });
 });
