@@ -6,6 +6,7 @@ import type { Dispatcher, JobRequest, JobResult } from '../../../src/core/ports/
 import { ErrorCode, GearopsError } from '../../../src/errors.js';
 import { runFailover } from '../../../src/cluster/failover.js';
 import { fakeFailoverWorld } from '../cluster/fake-servers.js';
+import { monitorFailoverPorts } from '../../../src/monitor/failover-ports.js';
 
 const U1 = { userId: 'U1', channelId: 'C1', groups: [], roles: [] };
 
@@ -115,6 +116,29 @@ describe('the routed replication control', () => {
       new Set(['gtidState', 'waitForGtid', 'pointAt', 'detachReplication', 'setReadOnly', 'startReplication']),
     );
     expect(new Set(workers.jobs.map((j) => j.host))).toEqual(new Set(['r1', 'r2']));
+  });
+
+  it("runs the monitor's automatic failover and fencing through the workers as gearops-monitor, for replica.failover", async () => {
+    const { w, workers, routed } = viaWorld();
+    const ports = monitorFailoverPorts({
+      sequence: { ...w.deps, control: routed },
+      journal: w.journal,
+      control: routed,
+    });
+    const r = await ports.failover.run('c', {
+      actor: 'gearops-monitor',
+      automatic: true,
+      report: async () => undefined,
+    });
+    expect(r.ok, r.summary).toBe(true);
+    const n = workers.jobs.length;
+    await ports.fencing.setReadOnly({ address: '10.0.0.2', port: 3306, via: 'r1' });
+    expect(workers.jobs.slice(n).map((j) => [j.host, j.args.op, j.args.serves])).toEqual([
+      ['r1', 'setReadOnly', 'replica.failover'],
+    ]);
+    expect(new Set(workers.jobs.map((j) => `${j.requester.userId} ${j.args.serves}`))).toEqual(
+      new Set(['gearops-monitor replica.failover']),
+    );
   });
 
   it('refuses up front, naming node and worker, when a replica worker does no topology changes', async () => {
