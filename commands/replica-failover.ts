@@ -26,7 +26,8 @@ import { positionsOf } from '../src/cluster/failover-steps.js';
 import { runRejoin } from '../src/cluster/rejoin.js';
 import { resolveNode } from '../src/cluster/node-spec.js';
 import { authorize } from '../src/core/authorize.js';
-import { mention } from './shared.js';
+import { controlFor, type ControlAction } from '../src/core/ports/replication-control.js';
+import { mention, requesterOf } from './shared.js';
 
 /** What the two subcommands need. */
 export interface FailoverCommandDeps {
@@ -85,6 +86,11 @@ export function parseFailover(sub: 'failover' | 'rejoin', args: string[]): Failo
 /** Creates the two subcommands (commands/replica.ts dispatches to them). */
 export function createFailoverCommands(deps: FailoverCommandDeps) {
   const seq = deps.sequence;
+  /** The sequence's ports acting for the person who asked: a node read through its worker is changed there. */
+  const seqFor = (inv: CommandInvocation, action: ControlAction): FailoverDeps => ({
+    ...seq,
+    control: controlFor(seq.control, requesterOf(inv.principal), action),
+  });
 
   /** Every host of the cluster must allow `action`; a denial throws (the router answers it, naming the rule). */
   function gate(inv: CommandInvocation, action: PolicyAction, c: ClusterRecord): void {
@@ -98,7 +104,7 @@ export function createFailoverCommands(deps: FailoverCommandDeps) {
   }
 
   /** The question to ask, or the refusal to give before asking (a master that answers is refused at once). */
-  async function preview(c: ClusterRecord, to?: string): Promise<{ ask: string } | { refuse: string }> {
+  async function preview(c: ClusterRecord, to?: string, s = seq): Promise<{ ask: string } | { refuse: string }> {
     const running = await seq.journal.running(c.name);
     if (running?.kind === 'failover')
       return { ask: `Finish the failover of *${c.name}*? ${await cutNote(c, running)}` };
@@ -115,7 +121,7 @@ export function createFailoverCommands(deps: FailoverCommandDeps) {
     if (asked && !asked.ok) return { refuse: `Not failing over ${c.name}: ${asked.reason}. Nothing was changed.` };
     const choice = chooseCandidate(
       await positionsOf(
-        seq,
+        s,
         c,
         c.nodes.filter((n) => n.role === 'replica'),
       ),
@@ -168,7 +174,7 @@ export function createFailoverCommands(deps: FailoverCommandDeps) {
     const plan = parseFailover('failover', args);
     const c = await cluster(plan.cluster);
     gate(inv, 'replica.failover', c);
-    const p = await preview(c, plan.to);
+    const p = await preview(c, plan.to, seqFor(inv, 'replica.failover'));
     if ('refuse' in p) {
       await inv.reply.ephemeral(textMessage(p.refuse));
       return { status: 'refused', summary: p.refuse };
@@ -186,7 +192,7 @@ export function createFailoverCommands(deps: FailoverCommandDeps) {
       c,
       `${mention(inv.principal.userId)} is failing over *${c.name}*… (steps in the thread)`,
     );
-    const r = await runFailover(seq, c.name, {
+    const r = await runFailover(seqFor(inv, 'replica.failover'), c.name, {
       ...(plan.to ? { to: plan.to } : {}),
       actor: inv.principal.userId,
       automatic: false,
@@ -219,7 +225,10 @@ export function createFailoverCommands(deps: FailoverCommandDeps) {
       c,
       `${mention(inv.principal.userId)} is rejoining ${plan.node} to *${c.name}*…`,
     );
-    const r = await runRejoin(seq, c.name, plan.node!, { actor: inv.principal.userId, report });
+    const r = await runRejoin(seqFor(inv, 'replica.rejoin'), c.name, plan.node!, {
+      actor: inv.principal.userId,
+      report,
+    });
     await finish(inv, ref, textMessage(`${r.ok ? '✅' : '✗'} rejoin: ${r.summary}`));
     return { status: r.ok ? 'ok' : r.refused ? 'refused' : 'failed', host: plan.node, summary: r.summary };
   }

@@ -1,9 +1,10 @@
 /**
  * `/replica switchover <cluster> [to=<host>|to=<host:port>]`: the planned change of a cluster's master (src/cluster/
- * switchover.ts runs the steps). Refuses, with every reason, unless every node answers directly, replicates by
- * GTID, and the target is a healthy replica within GEAROPS_LAG_THRESHOLD_S. Asks for confirmation, journals each
+ * switchover.ts runs the steps). Refuses, with every reason, unless every node answers (directly, or through its
+ * host's worker: its steps then run there, as the person who asked), replicates by GTID, and the target is a
+ * healthy replica within GEAROPS_LAG_THRESHOLD_S. Asks for confirmation, journals each
  * step, tells it in a thread under its message, and moves WRITE in the pool. A switchover cut half-way (the bot
- * died) is finished by running the command again. Built and watched clusters alike (direct connections only).
+ * died) is finished by running the command again. Built and watched clusters alike.
  * The factory is long because it holds the handler and its few helpers over one set of running changes.
  */
 import { authorize } from '../src/core/authorize.js';
@@ -13,7 +14,7 @@ import type { ChatSink, MessageRef } from '../src/core/ports/chat.js';
 import type { CommandInvocation, CommandOutcome } from '../src/core/ports/commands.js';
 import type { Policy } from '../src/core/ports/policy.js';
 import type { ReplicationProbe } from '../src/core/ports/replication.js';
-import type { ReplicationControl } from '../src/core/ports/replication-control.js';
+import { controlFor, type ReplicationControl } from '../src/core/ports/replication-control.js';
 import type { ChangeJournal, ClusterRecord, ClusterStore, PoolStore, TopologyChange } from '../src/core/ports/store.js';
 import { nodeAddress } from '../src/core/cluster.js';
 import { poolChangeMessage } from '../src/core/pool-message.js';
@@ -27,7 +28,8 @@ import {
 } from '../src/cluster/switchover.js';
 import { withTopologyLock, type TopologyLocks } from '../src/cluster/topology-lock.js';
 import { resolveNode } from '../src/cluster/node-spec.js';
-import { formatDuration, mention } from './shared.js';
+import { replicationProof } from '../src/cluster/prove.js';
+import { formatDuration, mention, requesterOf } from './shared.js';
 import { SWITCHOVER_USAGE } from './replica/parse.js';
 
 export { SWITCHOVER_USAGE };
@@ -127,9 +129,11 @@ export function createSwitchoverCommand(deps: SwitchoverCommandDeps) {
         if (deps.chat && deps.poolChannel)
           await deps.chat.post(deps.poolChannel, poolChangeMessage(ch)).catch(() => undefined);
       };
+      // A node read through its host's worker is changed there, as the person who asked (its policy decides).
+      const control = controlFor(deps.control, requesterOf(inv.principal), 'replica.switchover');
       const r = await run({
-        control: deps.control,
-        verify: (m, rs, o) => deps.probe.verifyReplication(m, rs, o),
+        control,
+        verify: replicationProof(deps.probe, control),
         journal: deps.journal!,
         clusters: deps.clusters,
         pool: deps.pool,
@@ -167,7 +171,8 @@ export function createSwitchoverCommand(deps: SwitchoverCommandDeps) {
     const { master, target } = plan;
     // The record too: another instance may have changed the master meanwhile.
     const now = (await deps.clusters.get(c.name)) ?? c;
-    const again = planSwitchover(now, await readCluster(deps.control, now), {
+    const control = controlFor(deps.control, requesterOf(inv.principal), 'replica.switchover');
+    const again = planSwitchover(now, await readCluster(control, now), {
       to: nodeKey(target),
       lagThresholdS: deps.lagThresholdS,
     });
@@ -213,7 +218,8 @@ export function createSwitchoverCommand(deps: SwitchoverCommandDeps) {
     // to= names a node by host:port, address:port or its host name alone: resolved here, against the record.
     const to = req.to ? resolveNode(c, req.to) : undefined;
     if (to && !to.ok) return refuse(inv, `Not switched; nothing was changed:\n• ${to.reason}`);
-    const planned = planSwitchover(c, await readCluster(deps.control, c), {
+    const control = controlFor(deps.control, requesterOf(inv.principal), 'replica.switchover');
+    const planned = planSwitchover(c, await readCluster(control, c), {
       to: to?.ok ? nodeKey(to.node) : undefined,
       lagThresholdS: deps.lagThresholdS,
     });

@@ -91,6 +91,7 @@ async function storeParts(d: {
     { createReplicationMonitor },
     { createTopologyChanges },
     { createRoutedProbe },
+    { createRoutedControl },
     { createReplicationControl },
     { monitorFailoverPorts },
   ] = await Promise.all([
@@ -100,6 +101,7 @@ async function storeParts(d: {
     import('./monitor/monitor.js'),
     import('./monitor/topology-changes.js'),
     import('./core/routed-probe.js'),
+    import('./core/routed-control.js'),
     import('./mysql/replication-control.js'),
     import('./monitor/failover-ports.js'),
   ]);
@@ -119,8 +121,12 @@ async function storeParts(d: {
     createReplicationProbe({ credentials, named: named.get, logger: d.logger, connectionLimit: 2, ownThreads }),
     d.dispatcher,
   );
-  // Topology changes (switchover, failover, rejoin): direct connections of their own, never the monitor's.
-  const control = createReplicationControl({ credentials, named: named.get, ownThreads });
+  // Topology changes (switchover, failover, rejoin): direct connections of their own, never the monitor's; a node
+  // read through its host's worker is changed there (mysql.control), for whoever each command names.
+  const control = createRoutedControl(
+    createReplicationControl({ credentials, named: named.get, ownThreads }),
+    d.dispatcher,
+  );
   const commands = createStoreCommands({ ...d, probe, control, credentials, named });
   const sequence = failoverDeps({ ...d, probe, control });
   const actions = createIncidentActions({

@@ -95,14 +95,12 @@ async function failOver(deps: FailoverDeps, clusterName: string, o: FailoverOpti
 
   const master = c.nodes.find((n) => n.role === 'master');
   if (!master) return refuse(`cluster ${clusterName} has no master on record`);
-  // Topology changes need direct connections (ReplicationControl refuses a node read through its worker): a
-  // replica that could be neither chosen nor repointed would be left behind, so refuse before anything changes.
-  const routed = c.nodes.filter((n) => n !== master && n.via);
-  if (routed.length)
-    return refuse(
-      `not failing over ${clusterName}: ${routed.map((n) => `${nodeKey(n)} is read through the worker on ${n.via}`).join(', ')}; ` +
-        'a failover needs a direct connection to every replica',
-    );
+  // A replica the control cannot change (read through a worker that does no topology changes) could be neither
+  // chosen nor repointed and would be left behind: refuse before anything changes, naming it and its worker.
+  const cannot = await Promise.all(
+    c.nodes.filter((n) => n !== master).map((n) => deps.control.problem?.(nodeAddress(c, n))),
+  );
+  if (cannot.some(Boolean)) return refuse(`not failing over ${clusterName}: ${cannot.filter(Boolean).join('; ')}`);
   const addr = (n: (typeof c.nodes)[number]) => nodeAddress(c, n);
   const read = () => Promise.all(c.nodes.map((n) => deps.probe.status(addr(n))));
   const loss = await confirmMasterLost(c.nodes, read, {

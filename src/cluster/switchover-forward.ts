@@ -63,13 +63,23 @@ async function proveAndMove(
   end: (state: SwitchoverResult['state'], summary: string, pool?: PoolChange[]) => Promise<SwitchoverResult>,
 ): Promise<SwitchoverResult> {
   const { master, target, others } = plan;
-  await s.begin('prove', `a write on ${nodeKey(target)} read back on every node`);
+  // A node read through its worker is proven by its threads and position (prove.ts): the thread says which.
+  const byState = [target, ...others, master].some((n) => s.at(n).via);
+  const proof = byState ? `replication from ${nodeKey(target)}` : `the write on ${nodeKey(target)}`;
+  await s.begin(
+    'prove',
+    byState
+      ? `every node replicating from ${nodeKey(target)}, at its position`
+      : `a write on ${nodeKey(target)} read back on every node`,
+  );
   const proofs = await deps.verify(s.at(target), [...others, master].map(s.at), { timeoutMs: deps.timeoutS * 1000 });
   const unproven = proofs.filter((x) => !x.ok).map((x) => `${x.node.address}:${x.node.port} (${x.detail})`);
   await s.told(
     unproven.length
-      ? `✗ the write on ${nodeKey(target)} did not arrive on ${unproven.join(', ')}`
-      : `✓ the write on ${nodeKey(target)} arrived on all ${proofs.length} other node(s)`,
+      ? `✗ ${proof} not proven on ${unproven.join(', ')}`
+      : byState
+        ? `✓ ${proof} proven on all ${proofs.length} other node(s): threads running, at its position`
+        : `✓ ${proof} arrived on all ${proofs.length} other node(s)`,
   );
 
   await s.begin('pool', `WRITE moved to ${nodeKey(target)}, ${nodeKey(master)} READ`);

@@ -1,6 +1,6 @@
 /**
  * What a switchover may do, decided from the nodes' GTID state before anything changes (pure): every node must
- * answer, replicate by GTID and be directly reachable; the target must be a healthy replica of the master within
+ * answer (directly, or through its host's worker) and replicate by GTID; the target must be a healthy replica of the master within
  * the lag threshold, with the binary log others will read from it. Without `to=`, the most up-to-date healthy
  * replica is picked (most advanced gtid_slave_pos, then the least relay log left to apply).
  */
@@ -58,10 +58,6 @@ export function planSwitchover(
   for (const r of readings) {
     if ('error' in r) reasons.push(`${nodeKey(r.node)} does not answer: ${r.error}`);
     else states.set(nodeKey(r.node), r.state);
-    if (r.node.via)
-      reasons.push(
-        `${nodeKey(r.node)} is read through the worker on ${r.node.via}: a switchover needs direct connections`,
-      );
   }
   if (c.nodes.length < 2) reasons.push(`cluster ${c.name} has a single node`);
   const masters = c.nodes.filter((n) => n.role === 'master');

@@ -44,11 +44,16 @@ export interface SwitchoverResult {
   pool: PoolChange[];
 }
 
-/** Reads every node's GTID state (those that do not answer carry the error). */
+/**
+ * Reads every node's GTID state (those that do not answer carry the error; so does one the control cannot change,
+ * such as a node whose host's worker does no topology changes: refused up front, before any step).
+ */
 export async function readCluster(control: ReplicationControl, c: ClusterRecord): Promise<NodeReading[]> {
   return Promise.all(
     c.nodes.map(async (node): Promise<NodeReading> => {
       try {
+        const cannot = await control.problem?.(nodeAddress(c, node));
+        if (cannot) return { node, error: cannot };
         return { node, state: await control.gtidState(nodeAddress(c, node)) };
       } catch (err) {
         return { node, error: (err as Error).message };

@@ -17,8 +17,9 @@ import {
   type MysqlSqlValue,
   type RepairOp,
 } from './mysql-jobs.js';
+import { parseControlArgs, type MysqlControlArgs, type MysqlControlValue } from './mysql-control-job.js';
 
-export type { MysqlRepairArgs, MysqlSqlArgs, MysqlSqlValue, RepairOp };
+export type { MysqlRepairArgs, MysqlSqlArgs, MysqlSqlValue, RepairOp, MysqlControlArgs, MysqlControlValue };
 
 /** A cluster's name, which is also its sandboxes' name on every host. */
 export const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
@@ -137,6 +138,7 @@ export interface CapabilityContract {
   'mysql.status': { args: MysqlStatusArgs; value: MysqlStatusValue };
   'mysql.repair': { args: MysqlRepairArgs; value: { done: RepairOp } };
   'mysql.sql': { args: MysqlSqlArgs; value: MysqlSqlValue };
+  'mysql.control': { args: MysqlControlArgs; value: MysqlControlValue };
   'gearops.info': { args: Record<string, never>; value: WorkerInfo };
 }
 
@@ -209,10 +211,11 @@ export const ARG_SCHEMAS: { [N in CapabilityName]?: z.ZodType<ArgsOf<N>, unknown
   'mysql.status': mysqlStatusArgs,
 };
 
-/** Capabilities whose args one hand-written parser checks on both sides (src/core/mysql-jobs.ts). */
+/** Capabilities whose args one parser checks on both sides (src/core/mysql-jobs.ts, mysql-control-job.ts). */
 const ARG_PARSERS: { [N in CapabilityName]?: (raw: unknown) => ArgsOf<N> } = {
   'mysql.repair': parseRepairArgs,
   'mysql.sql': parseSqlArgs,
+  'mysql.control': parseControlArgs,
 };
 
 /**

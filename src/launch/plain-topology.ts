@@ -49,9 +49,14 @@ export interface PlainServer {
   sql(statements: string): Promise<string>;
   /** SHOW SLAVE STATUS as column → value ({} when it replicates from nobody). */
   slaveStatus(): Promise<Record<string, string>>;
-  /** Makes it a replica of `source` (GTID, slave_pos) and starts replication. */
-  replicateFrom(source: PlainServer): Promise<void>;
+  /**
+   * Makes it a replica of `source` (GTID, slave_pos) and starts replication; `as` names the source by a name this
+   * server's host resolves instead of its address.
+   */
+  replicateFrom(source: PlainServer, o?: { as?: string }): Promise<void>;
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a killed server again on its data (as its host's init system would): resolves once it answers. */
+  restart(): Promise<void>;
 }
 
 /** Starts plain servers; stop() ends every one and removes their files. */
@@ -124,7 +129,7 @@ export function createPlainTopology(opts: { baseDir?: string } = {}): PlainTopol
         ...smallServerArgs().filter((a) => a !== '--skip-log-bin'),
       ];
       const [program, ...args] = [...(o.host?.wrap ?? []), ...argv];
-      const child = spawn(program!, args, { stdio: 'ignore' });
+      let child = spawn(program!, args, { stdio: 'ignore' });
       children.push(child);
       await until(() => existsSync(socket) || child.exitCode !== null, 30_000, 20);
       if (child.exitCode !== null) throw new Error(`mariadbd s${o.serverId} exited with ${child.exitCode}`);
@@ -162,9 +167,9 @@ export function createPlainTopology(opts: { baseDir?: string } = {}): PlainTopol
         serverId: o.serverId,
         socket,
         sql,
-        async replicateFrom(source) {
+        async replicateFrom(source, ro) {
           await sql(
-            `CHANGE MASTER TO MASTER_HOST='${source.address}', MASTER_PORT=${source.port}, ` +
+            `CHANGE MASTER TO MASTER_HOST='${ro?.as ?? source.address}', MASTER_PORT=${source.port}, ` +
               `MASTER_USER='${accounts.repl.user}', MASTER_PASSWORD='${accounts.repl.password}', ` +
               'MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START SLAVE',
           );
@@ -183,6 +188,19 @@ export function createPlainTopology(opts: { baseDir?: string } = {}): PlainTopol
           const gone = new Promise((r) => child.once('exit', r));
           child.kill(signal);
           await gone;
+        },
+        async restart() {
+          if (child.exitCode === null && child.signalCode === null) throw new Error(`s${o.serverId} still runs`);
+          child = spawn(program!, args, { stdio: 'ignore' });
+          children.push(child);
+          await until(
+            async () => {
+              if (child.exitCode !== null) throw new Error(`mariadbd s${o.serverId} exited with ${child.exitCode}`);
+              return (await sql('SELECT 1').catch(() => '')).trim() === '1';
+            },
+            30_000,
+            20,
+          );
         },
       };
       servers.push(server);

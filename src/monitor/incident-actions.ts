@@ -16,6 +16,7 @@ import { alertMessage } from './alert-message.js';
 import { nodeAddress } from '../core/cluster.js';
 import { authorize } from '../core/authorize.js';
 import { runFailover, type FailoverDeps } from '../cluster/failover.js';
+import { controlFor } from '../core/ports/replication-control.js';
 
 /** Dependencies of the incident buttons. */
 export interface IncidentActionDeps {
@@ -181,7 +182,15 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
     for (const host of hosts) authorize(deps.policy, inv.principal, { action: 'replica.failover', host });
     if (!deps.failover) throw new GearopsError(ErrorCode.Usage, 'failover is not configured on this bot (no store)');
     await say(incident, `${mention(inv.principal.userId)} pressed *Promote ${to}* (confirmed)…`);
-    const r = await runFailover(deps.failover, incident.cluster, {
+    // A replica read through its host's worker is changed there, as the person who pressed (its policy decides).
+    const requester = {
+      userId: inv.principal.userId,
+      channelId: inv.principal.channelId,
+      groups: inv.principal.groups ?? [],
+      roles: inv.principal.roles,
+    };
+    const seq = { ...deps.failover, control: controlFor(deps.failover.control, requester, 'replica.failover') };
+    const r = await runFailover(seq, incident.cluster, {
       to,
       actor: inv.principal.userId,
       automatic: false,

@@ -27,6 +27,7 @@ import { resolveProgram } from './exec.js';
 import { loadSandboxCapabilities } from './sandbox-loader.js';
 import { createMysqlStatusCapability } from './capabilities/mysql-status.js';
 import { createMysqlRepairCapability, createMysqlSqlCapability } from './capabilities/mysql-repair.js';
+import { createMysqlControlCapability } from './capabilities/mysql-control.js';
 import { loadCredentialsFile, type CredentialsDirectory } from '../credentials-file.js';
 
 import { groupMarker } from './capabilities/group.js';
@@ -241,7 +242,8 @@ export async function runWorkerCommand(
     );
 
   // mysql.status reads this host's servers for the bot (status and discovery), as replica.status allows;
-  // mysql.repair and mysql.sql are the buttons' fixed repairs and /replica sql, each behind its own action here.
+  // mysql.repair and mysql.sql are the buttons' fixed repairs and /replica sql, each behind its own action here;
+  // mysql.control is a topology change's step, behind the action of the sequence it serves.
   if (credentials)
     capabilities.push(
       requireAction(createMysqlStatusCapability({ credentials, logger }), { host: v.host, policy }, () => [
@@ -249,6 +251,7 @@ export async function runWorkerCommand(
       ]) as Capability,
       createMysqlRepairCapability({ host: v.host, policy, credentials, logger }) as Capability,
       createMysqlSqlCapability({ host: v.host, policy, credentials, logger }) as Capability,
+      createMysqlControlCapability({ host: v.host, policy, credentials, logger }) as Capability,
     );
   // The record of jobs taken, kept across restarts so that a worker back within a minute refuses a replay.
   // --metrics-port: GET /metrics for Prometheus, fed by the daemon.

@@ -91,12 +91,14 @@ export async function startFleet(
      * so its sandboxes listen there. The store stays on this process's loopback.
      */
     netns?: boolean;
+    /** With netns: programs on every host resolve every host's name (createNetnsNetwork's `names`). */
+    hostNames?: boolean;
   } = {},
 ): Promise<Fleet> {
   const hosts = opts.hosts ?? ['server1', 'server2', 'server3'];
   const secret = randomBytes(32).toString('hex');
   const root = mkdtempSync(join(tmpdir(), 'gearops-fleet-'));
-  const network = opts.netns ? createNetnsNetwork(hosts) : null;
+  const network = opts.netns ? createNetnsNetwork(hosts, { names: opts.hostNames }) : null;
   const [gearmand, db] = await Promise.all([startGearmand(network ? { listen: network.gateway } : {}), startMariadb()]);
   const workers = new Map<string, WorkerProcess>();
   // A restarted worker keeps its state dir (the record of jobs it took), as on a real host.

@@ -9,6 +9,7 @@
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 /** Why namespaces cannot be made here, or null when they can (root, iproute2, a netns made and removed). */
 export function netnsUnavailable(): string | null {
@@ -70,8 +71,12 @@ function freeSubnet(): [number, number] {
   throw new Error('no free 10.x.y.0/24 subnet found for test hosts');
 }
 
-/** Makes one host per name, all on one new bridge; host i gets address .(10+i). */
-export function createNetnsNetwork(names: string[]): NetnsNetwork {
+/**
+ * Makes one host per name, all on one new bridge; host i gets address .(10+i). With `names`, programs inside every
+ * host resolve every host's name to its address (a hosts file of their own, /etc/netns/<ns>/hosts, which
+ * `ip netns exec` mounts over /etc/hosts), as hosts with DNS do; this process does not.
+ */
+export function createNetnsNetwork(names: string[], opts: { names?: boolean } = {}): NetnsNetwork {
   if (names.length === 0 || names.length > 200) throw new Error('between 1 and 200 hosts');
   const id = randomBytes(3).toString('hex');
   const [x, y] = freeSubnet();
@@ -80,6 +85,7 @@ export function createNetnsNetwork(names: string[]): NetnsNetwork {
   const bridge = `gb${id}`;
   const made: { namespaces: string[]; links: string[] } = { namespaces: [], links: [] };
   const destroy = () => {
+    for (const ns of made.namespaces) rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
     for (const ns of made.namespaces) {
       try {
         ip(['netns', 'del', ns]);
@@ -132,6 +138,13 @@ export function createNetnsNetwork(names: string[]): NetnsNetwork {
         plug: () => void ip(['link', 'set', outside, 'up']),
       };
     });
+    if (opts.names) {
+      const table = `${readFileSync('/etc/hosts', 'utf8').trimEnd()}\n${hosts.map((h) => `${h.address} ${h.name}`).join('\n')}\n`;
+      for (const h of hosts) {
+        mkdirSync(`/etc/netns/${h.ns}`, { recursive: true });
+        writeFileSync(`/etc/netns/${h.ns}/hosts`, table);
+      }
+    }
     return {
       gateway,
       subnet: `${prefix}.0/24`,

@@ -6,6 +6,10 @@
  */
 import type { DbAccount } from './credentials.js';
 import type { NodeAddress } from './replication.js';
+import type { Requester } from '../payload.js';
+import type { ControlAction } from '../mysql-control-job.js';
+
+export type { ControlAction };
 
 /** One node's replication state, as a topology change needs it. Read from a node that answered. */
 export interface GtidState {
@@ -100,5 +104,25 @@ export interface ReplicationControl {
   hasReplicationAccount?(node: NodeAddress): boolean;
   /** START SLAVE. */
   startReplication(node: NodeAddress): Promise<void>;
+  /**
+   * The same control acting for `requester`, as a step of `action`: a node read through its host's worker
+   * (NodeAddress.via) is changed there, under that worker's own policy for them. Optional: a control that only
+   * connects directly needs no one (see `controlFor`). Closing the control it gives closes nothing.
+   */
+  forRequester?(requester: Requester, action: ControlAction): ReplicationControl;
+  /**
+   * Why this control cannot change `node` at all (its host's worker is not there, or does not do topology changes),
+   * naming the node and the worker; null when it can. Optional: a direct control can always try.
+   */
+  problem?(node: NodeAddress): Promise<string | null>;
   close(): Promise<void>;
+}
+
+/** `control` acting for `requester` as a step of `action` (itself when it routes nothing). */
+export function controlFor(
+  control: ReplicationControl,
+  requester: Requester,
+  action: ControlAction,
+): ReplicationControl {
+  return control.forRequester?.(requester, action) ?? control;
 }

@@ -29,7 +29,8 @@ import type { CredentialsDirectory, MysqlCredentials } from '../../credentials-f
 import { createReplicationProbe } from '../../mysql/replication.js';
 import { defineCapability, requireAction, workerPrincipal, type Capability } from '../capability.js';
 
-interface LocalOpts {
+/** What the capabilities acting on this host's servers need (mysql.repair, mysql.sql, mysql.control). */
+export interface LocalOpts {
   host: string;
   policy: Policy;
   credentials: CredentialsDirectory;
@@ -40,7 +41,7 @@ interface LocalOpts {
 }
 
 /** The named entry of this host's credentials file; refuses a name it lacks. */
-function login(o: LocalOpts, name: string | undefined): { name: string; account: MysqlCredentials } {
+export function login(o: LocalOpts, name: string | undefined): { name: string; account: MysqlCredentials } {
   const entry = name ?? o.defaultCredentials ?? 'sandbox';
   if (!o.credentials.has(entry))
     throw new GearopsError(ErrorCode.Config, `this host has no credentials named '${entry}' (--credentials-file)`);

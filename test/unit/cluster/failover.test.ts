@@ -32,12 +32,17 @@ describe('runFailover', () => {
     expect(w.journal.rows).toEqual([]);
   });
 
-  it('refuses a cluster with a replica read through its worker, before anything changes', async () => {
+  it('refuses a cluster with a replica the control cannot change (its worker does no topology changes)', async () => {
     const w = lostMaster();
-    w.record().nodes[2]!.via = 'r2';
-    const r = await run(w);
-    expect(r).toMatchObject({ ok: false, refused: true });
-    expect(r.summary).toMatch(/r2:3306 is read through the worker on r2; a failover needs a direct connection/);
+    const r = await runFailover(
+      {
+        ...w.deps,
+        control: { ...w.deps.control, problem: async (n) => (n.address === '10.0.0.3' ? 'r2 cannot' : null) },
+      },
+      'c',
+      { actor: 'U1', automatic: false, report: async () => undefined },
+    );
+    expect(r).toMatchObject({ ok: false, refused: true, summary: 'not failing over c: r2 cannot' });
     expect(w.world.calls).toEqual([]);
     expect(w.journal.rows).toEqual([]);
   });

@@ -118,8 +118,11 @@ describe('planning a switchover', () => {
     ).toHaveLength(2);
   });
 
-  it('refuses nodes read through a worker: a switchover needs direct connections', () => {
-    const c = cluster([{ ...node(1, 'master'), via: 'db1' }, node(2)]);
+  it('plans over nodes read through their workers as over direct ones (the control routes their steps)', () => {
+    const c = cluster([
+      { ...node(1, 'master'), via: 'db1' },
+      { ...node(2), via: 'db2' },
+    ]);
     const r = planSwitchover(
       c,
       [
@@ -128,9 +131,8 @@ describe('planning a switchover', () => {
       ],
       { lagThresholdS: 30 },
     );
-    expect(reasons(r)).toEqual([
-      '10.0.0.1:3306 is read through the worker on db1: a switchover needs direct connections',
-    ]);
+    expect(reasons(r)).toEqual([]);
+    expect(r.ok && r.plan.target.host).toBe('db2');
   });
 
   it('records the target as master and everyone else as its replica', () => {
