@@ -9,7 +9,8 @@ import { mention, textMessage } from '../core/message.js';
 import type { ChatSink } from '../core/ports/chat.js';
 import type { ActionHandler, ActionInvocation, CommandOutcome } from '../core/ports/commands.js';
 import type { Policy, PolicyAction } from '../core/ports/policy.js';
-import type { ReplicationProbe } from '../core/ports/replication.js';
+import type { NodeAddress, ReplicationProbe } from '../core/ports/replication.js';
+import type { Requester } from '../core/ports/dispatcher.js';
 import type { Incident, PoolRole, Store } from '../core/ports/store.js';
 import { poolChangeMessage } from '../core/pool-message.js';
 import { alertMessage } from './alert-message.js';
@@ -39,6 +40,19 @@ const ACTIONS: Record<string, PolicyAction> = {
   'incident.promote': 'replica.failover',
 };
 
+/** What every button but Promote works from: the press, its open incident, and the node it names. */
+interface Pressed {
+  inv: ActionInvocation;
+  incident: Incident;
+  /** The presser, as a mention. */
+  who: string;
+  addr: NodeAddress;
+  role?: string;
+  /** Who pressed, for a repair run by the node's host worker. */
+  asWho: { requester: Requester };
+  done: (summary: string) => CommandOutcome;
+}
+
 /** Creates the handler for every `incident.*` button. */
 export function createIncidentActions(deps: IncidentActionDeps): Record<string, ActionHandler> {
   async function say(i: Incident, text: string): Promise<void> {
@@ -53,122 +67,130 @@ export function createIncidentActions(deps: IncidentActionDeps): Record<string, 
     const incident = Number.isInteger(id) ? await deps.store.incidents.get(id) : null;
     if (!incident) throw new GearopsError(ErrorCode.NotFound, `incident ${inv.value.slice(0, 20)} does not exist`);
     const decision = authorize(deps.policy, inv.principal, { action, host: incident.host });
-    const who = mention(inv.principal.userId);
     if (incident.state !== 'open') {
       await inv.reply.ephemeral(textMessage('This incident is already resolved; nothing was done.'));
       return { status: 'refused', host: incident.host, summary: 'already resolved' };
     }
     const cluster = await deps.store.clusters.get(incident.cluster);
+    if (inv.actionId === 'incident.promote')
+      return promote(inv, incident, cluster?.nodes.map((n) => n.host) ?? [], decision.rule);
     const node = cluster?.nodes.find((n) => n.host === incident.host && n.port === incident.port);
-    const addr = node && cluster ? nodeAddress(cluster, node) : { address: incident.host, port: incident.port };
-    const role = node?.role;
-    // A node read through its host's worker is repaired there too, as the person who pressed (its policy decides).
-    const asWho = {
-      requester: {
-        userId: inv.principal.userId,
-        channelId: inv.principal.channelId,
-        groups: inv.principal.groups ?? [],
-        roles: inv.principal.roles,
+    const p: Pressed = {
+      inv,
+      incident,
+      who: mention(inv.principal.userId),
+      addr: node && cluster ? nodeAddress(cluster, node) : { address: incident.host, port: incident.port },
+      role: node?.role,
+      // A node read through its host's worker is repaired there too, as the person who pressed (its policy decides).
+      asWho: {
+        requester: {
+          userId: inv.principal.userId,
+          channelId: inv.principal.channelId,
+          groups: inv.principal.groups ?? [],
+          roles: inv.principal.roles,
+        },
       },
+      done: (summary) => ({ status: 'ok', rule: decision.rule, host: incident.host, summary }),
     };
-    const done = (summary: string): CommandOutcome => ({
-      status: 'ok',
-      rule: decision.rule,
-      host: incident.host,
-      summary,
-    });
-
     switch (inv.actionId) {
-      case 'incident.promote':
-        return promote(inv, incident, cluster?.nodes.map((n) => n.host) ?? [], decision.rule);
-      case 'incident.ack': {
-        await deps.store.incidents.update(incident.id, { acknowledgedBy: inv.principal.userId });
-        await say(incident, `👀 Acknowledged by ${who}.`);
-        if (incident.alertChannel && incident.alertTs) {
-          await deps.chat.update(
-            { channel: incident.alertChannel, ts: incident.alertTs },
-            alertMessage(
-              { ...incident, acknowledgedBy: inv.principal.userId },
-              { role, pool: !!deps.store.pool, pooledOut: incident.pooledOut },
-            ),
-          );
-        }
-        return done('acknowledged');
-      }
-      case 'incident.restart': {
-        await say(incident, `${who} pressed *Restart replication* on ${incident.host}:${incident.port}…`);
-        try {
-          await deps.probe.startReplication(addr, asWho);
-        } catch (err) {
-          await say(incident, `✗ Restart replication failed: ${(err as Error).message}`);
-          return { status: 'failed', host: incident.host, summary: (err as Error).message };
-        }
-        const s = await deps.probe.status(addr).catch(() => null);
-        await say(
-          incident,
-          `Replication restarted: IO ${s?.ioRunning ?? '?'}, SQL ${s?.sqlRunning ?? '?'}${s?.lastSqlErrno ? `, SQL error ${s.lastSqlErrno}: ${s.lastSqlError}` : ''}${s?.lastIoErrno ? `, IO error ${s.lastIoErrno}: ${s.lastIoError}` : ''}. The monitor resolves this thread once both threads run.`,
-        );
-        return done('replication restarted');
-      }
-      case 'incident.skip': {
-        if (incident.kind !== 'sql_stopped')
-          throw new GearopsError(ErrorCode.Usage, 'Skip one event is only for a stopped SQL thread.');
-        await say(
-          incident,
-          `${who} pressed *Skip one event* on ${incident.host}:${incident.port}${incident.errno ? ` (error ${incident.errno})` : ''}…`,
-        );
-        try {
-          await deps.probe.skipOneEvent(addr, asWho);
-        } catch (err) {
-          await say(incident, `✗ Skip one event failed: ${(err as Error).message}`);
-          return { status: 'failed', host: incident.host, summary: (err as Error).message };
-        }
-        await say(incident, 'One event skipped and the SQL thread started again.');
-        return done('skipped one event');
-      }
+      case 'incident.ack':
+        return acknowledge(p);
+      case 'incident.restart':
+        return restart(p);
+      case 'incident.skip':
+        return skip(p);
       case 'incident.poolout':
-      case 'incident.poolin': {
-        if (!deps.store.pool) throw new GearopsError(ErrorCode.Usage, 'the pool is not configured');
-        const out = inv.actionId === 'incident.poolout';
-        if (role !== 'replica') {
-          await inv.reply.ephemeral(
-            textMessage(
-              `${incident.host}:${incident.port} is not a replica: the alert's pool buttons only move replicas. Use /pool for the master; nothing was changed.`,
-            ),
-          );
-          return { status: 'refused', host: incident.host, summary: 'not a replica' };
-        }
-        const row =
-          (await deps.store.pool.get(addr.address, addr.port)) ??
-          (await deps.store.pool.get(incident.host, incident.port));
-        if (!row) {
-          await inv.reply.ephemeral(
-            textMessage(`${addr.address}:${addr.port} is not in the pool; nothing was changed.`),
-          );
-          return { status: 'refused', host: incident.host, summary: 'not in pool' };
-        }
-        const after: PoolRole[] = out
-          ? row.type.filter((t) => t !== 'READ')
-          : [...new Set<PoolRole>([...row.type, 'READ'])];
-        const reason = `${out ? 'Take out of pool' : 'Put back'} from the alert on ${incident.cluster} ${incident.host}:${incident.port}`;
-        const change = await deps.store.pool.set(row.host, row.port, after, inv.principal.userId, reason);
-        const msg = poolChangeMessage(change, who);
-        if (deps.poolChannel)
-          await deps.chat
-            .post(deps.poolChannel, msg)
-            .catch((err) => deps.logger.warn({ err }, 'pool announcement failed'));
-        await say(incident, msg.text);
-        await deps.store.incidents.update(incident.id, { pooledOut: out });
-        if (incident.alertChannel && incident.alertTs) {
-          await deps.chat.update(
-            { channel: incident.alertChannel, ts: incident.alertTs },
-            alertMessage({ ...incident, pooledOut: out }, { role, pool: true, pooledOut: out }),
-          );
-        }
-        return done(out ? 'taken out of pool' : 'put back in pool');
-      }
+      case 'incident.poolin':
+        return movePool(p, inv.actionId === 'incident.poolout');
     }
     throw new GearopsError(ErrorCode.Usage, `unknown button ${inv.actionId}`);
+  }
+
+  async function acknowledge(p: Pressed): Promise<CommandOutcome> {
+    await deps.store.incidents.update(p.incident.id, { acknowledgedBy: p.inv.principal.userId });
+    await say(p.incident, `👀 Acknowledged by ${p.who}.`);
+    if (p.incident.alertChannel && p.incident.alertTs) {
+      await deps.chat.update(
+        { channel: p.incident.alertChannel, ts: p.incident.alertTs },
+        alertMessage(
+          { ...p.incident, acknowledgedBy: p.inv.principal.userId },
+          { role: p.role, pool: !!deps.store.pool, pooledOut: p.incident.pooledOut },
+        ),
+      );
+    }
+    return p.done('acknowledged');
+  }
+
+  async function restart(p: Pressed): Promise<CommandOutcome> {
+    await say(p.incident, `${p.who} pressed *Restart replication* on ${p.incident.host}:${p.incident.port}…`);
+    try {
+      await deps.probe.startReplication(p.addr, p.asWho);
+    } catch (err) {
+      await say(p.incident, `✗ Restart replication failed: ${(err as Error).message}`);
+      return { status: 'failed', host: p.incident.host, summary: (err as Error).message };
+    }
+    const s = await deps.probe.status(p.addr).catch(() => null);
+    await say(
+      p.incident,
+      `Replication restarted: IO ${s?.ioRunning ?? '?'}, SQL ${s?.sqlRunning ?? '?'}${s?.lastSqlErrno ? `, SQL error ${s.lastSqlErrno}: ${s.lastSqlError}` : ''}${s?.lastIoErrno ? `, IO error ${s.lastIoErrno}: ${s.lastIoError}` : ''}. The monitor resolves this thread once both threads run.`,
+    );
+    return p.done('replication restarted');
+  }
+
+  async function skip(p: Pressed): Promise<CommandOutcome> {
+    if (p.incident.kind !== 'sql_stopped')
+      throw new GearopsError(ErrorCode.Usage, 'Skip one event is only for a stopped SQL thread.');
+    await say(
+      p.incident,
+      `${p.who} pressed *Skip one event* on ${p.incident.host}:${p.incident.port}${p.incident.errno ? ` (error ${p.incident.errno})` : ''}…`,
+    );
+    try {
+      await deps.probe.skipOneEvent(p.addr, p.asWho);
+    } catch (err) {
+      await say(p.incident, `✗ Skip one event failed: ${(err as Error).message}`);
+      return { status: 'failed', host: p.incident.host, summary: (err as Error).message };
+    }
+    await say(p.incident, 'One event skipped and the SQL thread started again.');
+    return p.done('skipped one event');
+  }
+
+  /** Take out of pool (`out`) or Put back: a replica's READ, announced in the pool channel and the thread. */
+  async function movePool(p: Pressed, out: boolean): Promise<CommandOutcome> {
+    if (!deps.store.pool) throw new GearopsError(ErrorCode.Usage, 'the pool is not configured');
+    if (p.role !== 'replica') {
+      await p.inv.reply.ephemeral(
+        textMessage(
+          `${p.incident.host}:${p.incident.port} is not a replica: the alert's pool buttons only move replicas. Use /pool for the master; nothing was changed.`,
+        ),
+      );
+      return { status: 'refused', host: p.incident.host, summary: 'not a replica' };
+    }
+    const row =
+      (await deps.store.pool.get(p.addr.address, p.addr.port)) ??
+      (await deps.store.pool.get(p.incident.host, p.incident.port));
+    if (!row) {
+      await p.inv.reply.ephemeral(
+        textMessage(`${p.addr.address}:${p.addr.port} is not in the pool; nothing was changed.`),
+      );
+      return { status: 'refused', host: p.incident.host, summary: 'not in pool' };
+    }
+    const after: PoolRole[] = out
+      ? row.type.filter((t) => t !== 'READ')
+      : [...new Set<PoolRole>([...row.type, 'READ'])];
+    const reason = `${out ? 'Take out of pool' : 'Put back'} from the alert on ${p.incident.cluster} ${p.incident.host}:${p.incident.port}`;
+    const change = await deps.store.pool.set(row.host, row.port, after, p.inv.principal.userId, reason);
+    const msg = poolChangeMessage(change, p.who);
+    if (deps.poolChannel)
+      await deps.chat.post(deps.poolChannel, msg).catch((err) => deps.logger.warn({ err }, 'pool announcement failed'));
+    await say(p.incident, msg.text);
+    await deps.store.incidents.update(p.incident.id, { pooledOut: out });
+    if (p.incident.alertChannel && p.incident.alertTs) {
+      await deps.chat.update(
+        { channel: p.incident.alertChannel, ts: p.incident.alertTs },
+        alertMessage({ ...p.incident, pooledOut: out }, { role: p.role, pool: true, pooledOut: out }),
+      );
+    }
+    return p.done(out ? 'taken out of pool' : 'put back in pool');
   }
 
   /** Promote <host:port>: the failover to that replica, told in the alert's thread; every host of the cluster checked. */
