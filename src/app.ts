@@ -8,7 +8,6 @@ import { hostname } from 'node:os';
 import type { GearopsConfig } from './config.js';
 import type { Logger } from './log.js';
 import { ErrorCode, GearopsError } from './errors.js';
-import { textMessage } from './core/message.js';
 import { createCommandRouter } from './core/router.js';
 import { createDrainableRouter, type DrainableRouter } from './core/drain.js';
 import { createHostLimiter, type HostLimiter } from './core/host-limiter.js';
@@ -22,8 +21,8 @@ import { createGearmanDispatcher } from './gearman/dispatcher.js';
 import type { ReplicationMonitor } from './monitor/monitor.js';
 import { createRunCommand } from '../commands/run.js';
 import { createAuditOutbox } from './core/audit-outbox.js';
-import { createFileCredentialStore } from './cluster-credentials.js';
 import { VERSION } from './package-info.js';
+import { needsStore, openMysqlStore, storeParts } from './store-parts.js';
 import { noopMetrics, type Metrics } from './core/ports/metrics.js';
 import { meteredDispatcher, meteredRouter } from './core/metered.js';
 
@@ -68,120 +67,10 @@ export interface AppOptions {
   metrics?: Metrics;
 }
 
-/** Opens the MySQL store (module loaded only when a store is configured). */
-async function openMysqlStore(url: string, logger: Logger): Promise<Store> {
-  const { createMysqlStore } = await import('./mysql/store.js');
-  return createMysqlStore({ url, logger });
-}
-
-/** The commands, buttons and monitor that need the store. */
-async function storeParts(d: {
-  store: Store;
-  policy: Policy;
-  dispatcher: Dispatcher;
-  chat: ChatSink;
-  config: GearopsConfig;
-  logger: Logger;
-  metrics: Metrics;
-}) {
-  const [
-    { createStoreCommands, watchReaders, loadWatchCredentials, failoverDeps },
-    { createReplicationProbe },
-    { createIncidentActions },
-    { createReplicationMonitor },
-    { createTopologyChanges },
-    { createRoutedProbe },
-    { createRoutedControl },
-    { createReplicationControl },
-    { monitorFailoverPorts },
-  ] = await Promise.all([
-    import('./store-commands.js'),
-    import('./mysql/replication.js'),
-    import('./monitor/incident-actions.js'),
-    import('./monitor/monitor.js'),
-    import('./monitor/topology-changes.js'),
-    import('./core/routed-probe.js'),
-    import('./core/routed-control.js'),
-    import('./mysql/replication-control.js'),
-    import('./monitor/failover-ports.js'),
-  ]);
-  // Each built cluster's own passwords, from the bot's state dir (0600 files), never from the store.
-  const credentials = createFileCredentialStore(d.config.stateDir);
-  // Watched clusters' named credentials: refused at start-up when others can read the file (path and fix named).
-  const named = loadWatchCredentials(d.config);
-  // Watched servers whose port the bot cannot reach are read through their host's worker (mysql.status).
-  // The ids of every connection this bot holds on a node: ending a node's writers (switchover) spares them.
-  const ownThreads = new Map<string, Set<number>>();
-  const probe = createRoutedProbe(
-    createReplicationProbe({ credentials, named: named.get, logger: d.logger, ownThreads }),
-    d.dispatcher,
-  );
-  // The monitor's own connections: commands' statements (/replica sql, status, repairs) never take them.
-  const monitorProbe = createRoutedProbe(
-    createReplicationProbe({ credentials, named: named.get, logger: d.logger, connectionLimit: 2, ownThreads }),
-    d.dispatcher,
-  );
-  // Topology changes (switchover, failover, rejoin): direct connections of their own, never the monitor's; a node
-  // read through its host's worker is changed there (mysql.control), for whoever each command names.
-  const control = createRoutedControl(
-    createReplicationControl({ credentials, named: named.get, ownThreads }),
-    d.dispatcher,
-  );
-  const commands = createStoreCommands({ ...d, probe, control, credentials, named });
-  const sequence = failoverDeps({ ...d, probe, control });
-  const actions = createIncidentActions({
-    store: d.store,
-    probe,
-    ...(sequence ? { failover: sequence } : {}),
-    policy: d.policy,
-    chat: d.chat,
-    poolChannel: d.config.poolChannel,
-    logger: d.logger,
-  });
-  const monitor = d.config.alertChannel
-    ? createReplicationMonitor({
-        topology: createTopologyChanges({
-          clusters: d.store.clusters,
-          ...watchReaders(named, d.dispatcher),
-          chat: d.chat,
-          alertChannel: d.config.alertChannel,
-          logger: d.logger,
-        }),
-        store: d.store,
-        probe: monitorProbe,
-        chat: d.chat,
-        alertChannel: d.config.alertChannel,
-        poolChannel: d.config.poolChannel,
-        policy: d.policy,
-        logger: d.logger,
-        intervalMs: d.config.monitorIntervalMs,
-        lagThresholdS: d.config.lagThresholdS,
-        metrics: d.metrics,
-        // Automatic failover (auto_failover in the policy) and fencing of returning old masters.
-        ...(sequence && d.store.changes ? monitorFailoverPorts({ sequence, journal: d.store.changes, control }) : {}),
-      })
-    : null;
-  return { probe, monitorProbe, control, commands, actions, monitor };
-}
-
-/** A stand-in for a command that needs the store when none is configured: it says so. */
-function needsStore(name: string, description: string, usage: string): CommandModule {
-  return {
-    name,
-    description,
-    usage,
-    async handle(inv) {
-      await inv.reply.ephemeral(
-        textMessage(
-          `/${name} needs the store: set GEAROPS_MYSQL_URL (mysql://user:password@host:3306/common) and start again.`,
-        ),
-      );
-      return { status: 'refused', summary: 'no store configured' };
-    },
-  };
-}
-
-/** Builds the application context from the configuration. */
+/**
+ * Builds the application context from the configuration. Over 80 lines: the composition, read top to bottom
+ * (policy, dispatcher, store and its parts, limits, router, close), with its close() beside what it closes.
+ */
 export async function createAppContext(opts: AppOptions): Promise<AppContext> {
   const { config, logger } = opts;
   if (!config.jobSecret) {
