@@ -83,7 +83,10 @@ export function parseFailover(sub: 'failover' | 'rejoin', args: string[]): Failo
   return plan;
 }
 
-/** Creates the two subcommands (commands/replica.ts dispatches to them). */
+/**
+ * Creates the two subcommands (commands/replica.ts dispatches to them). Long as a factory only: its handlers and
+ * helpers are each short, and share the deps and the sequence's ports it builds once.
+ */
 export function createFailoverCommands(deps: FailoverCommandDeps) {
   const seq = deps.sequence;
   /** The sequence's ports acting for the person who asked: a node read through its worker is changed there. */

@@ -66,7 +66,10 @@ export async function runFailover(
   );
 }
 
-/** The failover, under the lock. */
+/**
+ * The failover, under the lock. About 80 lines: the refusals before any step (cut run, confirmation of the loss,
+ * nodes its worker cannot change, the candidate), each beside its reason, then the steps.
+ */
 async function failOver(deps: FailoverDeps, clusterName: string, o: FailoverOptions): Promise<FailoverResult> {
   const tell = reporterOf(deps, o.report);
   const c = await deps.clusters.get(clusterName);

@@ -15,7 +15,10 @@ import type { MysqlControlOpArgs, MysqlControlValue } from './mysql-control-job.
 /** How long a job may take beyond the op's own wait (a login, the round trips). */
 const JOB_SLACK_MS = 10_000;
 
-/** A control that sends `via` nodes' steps to their worker and does the rest with `direct`. */
+/**
+ * A control that sends `via` nodes' steps to their worker and does the rest with `direct`. Long as a factory only:
+ * one short method per port operation, over one routing helper.
+ */
 export function createRoutedControl(
   direct: ReplicationControl,
   dispatcher: Pick<Dispatcher, 'submit' | 'reachable'>,

@@ -94,6 +94,7 @@ export function createPlainTopology(opts: { baseDir?: string } = {}): PlainTopol
   return {
     accounts,
     servers,
+    // Long: one server's whole start, in order (data directory, first start, accounts, replication), for tests.
     async start(o) {
       const address = o.host?.address ?? '127.0.0.1';
       const dir = join(root, `s${o.serverId}`);

@@ -102,7 +102,10 @@ interface LossState {
   said: Set<string>;
 }
 
-/** Creates the monitor's automatic failover over the injected failover sequence. */
+/**
+ * Creates the monitor's automatic failover over the injected failover sequence. Long as a factory only: its
+ * methods are short and share the per-cluster block times and what was already said.
+ */
 export function createAutoFailover(d: {
   failover: AutoFailoverDeps;
   policy: Policy;

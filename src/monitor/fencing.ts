@@ -122,7 +122,10 @@ export interface Fencing {
 
 const at = (n: { host: string; port: number }) => `${n.host}:${n.port}`;
 
-/** Creates fencing over the injected journal and control. */
+/**
+ * Creates fencing over the injected journal and control. Long as a factory only: its methods are short and share
+ * what each returning master was already told.
+ */
 export function createFencing(d: {
   fencing: FencingDeps;
   probe: Pick<ReplicationProbe, 'status'>;

@@ -53,7 +53,10 @@ interface Pressed {
   done: (summary: string) => CommandOutcome;
 }
 
-/** Creates the handler for every `incident.*` button. */
+/**
+ * Creates the handler for every `incident.*` button. Long as a factory only: one short function per button, over
+ * the deps they share.
+ */
 export function createIncidentActions(deps: IncidentActionDeps): Record<string, ActionHandler> {
   async function say(i: Incident, text: string): Promise<void> {
     if (i.alertChannel && i.alertTs) await deps.chat.post(i.alertChannel, textMessage(text), { threadTs: i.alertTs });

@@ -8,6 +8,7 @@ import { ErrorCode, GearopsError } from '../errors.js';
 import { toStoreError } from './errors.js';
 import type { StoreDb } from './store-db.js';
 
+/** The ClusterStore over the pool. Long as a factory only: one short method each, over two row helpers. */
 export function createMysqlClusters({ db, q, where }: StoreDb): ClusterStore {
   async function insertNodes(conn: PoolConnection, cluster: string, nodes: ClusterNode[]): Promise<void> {
     for (const [i, n] of nodes.entries())
