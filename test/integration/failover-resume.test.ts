@@ -17,8 +17,13 @@ import type { ReplicationControl } from '../../src/core/ports/replication-contro
 import type { Store } from '../../src/core/ports/store.js';
 import { startMariadb } from '../helpers/mariadb.js';
 import { freePort } from '../helpers/gearmand.js';
-import { createPlainTopology, type PlainServer, type PlainTopology } from '../helpers/topology.js';
-import { until } from '../helpers/wait.js';
+import {
+  createPlainTopology,
+  plainClusterRecord,
+  seedThenKillMaster,
+  type PlainServer,
+  type PlainTopology,
+} from '../helpers/topology.js';
 
 const logger = createSilentLogger();
 
@@ -47,29 +52,8 @@ describe('resuming a failover whose chosen replica died (real replication)', () 
   }, 60_000);
 
   it('cut after others_detached, the chosen one killed: the other replica is promoted, the thread says why', async () => {
-    await store.clusters.create({
-      name: 'rc',
-      version: '10.11',
-      credentials: 'rc',
-      createdBy: 'U0',
-      state: 'ready',
-      nodes: servers.map((s, i) => ({
-        host: `rc${i + 1}`,
-        address: s.address,
-        port: s.port,
-        role: i === 0 ? 'master' : 'replica',
-        serverId: s.serverId,
-        sandbox: '',
-      })),
-    });
-    await servers[0]!.sql('CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY); INSERT INTO app.t VALUES (1)');
-    for (const s of servers.slice(1))
-      await until(async () => (await s.sql('SELECT COUNT(*) FROM app.t')).trim() === '1', 30_000);
-    await servers[0]!.kill('SIGKILL');
-    await until(async () => {
-      const st = await Promise.all(servers.slice(1).map((s) => s.slaveStatus()));
-      return st.every((x) => x.Slave_IO_Running !== 'Yes' && Number(x.Last_IO_Errno ?? 0) > 0);
-    }, 30_000);
+    await store.clusters.create(plainClusterRecord('rc', servers));
+    await seedThenKillMaster(servers);
     const told: string[] = [];
     const deps = (afterStep?: FailoverDeps['afterStep']): FailoverDeps => ({
       clusters: store.clusters,

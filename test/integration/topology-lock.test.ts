@@ -19,8 +19,13 @@ import type { ReplicationControl } from '../../src/core/ports/replication-contro
 import type { ClusterRecord, Store } from '../../src/core/ports/store.js';
 import { startMariadb } from '../helpers/mariadb.js';
 import { freePort } from '../helpers/gearmand.js';
-import { createPlainTopology, type PlainServer, type PlainTopology } from '../helpers/topology.js';
-import { until } from '../helpers/wait.js';
+import {
+  createPlainTopology,
+  plainClusterRecord,
+  seedThenKillMaster,
+  type PlainServer,
+  type PlainTopology,
+} from '../helpers/topology.js';
 
 const logger = createSilentLogger();
 const quiet = async () => undefined;
@@ -73,30 +78,9 @@ describe('the topology-change lock across two bot instances (real store)', () =>
   it('B is refused while A resumes a cut failover holding the lock; nothing changes; A finishes it', async () => {
     const a = await instance();
     const b = await instance();
-    const record: ClusterRecord = {
-      name: 'lk',
-      version: '10.11',
-      credentials: 'lk',
-      createdBy: 'U0',
-      state: 'ready',
-      nodes: servers.map((s, i) => ({
-        host: `lk${i + 1}`,
-        address: s.address,
-        port: s.port,
-        role: i === 0 ? 'master' : 'replica',
-        serverId: s.serverId,
-        sandbox: '',
-      })),
-    };
+    const record: ClusterRecord = plainClusterRecord('lk', servers);
     await stores[0]!.clusters.create(record);
-    await servers[0]!.sql('CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY); INSERT INTO app.t VALUES (1)');
-    for (const s of servers.slice(1))
-      await until(async () => (await s.sql('SELECT COUNT(*) FROM app.t')).trim() === '1', 30_000);
-    await servers[0]!.kill('SIGKILL');
-    await until(async () => {
-      const st = await Promise.all(servers.slice(1).map((s) => s.slaveStatus()));
-      return st.every((x) => x.Slave_IO_Running !== 'Yes' && Number(x.Last_IO_Errno ?? 0) > 0);
-    }, 30_000);
+    await seedThenKillMaster(servers);
 
     // Instance A's first run is cut after choosing (the bot died): the journal row stays running.
     const died = a((s) => {
