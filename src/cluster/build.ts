@@ -6,10 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, isGearopsError } from '../errors.js';
 import type { SandboxInstallValue } from '../core/capabilities.js';
-import type { InstallPorts, InstallRun, InstallView } from './install.js';
+import type { InstallPorts, InstallRun, InstallView } from './install-types.js';
 
-/** One node of an install as shown: its host, role, port and what it is doing. */
-export type NodeState = { host: string; role: 'master' | 'replica'; port: number; state: string; ok?: boolean };
+export type { NodeState } from './install-types.js';
 
 /** The nodes' answers once every one is built. */
 export interface Built {

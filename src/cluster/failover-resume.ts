@@ -11,8 +11,14 @@ import { describeRanges, missingFrom } from '../core/gtid.js';
 import type { ClusterNode, ClusterRecord, TopologyChange } from '../core/ports/store.js';
 import { nodeAddress } from '../core/cluster.js';
 import { chooseCandidate, nodeKey, type ReplicaPosition } from './candidate.js';
-import { fenceIfBack, finishFailover, positionsOf, type FailoverDeps, type Reporter } from './failover-steps.js';
-import type { FailoverResult } from './failover.js';
+import {
+  fenceIfBack,
+  finishFailover,
+  positionsOf,
+  type FailoverDeps,
+  type FailoverResult,
+  type Reporter,
+} from './failover-steps.js';
 
 const addrPort = (n: ClusterNode) => `${n.address}:${n.port}`;
 const STEPS_BEFORE_PROMOTION = ['chosen', 'relay_applied', 'others_detached'];

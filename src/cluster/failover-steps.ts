@@ -21,8 +21,17 @@ import type {
 } from '../core/ports/store.js';
 import { nodeAddress } from '../core/cluster.js';
 import { nodeKey, type ReplicaPosition } from './candidate.js';
-import type { FailoverResult } from './failover.js';
 import type { TopologyLocks } from './topology-lock.js';
+
+/** How it ended. `refused`: nothing was changed. */
+export interface FailoverResult {
+  ok: boolean;
+  refused?: boolean;
+  summary: string;
+  /** address:port of the new master. */
+  promoted?: string;
+  changeId?: number;
+}
 
 /** The journal's step names, in order. */
 export type FailoverStep =

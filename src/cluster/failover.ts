@@ -15,12 +15,19 @@ import type { ClusterRecord, TopologyChange } from '../core/ports/store.js';
 import { nodeAddress } from '../core/cluster.js';
 import { chooseCandidate, nodeKey, nodeNamer } from './candidate.js';
 import { confirmMasterLost } from './master-loss.js';
-import { finishFailover, positionsOf, type FailoverDeps, type FailoverStep, type Reporter } from './failover-steps.js';
+import {
+  finishFailover,
+  positionsOf,
+  type FailoverDeps,
+  type FailoverResult,
+  type FailoverStep,
+  type Reporter,
+} from './failover-steps.js';
 import { withTopologyLock } from './topology-lock.js';
 import { resolveNode } from './node-spec.js';
 import { resumeFailover } from './failover-resume.js';
 
-export type { FailoverDeps, FailoverStep } from './failover-steps.js';
+export type { FailoverDeps, FailoverResult, FailoverStep } from './failover-steps.js';
 
 /** How one failover is asked for. */
 export interface FailoverOptions {
@@ -33,16 +40,6 @@ export interface FailoverOptions {
   report: (text: string) => Promise<void>;
   /** Where the story is told, kept in the journal (fencing tells a returning old master there). */
   thread?: { channel: string; ts: string };
-}
-
-/** How it ended. `refused`: nothing was changed. */
-export interface FailoverResult {
-  ok: boolean;
-  refused?: boolean;
-  summary: string;
-  /** address:port of the new master. */
-  promoted?: string;
-  changeId?: number;
 }
 
 const refuse = (summary: string): FailoverResult => ({ ok: false, refused: true, summary });

@@ -7,13 +7,19 @@
  */
 import { z } from 'zod';
 import { ErrorCode, GearopsError } from '../errors.js';
-import type { GtidState, KilledConnections } from './ports/replication-control.js';
+import type { ControlAction, GtidState, KilledConnections } from './ports/replication-control.js';
 import type { PolicyAction } from './ports/policy.js';
 
 /** The sequences a control step serves: the policy action it needs on the worker. */
-export const CONTROL_ACTIONS = ['replica.switchover', 'replica.failover', 'replica.rejoin'] as const;
-/** One of CONTROL_ACTIONS. */
-export type ControlAction = (typeof CONTROL_ACTIONS)[number];
+export const CONTROL_ACTIONS = [
+  'replica.switchover',
+  'replica.failover',
+  'replica.rejoin',
+] as const satisfies readonly ControlAction[];
+// Every ControlAction is listed (tsc fails here when the port's type gains one that the list lacks).
+const _everyAction: Exclude<ControlAction, (typeof CONTROL_ACTIONS)[number]> extends never ? true : never = true;
+void _everyAction;
+export type { ControlAction };
 
 /** The ops: exactly the ReplicationControl port's methods that touch a node. */
 export const CONTROL_OPS = [

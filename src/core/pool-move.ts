@@ -1,19 +1,7 @@
 /** Moving WRITE from one server of a cluster to another, as one set of row changes (pure; the pool store applies it). */
-import type { PoolNode, PoolRole } from './ports/store.js';
+import type { PoolNode, PoolRole, WriteMove } from './ports/store.js';
 
-/** What a master change asks of the pool. */
-export interface WriteMove {
-  /** Every server of the cluster (address:port as in the pool): none but `to` keeps WRITE. */
-  cluster: Array<{ host: string; port: number }>;
-  /** The new master: READ,WRITE after (added with `sock`, default '', when it is not in the pool). */
-  to: { host: string; port: number; sock?: string };
-  /** The old master, when known. */
-  from?: { host: string; port: number } | null;
-  /** What the old master becomes: roles without WRITE (switchover: READ), or 'out' of the pool (failover). */
-  fromAfter: PoolRole[] | 'out';
-  actor: string;
-  reason: string;
-}
+export type { WriteMove } from './ports/store.js';
 
 /** One row to change: `before` null inserts, `after` null deletes. */
 export interface RowChange {

@@ -1,7 +1,7 @@
 /** The contract between transports (Slack, console) and command modules in commands/. */
 import type { ChatMessage } from '../message.js';
 import type { ChatSink, MessageRef, Reply } from './chat.js';
-import type { JournalEntry } from './store.js';
+import type { JournalEntry } from './journals.js';
 
 /** Who typed the command and where. */
 export interface Principal {

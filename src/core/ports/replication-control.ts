@@ -7,9 +7,9 @@
 import type { DbAccount } from './credentials.js';
 import type { NodeAddress } from './replication.js';
 import type { Requester } from '../payload.js';
-import type { ControlAction } from '../mysql-control-job.js';
 
-export type { ControlAction };
+/** The topology change a control acts for (what a node's host worker checks in its own policy). */
+export type ControlAction = 'replica.switchover' | 'replica.failover' | 'replica.rejoin';
 
 /** One node's replication state, as a topology change needs it. Read from a node that answered. */
 export interface GtidState {

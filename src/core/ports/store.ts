@@ -1,6 +1,5 @@
 /** The store port: the "common" MySQL database. src/mysql implements it. */
 import type { CommandStatus } from './commands.js';
-import type { WriteMove } from '../pool-move.js';
 import type { ChangeJournal, CommandJournal } from './journals.js';
 
 export type * from './journals.js';
@@ -165,6 +164,20 @@ export interface PoolChange {
   actor: string;
   reason: string;
   at?: Date;
+}
+
+/** What a master change asks of the pool. */
+export interface WriteMove {
+  /** Every server of the cluster (address:port as in the pool): none but `to` keeps WRITE. */
+  cluster: Array<{ host: string; port: number }>;
+  /** The new master: READ,WRITE after (added with `sock`, default '', when it is not in the pool). */
+  to: { host: string; port: number; sock?: string };
+  /** The old master, when known. */
+  from?: { host: string; port: number } | null;
+  /** What the old master becomes: roles without WRITE (switchover: READ), or 'out' of the pool (failover). */
+  fromAfter: PoolRole[] | 'out';
+  actor: string;
+  reason: string;
 }
 
 /** The load-balancer pool (common.nodes) and its history. */
