@@ -22,6 +22,7 @@ import { startGearmand, type GearmandHandle } from './gearmand.js';
 import { startMariadb } from './mariadb.js';
 import { createNetnsNetwork, type NetnsNetwork } from './netns.js';
 import { createRecordingReply } from '../unit/fakes/ports.js';
+import { seedTemplates } from './templates.js';
 import { until } from './wait.js';
 
 /** Everything posted to channels outside command replies (alerts, pool announcements). */
@@ -91,13 +92,23 @@ export async function startFleet(
      * so its sandboxes listen there. The store stays on this process's loopback.
      */
     netns?: boolean;
+    /**
+     * Hosts start without a data-directory template, and make it on their first install. Without it each host
+     * starts with a copy of the one made once for all fleets (test/helpers/templates.ts).
+     */
+    freshTemplates?: boolean;
   } = {},
 ): Promise<Fleet> {
   const hosts = opts.hosts ?? ['server1', 'server2', 'server3'];
   const secret = randomBytes(32).toString('hex');
   const root = mkdtempSync(join(tmpdir(), 'gearops-fleet-'));
   const network = opts.netns ? createNetnsNetwork(hosts) : null;
-  const [gearmand, db] = await Promise.all([startGearmand(network ? { listen: network.gateway } : {}), startMariadb()]);
+  for (const h of hosts) mkdirSync(join(root, h), { recursive: true });
+  const [gearmand, db] = await Promise.all([
+    startGearmand(network ? { listen: network.gateway } : {}),
+    startMariadb(),
+    opts.freshTemplates ? null : seedTemplates(hosts.map((h) => join(root, h))),
+  ]);
   const workers = new Map<string, WorkerProcess>();
   // A restarted worker keeps its state dir (the record of jobs it took), as on a real host.
   const startWorker = (h: string) =>
@@ -117,7 +128,6 @@ export async function startFleet(
     });
   const started = await Promise.allSettled(
     hosts.map(async (h) => {
-      mkdirSync(join(root, h), { recursive: true });
       workers.set(h, await startWorker(h));
     }),
   );
