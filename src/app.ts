@@ -150,6 +150,7 @@ async function storeParts(d: {
         logger: d.logger,
         intervalMs: d.config.monitorIntervalMs,
         lagThresholdS: d.config.lagThresholdS,
+        lagStepS: d.config.lagStepS,
         metrics: d.metrics,
         // Automatic failover (auto_failover in the policy) and fencing of returning old masters.
         ...(sequence && d.store.changes ? monitorFailoverPorts({ sequence, journal: d.store.changes, control }) : {}),
