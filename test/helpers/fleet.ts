@@ -75,8 +75,11 @@ export interface Fleet {
   signalSandbox(host: string, name: string, signal: NodeJS.Signals): void;
   /** Kills sandbox `name` on `host` with `signal` and waits until the process is gone. */
   killSandbox(host: string, name: string, signal?: NodeJS.Signals): Promise<void>;
-  /** Starts an installed, stopped sandbox again from its own my.cnf (as the worker did at install). */
-  startSandbox(host: string, name: string): Promise<void>;
+  /**
+   * Starts an installed, stopped sandbox again from its own my.cnf (as the worker did at install); `serverArgs` go
+   * after it (e.g. an --init-file the server runs before it takes a connection).
+   */
+  startSandbox(host: string, name: string, serverArgs?: string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -187,7 +190,7 @@ export async function startFleet(
       process.kill(pid, signal);
       await until(() => !alive(pid), 30_000, { label: `${host}/${name}: pid ${pid} gone after ${signal}` });
     },
-    async startSandbox(host, name) {
+    async startSandbox(host, name, serverArgs = []) {
       const build = (await findBuilds()).builds[0];
       if (!build) throw new Error('no server build to start a sandbox with');
       const dir = join(root, host, name);
@@ -195,6 +198,7 @@ export async function startFleet(
         build.server,
         `--defaults-file=${join(dir, 'my.cnf')}`,
         ...(process.getuid?.() === 0 ? ['--user=root'] : []),
+        ...serverArgs,
       ];
       // On a namespace host the server must start inside it: its bind-address exists only there.
       const [program, ...args] = [...(network?.host(host).wrap ?? []), ...argv];
