@@ -100,6 +100,8 @@ export async function startFleet(
      * starts with a copy of the one made once for all fleets (test/helpers/templates.ts).
      */
     freshTemplates?: boolean;
+    /** The app context's /run margin past a command's time-out (AppOptions.runExtraTimeoutMs; default 10 s). */
+    runExtraTimeoutMs?: number;
   } = {},
 ): Promise<Fleet> {
   const hosts = opts.hosts ?? ['server1', 'server2', 'server3'];
@@ -160,7 +162,13 @@ export async function startFleet(
   };
   const sink = createRecordingSink();
   const newContext = () =>
-    createAppContext({ config: parseConfig(env), logger: createSilentLogger(), chat: sink, dispatchPreset: 'fast' });
+    createAppContext({
+      config: parseConfig(env),
+      logger: createSilentLogger(),
+      chat: sink,
+      dispatchPreset: 'fast',
+      runExtraTimeoutMs: opts.runExtraTimeoutMs,
+    });
   const ctx = await newContext();
   // The pid of a sandbox's server, from its mysqld.pid.
   const sandboxPid = (host: string, name: string) =>
