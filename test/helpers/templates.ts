@@ -11,7 +11,7 @@
  * startFleet({ freshTemplates: true }) leaves the hosts without one.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,6 +28,10 @@ let made: Promise<string[]> | null = null;
 function cachedTemplates(): Promise<string[]> {
   made ??= (async () => {
     mkdirSync(cacheDir, { recursive: true });
+    // What a killed test process left half-made (an hour is far past any making).
+    for (const e of readdirSync(cacheDir))
+      if (e.startsWith('.making-') && Date.now() - statSync(join(cacheDir, e)).mtimeMs > 3_600_000)
+        rmSync(join(cacheDir, e), { recursive: true, force: true });
     const want = (await findBuilds()).builds;
     const ready = () => readdirSync(cacheDir).filter((e) => existsSync(join(cacheDir, e, 'ready')));
     if (ready().length < want.length) {
