@@ -65,6 +65,11 @@ export interface AppOptions {
   openStore?: (url: string, logger: Logger) => Promise<Store>;
   /** Where jobs, commands, connections and monitor cycles are counted (default: nowhere). */
   metrics?: Metrics;
+  /**
+   * How long past a command's policy time-out /run waits for its host's answer (default 10 s: the worker ends the
+   * command at the time-out and answers). Tests of an unplugged host pass less.
+   */
+  runExtraTimeoutMs?: number;
 }
 
 /**
@@ -105,7 +110,16 @@ export async function createAppContext(opts: AppOptions): Promise<AppContext> {
   let handedOver = false;
   const journal = store?.commands ? { instance, commands: store.commands, handedOver: () => handedOver } : undefined;
   const commands: CommandModule[] = [
-    createRunCommand({ dispatcher, policy, limiter, logger, journal, fanout: config.fanout, version: VERSION }),
+    createRunCommand({
+      dispatcher,
+      policy,
+      limiter,
+      logger,
+      journal,
+      fanout: config.fanout,
+      version: VERSION,
+      extraTimeoutMs: opts.runExtraTimeoutMs,
+    }),
   ];
   const parts = store
     ? await storeParts({ store, policy, dispatcher, chat: opts.chat, config, logger, metrics })

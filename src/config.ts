@@ -27,6 +27,8 @@ export const VARIABLES = {
   GEAROPS_POOL_CHANNEL: 'the channel id (C…) for load-balancer pool changes',
   GEAROPS_MONITOR_INTERVAL_MS: 'how often the monitor polls every node, in milliseconds (e.g. 2000)',
   GEAROPS_LAG_THRESHOLD_S: 'seconds behind the master that count as lag (e.g. 30)',
+  GEAROPS_LAG_STEP_S:
+    "seconds an open lag alert's lag must grow or shrink by before its thread says so, a whole number from 1 to 86400 (default 5, or half the threshold when that is more)",
   GEAROPS_USER_RATE: 'commands one user may run per minute (e.g. 20)',
   GEAROPS_HOST_CONCURRENCY: 'jobs that may run at once on one host; more wait in line (e.g. 4)',
   GEAROPS_FANOUT:
@@ -121,6 +123,7 @@ const schema = z.object({
   GEAROPS_POOL_CHANNEL: z.preprocess(emptyToUndefined, channelId.optional()),
   GEAROPS_MONITOR_INTERVAL_MS: z.preprocess(emptyToUndefined, intIn(100, 3_600_000).default(2000)),
   GEAROPS_LAG_THRESHOLD_S: z.preprocess(emptyToUndefined, intIn(1, 86_400).default(30)),
+  GEAROPS_LAG_STEP_S: z.preprocess(emptyToUndefined, intIn(1, 86_400).optional()),
   GEAROPS_USER_RATE: z.preprocess(emptyToUndefined, intIn(1, 10_000).default(20)),
   GEAROPS_HOST_CONCURRENCY: z.preprocess(emptyToUndefined, intIn(1, 1000).default(4)),
   GEAROPS_FANOUT: z.preprocess(emptyToUndefined, intIn(1, 1024).default(64)),
@@ -183,6 +186,8 @@ export interface GearopsConfig {
   poolChannel?: string;
   monitorIntervalMs: number;
   lagThresholdS: number;
+  /** Seconds a lag alert's lag must change by before its thread says so (unset: the monitor's default). */
+  lagStepS?: number;
   userRatePerMinute: number;
   hostConcurrency: number;
   /** Host jobs one fan-out `/run` keeps in flight at once (dsh and clush use 64 too). */
@@ -255,6 +260,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, require: Requirement[] = [])
     poolChannel: e.GEAROPS_POOL_CHANNEL,
     monitorIntervalMs: e.GEAROPS_MONITOR_INTERVAL_MS,
     lagThresholdS: e.GEAROPS_LAG_THRESHOLD_S,
+    lagStepS: e.GEAROPS_LAG_STEP_S,
     userRatePerMinute: e.GEAROPS_USER_RATE,
     hostConcurrency: e.GEAROPS_HOST_CONCURRENCY,
     fanout: e.GEAROPS_FANOUT,

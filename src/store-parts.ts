@@ -68,6 +68,7 @@ async function monitorPart(
     logger: d.logger,
     intervalMs: d.config.monitorIntervalMs,
     lagThresholdS: d.config.lagThresholdS,
+    lagStepS: d.config.lagStepS,
     metrics: d.metrics,
     // Automatic failover (auto_failover in the policy) and fencing of returning old masters.
     ...(d.sequence && d.store.changes

@@ -15,17 +15,28 @@ export interface HostLimiter {
 /** Creates a host limiter allowing `maxConcurrent` jobs per host. */
 export function createHostLimiter(opts: { maxConcurrent: number }): HostLimiter {
   const group = new Bottleneck.Group({ maxConcurrent: opts.maxConcurrent });
+  // Jobs scheduled and not finished, per host, counted here as schedule() is called: Bottleneck moves a job to
+  // RUNNING only some ticks later, so its counts missed a job scheduled just before (that one then waited without
+  // its requester being told).
+  const inFlight = new Map<string, number>();
   const load = (host: string) => {
-    const counts = group.key(host).counts();
-    return { running: counts.RUNNING + counts.EXECUTING, queued: counts.QUEUED + counts.RECEIVED };
+    const n = inFlight.get(host) ?? 0;
+    return { running: Math.min(n, opts.maxConcurrent), queued: Math.max(0, n - opts.maxConcurrent) };
   };
   return {
     load,
     schedule(host, fn, onQueued) {
-      const limiter = group.key(host);
       const { running, queued } = load(host);
       if (running >= opts.maxConcurrent && onQueued) onQueued(queued + 1);
-      return limiter.schedule(fn);
+      inFlight.set(host, (inFlight.get(host) ?? 0) + 1);
+      return group
+        .key(host)
+        .schedule(fn)
+        .finally(() => {
+          const left = (inFlight.get(host) ?? 1) - 1;
+          if (left > 0) inFlight.set(host, left);
+          else inFlight.delete(host);
+        });
     },
   };
 }

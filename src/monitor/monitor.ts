@@ -35,6 +35,11 @@ export interface MonitorDeps {
   logger: Logger;
   intervalMs: number;
   lagThresholdS: number;
+  /**
+   * Seconds an open lag incident's lag must grow or shrink by before its thread says so (default 5, or half the
+   * threshold when that is more).
+   */
+  lagStepS?: number;
   /** Times each poll cycle. */
   metrics?: Metrics;
   /**
@@ -234,7 +239,7 @@ export function createReplicationMonitor(deps: MonitorDeps): ReplicationMonitor 
     if (f.kind === 'lag') {
       const before = i.lag ?? 0;
       const now = f.lag ?? 0;
-      if (Math.abs(now - before) >= Math.max(5, deps.lagThresholdS / 2)) {
+      if (Math.abs(now - before) >= (deps.lagStepS ?? Math.max(5, deps.lagThresholdS / 2))) {
         await deps.store.incidents.update(i.id, { lag: now });
         await thread(i, `Lag ${now > before ? 'grew' : 'shrank'}: ${before} s → ${now} s behind the master`);
       }

@@ -218,6 +218,8 @@ export interface HttpBotStack {
 export async function startHttpBotStack(opts: {
   policy: string | { yaml: string };
   workerHost?: string;
+  /** More flags for that worker (e.g. --concurrency). */
+  workerArgs?: string[];
   env?: Record<string, string>;
   rateLimitFirst?: number;
   /** Fails chosen Web API and response_url calls (method `respond`, body.path); read at each call. */
@@ -249,7 +251,13 @@ export async function startHttpBotStack(opts: {
     if (m.status === 'rejected') throw m.reason;
     const [gm, mdb] = [g.value, m.value];
     if (opts.workerHost)
-      worker = await startWorkerProcess({ host: opts.workerHost, gearman: gm.address, secret, policy });
+      worker = await startWorkerProcess({
+        host: opts.workerHost,
+        gearman: gm.address,
+        secret,
+        policy,
+        extraArgs: opts.workerArgs,
+      });
     nock.disableNetConnect();
     nock.enableNetConnect(/127\.0\.0\.1|localhost/);
     const api = interceptSlackApi(SLACK_API_ORIGIN, { rateLimitFirst: opts.rateLimitFirst, faults: opts.faults });

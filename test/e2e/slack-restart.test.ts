@@ -23,6 +23,9 @@ describe('commands in flight across a bot restart', () => {
     stack = await startHttpBotStack({
       policy: { yaml: 'version: 1\ncommands:\n  - rule: diagnostics\n    allow: ["sleep <int:1..3>"]\n' },
       workerHost: 'server1',
+      // The bot runs ten at once on server1 and queues the rest; the worker takes them all (its default is 4, which
+      // made the twenty run four at a time): ten running, and after the restart ten more that follow them by id.
+      workerArgs: ['--concurrency', '20'],
       env: { GEAROPS_HOST_CONCURRENCY: '10' },
     });
   });
@@ -34,20 +37,21 @@ describe('commands in flight across a bot restart', () => {
 
   it('finishes every message and writes every audit row', async () => {
     const triggers = Array.from({ length: 20 }, (_, i) => `r${i}`);
-    for (const t of triggers)
-      expect(
-        (
-          await postSlashCommand(stack.base, SIGNING, {
-            command: '/run',
-            text: 'server1 sleep 2',
-            channel_id: 'CR',
-            user_id: 'U1',
-            user_name: 'alice',
-            response_url: `${RESPONSE_ORIGIN}/respond/${t}`,
-            trigger_id: t,
-          })
-        ).status,
-      ).toBe(200);
+    // Posted at once: which ten run first does not matter.
+    const posted = await Promise.all(
+      triggers.map((t) =>
+        postSlashCommand(stack.base, SIGNING, {
+          command: '/run',
+          text: 'server1 sleep 2',
+          channel_id: 'CR',
+          user_id: 'U1',
+          user_name: 'alice',
+          response_url: `${RESPONSE_ORIGIN}/respond/${t}`,
+          trigger_id: t,
+        }),
+      ),
+    );
+    expect(posted.map((p) => p.status)).toEqual(triggers.map(() => 200));
     // All twenty have their message (ten "starting…", ten "queued") before the bot goes.
     await until(
       () => stack.api.calls.filter((c) => c.method === 'chat.postMessage' && c.body.channel === 'CR').length === 20,

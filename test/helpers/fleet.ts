@@ -22,6 +22,7 @@ import { startGearmand, type GearmandHandle } from './gearmand.js';
 import { startMariadb } from './mariadb.js';
 import { createNetnsNetwork, type NetnsNetwork } from './netns.js';
 import { createRecordingReply } from '../unit/fakes/ports.js';
+import { seedTemplates } from './templates.js';
 import { until } from './wait.js';
 
 /** Everything posted to channels outside command replies (alerts, pool announcements). */
@@ -74,8 +75,11 @@ export interface Fleet {
   signalSandbox(host: string, name: string, signal: NodeJS.Signals): void;
   /** Kills sandbox `name` on `host` with `signal` and waits until the process is gone. */
   killSandbox(host: string, name: string, signal?: NodeJS.Signals): Promise<void>;
-  /** Starts an installed, stopped sandbox again from its own my.cnf (as the worker did at install). */
-  startSandbox(host: string, name: string): Promise<void>;
+  /**
+   * Starts an installed, stopped sandbox again from its own my.cnf (as the worker did at install); `serverArgs` go
+   * after it (e.g. an --init-file the server runs before it takes a connection).
+   */
+  startSandbox(host: string, name: string, serverArgs?: string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -93,13 +97,25 @@ export async function startFleet(
     netns?: boolean;
     /** With netns: programs on every host resolve every host's name (createNetnsNetwork's `names`). */
     hostNames?: boolean;
+    /**
+     * Hosts start without a data-directory template, and make it on their first install. Without it each host
+     * starts with a copy of the one made once for all fleets (test/helpers/templates.ts).
+     */
+    freshTemplates?: boolean;
+    /** The app context's /run margin past a command's time-out (AppOptions.runExtraTimeoutMs; default 10 s). */
+    runExtraTimeoutMs?: number;
   } = {},
 ): Promise<Fleet> {
   const hosts = opts.hosts ?? ['server1', 'server2', 'server3'];
   const secret = randomBytes(32).toString('hex');
   const root = mkdtempSync(join(tmpdir(), 'gearops-fleet-'));
   const network = opts.netns ? createNetnsNetwork(hosts, { names: opts.hostNames }) : null;
-  const [gearmand, db] = await Promise.all([startGearmand(network ? { listen: network.gateway } : {}), startMariadb()]);
+  for (const h of hosts) mkdirSync(join(root, h), { recursive: true });
+  const [gearmand, db] = await Promise.all([
+    startGearmand(network ? { listen: network.gateway } : {}),
+    startMariadb(),
+    opts.freshTemplates ? null : seedTemplates(hosts.map((h) => join(root, h))),
+  ]);
   const workers = new Map<string, WorkerProcess>();
   // A restarted worker keeps its state dir (the record of jobs it took), as on a real host.
   const startWorker = (h: string) =>
@@ -119,7 +135,6 @@ export async function startFleet(
     });
   const started = await Promise.allSettled(
     hosts.map(async (h) => {
-      mkdirSync(join(root, h), { recursive: true });
       workers.set(h, await startWorker(h));
     }),
   );
@@ -149,7 +164,13 @@ export async function startFleet(
   };
   const sink = createRecordingSink();
   const newContext = () =>
-    createAppContext({ config: parseConfig(env), logger: createSilentLogger(), chat: sink, dispatchPreset: 'fast' });
+    createAppContext({
+      config: parseConfig(env),
+      logger: createSilentLogger(),
+      chat: sink,
+      dispatchPreset: 'fast',
+      runExtraTimeoutMs: opts.runExtraTimeoutMs,
+    });
   const ctx = await newContext();
   // The pid of a sandbox's server, from its mysqld.pid.
   const sandboxPid = (host: string, name: string) =>
@@ -179,7 +200,7 @@ export async function startFleet(
       process.kill(pid, signal);
       await until(() => !alive(pid), 30_000, { label: `${host}/${name}: pid ${pid} gone after ${signal}` });
     },
-    async startSandbox(host, name) {
+    async startSandbox(host, name, serverArgs = []) {
       const build = (await findBuilds()).builds[0];
       if (!build) throw new Error('no server build to start a sandbox with');
       const dir = join(root, host, name);
@@ -187,6 +208,7 @@ export async function startFleet(
         build.server,
         `--defaults-file=${join(dir, 'my.cnf')}`,
         ...(process.getuid?.() === 0 ? ['--user=root'] : []),
+        ...serverArgs,
       ];
       // On a namespace host the server must start inside it: its bind-address exists only there.
       const [program, ...args] = [...(network?.host(host).wrap ?? []), ...argv];

@@ -2,6 +2,8 @@
  * The monitor against faults provoked on real servers: a replica lagging
  * (MASTER_DELAY, both threads running) and a master killed and started again.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReplicationProbe } from '../../src/mysql/replication.js';
 import { createSilentLogger } from '../../src/log.js';
@@ -11,12 +13,13 @@ import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { freePortRange } from '../helpers/gearmand.js';
 import { pollCycles, until } from '../helpers/wait.js';
 
-// One free range per run: the master, server2 (retries its master every 6 s, so it reconnects well after the master is
-// back) and server3 (applies every event 10 s after the master wrote it).
+// One free range per run: the master, server2 (retries its master every 3 s, so it reconnects well after the master is
+// back: the monitor polls every 500 ms) and server3 (applies every event 7 s after the master wrote it: with a lag
+// threshold of 2 s and a lag step of 2 s, its lag alert opens at 3 s and grows by 2 s before it reaches the delay).
 let MASTER = 0;
 let R2 = 0;
 let R3 = 0;
-const DELAY_S = 10;
+const DELAY_S = 7;
 
 describe('monitor faults on a real cluster: lag and a lost master', () => {
   let f: Fleet;
@@ -39,7 +42,7 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
   };
 
   beforeAll(async () => {
-    f = await startFleet({ env: { GEAROPS_LAG_THRESHOLD_S: '2' } });
+    f = await startFleet({ env: { GEAROPS_LAG_THRESHOLD_S: '2', GEAROPS_LAG_STEP_S: '2' } });
     MASTER = await freePortRange(3);
     [R2, R3] = [MASTER + 1, MASTER + 2];
     const r = await f.run(`/replica install demo master=server1 slaves=server2,server3 port=${MASTER} pool=yes`);
@@ -61,7 +64,7 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
     }
     // A replica notices a silent master after slave_net_timeout (60 s by default); 4 s, with a heartbeat every second so an idle master is not silent.
     for (const port of [R2, R3]) await probe.exec(node(port), 'SET GLOBAL slave_net_timeout = 4');
-    await changeMaster(R2, 'MASTER_CONNECT_RETRY=6, MASTER_HEARTBEAT_PERIOD=1');
+    await changeMaster(R2, 'MASTER_CONNECT_RETRY=3, MASTER_HEARTBEAT_PERIOD=1');
     await changeMaster(R3, `MASTER_DELAY=${DELAY_S}, MASTER_HEARTBEAT_PERIOD=1`);
     await f.ctx.monitor!.start();
     await pollCycles(f.ctx.monitor!, 3);
@@ -267,7 +270,7 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
       logger: createSilentLogger(),
       intervalMs: 500,
       lagThresholdS: 2,
-      masterReturnGraceMs: 4000,
+      masterReturnGraceMs: 2000,
     });
     await own.start();
     const seen = alerts().length;
@@ -278,14 +281,16 @@ describe('monitor faults on a real cluster: lag and a lost master', () => {
       await until(() => fresh().some((a) => a.text.includes(`server1:${MASTER}`)), 60_000, {
         label: 'an alert for the master',
       });
-      await f.startSandbox('server1', 'demo');
+      // The replication account is locked as the master comes back, before it takes a connection: server2 cannot
+      // get in (nor can server3).
+      const lock = join(f.root, 'server1', 'demo', 'lock-replication.sql');
+      writeFileSync(lock, "ALTER USER 'rsandbox'@'%' ACCOUNT LOCK;\n");
+      await f.startSandbox('server1', 'demo', [`--init-file=${lock}`]);
       await until(
         async () => (await probe.status(node(MASTER)).catch(() => ({ reachable: false }))).reachable,
         30_000,
         { label: 'the master back' },
       );
-      // The replication account is locked as the master comes back: server2, retrying every 6 s, cannot get in.
-      await probe.exec(node(MASTER), "ALTER USER 'rsandbox'@'%' ACCOUNT LOCK");
       const master = fresh().find((a) => a.text.includes(`server1:${MASTER}`))!;
       await until(
         () =>

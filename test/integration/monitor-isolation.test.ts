@@ -15,7 +15,9 @@ import { createRecordingReply } from '../unit/fakes/ports.js';
 import { until } from '../helpers/wait.js';
 
 const STUCK = 'SELECT COUNT(*) FROM app.t';
-const SQL_TIMEOUT_S = 15;
+// Long enough that the other cluster's alert (two poll cycles of 500 ms) comes well before it, while the
+// statements still run.
+const SQL_TIMEOUT_S = 5;
 
 describe('the monitor while /replica sql statements are stuck on another cluster', () => {
   let f: Fleet;

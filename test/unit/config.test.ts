@@ -18,6 +18,14 @@ describe('config', () => {
     expect(() => parseConfig({ GEAROPS_FANOUT: 'lots' })).toThrow(/GEAROPS_FANOUT/);
   });
 
+  it("reads GEAROPS_LAG_STEP_S, unset by default (the monitor's own), and names the variable when it is bad", () => {
+    expect(parseConfig({}).lagStepS).toBeUndefined();
+    expect(parseConfig({ GEAROPS_LAG_STEP_S: '2' }).lagStepS).toBe(2);
+    expect(() => parseConfig({ GEAROPS_LAG_STEP_S: '0' })).toThrow(
+      /GEAROPS_LAG_STEP_S: .*— set it to seconds an open lag alert's lag must grow or shrink by/,
+    );
+  });
+
   it('parses several job servers', () => {
     expect(parseConfig({ GEAROPS_GEARMAN: 'a:4730, b:4731' }).gearman).toEqual(['a:4730', 'b:4731']);
   });

@@ -31,7 +31,8 @@ const CANCEL_MEMORY_MS = 10 * 60_000;
 
 /** The installs running here, by sandbox name, and the install tokens cancelled lately. */
 export interface InstallRegistry {
-  running: Map<string, { token?: string; stop: AbortController }>;
+  /** `ended` resolves once the install is over, what it made removed if it failed or was stopped. */
+  running: Map<string, { token?: string; stop: AbortController; ended: Promise<void> }>;
   /** Notes that `token`'s installs stop (remembered 10 minutes). */
   cancel(token: string): void;
   isCancelled(token: string): boolean;

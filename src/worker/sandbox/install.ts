@@ -70,7 +70,9 @@ export function createInstallCapability(h: SandboxHost) {
       );
     const started = Date.now();
     const stop = new AbortController();
-    h.installs.running.set(a.name, { token: a.token, stop });
+    let end = () => {};
+    const ended = new Promise<void>((r) => (end = r));
+    h.installs.running.set(a.name, { token: a.token, stop, ended });
     const job = installJob(h, ctx, a, b, stop);
     mkdirSync(dir, { recursive: true });
     try {
@@ -83,6 +85,7 @@ export function createInstallCapability(h: SandboxHost) {
       throw installError(h, err, secretsOf(creds));
     } finally {
       if (h.installs.running.get(a.name)?.stop === stop) h.installs.running.delete(a.name);
+      end();
     }
   });
 }
