@@ -12,6 +12,7 @@ import { createAppContext, type AppContext } from './app.js';
 import { createConsoleChat, type ConsoleIo } from './chat/console/console-chat.js';
 import { createConsoleBuiltins, type ConsoleBuiltin } from './chat/console/console-builtins.js';
 import { repl, runConsoleLine } from './chat/console/console-session.js';
+import { MONITOR_REQUESTER } from './core/routed-probe.js';
 
 /** Console usage text. */
 export const CONSOLE_USAGE = `usage: gearops console [--gearman host:port[,…]] [--policy FILE] [--mysql URL] [--user U] [--channel C] [--yes] [-e "/run server1 uptime"]…`;
@@ -113,6 +114,15 @@ export async function runConsoleCommand(
   if (args.help) {
     out(CONSOLE_USAGE);
     return 0;
+  }
+  // The monitor's own name: workers' policies give it the monitor's rights (fencing, automatic failover), so no
+  // person may act under it.
+  if ((args.user ?? env.USER) === MONITOR_REQUESTER.userId) {
+    process.stderr.write(
+      `gearops console: ${MONITOR_REQUESTER.userId} is the name of the bot's own monitor (workers' policies give it ` +
+        `the monitor's rights); run the console as yourself (--user NAME)\n`,
+    );
+    return 2;
   }
   if (!deps.env) loadDotenvFile();
   const merged = { ...env };
