@@ -1,17 +1,8 @@
 /** Loads the sandbox capabilities when this build has them and the host has a usable server build. */
-import type { Logger } from '../log.js';
 import type { Capability } from './capability.js';
+import type { SandboxOptions } from './sandbox/host.js';
 
-/** Options of the sandbox capabilities. */
-export interface SandboxOptions {
-  host: string;
-  sandboxDir: string;
-  binariesDir?: string;
-  advertise: string;
-  jobSecret: string;
-  stateDir?: string;
-  logger: Logger;
-}
+export type { SandboxOptions };
 
 /** The sandbox capabilities for this host, or none with the reasons. */
 export async function loadSandboxCapabilities(

@@ -5,22 +5,12 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../log.js';
-import { NAME_RE } from '../../core/capabilities.js';
+import { NAME_RE, type SandboxInstallValue } from '../../core/capabilities.js';
 import type { ServerBuild } from './builds.js';
 import { client, pidAlive, readPid, serverPids, stopPids } from './process.js';
 
-/** What sandbox.json records (no password). */
-export interface SandboxRecord {
-  name: string;
-  cluster: string;
-  role: 'master' | 'replica';
-  version: string;
-  flavour: string;
-  address: string;
-  port: number;
-  serverId: number;
-  master: { address: string; port: number } | null;
-}
+/** What sandbox.json records (no password): the install's answer without its run-time parts. */
+export type SandboxRecord = Omit<SandboxInstallValue, 'socket' | 'dataDir' | 'durationMs' | 'alreadyInstalled'>;
 
 /** The sandboxes under one folder. */
 export interface SandboxDirs {
