@@ -1,7 +1,7 @@
 /** Fakes of the ports, for unit tests of the code above them (commands, router). */
 import type { ChatFile, ChatMessage } from '../../../src/core/message.js';
 import { renderText } from '../../../src/core/message.js';
-import type { MessageRef, Reply } from '../../../src/core/ports/chat.js';
+import type { ChatSink, MessageRef, Reply } from '../../../src/core/ports/chat.js';
 import type { CommandInvocation, CommandModule } from '../../../src/core/ports/commands.js';
 import { createCommandRouter } from '../../../src/core/router.js';
 import { createSilentLogger } from '../../../src/log.js';
@@ -297,4 +297,18 @@ export function createMemoryLocks() {
       };
     },
   };
+}
+
+/** A ChatSink that records each post as text (channel, thread), answers `1.<n>` as its ts, and ignores the rest. */
+export function createPostingChat() {
+  const posts: Array<{ channel: string; text: string; threadTs?: string }> = [];
+  const chat: ChatSink = {
+    async post(channel, msg, o) {
+      posts.push({ channel, text: renderText(msg), threadTs: o?.threadTs });
+      return { channel, ts: `1.${posts.length}` };
+    },
+    async update() {},
+    async upload() {},
+  };
+  return { chat, posts };
 }

@@ -6,12 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { autoFailoverVerdict, type AutoFailoverDeps } from '../../../src/monitor/auto-failover.js';
 import { createReplicationMonitor } from '../../../src/monitor/monitor.js';
 import { createSilentLogger } from '../../../src/log.js';
-import { renderText } from '../../../src/core/message.js';
-import type { ChatSink } from '../../../src/core/ports/chat.js';
 import type { Policy, PolicySettings } from '../../../src/core/ports/policy.js';
 import type { NodeAddress, NodeStatus, ReplicationProbe } from '../../../src/core/ports/replication.js';
 import type { ClusterNode, ClusterRecord, Store } from '../../../src/core/ports/store.js';
-import { createFakePolicy } from '../fakes/ports.js';
+import { createFakePolicy, createPostingChat } from '../fakes/ports.js';
 import { createMemoryIncidents } from '../fakes/memory-store.js';
 
 const base = {
@@ -84,15 +82,7 @@ function world(opts: { replicas?: number; settings?: Partial<PolicySettings>; la
   const c = cluster('db', opts.replicas ?? 2);
   const lock: Lock = { held: true, lostAfterStatus: false, statusRead: false };
   const status = new Map<string, NodeStatus>(c.nodes.map((n) => [n.address, n.role === 'master' ? up : replicaOk]));
-  const posts: Array<{ channel: string; text: string; threadTs?: string }> = [];
-  const chat: ChatSink = {
-    async post(channel, msg, o) {
-      posts.push({ channel, text: renderText(msg), threadTs: o?.threadTs });
-      return { channel, ts: `1.${posts.length}` };
-    },
-    async update() {},
-    async upload() {},
-  };
+  const { chat, posts } = createPostingChat();
   const probe = {
     status: async (n: NodeAddress) => {
       lock.statusRead = true;

@@ -2,6 +2,7 @@
  * Fencing of a former master, over fakes: it is made read_only=1 the first poll it answers writable, loses every
  * pool type it has, its return is told once in the failover's thread, and the current master is never fenced.
  */
+import { createPostingChat } from '../fakes/ports.js';
 import { describe, expect, it } from 'vitest';
 import {
   createFencing,
@@ -12,7 +13,6 @@ import {
 } from '../../../src/monitor/fencing.js';
 import { createSilentLogger } from '../../../src/log.js';
 import { renderText } from '../../../src/core/message.js';
-import type { ChatSink } from '../../../src/core/ports/chat.js';
 import type { NodeAddress, NodeStatus } from '../../../src/core/ports/replication.js';
 import type { ClusterRecord, PoolChange, PoolNode, PoolRole } from '../../../src/core/ports/store.js';
 
@@ -43,15 +43,7 @@ const c: ClusterRecord = {
 };
 
 function world(former: FormerMaster[]) {
-  const posts: Array<{ channel: string; text: string; threadTs?: string }> = [];
-  const chat: ChatSink = {
-    async post(channel, msg, o) {
-      posts.push({ channel, text: renderText(msg), threadTs: o?.threadTs });
-      return { channel, ts: `1.${posts.length}` };
-    },
-    async update() {},
-    async upload() {},
-  };
+  const { chat, posts } = createPostingChat();
   const fenced: NodeAddress[] = [];
   const pool = new Map<string, PoolNode>([
     ['10.0.0.1:3306', { host: '10.0.0.1', port: 3306, sock: '', type: ['READ', 'WRITE'] }],
